@@ -1,0 +1,1 @@
+"""The pre-evaluation engine (预评价); framework-agnostic."""

@@ -1,0 +1,1 @@
+"""JSON API routes that belong to no workflow domain."""

@@ -1,0 +1,139 @@
+"""Request-time authentication and the :class:`Allow` dependency that every route declares."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from psycopg import Connection
+
+from app.audit.log import Actor
+from app.auth.policy import ALLOWED_BEFORE_PASSWORD_CHANGE, PUBLIC, Action, Role, Scope, scope_for
+from app.db import Conn
+from app.errors import Forbidden, NotFound, Unauthenticated
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+BearerToken = Annotated[str | None, Depends(oauth2_scheme)]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The signed-in user behind a request."""
+
+    user_id: int
+    username: str
+    role: Role
+    org_id: int
+    must_change_password: bool
+    session_id: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A permission granted for one request: who, what, and how far it reaches."""
+
+    principal: Principal
+    action: Action
+    scope: Scope
+    actor: Actor
+
+    def org_filter(self) -> int | None:
+        """The organisation id to restrict queries to, or None for every organisation."""
+        return None if self.scope is Scope.ANY else self.principal.org_id
+
+    def check_org(self, org_id: int | None) -> None:
+        """Refuse an object of another organisation as if it did not exist (no id probing)."""
+        if self.scope is Scope.ANY:
+            return
+        if self.scope is Scope.ORG and org_id == self.principal.org_id:
+            return
+        raise NotFound()
+
+
+def token_digest(token: str) -> bytes:
+    """The stored form of a bearer token."""
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def client_ip(request: Request) -> str | None:
+    """The peer's IP address, when it is one (no proxy headers are trusted)."""
+    host = request.client.host if request.client else None
+    try:
+        return str(ipaddress.ip_address(host)) if host else None
+    except ValueError:
+        return None
+
+
+def authenticate(conn: Connection[Any], token: str | None) -> Principal:
+    """Resolve a bearer token to its principal, or raise 401 with the reason."""
+    if not token:
+        raise Unauthenticated()
+    row = conn.execute(
+        """
+        SELECT s.id, s.expires_at, s.expires_at <= now(), s.revoked_at IS NOT NULL,
+               u.id, u.username, u.role, u.org_id, u.must_change_password, u.disabled
+        FROM auth.session s JOIN auth.user u ON u.id = s.user_id
+        WHERE s.token_hash = %s
+        """,
+        (token_digest(token),),
+    ).fetchone()
+    if row is None:
+        raise Unauthenticated("登录凭据无效，请重新登录。", "Invalid token; sign in again.", code="invalid_token")
+    session_id, expires_at, expired, revoked, user_id, username, role, org_id, must_change, disabled = row
+    if revoked:
+        raise Unauthenticated("已退出登录，请重新登录。", "The token was revoked; sign in again.", code="token_revoked")
+    if expired:
+        raise Unauthenticated("登录已过期，请重新登录。", "The token has expired; sign in again.", code="token_expired")
+    if disabled:
+        raise Unauthenticated("账户已停用。", "The account is disabled.", code="account_disabled")
+    return Principal(user_id, username, Role(role), org_id, must_change, session_id, expires_at)
+
+
+class Allow:
+    """Dependency declaring the action a route performs; yields the caller's :class:`Grant`."""
+
+    def __init__(self, action: Action) -> None:
+        self.action = action
+
+    def __call__(self, request: Request, conn: Conn, token: BearerToken) -> Grant:
+        """Authenticate, then authorise against the policy."""
+        principal = authenticate(conn, token)
+        if principal.must_change_password and self.action not in ALLOWED_BEFORE_PASSWORD_CHANGE:
+            raise Forbidden(
+                "请先修改初始密码。", "Change your one-time password first.", code="password_change_required"
+            )
+        scope = scope_for(principal.role, self.action)
+        if scope is None:
+            raise Forbidden(
+                f"角色“{principal.role.value}”无权执行“{self.action.value}”。",
+                f"Role '{principal.role.value}' may not perform '{self.action.value}'.",
+            )
+        actor = Actor(
+            user_id=principal.user_id,
+            username=principal.username,
+            org_id=principal.org_id,
+            request_id=getattr(request.state, "request_id", None),
+            client_ip=client_ip(request),
+        )
+        return Grant(principal, self.action, scope, actor)
+
+
+class Public:
+    """Dependency declaring a route open to anonymous callers."""
+
+    action = PUBLIC
+
+    def __call__(self) -> None:
+        """Nothing to check."""
+        return None
+
+
+def public() -> Public:
+    """Marker instance for public routes."""
+    return Public()

@@ -1,0 +1,82 @@
+"""The one permission policy: role × action → organisation scope.
+
+Every route declares the action it performs through :class:`Allow` (or :data:`PUBLIC`); the
+application stamps it into the OpenAPI document as ``x-duogui-permission`` and a test walks every
+operation to prove none is left undeclared.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """User roles."""
+
+    ADMIN = "admin"
+    PLANNER = "planner"
+    PROJECT_UNIT = "project_unit"
+    REVIEWER = "reviewer"
+    COORDINATOR = "coordinator"
+    VIEWER = "viewer"
+
+
+ROLE_LABELS: dict[Role, tuple[str, str]] = {
+    Role.ADMIN: ("系统管理员", "Administrator"),
+    Role.PLANNER: ("规划人员", "Planner"),
+    Role.PROJECT_UNIT: ("项目单位", "Project unit"),
+    Role.REVIEWER: ("审批部门", "Department reviewer"),
+    Role.COORDINATOR: ("征拆协调", "Demolition coordinator"),
+    Role.VIEWER: ("只读用户", "Viewer"),
+}
+
+
+class Scope(StrEnum):
+    """How far a granted action reaches."""
+
+    ANY = "any"  # every organisation's objects
+    ORG = "org"  # objects of the caller's own organisation
+    SELF = "self"  # the caller's own account only
+
+
+class Action(StrEnum):
+    """Everything a route can do, named ``resource:verb``."""
+
+    SELF_READ = "self:read"
+    SELF_UPDATE = "self:update"
+    USERS_READ = "users:read"
+    USERS_MANAGE = "users:manage"
+    ORGS_READ = "orgs:read"
+    ORGS_MANAGE = "orgs:manage"
+    AUDIT_READ = "audit:read"
+
+
+PUBLIC = "public"
+
+_EVERYONE_SELF = {role: Scope.SELF for role in Role}
+_EVERYONE_ANY = {role: Scope.ANY for role in Role}
+
+POLICY: dict[Action, dict[Role, Scope]] = {
+    Action.SELF_READ: _EVERYONE_SELF,
+    Action.SELF_UPDATE: _EVERYONE_SELF,
+    Action.USERS_READ: {
+        Role.ADMIN: Scope.ANY,
+        Role.PLANNER: Scope.ORG,
+        Role.PROJECT_UNIT: Scope.ORG,
+        Role.REVIEWER: Scope.ORG,
+        Role.COORDINATOR: Scope.ORG,
+    },
+    Action.USERS_MANAGE: {Role.ADMIN: Scope.ANY},
+    # The directory of departments and units is not private: every signed-in user may read it.
+    Action.ORGS_READ: _EVERYONE_ANY,
+    Action.ORGS_MANAGE: {Role.ADMIN: Scope.ANY},
+    Action.AUDIT_READ: {Role.ADMIN: Scope.ANY},
+}
+
+# Actions still open to an account that must first replace its one-time password.
+ALLOWED_BEFORE_PASSWORD_CHANGE = frozenset({Action.SELF_READ, Action.SELF_UPDATE})
+
+
+def scope_for(role: Role, action: Action) -> Scope | None:
+    """The scope ``role`` has for ``action``, or None when it has none."""
+    return POLICY.get(action, {}).get(role)

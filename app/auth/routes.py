@@ -1,0 +1,153 @@
+"""Routes: sign-in, sign-out, the caller's account, and user administration."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from app.auth import users
+from app.auth.deps import Allow, Grant, client_ip, public
+from app.auth.policy import Action, Role
+from app.auth.sessions import sign_in, sign_out
+from app.db import Conn
+from app.errors import Forbidden
+
+router = APIRouter(prefix="/api", tags=["auth"])
+
+
+class TokenResponse(BaseModel):
+    """OAuth2 bearer token answer."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int = Field(description="有效期（秒）")
+    expires_at: datetime
+    must_change_password: bool
+
+
+class PasswordChange(BaseModel):
+    """The caller's current and new password."""
+
+    current_password: str
+    new_password: str
+
+
+class CreatedUser(BaseModel):
+    """A created or reset account with its one-time password (shown only in this answer)."""
+
+    user: users.User
+    one_time_password: str | None = Field(default=None, description="一次性密码，仅显示一次")
+
+
+@router.post("/auth/token", response_model=TokenResponse, dependencies=[Depends(public())],
+             summary="登录（OAuth2 密码模式）")
+def issue_token(
+    request: Request,
+    conn: Conn,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+) -> TokenResponse:
+    """Exchange username and password for a bearer token."""
+    settings = request.app.state.settings
+    issued = sign_in(
+        conn, settings, username, password,
+        client_ip=client_ip(request),
+        user_agent=request.headers.get("user-agent"),
+        request_id=getattr(request.state, "request_id", None),
+    )
+    return TokenResponse(
+        access_token=issued.token,
+        expires_in=settings.token_ttl_minutes * 60,
+        expires_at=issued.expires_at,
+        must_change_password=issued.must_change_password,
+    )
+
+
+@router.post("/auth/logout", status_code=204, response_class=Response, summary="退出登录（吊销当前令牌）")
+def logout(conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.SELF_READ))]) -> Response:
+    """Revoke the token used for this request."""
+    sign_out(conn, grant.principal, grant.actor)
+    return Response(status_code=204)
+
+
+@router.get("/auth/me", response_model=users.User, summary="当前用户")
+def me(conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.SELF_READ))]) -> users.User:
+    """The signed-in account."""
+    return users.get_user(conn, grant.principal.user_id)
+
+
+@router.post("/auth/password", response_model=users.User, summary="修改本人密码")
+def change_own_password(
+    body: PasswordChange, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.SELF_UPDATE))]
+) -> users.User:
+    """Change the caller's password; other sessions of the account end."""
+    p = grant.principal
+    return users.change_password(conn, grant.actor, p.user_id, body.current_password, body.new_password,
+                                 keep_session=p.session_id)
+
+
+@router.get("/users", response_model=list[users.User], tags=["users"], summary="用户列表")
+def list_users(
+    conn: Conn,
+    grant: Annotated[Grant, Depends(Allow(Action.USERS_READ))],
+    org_id: Annotated[int | None, Query(description="按组织筛选")] = None,
+    role: Annotated[Role | None, Query(description="按角色筛选")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[users.User]:
+    """Users the caller may see: all for administrators, else the caller's organisation."""
+    own = grant.org_filter()
+    if own is not None:
+        if org_id is not None and org_id != own:
+            return []
+        org_id = own
+    return users.list_users(conn, org_id=org_id, role=role, limit=limit, offset=offset)
+
+
+@router.post("/users", response_model=CreatedUser, status_code=201, tags=["users"], summary="创建用户")
+def create_user(
+    body: users.UserCreate, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.USERS_MANAGE))]
+) -> CreatedUser:
+    """Create an account; a one-time password is returned when none was given."""
+    user, password = users.create_user(conn, grant.actor, body)
+    return CreatedUser(user=user, one_time_password=password)
+
+
+@router.get("/users/{user_id}", response_model=users.User, tags=["users"], summary="用户详情")
+def get_user(user_id: int, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.USERS_READ))]) -> users.User:
+    """One account, if the caller may see it."""
+    user = users.get_user(conn, user_id)
+    grant.check_org(user.org_id)
+    return user
+
+
+@router.patch("/users/{user_id}", response_model=users.User, tags=["users"], summary="修改用户")
+def update_user(
+    user_id: int, body: users.UserUpdate, conn: Conn,
+    grant: Annotated[Grant, Depends(Allow(Action.USERS_MANAGE))],
+) -> users.User:
+    """Change role, organisation, name or disabled state (optimistic locking on ``version``)."""
+    if user_id == grant.principal.user_id and (body.disabled or (body.role and body.role is not Role.ADMIN)):
+        raise Forbidden("不能停用自己或取消自己的管理员角色。", "You cannot disable or demote yourself.")
+    return users.update_user(conn, grant.actor, user_id, body)
+
+
+@router.post("/users/{user_id}/reset-password", response_model=CreatedUser, tags=["users"],
+             summary="重置密码（生成一次性密码）")
+def reset_password(
+    user_id: int, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.USERS_MANAGE))]
+) -> CreatedUser:
+    """Issue a new one-time password; the account's sessions end."""
+    user, password = users.reset_password(conn, grant.actor, user_id)
+    return CreatedUser(user=user, one_time_password=password)
+
+
+@router.post("/users/{user_id}/unlock", response_model=users.User, tags=["users"], summary="解除锁定")
+def unlock_user(
+    user_id: int, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.USERS_MANAGE))]
+) -> users.User:
+    """Lift a lock-out after repeated failed sign-ins."""
+    return users.unlock_user(conn, grant.actor, user_id)

@@ -1,0 +1,156 @@
+"""Signing in and out: credential checks, lock-out, opaque bearer tokens."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg import Connection
+
+from app.audit.log import Actor, record
+from app.auth.deps import Principal, token_digest
+from app.auth.passwords import hash_password, needs_rehash, verify_password
+from app.errors import DuoguiError, Locked, Unauthenticated
+from app.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A freshly issued bearer token (shown to the client once)."""
+
+    token: str
+    expires_at: datetime
+    must_change_password: bool
+
+
+def sign_in(
+    conn: Connection[Any],
+    settings: Settings,
+    username: str,
+    password: str,
+    *,
+    client_ip: str | None,
+    user_agent: str | None,
+    request_id: str | None,
+) -> IssuedToken:
+    """Check credentials with lock-out and issue a token; failures are audited and committed too."""
+    username = username.strip().lower()
+    failure: DuoguiError | None = None
+    issued: IssuedToken | None = None
+    with conn.transaction():
+        row = conn.execute(
+            """
+            SELECT id, password_hash, org_id, disabled, must_change_password,
+                   coalesce(locked_until > now(), false),
+                   ceil(extract(epoch FROM locked_until - now()))::int
+            FROM auth.user WHERE username = %s FOR UPDATE
+            """,
+            (username,),
+        ).fetchone()
+        if row is None:
+            verify_password(None, password)  # the same work as for a real account
+            actor = Actor(None, username, None, request_id, client_ip)
+            record(conn, actor, "auth.login_failed", "user", None, after={"reason": "unknown_user"})
+            failure = _bad_credentials()
+        else:
+            user_id, password_hash, org_id, disabled, must_change, locked, locked_seconds = row
+            actor = Actor(user_id, username, org_id, request_id, client_ip)
+            if locked:
+                record(conn, actor, "auth.login_refused", "user", user_id, after={"reason": "locked"})
+                failure = _locked(locked_seconds)
+            elif not verify_password(password_hash, password):
+                failure = _count_failure(conn, settings, actor, user_id)
+            elif disabled:
+                record(conn, actor, "auth.login_refused", "user", user_id, after={"reason": "disabled"})
+                failure = Unauthenticated("账户已停用。", "The account is disabled.", code="account_disabled")
+            else:
+                rehash_if_needed(conn, user_id, password_hash, password)
+                issued = _issue(conn, settings, actor, must_change, user_agent)
+    if failure is not None:
+        raise failure
+    assert issued is not None
+    return issued
+
+
+def _count_failure(conn: Connection[Any], settings: Settings, actor: Actor, user_id: int) -> DuoguiError:
+    """Count a wrong password; lock the account once the threshold is reached."""
+    attempts, locked_now = conn.execute(
+        """
+        WITH next AS (
+          SELECT CASE WHEN locked_until IS NOT NULL AND locked_until <= now() THEN 1
+                      ELSE failed_attempts + 1 END AS attempts
+          FROM auth.user WHERE id = %(id)s
+        )
+        UPDATE auth.user u SET
+          failed_attempts = next.attempts,
+          locked_until = CASE WHEN next.attempts >= %(threshold)s
+                              THEN now() + make_interval(mins => %(minutes)s) END
+        FROM next WHERE u.id = %(id)s
+        RETURNING u.failed_attempts, u.locked_until IS NOT NULL
+        """,
+        {"id": user_id, "threshold": settings.lockout_threshold, "minutes": settings.lockout_minutes},
+    ).fetchone() or (0, False)
+    record(conn, actor, "auth.login_failed", "user", user_id,
+           after={"reason": "bad_password", "failed_attempts": attempts})
+    if locked_now:
+        record(conn, actor, "auth.locked", "user", user_id, after={"minutes": settings.lockout_minutes})
+        return _locked(settings.lockout_minutes * 60)
+    return _bad_credentials()
+
+
+def _issue(
+    conn: Connection[Any], settings: Settings, actor: Actor, must_change: bool, user_agent: str | None
+) -> IssuedToken:
+    """Reset the failure count and store a new session."""
+    token, digest = new_token()
+    conn.execute(
+        "UPDATE auth.user SET failed_attempts = 0, locked_until = NULL, last_login_at = now() WHERE id = %s",
+        (actor.user_id,),
+    )
+    row = conn.execute(
+        """
+        INSERT INTO auth.session (token_hash, user_id, expires_at, client_ip, user_agent)
+        VALUES (%s, %s, now() + make_interval(mins => %s), %s::inet, %s)
+        RETURNING id, expires_at
+        """,
+        (digest, actor.user_id, settings.token_ttl_minutes, actor.client_ip, (user_agent or "")[:300]),
+    ).fetchone()
+    assert row is not None
+    record(conn, actor, "auth.login", "session", row[0], after={"expires_at": row[1]})
+    return IssuedToken(token, row[1], must_change)
+
+
+def _bad_credentials() -> Unauthenticated:
+    return Unauthenticated("用户名或密码错误。", "Wrong username or password.", code="invalid_credentials")
+
+
+def _locked(seconds: int | None) -> Locked:
+    minutes = max(1, ((seconds or 60) + 59) // 60)
+    return Locked(
+        f"登录失败次数过多，账户已锁定，请 {minutes} 分钟后再试或联系管理员解锁。",
+        f"Too many failed sign-ins; the account is locked for {minutes} more minute(s) or until an "
+        "administrator unlocks it.",
+        headers={"Retry-After": str(seconds or 60)},
+    )
+
+
+def sign_out(conn: Connection[Any], principal: Principal, actor: Actor) -> None:
+    """Revoke the caller's current token."""
+    with conn.transaction():
+        conn.execute("UPDATE auth.session SET revoked_at = now() WHERE id = %s AND revoked_at IS NULL",
+                     (principal.session_id,))
+        record(conn, actor, "auth.logout", "session", principal.session_id)
+
+
+def new_token() -> tuple[str, bytes]:
+    """A random bearer token and its stored digest."""
+    token = secrets.token_urlsafe(32)
+    return token, token_digest(token)
+
+
+def rehash_if_needed(conn: Connection[Any], user_id: int, password_hash: str, password: str) -> None:
+    """Upgrade a hash made with outdated Argon2 parameters after a successful sign-in."""
+    if needs_rehash(password_hash):
+        conn.execute("UPDATE auth.user SET password_hash = %s WHERE id = %s", (hash_password(password), user_id))

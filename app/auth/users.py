@@ -1,0 +1,238 @@
+"""User accounts: creation, listing, changes, password resets; every change is audited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import Connection
+from psycopg.rows import dict_row
+from pydantic import BaseModel, Field
+
+from app.audit.log import Actor, record
+from app.auth.passwords import check_policy, hash_password, one_time_password, verify_password
+from app.auth.policy import Role
+from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
+
+USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,62}$"
+
+_COLUMNS = """
+    u.id, u.username, u.display_name, u.role, u.org_id, o.code AS org_code, o.name_zh AS org_name_zh,
+    u.must_change_password, u.disabled, u.failed_attempts,
+    coalesce(u.locked_until > now(), false) AS locked, u.locked_until, u.last_login_at,
+    u.created_at, u.updated_at, u.version
+"""
+
+
+class User(BaseModel):
+    """A user account as the API shows it (never the password hash)."""
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    org_id: int
+    org_code: str
+    org_name_zh: str
+    must_change_password: bool
+    disabled: bool
+    failed_attempts: int
+    locked: bool
+    locked_until: datetime | None
+    last_login_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class UserCreate(BaseModel):
+    """A new account; without a password a one-time password is generated and shown once."""
+
+    username: str = Field(pattern=USERNAME_PATTERN, description="小写字母、数字、. _ -，2–63 个字符")
+    display_name: str = Field(default="", max_length=100)
+    role: Role
+    org_code: str = Field(description="所属组织代码")
+    password: str | None = Field(default=None, description="留空则生成一次性密码")
+
+
+class UserUpdate(BaseModel):
+    """Changes to an account; ``version`` must be the one last read (optimistic locking)."""
+
+    version: int
+    display_name: str | None = Field(default=None, max_length=100)
+    role: Role | None = None
+    org_code: str | None = None
+    disabled: bool | None = None
+
+
+def _audit_view(user: User) -> dict[str, Any]:
+    return user.model_dump(exclude={"failed_attempts", "locked", "locked_until", "last_login_at"})
+
+
+def get_user(conn: Connection[Any], user_id: int) -> User:
+    """One user by id, or 404."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            f"SELECT {_COLUMNS} FROM auth.user u JOIN auth.organisation o ON o.id = u.org_id WHERE u.id = %s",
+            (user_id,),
+        ).fetchone()
+    if row is None:
+        raise NotFound("用户不存在。", "No such user.")
+    return User(**row)
+
+
+def list_users(
+    conn: Connection[Any], *, org_id: int | None = None, role: Role | None = None, limit: int = 200,
+    offset: int = 0,
+) -> list[User]:
+    """Users, optionally of one organisation and role, ordered by username."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            f"""
+            SELECT {_COLUMNS} FROM auth.user u JOIN auth.organisation o ON o.id = u.org_id
+            WHERE (%(org)s::bigint IS NULL OR u.org_id = %(org)s)
+              AND (%(role)s::text IS NULL OR u.role = %(role)s)
+            ORDER BY u.username LIMIT %(limit)s OFFSET %(offset)s
+            """,
+            {"org": org_id, "role": role, "limit": limit, "offset": offset},
+        ).fetchall()
+    return [User(**r) for r in rows]
+
+
+def _org_id(conn: Connection[Any], org_code: str) -> int:
+    row = conn.execute("SELECT id FROM auth.organisation WHERE code = %s", (org_code,)).fetchone()
+    if row is None:
+        raise Unprocessable(f"组织“{org_code}”不存在。", f"Organisation '{org_code}' does not exist.")
+    return int(row[0])
+
+
+def create_user(conn: Connection[Any], actor: Actor, data: UserCreate) -> tuple[User, str | None]:
+    """Create an account; return it with the one-time password when one was generated."""
+    generated = None
+    password = data.password
+    if password is None:
+        password = generated = one_time_password()
+    else:
+        check_policy(password, data.username)
+    with conn.transaction():
+        org_id = _org_id(conn, data.org_code)
+        try:
+            row = conn.execute(
+                """
+                INSERT INTO auth.user (username, display_name, role, org_id, password_hash, must_change_password)
+                VALUES (%s, %s, %s, %s, %s, %s) RETURNING id
+                """,
+                (data.username, data.display_name, data.role.value, org_id, hash_password(password),
+                 generated is not None),
+            ).fetchone()
+        except psycopg.errors.UniqueViolation as exc:
+            raise Conflict(f"用户名“{data.username}”已存在。", f"Username '{data.username}' is taken.") from exc
+        assert row is not None
+        user = get_user(conn, row[0])
+        record(conn, actor, "user.create", "user", user.id, after=_audit_view(user))
+    return user, generated
+
+
+def update_user(conn: Connection[Any], actor: Actor, user_id: int, data: UserUpdate) -> User:
+    """Apply changes when ``data.version`` is current, else 412 with nothing written."""
+    with conn.transaction():
+        before = get_user(conn, user_id)
+        if before.version != data.version:
+            raise PreconditionFailed(
+                f"用户已被他人修改（当前版本 {before.version}），请刷新后重试。",
+                f"The user changed since you read it (current version {before.version}).",
+                current=before.model_dump(mode="json"),
+            )
+        org_id = _org_id(conn, data.org_code) if data.org_code else before.org_id
+        conn.execute(
+            """
+            UPDATE auth.user SET display_name = %s, role = %s, org_id = %s, disabled = %s,
+                   updated_at = now(), version = version + 1
+            WHERE id = %s AND version = %s
+            """,
+            (
+                before.display_name if data.display_name is None else data.display_name,
+                (data.role or before.role).value,
+                org_id,
+                before.disabled if data.disabled is None else data.disabled,
+                user_id,
+                data.version,
+            ),
+        )
+        if data.disabled:
+            _revoke_sessions(conn, user_id)
+        after = get_user(conn, user_id)
+        record(conn, actor, "user.update", "user", user_id, before=_audit_view(before), after=_audit_view(after))
+    return after
+
+
+def reset_password(conn: Connection[Any], actor: Actor, user_id: int) -> tuple[User, str]:
+    """Give an account a new one-time password, unlock it and end its sessions."""
+    password = one_time_password()
+    with conn.transaction():
+        before = get_user(conn, user_id)
+        conn.execute(
+            """
+            UPDATE auth.user SET password_hash = %s, must_change_password = true, failed_attempts = 0,
+                   locked_until = NULL, updated_at = now(), version = version + 1 WHERE id = %s
+            """,
+            (hash_password(password), user_id),
+        )
+        _revoke_sessions(conn, user_id)
+        after = get_user(conn, user_id)
+        record(conn, actor, "user.reset_password", "user", user_id, before=_audit_view(before),
+               after=_audit_view(after))
+    return after, password
+
+
+def unlock_user(conn: Connection[Any], actor: Actor, user_id: int) -> User:
+    """Lift a lock-out."""
+    with conn.transaction():
+        before = get_user(conn, user_id)
+        conn.execute(
+            "UPDATE auth.user SET failed_attempts = 0, locked_until = NULL, updated_at = now() WHERE id = %s",
+            (user_id,),
+        )
+        after = get_user(conn, user_id)
+        record(conn, actor, "user.unlock", "user", user_id,
+               before={"locked_until": before.locked_until, "failed_attempts": before.failed_attempts},
+               after={"locked_until": None, "failed_attempts": 0})
+    return after
+
+
+def change_password(
+    conn: Connection[Any], actor: Actor, user_id: int, current: str, new: str, keep_session: int | None = None
+) -> User:
+    """Replace the caller's password after checking the current one; ends the other sessions."""
+    with conn.transaction():
+        row = conn.execute(
+            "SELECT username, password_hash FROM auth.user WHERE id = %s FOR UPDATE", (user_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFound()
+        username, password_hash = row
+        if not verify_password(password_hash, current):
+            raise Unprocessable("当前密码不正确。", "The current password is wrong.", code="wrong_password")
+        if current == new:
+            raise Unprocessable("新密码不能与当前密码相同。", "The new password must differ from the current one.")
+        check_policy(new, username)
+        conn.execute(
+            """
+            UPDATE auth.user SET password_hash = %s, must_change_password = false, updated_at = now(),
+                   version = version + 1 WHERE id = %s
+            """,
+            (hash_password(new), user_id),
+        )
+        conn.execute(
+            "UPDATE auth.session SET revoked_at = now()"
+            " WHERE user_id = %s AND revoked_at IS NULL AND id IS DISTINCT FROM %s",
+            (user_id, keep_session),
+        )
+        record(conn, actor, "user.change_password", "user", user_id)
+    return get_user(conn, user_id)
+
+
+def _revoke_sessions(conn: Connection[Any], user_id: int) -> None:
+    conn.execute("UPDATE auth.session SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL",
+                 (user_id,))

@@ -1,0 +1,90 @@
+"""First-run and every-run preparation behind ``make run``: database, migrations, seed, administrator."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import Connection
+
+from app import localdb, migrate
+from app.audit.log import Actor, record
+from app.auth.passwords import hash_password, one_time_password
+from app.orgs.service import ADMIN_ORG, seed_organisations
+from app.settings import Settings
+
+ADMIN_USERNAME = "admin"
+
+
+@dataclass
+class SetupReport:
+    """What one set-up run changed (all empty/None on a repeated run)."""
+
+    revision_before: str | None
+    revision_after: str | None
+    organisations_added: int
+    admin_password: str | None
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything was written."""
+        return (
+            self.revision_before != self.revision_after
+            or self.organisations_added > 0
+            or self.admin_password is not None
+        )
+
+
+def prepare_database(settings: Settings, *, quiet: bool = False) -> None:
+    """Start the local cluster and create the database when no DATABASE_URL is configured."""
+    if settings.database_url is not None:
+        return
+    cluster = localdb.LocalCluster(settings)
+    cluster.ensure_running(quiet=quiet)
+    cluster.ensure_database(settings.db_name, settings.app_role)
+
+
+def setup(settings: Settings, *, quiet: bool = False) -> SetupReport:
+    """Bring the database to a servable state; idempotent."""
+    prepare_database(settings, quiet=quiet)
+    before, after = migrate.upgrade(settings)
+    actor = Actor.system(f"setup:{_os_user()}")
+    with psycopg.connect(settings.owner_dsn) as conn:
+        added = seed_organisations(conn, actor)
+        password = ensure_admin(conn, actor)
+    return SetupReport(before, after, added, password)
+
+
+def ensure_admin(conn: Connection[Any], actor: Actor) -> str | None:
+    """Create the initial administrator with a one-time password when no administrator exists."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('duogui.ensure_admin'))")
+        exists = conn.execute("SELECT 1 FROM auth.user WHERE role = 'admin' LIMIT 1").fetchone()
+        if exists:
+            return None
+        taken = conn.execute("SELECT 1 FROM auth.user WHERE username = %s", (ADMIN_USERNAME,)).fetchone()
+        username = ADMIN_USERNAME if not taken else f"{ADMIN_USERNAME}-{os.urandom(2).hex()}"
+        password = one_time_password()
+        row = conn.execute(
+            """
+            INSERT INTO auth.user (username, display_name, role, org_id, password_hash, must_change_password)
+            SELECT %s, '系统管理员', 'admin', id, %s, true FROM auth.organisation WHERE code = %s
+            RETURNING id
+            """,
+            (username, hash_password(password), ADMIN_ORG),
+        ).fetchone()
+        assert row is not None, "the seed organisation of the administrator is missing"
+        record(conn, actor, "user.create", "user", row[0],
+               after={"username": username, "role": "admin", "must_change_password": True})
+    return password
+
+
+def _os_user() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):
+        return "unknown"

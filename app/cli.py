@@ -1,0 +1,172 @@
+"""The ``duogui`` command line."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from typing import Annotated
+
+import psycopg
+import typer
+
+from app import bootstrap, localdb, migrate
+from app.audit.log import Actor
+from app.auth import users as user_service
+from app.auth.policy import Role
+from app.errors import DuoguiError
+from app.settings import Settings
+
+cli = typer.Typer(help="多规合一平台 Duogui：服务、数据库与账户管理。", no_args_is_help=True)
+db_cli = typer.Typer(help="数据库迁移 Database migrations.", no_args_is_help=True)
+users_cli = typer.Typer(help="用户管理 User accounts.", no_args_is_help=True)
+local_cli = typer.Typer(help="项目内置 PostGIS 集群 The project-local PostGIS cluster.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(users_cli, name="users")
+cli.add_typer(local_cli, name="local")
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _cli_actor() -> Actor:
+    return Actor.system(f"cli:{getpass.getuser()}")
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    raise typer.Exit(1)
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations (迁移到最新版本)."""
+    settings = _settings()
+    bootstrap.prepare_database(settings, quiet=True)
+    before, after = migrate.upgrade(settings)
+    typer.echo(f"database at {after} (was {before})" if before != after else f"database already at {after}")
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Print the database's migration revision."""
+    typer.echo(migrate.current_revision(_settings().owner_dsn) or "(none)")
+
+
+@local_cli.command("start")
+def local_start() -> None:
+    """Initialise (first time) and start the local cluster."""
+    settings = _settings()
+    cluster = localdb.LocalCluster(settings)
+    cluster.ensure_running()
+    cluster.ensure_database(settings.db_name, settings.app_role)
+    typer.echo(f"local cluster running; socket directory {cluster.socket_dir}, port {cluster.port}")
+
+
+@local_cli.command("stop")
+def local_stop() -> None:
+    """Stop the local cluster."""
+    stopped = localdb.LocalCluster(_settings()).stop()
+    typer.echo("local cluster stopped" if stopped else "local cluster was not running")
+
+
+@local_cli.command("status")
+def local_status() -> None:
+    """Tell whether the local cluster runs, and its connection string."""
+    cluster = localdb.LocalCluster(_settings())
+    state = "running" if cluster.is_running() else ("stopped" if cluster.is_initialised() else "not initialised")
+    typer.echo(f"{state}: {cluster.dsn()}")
+
+
+@cli.command("setup")
+def setup() -> None:
+    """Prepare everything `make run` needs; prints a new administrator's one-time password once."""
+    try:
+        report = bootstrap.setup(_settings())
+    except localdb.LocalClusterError as exc:
+        _fail(f"duogui: {exc}")
+        return
+    if report.revision_before != report.revision_after:
+        typer.echo(f"duogui: database migrated {report.revision_before} → {report.revision_after}")
+    if report.organisations_added:
+        typer.echo(f"duogui: {report.organisations_added} organisations seeded")
+    if report.admin_password:
+        typer.secho(
+            "\n  初始管理员 Initial administrator\n"
+            f"    用户名 username: {bootstrap.ADMIN_USERNAME}\n"
+            f"    一次性密码 one-time password: {report.admin_password}\n"
+            "  此密码只显示这一次，首次登录后须修改。 Shown only this once; change it at first sign-in.\n",
+            fg=typer.colors.YELLOW,
+        )
+    if not report.changed:
+        typer.echo("duogui: set-up already complete; nothing changed")
+
+
+@users_cli.command("create")
+def users_create(
+    username: str,
+    role: Annotated[Role, typer.Option(help="admin / planner / project_unit / reviewer / coordinator / viewer")],
+    org: Annotated[str, typer.Option(help="组织代码 organisation code, e.g. pnr")],
+    display_name: Annotated[str, typer.Option(help="显示名")] = "",
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码")] = False,
+) -> None:
+    """Create a user; without --password-stdin a one-time password is generated and printed."""
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    data = user_service.UserCreate(
+        username=username, role=role, org_code=org, display_name=display_name, password=password
+    )
+    with psycopg.connect(_settings().owner_dsn) as conn:
+        try:
+            user, generated = user_service.create_user(conn, _cli_actor(), data)
+        except DuoguiError as exc:
+            _fail(f"{exc.message_zh} {exc.message_en}")
+            return
+    typer.echo(f"created user {user.username} (id {user.id}, role {user.role.value}, org {user.org_code})")
+    if generated:
+        typer.echo(f"one-time password (shown once): {generated}")
+
+
+@users_cli.command("list")
+def users_list() -> None:
+    """List every user."""
+    with psycopg.connect(_settings().owner_dsn) as conn:
+        rows = user_service.list_users(conn, limit=10_000)
+    typer.echo(f"{'id':>5}  {'username':<24} {'role':<13} {'org':<14} state")
+    for u in rows:
+        state = "disabled" if u.disabled else ("locked" if u.locked else "active")
+        typer.echo(f"{u.id:>5}  {u.username:<24} {u.role.value:<13} {u.org_code:<14} {state}")
+
+
+@users_cli.command("reset-password")
+def users_reset_password(username: str) -> None:
+    """Give a user a new one-time password (also unlocks the account)."""
+    with psycopg.connect(_settings().owner_dsn) as conn:
+        row = conn.execute("SELECT id FROM auth.user WHERE username = %s", (username.lower(),)).fetchone()
+        if row is None:
+            _fail(f"用户“{username}”不存在。 No such user.")
+            return
+        _, password = user_service.reset_password(conn, _cli_actor(), row[0])
+    typer.echo(f"one-time password for {username} (shown once): {password}")
+
+
+@cli.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="监听地址")] = None,
+    port: Annotated[int | None, typer.Option(help="端口（默认 DUOGUI_PORT 或 8000）")] = None,
+) -> None:
+    """Serve the web app and API."""
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = _settings()
+    bootstrap.prepare_database(settings, quiet=True)
+    host = host or settings.host
+    port = port or settings.port
+    typer.echo(f"duogui: serving on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False, log_level="info")
+
+
+def main() -> None:
+    """Entry point of the ``duogui`` script."""
+    cli()

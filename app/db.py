@@ -1,0 +1,52 @@
+"""The psycopg 3 connection pool and the typed connection dependency routes use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from psycopg import Connection
+from psycopg.rows import TupleRow
+from psycopg_pool import ConnectionPool
+
+from app.settings import Settings
+
+
+def connection_options(settings: Settings) -> str:
+    """Server options set on every pooled connection: the unprivileged role and timeouts."""
+    return (
+        f"-c role={settings.app_role}"
+        f" -c statement_timeout={settings.statement_timeout_ms}"
+        f" -c lock_timeout={min(settings.statement_timeout_ms, 10_000)}"
+        " -c idle_in_transaction_session_timeout=60000"
+        " -c timezone=Asia/Shanghai"
+    )
+
+
+def create_pool(settings: Settings) -> ConnectionPool[Connection[TupleRow]]:
+    """Build (but do not open) the service pool; waiting for a connection is bounded."""
+    return ConnectionPool(
+        settings.app_dsn,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        timeout=settings.pool_timeout_s,
+        kwargs={
+            "application_name": "duogui",
+            "options": connection_options(settings),
+            "connect_timeout": 5,
+        },
+        check=ConnectionPool.check_connection,
+        open=False,
+        name="duogui",
+    )
+
+
+def get_conn(request: Request) -> Iterator[Connection[TupleRow]]:
+    """Lend a pooled connection for one request; PoolTimeout (→ 503) when none is free in time."""
+    pool: ConnectionPool[Connection[TupleRow]] = request.app.state.pool
+    with pool.connection() as conn:
+        yield conn
+
+
+Conn = Annotated[Connection[TupleRow], Depends(get_conn)]

@@ -1,0 +1,114 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import __version__
+from app.api.routes import health
+from app.audit import routes as audit_routes
+from app.auth import routes as auth_routes
+from app.auth.deps import Allow, Public
+from app.db import create_pool
+from app.errors import install_error_handlers
+from app.orgs import routes as org_routes
+from app.settings import Settings
+from app.web import mount_web
+
+log = logging.getLogger("duogui")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+PERMISSION_KEY = "x-duogui-permission"
+
+
+class RequestContext:
+    """ASGI middleware: a request id (client's X-Request-ID if sane, else new) and security headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Tag the request and its response."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                headers.append((b"referrer-policy", b"same-origin"))
+                headers.append((b"x-frame-options", b"DENY"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _declared_permission(route: APIRoute) -> str | None:
+    """The action a route declared through Allow/Public, searched through its dependency tree."""
+    stack = [route.dependant]
+    while stack:
+        dependant = stack.pop()
+        call: Any = dependant.call
+        if isinstance(call, Allow):
+            return call.action.value
+        if isinstance(call, Public):
+            return call.action
+        stack.extend(dependant.dependencies)
+    return None
+
+
+def stamp_permissions(router: APIRouter) -> APIRouter:
+    """Record each route's declared permission in its OpenAPI operation (before inclusion)."""
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            permission = _declared_permission(route)
+            if permission is not None:
+                route.openapi_extra = {**(route.openapi_extra or {}), PERMISSION_KEY: permission}
+    return router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application for ``settings`` (read from the environment when omitted)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = create_pool(settings)
+        pool.open(wait=False)
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            pool.close()
+
+    app = FastAPI(
+        title="多规合一平台 Duogui API",
+        version=__version__,
+        description="龙岗区“多规合一”平台：一张底图、项目预评价、审批跟踪、征拆协调。",
+        openapi_url="/api/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for module in (health, auth_routes, org_routes, audit_routes):
+        app.include_router(stamp_permissions(module.router))
+    mount_web(app, settings)
+    app.add_middleware(RequestContext)
+    return app

@@ -1,0 +1,1 @@
+"""Organisations: departments, project units and sub-districts."""

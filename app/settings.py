@@ -1,0 +1,79 @@
+"""Service configuration: one pydantic-settings class, environment prefix ``DUOGUI_``."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """All settings of the service; every field can be set as ``DUOGUI_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="DUOGUI_", extra="ignore", populate_by_name=True)
+
+    environment: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    # Database. ``DATABASE_URL`` (or ``DUOGUI_DATABASE_URL``) is the owner connection used for
+    # migrations; the service's pool switches to the unprivileged ``app_role`` on every connection.
+    database_url: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DUOGUI_DATABASE_URL", "DATABASE_URL")
+    )
+    app_database_url: SecretStr | None = None
+    app_role: str = Field(default="duogui_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    db_name: str = Field(default="duogui", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    data_dir: Path = PROJECT_ROOT / ".data"
+    local_pg_port: int = Field(default=54329, ge=1024, le=65535)
+
+    pool_min_size: int = Field(default=1, ge=0)
+    pool_max_size: int = Field(default=10, ge=1)
+    pool_timeout_s: float = Field(default=5.0, gt=0, description="Longest wait for a free connection.")
+    statement_timeout_ms: int = Field(default=30_000, ge=100)
+
+    # Accounts.
+    token_ttl_minutes: int = Field(default=480, ge=1)
+    lockout_threshold: int = Field(default=5, ge=1)
+    lockout_minutes: int = Field(default=15, ge=1)
+
+    web_dir: Path = PROJECT_ROOT / "web"
+
+    @model_validator(mode="after")
+    def _pool_bounds(self) -> Settings:
+        if self.pool_min_size > self.pool_max_size:
+            raise ValueError("pool_min_size must not exceed pool_max_size")
+        return self
+
+    @cached_property
+    def owner_dsn(self) -> str:
+        """Connection string of the database owner (migrations, set-up)."""
+        if self.database_url is not None:
+            return normalise_dsn(self.database_url.get_secret_value())
+        from app import localdb
+
+        return localdb.LocalCluster(self).dsn(user=localdb.OWNER_ROLE, dbname=self.db_name)
+
+    @cached_property
+    def app_dsn(self) -> str:
+        """Connection string the service pool uses."""
+        if self.app_database_url is not None:
+            return normalise_dsn(self.app_database_url.get_secret_value())
+        if self.database_url is not None:
+            return self.owner_dsn
+        from app import localdb
+
+        return localdb.LocalCluster(self).dsn(user=self.app_role, dbname=self.db_name)
+
+
+def normalise_dsn(url: str) -> str:
+    """Accept SQLAlchemy-style URLs (``postgresql+psycopg://``) and return a libpq one."""
+    for prefix in ("postgresql+psycopg://", "postgresql+psycopg2://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url[len(prefix) :]
+    return url

@@ -1,0 +1,120 @@
+"""Test fixtures: a throwaway PostGIS database per test session, migrated by the real migrations."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+from pydantic import SecretStr
+
+from app import bootstrap, localdb, migrate
+from app.audit.log import Actor
+from app.auth import users
+from app.auth.policy import Role
+from app.main import create_app
+from app.orgs import service as orgs
+from app.settings import Settings
+from tests.helpers import Account, sign_in, unique
+
+
+def server_settings() -> Settings:
+    """Settings of the server the suite runs against (the local cluster unless DATABASE_URL is set)."""
+    return Settings(environment="test")
+
+
+def create_throwaway_database(prefix: str = "duogui_test") -> tuple[Settings, str]:
+    """Create an empty database on the server; return settings pointing at it and its name."""
+    base = server_settings()
+    bootstrap.prepare_database(base, quiet=True)  # starts the local cluster; never touches its own db
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw")
+    name = f"{prefix}_{worker}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(make_conninfo(base.owner_dsn, dbname="postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    overrides: dict[str, Any] = {
+        "environment": "test",
+        "database_url": SecretStr(make_conninfo(base.owner_dsn, dbname=name)),
+        "lockout_threshold": 3,
+        "lockout_minutes": 15,
+    }
+    if base.database_url is None:
+        overrides["app_database_url"] = SecretStr(make_conninfo(base.app_dsn, dbname=name))
+    return Settings(**overrides), name
+
+
+def drop_database(name: str) -> None:
+    """Drop a throwaway database, closing whatever still uses it."""
+    base = server_settings()
+    with psycopg.connect(make_conninfo(base.owner_dsn, dbname="postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def settings() -> Iterator[Settings]:
+    """Settings bound to this session's migrated throwaway database."""
+    test_settings, name = create_throwaway_database()
+    try:
+        migrate.upgrade(test_settings)
+        with psycopg.connect(test_settings.owner_dsn) as conn:
+            orgs.seed_organisations(conn, Actor.system("tests"))
+        yield test_settings
+    finally:
+        drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Any:
+    """The application under test."""
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def client(app: Any) -> Iterator[TestClient]:
+    """An HTTP client that runs the app's lifespan (pool open/close)."""
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def owner_conn(settings: Settings) -> Iterator[psycopg.Connection[Any]]:
+    """A connection as the database owner (for arranging and inspecting state)."""
+    with psycopg.connect(settings.owner_dsn, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def make_org(owner_conn: psycopg.Connection[Any]) -> Any:
+    """Factory: a new organisation; returns (id, code)."""
+
+    def _make(kind: orgs.OrgKind = orgs.OrgKind.DEPARTMENT) -> tuple[int, str]:
+        code = unique("org")
+        org = orgs.create_org(
+            owner_conn, Actor.system("tests"), orgs.OrganisationCreate(code=code, name_zh=f"测试单位{code}", kind=kind)
+        )
+        return org.id, code
+
+    return _make
+
+
+@pytest.fixture
+def make_account(owner_conn: psycopg.Connection[Any], client: TestClient) -> Any:
+    """Factory: a user with a chosen role and organisation, already signed in."""
+
+    def _make(role: Role, org_code: str = "pnr", *, sign_in_now: bool = True) -> Account:
+        username = unique(role.value.replace("_", ""))
+        password = "Passw0rd-" + uuid.uuid4().hex[:6]
+        user, _ = users.create_user(
+            owner_conn,
+            Actor.system("tests"),
+            users.UserCreate(username=username, role=role, org_code=org_code, password=password),
+        )
+        token = sign_in(client, username, password) if sign_in_now else ""
+        return Account(user.id, username, password, user.org_id, token)
+
+    return _make
