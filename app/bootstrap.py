@@ -76,8 +76,14 @@ def ensure_admin(conn: Connection[Any], actor: Actor) -> str | None:
             (username, hash_password(password), ADMIN_ORG),
         ).fetchone()
         assert row is not None, "the seed organisation of the administrator is missing"
-        record(conn, actor, "user.create", "user", row[0],
-               after={"username": username, "role": "admin", "must_change_password": True})
+        record(
+            conn,
+            actor,
+            "user.create",
+            "user",
+            row[0],
+            after={"username": username, "role": "admin", "must_change_password": True},
+        )
     return password
 
 

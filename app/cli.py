@@ -74,7 +74,9 @@ def local_stop() -> None:
 def local_status() -> None:
     """Tell whether the local cluster runs, and its connection string."""
     cluster = localdb.LocalCluster(_settings())
-    state = "running" if cluster.is_running() else ("stopped" if cluster.is_initialised() else "not initialised")
+    state = (
+        "running" if cluster.is_running() else ("stopped" if cluster.is_initialised() else "not initialised")
+    )
     typer.echo(f"{state}: {cluster.dsn()}")
 
 
@@ -105,7 +107,9 @@ def setup() -> None:
 @users_cli.command("create")
 def users_create(
     username: str,
-    role: Annotated[Role, typer.Option(help="admin / planner / project_unit / reviewer / coordinator / viewer")],
+    role: Annotated[
+        Role, typer.Option(help="admin / planner / project_unit / reviewer / coordinator / viewer")
+    ],
     org: Annotated[str, typer.Option(help="组织代码 organisation code, e.g. pnr")],
     display_name: Annotated[str, typer.Option(help="显示名")] = "",
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码")] = False,

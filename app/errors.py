@@ -249,7 +249,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s", request.url.path)
-        return problem_response(request, 500, DuoguiError.code, DuoguiError.message_zh, DuoguiError.message_en)
+        return problem_response(
+            request, 500, DuoguiError.code, DuoguiError.message_zh, DuoguiError.message_en
+        )
 
 
 _HTTP_MESSAGES: dict[int, tuple[str, str]] = {

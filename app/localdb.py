@@ -106,9 +106,11 @@ class LocalCluster:
         with psycopg.connect(self.dsn(dbname="postgres"), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (app_role,)).fetchone()
             verb = "ALTER" if exists else "CREATE"
-            conn.execute(sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE").format(
-                sql.Identifier(app_role)
-            ))
+            conn.execute(
+                sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE").format(
+                    sql.Identifier(app_role)
+                )
+            )
             found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
             if not found:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
@@ -125,7 +127,8 @@ class LocalCluster:
         control = Path(f"/usr/share/postgresql/{PG_MAJOR}/extension/postgis.control")
         if not control.exists():
             raise LocalClusterError(
-                f"PostGIS is not installed. Install it with: sudo apt-get install postgresql-{PG_MAJOR}-postgis-3"
+                "PostGIS is not installed. Install it with: "
+                f"sudo apt-get install postgresql-{PG_MAJOR}-postgis-3"
             )
 
     def _prepare_dirs(self) -> None:
@@ -154,7 +157,9 @@ class LocalCluster:
             if st.st_uid == uid or st.st_mode & stat.S_IXOTH:
                 continue
             parent.chmod(st.st_mode | stat.S_IXOTH)
-            print(f"duogui: granted search permission (o+x) on {parent} so the database user can reach .data/")
+            print(
+                f"duogui: granted search permission (o+x) on {parent} so the database user can reach .data/"
+            )
 
     def _initdb(self) -> None:
         self._run(
@@ -191,8 +196,19 @@ class LocalCluster:
     def _start(self) -> None:
         options = f"-p {self.port} -k '{self.socket_dir}'"
         result = self._run(
-            [str(PG_BIN / "pg_ctl"), "-D", str(self.pgdata), "-l", str(self.log_file), "-o", options,
-             "-w", "-t", "60", "start"],
+            [
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.pgdata),
+                "-l",
+                str(self.log_file),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
             check=False,
         )
         if result.returncode != 0:
@@ -204,7 +220,9 @@ class LocalCluster:
                     return
             except psycopg.OperationalError:
                 time.sleep(0.1)
-        raise LocalClusterError(f"the local cluster started but does not accept connections.\n{self._log_tail()}")
+        raise LocalClusterError(
+            f"the local cluster started but does not accept connections.\n{self._log_tail()}"
+        )
 
     def _log_tail(self) -> str:
         try:

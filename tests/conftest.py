@@ -14,7 +14,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from pydantic import SecretStr
 
-from app import bootstrap, localdb, migrate
+from app import bootstrap, migrate
 from app.audit.log import Actor
 from app.auth import users
 from app.auth.policy import Role
@@ -95,7 +95,9 @@ def make_org(owner_conn: psycopg.Connection[Any]) -> Any:
     def _make(kind: orgs.OrgKind = orgs.OrgKind.DEPARTMENT) -> tuple[int, str]:
         code = unique("org")
         org = orgs.create_org(
-            owner_conn, Actor.system("tests"), orgs.OrganisationCreate(code=code, name_zh=f"测试单位{code}", kind=kind)
+            owner_conn,
+            Actor.system("tests"),
+            orgs.OrganisationCreate(code=code, name_zh=f"测试单位{code}", kind=kind),
         )
         return org.id, code
 

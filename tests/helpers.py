@@ -34,5 +34,3 @@ def sign_in(client: TestClient, username: str, password: str) -> str:
     r = client.post("/api/auth/token", data={"username": username, "password": password})
     assert r.status_code == 200, r.text
     return str(r.json()["access_token"])
-
-

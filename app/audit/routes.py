@@ -69,8 +69,16 @@ def list_events(
               AND (%(before)s::bigint IS NULL OR id < %(before)s)
             ORDER BY id DESC LIMIT %(limit)s
             """,
-            {"ot": object_type, "oid": object_id, "actor": actor_id, "action": action, "since": since,
-             "until": until, "before": before_id, "limit": limit + 1},
+            {
+                "ot": object_type,
+                "oid": object_id,
+                "actor": actor_id,
+                "action": action,
+                "since": since,
+                "until": until,
+                "before": before_id,
+                "limit": limit + 1,
+            },
         ).fetchall()
     more = len(rows) > limit
     events = [AuditEvent(**r) for r in rows[:limit]]

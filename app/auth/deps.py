@@ -84,12 +84,18 @@ def authenticate(conn: Connection[Any], token: str | None) -> Principal:
         (token_digest(token),),
     ).fetchone()
     if row is None:
-        raise Unauthenticated("登录凭据无效，请重新登录。", "Invalid token; sign in again.", code="invalid_token")
+        raise Unauthenticated(
+            "登录凭据无效，请重新登录。", "Invalid token; sign in again.", code="invalid_token"
+        )
     session_id, expires_at, expired, revoked, user_id, username, role, org_id, must_change, disabled = row
     if revoked:
-        raise Unauthenticated("已退出登录，请重新登录。", "The token was revoked; sign in again.", code="token_revoked")
+        raise Unauthenticated(
+            "已退出登录，请重新登录。", "The token was revoked; sign in again.", code="token_revoked"
+        )
     if expired:
-        raise Unauthenticated("登录已过期，请重新登录。", "The token has expired; sign in again.", code="token_expired")
+        raise Unauthenticated(
+            "登录已过期，请重新登录。", "The token has expired; sign in again.", code="token_expired"
+        )
     if disabled:
         raise Unauthenticated("账户已停用。", "The account is disabled.", code="account_disabled")
     return Principal(user_id, username, Role(role), org_id, must_change, session_id, expires_at)

@@ -53,8 +53,8 @@ class Action(StrEnum):
 
 PUBLIC = "public"
 
-_EVERYONE_SELF = {role: Scope.SELF for role in Role}
-_EVERYONE_ANY = {role: Scope.ANY for role in Role}
+_EVERYONE_SELF = dict.fromkeys(Role, Scope.SELF)
+_EVERYONE_ANY = dict.fromkeys(Role, Scope.ANY)
 
 POLICY: dict[Action, dict[Role, Scope]] = {
     Action.SELF_READ: _EVERYONE_SELF,

@@ -42,8 +42,12 @@ class CreatedUser(BaseModel):
     one_time_password: str | None = Field(default=None, description="一次性密码，仅显示一次")
 
 
-@router.post("/auth/token", response_model=TokenResponse, dependencies=[Depends(public())],
-             summary="登录（OAuth2 密码模式）")
+@router.post(
+    "/auth/token",
+    response_model=TokenResponse,
+    dependencies=[Depends(public())],
+    summary="登录（OAuth2 密码模式）",
+)
 def issue_token(
     request: Request,
     conn: Conn,
@@ -53,7 +57,10 @@ def issue_token(
     """Exchange username and password for a bearer token."""
     settings = request.app.state.settings
     issued = sign_in(
-        conn, settings, username, password,
+        conn,
+        settings,
+        username,
+        password,
         client_ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
         request_id=getattr(request.state, "request_id", None),
@@ -85,8 +92,9 @@ def change_own_password(
 ) -> users.User:
     """Change the caller's password; other sessions of the account end."""
     p = grant.principal
-    return users.change_password(conn, grant.actor, p.user_id, body.current_password, body.new_password,
-                                 keep_session=p.session_id)
+    return users.change_password(
+        conn, grant.actor, p.user_id, body.current_password, body.new_password, keep_session=p.session_id
+    )
 
 
 @router.get("/users", response_model=list[users.User], tags=["users"], summary="用户列表")
@@ -117,7 +125,9 @@ def create_user(
 
 
 @router.get("/users/{user_id}", response_model=users.User, tags=["users"], summary="用户详情")
-def get_user(user_id: int, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.USERS_READ))]) -> users.User:
+def get_user(
+    user_id: int, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.USERS_READ))]
+) -> users.User:
     """One account, if the caller may see it."""
     user = users.get_user(conn, user_id)
     grant.check_org(user.org_id)
@@ -126,7 +136,9 @@ def get_user(user_id: int, conn: Conn, grant: Annotated[Grant, Depends(Allow(Act
 
 @router.patch("/users/{user_id}", response_model=users.User, tags=["users"], summary="修改用户")
 def update_user(
-    user_id: int, body: users.UserUpdate, conn: Conn,
+    user_id: int,
+    body: users.UserUpdate,
+    conn: Conn,
     grant: Annotated[Grant, Depends(Allow(Action.USERS_MANAGE))],
 ) -> users.User:
     """Change role, organisation, name or disabled state (optimistic locking on ``version``)."""
@@ -135,8 +147,12 @@ def update_user(
     return users.update_user(conn, grant.actor, user_id, body)
 
 
-@router.post("/users/{user_id}/reset-password", response_model=CreatedUser, tags=["users"],
-             summary="重置密码（生成一次性密码）")
+@router.post(
+    "/users/{user_id}/reset-password",
+    response_model=CreatedUser,
+    tags=["users"],
+    summary="重置密码（生成一次性密码）",
+)
 def reset_password(
     user_id: int, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.USERS_MANAGE))]
 ) -> CreatedUser:

@@ -92,8 +92,14 @@ def _count_failure(conn: Connection[Any], settings: Settings, actor: Actor, user
         """,
         {"id": user_id, "threshold": settings.lockout_threshold, "minutes": settings.lockout_minutes},
     ).fetchone() or (0, False)
-    record(conn, actor, "auth.login_failed", "user", user_id,
-           after={"reason": "bad_password", "failed_attempts": attempts})
+    record(
+        conn,
+        actor,
+        "auth.login_failed",
+        "user",
+        user_id,
+        after={"reason": "bad_password", "failed_attempts": attempts},
+    )
     if locked_now:
         record(conn, actor, "auth.locked", "user", user_id, after={"minutes": settings.lockout_minutes})
         return _locked(settings.lockout_minutes * 60)
@@ -139,8 +145,10 @@ def _locked(seconds: int | None) -> Locked:
 def sign_out(conn: Connection[Any], principal: Principal, actor: Actor) -> None:
     """Revoke the caller's current token."""
     with conn.transaction():
-        conn.execute("UPDATE auth.session SET revoked_at = now() WHERE id = %s AND revoked_at IS NULL",
-                     (principal.session_id,))
+        conn.execute(
+            "UPDATE auth.session SET revoked_at = now() WHERE id = %s AND revoked_at IS NULL",
+            (principal.session_id,),
+        )
         record(conn, actor, "auth.logout", "session", principal.session_id)
 
 
@@ -153,4 +161,6 @@ def new_token() -> tuple[str, bytes]:
 def rehash_if_needed(conn: Connection[Any], user_id: int, password_hash: str, password: str) -> None:
     """Upgrade a hash made with outdated Argon2 parameters after a successful sign-in."""
     if needs_rehash(password_hash):
-        conn.execute("UPDATE auth.user SET password_hash = %s WHERE id = %s", (hash_password(password), user_id))
+        conn.execute(
+            "UPDATE auth.user SET password_hash = %s WHERE id = %s", (hash_password(password), user_id)
+        )

@@ -83,7 +83,11 @@ def get_user(conn: Connection[Any], user_id: int) -> User:
 
 
 def list_users(
-    conn: Connection[Any], *, org_id: int | None = None, role: Role | None = None, limit: int = 200,
+    conn: Connection[Any],
+    *,
+    org_id: int | None = None,
+    role: Role | None = None,
+    limit: int = 200,
     offset: int = 0,
 ) -> list[User]:
     """Users, optionally of one organisation and role, ordered by username."""
@@ -120,14 +124,23 @@ def create_user(conn: Connection[Any], actor: Actor, data: UserCreate) -> tuple[
         try:
             row = conn.execute(
                 """
-                INSERT INTO auth.user (username, display_name, role, org_id, password_hash, must_change_password)
+                INSERT INTO auth.user
+                  (username, display_name, role, org_id, password_hash, must_change_password)
                 VALUES (%s, %s, %s, %s, %s, %s) RETURNING id
                 """,
-                (data.username, data.display_name, data.role.value, org_id, hash_password(password),
-                 generated is not None),
+                (
+                    data.username,
+                    data.display_name,
+                    data.role.value,
+                    org_id,
+                    hash_password(password),
+                    generated is not None,
+                ),
             ).fetchone()
         except psycopg.errors.UniqueViolation as exc:
-            raise Conflict(f"用户名“{data.username}”已存在。", f"Username '{data.username}' is taken.") from exc
+            raise Conflict(
+                f"用户名“{data.username}”已存在。", f"Username '{data.username}' is taken."
+            ) from exc
         assert row is not None
         user = get_user(conn, row[0])
         record(conn, actor, "user.create", "user", user.id, after=_audit_view(user))
@@ -163,7 +176,9 @@ def update_user(conn: Connection[Any], actor: Actor, user_id: int, data: UserUpd
         if data.disabled:
             _revoke_sessions(conn, user_id)
         after = get_user(conn, user_id)
-        record(conn, actor, "user.update", "user", user_id, before=_audit_view(before), after=_audit_view(after))
+        record(
+            conn, actor, "user.update", "user", user_id, before=_audit_view(before), after=_audit_view(after)
+        )
     return after
 
 
@@ -181,8 +196,15 @@ def reset_password(conn: Connection[Any], actor: Actor, user_id: int) -> tuple[U
         )
         _revoke_sessions(conn, user_id)
         after = get_user(conn, user_id)
-        record(conn, actor, "user.reset_password", "user", user_id, before=_audit_view(before),
-               after=_audit_view(after))
+        record(
+            conn,
+            actor,
+            "user.reset_password",
+            "user",
+            user_id,
+            before=_audit_view(before),
+            after=_audit_view(after),
+        )
     return after, password
 
 
@@ -195,9 +217,15 @@ def unlock_user(conn: Connection[Any], actor: Actor, user_id: int) -> User:
             (user_id,),
         )
         after = get_user(conn, user_id)
-        record(conn, actor, "user.unlock", "user", user_id,
-               before={"locked_until": before.locked_until, "failed_attempts": before.failed_attempts},
-               after={"locked_until": None, "failed_attempts": 0})
+        record(
+            conn,
+            actor,
+            "user.unlock",
+            "user",
+            user_id,
+            before={"locked_until": before.locked_until, "failed_attempts": before.failed_attempts},
+            after={"locked_until": None, "failed_attempts": 0},
+        )
     return after
 
 
@@ -215,7 +243,9 @@ def change_password(
         if not verify_password(password_hash, current):
             raise Unprocessable("当前密码不正确。", "The current password is wrong.", code="wrong_password")
         if current == new:
-            raise Unprocessable("新密码不能与当前密码相同。", "The new password must differ from the current one.")
+            raise Unprocessable(
+                "新密码不能与当前密码相同。", "The new password must differ from the current one."
+            )
         check_policy(new, username)
         conn.execute(
             """
@@ -234,5 +264,6 @@ def change_password(
 
 
 def _revoke_sessions(conn: Connection[Any], user_id: int) -> None:
-    conn.execute("UPDATE auth.session SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL",
-                 (user_id,))
+    conn.execute(
+        "UPDATE auth.session SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL", (user_id,)
+    )

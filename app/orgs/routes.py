@@ -10,7 +10,7 @@ from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
 from app.orgs import service
-from app.orgs.service import OrgKind, Organisation, OrganisationCreate
+from app.orgs.service import Organisation, OrganisationCreate, OrgKind
 
 router = APIRouter(prefix="/api/orgs", tags=["organisations"])
 
@@ -34,6 +34,8 @@ def create_org(
 
 
 @router.get("/{org_id}", response_model=Organisation, summary="组织详情")
-def get_org(org_id: int, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.ORGS_READ))]) -> Organisation:
+def get_org(
+    org_id: int, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.ORGS_READ))]
+) -> Organisation:
     """One organisation."""
     return service.get_org(conn, org_id)

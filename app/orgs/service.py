@@ -70,11 +70,14 @@ def create_org(conn: Connection[Any], actor: Actor, data: OrganisationCreate) ->
     with conn.transaction():
         try:
             row = conn.execute(
-                "INSERT INTO auth.organisation (code, name_zh, name_en, kind) VALUES (%s, %s, %s, %s) RETURNING id",
+                "INSERT INTO auth.organisation (code, name_zh, name_en, kind)"
+                " VALUES (%s, %s, %s, %s) RETURNING id",
                 (data.code, data.name_zh, data.name_en, data.kind.value),
             ).fetchone()
         except psycopg.errors.UniqueViolation as exc:
-            raise Conflict(f"组织代码“{data.code}”已存在。", f"Organisation code '{data.code}' is taken.") from exc
+            raise Conflict(
+                f"组织代码“{data.code}”已存在。", f"Organisation code '{data.code}' is taken."
+            ) from exc
         assert row is not None
         org = get_org(conn, row[0])
         record(conn, actor, "organisation.create", "organisation", org.id, after=org.model_dump())
@@ -83,14 +86,24 @@ def create_org(conn: Connection[Any], actor: Actor, data: OrganisationCreate) ->
 
 # The district's departments and its 11 sub-districts (街道), seeded on first run.
 SEED_ORGANISATIONS: list[tuple[str, str, str, OrgKind]] = [
-    ("gov-data", "龙岗区政务服务数据管理局", "Government Services and Data Administration", OrgKind.DEPARTMENT),
+    (
+        "gov-data",
+        "龙岗区政务服务数据管理局",
+        "Government Services and Data Administration",
+        OrgKind.DEPARTMENT,
+    ),
     ("drc", "龙岗区发展和改革局", "Development and Reform Bureau", OrgKind.DEPARTMENT),
     ("pnr", "规划和自然资源局龙岗管理局", "Planning and Natural Resources Bureau", OrgKind.DEPARTMENT),
     ("housing", "龙岗区住房和建设局", "Housing and Construction Bureau", OrgKind.DEPARTMENT),
     ("eco-env", "深圳市生态环境局龙岗管理局", "Ecology and Environment Bureau", OrgKind.DEPARTMENT),
     ("water", "龙岗区水务局", "Water Affairs Bureau", OrgKind.DEPARTMENT),
     ("transport", "龙岗区交通运输局", "Transport Bureau", OrgKind.DEPARTMENT),
-    ("forestry", "龙岗区城市管理和综合执法局（林业）", "Urban Management Bureau (Forestry)", OrgKind.DEPARTMENT),
+    (
+        "forestry",
+        "龙岗区城市管理和综合执法局（林业）",
+        "Urban Management Bureau (Forestry)",
+        OrgKind.DEPARTMENT,
+    ),
     ("land-prep", "龙岗区土地整备局", "Land Preparation Bureau", OrgKind.DEPARTMENT),
     ("emergency", "龙岗区应急管理局", "Emergency Management Bureau", OrgKind.DEPARTMENT),
     ("culture", "龙岗区文化广电旅游体育局", "Culture, Tourism and Sports Bureau", OrgKind.DEPARTMENT),
@@ -128,6 +141,12 @@ def seed_organisations(conn: Connection[Any], actor: Actor) -> int:
             ).fetchone()
             if row is not None:
                 added += 1
-                record(conn, actor, "organisation.seed", "organisation", row[0],
-                       after={"code": code, "name_zh": name_zh, "kind": kind.value})
+                record(
+                    conn,
+                    actor,
+                    "organisation.seed",
+                    "organisation",
+                    row[0],
+                    after={"code": code, "name_zh": name_zh, "kind": kind.value},
+                )
     return added

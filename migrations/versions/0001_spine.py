@@ -47,10 +47,12 @@ def upgrade() -> None:
         if schema == "audit":
             continue
         op.execute(
-            f'ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} '
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} "
             f'GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO "{role}"'
         )
-        op.execute(f'ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE, SELECT ON SEQUENCES TO "{role}"')
+        op.execute(
+            f'ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE, SELECT ON SEQUENCES TO "{role}"'
+        )
     op.execute(f'ALTER DEFAULT PRIVILEGES IN SCHEMA audit GRANT SELECT, INSERT ON TABLES TO "{role}"')
     op.execute(f'ALTER DEFAULT PRIVILEGES IN SCHEMA audit GRANT USAGE, SELECT ON SEQUENCES TO "{role}"')
     op.execute(f'GRANT SELECT ON public.spatial_ref_sys TO "{role}"')

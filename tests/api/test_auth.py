@@ -73,7 +73,11 @@ def test_lock_out_after_repeated_failures_then_admin_unlock(
         )
     ]
     assert actions[-5:] == [
-        "auth.login_failed", "auth.login_failed", "auth.login_failed", "auth.locked", "auth.login_refused"
+        "auth.login_failed",
+        "auth.login_failed",
+        "auth.login_failed",
+        "auth.locked",
+        "auth.login_refused",
     ]
 
     admin = make_account(Role.ADMIN, "gov-data")
@@ -85,7 +89,9 @@ def test_lock_expires_by_itself(client: TestClient, make_account: Any, owner_con
     acct = make_account(Role.VIEWER, sign_in_now=False)
     for _ in range(3):
         client.post("/api/auth/token", data={"username": acct.username, "password": "bad-pass-1"})
-    owner_conn.execute("UPDATE auth.user SET locked_until = now() - interval '1 second' WHERE id = %s", (acct.id,))
+    owner_conn.execute(
+        "UPDATE auth.user SET locked_until = now() - interval '1 second' WHERE id = %s", (acct.id,)
+    )
     assert sign_in(client, acct.username, acct.password)
     row = owner_conn.execute("SELECT failed_attempts, locked_until FROM auth.user WHERE id = %s", (acct.id,))
     assert row.fetchone() == (0, None)
@@ -121,7 +127,8 @@ def test_garbage_token_is_refused(client: TestClient) -> None:
 def test_one_time_password_must_be_changed_first(client: TestClient, make_account: Any) -> None:
     admin = make_account(Role.ADMIN, "gov-data")
     created = client.post(
-        "/api/users", headers=admin.headers,
+        "/api/users",
+        headers=admin.headers,
         json={"username": "newcomer-otp", "role": "planner", "org_code": "pnr", "display_name": "新同事"},
     )
     assert created.status_code == 201, created.text
@@ -132,11 +139,15 @@ def test_one_time_password_must_be_changed_first(client: TestClient, make_accoun
     r = client.get("/api/orgs", headers=headers)
     assert r.status_code == 403
     assert r.json()["code"] == "password_change_required"
-    weak = client.post("/api/auth/password", headers=headers,
-                       json={"current_password": otp, "new_password": "short"})
+    weak = client.post(
+        "/api/auth/password", headers=headers, json={"current_password": otp, "new_password": "short"}
+    )
     assert weak.status_code == 422
-    ok = client.post("/api/auth/password", headers=headers,
-                     json={"current_password": otp, "new_password": "Longer-pass-2026"})
+    ok = client.post(
+        "/api/auth/password",
+        headers=headers,
+        json={"current_password": otp, "new_password": "Longer-pass-2026"},
+    )
     assert ok.status_code == 200
     assert ok.json()["must_change_password"] is False
     assert client.get("/api/orgs", headers=headers).status_code == 200  # same session keeps working
@@ -145,8 +156,11 @@ def test_one_time_password_must_be_changed_first(client: TestClient, make_accoun
 
 def test_password_change_needs_the_current_password(client: TestClient, make_account: Any) -> None:
     acct = make_account(Role.VIEWER)
-    r = client.post("/api/auth/password", headers=acct.headers,
-                    json={"current_password": "wrong-one-1", "new_password": "Another-pass-1"})
+    r = client.post(
+        "/api/auth/password",
+        headers=acct.headers,
+        json={"current_password": "wrong-one-1", "new_password": "Another-pass-1"},
+    )
     assert r.status_code == 422
     assert r.json()["code"] == "wrong_password"
 
@@ -155,7 +169,9 @@ def test_disabling_a_user_ends_its_sessions(client: TestClient, make_account: An
     admin = make_account(Role.ADMIN, "gov-data")
     acct = make_account(Role.VIEWER)
     version = client.get(f"/api/users/{acct.id}", headers=admin.headers).json()["version"]
-    r = client.patch(f"/api/users/{acct.id}", headers=admin.headers, json={"version": version, "disabled": True})
+    r = client.patch(
+        f"/api/users/{acct.id}", headers=admin.headers, json={"version": version, "disabled": True}
+    )
     assert r.status_code == 200
     assert client.get("/api/auth/me", headers=acct.headers).status_code == 401
     again = client.post("/api/auth/token", data={"username": acct.username, "password": acct.password})

@@ -9,7 +9,9 @@ from fastapi.testclient import TestClient
 from app.auth.policy import Role
 
 
-def test_other_organisations_users_are_invisible(client: TestClient, make_org: Any, make_account: Any) -> None:
+def test_other_organisations_users_are_invisible(
+    client: TestClient, make_org: Any, make_account: Any
+) -> None:
     _, org_a = make_org()
     _, org_b = make_org()
     alice = make_account(Role.PLANNER, org_a)
@@ -31,7 +33,9 @@ def test_administrators_see_every_organisation(client: TestClient, make_org: Any
     bob = make_account(Role.PLANNER, org_b)
     admin = make_account(Role.ADMIN, "gov-data")
     assert client.get(f"/api/users/{bob.id}", headers=admin.headers).json()["org_code"] == org_b
-    names = {u["username"] for u in client.get(f"/api/users?org_id={bob.org_id}", headers=admin.headers).json()}
+    names = {
+        u["username"] for u in client.get(f"/api/users?org_id={bob.org_id}", headers=admin.headers).json()
+    }
     assert names == {bob.username}
 
 
@@ -39,7 +43,9 @@ def test_only_administrators_change_accounts(client: TestClient, make_org: Any, 
     _, org_a = make_org()
     alice = make_account(Role.PLANNER, org_a)
     colleague = make_account(Role.VIEWER, org_a)
-    r = client.patch(f"/api/users/{colleague.id}", headers=alice.headers, json={"version": 1, "role": "admin"})
+    r = client.patch(
+        f"/api/users/{colleague.id}", headers=alice.headers, json={"version": 1, "role": "admin"}
+    )
     assert r.status_code == 403
     r = client.post(f"/api/users/{colleague.id}/reset-password", headers=alice.headers)
     assert r.status_code == 403

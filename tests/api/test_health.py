@@ -13,7 +13,9 @@ def test_health_reports_database_postgis_and_revision(client: TestClient, owner_
     db = body["database"]
     assert db["reachable"] is True
     assert db["postgres_version"].startswith("15.")
-    expected = owner_conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'postgis'").fetchone()[0]  # type: ignore[attr-defined]
+    expected = owner_conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'postgis'").fetchone()[
+        0
+    ]  # type: ignore[attr-defined]
     assert db["postgis_version"] == expected and expected.startswith("3.")
     assert db["revision"] == db["head_revision"] == "0001_spine"
     assert r.headers["x-request-id"]

@@ -34,7 +34,9 @@ def test_every_operation_declares_a_known_permission(client: TestClient) -> None
     undeclared = [f"{m.upper()} {p}" for m, p, op in ops if PERMISSION_KEY not in op]
     assert undeclared == [], f"routes without a declared permission: {undeclared}"
     known = {a.value for a in Action} | {PUBLIC}
-    unknown = [f"{m.upper()} {p}: {op[PERMISSION_KEY]}" for m, p, op in ops if op[PERMISSION_KEY] not in known]
+    unknown = [
+        f"{m.upper()} {p}: {op[PERMISSION_KEY]}" for m, p, op in ops if op[PERMISSION_KEY] not in known
+    ]
     assert unknown == []
     public = {(m, p) for m, p, op in ops if op[PERMISSION_KEY] == PUBLIC}
     assert public == PUBLIC_OPERATIONS
@@ -45,7 +47,9 @@ def test_every_protected_operation_refuses_anonymous_callers(client: TestClient)
         if op[PERMISSION_KEY] == PUBLIC:
             continue
         r = client.request(method, _concrete(path), json={})
-        assert r.status_code == 401, f"{method.upper()} {path} answered {r.status_code} to an anonymous caller"
+        assert r.status_code == 401, (
+            f"{method.upper()} {path} answered {r.status_code} to an anonymous caller"
+        )
         assert r.headers["content-type"] == "application/problem+json"
 
 

@@ -23,7 +23,9 @@ def test_app_role_cannot_update_delete_or_truncate_audit_rows(settings: Settings
     )
     with psycopg.connect(settings.app_dsn, options=connection_options(settings), autocommit=True) as conn:
         assert conn.execute("SELECT current_user").fetchone() == (settings.app_role,)
-        conn.execute("INSERT INTO audit.event (actor_username, action, object_type) VALUES ('a', 'x', 'test')")
+        conn.execute(
+            "INSERT INTO audit.event (actor_username, action, object_type) VALUES ('a', 'x', 'test')"
+        )
         for statement in (
             "UPDATE audit.event SET action = 'forged'",
             "DELETE FROM audit.event",
@@ -43,7 +45,11 @@ def test_even_the_owner_cannot_rewrite_history(owner_conn: Any) -> None:
     owner_conn.execute(
         "INSERT INTO audit.event (actor_username, action, object_type) VALUES ('t', 'test.owner', 'test')"
     )
-    for statement in ("UPDATE audit.event SET action = 'forged'", "DELETE FROM audit.event", "TRUNCATE audit.event"):
+    for statement in (
+        "UPDATE audit.event SET action = 'forged'",
+        "DELETE FROM audit.event",
+        "TRUNCATE audit.event",
+    ):
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
             owner_conn.execute(statement)
 
@@ -61,7 +67,8 @@ def test_a_change_is_audited_with_before_after_and_request_id(
     )
     assert r.status_code == 200
     page = client.get(
-        "/api/audit", params={"object_type": "user", "object_id": str(target.id), "action": "user.update"},
+        "/api/audit",
+        params={"object_type": "user", "object_id": str(target.id), "action": "user.update"},
         headers=admin.headers,
     ).json()
     assert len(page["events"]) == 1
@@ -77,7 +84,9 @@ def test_a_refused_change_writes_nothing(client: TestClient, make_account: Any, 
     admin = make_account(Role.ADMIN, "gov-data")
     target = make_account(Role.VIEWER)
     before = _audit_count(owner_conn)
-    stale = client.patch(f"/api/users/{target.id}", headers=admin.headers, json={"version": 99, "role": "admin"})
+    stale = client.patch(
+        f"/api/users/{target.id}", headers=admin.headers, json={"version": 99, "role": "admin"}
+    )
     assert stale.status_code == 412
     assert stale.json()["current"]["role"] == "viewer"
     bad_org = client.patch(

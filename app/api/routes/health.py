@@ -50,7 +50,11 @@ def health(request: Request, conn: Conn) -> Health:
         status="ok" if row[2] == head else "degraded",
         version=__version__,
         database=DatabaseHealth(
-            reachable=True, postgres_version=row[0], postgis_version=row[1], revision=row[2],
-            head_revision=head, up_to_date=row[2] == head,
+            reachable=True,
+            postgres_version=row[0],
+            postgis_version=row[1],
+            revision=row[2],
+            head_revision=head,
+            up_to_date=row[2] == head,
         ),
     )

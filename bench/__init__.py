@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print ours-vs-peer figures; never run as tests."""

@@ -1,0 +1,123 @@
+"""`make run` preparation is idempotent: a second run changes nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from app import bootstrap
+from app.migrate import head_revision
+from tests.conftest import create_throwaway_database, drop_database, server_settings
+
+DUOGUI = str(Path(sys.executable).with_name("duogui"))
+
+
+def _snapshot(dsn: str) -> tuple[int, int, int, int]:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            """
+            SELECT (SELECT count(*) FROM auth.user), (SELECT count(*) FROM auth.organisation),
+                   (SELECT count(*) FROM audit.event), (SELECT count(*) FROM auth.user WHERE role = 'admin')
+            """
+        ).fetchone()
+    assert row is not None
+    return tuple(int(v) for v in row)  # type: ignore[return-value]
+
+
+def test_setup_twice_changes_nothing_the_second_time() -> None:
+    settings, name = create_throwaway_database("duogui_setup")
+    try:
+        first = bootstrap.setup(settings, quiet=True)
+        assert first.revision_before is None
+        assert first.revision_after == head_revision()
+        assert first.organisations_added == 26
+        assert first.admin_password is not None and len(first.admin_password) == 16
+        state = _snapshot(settings.owner_dsn)
+        assert state[3] == 1
+
+        second = bootstrap.setup(settings, quiet=True)
+        assert not second.changed
+        assert second.admin_password is None
+        assert _snapshot(settings.owner_dsn) == state
+    finally:
+        drop_database(name)
+
+
+@pytest.mark.skipif(server_settings().database_url is not None, reason="exercises the embedded local cluster")
+def test_cli_setup_prints_the_one_time_password_once() -> None:
+    db_name = f"duogui_cli_{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "DUOGUI_DB_NAME": db_name}
+    env.pop("DATABASE_URL", None)
+    try:
+        first = subprocess.run([DUOGUI, "setup"], capture_output=True, text=True, env=env, timeout=300)
+        assert first.returncode == 0, first.stderr
+        assert "一次性密码 one-time password:" in first.stdout
+        password = first.stdout.split("one-time password:")[1].split()[0]
+
+        second = subprocess.run([DUOGUI, "setup"], capture_output=True, text=True, env=env, timeout=300)
+        assert second.returncode == 0, second.stderr
+        assert "one-time password" not in second.stdout
+        assert "nothing changed" in second.stdout
+
+        created = subprocess.run(
+            [
+                DUOGUI,
+                "users",
+                "create",
+                "cli-planner",
+                "--role",
+                "planner",
+                "--org",
+                "pnr",
+                "--password-stdin",
+            ],
+            input="Planner-pass-2026\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert created.returncode == 0, created.stderr
+        weak = subprocess.run(
+            [DUOGUI, "users", "create", "cli-weak", "--role", "viewer", "--org", "pnr", "--password-stdin"],
+            input="short\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert weak.returncode == 1
+        assert "密码长度" in weak.stderr
+        unknown_org = subprocess.run(
+            [DUOGUI, "users", "create", "cli-x", "--role", "viewer", "--org", "nowhere"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert unknown_org.returncode == 1 and "nowhere" in unknown_org.stderr
+        listed = subprocess.run(
+            [DUOGUI, "users", "list"], capture_output=True, text=True, env=env, timeout=120
+        )
+        lines = [line.split() for line in listed.stdout.splitlines()[1:]]
+        assert [(f[1], f[2], f[3], f[4]) for f in lines] == [
+            ("admin", "admin", "gov-data", "active"),
+            ("cli-planner", "planner", "pnr", "active"),
+        ]
+
+        from app.settings import Settings
+
+        dsn = Settings(db_name=db_name).owner_dsn
+        with psycopg.connect(dsn) as conn:
+            hashed = conn.execute("SELECT password_hash FROM auth.user WHERE username = 'admin'").fetchone()
+            assert hashed is not None and hashed[0].startswith("$argon2id$") and password not in hashed[0]
+            actors = {r[0] for r in conn.execute("SELECT DISTINCT actor_username FROM audit.event")}
+            assert any(a.startswith("setup:") for a in actors) and any(a.startswith("cli:") for a in actors)
+    finally:
+        drop_database(db_name)
