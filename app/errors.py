@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("duogui.errors")
@@ -212,6 +213,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PoolTimeout)
     async def _pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse:
+        if not await run_in_threadpool(_database_answers, request.app.state.settings.app_dsn):
+            # Not a busy pool: the database itself cannot be reached.
+            log.error("database unreachable on %s", request.url.path)
+            return problem_response(
+                request,
+                503,
+                "database_unavailable",
+                "数据库暂不可用，请稍后重试。",
+                "The database is unavailable; try again shortly.",
+                headers={"Retry-After": "5"},
+            )
         log.warning("connection pool exhausted on %s", request.url.path)
         return problem_response(
             request,
@@ -252,6 +264,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(
             request, 500, DuoguiError.code, DuoguiError.message_zh, DuoguiError.message_en
         )
+
+
+def _database_answers(dsn: str) -> bool:
+    """Probe the database directly (only on the error path)."""
+    try:
+        with psycopg.connect(dsn, connect_timeout=2):
+            return True
+    except psycopg.Error:
+        return False
 
 
 _HTTP_MESSAGES: dict[int, tuple[str, str]] = {

@@ -42,7 +42,10 @@ def current_revision(dsn: str) -> str | None:
 def upgrade(settings: Settings, dsn: str | None = None) -> tuple[str | None, str | None]:
     """Upgrade to head; return (revision before, revision after)."""
     target = dsn or settings.owner_dsn
-    before = current_revision(target)
-    if before != head_revision():
-        command.upgrade(alembic_config(target, settings.app_role), "head")
-    return before, current_revision(target)
+    # Two set-ups started at once (two `make run`s) must not migrate concurrently.
+    with psycopg.connect(target, autocommit=True) as lock:
+        lock.execute("SELECT pg_advisory_lock(hashtext('duogui.migrate'))")
+        before = current_revision(target)
+        if before != head_revision():
+            command.upgrade(alembic_config(target, settings.app_role), "head")
+        return before, current_revision(target)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -28,6 +32,42 @@ def _snapshot(dsn: str) -> tuple[int, int, int, int]:
         ).fetchone()
     assert row is not None
     return tuple(int(v) for v in row)  # type: ignore[return-value]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve_and_check_health(env: dict[str, str]) -> None:
+    """`duogui serve` listens on DUOGUI_PORT and answers health from the prepared database."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [DUOGUI, "serve"],
+        env={**env, "DUOGUI_PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        body = None
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as r:
+                    body = json.load(r)
+                    break
+            except OSError:
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.1)
+        assert body is not None, (
+            proc.stdout.read() if proc.stdout and proc.poll() is not None else "no answer"
+        )
+        assert body["status"] == "ok" and body["database"]["revision"] == head_revision()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def test_setup_twice_changes_nothing_the_second_time() -> None:
@@ -110,6 +150,8 @@ def test_cli_setup_prints_the_one_time_password_once() -> None:
             ("admin", "admin", "gov-data", "active"),
             ("cli-planner", "planner", "pnr", "active"),
         ]
+
+        _serve_and_check_health(env)
 
         from app.settings import Settings
 

@@ -52,3 +52,4 @@ def test_database_down_is_503_not_500() -> None:
         r = client.get("/api/health")
     assert r.status_code == 503
     assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["code"] == "database_unavailable"

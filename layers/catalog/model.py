@@ -1,0 +1,425 @@
+"""Pydantic models of the base-map layer catalog and the loader of its YAML files."""
+
+import functools
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date
+from enum import StrEnum
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any, Literal, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+DATA_DIR = Path(__file__).parent / "data"
+"""Directory of the packaged catalog: one ``NN_group.yaml`` file per layer group."""
+
+LAYER_CODE_PATTERN = r"^[a-z][a-z0-9_]{1,62}$"
+ATTRIBUTE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+COLOUR_PATTERN = r"^#[0-9A-Fa-f]{6}$"
+
+# Key in a custom error's context naming the offending field below the model that raised it.
+_FIELD_KEY = "catalog_field"
+
+logger = logging.getLogger(__name__)
+
+LayerCode = Annotated[str, Field(pattern=LAYER_CODE_PATTERN)]
+AttributeName = Annotated[str, Field(pattern=ATTRIBUTE_NAME_PATTERN)]
+Colour = Annotated[str, Field(pattern=COLOUR_PATTERN)]
+GroupId = Annotated[str, Field(pattern=r"^[0-9]{2}$")]
+Text = Annotated[str, Field(min_length=1)]
+Role = Literal["admin", "planner", "project_unit", "reviewer", "coordinator", "viewer"]
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class LayerKind(StrEnum):
+    """Geometry kind of a layer."""
+
+    AREA = "area"
+    LINE = "line"
+    POINT = "point"
+    RASTER = "raster"
+
+
+class AttributeType(StrEnum):
+    """Value type of a layer attribute."""
+
+    TEXT = "text"
+    INTEGER = "integer"
+    NUMBER = "number"
+    DATE = "date"
+    BOOLEAN = "boolean"
+    CODE = "code"
+
+
+# Style properties each kind must have, and the ones it may have.
+_STYLE_REQUIRED: dict[LayerKind, tuple[str, ...]] = {
+    LayerKind.AREA: ("fill", "fill_opacity", "line", "line_width"),
+    LayerKind.LINE: ("line", "line_width"),
+    LayerKind.POINT: ("circle", "radius"),
+    LayerKind.RASTER: ("ramp",),
+}
+_STYLE_ALLOWED: dict[LayerKind, frozenset[str]] = {
+    LayerKind.AREA: frozenset({"fill", "fill_opacity", "line", "line_width", "dash", "by", "categories"}),
+    LayerKind.LINE: frozenset({"line", "line_width", "dash", "by", "categories"}),
+    LayerKind.POINT: frozenset({"circle", "radius", "line", "line_width", "by", "categories"}),
+    LayerKind.RASTER: frozenset({"ramp"}),
+}
+
+
+def _field_error(field: str, message: str) -> PydanticCustomError:
+    """Build a validation error that names the offending field below the validated model."""
+    # The message is passed through the context so braces in it are never taken as placeholders.
+    return PydanticCustomError("catalog_field", "{message}", {_FIELD_KEY: field, "message": message})
+
+
+def _duplicates(values: Iterable[str]) -> list[str]:
+    """Return the values that occur more than once, in first-seen order."""
+    return [value for value, count in Counter(values).items() if count > 1]
+
+
+class CodeValue(BaseModel):
+    """One entry of an attribute's code list."""
+
+    model_config = _STRICT
+
+    value: Text
+    label_zh: Text
+    label_en: Text
+
+
+class Attribute(BaseModel):
+    """One attribute (column) of a vector layer."""
+
+    model_config = _STRICT
+
+    name: AttributeName
+    type: AttributeType
+    label_zh: Text
+    label_en: Text
+    required: bool = False
+    codes: list[CodeValue] | None = None
+    unit: Text | None = None
+
+    @model_validator(mode="after")
+    def _check_codes(self) -> Self:
+        if self.type is AttributeType.CODE:
+            if not self.codes:
+                raise _field_error("codes", "an attribute of type code needs a non-empty code list")
+            repeated = _duplicates(code.value for code in self.codes)
+            if repeated:
+                raise _field_error("codes", f"duplicate code values: {', '.join(repeated)}")
+        elif self.codes is not None:
+            raise _field_error("codes", f"a code list is only allowed with type code, not {self.type.value}")
+        return self
+
+    def code_values(self) -> list[str]:
+        """Return the allowed values of a code attribute (empty for other types)."""
+        return [code.value for code in self.codes or []]
+
+
+class Style(BaseModel):
+    """MapLibre display style; which properties apply depends on the layer kind."""
+
+    model_config = _STRICT
+
+    fill: Colour | None = None
+    fill_opacity: Annotated[float, Field(ge=0, le=1)] | None = None
+    line: Colour | None = None
+    line_width: Annotated[float, Field(gt=0, le=20)] | None = None
+    dash: Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=2)] | None = None
+    circle: Colour | None = None
+    radius: Annotated[float, Field(gt=0, le=50)] | None = None
+    ramp: Annotated[list[tuple[float, Colour]], Field(min_length=2)] | None = None
+    by: AttributeName | None = None
+    categories: Annotated[dict[str, Colour], Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> Self:
+        if (self.by is None) != (self.categories is None):
+            raise _field_error("categories" if self.by else "by", "by and categories must be given together")
+        if self.ramp is not None:
+            values = [value for value, _ in self.ramp]
+            if values != sorted(values) or len(set(values)) != len(values):
+                raise _field_error("ramp", "ramp stops must have strictly ascending values")
+        return self
+
+    def check_kind(self, kind: LayerKind) -> None:
+        """Raise a validation error unless this style fits a layer of the given kind."""
+        for name in _STYLE_REQUIRED[kind]:
+            if getattr(self, name) is None:
+                raise _field_error(f"style.{name}", f"a {kind.value} layer style needs {name}")
+        for name in self.model_fields_set:
+            if getattr(self, name) is not None and name not in _STYLE_ALLOWED[kind]:
+                raise _field_error(f"style.{name}", f"{name} does not apply to a {kind.value} layer")
+
+
+class RasterSource(BaseModel):
+    """Where a raster layer's GeoTIFF lives, relative to the catalog's data directory."""
+
+    model_config = _STRICT
+
+    path: Text
+    unit: Text | None = None
+    nodata: float | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _check_path(cls, value: str) -> str:
+        path = PurePosixPath(value)
+        if path.is_absolute() or ".." in path.parts or "\\" in value:
+            raise ValueError("raster path must be relative to the data directory, without '..'")
+        if path.suffix.lower() not in {".tif", ".tiff"}:
+            raise ValueError("raster path must name a GeoTIFF (.tif)")
+        return value
+
+
+class LayerEntry(BaseModel):
+    """One layer of the base map: identity, provenance, schema, display and access."""
+
+    model_config = _STRICT
+
+    code: LayerCode
+    name_zh: Text
+    name_en: Text
+    group: GroupId
+    kind: LayerKind
+    department: Text
+    source: Text
+    scale: Annotated[str, Field(pattern=r"^1:[1-9][0-9]*$")] | None = None
+    vintage: date
+    # Required but nullable: forgetting it must not silently make a layer "never stale".
+    max_age_days: Annotated[int, Field(gt=0)] | None
+    attributes: list[Attribute] = Field(default_factory=list)
+    style: Style
+    min_zoom: Annotated[int, Field(ge=0, le=22)]
+    restricted: bool = False
+    # Roles that may see a restricted layer; None on a restricted layer means administrators only.
+    restricted_roles: Annotated[list[Role], Field(min_length=1)] | None = None
+    pre_evaluation: bool
+    raster: RasterSource | None = None
+    description_zh: Text | None = None
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Self:
+        if self.kind is LayerKind.RASTER:
+            if self.raster is None:
+                raise _field_error("raster", "a raster layer needs raster.path")
+            if self.attributes:
+                raise _field_error("attributes", "a raster layer has no attribute table")
+        else:
+            if self.raster is not None:
+                raise _field_error("raster", f"a {self.kind.value} layer must not have a raster source")
+            if not self.attributes:
+                raise _field_error("attributes", "a vector layer needs at least one attribute")
+        repeated = _duplicates(attribute.name for attribute in self.attributes)
+        if repeated:
+            raise _field_error("attributes", f"duplicate attribute names: {', '.join(repeated)}")
+        self.style.check_kind(self.kind)
+        self._check_categories()
+        if self.restricted_roles is not None and not self.restricted:
+            raise _field_error("restricted_roles", "restricted_roles needs restricted: true")
+        return self
+
+    def _check_categories(self) -> None:
+        if self.style.by is None or self.style.categories is None:
+            return
+        attribute = self.attribute(self.style.by)
+        if attribute is None:
+            raise _field_error("style.by", f"style.by names unknown attribute {self.style.by!r}")
+        if attribute.type is AttributeType.CODE:
+            unknown = sorted(set(self.style.categories) - set(attribute.code_values()))
+            if unknown:
+                raise _field_error("style.categories", f"not in the code list: {', '.join(unknown)}")
+
+    def attribute(self, name: str) -> Attribute | None:
+        """Return the attribute with this name, or None."""
+        return next((attribute for attribute in self.attributes if attribute.name == name), None)
+
+    def is_stale(self, on: date) -> bool:
+        """Tell whether the layer's vintage is older than its age limit on the given day."""
+        return self.max_age_days is not None and (on - self.vintage).days > self.max_age_days
+
+
+class LayerGroup(BaseModel):
+    """A thematic group of layers (one YAML file)."""
+
+    model_config = _STRICT
+
+    id: GroupId
+    name_zh: Text
+    name_en: Text
+    description_zh: Text | None = None
+
+
+class Catalog(BaseModel):
+    """The validated catalog: groups and layers, both in file order."""
+
+    model_config = _STRICT
+
+    groups: dict[str, LayerGroup] = Field(default_factory=dict)
+    layers: dict[str, LayerEntry] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_keys(self) -> Self:
+        for key, group in self.groups.items():
+            if key != group.id:
+                raise _field_error(f"groups.{key}", f"key does not match group id {group.id!r}")
+        for key, layer in self.layers.items():
+            if key != layer.code:
+                raise _field_error(f"layers.{key}", f"key does not match layer code {layer.code!r}")
+            if layer.group not in self.groups:
+                raise _field_error(f"layers.{key}.group", f"unknown group {layer.group!r}")
+        return self
+
+    def get(self, code: str) -> LayerEntry:
+        """Return the layer with this code; raise KeyError if there is none."""
+        try:
+            return self.layers[code]
+        except KeyError:
+            raise KeyError(f"unknown layer code: {code!r}") from None
+
+    def by_group(self) -> dict[str, list[LayerEntry]]:
+        """Return the layers of each group, keyed by group id in file order."""
+        grouped: dict[str, list[LayerEntry]] = {group_id: [] for group_id in self.groups}
+        for layer in self.layers.values():
+            grouped[layer.group].append(layer)
+        return grouped
+
+    def pre_evaluation_layers(self) -> list[LayerEntry]:
+        """Return the layers that pre-evaluation checks a footprint against."""
+        return [layer for layer in self.layers.values() if layer.pre_evaluation]
+
+
+class CatalogError(BaseModel):
+    """A problem found while loading the catalog; the entry or file concerned is skipped."""
+
+    model_config = _STRICT
+
+    file: str
+    code: str | None = None
+    index: int | None = None
+    field: str = ""
+    message: str
+
+    def __str__(self) -> str:
+        """Format as ``file:code:field: message`` for logs."""
+        where = self.code if self.code is not None else (f"#{self.index}" if self.index is not None else "")
+        location = ":".join(part for part in (self.file, where, self.field) if part)
+        return f"{location}: {self.message}"
+
+
+class CatalogLoad(BaseModel):
+    """Result of loading a catalog directory: the valid part and the errors found."""
+
+    catalog: Catalog
+    errors: list[CatalogError] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Tell whether the catalog loaded without any error."""
+        return not self.errors
+
+
+def _errors_from(exc: ValidationError, file: str, code: str | None, index: int | None) -> list[CatalogError]:
+    """Turn a pydantic validation error into catalog errors with dotted field paths."""
+    found = []
+    for error in exc.errors(include_url=False):
+        parts = [str(part) for part in error["loc"]]
+        below = (error.get("ctx") or {}).get(_FIELD_KEY)
+        if below:
+            parts.append(str(below))
+        found.append(
+            CatalogError(file=file, code=code, index=index, field=".".join(parts), message=error["msg"])
+        )
+    return found
+
+
+def _read_group_file(path: Path, errors: list[CatalogError]) -> tuple[LayerGroup, list[Any]] | None:
+    """Parse one group file into its header and raw layer entries; None if the file is unusable."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        errors.append(CatalogError(file=path.name, message=f"cannot read YAML: {' '.join(str(exc).split())}"))
+        return None
+    if not isinstance(document, dict):
+        errors.append(CatalogError(file=path.name, message="expected a mapping with id, names and layers"))
+        return None
+    header = {key: value for key, value in document.items() if key != "layers"}
+    try:
+        group = LayerGroup.model_validate(header)
+    except ValidationError as exc:
+        errors.extend(_errors_from(exc, path.name, None, None))
+        return None
+    raw_layers = document.get("layers")
+    if not isinstance(raw_layers, list):
+        errors.append(
+            CatalogError(file=path.name, field="layers", message="expected a list of layer entries")
+        )
+        return group, []
+    return group, raw_layers
+
+
+def _validate_entry(
+    file: str, index: int, raw: Any, group_id: str, errors: list[CatalogError]
+) -> LayerEntry | None:
+    """Validate one raw layer entry; report and return None if it is broken."""
+    raw_code = raw.get("code") if isinstance(raw, dict) else None
+    code = raw_code if isinstance(raw_code, str) and raw_code else None
+    try:
+        entry = LayerEntry.model_validate(raw)
+    except ValidationError as exc:
+        errors.extend(_errors_from(exc, file, code, index))
+        return None
+    if entry.group != group_id:
+        message = f"layer group {entry.group!r} does not match the file's group {group_id!r}"
+        errors.append(CatalogError(file=file, code=code, index=index, field="group", message=message))
+        return None
+    return entry
+
+
+def load_catalog(directory: Path | None = None) -> CatalogLoad:
+    """Load every ``*.yaml`` group file of a directory, keeping valid entries and reporting the rest."""
+    root = DATA_DIR if directory is None else directory
+    errors: list[CatalogError] = []
+    groups: dict[str, LayerGroup] = {}
+    layers: dict[str, LayerEntry] = {}
+    defined_in: dict[str, str] = {}
+    if not root.is_dir():
+        errors.append(CatalogError(file=str(root), message="catalog directory not found"))
+    for path in sorted(root.glob("*.yaml")):
+        parsed = _read_group_file(path, errors)
+        if parsed is None:
+            continue
+        group, raw_layers = parsed
+        if group.id in groups:
+            errors.append(
+                CatalogError(file=path.name, field="id", message=f"duplicate group id {group.id!r}")
+            )
+            continue
+        groups[group.id] = group
+        for index, raw in enumerate(raw_layers):
+            entry = _validate_entry(path.name, index, raw, group.id, errors)
+            if entry is None:
+                continue
+            if entry.code in layers:
+                message = f"duplicate layer code, first defined in {defined_in[entry.code]}"
+                errors.append(
+                    CatalogError(file=path.name, code=entry.code, index=index, field="code", message=message)
+                )
+                continue
+            layers[entry.code] = entry
+            defined_in[entry.code] = path.name
+    return CatalogLoad(catalog=Catalog(groups=groups, layers=layers), errors=errors)
+
+
+@functools.cache
+def get_catalog() -> Catalog:
+    """Return the packaged catalog, loaded once; broken entries are logged and left out."""
+    loaded = load_catalog()
+    for error in loaded.errors:
+        logger.error("layer catalog: %s", error)
+    return loaded.catalog
