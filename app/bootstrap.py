@@ -14,6 +14,8 @@ from app.audit.log import Actor, record
 from app.auth.passwords import hash_password, one_time_password
 from app.orgs.service import ADMIN_ORG, seed_organisations
 from app.settings import Settings
+from layers.catalog.model import get_catalog
+from layers.store.versions import register_layers
 
 ADMIN_USERNAME = "admin"
 
@@ -54,6 +56,7 @@ def setup(settings: Settings, *, quiet: bool = False) -> SetupReport:
     with psycopg.connect(settings.owner_dsn) as conn:
         added = seed_organisations(conn, actor)
         password = ensure_admin(conn, actor)
+        register_layers(conn, get_catalog())
     return SetupReport(before, after, added, password)
 
 

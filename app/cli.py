@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import psycopg
@@ -15,6 +16,10 @@ from app.auth import users as user_service
 from app.auth.policy import Role
 from app.errors import DuoguiError
 from app.settings import Settings
+from layers.catalog.model import LayerEntry, get_catalog
+from layers.ingest.errors import IngestError
+from layers.ingest.load import import_path
+from layers.store.versions import rollback
 
 cli = typer.Typer(help="多规合一平台 Duogui：服务、数据库与账户管理。", no_args_is_help=True)
 db_cli = typer.Typer(help="数据库迁移 Database migrations.", no_args_is_help=True)
@@ -22,7 +27,9 @@ users_cli = typer.Typer(help="用户管理 User accounts.", no_args_is_help=True
 local_cli = typer.Typer(help="项目内置 PostGIS 集群 The project-local PostGIS cluster.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(users_cli, name="users")
+layers_cli = typer.Typer(help="图层管理 Base-map layers.", no_args_is_help=True)
 cli.add_typer(local_cli, name="local")
+cli.add_typer(layers_cli, name="layers")
 
 
 def _settings() -> Settings:
@@ -151,6 +158,87 @@ def users_reset_password(username: str) -> None:
             return
         _, password = user_service.reset_password(conn, _cli_actor(), row[0])
     typer.echo(f"one-time password for {username} (shown once): {password}")
+
+
+def _entry(code: str) -> LayerEntry:
+    try:
+        return get_catalog().get(code)
+    except KeyError:
+        _fail(f"图层“{code}”不在目录中。 No layer '{code}' in the catalog.")
+        raise
+
+
+@layers_cli.command("list")
+def layers_list() -> None:
+    """List every catalog layer with its current version and feature count."""
+    with psycopg.connect(_settings().owner_dsn) as conn:
+        state = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "SELECT l.code, v.number, v.feature_count FROM basemap.layer l"
+                " LEFT JOIN basemap.layer_version v ON v.id = l.current_version"
+            )
+        }
+    typer.echo(f"{'code':<28} {'kind':<7} {'version':>7} {'features':>9}  name")
+    for entry in get_catalog().layers.values():
+        number, count = state.get(entry.code, (None, None))
+        typer.echo(
+            f"{entry.code:<28} {entry.kind.value:<7} {number or '-':>7} {'-' if count is None else count:>9}"
+            f"  {entry.name_zh}"
+        )
+
+
+@layers_cli.command("import")
+def layers_import(
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, help="GeoPackage / Shapefile (.shp or .zip) / GeoJSON / DXF / FileGDB"),
+    ],
+    layer: Annotated[str, typer.Option("--layer", help="目标图层代码 target layer code")],
+    crs: Annotated[str | None, typer.Option(help="文件无坐标系时指定 e.g. EPSG:4547")] = None,
+    encoding: Annotated[str | None, typer.Option(help="属性编码 e.g. GBK")] = None,
+    source_layer: Annotated[str | None, typer.Option(help="多图层文件中的图层名")] = None,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="跳过无法修复的要素")] = False,
+    note: Annotated[str | None, typer.Option(help="版本说明")] = None,
+) -> None:
+    """Import a file as a layer's new version (atomic, audited)."""
+    entry = _entry(layer)
+    with psycopg.connect(_settings().owner_dsn) as conn:
+        try:
+            info, report = import_path(
+                conn,
+                entry,
+                file,
+                file.name,
+                _cli_actor(),
+                crs=crs,
+                encoding=encoding,
+                source_layer=source_layer,
+                skip_invalid=skip_invalid,
+                note=note,
+            )
+        except IngestError as exc:
+            for d in exc.details[:20]:
+                typer.echo(f"  - {d}", err=True)
+            _fail(f"{exc.message_zh}\n{exc.message_en}")
+            return
+    typer.echo(
+        f"{entry.code}: version {info.number} with {info.feature_count} features "
+        f"({report.get('repaired_count', 0)} repaired, {report.get('skipped_count', 0)} skipped)"
+    )
+
+
+@layers_cli.command("rollback")
+def layers_rollback(code: str, version: int) -> None:
+    """Make an older version of a layer current again (audited)."""
+    entry = _entry(code)
+    with psycopg.connect(_settings().owner_dsn) as conn:
+        try:
+            rollback(conn, entry, version, _cli_actor())
+        except IngestError as exc:
+            _fail(f"{exc.message_zh} {exc.message_en}")
+            return
+    typer.echo(f"{code}: version {version} is current again")
 
 
 @cli.command("serve")

@@ -18,6 +18,8 @@ from psycopg_pool import PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from layers.ingest.errors import IngestError
+
 log = logging.getLogger("duogui.errors")
 
 PROBLEM_JSON = "application/problem+json"
@@ -187,6 +189,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(
             request, exc.status, exc.code, exc.message_zh, exc.message_en, headers=exc.headers, **exc.extra
         )
+
+    @app.exception_handler(IngestError)
+    async def _ingest(request: Request, exc: IngestError) -> JSONResponse:
+        log.info("%s %s on %s", exc.status, exc.code, request.url.path)
+        extra = {"details": exc.details} if exc.details else {}
+        return problem_response(request, exc.status, exc.code, exc.message_zh, exc.message_en, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __version__
-from app.api.routes import health
+from app.api.routes import health, layers
 from app.audit import routes as audit_routes
 from app.auth import routes as auth_routes
 from app.auth.deps import Allow, Public
@@ -23,6 +23,7 @@ from app.errors import install_error_handlers
 from app.orgs import routes as org_routes
 from app.settings import Settings
 from app.web import mount_web
+from layers.catalog.model import Catalog, load_catalog
 
 log = logging.getLogger("duogui")
 
@@ -82,6 +83,14 @@ def stamp_permissions(router: APIRouter) -> APIRouter:
     return router
 
 
+def load_catalog_logged() -> Catalog:
+    """Load the layer catalog; broken entries are logged by code and field and left out."""
+    loaded = load_catalog()
+    for error in loaded.errors:
+        log.error("layer catalog: %s", error)
+    return loaded.catalog
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application for ``settings`` (read from the environment when omitted)."""
     settings = settings or Settings()
@@ -107,7 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (health, auth_routes, org_routes, audit_routes):
+    app.state.catalog = load_catalog_logged()
+    for module in (health, auth_routes, org_routes, audit_routes, layers):
         app.include_router(stamp_permissions(module.router))
     mount_web(app, settings)
     app.add_middleware(RequestContext)

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     lockout_threshold: int = Field(default=5, ge=1)
     lockout_minutes: int = Field(default=15, ge=1)
 
+    max_upload_mb: int = Field(default=512, ge=1, description="Largest layer upload accepted.")
+
     web_dir: Path = PROJECT_ROOT / "web"
 
     @model_validator(mode="after")

@@ -21,6 +21,8 @@ from app.auth.policy import Role
 from app.main import create_app
 from app.orgs import service as orgs
 from app.settings import Settings
+from layers.catalog.model import get_catalog
+from layers.store.versions import register_layers
 from tests.helpers import Account, sign_in, unique
 
 
@@ -63,6 +65,7 @@ def settings() -> Iterator[Settings]:
         migrate.upgrade(test_settings)
         with psycopg.connect(test_settings.owner_dsn) as conn:
             orgs.seed_organisations(conn, Actor.system("tests"))
+            register_layers(conn, get_catalog())
         yield test_settings
     finally:
         drop_database(name)

@@ -49,6 +49,8 @@ class Action(StrEnum):
     ORGS_READ = "orgs:read"
     ORGS_MANAGE = "orgs:manage"
     AUDIT_READ = "audit:read"
+    LAYERS_READ = "layers:read"
+    LAYERS_IMPORT = "layers:import"
 
 
 PUBLIC = "public"
@@ -71,6 +73,9 @@ POLICY: dict[Action, dict[Role, Scope]] = {
     Action.ORGS_READ: _EVERYONE_ANY,
     Action.ORGS_MANAGE: {Role.ADMIN: Scope.ANY},
     Action.AUDIT_READ: {Role.ADMIN: Scope.ANY},
+    # The base map is shared by every department; restricted layers are filtered by the catalog.
+    Action.LAYERS_READ: _EVERYONE_ANY,
+    Action.LAYERS_IMPORT: {Role.ADMIN: Scope.ANY, Role.PLANNER: Scope.ANY},
 }
 
 # Actions still open to an account that must first replace its one-time password.

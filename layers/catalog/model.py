@@ -239,6 +239,12 @@ class LayerEntry(BaseModel):
         """Return the attribute with this name, or None."""
         return next((attribute for attribute in self.attributes if attribute.name == name), None)
 
+    def visible_to(self, role: str) -> bool:
+        """Tell whether a user of this role may see the layer (restricted layers name their roles)."""
+        if not self.restricted or role == "admin":
+            return True
+        return self.restricted_roles is not None and role in self.restricted_roles
+
     def is_stale(self, on: date) -> bool:
         """Tell whether the layer's vintage is older than its age limit on the given day."""
         return self.max_age_days is not None and (on - self.vintage).days > self.max_age_days

@@ -1,0 +1,295 @@
+"""Routes: the base-map layer catalog, layer state and versions, and imports of new versions."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from layers.ingest.intake import IntakeLimits
+from psycopg import Connection
+from psycopg.rows import dict_row
+from pydantic import BaseModel, Field
+
+from app.auth.deps import Allow, Grant
+from app.auth.policy import Action
+from app.db import Conn
+from app.errors import NotFound, PayloadTooLarge
+from layers.catalog.model import Catalog, LayerEntry
+from layers.ingest.load import import_path
+from layers.store import versions
+
+router = APIRouter(prefix="/api/layers", tags=["layers"])
+
+
+class LayerSummary(BaseModel):
+    """A layer as listed: catalog metadata plus its stored state."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    group: str
+    kind: str
+    department: str
+    source: str
+    scale: str | None
+    vintage: date
+    stale: bool
+    min_zoom: int
+    pre_evaluation: bool
+    restricted: bool
+    current_version: int | None = Field(description="当前版本号")
+    feature_count: int | None
+    extent: list[float] | None = Field(description="[minLon, minLat, maxLon, maxLat] (CRS84)")
+    updated_at: datetime | None
+
+
+class VersionSummary(BaseModel):
+    """One stored version of a layer."""
+
+    number: int
+    current: bool
+    created_at: datetime
+    created_by_username: str
+    source_name: str
+    source_sha256: str
+    source_size: int
+    source_driver: str | None
+    source_crs: str | None
+    source_encoding: str | None
+    feature_count: int
+    repaired_count: int
+    skipped_count: int
+    total_area_m2: float | None
+    total_length_m: float | None
+    note: str | None
+
+
+class LayerDetail(LayerSummary):
+    """A layer with its attribute schema, style and version history."""
+
+    description_zh: str | None
+    attributes: list[dict[str, Any]]
+    style: dict[str, Any]
+    max_age_days: int | None
+    versions: list[VersionSummary]
+
+
+class ImportResult(BaseModel):
+    """The outcome of an import: the new version and its full report."""
+
+    layer: str
+    version: int
+    feature_count: int
+    report: dict[str, Any]
+
+
+class VersionDiff(BaseModel):
+    """Differences between two versions of a layer."""
+
+    layer: str
+    from_version: int
+    to_version: int
+    added: int
+    added_area_m2: float
+    removed: int
+    removed_area_m2: float
+    changed: int
+    unchanged: int
+
+
+def catalog_of(request: Request) -> Catalog:
+    """The catalog loaded at start-up."""
+    catalog: Catalog = request.app.state.catalog
+    return catalog
+
+
+def visible_entry(request: Request, grant: Grant, code: str) -> LayerEntry:
+    """A catalog entry the caller may see, else 404 (restricted layers are not revealed)."""
+    entry = catalog_of(request).layers.get(code)
+    if entry is None or not entry.visible_to(grant.principal.role.value):
+        raise NotFound(f"图层“{code}”不存在。", f"No layer '{code}'.")
+    return entry
+
+
+_STATE_SQL = """
+    SELECT l.code, v.number AS current_version, v.feature_count, l.updated_at,
+           CASE WHEN v.extent IS NULL THEN NULL ELSE
+             ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)] END AS extent
+    FROM basemap.layer l
+    LEFT JOIN basemap.layer_version v ON v.id = l.current_version
+    LEFT JOIN LATERAL (SELECT ST_Transform(v.extent, 4326)::box2d AS e) t ON true
+    WHERE %(code)s::text IS NULL OR l.code = %(code)s
+"""
+
+
+def _states(conn: Connection[Any], code: str | None = None) -> dict[str, dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return {r["code"]: r for r in cur.execute(_STATE_SQL, {"code": code}).fetchall()}
+
+
+def _summary(entry: LayerEntry, state: dict[str, Any] | None) -> dict[str, Any]:
+    state = state or {}
+    extent = state.get("extent")
+    return {
+        "code": entry.code,
+        "name_zh": entry.name_zh,
+        "name_en": entry.name_en,
+        "group": entry.group,
+        "kind": entry.kind.value,
+        "department": entry.department,
+        "source": entry.source,
+        "scale": entry.scale,
+        "vintage": entry.vintage,
+        "stale": entry.is_stale(date.today()),
+        "min_zoom": entry.min_zoom,
+        "pre_evaluation": entry.pre_evaluation,
+        "restricted": entry.restricted,
+        "current_version": state.get("current_version"),
+        "feature_count": state.get("feature_count"),
+        "extent": [round(v, 7) for v in extent] if extent else None,
+        "updated_at": state.get("updated_at"),
+    }
+
+
+@router.get("", response_model=list[LayerSummary], summary="图层目录")
+def list_layers(
+    request: Request,
+    conn: Conn,
+    grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))],
+    group: Annotated[str | None, Query(pattern=r"^[0-9]{2}$", description="按图层组筛选，如 07")] = None,
+) -> list[dict[str, Any]]:
+    """Every layer the caller may see, in catalog order, with its current version and extent."""
+    states = _states(conn)
+    role = grant.principal.role.value
+    return [
+        _summary(e, states.get(e.code))
+        for e in catalog_of(request).layers.values()
+        if e.visible_to(role) and (group is None or e.group == group)
+    ]
+
+
+@router.get("/{code}", response_model=LayerDetail, summary="图层详情")
+def get_layer(
+    code: str, request: Request, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))]
+) -> dict[str, Any]:
+    """Metadata, attribute schema, style, feature count, extent and version history of one layer."""
+    entry = visible_entry(request, grant, code)
+    return {
+        **_summary(entry, _states(conn, code).get(code)),
+        "description_zh": entry.description_zh,
+        "attributes": [a.model_dump(exclude_none=True) for a in entry.attributes],
+        "style": entry.style.model_dump(exclude_none=True),
+        "max_age_days": entry.max_age_days,
+        "versions": versions.list_versions(conn, code),
+    }
+
+
+@router.get("/{code}/versions", response_model=list[VersionSummary], summary="版本历史")
+def list_layer_versions(
+    code: str, request: Request, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))]
+) -> list[dict[str, Any]]:
+    """Every stored version of a layer, newest first."""
+    visible_entry(request, grant, code)
+    return versions.list_versions(conn, code)
+
+
+@router.get("/{code}/versions/{number}/report", response_model=dict[str, Any], summary="导入报告")
+def version_report(
+    code: str,
+    number: int,
+    request: Request,
+    conn: Conn,
+    grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))],
+) -> dict[str, Any]:
+    """The import report of a version: repaired and skipped features, attribute mapping."""
+    visible_entry(request, grant, code)
+    row = conn.execute(
+        "SELECT report FROM basemap.layer_version WHERE layer_code = %s AND number = %s", (code, number)
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"没有第 {number} 版。", f"There is no version {number}.")
+    report: dict[str, Any] = row[0]
+    return report
+
+
+@router.get("/{code}/diff", response_model=VersionDiff, summary="版本比较")
+def diff(
+    code: str,
+    request: Request,
+    conn: Conn,
+    grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))],
+    from_version: Annotated[int, Query(alias="from", ge=1, description="旧版本号")],
+    to_version: Annotated[int, Query(alias="to", ge=1, description="新版本号")],
+) -> dict[str, Any]:
+    """Features added, removed and changed between two versions."""
+    visible_entry(request, grant, code)
+    return versions.diff_versions(conn, code, from_version, to_version)
+
+
+@router.post("/{code}/versions", response_model=ImportResult, status_code=201, summary="导入新版本")
+def import_version(
+    code: str,
+    request: Request,
+    conn: Conn,
+    grant: Annotated[Grant, Depends(Allow(Action.LAYERS_IMPORT))],
+    file: Annotated[
+        UploadFile, File(description="GeoPackage、Shapefile（zip）、GeoJSON、DXF 或 FileGDB（zip）")
+    ],
+    crs: Annotated[str | None, Form(max_length=2000, description="文件无坐标系时指定，如 EPSG:4547")] = None,
+    encoding: Annotated[str | None, Form(max_length=40, description="属性编码，如 GBK")] = None,
+    source_layer: Annotated[str | None, Form(max_length=200, description="多图层文件中的图层名")] = None,
+    skip_invalid: Annotated[bool, Form(description="跳过无法修复的要素（逐一列入报告）")] = False,
+    note: Annotated[str | None, Form(max_length=2000, description="版本说明")] = None,
+) -> ImportResult:
+    """Upload a file as the layer's new current version (atomic; the old version stays intact on error)."""
+    entry = visible_entry(request, grant, code)
+    limits = IntakeLimits(max_upload_bytes=request.app.state.settings.max_upload_mb * 1024 * 1024)
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > limits.max_upload_bytes + 1024 * 1024:
+        raise _too_large(limits)
+    tmp_root = request.app.state.settings.data_dir / "tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="upload-", dir=tmp_root) as tmp:
+        name = Path(file.filename or "upload").name or "upload"
+        target = Path(tmp) / "upload.bin"
+        with target.open("wb") as out:
+            shutil.copyfileobj(file.file, out, 1024 * 1024)
+        if target.stat().st_size > limits.max_upload_bytes:
+            raise _too_large(limits)
+        info, report = import_path(
+            conn,
+            entry,
+            target,
+            name,
+            grant.actor,
+            crs=crs,
+            encoding=encoding,
+            source_layer=source_layer,
+            skip_invalid=skip_invalid,
+            note=note,
+            limits=limits,
+        )
+    return ImportResult(layer=code, version=info.number, feature_count=info.feature_count, report=report)
+
+
+@router.post("/{code}/rollback", response_model=LayerSummary, summary="回退到指定版本")
+def rollback_layer(
+    code: str,
+    request: Request,
+    conn: Conn,
+    grant: Annotated[Grant, Depends(Allow(Action.LAYERS_IMPORT))],
+    version: Annotated[int, Query(ge=1, description="要恢复为当前版本的版本号")],
+) -> dict[str, Any]:
+    """Make an older version current again (audited)."""
+    entry = visible_entry(request, grant, code)
+    versions.rollback(conn, entry, version, grant.actor)
+    return _summary(entry, _states(conn, code).get(code))
+
+
+def _too_large(limits: IntakeLimits) -> PayloadTooLarge:
+    mb = limits.max_upload_bytes // (1024 * 1024)
+    return PayloadTooLarge(f"上传文件超过 {mb} MB 上限。", f"The upload exceeds the {mb} MB limit.")

@@ -1,0 +1,1 @@
+"""Importing layer files: intake of uploads, coordinate systems, reading, preparing and loading."""

@@ -1,0 +1,103 @@
+"""Importing one file into one catalog layer: intake → read → prepare → atomic versioned write."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyogrio
+from psycopg import Connection
+
+from app.audit.log import Actor
+from layers.catalog.model import LayerEntry, LayerKind
+from layers.ingest.crs import check_in_district, resolve_crs, transformer_to_storage
+from layers.ingest.errors import IngestError
+from layers.ingest.intake import IntakeLimits, SourceDataset, open_upload
+from layers.ingest.prepare import prepare_features
+from layers.store.versions import SourceMeta, VersionInfo, write_version
+
+_DXF_OPTIONS = {"DXF_CLOSED_LINE_AS_POLYGON": "TRUE", "DXF_MERGE_BLOCK_GEOMETRIES": "TRUE"}
+
+
+def read_source(source: SourceDataset, entry: LayerEntry) -> tuple[np.ndarray, Any, list[str | None]]:
+    """Read geometry, attributes and source ids with pyogrio (never from a user-given path)."""
+    if source.driver == "DXF" and entry.kind is LayerKind.AREA:
+        pyogrio.set_gdal_config_options(_DXF_OPTIONS)
+    try:
+        frame = pyogrio.read_dataframe(
+            source.path, layer=source.layer, encoding=source.encoding, fid_as_index=True
+        )
+    except Exception as exc:  # GDAL raises many types; none may escape as a 500
+        raise IngestError(
+            f"无法读取文件“{source.original_name}”：{str(exc)[:200]}",
+            f"Cannot read '{source.original_name}': {str(exc)[:200]}",
+            code="unreadable_file",
+        ) from exc
+    finally:
+        if source.driver == "DXF":
+            pyogrio.set_gdal_config_options(dict.fromkeys(_DXF_OPTIONS))
+    geoms = np.asarray(frame.geometry.array, dtype=object)
+    attributes = frame.drop(columns=frame.geometry.name)
+    source_fids = [str(i) for i in frame.index]
+    return geoms, attributes, source_fids
+
+
+def import_path(
+    conn: Connection[Any],
+    entry: LayerEntry,
+    upload: Path,
+    original_name: str,
+    actor: Actor,
+    *,
+    crs: str | None = None,
+    encoding: str | None = None,
+    source_layer: str | None = None,
+    skip_invalid: bool = False,
+    note: str | None = None,
+    limits: IntakeLimits | None = None,
+) -> tuple[VersionInfo, dict[str, Any]]:
+    """Import one uploaded file as the layer's new version; return the version and its report."""
+    with tempfile.TemporaryDirectory(prefix="duogui-import-") as work:
+        source = open_upload(
+            upload,
+            original_name,
+            Path(work),
+            layer=source_layer,
+            encoding=encoding,
+            limits=limits or IntakeLimits(),
+        )
+        source_crs = resolve_crs(source.crs, crs)
+        geoms, attributes, source_fids = read_source(source, entry)
+        present = [g for g in geoms if g is not None and not g.is_empty]
+        if present:
+            import shapely
+
+            check_in_district(tuple(shapely.total_bounds(np.asarray(present))), source_crs)
+        features = prepare_features(
+            geoms,
+            attributes,
+            entry,
+            transformer_to_storage(source_crs),
+            source_fids=source_fids,
+            skip_invalid=skip_invalid,
+        )
+        features.report["source"] = {
+            "name": original_name,
+            "driver": source.driver,
+            "layer": source.layer,
+            "crs": source_crs.to_string(),
+            "encoding": source.encoding,
+        }
+        meta = SourceMeta(
+            name=original_name,
+            sha256=source.sha256,
+            size=source.size_bytes,
+            driver=source.driver,
+            crs=source_crs.to_string(),
+            encoding=source.encoding,
+            note=note,
+        )
+        info = write_version(conn, entry, features, meta, actor)
+    return info, features.report

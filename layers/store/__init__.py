@@ -1,0 +1,1 @@
+"""PostGIS storage of the base map: layer state, versions, features."""

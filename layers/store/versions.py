@@ -1,0 +1,328 @@
+"""Layer versions in PostGIS: atomic loads, history, rollback and diffs.
+
+A version is written in ONE transaction: the version row, a fresh partition loaded by binary COPY,
+its indexes and subdivided copy, the switch of ``basemap.layer.current_version`` and the audit row.
+Readers keep seeing the previous version until that transaction commits; an error, a killed process
+or a database restart rolls all of it back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg import Connection, sql
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
+from psycopg.rows import dict_row
+from psycopg.types import TypeInfo
+
+from app.audit.log import Actor, record
+from layers.catalog.model import Catalog, LayerEntry
+from layers.ingest.errors import IngestError
+from layers.ingest.prepare import PreparedFeatures
+
+
+class _Wkb(bytes):
+    """WKB bytes sent as a PostGIS geometry in binary COPY."""
+
+
+class _JsonText(str):
+    """Already-encoded JSON text sent as jsonb in binary COPY (no second encoding)."""
+
+
+class _JsonTextDumper(Dumper):
+    format = Format.BINARY
+    oid = 3802  # jsonb
+
+    def dump(self, obj: Any) -> bytes:
+        return b"\x01" + obj.encode("utf-8")  # jsonb binary format: version 1, then the text
+
+
+@dataclass(frozen=True)
+class SourceMeta:
+    """Where a version came from."""
+
+    name: str
+    sha256: str
+    size: int
+    driver: str | None = None
+    crs: str | None = None
+    encoding: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """A stored version."""
+
+    id: int
+    layer_code: str
+    number: int
+    feature_count: int
+    part_count: int
+    created_at: datetime
+
+
+def register_layers(conn: Connection[Any], catalog: Catalog) -> int:
+    """Make sure every catalog layer has its state row; return how many were added."""
+    added = 0
+    with conn.transaction():
+        for entry in catalog.layers.values():
+            cur = conn.execute(
+                "INSERT INTO basemap.layer (code, kind) VALUES (%s, %s) ON CONFLICT (code) DO NOTHING",
+                (entry.code, entry.kind.value),
+            )
+            added += cur.rowcount
+    return added
+
+
+def _lock_layer(conn: Connection[Any], entry: LayerEntry) -> int | None:
+    conn.execute(
+        "INSERT INTO basemap.layer (code, kind) VALUES (%s, %s) ON CONFLICT (code) DO NOTHING",
+        (entry.code, entry.kind.value),
+    )
+    try:
+        row = conn.execute(
+            "SELECT current_version FROM basemap.layer WHERE code = %s FOR UPDATE NOWAIT", (entry.code,)
+        ).fetchone()
+    except psycopg.errors.LockNotAvailable as exc:
+        raise IngestError(
+            f"图层“{entry.name_zh}”正在导入或回退，请稍后再试。",
+            f"Layer '{entry.code}' is being imported or rolled back; try again shortly.",
+            code="layer_busy",
+            status=409,
+        ) from exc
+    return row[0] if row else None
+
+
+def _geometry_dumper(conn: Connection[Any]) -> int:
+    info = TypeInfo.fetch(conn, "geometry")
+    if info is None:  # pragma: no cover - PostGIS is installed by the first migration
+        raise RuntimeError("PostGIS geometry type not found")
+
+    class WkbDumper(Dumper):
+        format = Format.BINARY
+        oid = info.oid
+
+        def dump(self, obj: Any) -> bytes:
+            return bytes(obj)
+
+    conn.adapters.register_dumper(_Wkb, WkbDumper)
+    conn.adapters.register_dumper(_JsonText, _JsonTextDumper)
+    return info.oid
+
+
+def _copy_features(conn: Connection[Any], table: str, version_id: int, features: PreparedFeatures) -> None:
+    oid = _geometry_dumper(conn)
+    schema, name = table.split(".", 1)
+    target = sql.Identifier(schema, name.strip('"'))
+    statement = sql.SQL(
+        "COPY {} (version_id, fid, source_fid, props, extra, area_m2, length_m, geom, geom_3857) "
+        "FROM STDIN (FORMAT BINARY)"
+    ).format(target)
+    with conn.cursor() as cur, cur.copy(statement) as copy:
+        copy.set_types(["int4", "int4", "text", "jsonb", "jsonb", "float8", "float8", oid, oid])
+        for i in range(len(features)):
+            area = float(features.area_m2[i])
+            length = float(features.length_m[i])
+            copy.write_row(
+                (
+                    version_id,
+                    int(features.fids[i]),
+                    features.source_fids[i],
+                    _JsonText(features.props[i]),
+                    None if features.extra[i] is None else _JsonText(features.extra[i]),
+                    None if math.isnan(area) else area,
+                    None if math.isnan(length) else length,
+                    _Wkb(features.wkb_4547[i]),
+                    _Wkb(features.wkb_3857[i]),
+                )
+            )
+
+
+def write_version(
+    conn: Connection[Any], entry: LayerEntry, features: PreparedFeatures, source: SourceMeta, actor: Actor
+) -> VersionInfo:
+    """Store ``features`` as the layer's new current version, atomically, and audit it."""
+    with conn.transaction():
+        previous = _lock_layer(conn, entry)
+        report = features.report
+        row = conn.execute(
+            """
+            INSERT INTO basemap.layer_version
+              (layer_code, number, created_by_id, created_by_username, source_name, source_sha256,
+               source_size, source_driver, source_crs, source_encoding, feature_count, repaired_count,
+               skipped_count, total_area_m2, total_length_m, extent, report, note)
+            SELECT %(code)s, coalesce(max(number), 0) + 1, %(uid)s, %(uname)s, %(name)s, %(sha)s, %(size)s,
+                   %(driver)s, %(crs)s, %(enc)s, %(count)s, %(repaired)s, %(skipped)s, %(area)s, %(length)s,
+                   ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4547), %(report)s::jsonb, %(note)s
+            FROM basemap.layer_version WHERE layer_code = %(code)s
+            RETURNING id, number, created_at
+            """,
+            {
+                "code": entry.code,
+                "uid": actor.user_id,
+                "uname": actor.username,
+                "name": source.name,
+                "sha": source.sha256,
+                "size": source.size,
+                "driver": source.driver,
+                "crs": source.crs,
+                "enc": source.encoding,
+                "count": len(features),
+                "repaired": report.get("repaired_count", 0),
+                "skipped": report.get("skipped_count", 0),
+                "area": _nansum(features.area_m2),
+                "length": _nansum(features.length_m),
+                "x0": features.bounds[0],
+                "y0": features.bounds[1],
+                "x1": features.bounds[2],
+                "y1": features.bounds[3],
+                "report": _json(report),
+                "note": source.note,
+            },
+        ).fetchone()
+        assert row is not None
+        version_id, number, created_at = row
+        table = conn.execute("SELECT basemap.begin_version(%s)", (version_id,)).fetchone()
+        assert table is not None
+        _copy_features(conn, table[0], version_id, features)
+        parts_row = conn.execute("SELECT basemap.finish_version(%s)", (version_id,)).fetchone()
+        conn.execute(
+            "UPDATE basemap.layer SET current_version = %s, updated_at = now() WHERE code = %s",
+            (version_id, entry.code),
+        )
+        record(
+            conn,
+            actor,
+            "layer.import",
+            "layer",
+            entry.code,
+            before={"current_version": previous},
+            after={
+                "current_version": version_id,
+                "number": number,
+                "features": len(features),
+                "source": source.name,
+                "sha256": source.sha256,
+                "repaired": report.get("repaired_count", 0),
+                "skipped": report.get("skipped_count", 0),
+            },
+        )
+    return VersionInfo(
+        version_id, entry.code, number, len(features), int(parts_row[0]) if parts_row else 0, created_at
+    )
+
+
+def rollback(conn: Connection[Any], entry: LayerEntry, number: int, actor: Actor) -> int:
+    """Make version ``number`` current again (audited); return its id."""
+    with conn.transaction():
+        previous = _lock_layer(conn, entry)
+        row = conn.execute(
+            "SELECT id, raster_path FROM basemap.layer_version WHERE layer_code = %s AND number = %s",
+            (entry.code, number),
+        ).fetchone()
+        if row is None:
+            raise IngestError(
+                f"图层“{entry.name_zh}”没有第 {number} 版。",
+                f"Layer '{entry.code}' has no version {number}.",
+                code="no_such_version",
+                status=404,
+            )
+        conn.execute(
+            "UPDATE basemap.layer SET current_version = %s, updated_at = now() WHERE code = %s",
+            (row[0], entry.code),
+        )
+        record(
+            conn,
+            actor,
+            "layer.rollback",
+            "layer",
+            entry.code,
+            before={"current_version": previous},
+            after={"current_version": row[0], "number": number},
+        )
+    return int(row[0])
+
+
+def version_id(conn: Connection[Any], code: str, number: int | None) -> int | None:
+    """The id of version ``number`` of a layer (the current one when None)."""
+    if number is None:
+        row = conn.execute("SELECT current_version FROM basemap.layer WHERE code = %s", (code,)).fetchone()
+    else:
+        row = conn.execute(
+            "SELECT id FROM basemap.layer_version WHERE layer_code = %s AND number = %s", (code, number)
+        ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def list_versions(conn: Connection[Any], code: str) -> list[dict[str, Any]]:
+    """The version history of a layer, newest first (without the full reports)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            """
+            SELECT v.id, v.number, v.created_at, v.created_by_username, v.source_name, v.source_sha256,
+                   v.source_size, v.source_driver, v.source_crs, v.source_encoding, v.feature_count,
+                   v.repaired_count, v.skipped_count, v.total_area_m2, v.total_length_m, v.note,
+                   v.id = l.current_version AS current
+            FROM basemap.layer_version v JOIN basemap.layer l ON l.code = v.layer_code
+            WHERE v.layer_code = %s ORDER BY v.number DESC
+            """,
+            (code,),
+        ).fetchall()
+
+
+def diff_versions(conn: Connection[Any], code: str, old: int, new: int) -> dict[str, Any]:
+    """Features added, removed and changed (same geometry, other attributes) between two versions."""
+    old_id, new_id = version_id(conn, code, old), version_id(conn, code, new)
+    if old_id is None or new_id is None:
+        missing = old if old_id is None else new
+        raise IngestError(
+            f"没有第 {missing} 版。", f"There is no version {missing}.", code="no_such_version", status=404
+        )
+    row = conn.execute(
+        """
+        WITH a AS (SELECT md5(ST_AsBinary(ST_Normalize(geom))) AS g, md5(props::text || coalesce(extra::text, '')) AS p,
+                          coalesce(area_m2, 0) AS area
+                   FROM basemap.feature WHERE version_id = %(old)s),
+             b AS (SELECT md5(ST_AsBinary(ST_Normalize(geom))) AS g, md5(props::text || coalesce(extra::text, '')) AS p,
+                          coalesce(area_m2, 0) AS area
+                   FROM basemap.feature WHERE version_id = %(new)s),
+             j AS (SELECT a.g AS ag, b.g AS bg, a.p AS ap, b.p AS bp, a.area AS aa, b.area AS ba
+                   FROM a FULL JOIN b ON a.g = b.g)
+        SELECT count(*) FILTER (WHERE ag IS NULL), coalesce(sum(ba) FILTER (WHERE ag IS NULL), 0),
+               count(*) FILTER (WHERE bg IS NULL), coalesce(sum(aa) FILTER (WHERE bg IS NULL), 0),
+               count(*) FILTER (WHERE ag IS NOT NULL AND bg IS NOT NULL AND ap <> bp),
+               count(*) FILTER (WHERE ag IS NOT NULL AND bg IS NOT NULL AND ap = bp)
+        FROM j
+        """,
+        {"old": old_id, "new": new_id},
+    ).fetchone()
+    assert row is not None
+    return {
+        "layer": code,
+        "from_version": old,
+        "to_version": new,
+        "added": int(row[0]),
+        "added_area_m2": float(row[1]),
+        "removed": int(row[2]),
+        "removed_area_m2": float(row[3]),
+        "changed": int(row[4]),
+        "unchanged": int(row[5]),
+    }
+
+
+def _nansum(values: Any) -> float | None:
+    array = np.asarray(values, dtype=float)
+    return None if np.isnan(array).all() else float(np.nansum(array))
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, default=str)

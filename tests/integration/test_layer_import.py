@@ -1,0 +1,284 @@
+"""Importing real files (written by GDAL's ogr2ogr) into versioned layers in PostGIS."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+from pyproj import Transformer
+
+from app.auth.policy import Role
+from app.settings import Settings
+
+OGR2OGR = "/usr/bin/ogr2ogr"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "geojson-invalid-geometry" / "examples"
+DUOGUI = str(Path(sys.executable).with_name("duogui"))
+
+# A point in Longgang (lon 114.25, lat 22.70) in EPSG:4547, and a 100 m x 200 m parcel south-west of it.
+X0, Y0 = Transformer.from_crs(4326, 4547, always_xy=True).transform(114.25, 22.70)
+X0, Y0 = round(X0, 3), round(Y0, 3)
+
+pytestmark = pytest.mark.skipif(not Path(OGR2OGR).exists(), reason="gdal-bin (ogr2ogr) is not installed")
+
+
+def _parcels(n: int = 3, prefix: str = "P") -> gpd.GeoDataFrame:
+    boxes = [shapely.box(X0 + i * 150, Y0, X0 + i * 150 + 100, Y0 + 200) for i in range(n)]
+    return gpd.GeoDataFrame(
+        {
+            "parcel_code": [f"{prefix}-{i + 1:02d}" for i in range(n)],
+            "land_use": ["R2", "GIC5", "G1", "C1", "M1"][:n],
+            "far": [2.5, 1.2, 0.1, 4.0, 2.0][:n],
+            "height_limit": [60, 24, 10, 100, 50][:n],
+            "备注": ["一类", "二类", "三类", "四类", "五类"][:n],
+        },
+        geometry=boxes,
+        crs=4547,
+    )
+
+
+def _write(frame: gpd.GeoDataFrame, path: Path, crs: int | None = None, driver: str = "GPKG") -> Path:
+    base = path.with_suffix(".base.gpkg")
+    frame.to_file(base, driver="GPKG")
+    args = [OGR2OGR, "-f", driver, str(path), str(base)]
+    if crs is not None:
+        args[1:1] = ["-t_srs", f"EPSG:{crs}"]
+    subprocess.run(args, check=True, capture_output=True)
+    return path
+
+
+def _upload(client: TestClient, headers: dict[str, str], code: str, path: Path, **form: Any) -> Any:
+    with path.open("rb") as fh:
+        return client.post(
+            f"/api/layers/{code}/versions",
+            headers=headers,
+            files={"file": (path.name, fh)},
+            data={k: str(v) for k, v in form.items()},
+        )
+
+
+@pytest.fixture
+def planner(make_account: Any) -> Any:
+    return make_account(Role.PLANNER)
+
+
+@pytest.mark.parametrize("epsg", [4490, 4547, 2383, 4326, 3857])
+def test_files_in_each_crs_land_on_the_right_coordinates(
+    epsg: int, client: TestClient, planner: Any, owner_conn: Any, tmp_path: Path
+) -> None:
+    path = _write(_parcels(), tmp_path / f"parcels_{epsg}.gpkg", crs=epsg)
+    r = _upload(client, planner.headers, "sp_parcel", path)
+    assert r.status_code == 201, r.text
+    corners = owner_conn.execute(
+        """
+        SELECT ST_XMin(geom), ST_YMin(geom), ST_Area(geom), props->>'parcel_code', props->>'land_use'
+        FROM basemap.feature f JOIN basemap.layer l ON l.current_version = f.version_id
+        WHERE l.code = 'sp_parcel' ORDER BY f.fid
+        """
+    ).fetchall()
+    assert len(corners) == 3
+    for i, (xmin, ymin, area, code, _) in enumerate(corners):
+        assert abs(xmin - (X0 + i * 150)) < 0.05 and abs(ymin - Y0) < 0.05
+        assert abs(area - 20_000) / 20_000 < 1e-6
+        assert code == f"P-{i + 1:02d}"
+    assert [c[4] for c in corners] == ["R2", "GIC5", "G1"]
+
+
+def test_zipped_gbk_shapefile_without_cpg_keeps_its_chinese(
+    client: TestClient, planner: Any, owner_conn: Any, tmp_path: Path
+) -> None:
+    shp_dir = tmp_path / "shp"
+    shp_dir.mkdir()
+    base = tmp_path / "p.gpkg"
+    _parcels().to_file(base, driver="GPKG")
+    subprocess.run(
+        [OGR2OGR, "-f", "ESRI Shapefile", "-lco", "ENCODING=GBK", str(shp_dir / "地块.shp"), str(base)],
+        check=True,
+        capture_output=True,
+    )
+    (shp_dir / "地块.cpg").unlink(missing_ok=True)
+    archive = tmp_path / "parcels.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in shp_dir.iterdir():
+            zf.write(f, f.name)
+    r = _upload(client, planner.headers, "sp_parcel", archive)
+    assert r.status_code == 201, r.text
+    assert r.json()["report"]["source"]["encoding"].upper().replace("-", "") in {"GB18030", "GBK", "CP936"}
+    rows = owner_conn.execute(
+        """
+        SELECT f.extra->>'备注' FROM basemap.feature f
+        JOIN basemap.layer l ON l.current_version = f.version_id
+        WHERE l.code = 'sp_parcel' ORDER BY f.fid
+        """
+    ).fetchall()
+    assert [r[0] for r in rows] == ["一类", "二类", "三类"]
+
+
+def test_versions_diff_and_rollback_restore_the_exact_feature_set(
+    client: TestClient, planner: Any, owner_conn: Any, tmp_path: Path
+) -> None:
+    first = _parcels(3)
+    assert (
+        _upload(client, planner.headers, "cur_idle", _write(first, tmp_path / "v1.gpkg")).status_code == 201
+    )
+    v1 = client.get("/api/layers/cur_idle", headers=planner.headers).json()["current_version"]
+    snapshot = _feature_hashes(owner_conn, "cur_idle")
+    second = _parcels(4, prefix="Q").iloc[1:].copy()  # drop the first, keep two, add one
+    second.loc[second.index[0], "备注"] = "改"  # same geometry, other attributes
+    assert (
+        _upload(client, planner.headers, "cur_idle", _write(second, tmp_path / "v2.gpkg")).status_code == 201
+    )
+    d = client.get("/api/layers/cur_idle/diff", params={"from": v1, "to": v1 + 1}, headers=planner.headers)
+    assert d.status_code == 200
+    body = d.json()
+    assert (body["added"], body["removed"], body["changed"], body["unchanged"]) == (1, 1, 2, 0)
+    assert body["added_area_m2"] == pytest.approx(20_000) and body["removed_area_m2"] == pytest.approx(20_000)
+
+    r = client.post("/api/layers/cur_idle/rollback", params={"version": v1}, headers=planner.headers)
+    assert r.status_code == 200 and r.json()["current_version"] == v1
+    assert _feature_hashes(owner_conn, "cur_idle") == snapshot
+    audit = owner_conn.execute(
+        "SELECT after->>'number' FROM audit.event WHERE action = 'layer.rollback' AND object_id = 'cur_idle'"
+    ).fetchall()
+    assert audit[-1][0] == str(v1)
+
+
+def _feature_hashes(conn: Any, code: str) -> list[tuple[int, str, str]]:
+    return conn.execute(
+        """
+        SELECT f.fid, md5(ST_AsBinary(f.geom)), md5(f.props::text || coalesce(f.extra::text, ''))
+        FROM basemap.feature f JOIN basemap.layer l ON l.current_version = f.version_id
+        WHERE l.code = %s ORDER BY f.fid
+        """,
+        (code,),
+    ).fetchall()
+
+
+def test_invalid_geometry_is_repaired_and_reported(client: TestClient, planner: Any, tmp_path: Path) -> None:
+    bowtie = shapely.Polygon([(X0, Y0), (X0 + 100, Y0 + 100), (X0 + 100, Y0), (X0, Y0 + 100), (X0, Y0)])
+    frame = gpd.GeoDataFrame({"name": ["领结"]}, geometry=[bowtie], crs=4547)
+    r = _upload(client, planner.headers, "cur_site", _write(frame, tmp_path / "bowtie.gpkg"))
+    assert r.status_code == 201, r.text
+    report = r.json()["report"]
+    assert report["repaired_count"] == 1 and report["repaired"][0]["feature"] == 1
+    assert "Self-intersection" in report["repaired"][0]["reason_en"]
+
+
+def test_wrong_kind_is_refused_with_feature_number_unless_skipped(
+    client: TestClient, planner: Any, tmp_path: Path
+) -> None:
+    geoms = [shapely.box(X0, Y0, X0 + 10, Y0 + 10), shapely.LineString([(X0, Y0), (X0 + 50, Y0)])]
+    path = _write(gpd.GeoDataFrame({"name": ["a", "b"]}, geometry=geoms, crs=4547), tmp_path / "mixed.gpkg")
+    r = _upload(client, planner.headers, "cur_site", path)
+    assert r.status_code == 422
+    assert r.json()["code"] == "invalid_features"
+    assert r.json()["details"][0]["feature"] == 2
+    ok = _upload(client, planner.headers, "cur_site", path, skip_invalid="true")
+    assert ok.status_code == 201
+    assert ok.json()["feature_count"] == 1
+    assert ok.json()["report"]["skipped"][0]["feature"] == 2
+
+
+@pytest.mark.parametrize(
+    "sample", sorted(p for p in SHARED.glob("*/*.geojson")) if SHARED.exists() else [], ids=lambda p: p.name
+)
+def test_invalid_geojson_corpus_never_causes_a_500(
+    sample: Path, client: TestClient, make_account: Any, owner_conn: Any
+) -> None:
+    planner = make_account(Role.PLANNER)
+    before = owner_conn.execute("SELECT count(*) FROM basemap.layer_version").fetchone()[0]
+    with sample.open("rb") as fh:
+        r = client.post(
+            "/api/layers/cur_site/versions", headers=planner.headers, files={"file": (sample.name, fh)}
+        )
+    assert r.status_code in (201, 413, 422), r.text
+    assert r.headers["content-type"] in ("application/json", "application/problem+json")
+    after = owner_conn.execute("SELECT count(*) FROM basemap.layer_version").fetchone()[0]
+    assert after == before + (1 if r.status_code == 201 else 0)
+
+
+def test_concurrent_import_of_the_same_layer_is_409(
+    client: TestClient, planner: Any, settings: Settings, tmp_path: Path
+) -> None:
+    import psycopg
+
+    path = _write(_parcels(), tmp_path / "p.gpkg")
+    with psycopg.connect(settings.owner_dsn) as holder:
+        holder.execute("SELECT 1 FROM basemap.layer WHERE code = 'cur_approved' FOR UPDATE")
+        r = _upload(client, planner.headers, "cur_approved", path)
+    assert r.status_code == 409
+    assert r.json()["code"] == "layer_busy"
+
+
+def test_viewer_cannot_import_and_restricted_layers_are_hidden(client: TestClient, make_account: Any) -> None:
+    viewer = make_account(Role.VIEWER)
+    codes = {layer["code"] for layer in client.get("/api/layers", headers=viewer.headers).json()}
+    assert "forest_land" in codes and "cur_cadastre" not in codes
+    assert client.get("/api/layers/cur_cadastre", headers=viewer.headers).status_code == 404
+    admin = make_account(Role.ADMIN, "gov-data")
+    listed = client.get("/api/layers", headers=admin.headers).json()
+    assert len(listed) == 172
+
+
+def test_killed_import_leaves_the_current_version_intact(
+    client: TestClient, planner: Any, settings: Settings, owner_conn: Any, tmp_path: Path
+) -> None:
+    assert (
+        _upload(client, planner.headers, "cur_supplied", _write(_parcels(), tmp_path / "v1.gpkg")).status_code
+        == 201
+    )
+    before = _feature_hashes(owner_conn, "cur_supplied")
+    versions_before = owner_conn.execute("SELECT count(*) FROM basemap.layer_version").fetchone()[0]
+    i = np.arange(300_000)
+    xs, ys = X0 + (i % 500) * 6, Y0 + (i // 500) * 6
+    big = gpd.GeoDataFrame(
+        {"name": [f"b{k}" for k in i]}, geometry=shapely.box(xs, ys, xs + 5, ys + 5), crs=4547
+    )
+    path = tmp_path / "big.gpkg"
+    big.to_file(path, driver="GPKG")
+    env = {**os.environ, "DATABASE_URL": settings.owner_dsn}
+    proc = subprocess.Popen(
+        [DUOGUI, "layers", "import", str(path), "--layer", "cur_supplied"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        # Wait until the import's transaction is inside the database (it holds the layer's row lock).
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            busy = owner_conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'COPY %%' AND state = 'active'"
+            ).fetchone()[0]
+            if busy:
+                break
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    owner_conn.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE query ILIKE 'COPY %%' AND pid <> pg_backend_pid()"
+    )
+    time.sleep(0.5)
+    assert _feature_hashes(owner_conn, "cur_supplied") == before
+    assert owner_conn.execute("SELECT count(*) FROM basemap.layer_version").fetchone()[0] == versions_before
+    leftovers = owner_conn.execute(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'basemap' AND tablename ~ '^[fp]_[0-9]+$'"
+        " AND NOT EXISTS (SELECT 1 FROM basemap.layer_version v"
+        " WHERE tablename IN ('f_' || v.id, 'p_' || v.id))"
+    ).fetchone()[0]
+    assert leftovers == 0
+    assert json.dumps(before)  # the old version is still fully readable
