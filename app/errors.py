@@ -193,7 +193,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IngestError)
     async def _ingest(request: Request, exc: IngestError) -> JSONResponse:
         log.info("%s %s on %s", exc.status, exc.code, request.url.path)
-        extra = {"details": exc.details} if exc.details else {}
+        extra: dict[str, Any] = {"details": exc.details} if exc.details else {}
         return problem_response(request, exc.status, exc.code, exc.message_zh, exc.message_en, **extra)
 
     @app.exception_handler(RequestValidationError)

@@ -65,6 +65,17 @@ _RATIO_FLOOR_BYTES = 1024 * 1024  # entries expanding to less cannot be bombs; s
 # GDAL virtual paths (/vsicurl/…), URLs and connection strings (PG:, WFS:, OAPIF:, GPKG:…): never file names.
 _GDAL_SYNTAX = re.compile(r"^\s*[/\\]vsi|://|^\s*[A-Za-z][A-Za-z0-9_+-]+:", re.IGNORECASE)
 _UNSAFE_CHARS = re.compile(r"[\x00-\x1f!:]")  # control chars; "!" and ":" mean archives/schemes to GDAL
+_UNSAFE_WHY = {
+    "absolute": {"why_zh": "绝对路径", "why_en": "absolute path"},
+    "parent": {"why_zh": "包含“..”", "why_en": "contains '..'"},
+    "characters": {
+        "why_zh": "盘符、冒号、感叹号或控制字符",
+        "why_en": "drive letter, colon, '!' or control character",
+    },
+    "symlink": {"why_zh": "符号链接", "why_en": "symbolic link"},
+    "duplicate": {"why_zh": "条目重名", "why_en": "duplicate entry name"},
+    "escape": {"why_zh": "超出工作目录", "why_en": "escapes the work folder"},
+}
 _GB_LABELS = {"GBK", "936", "CP936", "ANSI936", "WINDOWS936", "GB2312", "EUCCN", "GB18030", "54936"}
 
 # key: (code, HTTP status, Chinese message, English message); str.format fields are filled by _fail.
@@ -86,9 +97,8 @@ _MESSAGES: dict[str, tuple[str, int, str, str]] = {
     ),
     "unsafe_zip_path": (
         "unsafe_zip_path", 422,
-        "压缩包“{name}”中的条目“{entry}”路径不安全（绝对路径、盘符、“..”、符号链接、重名或特殊字符），已拒绝",
-        "Entry '{entry}' of '{name}' has an unsafe path (absolute, drive letter, '..', symlink, duplicate "
-        "or special characters) and was refused.",
+        "压缩包“{name}”中的条目“{entry}”路径不安全（{why_zh}），已拒绝",
+        "Entry '{entry}' of '{name}' has an unsafe path ({why_en}) and was refused.",
     ),
     "unsafe_path": (
         "unsafe_path", 422,
@@ -296,7 +306,7 @@ class _Intake:
             singles = [rel for rel in members if PurePosixPath(rel.lower()).suffix in _SINGLE_FILE_DRIVERS]
             if len(singles) != 1:
                 why_zh, why_en = (
-                    "：压缩包中没有或有多个可识别的数据集",
+                    "（压缩包中没有或有多个可识别的数据集）",
                     " (the archive holds no or several datasets)",
                 )
                 raise _fail("unsupported", name=self.name, why_zh=why_zh, why_en=why_en)
@@ -343,7 +353,7 @@ class _Intake:
             raise _unreadable(self.name, exc, path) from exc
         if info.get("driver") != driver:
             raise _fail(
-                "unsupported", name=self.name, why_zh=f"：内容不是 {driver}", why_en=f" (not {driver})"
+                "unsupported", name=self.name, why_zh=f"（内容不是 {driver}）", why_en=f" (not {driver})"
             )
         crs: pyproj.CRS | None = None
         if info.get("crs"):
@@ -413,7 +423,7 @@ class _Unzipper:
     def extract(self, info: zipfile.ZipInfo, entry: str, target: Path) -> None:
         """Stream one entry to ``target``, stopping as soon as a size limit is crossed."""
         if not target.resolve().is_relative_to(self.dest.resolve()):
-            raise _fail("unsafe_zip_path", name=self.name, entry=entry)
+            raise _fail("unsafe_zip_path", name=self.name, entry=entry, **_UNSAFE_WHY["escape"])
         target.parent.mkdir(parents=True, exist_ok=True)
         entry_bytes = 0
         try:
@@ -465,8 +475,10 @@ def _screen_zip(archive: zipfile.ZipFile, name: str, limits: IntakeLimits) -> di
         rel = _member_path(entry, name)
         if info.flag_bits & 0x1:
             raise _fail("encrypted_zip", name=name, entry=entry)
-        if stat.S_ISLNK(info.external_attr >> 16) or (rel is not None and rel in members):
-            raise _fail("unsafe_zip_path", name=name, entry=entry)  # symlink, or a duplicate name
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise _fail("unsafe_zip_path", name=name, entry=entry, **_UNSAFE_WHY["symlink"])
+        if rel is not None and rel in members:  # which of two same-named entries GDAL would see is unclear
+            raise _fail("unsafe_zip_path", name=name, entry=entry, **_UNSAFE_WHY["duplicate"])
         declared += info.file_size
         ratio = info.file_size / max(info.compress_size, 1)
         if declared > limits.max_unzipped_bytes:
@@ -509,8 +521,10 @@ def _member_path(entry: str, name: str) -> str | None:
     if _GDAL_SYNTAX.search(entry):
         raise _fail("unsafe_path", text=entry[:120])
     parts = entry.replace("\\", "/").split("/")
-    if entry.startswith(("/", "\\")) or ".." in parts or _UNSAFE_CHARS.search(entry):
-        raise _fail("unsafe_zip_path", name=name, entry=entry[:120])
+    why = "absolute" if entry.startswith(("/", "\\")) else "parent" if ".." in parts else None
+    why = why or ("characters" if _UNSAFE_CHARS.search(entry) else None)
+    if why:
+        raise _fail("unsafe_zip_path", name=name, entry=entry[:120], **_UNSAFE_WHY[why])
     clean = [part for part in parts if part not in ("", ".")]
     if not clean or clean[0] == "__MACOSX" or clean[-1].startswith("._") or clean[-1] == ".DS_Store":
         return None
@@ -630,7 +644,10 @@ def _sha256(path: Path) -> str:
 
 
 def _size(n: int) -> str:
-    return f"{n / 1024**3:.1f} GB" if n >= 1024**3 else f"{n / 1024**2:.1f} MB"
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
 
 
 def _fail(key: str, details: list[dict[str, Any]] | None = None, /, **values: Any) -> IngestError:
@@ -650,5 +667,6 @@ def _as_details(items: list[str]) -> list[dict[str, Any]]:
 
 def _unreadable(name: str, exc: BaseException, path: Path) -> IngestError:
     lines = str(exc).strip().splitlines()
-    summary = (lines[0] if lines else type(exc).__name__).replace(str(path), name)
+    # First line, first clause: GDAL appends hints ("prefix the path with '<DRIVER>:'") meant for developers.
+    summary = (lines[0] if lines else type(exc).__name__).split("; ")[0].replace(str(path), name)
     return _fail("unreadable", name=name, summary=summary.replace(str(path.parent), "…")[:200])

@@ -12,6 +12,7 @@ from psycopg import Connection
 
 from app.audit.log import Actor
 from layers.catalog.model import LayerEntry, LayerKind
+from layers.ingest.cad import dxf_entity_styles
 from layers.ingest.crs import check_in_district, resolve_crs, transformer_to_storage
 from layers.ingest.errors import IngestError
 from layers.ingest.intake import IntakeLimits, SourceDataset, open_upload
@@ -23,8 +24,13 @@ _DXF_OPTIONS = {"DXF_CLOSED_LINE_AS_POLYGON": "TRUE", "DXF_MERGE_BLOCK_GEOMETRIE
 
 def read_source(source: SourceDataset, entry: LayerEntry) -> tuple[np.ndarray, Any, list[str | None]]:
     """Read geometry, attributes and source ids with pyogrio (never from a user-given path)."""
-    if source.driver == "DXF" and entry.kind is LayerKind.AREA:
-        pyogrio.set_gdal_config_options(_DXF_OPTIONS)
+    styles: dict[str, tuple[str, int, str]] = {}
+    if source.driver == "DXF":
+        encoding, styles = dxf_entity_styles(source.path, source.original_name)
+        options = {"DXF_ENCODING": encoding}
+        if entry.kind is LayerKind.AREA:
+            options.update(_DXF_OPTIONS)
+        pyogrio.set_gdal_config_options(options)
     try:
         frame = pyogrio.read_dataframe(
             source.path, layer=source.layer, encoding=source.encoding, fid_as_index=True
@@ -37,11 +43,26 @@ def read_source(source: SourceDataset, entry: LayerEntry) -> tuple[np.ndarray, A
         ) from exc
     finally:
         if source.driver == "DXF":
-            pyogrio.set_gdal_config_options(dict.fromkeys(_DXF_OPTIONS))
+            pyogrio.set_gdal_config_options(dict.fromkeys([*_DXF_OPTIONS, "DXF_ENCODING"]))
     geoms = np.asarray(frame.geometry.array, dtype=object)
     attributes = frame.drop(columns=frame.geometry.name)
-    source_fids = [str(i) for i in frame.index]
+    if source.driver == "DXF":
+        attributes = _with_cad_styles(attributes, styles)
+    source_fids: list[str | None] = [str(i) for i in frame.index]
     return geoms, attributes, source_fids
+
+
+def _with_cad_styles(attributes: Any, styles: dict[str, tuple[str, int, str]]) -> Any:
+    """Keep the CAD layer name and the entity colour (index and RGB) as attributes."""
+    handles = attributes.get("EntityHandle")
+    looked_up = [
+        styles.get(str(h).upper(), (None, None, None)) for h in (handles if handles is not None else [])
+    ]
+    attributes = attributes.rename(columns={"Layer": "cad_layer"})
+    if looked_up:
+        attributes["cad_color_index"] = [s[1] for s in looked_up]
+        attributes["cad_color"] = [s[2] for s in looked_up]
+    return attributes.drop(columns=[c for c in ("PaperSpace", "SubClasses") if c in attributes.columns])
 
 
 def import_path(

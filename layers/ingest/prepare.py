@@ -40,6 +40,7 @@ class PreparedFeatures:
     wkb_3857: NDArray[np.object_]
     area_m2: NDArray[np.float64]
     length_m: NDArray[np.float64]
+    vertices: NDArray[np.int64]
     props: list[str]
     extra: list[str | None]
     bounds: tuple[float, float, float, float]
@@ -49,7 +50,7 @@ class PreparedFeatures:
         return len(self.fids)
 
 
-def _problem(number: int, code: str, zh: str, en: str, action: str) -> dict[str, Any]:
+def _problem(number: int | np.integer[Any], code: str, zh: str, en: str, action: str) -> dict[str, Any]:
     return {"feature": int(number), "problem": code, "reason_zh": zh, "reason_en": en, "action": action}
 
 
@@ -83,7 +84,10 @@ def prepare_geometries(
     out = np.array(geoms, dtype=object)
     present = ~missing
     out[present] = shapely.force_2d(out[present])
-    out[present] = shapely.transform(out[present], lambda x, y: to_storage.transform(x, y), interleaved=False)
+    if not to_storage.source_crs or not to_storage.source_crs.equals(to_storage.target_crs):
+        out[present] = shapely.transform(
+            out[present], lambda x, y: to_storage.transform(x, y), interleaved=False
+        )
     finite = present.copy()
     coords, owner = shapely.get_coordinates(out, return_index=True)
     finite[np.unique(owner[~np.isfinite(coords).all(axis=1)])] = False
@@ -167,51 +171,53 @@ def _column_lookup(entry: LayerEntry) -> dict[str, Attribute]:
     return lookup
 
 
+_TRUTH = {
+    **dict.fromkeys(("1", "true", "t", "yes", "y", "是"), True),
+    **dict.fromkeys(("0", "false", "f", "no", "n", "否"), False),
+}
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Column values as stripped text (integral floats without ".0"), None where missing or blank."""
+    if pd.api.types.is_float_dtype(values) and bool((values.dropna() % 1 == 0).all()):
+        text = values.astype("Int64").astype("string")
+    else:
+        text = values.astype("string").str.strip()
+    return text.where(text.notna() & (text != ""), None).astype(object)
+
+
 def _convert(values: pd.Series, attr: Attribute) -> tuple[pd.Series, pd.Series]:
-    """Convert a column to the attribute's type; return the values and a mask of rejected ones."""
-    present = values.notna() & (values.astype(str).str.strip() != "")
-    if attr.type is AttributeType.TEXT:
-        converted = values.where(present, None).map(lambda v: None if v is None else str(v).strip())
-    elif attr.type in (AttributeType.INTEGER, AttributeType.NUMBER):
+    """Convert a column to the attribute's type (vectorised); return the values and the rejected mask."""
+    if attr.type in (AttributeType.INTEGER, AttributeType.NUMBER):
         num = pd.to_numeric(values, errors="coerce")
         if attr.type is AttributeType.INTEGER:
             num = num.where((num % 1) == 0)
             converted = num.astype("Int64").astype(object).where(num.notna(), None)
         else:
             converted = num.astype(object).where(num.notna(), None)
+        present = values.notna() if values.dtype != object else _as_text(values).notna()
         return converted, present & num.isna()
-    elif attr.type is AttributeType.DATE:
+    text = _as_text(values)
+    present = text.notna()
+    if attr.type is AttributeType.TEXT:
+        return text, pd.Series(False, index=values.index)
+    if attr.type is AttributeType.DATE:
         parsed = pd.to_datetime(values, errors="coerce")
         converted = parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), None)
-        return converted, present & parsed.isna()
-    elif attr.type is AttributeType.BOOLEAN:
-        truth = {
-            "1": True,
-            "true": True,
-            "t": True,
-            "yes": True,
-            "是": True,
-            "y": True,
-            "0": False,
-            "false": False,
-            "f": False,
-            "no": False,
-            "否": False,
-            "n": False,
-        }
-        converted = values.map(lambda v: truth.get(str(v).strip().lower()) if v is not None else None)
-        return converted, present & converted.isna()
-    else:  # code: a value or its Chinese/English label
+        return converted.astype(object), present & parsed.isna()
+    lowered = text.astype("string").str.lower()
+    if attr.type is AttributeType.BOOLEAN:
+        converted = lowered.map(_TRUTH).astype(object)
+    else:  # code: a value, or its Chinese or English label
         labels: dict[str, str] = {}
         for c in attr.codes or []:
             labels[c.value.lower()] = c.value
             labels[c.label_zh.lower()] = c.value
             if c.label_en:
                 labels[c.label_en.lower()] = c.value
-        text = values.map(lambda v: _code_text(v))
-        converted = text.map(lambda v: labels.get(v.lower()) if v is not None else None)
-        return converted, present & converted.isna()
-    return converted, pd.Series(False, index=values.index)
+        converted = lowered.map(labels).astype(object)
+    converted = converted.where(converted.notna(), None)
+    return converted, present & converted.isna()
 
 
 def _code_text(value: Any) -> str | None:
@@ -240,7 +246,7 @@ def map_attributes(
     for column, name in mapped.items():
         attr = entry.attribute(name)
         assert attr is not None
-        values, rejected = _convert(frame[column].astype(object).where(frame[column].notna(), None), attr)
+        values, rejected = _convert(frame[column], attr)
         out[name] = values
         if rejected.any():
             rows = np.flatnonzero(rejected.to_numpy())
@@ -279,7 +285,14 @@ def _records_json(frame: pd.DataFrame) -> list[Any]:
     frame = frame.copy()
     frame.columns = [str(c) for c in frame.columns]
     for column in frame.columns:
-        if frame[column].dtype == object:
+        kind = pd.api.types.infer_dtype(frame[column], skipna=True)
+        if frame[column].dtype == object and kind not in (
+            "string",
+            "empty",
+            "integer",
+            "floating",
+            "boolean",
+        ):
             frame[column] = frame[column].map(_plain)
     text = frame.to_json(orient="records", lines=True, force_ascii=False, date_format="iso")
     return text.splitlines()
@@ -343,6 +356,7 @@ def prepare_features(
         wkb_3857=shapely.to_wkb(in_3857),
         area_m2=shapely.area(kept) if entry.kind is LayerKind.AREA else np.full(len(idx), np.nan),
         length_m=shapely.length(kept) if entry.kind is LayerKind.LINE else np.full(len(idx), np.nan),
+        vertices=shapely.get_num_coordinates(kept),
         props=[props[i] for i in idx],
         extra=[extra[i] for i in idx],
         bounds=(float(xmin), float(ymin), float(xmax), float(ymax)),

@@ -9,6 +9,7 @@ or a database restart rolls all of it back.
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,31 +17,12 @@ from typing import Any
 import numpy as np
 import psycopg
 from psycopg import Connection, sql
-from psycopg.adapt import Dumper
-from psycopg.pq import Format
 from psycopg.rows import dict_row
-from psycopg.types import TypeInfo
 
 from app.audit.log import Actor, record
 from layers.catalog.model import Catalog, LayerEntry
 from layers.ingest.errors import IngestError
 from layers.ingest.prepare import PreparedFeatures
-
-
-class _Wkb(bytes):
-    """WKB bytes sent as a PostGIS geometry in binary COPY."""
-
-
-class _JsonText(str):
-    """Already-encoded JSON text sent as jsonb in binary COPY (no second encoding)."""
-
-
-class _JsonTextDumper(Dumper):
-    format = Format.BINARY
-    oid = 3802  # jsonb
-
-    def dump(self, obj: Any) -> bytes:
-        return b"\x01" + obj.encode("utf-8")  # jsonb binary format: version 1, then the text
 
 
 @dataclass(frozen=True)
@@ -100,49 +82,66 @@ def _lock_layer(conn: Connection[Any], entry: LayerEntry) -> int | None:
     return row[0] if row else None
 
 
-def _geometry_dumper(conn: Connection[Any]) -> int:
-    info = TypeInfo.fetch(conn, "geometry")
-    if info is None:  # pragma: no cover - PostGIS is installed by the first migration
-        raise RuntimeError("PostGIS geometry type not found")
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+_NULL = struct.pack(">i", -1)
+_COLUMNS = "version_id, fid, source_fid, props, extra, area_m2, length_m, vertices, geom, geom_3857"
 
-    class WkbDumper(Dumper):
-        format = Format.BINARY
-        oid = info.oid
 
-        def dump(self, obj: Any) -> bytes:
-            return bytes(obj)
+def _field(data: bytes | None) -> bytes:
+    return _NULL if data is None else struct.pack(">i", len(data)) + data
 
-    conn.adapters.register_dumper(_Wkb, WkbDumper)
-    conn.adapters.register_dumper(_JsonText, _JsonTextDumper)
-    return info.oid
+
+def _float(value: float) -> bytes:
+    return _NULL if math.isnan(value) else _FLOAT8.pack(8, value)
+
+
+_INT4 = struct.Struct(">ii")
+_FLOAT8 = struct.Struct(">id")
+
+
+def copy_payload(version_id: int, features: PreparedFeatures, start: int, stop: int) -> bytes:
+    """Rows ``start:stop`` in PostgreSQL's binary COPY format (no header or trailer).
+
+    Built directly rather than through per-value adapters: jsonb is a version byte plus the text,
+    geometry is plain WKB (PostGIS's binary input), numbers are big-endian.
+    """
+    head = struct.pack(">h", 10) + _INT4.pack(4, version_id)
+    parts: list[bytes] = []
+    fids, vertices = features.fids.tolist(), features.vertices.tolist()
+    area, length = features.area_m2.tolist(), features.length_m.tolist()
+    for i in range(start, stop):
+        source_fid = features.source_fids[i]
+        extra = features.extra[i]
+        parts.append(
+            b"".join(
+                (
+                    head,
+                    _INT4.pack(4, fids[i]),
+                    _field(None if source_fid is None else source_fid.encode()),
+                    _field(b"\x01" + features.props[i].encode()),
+                    _field(None if extra is None else b"\x01" + extra.encode()),
+                    _float(area[i]),
+                    _float(length[i]),
+                    _INT4.pack(4, vertices[i]),
+                    _field(features.wkb_4547[i]),
+                    _field(features.wkb_3857[i]),
+                )
+            )
+        )
+    return b"".join(parts)
 
 
 def _copy_features(conn: Connection[Any], table: str, version_id: int, features: PreparedFeatures) -> None:
-    oid = _geometry_dumper(conn)
     schema, name = table.split(".", 1)
-    target = sql.Identifier(schema, name.strip('"'))
-    statement = sql.SQL(
-        "COPY {} (version_id, fid, source_fid, props, extra, area_m2, length_m, geom, geom_3857) "
-        "FROM STDIN (FORMAT BINARY)"
-    ).format(target)
+    statement = sql.SQL("COPY {} (" + _COLUMNS + ") FROM STDIN (FORMAT BINARY)").format(
+        sql.Identifier(schema, name.strip('"'))
+    )
     with conn.cursor() as cur, cur.copy(statement) as copy:
-        copy.set_types(["int4", "int4", "text", "jsonb", "jsonb", "float8", "float8", oid, oid])
-        for i in range(len(features)):
-            area = float(features.area_m2[i])
-            length = float(features.length_m[i])
-            copy.write_row(
-                (
-                    version_id,
-                    int(features.fids[i]),
-                    features.source_fids[i],
-                    _JsonText(features.props[i]),
-                    None if features.extra[i] is None else _JsonText(features.extra[i]),
-                    None if math.isnan(area) else area,
-                    None if math.isnan(length) else length,
-                    _Wkb(features.wkb_4547[i]),
-                    _Wkb(features.wkb_3857[i]),
-                )
-            )
+        copy.write(_COPY_HEADER)
+        step = 20_000
+        for start in range(0, len(features), step):
+            copy.write(copy_payload(version_id, features, start, min(start + step, len(features))))
+        copy.write(struct.pack(">h", -1))
 
 
 def write_version(
@@ -287,11 +286,11 @@ def diff_versions(conn: Connection[Any], code: str, old: int, new: int) -> dict[
         )
     row = conn.execute(
         """
-        WITH a AS (SELECT md5(ST_AsBinary(ST_Normalize(geom))) AS g, md5(props::text || coalesce(extra::text, '')) AS p,
-                          coalesce(area_m2, 0) AS area
+        WITH a AS (SELECT md5(ST_AsBinary(ST_Normalize(geom))) AS g,
+                          md5(props::text || coalesce(extra::text, '')) AS p, coalesce(area_m2, 0) AS area
                    FROM basemap.feature WHERE version_id = %(old)s),
-             b AS (SELECT md5(ST_AsBinary(ST_Normalize(geom))) AS g, md5(props::text || coalesce(extra::text, '')) AS p,
-                          coalesce(area_m2, 0) AS area
+             b AS (SELECT md5(ST_AsBinary(ST_Normalize(geom))) AS g,
+                          md5(props::text || coalesce(extra::text, '')) AS p, coalesce(area_m2, 0) AS area
                    FROM basemap.feature WHERE version_id = %(new)s),
              j AS (SELECT a.g AS ag, b.g AS bg, a.p AS ap, b.p AS bp, a.area AS aa, b.area AS ba
                    FROM a FULL JOIN b ON a.g = b.g)

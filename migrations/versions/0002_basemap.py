@@ -69,6 +69,7 @@ def upgrade() -> None:
           extra       jsonb,
           area_m2     double precision,
           length_m    double precision,
+          vertices    integer NOT NULL,
           geom        geometry(Geometry, 4547) NOT NULL,
           geom_3857   geometry(Geometry, 3857) NOT NULL
         ) PARTITION BY LIST (version_id);
@@ -95,6 +96,9 @@ def upgrade() -> None:
         END $$;
 
         -- Index, subdivide, analyse and attach a loaded version; then it is queryable by version id.
+        -- Only features with more than p_max_vertices vertices get subdivided parts (a footprint check
+        -- probes the feature table for the others). geom_3857 is not indexed: tiles filter on geom
+        -- with the tile envelope transformed to EPSG:4547, and only encode geom_3857.
         CREATE FUNCTION basemap.finish_version(p_version integer, p_max_vertices integer DEFAULT 256)
         RETURNS integer
         LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
@@ -105,24 +109,23 @@ def upgrade() -> None:
         BEGIN
           EXECUTE format('ALTER TABLE %s ADD PRIMARY KEY (fid)', f);
           EXECUTE format('CREATE INDEX ON %s USING gist (geom)', f);
-          EXECUTE format('CREATE INDEX ON %s USING gist (geom_3857)', f);
           EXECUTE format('CREATE TABLE %s (LIKE basemap.feature_part)', p);
           EXECUTE format('ALTER TABLE %s ADD CHECK (version_id = %s)', p, p_version);
           EXECUTE format(
             'INSERT INTO %s (version_id, fid, geom) '
-            'SELECT version_id, fid, geom FROM %s WHERE ST_NPoints(geom) <= $1', p, f) USING p_max_vertices;
-          EXECUTE format(
-            'INSERT INTO %s (version_id, fid, geom) '
-            'SELECT version_id, fid, ST_Subdivide(geom, $1) FROM %s WHERE ST_NPoints(geom) > $1', p, f)
+            'SELECT version_id, fid, ST_Subdivide(geom, $1) FROM %s WHERE vertices > $1', p, f)
             USING p_max_vertices;
           EXECUTE format('SELECT count(*) FROM %s', p) INTO parts;
           EXECUTE format('CREATE INDEX ON %s USING gist (geom)', p);
           EXECUTE format('CREATE INDEX ON %s (fid)', p);
+          EXECUTE format('COMMENT ON TABLE %s IS %L', p, 'subdivided parts of features with many vertices');
           EXECUTE format('REVOKE INSERT ON %s FROM %I', f, '__ROLE__');
           EXECUTE format('ANALYZE %s', f);
           EXECUTE format('ANALYZE %s', p);
-          EXECUTE format('ALTER TABLE basemap.feature ATTACH PARTITION %s FOR VALUES IN (%s)', f, p_version);
-          EXECUTE format('ALTER TABLE basemap.feature_part ATTACH PARTITION %s FOR VALUES IN (%s)', p, p_version);
+          EXECUTE format('ALTER TABLE basemap.feature ATTACH PARTITION %s FOR VALUES IN (%s)',
+                         f, p_version);
+          EXECUTE format('ALTER TABLE basemap.feature_part ATTACH PARTITION %s FOR VALUES IN (%s)',
+                         p, p_version);
           EXECUTE format('GRANT SELECT ON %s, %s TO %I', f, p, '__ROLE__');
           RETURN parts;
         END $$;

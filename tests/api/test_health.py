@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from app.settings import PROJECT_ROOT
+
 
 def test_health_reports_database_postgis_and_revision(client: TestClient, owner_conn: object) -> None:
     r = client.get("/api/health")
@@ -17,7 +19,8 @@ def test_health_reports_database_postgis_and_revision(client: TestClient, owner_
         0
     ]  # type: ignore[attr-defined]
     assert db["postgis_version"] == expected and expected.startswith("3.")
-    assert db["revision"] == db["head_revision"] == "0001_spine"
+    newest = sorted(p.stem for p in (PROJECT_ROOT / "migrations" / "versions").glob("0*.py"))[-1]
+    assert db["revision"] == db["head_revision"] == newest
     assert r.headers["x-request-id"]
 
 

@@ -282,3 +282,78 @@ def test_killed_import_leaves_the_current_version_intact(
     ).fetchone()[0]
     assert leftovers == 0
     assert json.dumps(before)  # the old version is still fully readable
+
+
+def test_older_versions_stay_queryable_as_geojson(client: TestClient, planner: Any, tmp_path: Path) -> None:
+    assert (
+        _upload(
+            client, planner.headers, "cur_old_industrial", _write(_parcels(2), tmp_path / "a.gpkg")
+        ).status_code
+        == 201
+    )
+    assert (
+        _upload(
+            client, planner.headers, "cur_old_industrial", _write(_parcels(3), tmp_path / "b.gpkg")
+        ).status_code
+        == 201
+    )
+    history = client.get("/api/layers/cur_old_industrial/versions", headers=planner.headers).json()
+    newest, older = history[0]["number"], history[1]["number"]
+    assert history[0]["current"] and not history[1]["current"]
+    current = client.get("/api/layers/cur_old_industrial/features", headers=planner.headers)
+    assert current.headers["content-type"] == "application/geo+json"
+    assert current.json()["numberReturned"] == 3
+    old = client.get(
+        "/api/layers/cur_old_industrial/features", params={"version": older}, headers=planner.headers
+    )
+    assert old.json()["numberReturned"] == 2
+    ring = old.json()["features"][0]["geometry"]["coordinates"][0]
+    lon, lat = min(c[0] for c in ring), min(c[1] for c in ring)
+    # CRS84, lon first (CGCS2000 and WGS 84 may differ by a few decimetres between PROJ pipelines).
+    assert abs(lon - 114.25) < 1e-5 and abs(lat - 22.70) < 1e-5
+    east = client.get(
+        "/api/layers/cur_old_industrial/features",
+        params={"version": newest, "bbox": "114.2512,22.69,114.3,22.71"},
+        headers=planner.headers,
+    ).json()
+    assert [f["id"] for f in east["features"]] == [2, 3]
+    bad = client.get(
+        "/api/layers/cur_old_industrial/features", params={"bbox": "1,2,3"}, headers=planner.headers
+    )
+    assert bad.status_code == 422
+    missing = client.get(
+        "/api/layers/cur_old_industrial/features", params={"version": 99}, headers=planner.headers
+    )
+    assert missing.status_code == 404
+
+
+def test_dxf_keeps_cad_layer_names_and_colours(
+    client: TestClient, planner: Any, owner_conn: Any, tmp_path: Path
+) -> None:
+    import ezdxf
+
+    doc = ezdxf.new("R2013")
+    doc.layers.add("规划地块", color=3)  # ACI 3 = green
+    msp = doc.modelspace()
+    msp.add_lwpolyline(
+        [(X0, Y0), (X0 + 100, Y0), (X0 + 100, Y0 + 200), (X0, Y0 + 200)],
+        close=True,
+        dxfattribs={"layer": "规划地块"},
+    )
+    msp.add_lwpolyline(
+        [(X0 + 150, Y0), (X0 + 250, Y0), (X0 + 250, Y0 + 200), (X0 + 150, Y0 + 200)],
+        close=True,
+        dxfattribs={"layer": "规划地块", "color": 1},  # red, overriding the layer colour
+    )
+    path = tmp_path / "地块.dxf"
+    doc.saveas(path)
+    r = _upload(client, planner.headers, "cur_site", path, crs="EPSG:4547")
+    assert r.status_code == 201, r.text
+    rows = owner_conn.execute(
+        """
+        SELECT f.extra->>'cad_layer', f.extra->>'cad_color_index', f.extra->>'cad_color', round(f.area_m2)
+        FROM basemap.feature f JOIN basemap.layer l ON l.current_version = f.version_id
+        WHERE l.code = 'cur_site' ORDER BY f.fid
+        """
+    ).fetchall()
+    assert rows == [("规划地块", "3", "#00FF00", 20000), ("规划地块", "1", "#FF0000", 20000)]

@@ -8,8 +8,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from layers.ingest.intake import IntakeLimits
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from psycopg import Connection
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
@@ -17,8 +16,9 @@ from pydantic import BaseModel, Field
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
-from app.errors import NotFound, PayloadTooLarge
+from app.errors import NotFound, PayloadTooLarge, Unprocessable
 from layers.catalog.model import Catalog, LayerEntry
+from layers.ingest.intake import IntakeLimits
 from layers.ingest.load import import_path
 from layers.store import versions
 
@@ -288,6 +288,68 @@ def rollback_layer(
     entry = visible_entry(request, grant, code)
     versions.rollback(conn, entry, version, grant.actor)
     return _summary(entry, _states(conn, code).get(code))
+
+
+GEOJSON = "application/geo+json"
+
+
+@router.get(
+    "/{code}/features",
+    summary="要素查询（GeoJSON，CRS84）",
+    response_class=Response,
+    responses={200: {"content": {GEOJSON: {}}, "description": "GeoJSON FeatureCollection"}},
+)
+def features(
+    code: str,
+    request: Request,
+    conn: Conn,
+    grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))],
+    version: Annotated[int | None, Query(ge=1, description="版本号，缺省为当前版本")] = None,
+    bbox: Annotated[str | None, Query(description="minLon,minLat,maxLon,maxLat（CRS84）")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    """Features of the current or an older version as GeoJSON in CRS84, optionally within a bbox."""
+    visible_entry(request, grant, code)
+    vid = versions.version_id(conn, code, version)
+    if vid is None:
+        what = f"第 {version} 版" if version else "当前版本"
+        raise NotFound(f"图层“{code}”没有{what}。", f"Layer '{code}' has no such version.")
+    env = _bbox(bbox)
+    row = conn.execute(
+        """
+        SELECT json_build_object(
+          'type', 'FeatureCollection',
+          'features', coalesce(json_agg(json_build_object(
+             'type', 'Feature', 'id', fid,
+             'geometry', ST_AsGeoJSON(ST_Transform(geom, 4326), 7)::json,
+             'properties', props || coalesce(extra, '{}'::jsonb)) ORDER BY fid), '[]'::json),
+          'numberReturned', count(*))::text
+        FROM (
+          SELECT fid, geom, props, extra FROM basemap.feature
+          WHERE version_id = %(v)s
+            AND (%(x0)s::float8 IS NULL OR geom && ST_Transform(
+                   ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326), 4547))
+          ORDER BY fid LIMIT %(limit)s OFFSET %(offset)s
+        ) f
+        """,
+        {"v": vid, "limit": limit, "offset": offset, **env},
+    ).fetchone()
+    return Response(row[0] if row else "{}", media_type=GEOJSON)
+
+
+def _bbox(text: str | None) -> dict[str, float | None]:
+    if text is None:
+        return {"x0": None, "y0": None, "x1": None, "y1": None}
+    try:
+        x0, y0, x1, y1 = (float(v) for v in text.split(","))
+    except ValueError:
+        raise Unprocessable(
+            "bbox 应为 minLon,minLat,maxLon,maxLat 四个数。", "bbox must be minLon,minLat,maxLon,maxLat."
+        ) from None
+    if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
+        raise Unprocessable("bbox 超出经纬度范围或顺序错误。", "bbox is out of range or not min-before-max.")
+    return {"x0": x0, "y0": y0, "x1": x1, "y1": y1}
 
 
 def _too_large(limits: IntakeLimits) -> PayloadTooLarge:
