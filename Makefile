@@ -46,7 +46,7 @@ typecheck: install
 	$(BIN)/mypy
 
 test: install lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 stop:
 	@if [ -x $(BIN)/duogui ]; then $(BIN)/duogui local stop; else echo "nothing to stop"; fi

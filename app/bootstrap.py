@@ -15,6 +15,7 @@ from app.auth.passwords import hash_password, one_time_password
 from app.orgs.service import ADMIN_ORG, seed_organisations
 from app.settings import Settings
 from layers.catalog.model import get_catalog
+from layers.demo.loader import demo_loaded, load_demo
 from layers.store.versions import register_layers
 
 ADMIN_USERNAME = "admin"
@@ -28,6 +29,7 @@ class SetupReport:
     revision_after: str | None
     organisations_added: int
     admin_password: str | None
+    demo_features: int = 0
 
     @property
     def changed(self) -> bool:
@@ -36,6 +38,7 @@ class SetupReport:
             self.revision_before != self.revision_after
             or self.organisations_added > 0
             or self.admin_password is not None
+            or self.demo_features > 0
         )
 
 
@@ -57,7 +60,21 @@ def setup(settings: Settings, *, quiet: bool = False) -> SetupReport:
         added = seed_organisations(conn, actor)
         password = ensure_admin(conn, actor)
         register_layers(conn, get_catalog())
-    return SetupReport(before, after, added, password)
+        demo = 0
+        if settings.demo_scale != "none" and not demo_loaded(conn):
+            if not quiet:
+                print(
+                    f"duogui: loading the demo district ({settings.demo_scale}) once; it takes a few minutes"
+                )
+            report = load_demo(
+                conn,
+                get_catalog(),
+                settings.demo_scale,
+                settings.data_dir,
+                progress=(lambda _: None) if quiet else print,
+            )
+            demo = report.features
+    return SetupReport(before, after, added, password, demo)
 
 
 def ensure_admin(conn: Connection[Any], actor: Actor) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import psycopg
 import typer
@@ -16,10 +16,11 @@ from app.auth import users as user_service
 from app.auth.policy import Role
 from app.errors import DuoguiError
 from app.settings import Settings
-from layers.catalog.model import LayerEntry, get_catalog
+from layers.catalog.model import LayerEntry, LayerKind, get_catalog
+from layers.demo.loader import load_demo
 from layers.ingest.errors import IngestError
-from layers.ingest.load import import_path
-from layers.store.versions import rollback
+from layers.ingest.load import import_file
+from layers.store.versions import register_layers, rollback
 
 cli = typer.Typer(help="多规合一平台 Duogui：服务、数据库与账户管理。", no_args_is_help=True)
 db_cli = typer.Typer(help="数据库迁移 Database migrations.", no_args_is_help=True)
@@ -28,6 +29,8 @@ local_cli = typer.Typer(help="项目内置 PostGIS 集群 The project-local Post
 cli.add_typer(db_cli, name="db")
 cli.add_typer(users_cli, name="users")
 layers_cli = typer.Typer(help="图层管理 Base-map layers.", no_args_is_help=True)
+demo_cli = typer.Typer(help="演示辖区 The demo district.", no_args_is_help=True)
+cli.add_typer(demo_cli, name="demo")
 cli.add_typer(local_cli, name="local")
 cli.add_typer(layers_cli, name="layers")
 
@@ -97,6 +100,8 @@ def setup() -> None:
         return
     if report.revision_before != report.revision_after:
         typer.echo(f"duogui: database migrated {report.revision_before} → {report.revision_after}")
+    if report.demo_features:
+        typer.echo(f"duogui: demo district loaded ({report.demo_features:,} features)")
     if report.organisations_added:
         typer.echo(f"duogui: {report.organisations_added} organisations seeded")
     if report.admin_password:
@@ -203,19 +208,14 @@ def layers_import(
 ) -> None:
     """Import a file as a layer's new version (atomic, audited)."""
     entry = _entry(layer)
-    with psycopg.connect(_settings().owner_dsn) as conn:
+    settings = _settings()
+    options: dict[str, Any] = {"crs": crs, "note": note}
+    if entry.kind is not LayerKind.RASTER:
+        options.update(encoding=encoding, source_layer=source_layer, skip_invalid=skip_invalid)
+    with psycopg.connect(settings.owner_dsn) as conn:
         try:
-            info, report = import_path(
-                conn,
-                entry,
-                file,
-                file.name,
-                _cli_actor(),
-                crs=crs,
-                encoding=encoding,
-                source_layer=source_layer,
-                skip_invalid=skip_invalid,
-                note=note,
+            number, count, report = import_file(
+                conn, entry, file, file.name, _cli_actor(), settings.data_dir, **options
             )
         except IngestError as exc:
             for d in exc.details[:20]:
@@ -223,7 +223,7 @@ def layers_import(
             _fail(f"{exc.message_zh}\n{exc.message_en}")
             return
     typer.echo(
-        f"{entry.code}: version {info.number} with {info.feature_count} features "
+        f"{entry.code}: version {number} with {count} features "
         f"({report.get('repaired_count', 0)} repaired, {report.get('skipped_count', 0)} skipped)"
     )
 
@@ -239,6 +239,29 @@ def layers_rollback(code: str, version: int) -> None:
             _fail(f"{exc.message_zh} {exc.message_en}")
             return
     typer.echo(f"{code}: version {version} is current again")
+
+
+@demo_cli.command("generate")
+def demo_generate(
+    scale: Annotated[str, typer.Option(help="small（测试）/ district（默认）/ full（基准）")] = "district",
+    seed: Annotated[int, typer.Option(help="随机种子（相同种子生成相同数据）")] = 2017,
+) -> None:
+    """Generate the demo district and load every catalog layer through the import path (new versions)."""
+    if scale not in ("small", "district", "full"):
+        _fail("scale 须为 small、district 或 full。 scale must be small, district or full.")
+    settings = _settings()
+    bootstrap.prepare_database(settings, quiet=True)
+    with psycopg.connect(settings.owner_dsn) as conn:
+        register_layers(conn, get_catalog())
+        try:
+            report = load_demo(conn, get_catalog(), scale, settings.data_dir, seed=seed)  # type: ignore[arg-type]
+        except IngestError as exc:
+            _fail(f"{exc.message_zh}\n{exc.message_en}")
+            return
+    typer.echo(
+        f"demo district ({scale}): {report.layers} layers, {report.features:,} features"
+        f" in {report.seconds:.0f}s"
+    )
 
 
 @cli.command("serve")

@@ -104,13 +104,18 @@ class LocalCluster:
     def ensure_database(self, dbname: str, app_role: str) -> None:
         """Create the app login role and ``dbname`` with PostGIS when missing."""
         with psycopg.connect(self.dsn(dbname="postgres"), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (app_role,)).fetchone()
+            exists = conn.execute(
+                "SELECT rolcanlogin AND NOT rolsuper AND NOT rolcreatedb AND NOT rolcreaterole"
+                " FROM pg_roles WHERE rolname = %s",
+                (app_role,),
+            ).fetchone()
             verb = "ALTER" if exists else "CREATE"
-            conn.execute(
-                sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE").format(
-                    sql.Identifier(app_role)
+            if not exists or not exists[0]:
+                conn.execute(
+                    sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE").format(
+                        sql.Identifier(app_role)
+                    )
                 )
-            )
             found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
             if not found:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     lockout_threshold: int = Field(default=5, ge=1)
     lockout_minutes: int = Field(default=15, ge=1)
 
+    demo_scale: Literal["none", "small", "district", "full"] = Field(
+        default="district", description="Demo district loaded by the first `duogui setup` (none: skip)."
+    )
     max_upload_mb: int = Field(default=512, ge=1, description="Largest layer upload accepted.")
 
     web_dir: Path = PROJECT_ROOT / "web"

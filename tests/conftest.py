@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -44,6 +48,7 @@ def create_throwaway_database(prefix: str = "duogui_test") -> tuple[Settings, st
         "database_url": SecretStr(make_conninfo(base.owner_dsn, dbname=name)),
         "lockout_threshold": 3,
         "lockout_minutes": 15,
+        "demo_scale": "none",
     }
     if base.database_url is None:
         overrides["app_database_url"] = SecretStr(make_conninfo(base.app_dsn, dbname=name))
@@ -57,12 +62,25 @@ def drop_database(name: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+@contextmanager
+def cluster_lock() -> Iterator[None]:
+    """Serialise role and database set-up between pytest-xdist workers (roles are cluster-wide)."""
+    path = Path(tempfile.gettempdir()) / "duogui-test-setup.lock"
+    with path.open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def settings() -> Iterator[Settings]:
     """Settings bound to this session's migrated throwaway database."""
-    test_settings, name = create_throwaway_database()
-    try:
+    with cluster_lock():
+        test_settings, name = create_throwaway_database()
         migrate.upgrade(test_settings)
+    try:
         with psycopg.connect(test_settings.owner_dsn) as conn:
             orgs.seed_organisations(conn, Actor.system("tests"))
             register_layers(conn, get_catalog())

@@ -17,7 +17,7 @@ from layers.demo.generic import REGISTRY, generic_layer
 from layers.demo.world import World
 
 _TYPE_IDS = {LayerKind.AREA: (3, 6), LayerKind.LINE: (1, 5), LayerKind.POINT: (0,)}
-_EXPECTED = {"small": 20_000, "district": 520_000, "full": 1_600_000}
+_EXPECTED = {"small": 44_000, "district": 650_000, "full": 1_700_000}
 
 
 def expected_feature_count(scale: Scale) -> int:

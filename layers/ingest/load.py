@@ -122,3 +122,31 @@ def import_path(
         )
         info = write_version(conn, entry, features, meta, actor)
     return info, features.report
+
+
+def import_file(
+    conn: Connection[Any],
+    entry: LayerEntry,
+    upload: Path,
+    original_name: str,
+    actor: Actor,
+    data_dir: Path,
+    **options: Any,
+) -> tuple[int, int, dict[str, Any]]:
+    """Import a vector or raster file according to the layer's kind; return (version, features, report)."""
+    if entry.kind is LayerKind.RASTER:
+        from layers.ingest.raster import import_raster
+
+        number, report = import_raster(
+            conn,
+            entry,
+            upload,
+            original_name,
+            actor,
+            data_dir,
+            crs=options.get("crs"),
+            note=options.get("note"),
+        )
+        return number, 0, report
+    info, report = import_path(conn, entry, upload, original_name, actor, **options)
+    return info.number, info.feature_count, report

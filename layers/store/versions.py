@@ -63,7 +63,8 @@ def register_layers(conn: Connection[Any], catalog: Catalog) -> int:
     return added
 
 
-def _lock_layer(conn: Connection[Any], entry: LayerEntry) -> int | None:
+def lock_layer(conn: Connection[Any], entry: LayerEntry) -> int | None:
+    """Lock the layer's state row for a version change (409 when another change holds it)."""
     conn.execute(
         "INSERT INTO basemap.layer (code, kind) VALUES (%s, %s) ON CONFLICT (code) DO NOTHING",
         (entry.code, entry.kind.value),
@@ -149,7 +150,7 @@ def write_version(
 ) -> VersionInfo:
     """Store ``features`` as the layer's new current version, atomically, and audit it."""
     with conn.transaction():
-        previous = _lock_layer(conn, entry)
+        previous = lock_layer(conn, entry)
         report = features.report
         row = conn.execute(
             """
@@ -221,7 +222,7 @@ def write_version(
 def rollback(conn: Connection[Any], entry: LayerEntry, number: int, actor: Actor) -> int:
     """Make version ``number`` current again (audited); return its id."""
     with conn.transaction():
-        previous = _lock_layer(conn, entry)
+        previous = lock_layer(conn, entry)
         row = conn.execute(
             "SELECT id, raster_path FROM basemap.layer_version WHERE layer_code = %s AND number = %s",
             (entry.code, number),

@@ -17,7 +17,7 @@ import pytest
 
 from app import bootstrap
 from app.migrate import head_revision
-from tests.conftest import create_throwaway_database, drop_database, server_settings
+from tests.conftest import cluster_lock, create_throwaway_database, drop_database, server_settings
 
 DUOGUI = str(Path(sys.executable).with_name("duogui"))
 
@@ -73,7 +73,8 @@ def _serve_and_check_health(env: dict[str, str]) -> None:
 def test_setup_twice_changes_nothing_the_second_time() -> None:
     settings, name = create_throwaway_database("duogui_setup")
     try:
-        first = bootstrap.setup(settings, quiet=True)
+        with cluster_lock():
+            first = bootstrap.setup(settings, quiet=True)
         assert first.revision_before is None
         assert first.revision_after == head_revision()
         assert first.organisations_added == 26
@@ -92,10 +93,11 @@ def test_setup_twice_changes_nothing_the_second_time() -> None:
 @pytest.mark.skipif(server_settings().database_url is not None, reason="exercises the embedded local cluster")
 def test_cli_setup_prints_the_one_time_password_once() -> None:
     db_name = f"duogui_cli_{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "DUOGUI_DB_NAME": db_name}
+    env = {**os.environ, "DUOGUI_DB_NAME": db_name, "DUOGUI_DEMO_SCALE": "none"}
     env.pop("DATABASE_URL", None)
     try:
-        first = subprocess.run([DUOGUI, "setup"], capture_output=True, text=True, env=env, timeout=300)
+        with cluster_lock():
+            first = subprocess.run([DUOGUI, "setup"], capture_output=True, text=True, env=env, timeout=300)
         assert first.returncode == 0, first.stderr
         assert "一次性密码 one-time password:" in first.stdout
         password = first.stdout.split("one-time password:")[1].split()[0]

@@ -17,9 +17,9 @@ from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
 from app.errors import NotFound, PayloadTooLarge, Unprocessable
-from layers.catalog.model import Catalog, LayerEntry
+from layers.catalog.model import Catalog, LayerEntry, LayerKind
 from layers.ingest.intake import IntakeLimits
-from layers.ingest.load import import_path
+from layers.ingest.load import import_file
 from layers.store import versions
 
 router = APIRouter(prefix="/api/layers", tags=["layers"])
@@ -260,20 +260,15 @@ def import_version(
             shutil.copyfileobj(file.file, out, 1024 * 1024)
         if target.stat().st_size > limits.max_upload_bytes:
             raise _too_large(limits)
-        info, report = import_path(
-            conn,
-            entry,
-            target,
-            name,
-            grant.actor,
-            crs=crs,
-            encoding=encoding,
-            source_layer=source_layer,
-            skip_invalid=skip_invalid,
-            note=note,
-            limits=limits,
+        options: dict[str, Any] = {"crs": crs, "note": note}
+        if entry.kind is not LayerKind.RASTER:
+            options.update(
+                encoding=encoding, source_layer=source_layer, skip_invalid=skip_invalid, limits=limits
+            )
+        number, count, report = import_file(
+            conn, entry, target, name, grant.actor, request.app.state.settings.data_dir, **options
         )
-    return ImportResult(layer=code, version=info.number, feature_count=info.feature_count, report=report)
+    return ImportResult(layer=code, version=number, feature_count=count, report=report)
 
 
 @router.post("/{code}/rollback", response_model=LayerSummary, summary="回退到指定版本")

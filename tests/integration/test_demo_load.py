@@ -1,0 +1,172 @@
+"""The demo district loads every catalog layer through the import path, consistently."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+import rasterio
+from rasterio.warp import calculate_default_transform, reproject
+
+from app.audit.log import Actor
+from layers.catalog.model import LayerKind, get_catalog
+from layers.demo import iter_layers
+from layers.ingest.errors import IngestError
+from layers.ingest.raster import import_raster
+from tests.conftest import cluster_lock, create_throwaway_database, drop_database
+
+DUOGUI = str(Path(sys.executable).with_name("duogui"))
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    settings, name = create_throwaway_database("duogui_demo")
+    data_dir = tmp_path_factory.mktemp("data")
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.owner_dsn,
+        "DUOGUI_DATA_DIR": str(data_dir),
+        "DUOGUI_DEMO_SCALE": "none",
+    }
+    try:
+        with cluster_lock():
+            subprocess.run([DUOGUI, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=300)
+        run = subprocess.run(
+            [DUOGUI, "demo", "generate", "--scale", "small"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert run.returncode == 0, run.stderr[-2000:]
+        yield settings.model_copy(update={"data_dir": data_dir}), run.stdout
+    finally:
+        drop_database(name)
+
+
+def test_every_catalog_layer_is_loaded_with_the_generated_counts(demo_db: Any) -> None:
+    settings, stdout = demo_db
+    expected = {code: len(frame) for code, frame in iter_layers("small")}
+    with psycopg.connect(settings.owner_dsn) as conn:
+        rows = dict(
+            conn.execute(
+                """
+            SELECT l.code, v.feature_count FROM basemap.layer l
+            JOIN basemap.layer_version v ON v.id = l.current_version
+            """
+            ).fetchall()
+        )
+        stored = dict(
+            conn.execute(
+                "SELECT l.code, count(*) FROM basemap.feature f JOIN basemap.layer l"
+                " ON l.current_version = f.version_id GROUP BY l.code"
+            ).fetchall()
+        )
+        imports = conn.execute("SELECT count(*) FROM audit.event WHERE action = 'layer.import'").fetchone()
+    catalog = get_catalog()
+    assert set(rows) == set(catalog.layers)
+    for code, count in expected.items():
+        assert count > 0 and rows[code] == count == stored[code], code
+    assert imports is not None and imports[0] == len(catalog.layers)
+    assert f"{len(catalog.layers)} layers" in stdout
+
+
+def test_rasters_are_cogs_in_the_storage_crs(demo_db: Any) -> None:
+    settings, _ = demo_db
+    with psycopg.connect(settings.owner_dsn) as conn:
+        paths = dict(
+            conn.execute(
+                "SELECT l.code, v.raster_path FROM basemap.layer l JOIN basemap.layer_version v"
+                " ON v.id = l.current_version WHERE l.kind = 'raster'"
+            ).fetchall()
+        )
+    assert set(paths) == {e.code for e in get_catalog().layers.values() if e.kind is LayerKind.RASTER}
+    for code, rel in paths.items():
+        with rasterio.open(settings.data_dir / rel) as src:
+            assert src.crs.to_epsg() == 4547, code
+            assert src.profile.get("tiled"), code
+            # GDAL's COG driver adds overviews once the image exceeds one 512-pixel block.
+            assert src.overviews(1) or max(src.width, src.height) <= 512, code
+    with rasterio.open(settings.data_dir / paths["base_slope"]) as src:
+        slope = src.read(1, masked=True)
+        assert 0 <= float(slope.min()) and float(slope.max()) <= 90
+
+
+def test_the_planted_contradictions_are_in_the_database(demo_db: Any) -> None:
+    settings, _ = demo_db
+
+    def overlaps(a: str, b: str) -> int:
+        row = conn.execute(
+            """
+            SELECT count(*) FROM basemap.feature x
+            JOIN basemap.layer la ON la.code = %s AND la.current_version = x.version_id
+            JOIN basemap.layer lb ON lb.code = %s
+            WHERE EXISTS (SELECT 1 FROM basemap.feature y WHERE y.version_id = lb.current_version
+                          AND y.geom && x.geom AND ST_Intersects(y.geom, x.geom))
+            """,
+            (a, b),
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    with psycopg.connect(settings.owner_dsn) as conn:
+        assert overlaps("cur_building", "eco_control_line") > 0
+        assert overlaps("sp_parcel", "forest_land") > 0
+        assert (
+            overlaps("trans_arterial", "water_source_2") + overlaps("trans_expressway", "water_source_2") > 0
+        )
+
+
+def test_a_raster_in_another_crs_is_reprojected_and_versioned(demo_db: Any, tmp_path: Path) -> None:
+    settings, _ = demo_db
+    with psycopg.connect(settings.owner_dsn) as conn:
+        current = conn.execute(
+            "SELECT v.raster_path, v.number FROM basemap.layer l JOIN basemap.layer_version v"
+            " ON v.id = l.current_version WHERE l.code = 'base_dem'"
+        ).fetchone()
+        assert current is not None
+        source = settings.data_dir / current[0]
+        lonlat = tmp_path / "dem_4326.tif"
+        with rasterio.open(source) as src:
+            transform, width, height = calculate_default_transform(
+                src.crs, "EPSG:4326", src.width, src.height, *src.bounds
+            )
+            profile = {
+                **src.profile,
+                "driver": "GTiff",
+                "crs": "EPSG:4326",
+                "transform": transform,
+                "width": width,
+                "height": height,
+            }
+            with rasterio.open(lonlat, "w", **profile) as dst:
+                reproject(rasterio.band(src, 1), rasterio.band(dst, 1))
+            original_max = float(src.read(1, masked=True).max())
+        entry = get_catalog().get("base_dem")
+        number, report = import_raster(
+            conn, entry, lonlat, "dem_4326.tif", Actor.system("test"), settings.data_dir
+        )
+        assert number == current[1] + 1 and report["source_crs"] == "EPSG:4326"
+        stored = conn.execute(
+            "SELECT v.raster_path FROM basemap.layer l JOIN basemap.layer_version v"
+            " ON v.id = l.current_version WHERE l.code = 'base_dem'"
+        ).fetchone()
+        assert stored is not None
+        with rasterio.open(settings.data_dir / stored[0]) as out:
+            assert out.crs.to_epsg() == 4547
+            assert abs(float(out.read(1, masked=True).max()) - original_max) < 0.05 * original_max
+        text = tmp_path / "not.tif"
+        text.write_bytes(b"hello")
+        with pytest.raises(IngestError) as refused:
+            import_raster(conn, entry, text, "not.tif", Actor.system("test"), settings.data_dir)
+        assert refused.value.code == "unsupported_format"
+        with pytest.raises(IngestError):
+            import_raster(
+                conn, get_catalog().get("forest_land"), lonlat, "x.tif", Actor.system("t"), settings.data_dir
+            )
+    assert np.isfinite(original_max)
