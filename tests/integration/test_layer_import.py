@@ -260,6 +260,7 @@ def test_killed_import_leaves_the_current_version_intact(
         while time.monotonic() < deadline:
             busy = owner_conn.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'COPY %%' AND state = 'active'"
+                " AND datname = current_database()"
             ).fetchone()[0]
             if busy:
                 break
@@ -270,7 +271,7 @@ def test_killed_import_leaves_the_current_version_intact(
         proc.wait(timeout=30)
     owner_conn.execute(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-        " WHERE query ILIKE 'COPY %%' AND pid <> pg_backend_pid()"
+        " WHERE query ILIKE 'COPY %%' AND pid <> pg_backend_pid() AND datname = current_database()"
     )
     time.sleep(0.5)
     assert _feature_hashes(owner_conn, "cur_supplied") == before
@@ -357,3 +358,64 @@ def test_dxf_keeps_cad_layer_names_and_colours(
         """
     ).fetchall()
     assert rows == [("规划地块", "3", "#00FF00", 20000), ("规划地块", "1", "#FF0000", 20000)]
+
+
+def test_zipped_filegdb_imports(client: TestClient, planner: Any, tmp_path: Path) -> None:
+    gdb = _write(_parcels(), tmp_path / "parcels.gdb", crs=4490, driver="OpenFileGDB")
+    archive = tmp_path / "parcels.gdb.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in gdb.rglob("*"):
+            zf.write(f, f.relative_to(tmp_path))
+    r = _upload(client, planner.headers, "cur_approved", archive)
+    assert r.status_code == 201, r.text
+    assert r.json()["feature_count"] == 3 and r.json()["report"]["source"]["driver"] == "OpenFileGDB"
+
+
+def test_missing_crs_is_refused_unless_given(client: TestClient, planner: Any, tmp_path: Path) -> None:
+    shp_dir = tmp_path / "noprj"
+    _write(_parcels(), shp_dir, driver="ESRI Shapefile")
+    for prj in shp_dir.glob("*.prj"):
+        prj.unlink()
+    archive = tmp_path / "noprj.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in shp_dir.iterdir():
+            zf.write(f, f.name)
+    r = _upload(client, planner.headers, "cur_approved", archive)
+    assert r.status_code == 422 and r.json()["code"] == "no_crs"
+    assert "坐标系" in r.json()["detail"]
+    ok = _upload(client, planner.headers, "cur_approved", archive, crs="EPSG:4547")
+    assert ok.status_code == 201, ok.text
+
+
+def test_swapped_coordinates_are_refused_with_the_likely_cause(
+    client: TestClient, planner: Any, owner_conn: Any, tmp_path: Path
+) -> None:
+    swapped = gpd.GeoDataFrame(
+        {"name": ["x"]}, geometry=[shapely.box(22.70, 114.25, 22.701, 114.251)], crs=4490
+    )
+    path = tmp_path / "swapped.gpkg"
+    swapped.to_file(path, driver="GPKG")
+    before = owner_conn.execute("SELECT count(*) FROM basemap.layer_version").fetchone()[0]
+    r = _upload(client, planner.headers, "cur_site", path)
+    assert r.status_code == 422
+    assert r.json()["code"] == "outside_district"
+    assert "颠倒" in r.json()["detail"]
+    en = client.post(
+        "/api/layers/cur_site/versions",
+        headers={**planner.headers, "Accept-Language": "en"},
+        files={"file": (path.name, path.read_bytes())},
+    )
+    assert "swapped" in en.json()["detail"]
+    assert owner_conn.execute("SELECT count(*) FROM basemap.layer_version").fetchone()[0] == before
+
+
+def test_zip_bomb_is_refused_before_extraction(
+    client: TestClient, planner: Any, settings: Settings, tmp_path: Path
+) -> None:
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("huge.shp", b"\0" * (60 * 1024 * 1024))
+    r = _upload(client, planner.headers, "cur_site", bomb)
+    assert r.status_code == 413
+    assert r.json()["code"] == "zip_bomb"
+    assert not list((settings.data_dir / "tmp").glob("upload-*"))  # the upload scratch space is cleaned
