@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pyogrio
+import shapely
 from psycopg import Connection
 
 from app.audit.log import Actor
@@ -32,8 +33,8 @@ def read_source(source: SourceDataset, entry: LayerEntry) -> tuple[np.ndarray, A
             options.update(_DXF_OPTIONS)
         pyogrio.set_gdal_config_options(options)
     try:
-        frame = pyogrio.read_dataframe(
-            source.path, layer=source.layer, encoding=source.encoding, fid_as_index=True
+        meta, table = pyogrio.read_arrow(
+            source.path, layer=source.layer, encoding=source.encoding, return_fids=True
         )
     except Exception as exc:  # GDAL raises many types; none may escape as a 500
         raise IngestError(
@@ -44,12 +45,19 @@ def read_source(source: SourceDataset, entry: LayerEntry) -> tuple[np.ndarray, A
     finally:
         if source.driver == "DXF":
             pyogrio.set_gdal_config_options(dict.fromkeys([*_DXF_OPTIONS, "DXF_ENCODING"]))
-    geoms = np.asarray(frame.geometry.array, dtype=object)
-    attributes = frame.drop(columns=frame.geometry.name)
+    # Arrow hands over WKB without a Python object per feature; shapely parses it in one call.
+    geometry_column = meta.get("geometry_name") or "wkb_geometry"
+    wkb = table.column(geometry_column).to_numpy(zero_copy_only=False)
+    geoms = shapely.from_wkb(wkb, on_invalid="ignore")
+    fid_column = meta.get("fid_column") or "OGC_FID"
+    fids = table.column(fid_column).to_pylist() if fid_column in table.column_names else range(len(wkb))
+    attributes = table.drop_columns(
+        [c for c in (geometry_column, fid_column) if c in table.column_names]
+    ).to_pandas()
     if source.driver == "DXF":
         attributes = _with_cad_styles(attributes, styles)
-    source_fids: list[str | None] = [str(i) for i in frame.index]
-    return geoms, attributes, source_fids
+    source_fids: list[str | None] = [str(i) for i in fids]
+    return np.asarray(geoms, dtype=object), attributes, source_fids
 
 
 def _with_cad_styles(attributes: Any, styles: dict[str, tuple[str, int, str]]) -> Any:
@@ -91,11 +99,9 @@ def import_path(
         )
         source_crs = resolve_crs(source.crs, crs)
         geoms, attributes, source_fids = read_source(source, entry)
-        present = [g for g in geoms if g is not None and not g.is_empty]
-        if present:
-            import shapely
-
-            check_in_district(tuple(shapely.total_bounds(np.asarray(present))), source_crs)
+        present = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+        if len(present):
+            check_in_district(tuple(shapely.total_bounds(present)), source_crs)
         features = prepare_features(
             geoms,
             attributes,

@@ -83,7 +83,8 @@ def prepare_geometries(
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     out = np.array(geoms, dtype=object)
     present = ~missing
-    out[present] = shapely.force_2d(out[present])
+    if shapely.has_z(out[present]).any():
+        out[present] = shapely.force_2d(out[present])
     if not to_storage.source_crs or not to_storage.source_crs.equals(to_storage.target_crs):
         out[present] = shapely.transform(
             out[present], lambda x, y: to_storage.transform(x, y), interleaved=False

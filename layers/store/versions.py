@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import psycopg
 from psycopg import Connection, sql
+from psycopg.copy import QueuedLibpqWriter
 from psycopg.rows import dict_row
 
 from app.audit.log import Actor, record
@@ -137,7 +138,9 @@ def _copy_features(conn: Connection[Any], table: str, version_id: int, features:
     statement = sql.SQL("COPY {} (" + _COLUMNS + ") FROM STDIN (FORMAT BINARY)").format(
         sql.Identifier(schema, name.strip('"'))
     )
-    with conn.cursor() as cur, cur.copy(statement) as copy:
+    with conn.cursor() as cur, cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
+        # The queued writer sends from a worker thread, so the server parses one block while the
+        # next is being encoded here.
         copy.write(_COPY_HEADER)
         step = 20_000
         for start in range(0, len(features), step):
