@@ -14,14 +14,16 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __version__
-from app.api.routes import health, layers
+from app.api.routes import health, identify, layers
 from app.audit import routes as audit_routes
 from app.auth import routes as auth_routes
 from app.auth.deps import Allow, Public
 from app.db import create_pool
 from app.errors import install_error_handlers
+from app.ogc import routes as ogc_routes
 from app.orgs import routes as org_routes
 from app.settings import Settings
+from app.tiles import raster_routes, vector_routes
 from app.web import mount_web
 from layers.catalog.model import Catalog, load_catalog
 
@@ -103,6 +105,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            raster = getattr(app.state, "raster_tiles", None)
+            if raster is not None:
+                raster.close()
             pool.close()
 
     app = FastAPI(
@@ -117,7 +122,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.state.catalog = load_catalog_logged()
-    for module in (health, auth_routes, org_routes, audit_routes, layers):
+    for module in (
+        health,
+        auth_routes,
+        org_routes,
+        audit_routes,
+        layers,
+        identify,
+        ogc_routes,
+        raster_routes,
+        vector_routes,
+    ):
         app.include_router(stamp_permissions(module.router))
     mount_web(app, settings)
     app.add_middleware(RequestContext)

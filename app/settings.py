@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     demo_scale: Literal["none", "small", "district", "full"] = Field(
         default="district", description="Demo district loaded by the first `duogui setup` (none: skip)."
     )
+    tile_cache_mb: int = Field(default=256, ge=0, description="In-process tile cache (0 disables it).")
     max_upload_mb: int = Field(default=512, ge=1, description="Largest layer upload accepted.")
 
     web_dir: Path = PROJECT_ROOT / "web"

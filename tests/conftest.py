@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from app.main import create_app
 from app.orgs import service as orgs
 from app.settings import Settings
 from layers.catalog.model import get_catalog
+from layers.demo.loader import load_demo
 from layers.store.versions import register_layers
 from tests.helpers import Account, sign_in, unique
 
@@ -33,6 +36,9 @@ from tests.helpers import Account, sign_in, unique
 def server_settings() -> Settings:
     """Settings of the server the suite runs against (the local cluster unless DATABASE_URL is set)."""
     return Settings(environment="test")
+
+
+_scratch_dirs: dict[str, Path] = {}
 
 
 def create_throwaway_database(prefix: str = "duogui_test") -> tuple[Settings, str]:
@@ -49,6 +55,7 @@ def create_throwaway_database(prefix: str = "duogui_test") -> tuple[Settings, st
         "lockout_threshold": 3,
         "lockout_minutes": 15,
         "demo_scale": "none",
+        "data_dir": _scratch_dirs.setdefault(name, Path(tempfile.mkdtemp(prefix="duogui-test-data-"))),
     }
     if base.database_url is None:
         overrides["app_database_url"] = SecretStr(make_conninfo(base.app_dsn, dbname=name))
@@ -56,7 +63,10 @@ def create_throwaway_database(prefix: str = "duogui_test") -> tuple[Settings, st
 
 
 def drop_database(name: str) -> None:
-    """Drop a throwaway database, closing whatever still uses it."""
+    """Drop a throwaway database, closing whatever still uses it, and its scratch data directory."""
+    scratch = _scratch_dirs.pop(name, None)
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
     base = server_settings()
     with psycopg.connect(make_conninfo(base.owner_dsn, dbname="postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -85,6 +95,46 @@ def settings() -> Iterator[Settings]:
             orgs.seed_organisations(conn, Actor.system("tests"))
             register_layers(conn, get_catalog())
         yield test_settings
+    finally:
+        drop_database(name)
+
+
+@dataclass
+class DemoEnv:
+    """A separate database holding the `small` demo district, with its own app and client.
+
+    Kept apart from the main test database so that import tests cannot change what map tests read.
+    """
+
+    settings: Settings
+    client: TestClient
+
+    def account(self, role: Role, org_code: str = "pnr") -> Account:
+        """A signed-in user of this database."""
+        username = unique(role.value.replace("_", ""))
+        password = "Passw0rd-" + uuid.uuid4().hex[:6]
+        with psycopg.connect(self.settings.owner_dsn, autocommit=True) as conn:
+            user, _ = users.create_user(
+                conn,
+                Actor.system("tests"),
+                users.UserCreate(username=username, role=role, org_code=org_code, password=password),
+            )
+        return Account(user.id, username, password, user.org_id, sign_in(self.client, username, password))
+
+
+@pytest.fixture(scope="session")
+def demo() -> Iterator[DemoEnv]:
+    """The `small` demo district (every catalog layer, rasters too) in its own database."""
+    with cluster_lock():
+        demo_settings, name = create_throwaway_database("duogui_demo")
+        migrate.upgrade(demo_settings)
+    try:
+        with psycopg.connect(demo_settings.owner_dsn) as conn:
+            orgs.seed_organisations(conn, Actor.system("tests"))
+            register_layers(conn, get_catalog())
+            load_demo(conn, get_catalog(), "small", demo_settings.data_dir, progress=lambda _: None)
+        with TestClient(create_app(demo_settings)) as client:
+            yield DemoEnv(demo_settings, client)
     finally:
         drop_database(name)
 

@@ -172,6 +172,17 @@ def list_layers(
     ]
 
 
+@router.get("/legend", response_model=list[dict[str, Any]], summary="图例")
+def layer_legend(
+    request: Request, grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))]
+) -> list[dict[str, Any]]:
+    """Legend data of every visible layer: symbol colours, categories with Chinese labels, colour ramps."""
+    from app.tiles.style import legend
+
+    role = grant.principal.role.value
+    return legend([e for e in catalog_of(request).layers.values() if e.visible_to(role)])
+
+
 @router.get("/{code}", response_model=LayerDetail, summary="图层详情")
 def get_layer(
     code: str, request: Request, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))]

@@ -1,0 +1,128 @@
+"""Route: identify — the features under a map point across layers, with Chinese attribute labels."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from psycopg import sql
+from pydantic import BaseModel
+
+from app.api.routes.layers import catalog_of, visible_entry
+from app.auth.deps import Allow, Grant
+from app.auth.policy import Action
+from app.db import Conn
+from app.errors import Unprocessable
+from layers.catalog.model import LayerEntry, LayerKind
+from layers.tiles.mvt import WORLD
+
+router = APIRouter(prefix="/api", tags=["layers"])
+MAX_PER_LAYER = 20
+
+
+class IdentifiedAttribute(BaseModel):
+    """One attribute value with its labels (code values also carry their label)."""
+
+    name: str
+    label_zh: str
+    label_en: str
+    value: Any
+    value_label_zh: str | None = None
+
+
+class IdentifiedFeature(BaseModel):
+    """A feature found under the point."""
+
+    layer: str
+    layer_name_zh: str
+    fid: int
+    distance_m: float
+    attributes: list[IdentifiedAttribute]
+    extra: dict[str, Any] | None
+
+
+def _labelled(entry: LayerEntry, props: dict[str, Any]) -> list[IdentifiedAttribute]:
+    out = []
+    for attr in entry.attributes:
+        if attr.name not in props:
+            continue
+        value = props[attr.name]
+        label = next((c.label_zh for c in attr.codes or [] if c.value == str(value)), None)
+        out.append(
+            IdentifiedAttribute(
+                name=attr.name,
+                label_zh=attr.label_zh,
+                label_en=attr.label_en or attr.name,
+                value=value,
+                value_label_zh=label,
+            )
+        )
+    return out
+
+
+@router.get("/identify", response_model=list[IdentifiedFeature], summary="点查询（识别要素）")
+def identify(
+    request: Request,
+    conn: Conn,
+    grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))],
+    lon: Annotated[float, Query(ge=-180, le=180, description="经度（CRS84）")],
+    lat: Annotated[float, Query(ge=-90, le=90, description="纬度（CRS84）")],
+    layers: Annotated[
+        str | None, Query(description="图层代码，逗号分隔；缺省为该缩放级别可见的全部矢量图层")
+    ] = None,
+    zoom: Annotated[float, Query(ge=0, le=22, description="当前地图缩放级别")] = 15,
+    tolerance_px: Annotated[int, Query(ge=0, le=50, description="点击容差（像素）")] = 5,
+) -> list[IdentifiedFeature]:
+    """Features within ``tolerance_px`` screen pixels of the point at ``zoom``, nearest first per layer."""
+    role = grant.principal.role.value
+    if layers:
+        entries = [visible_entry(request, grant, code) for code in layers.split(",") if code][:200]
+    else:
+        entries = [
+            e for e in catalog_of(request).layers.values() if e.visible_to(role) and e.min_zoom <= zoom
+        ]
+    entries = [e for e in entries if e.kind is not LayerKind.RASTER]
+    if not entries:
+        raise Unprocessable("没有可查询的矢量图层。", "No vector layer to query.")
+    versions: dict[str, int] = dict(
+        conn.execute(
+            "SELECT code, current_version FROM basemap.layer"
+            " WHERE code = ANY(%s) AND current_version IS NOT NULL",
+            ([e.code for e in entries],),
+        ).fetchall()
+    )
+    # A screen pixel (256-pixel tiles) in ground metres at this latitude.
+    tolerance = max(tolerance_px, 0.5) * WORLD / (256 * 2**zoom) * math.cos(math.radians(lat))
+    parts = [
+        sql.SQL(
+            "(SELECT {code} AS code, fid, props, extra, ST_Distance(geom, p.pt) AS d FROM {table}, p "
+            "WHERE ST_DWithin(geom, p.pt, %(tol)s) ORDER BY d LIMIT {limit})"
+        ).format(
+            code=sql.Literal(e.code),
+            table=sql.Identifier("basemap", f"f_{versions[e.code]}"),
+            limit=sql.Literal(MAX_PER_LAYER),
+        )
+        for e in entries
+        if e.code in versions
+    ]
+    if not parts:
+        return []
+    query = sql.SQL(
+        "WITH p AS (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), 4547) AS pt) {}"
+    ).format(sql.SQL(" UNION ALL ").join(parts))
+    rows = conn.execute(query, {"lon": lon, "lat": lat, "tol": tolerance}).fetchall()
+    by_code = {e.code: e for e in entries}
+    order = {e.code: i for i, e in enumerate(entries)}
+    rows.sort(key=lambda r: (order[r[0]], r[4]))
+    return [
+        IdentifiedFeature(
+            layer=code,
+            layer_name_zh=by_code[code].name_zh,
+            fid=fid,
+            distance_m=round(d, 2),
+            attributes=_labelled(by_code[code], props or {}),
+            extra=extra,
+        )
+        for code, fid, props, extra, d in rows
+    ]

@@ -1,0 +1,1 @@
+"""Map tiles: composite vector tiles (MVT), raster tiles (PNG), TileJSON and styles."""

@@ -1,0 +1,180 @@
+"""TileJSON documents and the MapLibre style generated from the layer catalog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from layers.catalog.model import LayerEntry, LayerKind, Style
+
+DISTRICT_BOUNDS = [114.05, 22.55, 114.40, 22.82]
+MAX_ZOOM = 16  # tiles exist beyond it; clients over-zoom the z16 tiles
+VECTOR_SOURCE = "duogui"
+
+
+def tilejson(entries: list[LayerEntry], tiles: list[str], bounds: list[float] | None) -> dict[str, Any]:
+    """A TileJSON 3.0.0 document for vector tiles of ``entries``."""
+    box = bounds or DISTRICT_BOUNDS
+    return {
+        "tilejson": "3.0.0",
+        "name": "、".join(e.name_zh for e in entries),
+        "description": "; ".join(e.name_en for e in entries),
+        "tiles": tiles,
+        "minzoom": min(e.min_zoom for e in entries),
+        "maxzoom": MAX_ZOOM,
+        "bounds": box,
+        "center": [
+            round((box[0] + box[2]) / 2, 6),
+            round((box[1] + box[3]) / 2, 6),
+            max(12, entries[0].min_zoom),
+        ],
+        "vector_layers": [
+            {
+                "id": e.code,
+                "description": e.name_zh,
+                "minzoom": e.min_zoom,
+                "maxzoom": MAX_ZOOM,
+                "fields": {a.name: f"{a.label_zh} ({a.type.value})" for a in e.attributes},
+            }
+            for e in entries
+        ],
+    }
+
+
+def _colour(style: Style, default: str | None) -> Any:
+    """A colour, or a MapLibre ``match`` expression on the categorised attribute."""
+    if style.by and style.categories:
+        expression: list[Any] = ["match", ["to-string", ["get", style.by]]]
+        for value, colour in style.categories.items():
+            expression += [value, colour]
+        return [*expression, default or "#888888"]
+    return default or "#888888"
+
+
+def style_layers(entry: LayerEntry) -> list[dict[str, Any]]:
+    """The MapLibre style layer of one catalog layer (areas also get an outline layer)."""
+    s = entry.style
+    common = {
+        "source": VECTOR_SOURCE,
+        "source-layer": entry.code,
+        "minzoom": entry.min_zoom,
+        "metadata": {
+            "duogui:name_zh": entry.name_zh,
+            "duogui:name_en": entry.name_en,
+            "duogui:group": entry.group,
+        },
+        "layout": {"visibility": "none"},
+    }
+    if entry.kind is LayerKind.AREA:
+        return [
+            {
+                **common,
+                "id": entry.code,
+                "type": "fill",
+                "paint": {"fill-color": _colour(s, s.fill), "fill-opacity": s.fill_opacity or 0.5},
+            },
+            {
+                **common,
+                "id": f"{entry.code}-outline",
+                "type": "line",
+                "paint": {"line-color": s.line or "#555555", "line-width": s.line_width or 0.5},
+            },
+        ]
+    if entry.kind is LayerKind.LINE:
+        paint: dict[str, Any] = {"line-color": _colour(s, s.line), "line-width": s.line_width or 1}
+        if s.dash:
+            paint["line-dasharray"] = list(s.dash)
+        return [{**common, "id": entry.code, "type": "line", "paint": paint}]
+    return [
+        {
+            **common,
+            "id": entry.code,
+            "type": "circle",
+            "paint": {
+                "circle-color": _colour(s, s.circle),
+                "circle-radius": s.radius or 4,
+                "circle-stroke-color": "#ffffff",
+                "circle-stroke-width": 0.5,
+            },
+        }
+    ]
+
+
+def maplibre_style(entries: list[LayerEntry], base_url: str) -> dict[str, Any]:
+    """One vector source for every visible vector layer, raster sources, one style layer per catalog layer."""
+    vector = [e for e in entries if e.kind is not LayerKind.RASTER]
+    sources: dict[str, Any] = {
+        VECTOR_SOURCE: {
+            "type": "vector",
+            "tiles": [f"{base_url}/tiles/{','.join(e.code for e in vector)}/{{z}}/{{x}}/{{y}}.mvt"],
+            "minzoom": min((e.min_zoom for e in vector), default=0),
+            "maxzoom": MAX_ZOOM,
+            "bounds": DISTRICT_BOUNDS,
+        }
+    }
+    layers: list[dict[str, Any]] = [
+        {"id": "background", "type": "background", "paint": {"background-color": "#f4f3ef"}}
+    ]
+    for entry in entries:
+        if entry.kind is LayerKind.RASTER:
+            sources[entry.code] = {
+                "type": "raster",
+                "tileSize": 256,
+                "bounds": DISTRICT_BOUNDS,
+                "maxzoom": MAX_ZOOM,
+                "tiles": [f"{base_url}/tiles/raster/{entry.code}/{{z}}/{{x}}/{{y}}.png"],
+            }
+            layers.append(
+                {
+                    "id": entry.code,
+                    "type": "raster",
+                    "source": entry.code,
+                    "metadata": {"duogui:name_zh": entry.name_zh, "duogui:group": entry.group},
+                    "layout": {"visibility": "none"},
+                    "paint": {"raster-opacity": 0.8},
+                }
+            )
+    for entry in vector:
+        layers.extend(style_layers(entry))
+    return {
+        "version": 8,
+        "name": "多规合一 · 一张底图",
+        "metadata": {"duogui:layers": len(entries)},
+        "center": [
+            round((DISTRICT_BOUNDS[0] + DISTRICT_BOUNDS[2]) / 2, 4),
+            round((DISTRICT_BOUNDS[1] + DISTRICT_BOUNDS[3]) / 2, 4),
+        ],
+        "zoom": 11,
+        "sources": sources,
+        "layers": layers,
+    }
+
+
+def legend(entries: list[LayerEntry]) -> list[dict[str, Any]]:
+    """Legend entries: each layer's symbol and, for categorised styles, one item per category."""
+    out = []
+    for e in entries:
+        s = e.style
+        item: dict[str, Any] = {
+            "code": e.code,
+            "name_zh": e.name_zh,
+            "name_en": e.name_en,
+            "kind": e.kind.value,
+            "group": e.group,
+            "symbol": s.model_dump(exclude_none=True, exclude={"categories"}),
+        }
+        if s.by and s.categories:
+            attr = e.attribute(s.by)
+            labels = {c.value: (c.label_zh, c.label_en) for c in (attr.codes or [])} if attr else {}
+            item["categories"] = [
+                {
+                    "value": v,
+                    "colour": colour,
+                    "label_zh": labels.get(v, (v, v))[0],
+                    "label_en": labels.get(v, (v, v))[1],
+                }
+                for v, colour in s.categories.items()
+            ]
+        if s.ramp:
+            item["ramp"] = [{"value": v, "colour": c} for v, c in s.ramp]
+        out.append(item)
+    return out

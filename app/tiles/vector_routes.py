@@ -1,0 +1,215 @@
+"""Routes: composite vector tiles, TileJSON, the MapLibre style, and the OGC API – Tiles paths."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+
+from app.api.routes.layers import catalog_of, visible_entry
+from app.auth.deps import Allow, Grant
+from app.auth.policy import Action
+from app.db import Conn
+from app.errors import NotFound
+from app.tiles.cache import TileCache
+from app.tiles.style import maplibre_style, tilejson
+from layers.catalog.model import LayerEntry, LayerKind
+from layers.tiles.mvt import TileLayer, tile_in_range, tile_query
+
+MVT = "application/vnd.mapbox-vector-tile"
+router = APIRouter(tags=["tiles"])
+_MVT_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {MVT: {}}, "description": "Mapbox Vector Tile (gzip when accepted)"},
+    204: {"description": "No feature in this tile"},
+    304: {"description": "Not modified"},
+}
+MAX_CODES = 200
+
+
+def tile_cache(request: Request) -> TileCache:
+    """The application's tile cache (created on first use)."""
+    cache: TileCache | None = getattr(request.app.state, "tile_cache", None)
+    if cache is None:
+        budget = request.app.state.settings.tile_cache_mb * 1024 * 1024
+        cache = request.app.state.tile_cache = TileCache(budget)
+    return cache
+
+
+def _entries(request: Request, grant: Grant, codes: str) -> list[LayerEntry]:
+    names = [c for c in codes.split(",") if c]
+    if not names or len(names) > MAX_CODES or len(set(names)) != len(names):
+        raise NotFound("图层列表无效。", "Invalid layer list.")
+    entries = [visible_entry(request, grant, code) for code in names]
+    raster = [e.code for e in entries if e.kind is LayerKind.RASTER]
+    if raster:
+        raise NotFound(
+            f"栅格图层请使用 /tiles/raster：{', '.join(raster)}", "Raster layers are served by /tiles/raster."
+        )
+    return entries
+
+
+def _versions(conn: Conn, entries: list[LayerEntry]) -> dict[str, int]:
+    rows = conn.execute(
+        "SELECT code, current_version FROM basemap.layer"
+        " WHERE code = ANY(%s) AND current_version IS NOT NULL",
+        ([e.code for e in entries],),
+    ).fetchall()
+    return {code: int(v) for code, v in rows}
+
+
+def render_tile(request: Request, conn: Conn, entries: list[LayerEntry], z: int, x: int, y: int) -> Response:
+    """The tile of ``entries`` at z/x/y with caching, ETag and gzip."""
+    if not tile_in_range(z, x, y):
+        raise NotFound("瓦片行列号超出范围。", "Tile coordinates out of range.")
+    versions = _versions(conn, entries)
+    layers = [TileLayer(e, versions[e.code]) for e in entries if e.code in versions and e.min_zoom <= z]
+    key = (tuple((t.entry.code, t.version_id) for t in layers), z, x, y)
+    etag = '"' + hashlib.sha1(repr(key).encode()).hexdigest() + '"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "private, max-age=300",
+        "Vary": "Accept-Encoding, Authorization",
+    }
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    cache = tile_cache(request)
+    body = cache.get(key)
+    if body is None:
+        row = conn.execute(tile_query(layers, z, x, y)).fetchone()
+        raw = bytes(row[0]) if row and row[0] else b""
+        body = gzip.compress(raw, compresslevel=5) if raw else b""
+        cache.put(key, body)
+    if not body:
+        return Response(status_code=204, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(body, media_type=MVT, headers={**headers, "Content-Encoding": "gzip"})
+    return Response(gzip.decompress(body), media_type=MVT, headers=headers)
+
+
+Zoom = Annotated[int, Path(ge=0, le=22, description="缩放级别")]
+TileIndex = Annotated[int, Path(ge=0, description="瓦片行/列号")]
+
+
+@router.get(
+    "/tiles/{codes}/{z}/{x}/{y}.mvt",
+    response_class=Response,
+    responses=_MVT_RESPONSE,
+    summary="矢量瓦片（可多图层，逗号分隔）",
+)
+def vector_tile(
+    codes: str,
+    z: Zoom,
+    x: TileIndex,
+    y: TileIndex,
+    request: Request,
+    conn: Conn,
+    grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))],
+) -> Response:
+    """All requested layers of one XYZ tile in a single MVT (layers below their minimum zoom are left out)."""
+    return render_tile(request, conn, _entries(request, grant, codes), z, x, y)
+
+
+@router.get("/tiles/{codes}/tilejson.json", response_model=dict[str, Any], summary="TileJSON 3.0")
+def vector_tilejson(
+    codes: str, request: Request, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))]
+) -> dict[str, Any]:
+    """TileJSON 3.0.0 for a layer or a comma list of layers."""
+    entries = _entries(request, grant, codes)
+    url = str(request.base_url).rstrip("/") + f"/tiles/{codes}/{{z}}/{{x}}/{{y}}.mvt"
+    return tilejson(entries, [url], _bounds(conn, entries))
+
+
+@router.get("/tiles/style.json", response_model=dict[str, Any], summary="MapLibre 样式（由图层目录生成）")
+def style(
+    request: Request, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))]
+) -> dict[str, Any]:
+    """A MapLibre style: one source for all visible vector layers, one style layer per catalog layer."""
+    role = grant.principal.role.value
+    entries = [e for e in catalog_of(request).layers.values() if e.visible_to(role)]
+    return maplibre_style(entries, str(request.base_url).rstrip("/"))
+
+
+def _bounds(conn: Conn, entries: list[LayerEntry]) -> list[float] | None:
+    row = conn.execute(
+        """
+        SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
+        FROM (SELECT ST_Transform(ST_SetSRID(ST_Extent(v.extent), 4547), 4326)::box2d AS e
+              FROM basemap.layer l JOIN basemap.layer_version v ON v.id = l.current_version
+              WHERE l.code = ANY(%s)) s
+        """,
+        ([e.code for e in entries],),
+    ).fetchone()
+    return [round(float(v), 6) for v in row] if row and row[0] is not None else None
+
+
+# OGC API – Tiles (WebMercatorQuad) for each collection.
+@router.get(
+    "/ogc/collections/{code}/tiles",
+    response_model=dict[str, Any],
+    tags=["ogc-tiles"],
+    summary="集合瓦片集列表",
+)
+def ogc_tilesets(
+    code: str, request: Request, grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))]
+) -> dict[str, Any]:
+    """The vector tilesets of a collection (WebMercatorQuad only)."""
+    entry = _entries(request, grant, code)[0]
+    base = str(request.base_url).rstrip("/") + f"/ogc/collections/{entry.code}/tiles/WebMercatorQuad"
+    return {
+        "tilesets": [
+            {
+                "title": entry.name_zh,
+                "dataType": "vector",
+                "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+                "tileMatrixSetURI": "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad",
+                "links": [
+                    {"rel": "self", "href": base, "type": "application/json"},
+                    {
+                        "rel": "item",
+                        "href": base + "/{tileMatrix}/{tileRow}/{tileCol}",
+                        "type": MVT,
+                        "templated": True,
+                    },
+                ],
+            }
+        ]
+    }
+
+
+@router.get(
+    "/ogc/collections/{code}/tiles/WebMercatorQuad",
+    response_model=dict[str, Any],
+    tags=["ogc-tiles"],
+    summary="瓦片集（TileJSON）",
+)
+def ogc_tileset(
+    code: str, request: Request, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))]
+) -> dict[str, Any]:
+    """The collection's WebMercatorQuad tileset as TileJSON 3.0.0."""
+    entries = _entries(request, grant, code)
+    url = (
+        str(request.base_url).rstrip("/") + f"/ogc/collections/{code}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"
+    )
+    return tilejson(entries, [url], _bounds(conn, entries))
+
+
+@router.get(
+    "/ogc/collections/{code}/tiles/WebMercatorQuad/{z}/{y}/{x}",
+    response_class=Response,
+    responses=_MVT_RESPONSE,
+    tags=["ogc-tiles"],
+    summary="OGC 瓦片（tileMatrix/tileRow/tileCol）",
+)
+def ogc_tile(
+    code: str,
+    z: Zoom,
+    y: TileIndex,
+    x: TileIndex,
+    request: Request,
+    conn: Conn,
+    grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))],
+) -> Response:
+    """One vector tile of a collection (OGC order: zoom, row, column)."""
+    return render_tile(request, conn, _entries(request, grant, code), z, x, y)

@@ -1,0 +1,228 @@
+"""Vector tiles: Duogui vs tipg on the same database, same tables, same random tiles, in one run.
+
+Loads the demo district (default ``full``) into a throwaway database, starts our server (tile cache off,
+so every figure is uncached) and tipg (installed into ``.venv-bench``, pointed at the same partitions),
+requests the same random tiles inside the district at z8, z10, z12, z14 and z16 from both, and prints
+p50/p95/p99 latency and mean size for both and the ratio. Also times composite tiles of the ecological
+layers at z8–z11 (ours only: tipg serves one table per request).
+
+    .venv/bin/python bench/tiles_vs_tipg.py [--scale full|district|small] [--tiles 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.audit.log import Actor  # noqa: E402
+from app.auth import users  # noqa: E402
+from app.auth.policy import Role  # noqa: E402
+from layers.catalog.model import LayerKind, get_catalog  # noqa: E402
+from layers.demo.loader import load_demo  # noqa: E402
+from layers.store.versions import register_layers  # noqa: E402
+from layers.tiles.mvt import lonlat_to_tile  # noqa: E402
+from tests.conftest import create_throwaway_database, drop_database  # noqa: E402
+
+ZOOMS = (8, 10, 12, 14, 16)
+TIPG = ROOT / ".venv-bench" / "bin"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(url: str, headers: dict[str, str], seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.5)
+    raise SystemExit(f"server at {url} did not come up")
+
+
+def fetch(url: str, headers: dict[str, str]) -> tuple[float, int]:
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60) as r:
+            body = r.read()
+    except urllib.error.HTTPError as exc:
+        if exc.code != 204:
+            raise
+        body = b""
+    return (time.perf_counter() - started) * 1000, len(body)
+
+
+def stats(samples: list[tuple[float, int]]) -> tuple[float, float, float, float]:
+    ms = [s[0] for s in samples]
+    q = statistics.quantiles(ms, n=100)
+    return q[49], q[94], q[98], statistics.mean(s[1] for s in samples) / 1024
+
+
+def ensure_tipg() -> None:
+    if not (TIPG / "uvicorn").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(TIPG.parent)], check=True)
+        subprocess.run([str(TIPG / "pip"), "install", "-q", "tipg", "uvicorn"], check=True)
+
+
+def main() -> None:  # noqa: C901 - a linear script
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", default="full", choices=["small", "district", "full"])
+    parser.add_argument("--tiles", type=int, default=200, help="random tiles per zoom")
+    args = parser.parse_args()
+    ensure_tipg()
+    catalog = get_catalog()
+    settings, name = create_throwaway_database("duogui_tilebench")
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        from app import migrate
+
+        migrate.upgrade(settings)
+        with psycopg.connect(settings.owner_dsn) as conn:
+            register_layers(conn, catalog)
+            print(f"loading the {args.scale} demo …", flush=True)
+            load_demo(conn, catalog, args.scale, settings.data_dir, progress=lambda _: None)
+            from app.orgs.service import seed_organisations
+
+            seed_organisations(conn, Actor.system("bench"))
+            users.create_user(
+                conn,
+                Actor.system("bench"),
+                users.UserCreate(
+                    username="bench-admin", role=Role.ADMIN, org_code="gov-data", password="Bench-pass-2026"
+                ),
+            )
+            versions = dict(
+                conn.execute(
+                    "SELECT code, current_version FROM basemap.layer WHERE current_version IS NOT NULL"
+                ).fetchall()
+            )
+            counts = dict(
+                conn.execute(
+                    "SELECT l.code, v.feature_count FROM basemap.layer l JOIN basemap.layer_version v"
+                    " ON v.id = l.current_version"
+                ).fetchall()
+            )
+            extent = conn.execute(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Transform("
+                "ST_SetSRID(ST_Extent(v.extent), 4547), 4326)::box2d e FROM basemap.layer_version v) s"
+            ).fetchone()
+            assert extent is not None
+        vector = [e for e in catalog.layers.values() if e.kind is not LayerKind.RASTER and e.code in versions]
+        # Per zoom, the hardest single layer: the one with most features among those shown at that zoom.
+        chosen = {
+            z: max((e for e in vector if e.min_zoom <= z), key=lambda e: counts.get(e.code, 0)) for z in ZOOMS
+        }
+        ours_port, tipg_port = free_port(), free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": settings.owner_dsn,
+            "DUOGUI_TILE_CACHE_MB": "0",
+            "DUOGUI_DEMO_SCALE": "none",
+            "DUOGUI_DATA_DIR": str(settings.data_dir),
+            "DUOGUI_POOL_MAX_SIZE": "4",
+        }
+        procs.append(
+            subprocess.Popen(
+                [str(ROOT / ".venv/bin/duogui"), "serve", "--port", str(ours_port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        params = conninfo_to_dict(settings.owner_dsn)
+        tables = sorted({f"basemap.f_{versions[e.code]}" for e in chosen.values()})
+        tipg_env = {
+            **os.environ,
+            # asyncpg takes a Unix-socket directory as a percent-encoded host.
+            "DATABASE_URL": f"postgresql://{params['user']}@{quote(params['host'], safe='')}:{params['port']}"
+            f"/{params['dbname']}",
+            "TIPG_DB_SCHEMAS": json.dumps(["basemap"]),
+            "TIPG_DB_TABLES": json.dumps(tables),
+            "DB_MAX_CONN_SIZE": "4",
+        }
+        procs.append(
+            subprocess.Popen(
+                [str(TIPG / "uvicorn"), "tipg.main:app", "--port", str(tipg_port), "--log-level", "warning"],
+                env=tipg_env,
+                cwd="/tmp",
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        token_req = urllib.request.Request(
+            f"http://127.0.0.1:{ours_port}/api/auth/token",
+            data=b"username=bench-admin&password=Bench-pass-2026",
+            method="POST",
+        )
+        wait_for(f"http://127.0.0.1:{ours_port}/api/health", {})
+        with urllib.request.urlopen(token_req) as r:
+            ours_headers = {"Authorization": "Bearer " + json.load(r)["access_token"]}
+        wait_for(f"http://127.0.0.1:{tipg_port}/collections", {})
+        rng = np.random.default_rng(42)
+        # Random points inside the loaded data's extent (the whole district at district/full scale).
+        lon = rng.uniform(extent[0], extent[2], args.tiles)
+        lat = rng.uniform(extent[1], extent[3], args.tiles)
+        head = f"{'zoom':>4} {'layer':<22} {'server':<7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+        print(head + f" {'mean KB':>8}")
+        for z in ZOOMS:
+            entry = chosen[z]
+            table = f"basemap.f_{versions[entry.code]}"
+            tiles = [lonlat_to_tile(a, b, z) for a, b in zip(lon, lat, strict=True)]
+            ours = [
+                fetch(f"http://127.0.0.1:{ours_port}/tiles/{entry.code}/{z}/{x}/{y}.mvt", ours_headers)
+                for x, y in tiles
+            ]
+            theirs = [
+                fetch(
+                    f"http://127.0.0.1:{tipg_port}/collections/{table}/tiles/WebMercatorQuad/{z}/{x}/{y}", {}
+                )
+                for x, y in tiles
+            ]
+            a, b = stats(ours), stats(theirs)
+            print(f"{z:>4} {entry.code:<22} {'duogui':<7} {a[0]:8.1f} {a[1]:8.1f} {a[2]:8.1f} {a[3]:8.1f}")
+            print(
+                f"{'':>4} {'':<22} {'tipg':<7} {b[0]:8.1f} {b[1]:8.1f} {b[2]:8.1f} {b[3]:8.1f}"
+                f"   p50 ratio {a[0] / b[0]:.2f}x"
+            )
+        eco = ",".join(e.code for e in vector if e.group == "06")
+        for z in (8, 9, 10, 11):
+            tiles = [lonlat_to_tile(a, b, z) for a, b in zip(lon, lat, strict=True)]
+            composite = [
+                fetch(f"http://127.0.0.1:{ours_port}/tiles/{eco}/{z}/{x}/{y}.mvt", ours_headers)
+                for x, y in tiles
+            ]
+            c = stats(composite)
+            print(
+                f"{z:>4} {'ecology (group 06)':<22} {'duogui':<7} {c[0]:8.1f} {c[1]:8.1f} {c[2]:8.1f}"
+                f" {c[3]:8.1f}"
+            )
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=30)
+        drop_database(name)
+
+
+if __name__ == "__main__":
+    main()

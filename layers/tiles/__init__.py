@@ -1,0 +1,1 @@
+"""Tile generation: vector tiles (MVT) from PostGIS and raster tiles from COGs."""

@@ -1,0 +1,193 @@
+"""Composite vector tiles, TileJSON, style, legend and identify on the small demo district."""
+
+from __future__ import annotations
+
+import gzip
+from typing import Any
+
+import mapbox_vector_tile
+import psycopg
+import pytest
+
+from app.auth.policy import Role
+from layers.catalog.model import LayerKind, get_catalog
+from layers.tiles.mvt import lonlat_to_tile
+from tests.conftest import DemoEnv
+
+MVT = "application/vnd.mapbox-vector-tile"
+
+
+def _centre(demo: DemoEnv, code: str) -> tuple[float, float]:
+    with psycopg.connect(demo.settings.owner_dsn) as conn:
+        row = conn.execute(
+            """
+            SELECT ST_X(c), ST_Y(c) FROM (
+              SELECT ST_Transform(ST_PointOnSurface(f.geom), 4326) AS c FROM basemap.feature f
+              JOIN basemap.layer l ON l.current_version = f.version_id WHERE l.code = %s
+              ORDER BY f.fid LIMIT 1 OFFSET 20) s
+            """,
+            (code,),
+        ).fetchone()
+    assert row is not None
+    return float(row[0]), float(row[1])
+
+
+def _count_in_tile(demo: DemoEnv, code: str, z: int, x: int, y: int, margin: float) -> int:
+    with psycopg.connect(demo.settings.owner_dsn) as conn:
+        row = conn.execute(
+            """
+            SELECT count(*) FROM basemap.feature f JOIN basemap.layer l ON l.current_version = f.version_id
+            WHERE l.code = %s
+              AND ST_Intersects(ST_Transform(f.geom, 3857), ST_TileEnvelope(%s, %s, %s, margin => %s))
+            """,
+            (code, z, x, y, margin),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+@pytest.fixture(scope="module")
+def planner(demo: DemoEnv) -> Any:
+    return demo.account(Role.PLANNER)
+
+
+def test_composite_tile_holds_every_requested_layer_with_attributes(demo: DemoEnv, planner: Any) -> None:
+    lon, lat = _centre(demo, "cur_building")
+    x, y = lonlat_to_tile(lon, lat, 15)
+    r = demo.client.get(
+        f"/tiles/cur_building,sp_parcel,admin_community/15/{x}/{y}.mvt", headers=planner.headers
+    )
+    assert r.status_code == 200 and r.headers["content-type"] == MVT
+    tile = mapbox_vector_tile.decode(r.content)
+    assert {"cur_building", "sp_parcel", "admin_community"} <= set(tile)
+    n = len(tile["cur_building"]["features"])
+    assert (
+        _count_in_tile(demo, "cur_building", 15, x, y, 0)
+        <= n
+        <= _count_in_tile(demo, "cur_building", 15, x, y, 64 / 4096)
+    )
+    # Tiles carry what the style needs (the categorised attribute) and the feature's code; the rest is
+    # one identify request away.
+    props = tile["cur_building"]["features"][0]["properties"]
+    assert set(props) == {"use", "building_code"}
+    parcel_codes = {f["properties"].get("land_use") for f in tile["sp_parcel"]["features"]}
+    assert parcel_codes <= set(get_catalog().get("sp_parcel").attribute("land_use").code_values())  # type: ignore[union-attr]
+
+
+def test_layers_below_their_minimum_zoom_are_left_out(demo: DemoEnv, planner: Any) -> None:
+    building = get_catalog().get("cur_building")
+    lon, lat = _centre(demo, "cur_building")
+    z = building.min_zoom - 1
+    x, y = lonlat_to_tile(lon, lat, z)
+    r = demo.client.get(f"/tiles/cur_building,admin_subdistrict/{z}/{x}/{y}.mvt", headers=planner.headers)
+    tile = mapbox_vector_tile.decode(r.content)
+    assert "cur_building" not in tile and "admin_subdistrict" in tile
+
+
+def test_gzip_etag_and_conditional_requests(demo: DemoEnv, planner: Any) -> None:
+    lon, lat = _centre(demo, "sp_parcel")
+    x, y = lonlat_to_tile(lon, lat, 14)
+    url = f"/tiles/sp_parcel/14/{x}/{y}.mvt"
+    zipped = demo.client.get(url, headers={**planner.headers, "Accept-Encoding": "gzip"})
+    assert zipped.headers.get("content-encoding") == "gzip"
+    plain = demo.client.get(url, headers={**planner.headers, "Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert mapbox_vector_tile.decode(plain.content) == mapbox_vector_tile.decode(zipped.content)
+    etag = plain.headers["etag"]
+    again = demo.client.get(url, headers={**planner.headers, "If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert len(gzip.compress(plain.content)) > 0
+
+
+def test_tiles_outside_the_data_are_empty_and_bad_requests_are_refused(demo: DemoEnv, planner: Any) -> None:
+    assert demo.client.get("/tiles/sp_parcel/14/0/0.mvt", headers=planner.headers).status_code == 204
+    assert demo.client.get("/tiles/sp_parcel/3/8/1.mvt", headers=planner.headers).status_code == 404
+    assert demo.client.get("/tiles/sp_parcel/23/0/0.mvt", headers=planner.headers).status_code == 422
+    assert demo.client.get("/tiles/no_such_layer/10/0/0.mvt", headers=planner.headers).status_code == 404
+    assert demo.client.get("/tiles/base_dem/10/0/0.mvt", headers=planner.headers).status_code == 404
+    assert demo.client.get("/tiles/sp_parcel/10/0/0.mvt").status_code == 401
+    viewer = demo.account(Role.VIEWER)
+    assert demo.client.get("/tiles/cur_cadastre/14/0/0.mvt", headers=viewer.headers).status_code == 404
+
+
+def test_every_tile_of_the_demo_stays_under_500_kb(demo: DemoEnv, planner: Any) -> None:
+    codes = ",".join(
+        e.code
+        for e in get_catalog().layers.values()
+        if e.kind is not LayerKind.RASTER and e.visible_to("admin")
+    )
+    admin = demo.account(Role.ADMIN, "gov-data")
+    with psycopg.connect(demo.settings.owner_dsn) as conn:
+        box = conn.execute(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Transform("
+            "ST_SetSRID(ST_Extent(extent), 4547), 4326)::box2d e FROM basemap.layer_version) s"
+        ).fetchone()
+    assert box is not None
+    largest = 0
+    for z in range(8, 15):
+        x0, y1 = lonlat_to_tile(box[0], box[1], z)
+        x1, y0 = lonlat_to_tile(box[2], box[3], z)
+        for x in range(x0, x1 + 1):
+            for y in range(y0, y1 + 1):
+                r = demo.client.get(
+                    f"/tiles/{codes}/{z}/{x}/{y}.mvt",
+                    headers={**admin.headers, "Accept-Encoding": "identity"},
+                )
+                assert r.status_code in (200, 204)
+                largest = max(largest, len(r.content))
+    assert 0 < largest < 500 * 1024
+
+
+def test_tilejson_style_and_legend(demo: DemoEnv, planner: Any) -> None:
+    tj = demo.client.get("/tiles/sp_parcel,cur_building/tilejson.json", headers=planner.headers).json()
+    assert tj["tilejson"] == "3.0.0" and tj["tiles"][0].endswith(
+        "/tiles/sp_parcel,cur_building/{z}/{x}/{y}.mvt"
+    )
+    assert [v["id"] for v in tj["vector_layers"]] == ["sp_parcel", "cur_building"]
+    assert 114.0 < tj["bounds"][0] < tj["bounds"][2] < 114.5
+    style = demo.client.get("/tiles/style.json", headers=planner.headers).json()
+    visible = [e for e in get_catalog().layers.values() if e.visible_to("planner")]
+    ids = {layer["id"] for layer in style["layers"]}
+    assert {e.code for e in visible} <= ids
+    parcel = next(layer for layer in style["layers"] if layer["id"] == "sp_parcel")
+    assert parcel["type"] == "fill" and parcel["paint"]["fill-color"][0] == "match"
+    hidden = [e.code for e in get_catalog().layers.values() if not e.visible_to("planner")]
+    assert hidden and not set(hidden) & ids  # restricted layers stay out of a planner's style
+    legend = demo.client.get("/api/layers/legend", headers=planner.headers).json()
+    parcel_legend = next(item for item in legend if item["code"] == "sp_parcel")
+    r2 = next(c for c in parcel_legend["categories"] if c["value"] == "R2")
+    assert r2["label_zh"].startswith("二类居住") and r2["colour"].startswith("#")
+    ogc = demo.client.get("/ogc/collections/sp_parcel/tiles", headers=planner.headers).json()
+    assert ogc["tilesets"][0]["dataType"] == "vector"
+
+
+def test_ogc_tile_path_matches_the_xyz_tile(demo: DemoEnv, planner: Any) -> None:
+    lon, lat = _centre(demo, "sp_parcel")
+    x, y = lonlat_to_tile(lon, lat, 14)
+    xyz = demo.client.get(
+        f"/tiles/sp_parcel/14/{x}/{y}.mvt", headers={**planner.headers, "Accept-Encoding": "x"}
+    )
+    ogc = demo.client.get(
+        f"/ogc/collections/sp_parcel/tiles/WebMercatorQuad/14/{y}/{x}",
+        headers={**planner.headers, "Accept-Encoding": "x"},
+    )
+    assert ogc.status_code == 200 and ogc.content == xyz.content
+
+
+def test_identify_returns_the_building_under_the_point_with_labels(demo: DemoEnv, planner: Any) -> None:
+    lon, lat = _centre(demo, "cur_building")
+    r = demo.client.get(
+        "/api/identify",
+        params={"lon": lon, "lat": lat, "layers": "cur_building,sp_parcel", "zoom": 18},
+        headers=planner.headers,
+    )
+    assert r.status_code == 200
+    found = r.json()
+    building = [f for f in found if f["layer"] == "cur_building"]
+    assert building and building[0]["distance_m"] == 0
+    labels = {a["name"]: a for a in building[0]["attributes"]}
+    assert labels["floors"]["label_zh"] == "层数"
+    assert labels["structure"]["value_label_zh"]
+    far = demo.client.get(
+        "/api/identify", params={"lon": 114.0, "lat": 22.0, "layers": "cur_building"}, headers=planner.headers
+    )
+    assert far.json() == []
