@@ -268,6 +268,9 @@ def demo_generate(
 def serve(
     host: Annotated[str | None, typer.Option(help="监听地址")] = None,
     port: Annotated[int | None, typer.Option(help="端口（默认 DUOGUI_PORT 或 8000）")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="工作进程数（每个进程有自己的连接池和瓦片缓存）")
+    ] = 1,
 ) -> None:
     """Serve the web app and API."""
     import uvicorn
@@ -279,6 +282,18 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     typer.echo(f"duogui: serving on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
+    if workers > 1:
+        # Each worker process builds its own app (pool, caches) from the same environment.
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=False,
+            log_level="warning",
+        )
+        return
     uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False, log_level="info")
 
 

@@ -21,6 +21,8 @@ def connection_options(settings: Settings) -> str:
         f" -c lock_timeout={min(settings.statement_timeout_ms, 10_000)}"
         " -c idle_in_transaction_session_timeout=60000"
         " -c timezone=Asia/Shanghai"
+        # Tile and identify statements are many short queries; JIT compilation only adds latency to them.
+        " -c jit=off"
     )
 
 

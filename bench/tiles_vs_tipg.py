@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -34,10 +35,10 @@ sys.path.insert(0, str(ROOT))
 from app.audit.log import Actor  # noqa: E402
 from app.auth import users  # noqa: E402
 from app.auth.policy import Role  # noqa: E402
-from layers.catalog.model import LayerKind, get_catalog  # noqa: E402
+from layers.catalog.model import LayerEntry, LayerKind, get_catalog  # noqa: E402
 from layers.demo.loader import load_demo  # noqa: E402
 from layers.store.versions import register_layers  # noqa: E402
-from layers.tiles.mvt import lonlat_to_tile  # noqa: E402
+from layers.tiles.mvt import TileLayer, lonlat_to_tile, tile_query  # noqa: E402
 from tests.conftest import create_throwaway_database, drop_database  # noqa: E402
 
 ZOOMS = (8, 10, 12, 14, 16)
@@ -77,6 +78,94 @@ def stats(samples: list[tuple[float, int]]) -> tuple[float, float, float, float]
     ms = [s[0] for s in samples]
     q = statistics.quantiles(ms, n=100)
     return q[49], q[94], q[98], statistics.mean(s[1] for s in samples) / 1024
+
+
+def floor(dsn: str, layers: list[TileLayer], z: int, tiles: list[tuple[int, int]]) -> tuple[float, ...]:
+    """The same tile statement run directly in the database: the floor under the HTTP figure."""
+    samples = []
+    with psycopg.connect(dsn, options="-c jit=off") as conn:
+        for x, y in tiles:
+            started = time.perf_counter()
+            row = conn.execute(tile_query(layers, z, x, y)).fetchone()
+            samples.append(((time.perf_counter() - started) * 1000, len(row[0]) if row and row[0] else 0))
+    return stats(samples)
+
+
+def composite_vs_sum(
+    port: int,
+    headers: dict[str, str],
+    tipg_port: int,
+    vector: list[LayerEntry],
+    versions: dict[str, int],
+    lon: np.ndarray,
+    lat: np.ndarray,
+) -> None:
+    """A composite tile of every layer visible at its zoom vs tipg serving those layers one request each."""
+    head = f"{'zoom':>4} {'all visible layers':<22} {'ours composite p50':>19}"
+    print(head + f" {'tipg summed p50':>16} {'ratio':>6}")
+    for z in (10, 12, 14):
+        visible = [e for e in vector if e.min_zoom <= z]
+        codes = ",".join(e.code for e in visible)
+        ours, theirs = [], []
+        for a, b in list(zip(lon, lat, strict=True))[:30]:
+            x, y = lonlat_to_tile(a, b, z)
+            ours.append(fetch(f"http://127.0.0.1:{port}/tiles/{codes}/{z}/{x}/{y}.mvt", headers)[0])
+            theirs.append(
+                sum(
+                    fetch(
+                        f"http://127.0.0.1:{tipg_port}/collections/basemap.f_{versions[e.code]}/tiles/"
+                        f"WebMercatorQuad/{z}/{x}/{y}",
+                        {},
+                    )[0]
+                    for e in visible
+                )
+            )
+        o, t = statistics.median(ours), statistics.median(theirs)
+        print(f"{z:>4} {len(visible):>3} layers{'':<12} {o:17.1f}ms {t:14.1f}ms {o / t:5.2f}x")
+
+
+def cache_hit_throughput(
+    env: dict[str, str], headers: dict[str, str], entry: LayerEntry, versions: dict[str, int]
+) -> None:
+    """Requests/s for one cached tile from wrk against the service with 2 workers and the cache on."""
+    if not shutil.which("wrk"):
+        print("cache hits: wrk not installed (apt-get install wrk); skipped")
+        return
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/duogui"), "serve", "--port", str(port), "--workers", "2"],
+        env={**env, "DUOGUI_TILE_CACHE_MB": "64"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/api/health", {})
+        x, y = lonlat_to_tile(114.25, 22.70, 14)
+        url = f"http://127.0.0.1:{port}/tiles/{entry.code}/14/{x}/{y}.mvt"
+        for _ in range(4):  # warm both workers' caches
+            fetch(url, headers)
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t2",
+                "-c32",
+                "-d10s",
+                "-H",
+                f"Authorization: {headers['Authorization']}",
+                "-H",
+                "Accept-Encoding: gzip",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        rate = next(line for line in out.stdout.splitlines() if line.startswith("Requests/sec"))
+        rps = rate.split(":")[1].strip()
+        print(f"cache hits, 2 workers, wrk -t2 -c32 -d10s: {rps} requests/s (target >= 1000)")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def ensure_tipg() -> None:
@@ -151,7 +240,7 @@ def main() -> None:  # noqa: C901 - a linear script
             )
         )
         params = conninfo_to_dict(settings.owner_dsn)
-        tables = sorted({f"basemap.f_{versions[e.code]}" for e in chosen.values()})
+        tables = sorted(f"basemap.f_{versions[e.code]}" for e in vector)
         tipg_env = {
             **os.environ,
             # asyncpg takes a Unix-socket directory as a percent-encoded host.
@@ -200,7 +289,9 @@ def main() -> None:  # noqa: C901 - a linear script
                 for x, y in tiles
             ]
             a, b = stats(ours), stats(theirs)
+            f = floor(settings.owner_dsn, [TileLayer(entry, versions[entry.code])], z, tiles)
             print(f"{z:>4} {entry.code:<22} {'duogui':<7} {a[0]:8.1f} {a[1]:8.1f} {a[2]:8.1f} {a[3]:8.1f}")
+            print(f"{'':>4} {'':<22} {'db only':<7} {f[0]:8.1f} {f[1]:8.1f} {f[2]:8.1f} {f[3]:8.1f}")
             print(
                 f"{'':>4} {'':<22} {'tipg':<7} {b[0]:8.1f} {b[1]:8.1f} {b[2]:8.1f} {b[3]:8.1f}"
                 f"   p50 ratio {a[0] / b[0]:.2f}x"
@@ -217,6 +308,8 @@ def main() -> None:  # noqa: C901 - a linear script
                 f"{z:>4} {'ecology (group 06)':<22} {'duogui':<7} {c[0]:8.1f} {c[1]:8.1f} {c[2]:8.1f}"
                 f" {c[3]:8.1f}"
             )
+        composite_vs_sum(ours_port, ours_headers, tipg_port, vector, versions, lon, lat)
+        cache_hit_throughput(env, ours_headers, chosen[14], versions)
     finally:
         for p in procs:
             p.terminate()

@@ -191,3 +191,64 @@ def test_identify_returns_the_building_under_the_point_with_labels(demo: DemoEnv
         "/api/identify", params={"lon": 114.0, "lat": 22.0, "layers": "cur_building"}, headers=planner.headers
     )
     assert far.json() == []
+
+
+def test_a_tile_holds_the_features_meeting_it(demo: DemoEnv, planner: Any) -> None:
+    lon, lat = _centre(demo, "cur_building")
+    x, y = lonlat_to_tile(lon, lat, 15)  # z15: no generalisation, so nothing is dropped for size
+    r = demo.client.get(f"/tiles/cur_building/15/{x}/{y}.mvt", headers=planner.headers)
+    fids = {f["id"] for f in mapbox_vector_tile.decode(r.content)["cur_building"]["features"]}
+    with psycopg.connect(demo.settings.owner_dsn) as conn:
+        rows = conn.execute(
+            """
+            SELECT f.fid,
+                   ST_Area(ST_Intersection(f.geom_3857, ST_TileEnvelope(15, %(x)s, %(y)s))) > 0,
+                   ST_Intersects(f.geom_3857, ST_TileEnvelope(15, %(x)s, %(y)s, margin => 64.0 / 4096))
+            FROM basemap.feature f JOIN basemap.layer l ON l.current_version = f.version_id
+            WHERE l.code = 'cur_building' AND f.geom_3857 && ST_TileEnvelope(15, %(x)s, %(y)s, margin => 0.1)
+            """,
+            {"x": x, "y": y},
+        ).fetchall()
+    inside = {fid for fid, core, _ in rows if core}
+    buffered = {fid for fid, _, near in rows if near}
+    # Every building overlapping the tile is in it; the others come only from the 64-unit buffer (a building
+    # that merely grazes the buffer's outer edge collapses below one grid unit and is dropped).
+    assert inside <= fids <= buffered and len(inside) > 10
+
+
+def test_a_new_layer_version_changes_the_tile_and_its_etag(
+    demo: DemoEnv, planner: Any, tmp_path: Any
+) -> None:
+    import geopandas as gpd
+    import shapely
+
+    lon, lat = _centre(demo, "cur_site")
+    x, y = lonlat_to_tile(lon, lat, 14)
+    url = f"/tiles/cur_site/14/{x}/{y}.mvt"
+    before = demo.client.get(url, headers=planner.headers)
+    with psycopg.connect(demo.settings.owner_dsn) as conn:
+        row = conn.execute(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%s, %s), 4326), 4547)"
+            " AS p) s",
+            (lon, lat),
+        ).fetchone()
+    assert row is not None
+    site = gpd.GeoDataFrame(
+        {"project_name": ["新工地"]},
+        geometry=[shapely.box(row[0], row[1], row[0] + 80, row[1] + 60)],
+        crs=4547,
+    )
+    path = tmp_path / "site.gpkg"
+    site.to_file(path, driver="GPKG")
+    with path.open("rb") as fh:
+        imported = demo.client.post(
+            "/api/layers/cur_site/versions", headers=planner.headers, files={"file": ("site.gpkg", fh)}
+        )
+    assert imported.status_code == 201
+    after = demo.client.get(url, headers={**planner.headers, "If-None-Match": before.headers["etag"]})
+    assert after.status_code == 200 and after.headers["etag"] != before.headers["etag"]
+    names = {
+        f["properties"].get("project_name")
+        for f in mapbox_vector_tile.decode(after.content)["cur_site"]["features"]
+    }
+    assert names == {"新工地"}
