@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from layers.catalog.model import LayerEntry, LayerKind, Style
+from layers.tiles.mvt import tile_attributes
 
 DISTRICT_BOUNDS = [114.05, 22.55, 114.40, 22.82]
 MAX_ZOOM = 16  # tiles exist beyond it; clients over-zoom the z16 tiles
@@ -99,6 +100,61 @@ def style_layers(entry: LayerEntry) -> list[dict[str, Any]]:
     ]
 
 
+FONT = "Noto Sans Regular"
+
+
+def label_attribute(entry: LayerEntry) -> str | None:
+    """The attribute holding a feature's name, when the layer has one (tiles carry it)."""
+    names = [n for n in tile_attributes(entry) if n == "name" or n.endswith("_name")]
+    return names[0] if names else None
+
+
+def label_layer(entry: LayerEntry) -> dict[str, Any] | None:
+    """A symbol layer with the Chinese names of a layer's features.
+
+    Han characters are drawn by the browser from local fonts (MapLibre's ``localIdeographFontFamily``), so
+    no CJK glyph files are needed; the glyph endpoint only has to answer for the other ranges.
+    """
+    attribute = label_attribute(entry)
+    if attribute is None:
+        return None
+    layout: dict[str, Any] = {
+        "text-field": ["get", attribute],
+        "text-font": [FONT],
+        "text-size": 12,
+        "visibility": "none",
+        "symbol-placement": "line" if entry.kind is LayerKind.LINE else "point",
+    }
+    if entry.kind is LayerKind.POINT:
+        layout.update({"text-offset": [0, 1.1], "text-anchor": "top"})
+    return {
+        "id": f"{entry.code}-label",
+        "type": "symbol",
+        "source": VECTOR_SOURCE,
+        "source-layer": entry.code,
+        "minzoom": max(entry.min_zoom, 12),
+        "metadata": {"duogui:name_zh": entry.name_zh, "duogui:group": entry.group},
+        "layout": layout,
+        "paint": {"text-color": "#333333", "text-halo-color": "#ffffff", "text-halo-width": 1.2},
+    }
+
+
+def empty_glyphs(fontstack: str, glyph_range: str) -> bytes:
+    """A valid glyph PBF with no glyphs (protobuf ``glyphs { stacks { name, range } }``)."""
+
+    def field(number: int, payload: bytes) -> bytes:
+        length, out = len(payload), bytearray()
+        while True:
+            byte, length = length & 0x7F, length >> 7
+            out.append(byte | (0x80 if length else 0))
+            if not length:
+                break
+        return bytes([number << 3 | 2]) + bytes(out) + payload
+
+    stack = field(1, fontstack.encode()) + field(2, glyph_range.encode())
+    return field(1, stack)
+
+
 def maplibre_style(entries: list[LayerEntry], base_url: str) -> dict[str, Any]:
     """One vector source for every visible vector layer, raster sources, one style layer per catalog layer."""
     vector = [e for e in entries if e.kind is not LayerKind.RASTER]
@@ -135,8 +191,11 @@ def maplibre_style(entries: list[LayerEntry], base_url: str) -> dict[str, Any]:
             )
     for entry in vector:
         layers.extend(style_layers(entry))
+    labels = [label_layer(e) for e in vector]
+    layers.extend(label for label in labels if label is not None)
     return {
         "version": 8,
+        "glyphs": f"{base_url}/tiles/fonts/{{fontstack}}/{{range}}.pbf",
         "name": "多规合一 · 一张底图",
         "metadata": {"duogui:layers": len(entries)},
         "center": [

@@ -14,7 +14,7 @@ from app.auth.policy import Action
 from app.db import Conn
 from app.errors import NotFound
 from app.tiles.cache import TileCache
-from app.tiles.style import maplibre_style, tilejson
+from app.tiles.style import empty_glyphs, maplibre_style, tilejson
 from layers.catalog.model import LayerEntry, LayerKind
 from layers.tiles.mvt import TileLayer, tile_in_range, tile_query
 
@@ -129,6 +129,25 @@ def style(
     role = grant.principal.role.value
     entries = [e for e in catalog_of(request).layers.values() if e.visible_to(role)]
     return maplibre_style(entries, str(request.base_url).rstrip("/"))
+
+
+@router.get(
+    "/tiles/fonts/{fontstack}/{glyph_range}.pbf",
+    response_class=Response,
+    responses={200: {"content": {"application/x-protobuf": {}}, "description": "Glyph PBF"}},
+    summary="字形（中文由浏览器本地字体绘制）",
+)
+def glyphs(
+    fontstack: Annotated[str, Path(max_length=200)],
+    glyph_range: Annotated[str, Path(pattern=r"^[0-9]{1,5}-[0-9]{1,5}$")],
+    grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))],
+) -> Response:
+    """An empty glyph set: labels are Chinese, drawn from local fonts by the browser (offline, no CDN)."""
+    return Response(
+        empty_glyphs(fontstack, glyph_range),
+        media_type="application/x-protobuf",
+        headers={"Cache-Control": "private, max-age=86400"},
+    )
 
 
 def _bounds(conn: Conn, entries: list[LayerEntry]) -> list[float] | None:
