@@ -154,7 +154,7 @@ def test_tilejson_style_and_legend(demo: DemoEnv, planner: Any) -> None:
     label = next(layer for layer in style["layers"] if layer["id"] == "admin_community-label")
     assert label["type"] == "symbol" and label["layout"]["text-field"] == ["get", "name"]
     glyphs = demo.client.get("/tiles/fonts/Noto%20Sans%20Regular/0-255.pbf", headers=planner.headers)
-    assert glyphs.status_code == 200 and glyphs.content == b"\n\x1c\n\x11Noto Sans Regular\x12\x070-255"
+    assert glyphs.status_code == 200 and glyphs.content == b"\n\x1a\n\x11Noto Sans Regular\x12\x050-255"
     hidden = [e.code for e in get_catalog().layers.values() if not e.visible_to("planner")]
     assert hidden and not set(hidden) & ids  # restricted layers stay out of a planner's style
     legend = demo.client.get("/api/layers/legend", headers=planner.headers).json()
