@@ -38,7 +38,8 @@ from app.auth.policy import Role  # noqa: E402
 from layers.catalog.model import LayerEntry, LayerKind, get_catalog  # noqa: E402
 from layers.demo.loader import load_demo  # noqa: E402
 from layers.store.versions import register_layers  # noqa: E402
-from layers.tiles.mvt import TileLayer, lonlat_to_tile, tile_query  # noqa: E402
+from layers.tiles.grid import lonlat_to_tile  # noqa: E402
+from layers.tiles.mvt import TileLayer, tile_query  # noqa: E402
 from tests.conftest import create_throwaway_database, drop_database  # noqa: E402
 
 ZOOMS = (8, 10, 12, 14, 16)

@@ -18,6 +18,7 @@ from app.auth.policy import Action
 from app.db import Conn
 from app.errors import DuoguiError, NotFound
 from layers.catalog.model import LayerEntry, LayerKind
+from layers.tiles.grid import tile_in_range
 from layers.tiles.raster import (
     ColourRamp,
     CurrentRaster,
@@ -25,7 +26,6 @@ from layers.tiles.raster import (
     RasterUnavailable,
     current_raster,
     tile_etag,
-    tile_in_range,
 )
 
 router = APIRouter(prefix="/tiles/raster", tags=["tiles"])

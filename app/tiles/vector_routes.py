@@ -13,10 +13,11 @@ from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
 from app.errors import NotFound
-from app.tiles.cache import TileCache
 from app.tiles.style import empty_glyphs, maplibre_style, tilejson
 from layers.catalog.model import LayerEntry, LayerKind
-from layers.tiles.mvt import TileLayer, tile_in_range, tile_query
+from layers.tiles.cache import TileCache
+from layers.tiles.grid import tile_in_range
+from layers.tiles.mvt import TileLayer, tile_query
 
 MVT = "application/vnd.mapbox-vector-tile"
 router = APIRouter(tags=["tiles"])

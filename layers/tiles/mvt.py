@@ -8,16 +8,15 @@ prepared EPSG:3857 geometry to about a pixel at low zooms, and encodes it with `
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from psycopg import sql
 
 from layers.catalog.model import LayerEntry, LayerKind
+from layers.tiles.grid import WORLD
 
 EXTENT = 4096
 BUFFER = 64
-WORLD = 40_075_016.685578488  # EPSG:3857 world width in metres
 # Below this zoom, geometry is simplified to about half a tile pixel before encoding.
 SIMPLIFY_BELOW_ZOOM = 15
 # A safety cap on features per layer per tile (not sorted: sorting every candidate costs more than it
@@ -35,23 +34,9 @@ class TileLayer:
     version_id: int
 
 
-def tile_in_range(z: int, x: int, y: int) -> bool:
-    """Whether z/x/y addresses a WebMercatorQuad tile."""
-    return 0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z
-
-
 def pixel_size(z: int) -> float:
     """Size of one MVT grid unit (EXTENT per tile) in EPSG:3857 metres at zoom ``z``."""
     return WORLD / (EXTENT * 2**z)
-
-
-def lonlat_to_tile(lon: float, lat: float, z: int) -> tuple[int, int]:
-    """The XYZ tile containing a point."""
-    n = 2**z
-    x = int((lon + 180.0) / 360.0 * n)
-    lat_r = math.radians(lat)
-    y = int((1.0 - math.asinh(math.tan(lat_r)) / math.pi) / 2.0 * n)
-    return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
 
 
 def tile_attributes(entry: LayerEntry) -> list[str]:

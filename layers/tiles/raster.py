@@ -35,41 +35,25 @@ from rasterio.transform import Affine
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 
-TILE_SIZE = 256
-MAX_ZOOM = 22
-HALF_WORLD = 20_037_508.342789244  # half the EPSG:3857 world width, metres
-EARTH_CIRCUMFERENCE = 2 * HALF_WORLD
+from layers.tiles.cache import TileCache
+from layers.tiles.grid import (
+    MAX_ZOOM,
+    TILE_SIZE,
+    WORLD,
+    Bounds,
+    tile_bounds,
+    tile_centre_latitude,
+)
+
+EARTH_CIRCUMFERENCE = WORLD
 WEB_MERCATOR = CRS.from_epsg(3857)
 # Part of every ETag: bump it when the rendering changes so clients refetch their cached tiles.
 RENDERER_REVISION = "1"
 PNG_COMPRESSION = 6  # zlib level: ~2 ms per tile, half the size of level 1
 
-Bounds = tuple[float, float, float, float]
-
 
 class RasterUnavailable(Exception):
     """The raster file of a version is missing or unreadable."""
-
-
-def tile_in_range(z: int, x: int, y: int) -> bool:
-    """Whether z/x/y addresses a WebMercatorQuad tile (zoom 0–22)."""
-    return 0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z
-
-
-def tile_bounds(z: int, x: int, y: int) -> Bounds:
-    """The EPSG:3857 bounds (minx, miny, maxx, maxy) of an XYZ tile."""
-    size = EARTH_CIRCUMFERENCE / 2**z
-    return (
-        -HALF_WORLD + x * size,
-        HALF_WORLD - (y + 1) * size,
-        -HALF_WORLD + (x + 1) * size,
-        HALF_WORLD - y * size,
-    )
-
-
-def tile_centre_latitude(z: int, y: int) -> float:
-    """Latitude in degrees of the centre of a tile row."""
-    return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * (y + 0.5) / 2**z))))
 
 
 def zoom_for_resolution(resolution: float, latitude: float) -> int:
@@ -293,43 +277,6 @@ class DatasetCache:
             self._open.clear()
         for entry in entries:
             entry.close()
-
-
-class TileCache:
-    """A thread-safe LRU of encoded tiles, bounded by the total size of the stored bytes."""
-
-    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
-        self.max_bytes = max_bytes
-        self.size = 0
-        self._lock = threading.Lock()
-        self._tiles: OrderedDict[Hashable, bytes] = OrderedDict()
-
-    def get(self, key: Hashable) -> bytes | None:
-        """The stored tile, marked as recently used; None when absent."""
-        with self._lock:
-            data = self._tiles.get(key)
-            if data is not None:
-                self._tiles.move_to_end(key)
-            return data
-
-    def put(self, key: Hashable, data: bytes) -> None:
-        """Store a tile, dropping the least recently used ones beyond the byte budget."""
-        if len(data) > self.max_bytes:
-            return
-        with self._lock:
-            old = self._tiles.pop(key, None)
-            self.size -= len(old) if old is not None else 0
-            self._tiles[key] = data
-            self.size += len(data)
-            while self.size > self.max_bytes:
-                _, dropped = self._tiles.popitem(last=False)
-                self.size -= len(dropped)
-
-    def clear(self) -> None:
-        """Drop every tile."""
-        with self._lock:
-            self._tiles.clear()
-            self.size = 0
 
 
 @dataclass(frozen=True)

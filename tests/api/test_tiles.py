@@ -11,7 +11,7 @@ import pytest
 
 from app.auth.policy import Role
 from layers.catalog.model import LayerKind, get_catalog
-from layers.tiles.mvt import lonlat_to_tile
+from layers.tiles.grid import lonlat_to_tile
 from tests.conftest import DemoEnv
 
 MVT = "application/vnd.mapbox-vector-tile"
