@@ -19,11 +19,11 @@ from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.warp import calculate_default_transform, reproject
 
-from app.audit.log import Actor, record
+from app.audit.log import Actor
 from layers.catalog.model import LayerEntry, LayerKind
 from layers.ingest.crs import STORAGE_CRS, check_in_district, resolve_crs
 from layers.ingest.errors import IngestError
-from layers.store.versions import lock_layer
+from layers.store.versions import SourceMeta, insert_version, lock_layer, make_current
 
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
@@ -137,66 +137,26 @@ def import_raster(
         report = _to_cog(upload, staged, crs, original_name)
         shutil.move(staged, target)
         x0, y0, x1, y1 = report["bounds"]
+        relative = str(target.relative_to(data_dir))
+        source = SourceMeta(
+            original_name, sha, upload.stat().st_size, "GTiff", report["source_crs"], None, note
+        )
         with conn.transaction():
             previous = lock_layer(conn, entry)
-            row = conn.execute(
-                """
-                INSERT INTO basemap.layer_version
-                  (layer_code, number, created_by_id, created_by_username, source_name, source_sha256,
-                   source_size, source_driver, source_crs, feature_count, extent, raster_path, report, note)
-                SELECT %(code)s, coalesce(max(number), 0) + 1, %(uid)s, %(uname)s, %(name)s, %(sha)s,
-                       %(size)s,
-                       'GTiff', %(crs)s, 0, ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4547), %(path)s,
-                       %(report)s::jsonb, %(note)s
-                FROM basemap.layer_version WHERE layer_code = %(code)s
-                RETURNING id, number
-                """,
-                {
-                    "code": entry.code,
-                    "uid": actor.user_id,
-                    "uname": actor.username,
-                    "name": original_name,
-                    "sha": sha,
-                    "size": upload.stat().st_size,
-                    "crs": report["source_crs"],
-                    "x0": x0,
-                    "y0": y0,
-                    "x1": x1,
-                    "y1": y1,
-                    "path": str(target.relative_to(data_dir)),
-                    "report": _json(report),
-                    "note": note,
-                },
-            ).fetchone()
-            assert row is not None
-            conn.execute(
-                "UPDATE basemap.layer SET current_version = %s, updated_at = now() WHERE code = %s",
-                (row[0], entry.code),
+            version_id, number, _ = insert_version(
+                conn, entry, source, actor, bounds=(x0, y0, x1, y1), report=report, raster_path=relative
             )
-            record(
+            make_current(
                 conn,
+                entry,
+                version_id,
+                previous,
                 actor,
-                "layer.import",
-                "layer",
-                entry.code,
-                before={"current_version": previous},
-                after={
-                    "current_version": row[0],
-                    "number": row[1],
-                    "source": original_name,
-                    "sha256": sha,
-                    "raster_path": str(target.relative_to(data_dir)),
-                },
+                {"number": number, "source": original_name, "sha256": sha, "raster_path": relative},
             )
     except BaseException:
         staged.unlink(missing_ok=True)
         if created:
             target.unlink(missing_ok=True)
         raise
-    return int(row[1]), report
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return number, report

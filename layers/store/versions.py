@@ -148,67 +148,113 @@ def _copy_features(conn: Connection[Any], table: str, version_id: int, features:
         copy.write(struct.pack(">h", -1))
 
 
+def insert_version(
+    conn: Connection[Any],
+    entry: LayerEntry,
+    source: SourceMeta,
+    actor: Actor,
+    *,
+    bounds: tuple[float, float, float, float],
+    report: dict[str, Any],
+    feature_count: int = 0,
+    area_m2: float | None = None,
+    length_m: float | None = None,
+    raster_path: str | None = None,
+) -> tuple[int, int, datetime]:
+    """Add the next version row of a layer (inside the caller's transaction); return id, number, time."""
+    row = conn.execute(
+        """
+        INSERT INTO basemap.layer_version
+          (layer_code, number, created_by_id, created_by_username, source_name, source_sha256,
+           source_size, source_driver, source_crs, source_encoding, feature_count, repaired_count,
+           skipped_count, total_area_m2, total_length_m, extent, raster_path, report, note)
+        SELECT %(code)s, coalesce(max(number), 0) + 1, %(uid)s, %(uname)s, %(name)s, %(sha)s, %(size)s,
+               %(driver)s, %(crs)s, %(enc)s, %(count)s, %(repaired)s, %(skipped)s, %(area)s, %(length)s,
+               ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4547), %(raster)s, %(report)s::jsonb, %(note)s
+        FROM basemap.layer_version WHERE layer_code = %(code)s
+        RETURNING id, number, created_at
+        """,
+        {
+            "code": entry.code,
+            "uid": actor.user_id,
+            "uname": actor.username,
+            "name": source.name,
+            "sha": source.sha256,
+            "size": source.size,
+            "driver": source.driver,
+            "crs": source.crs,
+            "enc": source.encoding,
+            "count": feature_count,
+            "repaired": report.get("repaired_count", 0),
+            "skipped": report.get("skipped_count", 0),
+            "area": area_m2,
+            "length": length_m,
+            "x0": bounds[0],
+            "y0": bounds[1],
+            "x1": bounds[2],
+            "y1": bounds[3],
+            "raster": raster_path,
+            "report": _json(report),
+            "note": source.note,
+        },
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1]), row[2]
+
+
+def make_current(
+    conn: Connection[Any],
+    entry: LayerEntry,
+    version_id: int,
+    previous: int | None,
+    actor: Actor,
+    after: dict[str, Any],
+) -> None:
+    """Switch the layer to a stored version and audit the import (inside the caller's transaction)."""
+    conn.execute(
+        "UPDATE basemap.layer SET current_version = %s, updated_at = now() WHERE code = %s",
+        (version_id, entry.code),
+    )
+    record(
+        conn,
+        actor,
+        "layer.import",
+        "layer",
+        entry.code,
+        before={"current_version": previous},
+        after={"current_version": version_id, **after},
+    )
+
+
 def write_version(
     conn: Connection[Any], entry: LayerEntry, features: PreparedFeatures, source: SourceMeta, actor: Actor
 ) -> VersionInfo:
     """Store ``features`` as the layer's new current version, atomically, and audit it."""
+    report = features.report
     with conn.transaction():
         previous = lock_layer(conn, entry)
-        report = features.report
-        row = conn.execute(
-            """
-            INSERT INTO basemap.layer_version
-              (layer_code, number, created_by_id, created_by_username, source_name, source_sha256,
-               source_size, source_driver, source_crs, source_encoding, feature_count, repaired_count,
-               skipped_count, total_area_m2, total_length_m, extent, report, note)
-            SELECT %(code)s, coalesce(max(number), 0) + 1, %(uid)s, %(uname)s, %(name)s, %(sha)s, %(size)s,
-                   %(driver)s, %(crs)s, %(enc)s, %(count)s, %(repaired)s, %(skipped)s, %(area)s, %(length)s,
-                   ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4547), %(report)s::jsonb, %(note)s
-            FROM basemap.layer_version WHERE layer_code = %(code)s
-            RETURNING id, number, created_at
-            """,
-            {
-                "code": entry.code,
-                "uid": actor.user_id,
-                "uname": actor.username,
-                "name": source.name,
-                "sha": source.sha256,
-                "size": source.size,
-                "driver": source.driver,
-                "crs": source.crs,
-                "enc": source.encoding,
-                "count": len(features),
-                "repaired": report.get("repaired_count", 0),
-                "skipped": report.get("skipped_count", 0),
-                "area": _nansum(features.area_m2),
-                "length": _nansum(features.length_m),
-                "x0": features.bounds[0],
-                "y0": features.bounds[1],
-                "x1": features.bounds[2],
-                "y1": features.bounds[3],
-                "report": _json(report),
-                "note": source.note,
-            },
-        ).fetchone()
-        assert row is not None
-        version_id, number, created_at = row
+        version_id, number, created_at = insert_version(
+            conn,
+            entry,
+            source,
+            actor,
+            bounds=features.bounds,
+            report=report,
+            feature_count=len(features),
+            area_m2=_nansum(features.area_m2),
+            length_m=_nansum(features.length_m),
+        )
         table = conn.execute("SELECT basemap.begin_version(%s)", (version_id,)).fetchone()
         assert table is not None
         _copy_features(conn, table[0], version_id, features)
         parts_row = conn.execute("SELECT basemap.finish_version(%s)", (version_id,)).fetchone()
-        conn.execute(
-            "UPDATE basemap.layer SET current_version = %s, updated_at = now() WHERE code = %s",
-            (version_id, entry.code),
-        )
-        record(
+        make_current(
             conn,
+            entry,
+            version_id,
+            previous,
             actor,
-            "layer.import",
-            "layer",
-            entry.code,
-            before={"current_version": previous},
-            after={
-                "current_version": version_id,
+            {
                 "number": number,
                 "features": len(features),
                 "source": source.name,
