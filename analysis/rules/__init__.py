@@ -1,0 +1,1 @@
+"""The packaged pre-evaluation rule set: ``_ruleset.yaml`` plus one YAML file per theme."""

@@ -1,0 +1,439 @@
+"""Pydantic models of the pre-evaluation rule set (预评价规则) and the loader of its YAML files."""
+
+import functools
+import logging
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from analysis.rules.catalog_checks import COMPATIBILITY_ATTRIBUTE, check_matrix, check_rule, check_settings
+from analysis.rules.schema import (
+    FIELD_KEY,
+    GRADE_LABELS_ZH,
+    STAGE_LABELS_ZH,
+    STRICT,
+    ApprovalItem,
+    Compatibility,
+    CompatibilityMatrix,
+    CompensationTable,
+    Condition,
+    Grade,
+    Key,
+    ProjectClass,
+    ProjectType,
+    ProjectTypeFilter,
+    RuleKind,
+    RuleSetSettings,
+    Stage,
+    Text,
+    as_condition_list,
+    field_error,
+)
+from layers.catalog import Catalog, get_catalog
+
+RULES_DIR = Path(__file__).parent / "rules"
+"""Directory of the packaged rule set: ``_ruleset.yaml`` plus one YAML file per theme."""
+
+RULESET_FILE = "_ruleset.yaml"
+RULE_ID_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
+
+# Values the engine supplies to message templates besides the feature's own attributes.
+ENGINE_FIELDS = frozenset(
+    {"area_m2", "length_m", "distance_m", "share_pct", "slope_deg", "count", "layer_name", "cost_yuan"}
+)
+
+logger = logging.getLogger(__name__)
+
+
+class RuleException(BaseModel):
+    """A case in which a rule's grade is replaced, e.g. linear infrastructure in the eco red line."""
+
+    model_config = STRICT
+
+    id: Key
+    project_types: ProjectTypeFilter | None = None
+    project_flags: Annotated[list[Key], Field(min_length=1)] | None = None
+    when: list[Condition] = Field(default_factory=list)
+    grade: Grade
+    approval_item: Key | None = None
+    department: Key | None = None
+    note_zh: Text
+    note_en: Text
+
+    _wrap_when = field_validator("when", mode="before")(as_condition_list)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.project_types is None and self.project_flags is None and not self.when:
+            raise field_error("project_types", "an exception needs project_types, project_flags or when")
+        if self.grade is Grade.CONDITIONAL and self.approval_item is None:
+            raise field_error("approval_item", "a conditional exception must name its approval_item")
+        return self
+
+
+class Rule(BaseModel):
+    """One pre-evaluation rule on one catalog layer."""
+
+    model_config = STRICT
+
+    id: Annotated[str, Field(pattern=RULE_ID_PATTERN)]
+    layer: Text
+    kind: RuleKind
+    grade: Grade
+    when: list[Condition] = Field(default_factory=list)
+    project_types: ProjectTypeFilter | None = None
+    distance_m: Annotated[float, Field(gt=0, le=5000)] | None = None
+    distance_attribute: Text | None = None
+    measures: list[Text] = Field(default_factory=list)
+    slope_deg: Annotated[float, Field(gt=0, lt=90)] | None = None
+    min_share: Annotated[float, Field(gt=0, le=1)] | None = None
+    message_zh: Text
+    message_en: Text
+    legal_basis: Annotated[list[Text], Field(min_length=1)]
+    department: Key
+    approval_item: Key | None = None
+    exceptions: list[RuleException] = Field(default_factory=list)
+    max_age_days: Annotated[int, Field(gt=0)] | None = None
+
+    _wrap_when = field_validator("when", mode="before")(as_condition_list)
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> Self:
+        setback = self.kind is RuleKind.SETBACK
+        if setback != (self.distance_m is not None):
+            raise field_error("distance_m", "distance_m is required for, and only allowed on, setback rules")
+        if self.distance_attribute is not None and not setback:
+            raise field_error("distance_attribute", "distance_attribute is only allowed on setback rules")
+        if (self.kind is RuleKind.TERRAIN) != (self.slope_deg is not None):
+            raise field_error("slope_deg", "slope_deg is required for, and only allowed on, terrain rules")
+        if self.measures and self.kind is not RuleKind.DEMOLITION:
+            raise field_error("measures", "measures are only allowed on demolition rules")
+        if self.grade is Grade.CONDITIONAL and self.approval_item is None:
+            raise field_error("approval_item", "a conditional rule must name its approval_item")
+        if len({exception.id for exception in self.exceptions}) != len(self.exceptions):
+            raise field_error("exceptions", "exception ids must be unique within a rule")
+        return self
+
+
+class RuleOutcome(BaseModel):
+    """The effective verdict of one rule for one project type and feature."""
+
+    model_config = STRICT
+
+    rule_id: str
+    grade: Grade
+    department: str
+    approval_item: ApprovalItem | None
+    exception_id: str | None = None
+    note_zh: str | None = None
+
+
+class RuleSet(BaseModel):
+    """The validated rule set: header, rules keyed by id in file order, and the compatibility matrix."""
+
+    model_config = STRICT
+
+    settings: RuleSetSettings
+    rules: dict[str, Rule] = Field(default_factory=dict)
+    compatibility_matrix: CompatibilityMatrix = Field(default_factory=dict)
+    compatibility_approval_item: str | None = None
+
+    @property
+    def version(self) -> str:
+        """Return the rule set's version string."""
+        return self.settings.version
+
+    def rules_for_layer(self, code: str) -> list[Rule]:
+        """Return the rules on a layer, in file order."""
+        return [rule for rule in self.rules.values() if rule.layer == code]
+
+    def _check_project_type(self, project_type: str) -> None:
+        if project_type not in self.settings.project_types:
+            raise KeyError(f"unknown project type: {project_type!r}")
+
+    def applies(self, rule: Rule, project_type: str, attributes: Mapping[str, Any]) -> bool:
+        """Tell whether a rule concerns this project type and feature (its when and project_types)."""
+        self._check_project_type(project_type)
+        classes = self.settings.project_classes
+        if rule.project_types is not None and not rule.project_types.matches(project_type, classes):
+            return False
+        return all(condition.matches(attributes) for condition in rule.when)
+
+    def evaluate(
+        self,
+        rule: Rule,
+        project_type: str,
+        attributes: Mapping[str, Any],
+        flags: Collection[str] = (),
+    ) -> RuleOutcome | None:
+        """Return the rule's effective grade and approval after exceptions, or None if it does not apply."""
+        if not self.applies(rule, project_type, attributes):
+            return None
+        if rule.kind is RuleKind.COMPATIBILITY:
+            return self._evaluate_compatibility(rule, project_type, attributes)
+        for exception in rule.exceptions:
+            if self._exception_matches(exception, project_type, attributes, flags):
+                return RuleOutcome(
+                    rule_id=rule.id,
+                    grade=exception.grade,
+                    department=exception.department or rule.department,
+                    approval_item=self.approval_item(exception.approval_item or rule.approval_item),
+                    exception_id=exception.id,
+                    note_zh=exception.note_zh,
+                )
+        return RuleOutcome(
+            rule_id=rule.id,
+            grade=rule.grade,
+            department=rule.department,
+            approval_item=self.approval_item(rule.approval_item),
+        )
+
+    def _evaluate_compatibility(
+        self, rule: Rule, project_type: str, attributes: Mapping[str, Any]
+    ) -> RuleOutcome | None:
+        """Grade a parcel by the matrix; an unknown or missing land use counts as conditional."""
+        land_use = attributes.get(COMPATIBILITY_ATTRIBUTE)
+        row = self.compatibility_matrix.get(project_type, {})
+        verdict = row.get(str(land_use), Compatibility.CONDITIONAL)
+        if verdict is Compatibility.COMPATIBLE:
+            return None
+        grade = Grade.PROHIBITED if verdict is Compatibility.INCOMPATIBLE else rule.grade
+        item = self.compatibility_approval_item or rule.approval_item
+        return RuleOutcome(
+            rule_id=rule.id, grade=grade, department=rule.department, approval_item=self.approval_item(item)
+        )
+
+    def _exception_matches(
+        self,
+        exception: RuleException,
+        project_type: str,
+        attributes: Mapping[str, Any],
+        flags: Collection[str],
+    ) -> bool:
+        classes = self.settings.project_classes
+        if exception.project_types is not None and not exception.project_types.matches(project_type, classes):
+            return False
+        if exception.project_flags is not None and not set(exception.project_flags) & set(flags):
+            return False
+        return all(condition.matches(attributes) for condition in exception.when)
+
+    def approval_item(self, key: str | None) -> ApprovalItem | None:
+        """Return the approval item with this key (None for None)."""
+        return None if key is None else self.settings.approval_items[key]
+
+    def compatibility(self, project_type: str, land_use: str) -> Compatibility:
+        """Return the statutory-plan verdict for a project type on a parcel's land-use code."""
+        self._check_project_type(project_type)
+        try:
+            return self.compatibility_matrix[project_type][land_use]
+        except KeyError:
+            raise KeyError(f"no compatibility for {project_type!r} on land use {land_use!r}") from None
+
+    def in_class(self, project_type: str, class_name: str) -> bool:
+        """Tell whether a project type belongs to a project class (e.g. polluting)."""
+        return project_type in self.settings.project_classes[class_name].members
+
+
+class RuleError(BaseModel):
+    """A problem found while loading the rule set; the rule or file concerned is skipped."""
+
+    model_config = STRICT
+
+    file: str
+    rule_id: str | None = None
+    index: int | None = None
+    field: str = ""
+    message: str
+
+    def __str__(self) -> str:
+        """Format as ``file:rule_id:field: message`` for logs."""
+        where = (
+            self.rule_id if self.rule_id is not None else (f"#{self.index}" if self.index is not None else "")
+        )
+        location = ":".join(part for part in (self.file, where, self.field) if part)
+        return f"{location}: {self.message}"
+
+
+class RuleSetLoad(BaseModel):
+    """Result of loading a rule-set directory: the valid part (None if the header is unusable) and errors."""
+
+    ruleset: RuleSet | None
+    errors: list[RuleError] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Tell whether the rule set loaded without any error."""
+        return self.ruleset is not None and not self.errors
+
+
+def _errors_from(exc: ValidationError, file: str, rule_id: str | None, index: int | None) -> list[RuleError]:
+    """Turn a pydantic validation error into rule errors with dotted field paths."""
+    found = []
+    for error in exc.errors(include_url=False):
+        parts = [str(part) for part in error["loc"]]
+        below = (error.get("ctx") or {}).get(FIELD_KEY)
+        if below:
+            parts.append(str(below))
+        field = ".".join(parts)
+        found.append(RuleError(file=file, rule_id=rule_id, index=index, field=field, message=error["msg"]))
+    return found
+
+
+def _read_yaml(path: Path, errors: list[RuleError]) -> dict[str, Any] | None:
+    """Parse one YAML file into a mapping; report and return None if it is unusable."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        errors.append(RuleError(file=path.name, message=f"cannot read YAML: {' '.join(str(exc).split())}"))
+        return None
+    if not isinstance(document, dict):
+        errors.append(RuleError(file=path.name, message="expected a mapping at the top level"))
+        return None
+    return document
+
+
+def _load_settings(root: Path, catalog: Catalog, errors: list[RuleError]) -> RuleSetSettings | None:
+    """Read and validate the header file; None if it is missing or broken."""
+    document = _read_yaml(root / RULESET_FILE, errors)
+    if document is None:
+        return None
+    try:
+        settings = RuleSetSettings.model_validate(document)
+    except ValidationError as exc:
+        errors.extend(_errors_from(exc, RULESET_FILE, None, None))
+        return None
+    for field, message in check_settings(settings, catalog):
+        errors.append(RuleError(file=RULESET_FILE, field=field, message=message))
+    return settings
+
+
+def _load_theme(
+    path: Path, settings: RuleSetSettings, catalog: Catalog, rules: dict[str, Rule], errors: list[RuleError]
+) -> dict[str, Any]:
+    """Validate one theme file's rules into ``rules``; return the file's other top-level keys."""
+    document = _read_yaml(path, errors)
+    if document is None:
+        return {}
+    raw_rules = document.get("rules", [])
+    if not isinstance(raw_rules, list):
+        errors.append(RuleError(file=path.name, field="rules", message="expected a list of rules"))
+        return {}
+    for index, raw in enumerate(raw_rules):
+        raw_id = raw.get("id") if isinstance(raw, dict) else None
+        rule_id = raw_id if isinstance(raw_id, str) and raw_id else None
+        try:
+            rule = Rule.model_validate(raw)
+        except ValidationError as exc:
+            errors.extend(_errors_from(exc, path.name, rule_id, index))
+            continue
+        if rule.id in rules:
+            errors.append(
+                RuleError(
+                    file=path.name, rule_id=rule.id, index=index, field="id", message="duplicate rule id"
+                )
+            )
+            continue
+        problems = check_rule(rule, settings, catalog, ENGINE_FIELDS)
+        for field, message in problems:
+            errors.append(
+                RuleError(file=path.name, rule_id=rule.id, index=index, field=field, message=message)
+            )
+        if not problems:
+            rules[rule.id] = rule
+    return {key: value for key, value in document.items() if key != "rules"}
+
+
+def load_ruleset(directory: Path | None = None, catalog: Catalog | None = None) -> RuleSetLoad:
+    """Load a rule-set directory against the layer catalog, keeping valid rules and reporting the rest."""
+    root = RULES_DIR if directory is None else directory
+    catalog = get_catalog() if catalog is None else catalog
+    errors: list[RuleError] = []
+    settings = _load_settings(root, catalog, errors)
+    if settings is None:
+        return RuleSetLoad(ruleset=None, errors=errors)
+    rules: dict[str, Rule] = {}
+    matrix: CompatibilityMatrix = {}
+    matrix_item: str | None = None
+    for path in sorted(root.glob("*.yaml")):
+        if path.name.startswith("_"):
+            continue
+        extra = _load_theme(path, settings, catalog, rules, errors)
+        if "compatibility" in extra:
+            raw_matrix, matrix_item, problems = check_matrix(extra["compatibility"], settings, catalog)
+            matrix = {
+                key: {code: Compatibility(v) for code, v in row.items()} for key, row in raw_matrix.items()
+            }
+            errors.extend(
+                RuleError(file=path.name, field=field, message=message) for field, message in problems
+            )
+    ruleset = RuleSet(
+        settings=settings, rules=rules, compatibility_matrix=matrix, compatibility_approval_item=matrix_item
+    )
+    return RuleSetLoad(ruleset=ruleset, errors=errors)
+
+
+@functools.cache
+def get_ruleset() -> RuleSet:
+    """Return the packaged rule set, loaded once; broken rules are logged and left out."""
+    loaded = load_ruleset()
+    for error in loaded.errors:
+        logger.error("rule set: %s", error)
+    if loaded.ruleset is None:
+        raise RuntimeError("the packaged rule set header (_ruleset.yaml) is unusable")
+    return loaded.ruleset
+
+
+def rules_for_layer(code: str) -> list[Rule]:
+    """Return the packaged rules on a layer."""
+    return get_ruleset().rules_for_layer(code)
+
+
+def applies(rule: Rule, project_type: str, attributes: Mapping[str, Any]) -> bool:
+    """Tell whether a packaged rule concerns this project type and feature."""
+    return get_ruleset().applies(rule, project_type, attributes)
+
+
+def evaluate(
+    rule: Rule, project_type: str, attributes: Mapping[str, Any], flags: Collection[str] = ()
+) -> RuleOutcome | None:
+    """Return a packaged rule's effective outcome after exceptions, or None if it does not apply."""
+    return get_ruleset().evaluate(rule, project_type, attributes, flags)
+
+
+def compatibility(project_type: str, land_use: str) -> Compatibility:
+    """Return the packaged statutory-plan verdict for a project type on a land-use code."""
+    return get_ruleset().compatibility(project_type, land_use)
+
+
+__all__ = [
+    "ENGINE_FIELDS",
+    "GRADE_LABELS_ZH",
+    "RULES_DIR",
+    "STAGE_LABELS_ZH",
+    "ApprovalItem",
+    "Compatibility",
+    "CompensationTable",
+    "Condition",
+    "Grade",
+    "ProjectClass",
+    "ProjectType",
+    "ProjectTypeFilter",
+    "Rule",
+    "RuleError",
+    "RuleException",
+    "RuleKind",
+    "RuleOutcome",
+    "RuleSet",
+    "RuleSetLoad",
+    "RuleSetSettings",
+    "Stage",
+    "applies",
+    "compatibility",
+    "evaluate",
+    "get_ruleset",
+    "load_ruleset",
+    "rules_for_layer",
+]
