@@ -51,6 +51,7 @@ class Action(StrEnum):
     AUDIT_READ = "audit:read"
     LAYERS_READ = "layers:read"
     LAYERS_IMPORT = "layers:import"
+    PREEVAL_RUN = "preeval:run"
 
 
 PUBLIC = "public"
@@ -76,6 +77,14 @@ POLICY: dict[Action, dict[Role, Scope]] = {
     # The base map is shared by every department; restricted layers are filtered by the catalog.
     Action.LAYERS_READ: _EVERYONE_ANY,
     Action.LAYERS_IMPORT: {Role.ADMIN: Scope.ANY, Role.PLANNER: Scope.ANY},
+    # Checking a footprint reads only the shared base map; every working role may do it.
+    Action.PREEVAL_RUN: {
+        Role.ADMIN: Scope.ANY,
+        Role.PLANNER: Scope.ANY,
+        Role.PROJECT_UNIT: Scope.ORG,
+        Role.REVIEWER: Scope.ANY,
+        Role.COORDINATOR: Scope.ANY,
+    },
 }
 
 # Actions still open to an account that must first replace its one-time password.

@@ -1,0 +1,282 @@
+"""The pre-evaluation engine: a footprint against every pre-evaluation layer, graded by the rule set.
+
+Framework-agnostic: it takes a connection, a checked footprint and a project type, and returns a typed
+report (the API, the CLI and batch jobs share it). This slice covers overlap and setback rules, sliver
+tolerance, not-checkable layers and the verdict; compatibility, demolition and terrain come next.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Collection
+from datetime import date
+from typing import Any
+
+import shapely
+from psycopg import Connection, sql
+from pydantic import BaseModel
+
+from analysis.footprint import Footprint
+from analysis.rules_model import Grade, Rule, RuleKind, RuleSet
+from layers.catalog.model import Catalog, LayerEntry, LayerKind
+
+VERDICT_ZH = {Grade.PROHIBITED: "不通过", Grade.CONDITIONAL: "有条件通过", None: "通过"}
+VERDICT_EN = {Grade.PROHIBITED: "rejected", Grade.CONDITIONAL: "conditionally approved", None: "approved"}
+
+
+class FeatureHit(BaseModel):
+    """One feature a rule fired on."""
+
+    fid: int
+    attributes: dict[str, Any]
+    overlap_m2: float | None = None
+    distance_m: float | None = None
+
+
+class Finding(BaseModel):
+    """A rule that fired, with its measured extent and its consequences."""
+
+    rule_id: str
+    layer: str
+    layer_name_zh: str
+    grade: Grade
+    overlap_m2: float | None
+    share_pct: float | None
+    distance_m: float | None
+    message_zh: str
+    message_en: str
+    legal_basis: list[str]
+    department: str
+    approval_item: str | None
+    features: list[FeatureHit]
+
+
+class NotCheckable(BaseModel):
+    """A layer that cannot answer for this footprint: no data is never reported as no conflict."""
+
+    layer: str
+    layer_name_zh: str
+    reason_zh: str
+    reason_en: str
+
+
+class Report(BaseModel):
+    """The pre-evaluation report."""
+
+    verdict: str
+    verdict_en: str
+    project_type: str
+    footprint_area_m2: float
+    findings: list[Finding]
+    not_checkable: list[NotCheckable]
+    layer_versions: dict[str, int]
+    rules_version: str
+    repairs: list[str]
+
+
+class _Formatter(string.Formatter):
+    """Message templates: unknown placeholders stay visible instead of failing."""
+
+    def get_value(self, key: int | str, args: Any, kwargs: Any) -> Any:
+        if isinstance(key, str) and key not in kwargs:
+            return "{" + key + "}"
+        return super().get_value(key, args, kwargs)
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        try:
+            return super().format_field(value, format_spec)
+        except (ValueError, TypeError):
+            return str(value)
+
+
+_FORMAT = _Formatter()
+
+
+def _labelled(entry: LayerEntry, props: dict[str, Any]) -> dict[str, Any]:
+    """Attribute values with code values replaced by their Chinese labels (for messages)."""
+    out = dict(props)
+    for attr in entry.attributes:
+        labels = {c.value: c.label_zh for c in attr.codes or []}
+        if attr.name in out and str(out[attr.name]) in labels:
+            out[attr.name] = labels[str(out[attr.name])]
+    return out
+
+
+def _is_sliver(overlap: shapely.Geometry, ruleset: RuleSet) -> bool:
+    """Below the area tolerance, or thinner than the width tolerance (width ≈ 2 × area / perimeter)."""
+    area = overlap.area
+    if area < ruleset.settings.sliver_area_m2:
+        return True
+    return overlap.length > 0 and 2 * area / overlap.length < ruleset.settings.sliver_width_m
+
+
+def _candidates_sql(entries: list[tuple[LayerEntry, int, float]]) -> sql.Composed:
+    """One statement: the features of every layer near the footprint, with their geometry as WKB."""
+    parts = [
+        sql.SQL(
+            "(SELECT {code} AS code, fid, props, ST_AsBinary(geom) FROM {table} "
+            "WHERE ST_DWithin(geom, ST_GeomFromWKB(%(fp)s, 4547), {reach}))"
+        ).format(
+            code=sql.Literal(e.code), table=sql.Identifier("basemap", f"f_{v}"), reach=sql.Literal(reach)
+        )
+        for e, v, reach in entries
+    ]
+    return sql.SQL(" UNION ALL ").join(parts)
+
+
+def evaluate(
+    conn: Connection[Any],
+    footprint: Footprint,
+    project_type: str,
+    *,
+    catalog: Catalog,
+    ruleset: RuleSet,
+    flags: Collection[str] = (),
+    today: date | None = None,
+) -> Report:
+    """Check ``footprint`` against every pre-evaluation layer and grade what the rules say."""
+    today = today or date.today()
+    fp = footprint.geometry
+    state = {
+        code: (version, number, shapely.from_wkb(extent) if extent else None)
+        for code, version, number, extent in conn.execute(
+            "SELECT l.code, v.id, v.number, ST_AsBinary(v.extent) FROM basemap.layer l"
+            " JOIN basemap.layer_version v ON v.id = l.current_version"
+        ).fetchall()
+    }
+    not_checkable: list[NotCheckable] = []
+    checked: list[tuple[LayerEntry, int, float]] = []
+    for entry in catalog.pre_evaluation_layers():
+        rules = [
+            r for r in ruleset.rules_for_layer(entry.code) if r.kind in (RuleKind.OVERLAP, RuleKind.SETBACK)
+        ]
+        if not rules or entry.kind is LayerKind.RASTER:
+            continue
+        reach = max([r.distance_m or 0.0 for r in rules] + [0.0])
+        reason = _unavailable(entry, state.get(entry.code), fp, rules, today, reach)
+        if reason:
+            not_checkable.append(
+                NotCheckable(
+                    layer=entry.code, layer_name_zh=entry.name_zh, reason_zh=reason[0], reason_en=reason[1]
+                )
+            )
+            continue
+        checked.append((entry, state[entry.code][0], reach))
+    rows = conn.execute(_candidates_sql(checked), {"fp": shapely.to_wkb(fp)}).fetchall() if checked else []
+    by_code = {e.code: e for e, _, _ in checked}
+    findings: dict[str, Finding] = {}
+    for code, fid, props, wkb in rows:
+        entry = by_code[code]
+        _apply_rules(
+            findings, entry, ruleset, project_type, flags, fid, props or {}, shapely.from_wkb(wkb), fp
+        )
+    for finding in findings.values():
+        if finding.overlap_m2 is not None:
+            finding.share_pct = round(100 * finding.overlap_m2 / footprint.area_m2, 4)
+            finding.overlap_m2 = round(finding.overlap_m2, 3)
+    ordered = sorted(findings.values(), key=lambda f: (_SEVERITY[f.grade], f.layer, f.rule_id))
+    worst = next(
+        (g for g in (Grade.PROHIBITED, Grade.CONDITIONAL) if any(f.grade is g for f in ordered)), None
+    )
+    return Report(
+        verdict=VERDICT_ZH[worst],
+        verdict_en=VERDICT_EN[worst],
+        project_type=project_type,
+        footprint_area_m2=round(footprint.area_m2, 3),
+        findings=ordered,
+        not_checkable=not_checkable,
+        layer_versions={code: number for code, (_, number, _) in state.items()},
+        rules_version=ruleset.version,
+        repairs=footprint.repairs,
+    )
+
+
+# "At exactly the distance" counts; a millimetre absorbs the rounding of coordinates sent in lon/lat.
+SETBACK_TOLERANCE_M = 0.001
+
+_SEVERITY = {Grade.PROHIBITED: 0, Grade.CONDITIONAL: 1, Grade.ADVISORY: 2, Grade.INFO: 3}
+
+
+def _unavailable(
+    entry: LayerEntry,
+    state: tuple[int, int, Any] | None,
+    fp: shapely.Geometry,
+    rules: list[Rule],
+    today: date,
+    reach: float,
+) -> tuple[str, str] | None:
+    """Why a layer cannot answer for this footprint, or None when it can."""
+    if state is None:
+        return "图层无数据", "the layer has no data"
+    max_age = min([r.max_age_days for r in rules if r.max_age_days] + [entry.max_age_days or 10**9])
+    if (today - entry.vintage).days > max_age:
+        return f"图层现势性过期（{entry.vintage}）", f"the layer is out of date ({entry.vintage})"
+    extent = state[2]
+    # A layer whose data lies nowhere near the footprint cannot say "no conflict" about it.
+    if extent is None or not extent.buffer(max(1.0, reach)).intersects(fp):
+        return "图层数据未覆盖用地范围", "the layer does not cover the footprint"
+    return None
+
+
+def _apply_rules(
+    findings: dict[str, Finding],
+    entry: LayerEntry,
+    ruleset: RuleSet,
+    project_type: str,
+    flags: Collection[str],
+    fid: int,
+    props: dict[str, Any],
+    geom: shapely.Geometry,
+    fp: shapely.Geometry,
+) -> None:
+    overlap = shapely.intersection(geom, fp) if entry.kind is LayerKind.AREA else None
+    distance = float(shapely.distance(geom, fp))
+    for rule in ruleset.rules_for_layer(entry.code):
+        if rule.kind is RuleKind.OVERLAP:
+            if overlap is None:
+                if distance > 0:
+                    continue
+            elif overlap.is_empty or _is_sliver(overlap, ruleset):
+                continue
+        elif rule.kind is RuleKind.SETBACK:
+            if rule.distance_m is None or distance > rule.distance_m + SETBACK_TOLERANCE_M:
+                continue
+        else:
+            continue
+        outcome = ruleset.evaluate(rule, project_type, props, flags)
+        if outcome is None or outcome.grade is Grade.INFO and rule.kind is not RuleKind.OVERLAP:
+            continue
+        area = overlap.area if overlap is not None else None
+        hit = FeatureHit(
+            fid=fid,
+            attributes=props,
+            overlap_m2=round(area, 3) if area is not None else None,
+            distance_m=round(distance, 3),
+        )
+        found = findings.get(rule.id)
+        if found is None:
+            values = {
+                **_labelled(entry, props),
+                "area_m2": area or 0.0,
+                "distance_m": distance,
+                "distance": distance,
+            }
+            found = findings[rule.id] = Finding(
+                rule_id=rule.id,
+                layer=entry.code,
+                layer_name_zh=entry.name_zh,
+                grade=outcome.grade,
+                overlap_m2=0.0 if area is not None else None,
+                share_pct=None,
+                distance_m=distance,
+                message_zh=_FORMAT.format(rule.message_zh, **values),
+                message_en=_FORMAT.format(rule.message_en, **values),
+                legal_basis=list(rule.legal_basis),
+                department=outcome.department,
+                approval_item=outcome.approval_item.name_zh if outcome.approval_item else None,
+                features=[],
+            )
+        found.features.append(hit)
+        if area is not None:
+            found.overlap_m2 = (found.overlap_m2 or 0.0) + area
+        found.distance_m = min(found.distance_m or distance, distance)

@@ -1,0 +1,193 @@
+"""Pre-evaluation known answers: hand-computed overlaps, edges, slivers, setbacks, not-checkable layers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+from pyproj import Transformer
+
+from app.audit.log import Actor
+from app.auth.policy import Role
+from app.settings import Settings
+from layers.catalog.model import get_catalog
+from layers.ingest.load import import_path
+
+# A clear area in the south-east of the district, away from the other tests' layers.
+X0, Y0 = (round(v, 3) for v in Transformer.from_crs(4326, 4547, always_xy=True).transform(114.33, 22.60))
+TO_LONLAT = Transformer.from_crs(4547, 4326, always_xy=True)
+
+
+def _geojson(geom: shapely.Geometry) -> dict[str, Any]:
+    lonlat = shapely.transform(geom, lambda x, y: TO_LONLAT.transform(x, y), interleaved=False)
+    return shapely.geometry.mapping(lonlat)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def base(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """forest_land: a grade Ⅰ and a grade Ⅲ 100 m square; util_hv_line: a 110 kV overhead line."""
+    import psycopg
+
+    folder = tmp_path_factory.mktemp("preeval")
+    forest = gpd.GeoDataFrame(
+        {"xiaoban_code": ["A", "B"], "protection_grade": ["I", "III"], "land_type": ["0301", "0301"]},
+        geometry=[shapely.box(X0, Y0, X0 + 100, Y0 + 100), shapely.box(X0 + 200, Y0, X0 + 300, Y0 + 100)],
+        crs=4547,
+    )
+    line = gpd.GeoDataFrame(
+        {"line_name": ["龙岗甲线"], "voltage_kv": ["110"], "laying": ["overhead"]},
+        geometry=[shapely.LineString([(X0, Y0 + 400), (X0 + 1000, Y0 + 400)])],
+        crs=4547,
+    )
+    with psycopg.connect(settings.owner_dsn) as conn:
+        for code, frame in (("forest_land", forest), ("util_hv_line", line)):
+            path = Path(folder) / f"{code}.gpkg"
+            frame.to_file(path, driver="GPKG")
+            import_path(conn, get_catalog().get(code), path, path.name, Actor.system("tests"))
+
+
+def _check(
+    client: TestClient, headers: dict[str, str], geom: shapely.Geometry, project: str = "school"
+) -> Any:
+    r = client.post(
+        "/api/pre-evaluations", headers=headers, json={"footprint": _geojson(geom), "project_type": project}
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _finding(report: dict[str, Any], rule: str) -> dict[str, Any] | None:
+    return next((f for f in report["findings"] if f["rule_id"] == rule), None)
+
+
+def test_half_over_grade_i_forest_is_prohibited_with_the_exact_area(
+    base: None, client: TestClient, make_account: Any
+) -> None:
+    unit = make_account(Role.PROJECT_UNIT, "works")
+    report = _check(client, unit.headers, shapely.box(X0 + 50, Y0, X0 + 150, Y0 + 100))
+    finding = _finding(report, "forest_land.grade_i")
+    assert finding is not None
+    assert finding["overlap_m2"] == pytest.approx(5000, rel=1e-6)
+    assert finding["share_pct"] == pytest.approx(50, rel=1e-6)
+    assert finding["grade"] == "prohibited" and report["verdict"] == "不通过"
+    assert [f["fid"] for f in finding["features"]] == [1]
+    assert "Ⅰ级" in finding["message_zh"] and "5000" in finding["message_zh"]
+    assert finding["legal_basis"] and finding["department"]
+    assert report["footprint_area_m2"] == pytest.approx(10_000, rel=1e-6)
+
+
+def test_grade_iii_forest_is_conditional_and_triggers_the_forest_use_permit(
+    base: None, client: TestClient, make_account: Any
+) -> None:
+    unit = make_account(Role.PROJECT_UNIT, "works")
+    report = _check(client, unit.headers, shapely.box(X0 + 250, Y0 + 50, X0 + 350, Y0 + 150))
+    finding = _finding(report, "forest_land.grade_ii_iv")
+    assert finding is not None and finding["grade"] == "conditional"
+    assert finding["overlap_m2"] == pytest.approx(2500, rel=1e-6)
+    assert finding["approval_item"] == "使用林地审核同意书"
+    assert _finding(report, "forest_land.grade_i") is None
+    assert report["verdict"] == "有条件通过"
+
+
+def test_touching_an_edge_and_slivers_are_not_conflicts(
+    base: None, client: TestClient, make_account: Any
+) -> None:
+    unit = make_account(Role.PROJECT_UNIT, "works")
+    touching = _check(client, unit.headers, shapely.box(X0 + 100, Y0, X0 + 200, Y0 + 100))
+    assert not [f for f in touching["findings"] if f["layer"] == "forest_land"]
+    thin = _check(client, unit.headers, shapely.box(X0 + 99.9, Y0, X0 + 199.9, Y0 + 100))  # 0.1 m wide
+    assert _finding(thin, "forest_land.grade_i") is None
+    wider = _check(client, unit.headers, shapely.box(X0 + 99.5, Y0, X0 + 199.5, Y0 + 100))  # 0.5 m wide
+    assert _finding(wider, "forest_land.grade_i")["overlap_m2"] == pytest.approx(50, rel=1e-6)  # type: ignore[index]
+
+
+def test_setback_counts_at_exactly_the_distance(base: None, client: TestClient, make_account: Any) -> None:
+    unit = make_account(Role.PROJECT_UNIT, "works")
+    at = _check(client, unit.headers, shapely.box(X0 + 400, Y0 + 290, X0 + 500, Y0 + 390))  # 10 m below
+    finding = _finding(at, "util_hv_line.overhead_110kv")
+    assert finding is not None and finding["distance_m"] == pytest.approx(10, abs=1e-6)
+    assert finding["grade"] == "conditional"
+    beyond = _check(client, unit.headers, shapely.box(X0 + 400, Y0 + 289, X0 + 500, Y0 + 389.5))  # 10.5 m
+    assert _finding(beyond, "util_hv_line.overhead_110kv") is None
+
+
+def test_layers_without_data_are_not_checkable(base: None, client: TestClient, make_account: Any) -> None:
+    unit = make_account(Role.PROJECT_UNIT, "works")
+    report = _check(client, unit.headers, shapely.box(X0 + 50, Y0, X0 + 150, Y0 + 100))
+    reasons = {n["layer"]: n["reason_zh"] for n in report["not_checkable"]}
+    assert reasons["tsp_eco_redline"] == "图层无数据"
+    outside = _check(client, unit.headers, shapely.box(X0 - 5000, Y0 - 3000, X0 - 4900, Y0 - 2900))
+    assert {n["layer"]: n["reason_zh"] for n in outside["not_checkable"]}[
+        "forest_land"
+    ] == "图层数据未覆盖用地范围"
+    assert report["layer_versions"]["forest_land"] >= 1 and report["rules_version"]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (
+            {"footprint": {"type": "Point", "coordinates": [114.3, 22.6]}, "project_type": "school"},
+            "wrong_geometry_kind",
+        ),
+        (
+            {
+                "footprint": {
+                    "type": "Polygon",
+                    "coordinates": [[[116.4, 39.9], [116.5, 39.9], [116.5, 40.0], [116.4, 39.9]]],
+                },
+                "project_type": "school",
+            },
+            "outside_district",
+        ),
+        (
+            {
+                "footprint": {
+                    "type": "Polygon",
+                    "coordinates": [[[22.6, 114.3], [22.61, 114.3], [22.61, 114.31], [22.6, 114.3]]],
+                },
+                "project_type": "school",
+            },
+            "outside_district",
+        ),
+        (
+            {"footprint": {"type": "FeatureCollection", "features": []}, "project_type": "school"},
+            "empty_footprint",
+        ),
+        (
+            {"footprint": {"type": "Polygon", "coordinates": "nonsense"}, "project_type": "school"},
+            "invalid_footprint",
+        ),
+        (
+            {
+                "footprint": {
+                    "type": "Polygon",
+                    "coordinates": [[[114.3, 22.6], [114.31, 22.6], [114.31, 22.61], [114.3, 22.6]]],
+                },
+                "project_type": "spaceport",
+            },
+            "unknown_project_type",
+        ),
+    ],
+)
+def test_bad_footprints_get_a_clear_422(
+    body: dict[str, Any], code: str, client: TestClient, make_account: Any
+) -> None:
+    unit = make_account(Role.PROJECT_UNIT, "works")
+    r = client.post("/api/pre-evaluations", headers=unit.headers, json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == code
+
+
+def test_viewers_cannot_run_a_pre_evaluation(client: TestClient, make_account: Any) -> None:
+    viewer = make_account(Role.VIEWER)
+    r = client.post(
+        "/api/pre-evaluations",
+        headers=viewer.headers,
+        json={"footprint": _geojson(shapely.box(X0, Y0, X0 + 10, Y0 + 10)), "project_type": "school"},
+    )
+    assert r.status_code == 403
