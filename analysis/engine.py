@@ -60,6 +60,24 @@ class NotCheckable(BaseModel):
     reason_en: str
 
 
+class Demolition(BaseModel):
+    """What the footprint implies for demolition (征拆): it seeds the demolition ledger."""
+
+    buildings: int
+    floor_area_m2: float
+    households: int
+    collective_land_m2: float
+    state_land_m2: float
+
+
+class Buildable(BaseModel):
+    """The footprint minus every prohibited overlap."""
+
+    area_m2: float
+    share_pct: float
+    geometry_wkt: str
+
+
 class Report(BaseModel):
     """The pre-evaluation report."""
 
@@ -72,6 +90,8 @@ class Report(BaseModel):
     layer_versions: dict[str, int]
     rules_version: str
     repairs: list[str]
+    demolition: Demolition
+    buildable: Buildable
 
 
 class _Formatter(string.Formatter):
@@ -147,9 +167,7 @@ def evaluate(
     not_checkable: list[NotCheckable] = []
     checked: list[tuple[LayerEntry, int, float]] = []
     for entry in catalog.pre_evaluation_layers():
-        rules = [
-            r for r in ruleset.rules_for_layer(entry.code) if r.kind in (RuleKind.OVERLAP, RuleKind.SETBACK)
-        ]
+        rules = [r for r in ruleset.rules_for_layer(entry.code) if r.kind in _GEOMETRIC]
         if not rules or entry.kind is LayerKind.RASTER:
             continue
         reach = max([r.distance_m or 0.0 for r in rules] + [0.0])
@@ -165,10 +183,20 @@ def evaluate(
     rows = conn.execute(_candidates_sql(checked), {"fp": shapely.to_wkb(fp)}).fetchall() if checked else []
     by_code = {e.code: e for e, _, _ in checked}
     findings: dict[str, Finding] = {}
+    prohibited: list[shapely.Geometry] = []
     for code, fid, props, wkb in rows:
         entry = by_code[code]
         _apply_rules(
-            findings, entry, ruleset, project_type, flags, fid, props or {}, shapely.from_wkb(wkb), fp
+            findings,
+            entry,
+            ruleset,
+            project_type,
+            flags,
+            fid,
+            props or {},
+            shapely.from_wkb(wkb),
+            fp,
+            prohibited,
         )
     for finding in findings.values():
         if finding.overlap_m2 is not None:
@@ -188,13 +216,51 @@ def evaluate(
         layer_versions={code: number for code, (_, number, _) in state.items()},
         rules_version=ruleset.version,
         repairs=footprint.repairs,
+        demolition=_demolition(findings),
+        buildable=_buildable(fp, prohibited),
     )
 
 
 # "At exactly the distance" counts; a millimetre absorbs the rounding of coordinates sent in lon/lat.
 SETBACK_TOLERANCE_M = 0.001
 
+# Rules measured against the footprint's geometry (terrain rules read the slope raster instead).
+_GEOMETRIC = (RuleKind.OVERLAP, RuleKind.SETBACK, RuleKind.COMPATIBILITY, RuleKind.DEMOLITION)
+_AREA_KINDS = (RuleKind.OVERLAP, RuleKind.COMPATIBILITY, RuleKind.DEMOLITION)
+
 _SEVERITY = {Grade.PROHIBITED: 0, Grade.CONDITIONAL: 1, Grade.ADVISORY: 2, Grade.INFO: 3}
+
+
+def _demolition(findings: dict[str, Finding]) -> Demolition:
+    """Buildings, floor area, households and land ownership from the demolition findings."""
+
+    def number(value: Any) -> float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return 0.0
+
+    buildings = findings.get("cur_building.demolition")
+    hits = buildings.features if buildings else []
+    collective = findings.get("cur_ownership.collective")
+    state = findings.get("cur_ownership.state")
+    return Demolition(
+        buildings=len(hits),
+        floor_area_m2=round(sum(number(h.attributes.get("floor_area")) for h in hits), 2),
+        households=int(sum(number(h.attributes.get("households")) for h in hits)),
+        collective_land_m2=round((collective.overlap_m2 or 0.0) if collective else 0.0, 3),
+        state_land_m2=round((state.overlap_m2 or 0.0) if state else 0.0, 3),
+    )
+
+
+def _buildable(fp: shapely.Geometry, prohibited: list[shapely.Geometry]) -> Buildable:
+    """The part of the footprint no prohibited rule covers."""
+    remainder = shapely.difference(fp, shapely.union_all(prohibited)) if prohibited else fp
+    return Buildable(
+        area_m2=round(float(remainder.area), 3),
+        share_pct=round(100 * float(remainder.area) / float(fp.area), 4),
+        geometry_wkt=shapely.to_wkt(remainder, rounding_precision=3),
+    )
 
 
 def _unavailable(
@@ -228,11 +294,13 @@ def _apply_rules(
     props: dict[str, Any],
     geom: shapely.Geometry,
     fp: shapely.Geometry,
+    prohibited: list[shapely.Geometry],
 ) -> None:
+    """Measure one feature against the footprint and record every rule of its layer that fires."""
     overlap = shapely.intersection(geom, fp) if entry.kind is LayerKind.AREA else None
     distance = float(shapely.distance(geom, fp))
     for rule in ruleset.rules_for_layer(entry.code):
-        if rule.kind is RuleKind.OVERLAP:
+        if rule.kind in _AREA_KINDS:
             if overlap is None:
                 if distance > 0:
                     continue
@@ -244,8 +312,10 @@ def _apply_rules(
         else:
             continue
         outcome = ruleset.evaluate(rule, project_type, props, flags)
-        if outcome is None or outcome.grade is Grade.INFO and rule.kind is not RuleKind.OVERLAP:
+        if outcome is None:
             continue
+        if outcome.grade is Grade.PROHIBITED and overlap is not None:
+            prohibited.append(overlap)
         area = overlap.area if overlap is not None else None
         hit = FeatureHit(
             fid=fid,

@@ -43,8 +43,24 @@ def base(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> None:
         geometry=[shapely.LineString([(X0, Y0 + 400), (X0 + 1000, Y0 + 400)])],
         crs=4547,
     )
+    buildings = gpd.GeoDataFrame(
+        {
+            "building_code": ["B1", "B2"],
+            "floors": [3, 2],
+            "structure": ["1", "2"],
+            "use": ["residential"] * 2,
+            "year_built": [1998, 2005],
+            "households": [10, 5],
+            "floor_area": [1200.0, 800.0],
+        },
+        geometry=[
+            shapely.box(X0 + 60, Y0 + 10, X0 + 80, Y0 + 30),
+            shapely.box(X0 + 120, Y0 + 10, X0 + 140, Y0 + 30),
+        ],
+        crs=4547,
+    )
     with psycopg.connect(settings.owner_dsn) as conn:
-        for code, frame in (("forest_land", forest), ("util_hv_line", line)):
+        for code, frame in (("forest_land", forest), ("util_hv_line", line), ("cur_building", buildings)):
             path = Path(folder) / f"{code}.gpkg"
             frame.to_file(path, driver="GPKG")
             import_path(conn, get_catalog().get(code), path, path.name, Actor.system("tests"))
@@ -78,6 +94,19 @@ def test_half_over_grade_i_forest_is_prohibited_with_the_exact_area(
     assert "Ⅰ级" in finding["message_zh"] and "5000" in finding["message_zh"]
     assert finding["legal_basis"] and finding["department"]
     assert report["footprint_area_m2"] == pytest.approx(10_000, rel=1e-6)
+    # The buildable remainder is the half not on grade Ⅰ forest.
+    assert report["buildable"]["area_m2"] == pytest.approx(5000, rel=1e-6)
+    assert report["buildable"]["share_pct"] == pytest.approx(50, rel=1e-6)
+    # Both buildings inside the footprint are to be demolished.
+    assert report["demolition"] == {
+        "buildings": 2,
+        "floor_area_m2": 2000.0,
+        "households": 15,
+        "collective_land_m2": 0.0,
+        "state_land_m2": 0.0,
+    }
+    demolition = _finding(report, "cur_building.demolition")
+    assert demolition is not None and demolition["grade"] == "info"
 
 
 def test_grade_iii_forest_is_conditional_and_triggers_the_forest_use_permit(
