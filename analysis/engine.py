@@ -201,7 +201,7 @@ def evaluate(
     for finding in findings.values():
         if finding.overlap_m2 is not None:
             finding.share_pct = round(100 * finding.overlap_m2 / footprint.area_m2, 4)
-            finding.overlap_m2 = round(finding.overlap_m2, 3)
+            finding.overlap_m2 = float(finding.overlap_m2)
     ordered = sorted(findings.values(), key=lambda f: (_SEVERITY[f.grade], f.layer, f.rule_id))
     worst = next(
         (g for g in (Grade.PROHIBITED, Grade.CONDITIONAL) if any(f.grade is g for f in ordered)), None
@@ -320,7 +320,7 @@ def _apply_rules(
         hit = FeatureHit(
             fid=fid,
             attributes=props,
-            overlap_m2=round(area, 3) if area is not None else None,
+            overlap_m2=area,
             distance_m=round(distance, 3),
         )
         found = findings.get(rule.id)

@@ -8,7 +8,11 @@ from typing import Any
 import geopandas as gpd
 import pytest
 import shapely
+import shapely.affinity
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_h
+from hypothesis import strategies as st
 from pyproj import Transformer
 
 from app.audit.log import Actor
@@ -220,3 +224,37 @@ def test_viewers_cannot_run_a_pre_evaluation(client: TestClient, make_account: A
         json={"footprint": _geojson(shapely.box(X0, Y0, X0 + 10, Y0 + 10)), "project_type": "school"},
     )
     assert r.status_code == 403
+
+
+@settings_h(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    x=st.floats(min_value=-80, max_value=330),
+    y=st.floats(min_value=-80, max_value=150),
+    w=st.floats(min_value=5, max_value=200),
+    h=st.floats(min_value=5, max_value=120),
+    angle=st.floats(min_value=0, max_value=90),
+)
+def test_overlap_areas_agree_with_shapely(
+    base: None, client: TestClient, make_account: Any, x: float, y: float, w: float, h: float, angle: float
+) -> None:
+    unit = make_account(Role.PROJECT_UNIT, "works")
+    footprint = shapely.affinity.rotate(shapely.box(X0 + x, Y0 + y, X0 + x + w, Y0 + y + h), angle)
+    report = _check(client, unit.headers, footprint)
+    # Independent computation on the footprint as the server received it (lon/lat round trip included).
+    received = shapely.transform(
+        shapely.geometry.shape(_geojson(footprint)),
+        lambda a, b: Transformer.from_crs(4326, 4547, always_xy=True).transform(a, b),
+        interleaved=False,
+    )
+    for rule, square in (
+        ("forest_land.grade_i", shapely.box(X0, Y0, X0 + 100, Y0 + 100)),
+        ("forest_land.grade_ii_iv", shapely.box(X0 + 200, Y0, X0 + 300, Y0 + 100)),
+    ):
+        expected = shapely.intersection(square, received)
+        finding = _finding(report, rule)
+        sliver = expected.area < 1.0 or (expected.length > 0 and 2 * expected.area / expected.length < 0.2)
+        if expected.is_empty or sliver:
+            assert finding is None
+        else:
+            assert finding is not None
+            assert finding["overlap_m2"] == pytest.approx(expected.area, rel=1e-9, abs=1e-9)
