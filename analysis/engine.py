@@ -10,6 +10,7 @@ from __future__ import annotations
 import string
 from collections.abc import Collection
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import shapely
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 
 from analysis.footprint import Footprint
 from analysis.rules_model import Grade, Rule, RuleKind, RuleSet
+from analysis.terrain import slope_stats
 from layers.catalog.model import Catalog, LayerEntry, LayerKind
 
 VERDICT_ZH = {Grade.PROHIBITED: "不通过", Grade.CONDITIONAL: "有条件通过", None: "通过"}
@@ -60,6 +62,14 @@ class NotCheckable(BaseModel):
     reason_en: str
 
 
+class Terrain(BaseModel):
+    """Slope over the footprint, from the slope raster."""
+
+    mean_slope_deg: float
+    steep_share_pct: float
+    steep_area_m2: float
+
+
 class Demolition(BaseModel):
     """What the footprint implies for demolition (征拆): it seeds the demolition ledger."""
 
@@ -90,6 +100,7 @@ class Report(BaseModel):
     layer_versions: dict[str, int]
     rules_version: str
     repairs: list[str]
+    terrain: Terrain | None
     demolition: Demolition
     buildable: Buildable
 
@@ -153,6 +164,7 @@ def evaluate(
     ruleset: RuleSet,
     flags: Collection[str] = (),
     today: date | None = None,
+    data_dir: Path | None = None,
 ) -> Report:
     """Check ``footprint`` against every pre-evaluation layer and grade what the rules say."""
     today = today or date.today()
@@ -202,6 +214,9 @@ def evaluate(
         if finding.overlap_m2 is not None:
             finding.share_pct = round(100 * finding.overlap_m2 / footprint.area_m2, 4)
             finding.overlap_m2 = float(finding.overlap_m2)
+    terrain = _terrain(
+        conn, footprint, project_type, catalog, ruleset, flags, data_dir, findings, not_checkable
+    )
     ordered = sorted(findings.values(), key=lambda f: (_SEVERITY[f.grade], f.layer, f.rule_id))
     worst = next(
         (g for g in (Grade.PROHIBITED, Grade.CONDITIONAL) if any(f.grade is g for f in ordered)), None
@@ -216,6 +231,7 @@ def evaluate(
         layer_versions={code: number for code, (_, number, _) in state.items()},
         rules_version=ruleset.version,
         repairs=footprint.repairs,
+        terrain=terrain,
         demolition=_demolition(findings),
         buildable=_buildable(fp, prohibited),
     )
@@ -229,6 +245,70 @@ _GEOMETRIC = (RuleKind.OVERLAP, RuleKind.SETBACK, RuleKind.COMPATIBILITY, RuleKi
 _AREA_KINDS = (RuleKind.OVERLAP, RuleKind.COMPATIBILITY, RuleKind.DEMOLITION)
 
 _SEVERITY = {Grade.PROHIBITED: 0, Grade.CONDITIONAL: 1, Grade.ADVISORY: 2, Grade.INFO: 3}
+
+
+def _terrain(
+    conn: Connection[Any],
+    footprint: Footprint,
+    project_type: str,
+    catalog: Catalog,
+    ruleset: RuleSet,
+    flags: Collection[str],
+    data_dir: Path | None,
+    findings: dict[str, Finding],
+    not_checkable: list[NotCheckable],
+) -> Terrain | None:
+    """Slope statistics and the terrain rules they fire; the slope layer is not checkable without a raster."""
+    rules = [r for r in ruleset.rules.values() if r.kind is RuleKind.TERRAIN]
+    if not rules:
+        return None
+    entry = catalog.layers.get(rules[0].layer)
+    if entry is None:
+        return None
+    row = conn.execute(
+        "SELECT v.raster_path FROM basemap.layer l JOIN basemap.layer_version v ON v.id = l.current_version"
+        " WHERE l.code = %s",
+        (entry.code,),
+    ).fetchone()
+    stats = None
+    if row and row[0] and data_dir is not None:
+        stats = slope_stats(data_dir / row[0], footprint.geometry, rules[0].slope_deg or 25.0)
+    if stats is None:
+        not_checkable.append(
+            NotCheckable(
+                layer=entry.code,
+                layer_name_zh=entry.name_zh,
+                reason_zh="坡度数据未覆盖用地范围",
+                reason_en="no slope data over the footprint",
+            )
+        )
+        return None
+    share_pct = 100 * stats.steep_share
+    for rule in rules:
+        outcome = ruleset.evaluate(rule, project_type, {}, flags)
+        if outcome is None or stats.steep_area_m2 <= 0 or stats.steep_share < (rule.min_share or 0):
+            continue
+        values = {"share_pct": share_pct, "area_m2": stats.steep_area_m2}
+        findings[rule.id] = Finding(
+            rule_id=rule.id,
+            layer=entry.code,
+            layer_name_zh=entry.name_zh,
+            grade=outcome.grade,
+            overlap_m2=stats.steep_area_m2,
+            share_pct=round(share_pct, 4),
+            distance_m=None,
+            message_zh=_FORMAT.format(rule.message_zh, **values),
+            message_en=_FORMAT.format(rule.message_en, **values),
+            legal_basis=list(rule.legal_basis),
+            department=outcome.department,
+            approval_item=outcome.approval_item.name_zh if outcome.approval_item else None,
+            features=[],
+        )
+    return Terrain(
+        mean_slope_deg=round(stats.mean_deg, 3),
+        steep_share_pct=round(share_pct, 4),
+        steep_area_m2=round(stats.steep_area_m2, 3),
+    )
 
 
 def _demolition(findings: dict[str, Finding]) -> Demolition:

@@ -46,5 +46,11 @@ def run_pre_evaluation(
         )
     footprint = parse_footprint(body.footprint, body.crs)
     return evaluate(
-        conn, footprint, body.project_type, catalog=catalog_of(request), ruleset=ruleset, flags=body.flags
+        conn,
+        footprint,
+        body.project_type,
+        catalog=catalog_of(request),
+        ruleset=ruleset,
+        flags=body.flags,
+        data_dir=request.app.state.settings.data_dir,
     )
