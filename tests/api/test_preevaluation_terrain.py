@@ -37,11 +37,11 @@ def test_pre_evaluation_reads_the_slope_raster(demo: DemoEnv) -> None:
         headers=unit.headers,
         json={"footprint": shapely.geometry.mapping(lonlat), "project_type": "park"},
     )
-    assert r_.status_code == 200, r_.text
-    terrain = r_.json()["terrain"]
+    assert r_.status_code == 201, r_.text
+    terrain = r_.json()["report"]["terrain"]
     assert terrain["mean_slope_deg"] == pytest.approx(float(block.mean()), abs=1e-3)
     assert terrain["steep_share_pct"] == pytest.approx(100 * float((block > 25).sum()) / 16, abs=1e-6)
-    steep = [f for f in r_.json()["findings"] if f["rule_id"] == "base_slope.steep"]
+    steep = [f for f in r_.json()["report"]["findings"] if f["rule_id"] == "base_slope.steep"]
     if (block > 25).sum() / 16 >= 0.1:
         assert steep and steep[0]["approval_item"]
     else:

@@ -76,8 +76,8 @@ def _check(
     r = client.post(
         "/api/pre-evaluations", headers=headers, json={"footprint": _geojson(geom), "project_type": project}
     )
-    assert r.status_code == 200, r.text
-    return r.json()
+    assert r.status_code == 201, r.text
+    return r.json()["report"]
 
 
 def _finding(report: dict[str, Any], rule: str) -> dict[str, Any] | None:
@@ -258,3 +258,28 @@ def test_overlap_areas_agree_with_shapely(
         else:
             assert finding is not None
             assert finding["overlap_m2"] == pytest.approx(expected.area, rel=1e-9, abs=1e-9)
+
+
+def test_reports_are_stored_reproducible_and_private_to_their_organisation(
+    base: None, client: TestClient, make_account: Any, make_org: Any
+) -> None:
+    _, own_org = make_org(kind="project_unit")
+    _, other_org = make_org(kind="project_unit")
+    unit = make_account(Role.PROJECT_UNIT, own_org)
+    other = make_account(Role.PROJECT_UNIT, other_org)
+    body = {
+        "footprint": _geojson(shapely.box(X0 + 50, Y0, X0 + 150, Y0 + 100)),
+        "project_type": "school",
+        "project_code": "2026-440307-83-01-000001",
+    }
+    first = client.post("/api/pre-evaluations", headers=unit.headers, json=body).json()
+    second = client.post("/api/pre-evaluations", headers=unit.headers, json=body).json()
+    assert first["id"] != second["id"] and first["report"] == second["report"]  # same versions, same report
+    stored = client.get(f"/api/pre-evaluations/{first['id']}", headers=unit.headers)
+    assert stored.status_code == 200 and stored.json()["report"] == first["report"]
+    assert client.get(f"/api/pre-evaluations/{first['id']}", headers=other.headers).status_code == 404
+    listed = client.get(
+        "/api/pre-evaluations", params={"project_code": body["project_code"]}, headers=unit.headers
+    ).json()
+    assert [r["id"] for r in listed] == [second["id"], first["id"]] and listed[0]["verdict"] == "不通过"
+    assert client.get("/api/pre-evaluations", headers=other.headers).json() == []
