@@ -18,7 +18,7 @@ from psycopg import Connection, sql
 from pydantic import BaseModel
 
 from analysis.footprint import Footprint
-from analysis.rules_model import Grade, Rule, RuleKind, RuleSet
+from analysis.rules_model import Grade, Rule, RuleKind, RuleOutcome, RuleSet
 from analysis.terrain import slope_stats
 from layers.catalog.model import Catalog, LayerEntry, LayerKind
 
@@ -247,6 +247,34 @@ _AREA_KINDS = (RuleKind.OVERLAP, RuleKind.COMPATIBILITY, RuleKind.DEMOLITION)
 _SEVERITY = {Grade.PROHIBITED: 0, Grade.CONDITIONAL: 1, Grade.ADVISORY: 2, Grade.INFO: 3}
 
 
+def _new_finding(
+    rule: Rule,
+    entry: LayerEntry,
+    outcome: RuleOutcome,
+    values: dict[str, Any],
+    *,
+    overlap_m2: float | None = None,
+    share_pct: float | None = None,
+    distance_m: float | None = None,
+) -> Finding:
+    """A finding for a rule that fired, with its messages filled from ``values``."""
+    return Finding(
+        rule_id=rule.id,
+        layer=entry.code,
+        layer_name_zh=entry.name_zh,
+        grade=outcome.grade,
+        overlap_m2=overlap_m2,
+        share_pct=share_pct,
+        distance_m=distance_m,
+        message_zh=_FORMAT.format(rule.message_zh, **values),
+        message_en=_FORMAT.format(rule.message_en, **values),
+        legal_basis=list(rule.legal_basis),
+        department=outcome.department,
+        approval_item=outcome.approval_item.name_zh if outcome.approval_item else None,
+        features=[],
+    )
+
+
 def _terrain(
     conn: Connection[Any],
     footprint: Footprint,
@@ -289,20 +317,8 @@ def _terrain(
         if outcome is None or stats.steep_area_m2 <= 0 or stats.steep_share < (rule.min_share or 0):
             continue
         values = {"share_pct": share_pct, "area_m2": stats.steep_area_m2}
-        findings[rule.id] = Finding(
-            rule_id=rule.id,
-            layer=entry.code,
-            layer_name_zh=entry.name_zh,
-            grade=outcome.grade,
-            overlap_m2=stats.steep_area_m2,
-            share_pct=round(share_pct, 4),
-            distance_m=None,
-            message_zh=_FORMAT.format(rule.message_zh, **values),
-            message_en=_FORMAT.format(rule.message_en, **values),
-            legal_basis=list(rule.legal_basis),
-            department=outcome.department,
-            approval_item=outcome.approval_item.name_zh if outcome.approval_item else None,
-            features=[],
+        findings[rule.id] = _new_finding(
+            rule, entry, outcome, values, overlap_m2=stats.steep_area_m2, share_pct=round(share_pct, 4)
         )
     return Terrain(
         mean_slope_deg=round(stats.mean_deg, 3),
@@ -411,22 +427,15 @@ def _apply_rules(
                 "distance_m": distance,
                 "distance": distance,
             }
-            found = findings[rule.id] = Finding(
-                rule_id=rule.id,
-                layer=entry.code,
-                layer_name_zh=entry.name_zh,
-                grade=outcome.grade,
+            found = findings[rule.id] = _new_finding(
+                rule,
+                entry,
+                outcome,
+                values,
                 overlap_m2=0.0 if area is not None else None,
-                share_pct=None,
                 distance_m=distance,
-                message_zh=_FORMAT.format(rule.message_zh, **values),
-                message_en=_FORMAT.format(rule.message_en, **values),
-                legal_basis=list(rule.legal_basis),
-                department=outcome.department,
-                approval_item=outcome.approval_item.name_zh if outcome.approval_item else None,
-                features=[],
             )
         found.features.append(hit)
         if area is not None:
             found.overlap_m2 = (found.overlap_m2 or 0.0) + area
-        found.distance_m = min(found.distance_m or distance, distance)
+        found.distance_m = distance if found.distance_m is None else min(found.distance_m, distance)
