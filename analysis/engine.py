@@ -7,8 +7,10 @@ tolerance, not-checkable layers and the verdict; compatibility, demolition and t
 
 from __future__ import annotations
 
+import math
 import string
 from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ import shapely
 from psycopg import Connection, sql
 from pydantic import BaseModel
 
+from analysis.checkindex import GEOMETRIC, CheckedLayer, checked_layers
 from analysis.footprint import Footprint
 from analysis.rules_model import Grade, Rule, RuleKind, RuleOutcome, RuleSet
 from analysis.terrain import slope_stats
@@ -94,6 +97,7 @@ class Report(BaseModel):
     verdict: str
     verdict_en: str
     project_type: str
+    flags: list[str] = []
     footprint_area_m2: float
     findings: list[Finding]
     not_checkable: list[NotCheckable]
@@ -141,18 +145,67 @@ def _is_sliver(overlap: shapely.Geometry, ruleset: RuleSet) -> bool:
     return overlap.length > 0 and 2 * area / overlap.length < ruleset.settings.sliver_width_m
 
 
-def _candidates_sql(entries: list[tuple[LayerEntry, int, float]]) -> sql.Composed:
-    """One statement: the features of every layer near the footprint, with their geometry as WKB."""
-    parts = [
-        sql.SQL(
-            "(SELECT {code} AS code, fid, props, ST_AsBinary(geom) FROM {table} "
-            "WHERE ST_DWithin(geom, ST_GeomFromWKB(%(fp)s, 4547), {reach}))"
-        ).format(
-            code=sql.Literal(e.code), table=sql.Identifier("basemap", f"f_{v}"), reach=sql.Literal(reach)
+def _candidates_sql(indexed: list[CheckedLayer], fallback: list[tuple[CheckedLayer, int]]) -> sql.Composed:
+    """One statement: every feature part within reach of the footprint, clipped to it server-side.
+
+    Layers the check index holds at their current version are one probe of ``basemap.check_part``;
+    the others (just switched, not yet caught up) are read from their version tables.
+    Each row: layer code, fid, attributes, the part's overlap with the footprint (WKB, area layers
+    only) and its distance to the footprint.
+    """
+    statements = []
+    if indexed:
+        statements.append(
+            sql.SQL(
+                "(SELECT c.layer_code, c.fid, c.props, CASE WHEN r.area THEN "
+                "ST_AsBinary(ST_Intersection(c.geom, f.g)) END, ST_Distance(c.geom, f.g) "
+                "FROM (SELECT ST_GeomFromWKB(%(fp)s, 4547) AS g) f "
+                "JOIN basemap.check_part c ON c.geom && ST_Expand(f.g, {reach}) "
+                "JOIN unnest({codes}::text[], {reaches}::float8[], {areas}::bool[]) r(code, reach, area) "
+                "ON r.code = c.layer_code WHERE ST_DWithin(c.geom, f.g, r.reach))"
+            ).format(
+                reach=sql.Literal(max(layer.reach_m for layer in indexed)),
+                codes=sql.Literal([layer.entry.code for layer in indexed]),
+                reaches=sql.Literal([layer.reach_m for layer in indexed]),
+                areas=sql.Literal([layer.entry.kind is LayerKind.AREA for layer in indexed]),
+            )
         )
-        for e, v, reach in entries
-    ]
-    return sql.SQL(" UNION ALL ").join(parts)
+    for layer, version in fallback:
+        clip = sql.SQL(
+            "ST_AsBinary(ST_Intersection(t.geom, ST_GeomFromWKB(%(fp)s, 4547)))"
+            if layer.entry.kind is LayerKind.AREA
+            else "NULL::bytea"
+        )
+        statements.append(
+            sql.SQL(
+                "(SELECT {code}::text, t.fid, t.props, {clip}, "
+                "ST_Distance(t.geom, ST_GeomFromWKB(%(fp)s, 4547)) "
+                "FROM (SELECT fid, props, geom FROM {f} WHERE vertices <= 256 UNION ALL "
+                "SELECT p.fid, f.props, p.geom FROM {p} p JOIN {f} f USING (fid)) t "
+                "WHERE ST_DWithin(t.geom, ST_GeomFromWKB(%(fp)s, 4547), {reach}))"
+            ).format(
+                code=sql.Literal(layer.entry.code),
+                clip=clip,
+                f=sql.Identifier("basemap", f"f_{version}"),
+                p=sql.Identifier("basemap", f"p_{version}"),
+                reach=sql.Literal(layer.reach_m),
+            )
+        )
+    return sql.SQL(" UNION ALL ").join(statements)
+
+
+@dataclass
+class _Candidate:
+    """A feature near the footprint, gathered from its parts."""
+
+    props: dict[str, Any]
+    pieces: list[shapely.Geometry] = field(default_factory=list)
+    distance: float = math.inf
+
+    def overlap(self) -> shapely.Geometry:
+        if len(self.pieces) == 1:
+            return self.pieces[0]
+        return shapely.union_all(self.pieces)
 
 
 def evaluate(
@@ -170,46 +223,49 @@ def evaluate(
     today = today or date.today()
     fp = footprint.geometry
     state = {
-        code: (version, number, shapely.from_wkb(extent) if extent else None)
-        for code, version, number, extent in conn.execute(
-            "SELECT l.code, v.id, v.number, ST_AsBinary(v.extent) FROM basemap.layer l"
-            " JOIN basemap.layer_version v ON v.id = l.current_version"
+        code: (version, number, shapely.from_wkb(extent) if extent else None, indexed)
+        for code, version, number, extent, indexed in conn.execute(
+            "SELECT l.code, v.id, v.number, ST_AsBinary(v.extent), s.version_id = v.id"
+            " FROM basemap.layer l JOIN basemap.layer_version v ON v.id = l.current_version"
+            " LEFT JOIN basemap.check_state s ON s.layer_code = l.code"
         ).fetchall()
     }
     not_checkable: list[NotCheckable] = []
-    checked: list[tuple[LayerEntry, int, float]] = []
-    for entry in catalog.pre_evaluation_layers():
-        rules = [r for r in ruleset.rules_for_layer(entry.code) if r.kind in _GEOMETRIC]
-        if not rules or entry.kind is LayerKind.RASTER:
-            continue
-        reach = max([r.distance_m or 0.0 for r in rules] + [0.0])
-        reason = _unavailable(entry, state.get(entry.code), fp, rules, today, reach)
-        if reason:
+    indexed: list[CheckedLayer] = []
+    fallback: list[tuple[CheckedLayer, int]] = []
+    for layer in checked_layers(catalog, ruleset):
+        entry = layer.entry
+        current = state.get(entry.code)
+        rules = [r for r in ruleset.rules_for_layer(entry.code) if r.kind in GEOMETRIC]
+        reason = _unavailable(entry, current, fp, rules, today, layer.reach_m)
+        if reason or current is None:
             not_checkable.append(
                 NotCheckable(
-                    layer=entry.code, layer_name_zh=entry.name_zh, reason_zh=reason[0], reason_en=reason[1]
+                    layer=entry.code,
+                    layer_name_zh=entry.name_zh,
+                    reason_zh=reason[0] if reason else "",
+                    reason_en=reason[1] if reason else "",
                 )
             )
-            continue
-        checked.append((entry, state[entry.code][0], reach))
-    rows = conn.execute(_candidates_sql(checked), {"fp": shapely.to_wkb(fp)}).fetchall() if checked else []
-    by_code = {e.code: e for e, _, _ in checked}
+        elif current[3]:
+            indexed.append(layer)
+        else:
+            fallback.append((layer, current[0]))
+    candidates: dict[tuple[str, int], _Candidate] = {}
+    if indexed or fallback:
+        query = _candidates_sql(indexed, fallback)
+        for code, fid, props, clipped, distance in conn.execute(query, {"fp": shapely.to_wkb(fp)}):
+            candidate = candidates.get((code, fid))
+            if candidate is None:
+                candidate = candidates[(code, fid)] = _Candidate(props or {})
+            if clipped is not None:
+                candidate.pieces.append(shapely.from_wkb(clipped))
+            candidate.distance = min(candidate.distance, float(distance))
+    entries = {layer.entry.code: layer.entry for layer in indexed + [f[0] for f in fallback]}
     findings: dict[str, Finding] = {}
     prohibited: list[shapely.Geometry] = []
-    for code, fid, props, wkb in rows:
-        entry = by_code[code]
-        _apply_rules(
-            findings,
-            entry,
-            ruleset,
-            project_type,
-            flags,
-            fid,
-            props or {},
-            shapely.from_wkb(wkb),
-            fp,
-            prohibited,
-        )
+    for (code, fid), candidate in sorted(candidates.items()):
+        _apply_rules(findings, entries[code], ruleset, project_type, flags, fid, candidate, prohibited)
     for finding in findings.values():
         if finding.overlap_m2 is not None:
             finding.share_pct = round(100 * finding.overlap_m2 / footprint.area_m2, 4)
@@ -225,10 +281,11 @@ def evaluate(
         verdict=VERDICT_ZH[worst],
         verdict_en=VERDICT_EN[worst],
         project_type=project_type,
+        flags=sorted(flags),
         footprint_area_m2=round(footprint.area_m2, 3),
         findings=ordered,
         not_checkable=not_checkable,
-        layer_versions={code: number for code, (_, number, _) in state.items()},
+        layer_versions={code: values[1] for code, values in state.items()},
         rules_version=ruleset.version,
         repairs=footprint.repairs,
         terrain=terrain,
@@ -240,8 +297,6 @@ def evaluate(
 # "At exactly the distance" counts; a millimetre absorbs the rounding of coordinates sent in lon/lat.
 SETBACK_TOLERANCE_M = 0.001
 
-# Rules measured against the footprint's geometry (terrain rules read the slope raster instead).
-_GEOMETRIC = (RuleKind.OVERLAP, RuleKind.SETBACK, RuleKind.COMPATIBILITY, RuleKind.DEMOLITION)
 _AREA_KINDS = (RuleKind.OVERLAP, RuleKind.COMPATIBILITY, RuleKind.DEMOLITION)
 
 _SEVERITY = {Grade.PROHIBITED: 0, Grade.CONDITIONAL: 1, Grade.ADVISORY: 2, Grade.INFO: 3}
@@ -361,7 +416,7 @@ def _buildable(fp: shapely.Geometry, prohibited: list[shapely.Geometry]) -> Buil
 
 def _unavailable(
     entry: LayerEntry,
-    state: tuple[int, int, Any] | None,
+    state: tuple[int, int, Any, bool] | None,
     fp: shapely.Geometry,
     rules: list[Rule],
     today: date,
@@ -387,14 +442,13 @@ def _apply_rules(
     project_type: str,
     flags: Collection[str],
     fid: int,
-    props: dict[str, Any],
-    geom: shapely.Geometry,
-    fp: shapely.Geometry,
+    candidate: _Candidate,
     prohibited: list[shapely.Geometry],
 ) -> None:
     """Measure one feature against the footprint and record every rule of its layer that fires."""
-    overlap = shapely.intersection(geom, fp) if entry.kind is LayerKind.AREA else None
-    distance = float(shapely.distance(geom, fp))
+    props = candidate.props
+    overlap = candidate.overlap() if entry.kind is LayerKind.AREA else None
+    distance = candidate.distance
     for rule in ruleset.rules_for_layer(entry.code):
         if rule.kind in _AREA_KINDS:
             if overlap is None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any, Self
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from analysis.rules.catalog_checks import COMPATIBILITY_ATTRIBUTE, check_matrix, check_rule, check_settings
 from analysis.rules.schema import (
@@ -140,6 +140,9 @@ class RuleSet(BaseModel):
     rules: dict[str, Rule] = Field(default_factory=dict)
     compatibility_matrix: CompatibilityMatrix = Field(default_factory=dict)
     compatibility_approval_item: str | None = None
+    # Rules grouped by layer, rebuilt when the rules dict is replaced or grows.
+    _by_layer: dict[str, list[Rule]] = PrivateAttr(default_factory=dict)
+    _by_layer_key: tuple[int, int] | None = PrivateAttr(default=None)
 
     @property
     def version(self) -> str:
@@ -148,7 +151,13 @@ class RuleSet(BaseModel):
 
     def rules_for_layer(self, code: str) -> list[Rule]:
         """Return the rules on a layer, in file order."""
-        return [rule for rule in self.rules.values() if rule.layer == code]
+        key = (id(self.rules), len(self.rules))
+        if self._by_layer_key != key:
+            by_layer: dict[str, list[Rule]] = {}
+            for rule in self.rules.values():
+                by_layer.setdefault(rule.layer, []).append(rule)
+            self._by_layer, self._by_layer_key = by_layer, key
+        return list(self._by_layer.get(code, ()))
 
     def _check_project_type(self, project_type: str) -> None:
         if project_type not in self.settings.project_types:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -23,15 +25,32 @@ class SlopeStats:
     mean_deg: float
 
 
+_LOCAL = threading.local()
+
+
+def _open(path: Path) -> Any:
+    """The raster, kept open per thread (datasets are not thread-safe); a new version is a new path."""
+    cache: dict[Path, Any] = getattr(_LOCAL, "datasets", None) or {}
+    _LOCAL.datasets = cache
+    src = cache.get(path)
+    if src is None or src.closed:
+        if len(cache) > 8:
+            for old in cache.values():
+                old.close()
+            cache.clear()
+        src = cache[path] = rasterio.open(path)
+    return src
+
+
 def slope_stats(path: Path, footprint: shapely.Geometry, threshold_deg: float) -> SlopeStats | None:
     """Statistics of the slope COG (EPSG:4547) inside ``footprint``; None when it holds no valid cell."""
     try:
-        with rasterio.open(path) as src:
-            window = from_bounds(*footprint.bounds, transform=src.transform).round_offsets().round_lengths()
-            window = window.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
-            data = src.read(1, window=window, masked=True, boundless=False)
-            transform = src.window_transform(window)
-            cell_area = abs(src.res[0] * src.res[1])
+        src = _open(path)
+        window = from_bounds(*footprint.bounds, transform=src.transform).round_offsets().round_lengths()
+        window = window.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
+        data = src.read(1, window=window, masked=True, boundless=False)
+        transform = src.window_transform(window)
+        cell_area = abs(src.res[0] * src.res[1])
     except (RasterioError, ValueError):
         return None
     if data.size == 0:

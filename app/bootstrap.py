@@ -9,6 +9,8 @@ from typing import Any
 import psycopg
 from psycopg import Connection
 
+from analysis.checkindex import catch_up
+from analysis.rules_model import get_ruleset
 from app import localdb, migrate
 from app.audit.log import Actor, record
 from app.auth.passwords import hash_password, one_time_password
@@ -74,6 +76,9 @@ def setup(settings: Settings, *, quiet: bool = False) -> SetupReport:
                 progress=(lambda _: None) if quiet else print,
             )
             demo = report.features
+        # Catch the footprint-check index up (after the demo, or after a crash between a switch and its
+        # catch-up); a no-op when every layer is current.
+        catch_up(conn, get_catalog(), get_ruleset())
     return SetupReport(before, after, added, password, demo)
 
 

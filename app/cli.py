@@ -10,6 +10,8 @@ from typing import Annotated, Any
 import psycopg
 import typer
 
+from analysis.checkindex import catch_up
+from analysis.rules_model import get_ruleset
 from app import bootstrap, localdb, migrate
 from app.audit.log import Actor
 from app.auth import users as user_service
@@ -222,6 +224,7 @@ def layers_import(
                 typer.echo(f"  - {d}", err=True)
             _fail(f"{exc.message_zh}\n{exc.message_en}")
             return
+        catch_up(conn, get_catalog(), get_ruleset(), [entry.code])
     typer.echo(
         f"{entry.code}: version {number} with {count} features "
         f"({report.get('repaired_count', 0)} repaired, {report.get('skipped_count', 0)} skipped)"
@@ -238,6 +241,7 @@ def layers_rollback(code: str, version: int) -> None:
         except IngestError as exc:
             _fail(f"{exc.message_zh} {exc.message_en}")
             return
+        catch_up(conn, get_catalog(), get_ruleset(), [entry.code])
     typer.echo(f"{code}: version {version} is current again")
 
 
@@ -258,6 +262,7 @@ def demo_generate(
         except IngestError as exc:
             _fail(f"{exc.message_zh}\n{exc.message_en}")
             return
+        catch_up(conn, get_catalog(), get_ruleset())
     typer.echo(
         f"demo district ({scale}): {report.layers} layers, {report.features:,} features"
         f" in {report.seconds:.0f}s"

@@ -20,6 +20,8 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from pydantic import SecretStr
 
+from analysis.checkindex import catch_up
+from analysis.rules_model import get_ruleset
 from app import bootstrap, migrate
 from app.audit.log import Actor
 from app.auth import users
@@ -133,6 +135,7 @@ def demo() -> Iterator[DemoEnv]:
             orgs.seed_organisations(conn, Actor.system("tests"))
             register_layers(conn, get_catalog())
             load_demo(conn, get_catalog(), "small", demo_settings.data_dir, progress=lambda _: None)
+            catch_up(conn, get_catalog(), get_ruleset())
         with TestClient(create_app(demo_settings)) as client:
             yield DemoEnv(demo_settings, client)
     finally:

@@ -15,6 +15,8 @@ from hypothesis import settings as settings_h
 from hypothesis import strategies as st
 from pyproj import Transformer
 
+from analysis.checkindex import catch_up
+from analysis.rules_model import get_ruleset
 from app.audit.log import Actor
 from app.auth.policy import Role
 from app.settings import Settings
@@ -68,6 +70,8 @@ def base(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> None:
             path = Path(folder) / f"{code}.gpkg"
             frame.to_file(path, driver="GPKG")
             import_path(conn, get_catalog().get(code), path, path.name, Actor.system("tests"))
+        # Checks below read the footprint-check index (test_check_index covers the fallback path).
+        catch_up(conn, get_catalog(), get_ruleset(), ["forest_land", "util_hv_line", "cur_building"])
 
 
 def _check(

@@ -8,11 +8,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Query, Request, Response, UploadFile
 from psycopg import Connection
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
+from analysis.checkindex import catch_up_later
+from analysis.rules_model import get_ruleset
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
@@ -246,6 +248,7 @@ def import_version(
     code: str,
     request: Request,
     conn: Conn,
+    background: BackgroundTasks,
     grant: Annotated[Grant, Depends(Allow(Action.LAYERS_IMPORT))],
     file: Annotated[
         UploadFile, File(description="GeoPackage、Shapefile（zip）、GeoJSON、DXF 或 FileGDB（zip）")
@@ -279,6 +282,7 @@ def import_version(
         number, count, report = import_file(
             conn, entry, target, name, grant.actor, request.app.state.settings.data_dir, **options
         )
+    _catch_up_after_response(request, background, code)
     return ImportResult(layer=code, version=number, feature_count=count, report=report)
 
 
@@ -287,13 +291,22 @@ def rollback_layer(
     code: str,
     request: Request,
     conn: Conn,
+    background: BackgroundTasks,
     grant: Annotated[Grant, Depends(Allow(Action.LAYERS_IMPORT))],
     version: Annotated[int, Query(ge=1, description="要恢复为当前版本的版本号")],
 ) -> dict[str, Any]:
     """Make an older version current again (audited)."""
     entry = visible_entry(request, grant, code)
     versions.rollback(conn, entry, version, grant.actor)
+    _catch_up_after_response(request, background, code)
     return _summary(entry, _states(conn, code).get(code))
+
+
+def _catch_up_after_response(request: Request, background: BackgroundTasks, code: str) -> None:
+    """Refresh the footprint-check index for a switched layer once the response is sent."""
+    background.add_task(
+        catch_up_later, request.app.state.pool, request.app.state.catalog, get_ruleset(), [code]
+    )
 
 
 GEOJSON = "application/geo+json"

@@ -7,12 +7,14 @@ from typing import Annotated, Any
 
 import shapely
 from fastapi import APIRouter, Depends, Query, Request
+from psycopg import Connection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
 from analysis.engine import Report, evaluate
-from analysis.footprint import parse_footprint
+from analysis.footprint import Footprint, parse_footprint
+from analysis.report_diff import ReportChanges, compare
 from analysis.rules_model import get_ruleset
 from app.api.routes.layers import catalog_of
 from app.audit.log import record
@@ -34,6 +36,16 @@ class PreEvaluationRequest(BaseModel):
     project_code: str | None = Field(default=None, max_length=64, description="项目代码（可选）")
 
 
+class StaleMark(BaseModel):
+    """A later layer version changed features this report met: the report should be re-checked."""
+
+    layer: str
+    from_version: int | None
+    to_version: int | None
+    changed: int
+    marked_at: datetime
+
+
 class StoredReport(BaseModel):
     """A stored pre-evaluation: its id and the report exactly as it was produced."""
 
@@ -42,7 +54,12 @@ class StoredReport(BaseModel):
     created_by_id: int
     org_id: int
     project_code: str | None
+    previous_id: int | None = None
     report: Report
+    stale: list[StaleMark] = Field(
+        default_factory=list, description="报告所用图层此后有更新、且变化触及用地范围（需重新评价）"
+    )
+    changes: ReportChanges | None = Field(default=None, description="重新评价时：与上一份报告相比的变化")
 
 
 class ReportSummary(BaseModel):
@@ -55,6 +72,7 @@ class ReportSummary(BaseModel):
     verdict: str
     footprint_area_m2: float
     rules_version: str
+    stale: bool
 
 
 @router.post("", response_model=StoredReport, status_code=201, summary="项目预评价")
@@ -83,50 +101,63 @@ def run_pre_evaluation(
         flags=body.flags,
         data_dir=request.app.state.settings.data_dir,
     )
-    principal = grant.principal
+    return _store(conn, grant, body.project_code, grant.principal.org_id, footprint.geometry, report)
+
+
+def _store(
+    conn: Connection[Any],
+    grant: Grant,
+    project_code: str | None,
+    org_id: int,
+    footprint: shapely.Geometry,
+    report: Report,
+    previous: tuple[int, Report] | None = None,
+) -> StoredReport:
+    """Store a report (append-only) and audit it; a re-check also records what changed since ``previous``."""
+    changes = compare(previous[0], previous[1], report) if previous else None
     with conn.transaction():
         row = conn.execute(
             """
             INSERT INTO project.pre_evaluation
               (created_by_id, org_id, project_code, project_type, verdict, footprint, footprint_area_m2,
-               rules_version, layer_versions, report)
-            VALUES (%s, %s, %s, %s, %s, ST_GeomFromWKB(%s, 4547), %s, %s, %s, %s)
+               rules_version, layer_versions, report, previous_id)
+            VALUES (%s, %s, %s, %s, %s, ST_GeomFromWKB(%s, 4547), %s, %s, %s, %s, %s)
             RETURNING id, created_at
             """,
             (
-                principal.user_id,
-                principal.org_id,
-                body.project_code,
-                body.project_type,
+                grant.principal.user_id,
+                org_id,
+                project_code,
+                report.project_type,
                 report.verdict,
-                shapely.to_wkb(footprint.geometry),
+                shapely.to_wkb(footprint),
                 report.footprint_area_m2,
                 report.rules_version,
                 Jsonb(report.layer_versions),
                 Jsonb(report.model_dump(mode="json")),
+                previous[0] if previous else None,
             ),
         ).fetchone()
         assert row is not None
-        record(
-            conn,
-            grant.actor,
-            "pre_evaluation.create",
-            "pre_evaluation",
-            row[0],
-            after={
-                "verdict": report.verdict,
-                "project_type": body.project_type,
-                "project_code": body.project_code,
-                "findings": len(report.findings),
-            },
-        )
+        after: dict[str, Any] = {
+            "verdict": report.verdict,
+            "project_type": report.project_type,
+            "project_code": project_code,
+            "findings": len(report.findings),
+        }
+        if changes is not None:
+            after.update(previous_id=changes.previous_id, changed_findings=len(changes.findings))
+        action = "pre_evaluation.recheck" if previous else "pre_evaluation.create"
+        record(conn, grant.actor, action, "pre_evaluation", row[0], after=after)
     return StoredReport(
         id=row[0],
         created_at=row[1],
-        created_by_id=principal.user_id,
-        org_id=principal.org_id,
-        project_code=body.project_code,
+        created_by_id=grant.principal.user_id,
+        org_id=org_id,
+        project_code=project_code,
+        previous_id=previous[0] if previous else None,
         report=report,
+        changes=changes,
     )
 
 
@@ -141,8 +172,9 @@ def list_reports(
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             """
-            SELECT id, created_at, project_code, project_type, verdict, footprint_area_m2, rules_version
-            FROM project.pre_evaluation
+            SELECT id, created_at, project_code, project_type, verdict, footprint_area_m2, rules_version,
+                   EXISTS (SELECT 1 FROM project.pre_evaluation_stale s WHERE s.report_id = e.id) AS stale
+            FROM project.pre_evaluation e
             WHERE (%(org)s::bigint IS NULL OR org_id = %(org)s)
               AND (%(code)s::text IS NULL OR project_code = %(code)s)
             ORDER BY id DESC LIMIT %(limit)s
@@ -152,24 +184,65 @@ def list_reports(
     return [ReportSummary(**r) for r in rows]
 
 
-@router.get("/{report_id}", response_model=StoredReport, summary="预评价报告")
-def get_report(
-    report_id: int, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))]
-) -> StoredReport:
-    """One stored report, exactly as produced (other organisations' reports answer 404)."""
+def _load(conn: Connection[Any], grant: Grant, report_id: int) -> tuple[StoredReport, bytes]:
+    """A stored report the caller may see, with its stale marks and its footprint (WKB)."""
     row = conn.execute(
-        "SELECT id, created_at, created_by_id, org_id, project_code, report FROM project.pre_evaluation"
-        " WHERE id = %s",
+        "SELECT id, created_at, created_by_id, org_id, project_code, report, previous_id,"
+        " ST_AsBinary(footprint) FROM project.pre_evaluation WHERE id = %s",
         (report_id,),
     ).fetchone()
     if row is None:
         raise NotFound("预评价报告不存在。", "No such pre-evaluation report.")
     grant.check_org(row[3])
-    return StoredReport(
+    with conn.cursor(row_factory=dict_row) as cur:
+        marks = cur.execute(
+            "SELECT layer_code AS layer, from_version, to_version, changed, marked_at"
+            " FROM project.pre_evaluation_stale WHERE report_id = %s ORDER BY id",
+            (report_id,),
+        ).fetchall()
+    stored = StoredReport(
         id=row[0],
         created_at=row[1],
         created_by_id=row[2],
         org_id=row[3],
         project_code=row[4],
+        previous_id=row[6],
         report=Report.model_validate(row[5]),
+        stale=[StaleMark(**m) for m in marks],
+    )
+    return stored, row[7]
+
+
+@router.get("/{report_id}", response_model=StoredReport, summary="预评价报告")
+def get_report(
+    report_id: int, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))]
+) -> StoredReport:
+    """One stored report, exactly as produced, with stale marks (other organisations' reports answer 404)."""
+    return _load(conn, grant, report_id)[0]
+
+
+@router.post(
+    "/{report_id}/recheck", response_model=StoredReport, status_code=201, summary="重新评价（图层更新后）"
+)
+def recheck_report(
+    report_id: int,
+    request: Request,
+    conn: Conn,
+    grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
+) -> StoredReport:
+    """Check a stored report's footprint again on today's layers; the answer lists what changed."""
+    previous, wkb = _load(conn, grant, report_id)
+    geometry = shapely.from_wkb(wkb)
+    footprint = Footprint(geometry, float(geometry.area), list(previous.report.repairs))
+    report = evaluate(
+        conn,
+        footprint,
+        previous.report.project_type,
+        catalog=catalog_of(request),
+        ruleset=get_ruleset(),
+        flags=previous.report.flags,
+        data_dir=request.app.state.settings.data_dir,
+    )
+    return _store(
+        conn, grant, previous.project_code, previous.org_id, geometry, report, (previous.id, previous.report)
     )
