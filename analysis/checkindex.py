@@ -44,13 +44,24 @@ class Switch:
     stale_reports: int
 
 
+_CHECKED: dict[tuple[int, int], tuple[Catalog, RuleSet, list[CheckedLayer]]] = {}
+
+
 def checked_layers(catalog: Catalog, ruleset: RuleSet) -> list[CheckedLayer]:
-    """The vector pre-evaluation layers with at least one geometric rule, in catalog order."""
+    """The vector pre-evaluation layers with at least one geometric rule, in catalog order (cached)."""
+    key = (id(catalog), id(ruleset))
+    cached = _CHECKED.get(key)
+    # The objects are kept in the entry, so an id cannot be reused by another catalog or rule set.
+    if cached is not None and cached[0] is catalog and cached[1] is ruleset:
+        return cached[2]
     out = []
     for entry in catalog.pre_evaluation_layers():
         rules = [r for r in ruleset.rules_for_layer(entry.code) if r.kind in GEOMETRIC]
         if rules and entry.kind is not LayerKind.RASTER:
             out.append(CheckedLayer(entry, float(max([r.distance_m or 0.0 for r in rules] + [0.0]))))
+    if len(_CHECKED) > 8:
+        _CHECKED.clear()
+    _CHECKED[key] = (catalog, ruleset, out)
     return out
 
 

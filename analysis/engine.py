@@ -223,9 +223,10 @@ def evaluate(
     today = today or date.today()
     fp = footprint.geometry
     state = {
-        code: (version, number, shapely.from_wkb(extent) if extent else None, indexed)
-        for code, version, number, extent, indexed in conn.execute(
-            "SELECT l.code, v.id, v.number, ST_AsBinary(v.extent), s.version_id = v.id"
+        code: (version, number, (x0, y0, x1, y1) if x0 is not None else None, indexed)
+        for code, version, number, x0, y0, x1, y1, indexed in conn.execute(
+            "SELECT l.code, v.id, v.number, ST_XMin(v.extent), ST_YMin(v.extent), ST_XMax(v.extent),"
+            " ST_YMax(v.extent), s.version_id = v.id"
             " FROM basemap.layer l JOIN basemap.layer_version v ON v.id = l.current_version"
             " LEFT JOIN basemap.check_state s ON s.layer_code = l.code"
         ).fetchall()
@@ -416,7 +417,7 @@ def _buildable(fp: shapely.Geometry, prohibited: list[shapely.Geometry]) -> Buil
 
 def _unavailable(
     entry: LayerEntry,
-    state: tuple[int, int, Any, bool] | None,
+    state: tuple[int, int, tuple[float, float, float, float] | None, bool] | None,
     fp: shapely.Geometry,
     rules: list[Rule],
     today: date,
@@ -430,7 +431,15 @@ def _unavailable(
         return f"图层现势性过期（{entry.vintage}）", f"the layer is out of date ({entry.vintage})"
     extent = state[2]
     # A layer whose data lies nowhere near the footprint cannot say "no conflict" about it.
-    if extent is None or not extent.buffer(max(1.0, reach)).intersects(fp):
+    if extent is None:
+        return "图层数据未覆盖用地范围", "the layer does not cover the footprint"
+    margin = max(1.0, reach)
+    x0, y0, x1, y1 = extent[0] - margin, extent[1] - margin, extent[2] + margin, extent[3] + margin
+    fx0, fy0, fx1, fy1 = fp.bounds
+    inside = x0 <= fx0 and y0 <= fy0 and fx1 <= x1 and fy1 <= y1
+    if not inside and (
+        fx1 < x0 or fx0 > x1 or fy1 < y0 or fy0 > y1 or not shapely.box(x0, y0, x1, y1).intersects(fp)
+    ):
         return "图层数据未覆盖用地范围", "the layer does not cover the footprint"
     return None
 

@@ -131,6 +131,9 @@ class RuleOutcome(BaseModel):
     note_zh: str | None = None
 
 
+_NO_RULES: list[Rule] = []
+
+
 class RuleSet(BaseModel):
     """The validated rule set: header, rules keyed by id in file order, and the compatibility matrix."""
 
@@ -150,14 +153,14 @@ class RuleSet(BaseModel):
         return self.settings.version
 
     def rules_for_layer(self, code: str) -> list[Rule]:
-        """Return the rules on a layer, in file order."""
+        """Return the rules on a layer, in file order (a shared list: do not mutate it)."""
         key = (id(self.rules), len(self.rules))
         if self._by_layer_key != key:
             by_layer: dict[str, list[Rule]] = {}
             for rule in self.rules.values():
                 by_layer.setdefault(rule.layer, []).append(rule)
             self._by_layer, self._by_layer_key = by_layer, key
-        return list(self._by_layer.get(code, ()))
+        return self._by_layer.get(code, _NO_RULES)
 
     def _check_project_type(self, project_type: str) -> None:
         if project_type not in self.settings.project_types:
