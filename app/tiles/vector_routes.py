@@ -7,6 +7,7 @@ import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
+from starlette.background import BackgroundTask
 
 from app.api.routes.layers import catalog_of, visible_entry
 from app.auth.deps import Allow, Grant
@@ -27,6 +28,7 @@ _MVT_RESPONSE: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified"},
 }
 MAX_CODES = 200
+GZIP_LEVEL = 1
 
 
 def tile_cache(request: Request) -> TileCache:
@@ -67,26 +69,40 @@ def render_tile(request: Request, conn: Conn, entries: list[LayerEntry], z: int,
     versions = _versions(conn, entries)
     layers = [TileLayer(e, versions[e.code]) for e in entries if e.code in versions and e.min_zoom <= z]
     key = (tuple((t.entry.code, t.version_id) for t in layers), z, x, y)
-    etag = '"' + hashlib.sha1(repr(key).encode()).hexdigest() + '"'
+    # Weak: the gzip and identity encodings of a tile are the same tile.
+    etag = 'W/"' + hashlib.sha1(repr(key).encode()).hexdigest() + '"'
     headers = {
         "ETag": etag,
         "Cache-Control": "private, max-age=300",
         "Vary": "Accept-Encoding, Authorization",
     }
-    if etag in request.headers.get("if-none-match", ""):
+    if etag[2:] in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
+    wants_gzip = "gzip" in request.headers.get("accept-encoding", "")
     cache = tile_cache(request)
     body = cache.get(key)
     if body is None:
         row = conn.execute(tile_query(layers, z, x, y)).fetchone()
         raw = bytes(row[0]) if row and row[0] else b""
-        body = gzip.compress(raw, compresslevel=5) if raw else b""
+        if not raw:
+            cache.put(key, b"")
+            return Response(status_code=204, headers=headers)
+        if not wants_gzip:
+            # Answer now; compress for the cache after the response is sent.
+            store = BackgroundTask(_store_compressed, cache, key, raw) if cache.max_bytes else None
+            return Response(raw, media_type=MVT, headers=headers, background=store)
+        # Level 1: a third of level 6's time for a few per cent more bytes on MVT.
+        body = gzip.compress(raw, compresslevel=GZIP_LEVEL)
         cache.put(key, body)
     if not body:
         return Response(status_code=204, headers=headers)
-    if "gzip" in request.headers.get("accept-encoding", ""):
+    if wants_gzip:
         return Response(body, media_type=MVT, headers={**headers, "Content-Encoding": "gzip"})
     return Response(gzip.decompress(body), media_type=MVT, headers=headers)
+
+
+def _store_compressed(cache: TileCache, key: Any, raw: bytes) -> None:
+    cache.put(key, gzip.compress(raw, compresslevel=GZIP_LEVEL))
 
 
 Zoom = Annotated[int, Path(ge=0, le=22, description="缩放级别")]
