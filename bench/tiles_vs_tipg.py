@@ -39,7 +39,7 @@ from layers.catalog.model import LayerEntry, LayerKind, get_catalog  # noqa: E40
 from layers.demo.loader import load_demo  # noqa: E402
 from layers.store.versions import register_layers  # noqa: E402
 from layers.tiles.grid import lonlat_to_tile  # noqa: E402
-from layers.tiles.mvt import TileLayer, tile_query  # noqa: E402
+from layers.tiles.mvt import TileLayer, render_composite  # noqa: E402
 from tests.conftest import create_throwaway_database, drop_database  # noqa: E402
 
 ZOOMS = (8, 10, 12, 14, 16)
@@ -87,8 +87,8 @@ def floor(dsn: str, layers: list[TileLayer], z: int, tiles: list[tuple[int, int]
     with psycopg.connect(dsn, options="-c jit=off") as conn:
         for x, y in tiles:
             started = time.perf_counter()
-            row = conn.execute(tile_query(layers, z, x, y)).fetchone()
-            samples.append(((time.perf_counter() - started) * 1000, len(row[0]) if row and row[0] else 0))
+            data = render_composite(conn, layers, z, x, y).data
+            samples.append(((time.perf_counter() - started) * 1000, len(data)))
     return stats(samples)
 
 

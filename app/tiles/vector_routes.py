@@ -18,7 +18,7 @@ from app.tiles.style import empty_glyphs, maplibre_style, tilejson
 from layers.catalog.model import LayerEntry, LayerKind
 from layers.tiles.cache import TileCache
 from layers.tiles.grid import tile_in_range
-from layers.tiles.mvt import TileLayer, tile_query
+from layers.tiles.mvt import TileLayer, render_composite
 
 MVT = "application/vnd.mapbox-vector-tile"
 router = APIRouter(tags=["tiles"])
@@ -82,8 +82,7 @@ def render_tile(request: Request, conn: Conn, entries: list[LayerEntry], z: int,
     cache = tile_cache(request)
     body = cache.get(key)
     if body is None:
-        row = conn.execute(tile_query(layers, z, x, y)).fetchone()
-        raw = bytes(row[0]) if row and row[0] else b""
+        raw = render_composite(conn, layers, z, x, y).data
         if not raw:
             cache.put(key, b"")
             return Response(status_code=204, headers=headers)

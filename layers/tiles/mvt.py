@@ -9,8 +9,9 @@ prepared EPSG:3857 geometry to about a pixel at low zooms, and encodes it with `
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from psycopg import sql
+from psycopg import Connection, sql
 
 from layers.catalog.model import LayerEntry, LayerKind
 from layers.tiles.grid import WORLD
@@ -22,6 +23,9 @@ SIMPLIFY_BELOW_ZOOM = 15
 # A safety cap on features per layer per tile (not sorted: sorting every candidate costs more than it
 # saves; the minimum-area filter below already drops what would be invisible).
 MAX_FEATURES_PER_LAYER = 20_000
+# A tile's byte budget (uncompressed), and how far a layer may be generalised to meet it.
+TILE_BUDGET = 480 * 1024
+MAX_LEVEL = 6
 # Lon/lat box around the district beyond which no stored feature lies (imports refuse such data).
 REGION = (113.4, 21.9, 115.1, 23.5)
 
@@ -66,25 +70,40 @@ def _attrs(entry: LayerEntry) -> sql.Composable:
     return sql.SQL("jsonb_strip_nulls(jsonb_build_object({}))").format(pairs)
 
 
-def _layer_sql(layer: TileLayer, z: int) -> sql.Composable:
+def _layer_sql(layer: TileLayer, z: int, level: int = 0) -> sql.Composable:
+    """The MVT of one layer for the tile in ``b``, generalised at ``level`` (0: the normal rendering).
+
+    Level 0 simplifies to two grid units below z15 and drops areas under 4 x 4 grid units (a quarter
+    of a screen pixel). Each level above doubles the tolerance and the minimum size, drops lines
+    shorter than the minimum size, and keeps every 2^level-th point: what a tile over its byte budget
+    gives up first (see :func:`render_composite`).
+    """
     table = sql.Identifier("basemap", f"f_{layer.version_id}")
-    # Simplify to two grid units (an eighth of a screen pixel): invisible, but it drops dense vertices.
-    tolerance = pixel_size(z) * 2 if z < SIMPLIFY_BELOW_ZOOM else 0.0
+    kind = layer.entry.kind
+    low = z < SIMPLIFY_BELOW_ZOOM
+    unit = pixel_size(z)
+    tolerance = unit * 2 * 2**level if (low or level) else 0.0
     geom: sql.Composable = sql.SQL("geom_3857")
-    if tolerance and layer.entry.kind is not LayerKind.POINT:
+    if tolerance and kind is not LayerKind.POINT:
         # Only geometries with many vertices gain from it; a 5-vertex building is left as it is.
         geom = sql.SQL(
-            "CASE WHEN vertices > 64 THEN ST_Simplify(geom_3857, {}, true) ELSE geom_3857 END"
-        ).format(sql.Literal(tolerance))
-    # Areas under 4 x 4 grid units (a quarter of a screen pixel) vanish at this zoom anyway.
-    small = layer.entry.kind is LayerKind.AREA and z < SIMPLIFY_BELOW_ZOOM
-    min_area = (pixel_size(z) * 4) ** 2 if small else 0.0
+            "CASE WHEN vertices > {} THEN ST_Simplify(geom_3857, {}, true) ELSE geom_3857 END"
+        ).format(sql.Literal(64 if level == 0 else 4), sql.Literal(tolerance))
+    size = unit * 4 * 2**level if (low or level) else 0.0
+    filters: list[sql.Composable] = []
+    if kind is LayerKind.AREA and size:
+        filters.append(sql.SQL("coalesce(area_m2, 1e12) >= {}").format(sql.Literal(size * size)))
+    if kind is LayerKind.LINE and level:
+        filters.append(sql.SQL("coalesce(length_m, 1e12) >= {}").format(sql.Literal(size)))
+    if kind is LayerKind.POINT and level:
+        filters.append(sql.SQL("fid % {} = 0").format(sql.Literal(2**level)))
+    where = sql.SQL("").join(sql.SQL(" AND ") + f for f in filters)
     return sql.SQL(
         """
         coalesce((SELECT ST_AsMVT(t, {name}, {extent}, 'geom', 'fid') FROM (
            SELECT fid, {attrs} AS attrs, ST_AsMVTGeom({geom}, b.env, {extent}, {buffer}, true) AS geom
            FROM {table}
-           WHERE geom && b.env_4547 AND coalesce(area_m2, 1e12) >= {min_area}
+           WHERE geom && b.env_4547{where}
            LIMIT {limit}
          ) t WHERE geom IS NOT NULL), ''::bytea)
         """
@@ -95,16 +114,21 @@ def _layer_sql(layer: TileLayer, z: int) -> sql.Composable:
         geom=geom,
         attrs=_attrs(layer.entry),
         table=table,
-        min_area=sql.Literal(min_area),
+        where=where,
         limit=sql.Literal(MAX_FEATURES_PER_LAYER),
     )
 
 
-def tile_query(layers: list[TileLayer], z: int, x: int, y: int) -> sql.Composed:
-    """One statement returning the concatenated MVT of ``layers`` for tile z/x/y (empty bytes if none)."""
+def tile_query(
+    layers: list[TileLayer], z: int, x: int, y: int, levels: list[int] | None = None
+) -> sql.Composed:
+    """One statement returning one row with the MVT of each of ``layers`` for tile z/x/y (b'' if empty)."""
     if not layers:
         return sql.SQL("SELECT ''::bytea").format()
-    concat = sql.SQL(" || ").join(_layer_sql(layer, z) for layer in layers)
+    levels = levels or [0] * len(layers)
+    columns = sql.SQL(", ").join(
+        _layer_sql(layer, z, level) for layer, level in zip(layers, levels, strict=True)
+    )
     return sql.SQL(
         """
         WITH b AS (
@@ -115,7 +139,7 @@ def tile_query(layers: list[TileLayer], z: int, x: int, y: int) -> sql.Composed:
                    ST_TileEnvelope({z}, {x}, {y}, margin => {margin}),
                    ST_Transform(ST_MakeEnvelope({w}, {s}, {e}, {n}, 4326), 3857)), 4547) AS env_4547
         )
-        SELECT {concat} FROM b
+        SELECT {columns} FROM b
         """
     ).format(
         z=sql.Literal(z),
@@ -126,5 +150,53 @@ def tile_query(layers: list[TileLayer], z: int, x: int, y: int) -> sql.Composed:
         s=sql.Literal(REGION[1]),
         e=sql.Literal(REGION[2]),
         n=sql.Literal(REGION[3]),
-        concat=concat,
+        columns=columns,
     )
+
+
+@dataclass(frozen=True)
+class RenderedTile:
+    """A composite tile and the generalisation level each layer needed to fit the budget."""
+
+    data: bytes
+    levels: dict[str, int]
+
+
+def render_composite(
+    conn: Connection[Any], layers: list[TileLayer], z: int, x: int, y: int, budget: int = TILE_BUDGET
+) -> RenderedTile:
+    """The composite MVT of ``layers``: one round trip when it fits ``budget`` bytes (the usual case).
+
+    Over budget, the largest layers are generalised one level further and rendered again, until the tile
+    fits or every layer is at :data:`MAX_LEVEL` (like tippecanoe's drop-densest-as-needed, but the
+    choice depends only on the data, so a tile is always rendered the same way).
+    """
+    if not layers:
+        return RenderedTile(b"", {})
+    row = conn.execute(tile_query(layers, z, x, y)).fetchone()
+    parts = [bytes(v) if v else b"" for v in (row or [b""] * len(layers))]
+    levels = [0] * len(layers)
+    while (excess := sum(map(len, parts)) - budget) > 0:
+        # Each level roughly halves a layer: raise the largest layers until half of them covers the
+        # excess, and render them again together (one round trip per round, a few rounds at most).
+        open_ = sorted(
+            (i for i in range(len(layers)) if levels[i] < MAX_LEVEL and parts[i]),
+            key=lambda k: -len(parts[k]),
+        )
+        if not open_:
+            break
+        chosen, covered = [], 0
+        for i in open_:
+            chosen.append(i)
+            covered += len(parts[i]) // 2
+            if covered >= excess:
+                break
+        for i in chosen:
+            levels[i] += 1
+        again = conn.execute(
+            tile_query([layers[i] for i in chosen], z, x, y, [levels[i] for i in chosen])
+        ).fetchone()
+        for i, value in zip(chosen, again or [b""] * len(chosen), strict=True):
+            parts[i] = bytes(value) if value else b""
+    used = {layer.entry.code: level for layer, level in zip(layers, levels, strict=True) if level}
+    return RenderedTile(b"".join(parts), used)

@@ -257,3 +257,38 @@ def test_a_new_layer_version_changes_the_tile_and_its_etag(
         for f in mapbox_vector_tile.decode(after.content)["cur_site"]["features"]
     }
     assert names == {"新工地"}
+
+
+def test_a_tile_over_its_byte_budget_is_generalised_until_it_fits(demo: DemoEnv) -> None:
+    """Drop-densest-as-needed: the largest layers are generalised level by level, the same way every time."""
+    from layers.tiles.mvt import MAX_LEVEL, TileLayer, render_composite
+
+    catalog = get_catalog()
+    with psycopg.connect(demo.settings.owner_dsn) as conn:
+        versions = dict(
+            conn.execute("SELECT code, current_version FROM basemap.layer WHERE current_version IS NOT NULL")
+        )
+        codes = ["cur_building", "sp_parcel", "base_address", "admin_community"]
+        layers = [TileLayer(catalog.get(c), versions[c]) for c in codes if c in versions]
+        lon, lat = _centre(demo, "cur_building")
+        x, y = lonlat_to_tile(lon, lat, 15)
+        full = render_composite(conn, layers, 15, x, y)
+        assert full.levels == {} and len(full.data) > 4000
+        sizes = {t.entry.code: len(render_composite(conn, [t], 15, x, y).data) for t in layers}
+        assert sum(sizes.values()) == len(full.data)
+        budget = len(full.data) // 3
+        fitted = render_composite(conn, layers, 15, x, y, budget=budget)
+        again = render_composite(conn, layers, 15, x, y, budget=budget)
+    assert len(fitted.data) <= budget or all(v == MAX_LEVEL for v in fitted.levels.values())
+    assert fitted.levels and fitted.data == again.data and fitted.levels == again.levels
+    decoded, original = mapbox_vector_tile.decode(fitted.data), mapbox_vector_tile.decode(full.data)
+    # Generalised layers keep fewer (or as many) features; untouched layers are exactly as before.
+    for code in original:
+        before = len(original[code]["features"])
+        after = len(decoded.get(code, {"features": []})["features"])
+        if code in fitted.levels:
+            assert after <= before
+        else:
+            assert after == before
+    # The largest layer of the full tile is the first to give way.
+    assert max(sizes, key=lambda c: sizes[c]) in fitted.levels
