@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -26,6 +28,23 @@ def connection_options(settings: Settings) -> str:
     )
 
 
+# A connection used within this many seconds is handed out without a ping: under load that saves a
+# round trip per request; a connection idle longer (the database may have restarted meanwhile) is
+# pinged first and replaced if broken.
+IDLE_CHECK_S = 2.0
+_returned_at: weakref.WeakKeyDictionary[Connection[TupleRow], float] = weakref.WeakKeyDictionary()
+
+
+def _mark_returned(conn: Connection[TupleRow]) -> None:
+    _returned_at[conn] = time.monotonic()
+
+
+def _check_if_idle(conn: Connection[TupleRow]) -> None:
+    last = _returned_at.get(conn)
+    if last is None or time.monotonic() - last > IDLE_CHECK_S:
+        ConnectionPool.check_connection(conn)
+
+
 def create_pool(settings: Settings) -> ConnectionPool[Connection[TupleRow]]:
     """Build (but do not open) the service pool; waiting for a connection is bounded."""
     return ConnectionPool(
@@ -38,7 +57,8 @@ def create_pool(settings: Settings) -> ConnectionPool[Connection[TupleRow]]:
             "options": connection_options(settings),
             "connect_timeout": 5,
         },
-        check=ConnectionPool.check_connection,
+        check=_check_if_idle,
+        reset=_mark_returned,
         open=False,
         name="duogui",
     )

@@ -18,7 +18,7 @@ from app.tiles.style import empty_glyphs, maplibre_style, tilejson
 from layers.catalog.model import LayerEntry, LayerKind
 from layers.tiles.cache import TileCache
 from layers.tiles.grid import tile_in_range
-from layers.tiles.mvt import TileLayer, render_composite
+from layers.tiles.mvt import StaleVersions, TileLayer, render_composite
 
 MVT = "application/vnd.mapbox-vector-tile"
 router = APIRouter(tags=["tiles"])
@@ -53,36 +53,93 @@ def _entries(request: Request, grant: Grant, codes: str) -> list[LayerEntry]:
     return entries
 
 
-def _versions(conn: Conn, entries: list[LayerEntry]) -> dict[str, int]:
+def _seen_versions(request: Request) -> dict[str, int | None]:
+    """The layers' current versions as last seen by this application: a guess that saves a round trip
+    on cache misses. Every answer is checked against the database (in the tile statement itself on a
+    miss), so a stale guess costs a retry, never a stale tile."""
+    seen: dict[str, int | None] | None = getattr(request.app.state, "seen_versions", None)
+    if seen is None:
+        seen = request.app.state.seen_versions = {}
+    return seen
+
+
+def _versions(conn: Conn, entries: list[LayerEntry], seen: dict[str, int | None]) -> dict[str, int | None]:
+    """The current version of each entry (None: the layer has no data yet), read now."""
+    codes = [e.code for e in entries]
     rows = conn.execute(
-        "SELECT code, current_version FROM basemap.layer"
-        " WHERE code = ANY(%s) AND current_version IS NOT NULL",
-        ([e.code for e in entries],),
+        "SELECT code, current_version FROM basemap.layer WHERE code = ANY(%s)", (codes,)
     ).fetchall()
-    return {code: int(v) for code, v in rows}
+    found: dict[str, int | None] = dict.fromkeys(codes)
+    found.update({code: (int(v) if v is not None else None) for code, v in rows})
+    seen.update(found)
+    return found
+
+
+def _tile_layers(entries: list[LayerEntry], versions: dict[str, int | None], z: int) -> list[TileLayer]:
+    return [
+        TileLayer(e, version)
+        for e in entries
+        if (version := versions.get(e.code)) is not None and e.min_zoom <= z
+    ]
 
 
 def render_tile(request: Request, conn: Conn, entries: list[LayerEntry], z: int, x: int, y: int) -> Response:
     """The tile of ``entries`` at z/x/y with caching, ETag and gzip."""
     if not tile_in_range(z, x, y):
         raise NotFound("瓦片行列号超出范围。", "Tile coordinates out of range.")
-    versions = _versions(conn, entries)
-    layers = [TileLayer(e, versions[e.code]) for e in entries if e.code in versions and e.min_zoom <= z]
-    key = (tuple((t.entry.code, t.version_id) for t in layers), z, x, y)
-    # Weak: the gzip and identity encodings of a tile are the same tile.
-    etag = 'W/"' + hashlib.sha1(repr(key).encode()).hexdigest() + '"'
-    headers = {
-        "ETag": etag,
-        "Cache-Control": "private, max-age=300",
-        "Vary": "Accept-Encoding, Authorization",
-    }
-    if etag[2:] in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers=headers)
-    wants_gzip = "gzip" in request.headers.get("accept-encoding", "")
+    seen = _seen_versions(request)
+    guess = {e.code: seen[e.code] for e in entries if e.code in seen}
+    checked = len(guess) < len(entries)
+    versions = _versions(conn, entries, seen) if checked else guess
     cache = tile_cache(request)
-    body = cache.get(key)
+    for _ in range(3):
+        layers = _tile_layers(entries, versions, z)
+        key = (tuple((t.entry.code, t.version_id) for t in layers), z, x, y)
+        # Weak: the gzip and identity encodings of a tile are the same tile.
+        etag = 'W/"' + hashlib.sha1(repr(key).encode()).hexdigest() + '"'
+        headers = {
+            "ETag": etag,
+            "Cache-Control": "private, max-age=300",
+            "Vary": "Accept-Encoding, Authorization",
+        }
+        body = cache.get(key)
+        revalidating = etag[2:] in request.headers.get("if-none-match", "")
+        if (body is not None or revalidating or not layers) and not checked:
+            # A cached answer (or a 304) must be for the current versions: check them first.
+            current = _versions(conn, entries, seen)
+            checked = True
+            if current != versions:
+                versions = current
+                continue
+        if revalidating:
+            return Response(status_code=304, headers=headers)
+        # Unchecked guesses are checked by the tile statement itself (entries shown at this zoom).
+        expect = None if checked else {e.code: versions.get(e.code) for e in entries if e.min_zoom <= z}
+        try:
+            return _tile_response(request, conn, cache, key, layers, body, headers, z, x, y, expect)
+        except StaleVersions as exc:
+            seen.update(exc.current)
+            versions = {**versions, **exc.current}
+            checked = True
+    raise RuntimeError("layer versions kept changing while rendering a tile")
+
+
+def _tile_response(
+    request: Request,
+    conn: Conn,
+    cache: TileCache,
+    key: Any,
+    layers: list[TileLayer],
+    body: bytes | None,
+    headers: dict[str, str],
+    z: int,
+    x: int,
+    y: int,
+    expect: dict[str, int | None] | None,
+) -> Response:
+    wants_gzip = "gzip" in request.headers.get("accept-encoding", "")
     if body is None:
-        raw = render_composite(conn, layers, z, x, y).data
+        raw = render_composite(conn, layers, z, x, y, expect=expect).data
         if not raw:
             cache.put(key, b"")
             return Response(status_code=204, headers=headers)

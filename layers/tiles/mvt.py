@@ -8,6 +8,7 @@ prepared EPSG:3857 geometry to about a pixel at low zooms, and encodes it with `
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,7 +97,7 @@ def _layer_sql(layer: TileLayer, z: int, level: int = 0) -> sql.Composable:
     if kind is LayerKind.LINE and level:
         filters.append(sql.SQL("coalesce(length_m, 1e12) >= {}").format(sql.Literal(size)))
     if kind is LayerKind.POINT and level:
-        filters.append(sql.SQL("fid % {} = 0").format(sql.Literal(2**level)))
+        filters.append(sql.SQL("mod(fid, {}) = 0").format(sql.Literal(2**level)))
     where = sql.SQL("").join(sql.SQL(" AND ") + f for f in filters)
     return sql.SQL(
         """
@@ -119,39 +120,72 @@ def _layer_sql(layer: TileLayer, z: int, level: int = 0) -> sql.Composable:
     )
 
 
+def _region_3857() -> tuple[float, float, float, float]:
+    """:data:`REGION` in Web Mercator metres."""
+
+    def merc(lon: float, lat: float) -> tuple[float, float]:
+        return (
+            math.radians(lon) * 6378137.0,
+            math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)) * 6378137.0,
+        )
+
+    (x0, y0), (x1, y1) = merc(REGION[0], REGION[1]), merc(REGION[2], REGION[3])
+    return x0, y0, x1, y1
+
+
 def tile_query(
-    layers: list[TileLayer], z: int, x: int, y: int, levels: list[int] | None = None
+    layers: list[TileLayer], z: int, levels: list[int] | None = None, *, verify: list[str] | None = None
 ) -> sql.Composed:
-    """One statement returning one row with the MVT of each of ``layers`` for tile z/x/y (b'' if empty)."""
-    if not layers:
-        return sql.SQL("SELECT ''::bytea").format()
+    """One statement returning one row with the MVT of each of ``layers`` for tile z/%(x)s/%(y)s.
+
+    The tile column and row are parameters, so the statement of a layer set at a zoom is the same for
+    every tile and the connection prepares it once (planning costs more than a small tile's query).
+    With ``verify`` (layer codes), the row starts with those layers' current version ids (in order), read
+    in the same snapshot as the features: the caller learns in the same round trip whether it read
+    current data.
+    """
     levels = levels or [0] * len(layers)
-    columns = sql.SQL(", ").join(
-        _layer_sql(layer, z, level) for layer, level in zip(layers, levels, strict=True)
-    )
+    columns = [_layer_sql(layer, z, level) for layer, level in zip(layers, levels, strict=True)]
+    if verify is not None:
+        columns.insert(
+            0,
+            sql.SQL(
+                "ARRAY(SELECT l.current_version FROM unnest({codes}::text[]) WITH ORDINALITY u(code, n)"
+                " LEFT JOIN basemap.layer l ON l.code = u.code ORDER BY u.n)"
+            ).format(codes=sql.Literal(verify)),
+        )
+    if not columns:
+        return sql.SQL("SELECT ''::bytea WHERE %(x)s::int IS NOT NULL AND %(y)s::int IS NOT NULL").format()
+    x0, y0, x1, y1 = _region_3857()
     return sql.SQL(
         """
         WITH b AS (
           -- The search box in the storage CRS: the buffered tile, clipped to the region around the
           -- district first (a Gauss-Kruger projection of a whole-world tile would be meaningless).
-          SELECT ST_TileEnvelope({z}, {x}, {y}) AS env,
+          SELECT ST_TileEnvelope({z}, %(x)s::int, %(y)s::int) AS env,
                  ST_Transform(ST_Intersection(
-                   ST_TileEnvelope({z}, {x}, {y}, margin => {margin}),
-                   ST_Transform(ST_MakeEnvelope({w}, {s}, {e}, {n}, 4326), 3857)), 4547) AS env_4547
+                   ST_TileEnvelope({z}, %(x)s::int, %(y)s::int, margin => {margin}),
+                   ST_MakeEnvelope({x0}, {y0}, {x1}, {y1}, 3857)), 4547) AS env_4547
         )
         SELECT {columns} FROM b
         """
     ).format(
         z=sql.Literal(z),
-        x=sql.Literal(x),
-        y=sql.Literal(y),
         margin=sql.Literal(BUFFER / EXTENT),
-        w=sql.Literal(REGION[0]),
-        s=sql.Literal(REGION[1]),
-        e=sql.Literal(REGION[2]),
-        n=sql.Literal(REGION[3]),
-        columns=columns,
+        x0=sql.Literal(round(x0, 3)),
+        y0=sql.Literal(round(y0, 3)),
+        x1=sql.Literal(round(x1, 3)),
+        y1=sql.Literal(round(y1, 3)),
+        columns=sql.SQL(", ").join(columns),
     )
+
+
+class StaleVersions(Exception):
+    """The layers' current versions are not the ones the tile was asked for."""
+
+    def __init__(self, current: dict[str, int | None]) -> None:
+        super().__init__("layer versions changed")
+        self.current = current
 
 
 @dataclass(frozen=True)
@@ -163,18 +197,35 @@ class RenderedTile:
 
 
 def render_composite(
-    conn: Connection[Any], layers: list[TileLayer], z: int, x: int, y: int, budget: int = TILE_BUDGET
+    conn: Connection[Any],
+    layers: list[TileLayer],
+    z: int,
+    x: int,
+    y: int,
+    budget: int = TILE_BUDGET,
+    *,
+    expect: dict[str, int | None] | None = None,
 ) -> RenderedTile:
     """The composite MVT of ``layers``: one round trip when it fits ``budget`` bytes (the usual case).
 
     Over budget, the largest layers are generalised one level further and rendered again, until the tile
     fits or every layer is at :data:`MAX_LEVEL` (like tippecanoe's drop-densest-as-needed, but the
-    choice depends only on the data, so a tile is always rendered the same way).
+    choice depends only on the data, so a tile is always rendered the same way). With ``expect`` (layer
+    code → version id or None), raises :class:`StaleVersions` when a current version differs (checked in
+    the same round trip).
     """
-    if not layers:
+    if not layers and not expect:
         return RenderedTile(b"", {})
-    row = conn.execute(tile_query(layers, z, x, y)).fetchone()
-    parts = [bytes(v) if v else b"" for v in (row or [b""] * len(layers))]
+    tile = {"x": x, "y": y}
+    codes = list(expect) if expect is not None else None
+    row = conn.execute(tile_query(layers, z, verify=codes), tile).fetchone()
+    assert row is not None
+    if codes is not None and expect is not None:
+        current = dict(zip(codes, row[0], strict=True))
+        if current != expect:
+            raise StaleVersions(current)
+        row = row[1:]
+    parts = [bytes(v) if v else b"" for v in row]
     levels = [0] * len(layers)
     while (excess := sum(map(len, parts)) - budget) > 0:
         # Each level roughly halves a layer: raise the largest layers until half of them covers the
@@ -194,7 +245,7 @@ def render_composite(
         for i in chosen:
             levels[i] += 1
         again = conn.execute(
-            tile_query([layers[i] for i in chosen], z, x, y, [levels[i] for i in chosen])
+            tile_query([layers[i] for i in chosen], z, [levels[i] for i in chosen]), tile
         ).fetchone()
         for i, value in zip(chosen, again or [b""] * len(chosen), strict=True):
             parts[i] = bytes(value) if value else b""
