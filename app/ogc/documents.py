@@ -54,7 +54,7 @@ def landing_page(request: Request, html: bool) -> LandingPage:
     links = _format_links(base, html, JSON, "本页")
     links += [
         Link(
-            href=root + request.app.openapi_url.lstrip("/"),
+            href=str(request.url_for("ogc_api")),
             rel="service-desc",
             type=OPENAPI_30,
             title="API 定义",

@@ -12,12 +12,15 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.responses import JSONResponse
 
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
 from app.errors import NotFound
 from app.ogc import documents, html, queries
+from app.ogc.documents import OPENAPI_30
+from app.ogc.oas30 import ogc_openapi
 from app.ogc.openapi import (
     DOCUMENT_PARAMS,
     DOCUMENT_RESPONSES,
@@ -94,6 +97,21 @@ def landing_page(request: Request, grant: Reader) -> Any:
     if as_html:
         return html.render("landing", _home(request), doc.title, doc.links, doc=doc)
     return doc
+
+
+@router.get(
+    "/api",
+    name="ogc_api",
+    summary="API 定义（OpenAPI 3.0）",
+    response_class=JSONResponse,
+    responses={200: {"content": {OPENAPI_30: {}}, "description": "OpenAPI 3.0 document of /ogc"}},
+)
+def api_definition(request: Request, grant: Reader) -> Response:
+    """This OGC API described in OpenAPI 3.0 (the application's own document is OpenAPI 3.1)."""
+    document = getattr(request.app.state, "ogc_openapi", None)
+    if document is None:
+        document = request.app.state.ogc_openapi = ogc_openapi(request.app.openapi())
+    return JSONResponse(document, media_type=OPENAPI_30)
 
 
 @router.get(

@@ -119,12 +119,30 @@ def test_landing_page_has_the_required_links(demo: DemoEnv, planner: Account) ->
     assert {"self", "alternate", "service-desc", "service-doc", "conformance", "data"} <= set(rels)
     assert rels["self"]["type"] == "application/json" and rels["alternate"]["type"] == "text/html"
     assert rels["service-desc"]["type"] == "application/vnd.oai.openapi+json;version=3.0"
-    assert urlsplit(rels["service-desc"]["href"]).path == "/api/openapi.json"
+    assert urlsplit(rels["service-desc"]["href"]).path == "/ogc/api"
     assert urlsplit(rels["service-doc"]["href"]).path == "/api/docs"
     assert urlsplit(rels["conformance"]["href"]).path == "/ogc/conformance"
     assert urlsplit(rels["data"]["href"]).path == "/ogc/collections"
-    api = demo.client.get(_path(rels["service-desc"]["href"])).json()
+    served = demo.client.get(_path(rels["service-desc"]["href"]), headers=planner.headers)
+    assert served.headers["content-type"] == "application/vnd.oai.openapi+json;version=3.0"
+    api = served.json()
     assert "/ogc/collections/{code}/items" in api["paths"]
+
+
+def test_the_api_definition_is_valid_openapi_3_0_and_covers_only_ogc(demo: DemoEnv, planner: Account) -> None:
+    import json
+
+    from openapi_spec_validator import OpenAPIV30SpecValidator
+
+    api = demo.client.get("/ogc/api", headers=planner.headers).json()
+    assert api["openapi"] == "3.0.3"
+    OpenAPIV30SpecValidator(api).validate()
+    assert all(p == "/ogc" or p.startswith("/ogc/") for p in api["paths"])
+    paths = set(api["paths"])
+    assert {"/ogc", "/ogc/api", "/ogc/conformance", "/ogc/collections/{code}/items/{feature_id}"} <= paths
+    text = json.dumps(api)
+    # No OpenAPI 3.1 / JSON Schema 2020-12 constructs left.
+    assert '"type": "null"' not in text and '"const"' not in text and '"examples": [' not in text
 
 
 def test_conformance_declares_core_geojson_html_oas30_and_crs(demo: DemoEnv, planner: Account) -> None:
