@@ -14,7 +14,14 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __version__
-from app.api.routes import health, identify, layers, preevaluation_reports, preevaluations
+from app.api.routes import (
+    health,
+    identify,
+    layers,
+    preevaluation_reports,
+    preevaluation_sites,
+    preevaluations,
+)
 from app.audit import routes as audit_routes
 from app.auth import routes as auth_routes
 from app.auth.deps import Allow, Public
@@ -131,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         identify,
         preevaluations,
         preevaluation_reports,
+        preevaluation_sites,
         ogc_routes,
         raster_routes,
         vector_routes,
