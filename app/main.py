@@ -20,6 +20,7 @@ from app.api.routes import (
     layers,
     preevaluation_reports,
     preevaluation_sites,
+    preevaluation_uploads,
     preevaluations,
 )
 from app.audit import routes as audit_routes
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         preevaluations,
         preevaluation_reports,
         preevaluation_sites,
+        preevaluation_uploads,
         ogc_routes,
         raster_routes,
         vector_routes,

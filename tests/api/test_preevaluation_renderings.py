@@ -105,5 +105,7 @@ def test_renderings_are_private_to_the_organisation(
     report, _ = stored
     other = preeval_world.account(Role.PROJECT_UNIT, "pnr")
     for suffix in ("html", "csv", "xlsx"):
-        r = preeval_world.client.get(f"/api/pre-evaluations/{report['id']}/report.{suffix}", headers=other.headers)
+        r = preeval_world.client.get(
+            f"/api/pre-evaluations/{report['id']}/report.{suffix}", headers=other.headers
+        )
         assert r.status_code == 404 and r.json()["code"] == "not_found"

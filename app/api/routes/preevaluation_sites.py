@@ -7,6 +7,7 @@ rendered), and write one audit row for the whole call.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import shapely
@@ -42,7 +43,9 @@ MIN_CANDIDATES, MAX_CANDIDATES = 2, 5
 MAX_BATCH = 500
 
 
-class _Common(BaseModel):
+class CheckOptions(BaseModel):
+    """What every footprint of a request is checked as."""
+
     project_type: str = Field(description="项目类型，如 school、road、housing")
     crs: str | None = Field(default=None, description="坐标系，如 EPSG:4547；缺省为 CRS84")
     flags: list[str] = Field(default_factory=list, description="项目属性，如 national_major")
@@ -56,7 +59,7 @@ class Candidate(BaseModel):
     footprint: dict[str, Any] = Field(description="GeoJSON 几何、要素或要素集合")
 
 
-class CompareRequest(_Common):
+class CompareRequest(CheckOptions):
     """Two to five candidate footprints for one project."""
 
     candidates: list[Candidate] = Field(description="2–5 个比选方案")
@@ -79,7 +82,7 @@ class Comparison(BaseModel):
     recommendation: list[int] = Field(description="按推荐顺序排列的方案序号（从 0 起）")
 
 
-class BatchRequest(_Common):
+class BatchRequest(CheckOptions):
     """Many footprints: one feature of the FeatureCollection per site."""
 
     footprints: dict[str, Any] = Field(description="GeoJSON FeatureCollection，每个要素为一个用地范围")
@@ -114,7 +117,8 @@ class BatchResult(BaseModel):
     items: list[BatchItem]
 
 
-def _ruleset_for(project_type: str) -> RuleSet:
+def ruleset_for(project_type: str) -> RuleSet:
+    """The rule set, after refusing an unknown project type (422)."""
     ruleset = get_ruleset()
     if project_type not in ruleset.settings.project_types:
         known = "、".join(ruleset.settings.project_types)
@@ -126,15 +130,17 @@ def _ruleset_for(project_type: str) -> RuleSet:
     return ruleset
 
 
-def _store(conn: Conn, grant: Grant, body: _Common, footprint: Footprint, report: Report) -> int:
-    """Store one report exactly as the single-footprint route does; returns its id."""
+def store_report(
+    conn: Conn, grant: Grant, body: CheckOptions, footprint: Footprint, report: Report
+) -> tuple[int, datetime]:
+    """Store one report exactly as the single-footprint route does; returns its id and time."""
     row = conn.execute(
         """
         INSERT INTO project.pre_evaluation
           (created_by_id, org_id, project_code, project_type, verdict, footprint, footprint_area_m2,
            rules_version, layer_versions, report)
         VALUES (%s, %s, %s, %s, %s, ST_GeomFromWKB(%s, 4547), %s, %s, %s, %s)
-        RETURNING id
+        RETURNING id, created_at
         """,
         (
             grant.principal.user_id,
@@ -150,14 +156,14 @@ def _store(conn: Conn, grant: Grant, body: _Common, footprint: Footprint, report
         ),
     ).fetchone()
     assert row is not None
-    return int(row[0])
+    return int(row[0]), row[1]
 
 
-def _run(
-    conn: Conn, request: Request, grant: Grant, body: _Common, sites: list[SiteInput], action: str
+def run_sites(
+    conn: Conn, request: Request, grant: Grant, body: CheckOptions, sites: list[SiteInput], action: str
 ) -> tuple[RuleSet, list[SiteResult], list[SiteSummary | None]]:
     """Evaluate, store every report and audit the call once, in one transaction."""
-    ruleset = _ruleset_for(body.project_type)
+    ruleset = ruleset_for(body.project_type)
     results = evaluate_sites(
         conn,
         sites,
@@ -175,7 +181,7 @@ def _run(
                 summaries.append(None)
                 continue
             summary = summarize(result.site, result.report, ruleset)
-            summary.report_id = _store(conn, grant, body, result.footprint, result.report)
+            summary.report_id, _ = store_report(conn, grant, body, result.footprint, result.report)
             summaries.append(summary)
         ids = [s.report_id for s in summaries if s is not None]
         record(
@@ -205,10 +211,10 @@ def compare_sites(
         )
     sites = [SiteInput(i, c.name or f"方案{i + 1}", c.footprint) for i, c in enumerate(body.candidates)]
     # A comparison needs every candidate: the first refused footprint fails the request, naming it.
-    _ruleset_for(body.project_type)
+    ruleset_for(body.project_type)
     for site in sites:
         _precheck(site, body.crs)
-    ruleset, _, summaries = _run(conn, request, grant, body, sites, "pre_evaluation.compare")
+    ruleset, _, summaries = run_sites(conn, request, grant, body, sites, "pre_evaluation.compare")
     checked = [s for s in summaries if s is not None]
     ranked = recommend(checked)
     rank = {s.index: n for n, s in enumerate(ranked, start=1)}
@@ -245,6 +251,13 @@ def batch_check(
 ) -> BatchResult:
     """Check every feature of a FeatureCollection; a refused feature gets its error, the rest are checked."""
     sites = sites_from_features(body.footprints, body.name_property)
+    return batch_of(conn, request, grant, body, sites)
+
+
+def batch_of(
+    conn: Conn, request: Request, grant: Grant, body: CheckOptions, sites: list[SiteInput]
+) -> BatchResult:
+    """Check, store and summarise the sites of a batch (limits: 1 to MAX_BATCH sites)."""
     if not sites:
         raise Unprocessable("要素集合为空。", "The FeatureCollection is empty.", code="empty_footprint")
     if len(sites) > MAX_BATCH:
@@ -253,7 +266,7 @@ def batch_check(
             f"At most {MAX_BATCH} footprints per call, got {len(sites)}; split the batch.",
             code="too_many_footprints",
         )
-    ruleset, results, summaries = _run(conn, request, grant, body, sites, "pre_evaluation.batch")
+    ruleset, results, summaries = run_sites(conn, request, grant, body, sites, "pre_evaluation.batch")
     items = [
         BatchItem(
             index=result.site.index,
