@@ -97,16 +97,18 @@ def estimate_compensation(
     table = ruleset.settings.compensation
     buildings = findings.get(BUILDING_RULE)
     hits = buildings.features if buildings else []
-    versions: dict[str, int] = dict(
-        conn.execute(
-            "SELECT l.code, l.current_version FROM basemap.layer l"
-            " WHERE l.code = ANY(%s) AND l.current_version IS NOT NULL",
-            ([BUILDING_LAYER, ZONE_LAYER, OWNERSHIP_LAYER],),
-        ).fetchall()
-    )
+    versions: dict[str, int] = {}
+    if hits:  # most footprints demolish nothing: no query then
+        versions = dict(
+            conn.execute(
+                "SELECT l.code, l.current_version FROM basemap.layer l"
+                " WHERE l.code = ANY(%s) AND l.current_version IS NOT NULL",
+                ([BUILDING_LAYER, ZONE_LAYER, OWNERSHIP_LAYER],),
+            ).fetchall()
+        )
     zones: dict[int, str | None] = {}
     owners: dict[int, str | None] = {}
-    if hits and BUILDING_LAYER in versions:
+    if BUILDING_LAYER in versions:
         fids = [h.fid for h in hits]
         zones = _point_attribute(
             conn, versions[BUILDING_LAYER], versions.get(ZONE_LAYER), ZONE_ATTRIBUTE, fids

@@ -16,6 +16,7 @@ import folium
 import shapely
 from branca.element import Element, Figure
 from psycopg import Connection, sql
+from pyproj import Transformer
 
 from analysis.engine import Report
 from analysis.report_tables import COLUMNS, hit_rows
@@ -261,8 +262,6 @@ def render_html(
 def _draw(
     fmap: folium.Map, report: Report, footprint: shapely.Geometry, shapes: list[ConflictShape], english: bool
 ) -> None:
-    from pyproj import Transformer
-
     to_lonlat = Transformer.from_crs(4547, 4326, always_xy=True)
     lonlat = shapely.transform(footprint, lambda x, y: to_lonlat.transform(x, y), interleaved=False)
     names = {f.rule_id: f for f in report.findings}
