@@ -256,7 +256,8 @@ def render_html(
         figure.header.add_child(Element(f"<style>{css}</style><script>{js}</script>"), index=0)
     figure.add_child(fmap)
     _draw(fmap, report, footprint, shapes, english)
-    return str(figure.render())
+    # Tell the browser (fonts, hyphenation, screen readers) which language the page is in.
+    return str(figure.render()).replace("<html>", f'<html lang="{"en" if english else "zh-CN"}">', 1)
 
 
 def _draw(

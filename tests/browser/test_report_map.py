@@ -89,3 +89,24 @@ def test_the_map_draws_the_footprint_and_every_conflict(
     assert len(conflicts) == hits and hits >= 3
     assert len(re.findall(r'<path[^>]*class="[^"]*duogui-prohibited', dom)) == 1  # the grade Ⅰ forest half
     assert len(re.findall(r'<path[^>]*class="[^"]*duogui-footprint', dom)) == 1
+
+
+def test_the_downloaded_report_draws_its_map_offline(preeval_world: DemoEnv, tmp_path: Path) -> None:
+    unit = preeval_world.account(Role.PROJECT_UNIT, "works")
+    created = preeval_world.client.post(
+        "/api/pre-evaluations",
+        headers=unit.headers,
+        json={"footprint": geojson(CANDIDATES["乙"]), "project_type": "school"},
+    )
+    assert created.status_code == 201, created.text
+    download = preeval_world.client.get(
+        f"/api/pre-evaluations/{created.json()['id']}/report.html",
+        params={"download": 1, "lang": "en"},
+        headers=unit.headers,
+    )
+    saved = tmp_path / "saved.html"
+    saved.write_bytes(download.content)  # no server behind it: Leaflet must be inside the file
+    dom = _dump_dom(saved.as_uri())
+    assert re.search(r'class="[^"]*leaflet-container', dom)
+    assert len(re.findall(r'<path[^>]*class="[^"]*duogui-conditional', dom)) == 1  # the grade Ⅲ forest half
+    assert '<html lang="en">' in download.text
