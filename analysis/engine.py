@@ -20,6 +20,7 @@ from psycopg import Connection, sql
 from pydantic import BaseModel
 
 from analysis.checkindex import GEOMETRIC, CheckedLayer, checked_layers
+from analysis.compensation import Compensation, estimate_compensation
 from analysis.footprint import Footprint
 from analysis.rules_model import Grade, Rule, RuleKind, RuleOutcome, RuleSet
 from analysis.terrain import slope_stats
@@ -81,6 +82,7 @@ class Demolition(BaseModel):
     households: int
     collective_land_m2: float
     state_land_m2: float
+    compensation: Compensation | None = None
 
 
 class Buildable(BaseModel):
@@ -290,7 +292,9 @@ def evaluate(
         rules_version=ruleset.version,
         repairs=footprint.repairs,
         terrain=terrain,
-        demolition=_demolition(findings),
+        demolition=_demolition(findings).model_copy(
+            update={"compensation": estimate_compensation(conn, findings, ruleset)}
+        ),
         buildable=_buildable(fp, prohibited),
     )
 

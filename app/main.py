@@ -14,7 +14,15 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __version__
-from app.api.routes import health, identify, layers, preevaluations
+from app.api.routes import (
+    health,
+    identify,
+    layers,
+    preevaluation_reports,
+    preevaluation_sites,
+    preevaluation_uploads,
+    preevaluations,
+)
 from app.audit import routes as audit_routes
 from app.auth import routes as auth_routes
 from app.auth.deps import Allow, Public
@@ -130,6 +138,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         layers,
         identify,
         preevaluations,
+        preevaluation_reports,
+        preevaluation_sites,
+        preevaluation_uploads,
         ogc_routes,
         raster_routes,
         vector_routes,

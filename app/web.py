@@ -13,7 +13,7 @@ from app.settings import Settings
 
 
 def mount_web(app: FastAPI, settings: Settings) -> None:
-    """Mount Swagger UI at /api/docs (from web/node_modules) and the web app at /."""
+    """Mount Swagger UI (/api/docs) and Leaflet (/vendor/leaflet) from web/node_modules, the app at /."""
     swagger = settings.web_dir / "node_modules" / "swagger-ui-dist"
     if swagger.is_dir():
         app.mount("/api/docs/assets", StaticFiles(directory=swagger), name="swagger-assets")
@@ -27,6 +27,11 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
                 swagger_css_url="/api/docs/assets/swagger-ui.css",
                 swagger_favicon_url="/api/docs/assets/favicon-32x32.png",
             )
+
+    leaflet = settings.web_dir / "node_modules" / "leaflet" / "dist"
+    if leaflet.is_dir():
+        # Leaflet for the HTML pre-evaluation reports: served by the app, never from a CDN.
+        app.mount("/vendor/leaflet", StaticFiles(directory=leaflet), name="leaflet")
 
     site = _site_dir(settings.web_dir)
     app.mount("/", StaticFiles(directory=site, html=True), name="web")

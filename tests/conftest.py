@@ -143,6 +143,14 @@ def demo() -> Iterator[DemoEnv]:
 
 
 @pytest.fixture(scope="session")
+def preeval_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoEnv]:
+    """The hand-made pre-evaluation world of tests/preeval_world.py, in its own database."""
+    from tests.preeval_world import build_world
+
+    yield from build_world(tmp_path_factory.mktemp("preeval-world"))
+
+
+@pytest.fixture(scope="session")
 def app(settings: Settings) -> Any:
     """The application under test."""
     return create_app(settings)

@@ -181,6 +181,7 @@ class CompensationTable(BaseModel):
     model_config = STRICT
 
     unit: Text
+    source_zh: Text | None = None
     owner_types: Annotated[dict[Key, Text], Field(min_length=1)]
     zones: Annotated[dict[str, dict[Key, Annotated[float, Field(gt=0)]]], Field(min_length=1)]
 

@@ -105,7 +105,12 @@ def test_half_over_grade_i_forest_is_prohibited_with_the_exact_area(
     # The buildable remainder is the half not on grade Ⅰ forest.
     assert report["buildable"]["area_m2"] == pytest.approx(5000, rel=1e-6)
     assert report["buildable"]["share_pct"] == pytest.approx(50, rel=1e-6)
-    # Both buildings inside the footprint are to be demolished.
+    # Both buildings inside the footprint are to be demolished; without compensation zones, unpriced.
+    compensation = report["demolition"].pop("compensation")
+    assert compensation["total_yuan"] == 0 and [u["building_code"] for u in compensation["unpriced"]] == [
+        "B1",
+        "B2",
+    ]
     assert report["demolition"] == {
         "buildings": 2,
         "floor_area_m2": 2000.0,

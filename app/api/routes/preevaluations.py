@@ -104,6 +104,43 @@ def run_pre_evaluation(
     return _store(conn, grant, body.project_code, grant.principal.org_id, footprint.geometry, report)
 
 
+def insert_report(
+    conn: Connection[Any],
+    user_id: int,
+    org_id: int,
+    project_code: str | None,
+    footprint: shapely.Geometry,
+    report: Report,
+    *,
+    previous_id: int | None = None,
+) -> tuple[int, datetime]:
+    """Insert a report row (the table is append-only for the service); returns its id and time."""
+    row = conn.execute(
+        """
+        INSERT INTO project.pre_evaluation
+          (created_by_id, org_id, project_code, project_type, verdict, footprint, footprint_area_m2,
+           rules_version, layer_versions, report, previous_id)
+        VALUES (%s, %s, %s, %s, %s, ST_GeomFromWKB(%s, 4547), %s, %s, %s, %s, %s)
+        RETURNING id, created_at
+        """,
+        (
+            user_id,
+            org_id,
+            project_code,
+            report.project_type,
+            report.verdict,
+            shapely.to_wkb(footprint),
+            report.footprint_area_m2,
+            report.rules_version,
+            Jsonb(report.layer_versions),
+            Jsonb(report.model_dump(mode="json")),
+            previous_id,
+        ),
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), row[1]
+
+
 def _store(
     conn: Connection[Any],
     grant: Grant,
@@ -116,29 +153,15 @@ def _store(
     """Store a report (append-only) and audit it; a re-check also records what changed since ``previous``."""
     changes = compare(previous[0], previous[1], report) if previous else None
     with conn.transaction():
-        row = conn.execute(
-            """
-            INSERT INTO project.pre_evaluation
-              (created_by_id, org_id, project_code, project_type, verdict, footprint, footprint_area_m2,
-               rules_version, layer_versions, report, previous_id)
-            VALUES (%s, %s, %s, %s, %s, ST_GeomFromWKB(%s, 4547), %s, %s, %s, %s, %s)
-            RETURNING id, created_at
-            """,
-            (
-                grant.principal.user_id,
-                org_id,
-                project_code,
-                report.project_type,
-                report.verdict,
-                shapely.to_wkb(footprint),
-                report.footprint_area_m2,
-                report.rules_version,
-                Jsonb(report.layer_versions),
-                Jsonb(report.model_dump(mode="json")),
-                previous[0] if previous else None,
-            ),
-        ).fetchone()
-        assert row is not None
+        report_id, created_at = insert_report(
+            conn,
+            grant.principal.user_id,
+            org_id,
+            project_code,
+            footprint,
+            report,
+            previous_id=previous[0] if previous else None,
+        )
         after: dict[str, Any] = {
             "verdict": report.verdict,
             "project_type": report.project_type,
@@ -148,10 +171,10 @@ def _store(
         if changes is not None:
             after.update(previous_id=changes.previous_id, changed_findings=len(changes.findings))
         action = "pre_evaluation.recheck" if previous else "pre_evaluation.create"
-        record(conn, grant.actor, action, "pre_evaluation", row[0], after=after)
+        record(conn, grant.actor, action, "pre_evaluation", report_id, after=after)
     return StoredReport(
-        id=row[0],
-        created_at=row[1],
+        id=report_id,
+        created_at=created_at,
         created_by_id=grant.principal.user_id,
         org_id=org_id,
         project_code=project_code,

@@ -1,0 +1,173 @@
+"""Compensation estimate (补偿估算) for the buildings a footprint would demolish.
+
+Each demolished building is priced at the unit price (元/m² of floor area) of the compensation zone
+(``demo_compensation_zone.zone_grade``) and the land ownership (``cur_ownership``: 国有 state / 集体
+collective) under a point inside it. The price table is data: ``compensation`` in
+``analysis/rules/_ruleset.yaml``, versioned with the rule set. A building whose zone or ownership is
+unknown is listed as unpriced — never priced at zero.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from psycopg import Connection, sql
+from pydantic import BaseModel
+
+from analysis.rules_model import RuleSet
+
+if TYPE_CHECKING:
+    from analysis.engine import Finding
+
+BUILDING_RULE = "cur_building.demolition"
+ZONE_RULE = "demo_compensation_zone.price"
+BUILDING_LAYER = "cur_building"
+ZONE_LAYER = "demo_compensation_zone"
+ZONE_ATTRIBUTE = "zone_grade"
+OWNERSHIP_LAYER = "cur_ownership"
+OWNERSHIP_ATTRIBUTE = "ownership"
+# cur_ownership codes → owner types of the price table.
+OWNER_TYPE_BY_CODE = {"10": "state", "30": "collective"}
+
+
+class CompensationLine(BaseModel):
+    """Buildings of one zone and one owner type, priced."""
+
+    zone: str
+    owner_type: str
+    owner_type_zh: str
+    buildings: int
+    floor_area_m2: float
+    unit_price: float
+    amount_yuan: float
+
+
+class UnpricedBuilding(BaseModel):
+    """A building the table cannot price, and why."""
+
+    fid: int
+    building_code: str | None
+    floor_area_m2: float
+    reason_zh: str
+    reason_en: str
+
+
+class Compensation(BaseModel):
+    """Estimated compensation of the demolition scope (a planning figure, not an assessed value)."""
+
+    total_yuan: float
+    unit: str
+    table_version: str
+    source_zh: str | None
+    lines: list[CompensationLine]
+    unpriced: list[UnpricedBuilding]
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _point_attribute(
+    conn: Connection[Any], building_version: int, layer_version: int | None, attribute: str, fids: list[int]
+) -> dict[int, str | None]:
+    """The attribute of the layer's feature under a point inside each building (lowest fid on ties)."""
+    if layer_version is None:
+        return dict.fromkeys(fids)
+    query = sql.SQL(
+        "SELECT b.fid, (SELECT z.props->>{attr} FROM {layer} z"
+        " WHERE ST_Intersects(z.geom, ST_PointOnSurface(b.geom)) ORDER BY z.fid LIMIT 1)"
+        " FROM {buildings} b WHERE b.fid = ANY(%s)"
+    ).format(
+        attr=sql.Literal(attribute),
+        layer=sql.Identifier("basemap", f"f_{layer_version}"),
+        buildings=sql.Identifier("basemap", f"f_{building_version}"),
+    )
+    return dict(conn.execute(query, (fids,)).fetchall())
+
+
+def estimate_compensation(
+    conn: Connection[Any], findings: Mapping[str, Finding], ruleset: RuleSet
+) -> Compensation:
+    """Price every building of the demolition finding by zone and ownership; fill the zone message."""
+    table = ruleset.settings.compensation
+    buildings = findings.get(BUILDING_RULE)
+    hits = buildings.features if buildings else []
+    versions: dict[str, int] = {}
+    if hits:  # most footprints demolish nothing: no query then
+        versions = dict(
+            conn.execute(
+                "SELECT l.code, l.current_version FROM basemap.layer l"
+                " WHERE l.code = ANY(%s) AND l.current_version IS NOT NULL",
+                ([BUILDING_LAYER, ZONE_LAYER, OWNERSHIP_LAYER],),
+            ).fetchall()
+        )
+    zones: dict[int, str | None] = {}
+    owners: dict[int, str | None] = {}
+    if BUILDING_LAYER in versions:
+        fids = [h.fid for h in hits]
+        zones = _point_attribute(
+            conn, versions[BUILDING_LAYER], versions.get(ZONE_LAYER), ZONE_ATTRIBUTE, fids
+        )
+        owners = _point_attribute(
+            conn, versions[BUILDING_LAYER], versions.get(OWNERSHIP_LAYER), OWNERSHIP_ATTRIBUTE, fids
+        )
+    groups: dict[tuple[str, str], list[float]] = defaultdict(list)
+    unpriced: list[UnpricedBuilding] = []
+    for hit in sorted(hits, key=lambda h: h.fid):
+        area = _number(hit.attributes.get("floor_area"))
+        zone, owner = zones.get(hit.fid), OWNER_TYPE_BY_CODE.get(owners.get(hit.fid) or "")
+        why = None
+        if zone is None or zone not in table.zones:
+            why = ("不在补偿区片内", "outside every compensation zone")
+        elif owner is None:
+            why = ("土地权属未知", "land ownership unknown")
+        if why:
+            code = hit.attributes.get("building_code")
+            unpriced.append(
+                UnpricedBuilding(
+                    fid=hit.fid,
+                    building_code=None if code is None else str(code),
+                    floor_area_m2=round(area, 2),
+                    reason_zh=why[0],
+                    reason_en=why[1],
+                )
+            )
+            continue
+        assert zone is not None and owner is not None
+        groups[(zone, owner)].append(area)
+    lines = [
+        CompensationLine(
+            zone=zone,
+            owner_type=owner,
+            owner_type_zh=table.owner_types[owner],
+            buildings=len(areas),
+            floor_area_m2=round(sum(areas), 2),
+            unit_price=table.price(zone, owner),
+            amount_yuan=round(sum(areas) * table.price(zone, owner), 2),
+        )
+        for (zone, owner), areas in sorted(groups.items())
+    ]
+    _fill_zone_message(findings.get(ZONE_RULE), lines)
+    return Compensation(
+        total_yuan=round(sum(line.amount_yuan for line in lines), 2),
+        unit=table.unit,
+        table_version=ruleset.version,
+        source_zh=table.source_zh,
+        lines=lines,
+        unpriced=unpriced,
+    )
+
+
+def _fill_zone_message(finding: Finding | None, lines: list[CompensationLine]) -> None:
+    """The zone rule's message names the estimated cost of the zone it describes (its first feature)."""
+    if finding is None or not finding.features:
+        return
+    zone = str(finding.features[0].attributes.get(ZONE_ATTRIBUTE))
+    amount = f"{sum(line.amount_yuan for line in lines if line.zone == zone):,.0f}"
+    finding.message_zh = finding.message_zh.replace("{cost_yuan}", amount)
+    finding.message_en = finding.message_en.replace("{cost_yuan}", amount)

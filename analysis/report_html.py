@@ -1,0 +1,300 @@
+"""The printable HTML pre-evaluation report: summary, folium map of the footprint and every conflict, tables.
+
+Leaflet comes from the app itself (``/vendor/leaflet/``, from web/node_modules), never from a CDN: folium's
+default CDN links are replaced and no base-map tiles are requested, so the page names no external host.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import folium
+import shapely
+from branca.element import Element, Figure
+from psycopg import Connection, sql
+from pyproj import Transformer
+
+from analysis.engine import Report
+from analysis.report_tables import COLUMNS, hit_rows
+from analysis.rules.schema import Grade
+from analysis.rules_model import RuleSet
+
+LEAFLET_JS = "/vendor/leaflet/leaflet.js"
+LEAFLET_CSS = "/vendor/leaflet/leaflet.css"
+GRADE_COLOURS = {
+    Grade.PROHIBITED: "#d7191c",
+    Grade.CONDITIONAL: "#fdae61",
+    Grade.ADVISORY: "#2b83ba",
+    Grade.INFO: "#7f7f7f",
+}
+# Setback features (lines, points) are shown within this distance of the footprint.
+CONTEXT_M = 50.0
+
+
+@dataclass
+class ConflictShape:
+    """One feature a rule fired on, as CRS84 GeoJSON clipped to the footprint (or its surroundings)."""
+
+    rule_id: str
+    grade: Grade
+    fid: int
+    geometry: dict[str, Any]
+
+
+@dataclass
+class StoredMeta:
+    """What the store knows about a report besides the report itself."""
+
+    id: int
+    created_at: datetime
+    project_code: str | None
+    footprint_wkb: bytes
+
+
+def conflict_shapes(conn: Connection[Any], report: Report, footprint_wkb: bytes) -> list[ConflictShape]:
+    """Fetch, from the layer versions the report used, the part of every hit feature to draw."""
+    shapes: list[ConflictShape] = []
+    for finding in report.findings:
+        number = report.layer_versions.get(finding.layer)
+        fids = [h.fid for h in finding.features]
+        if number is None or not fids:
+            continue
+        row = conn.execute(
+            "SELECT id FROM basemap.layer_version WHERE layer_code = %s AND number = %s",
+            (finding.layer, number),
+        ).fetchone()
+        if row is None:
+            continue
+        reach = max(CONTEXT_M, (finding.distance_m or 0.0) + CONTEXT_M)
+        query = sql.SQL(
+            "WITH fp AS (SELECT ST_GeomFromWKB(%(fp)s, 4547) AS g) "
+            "SELECT f.fid, ST_AsGeoJSON(ST_Transform(CASE WHEN ST_Dimension(f.geom) = 2 "
+            "AND ST_Intersects(f.geom, fp.g) THEN ST_Intersection(f.geom, fp.g) "
+            "ELSE ST_Intersection(f.geom, ST_Buffer(fp.g, %(reach)s)) END, 4326), 7)::json "
+            "FROM {table} f, fp WHERE f.fid = ANY(%(fids)s) ORDER BY f.fid"
+        ).format(table=sql.Identifier("basemap", f"f_{row[0]}"))
+        for fid, geometry in conn.execute(query, {"fp": footprint_wkb, "reach": reach, "fids": fids}):
+            if geometry and geometry.get("coordinates"):
+                shapes.append(ConflictShape(finding.rule_id, finding.grade, fid, geometry))
+    return shapes
+
+
+_TEXT = {
+    "title": ("项目预评价报告", "Pre-evaluation report"),
+    "report_no": ("报告编号", "Report"),
+    "created": ("生成时间", "Created"),
+    "project_code": ("项目代码", "Project code"),
+    "project_type": ("项目类型", "Project type"),
+    "verdict": ("结论", "Verdict"),
+    "footprint": ("用地面积", "Footprint area"),
+    "buildable": ("可建设面积", "Buildable area"),
+    "rules": ("规则版本", "Rules version"),
+    "map": ("用地范围与冲突分布", "Footprint and conflicts"),
+    "footprint_layer": ("用地范围", "Footprint"),
+    "findings": ("冲突与提示", "Findings"),
+    "none": ("无", "None"),
+    "not_checkable": (
+        "无法判定的图层（无数据不等于无冲突）",
+        "Layers that cannot answer (no data is not no conflict)",
+    ),
+    "reason": ("原因", "Reason"),
+    "demolition": ("征拆测算", "Demolition estimate"),
+    "buildings": ("涉及建筑", "Buildings"),
+    "floor_area": ("建筑面积", "Floor area"),
+    "households": ("户数", "Households"),
+    "state_land": ("国有土地", "State land"),
+    "collective_land": ("集体土地", "Collective land"),
+    "compensation": ("估算补偿", "Estimated compensation"),
+    "unpriced": ("未能估价", "Unpriced"),
+    "terrain": ("地形", "Terrain"),
+    "mean_slope": ("平均坡度", "Mean slope"),
+    "steep": ("坡度大于 25° 的比例", "Share steeper than 25°"),
+    "versions": ("所用图层版本", "Layer versions used"),
+    "downloads": ("下载", "Download"),
+    "print": ("打印", "Print"),
+    "other_lang": ("English", "中文"),
+    "repairs": ("几何修复", "Geometry repairs"),
+}
+
+_STYLE = """
+body{display:flex;flex-direction:column;font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;
+  margin:0 auto;max-width:1100px;padding:16px;color:#222;height:auto}
+.report-top{order:1}.folium-map{order:2;border:1px solid #999}.report-bottom{order:3}
+h1{font-size:1.6rem}h2{font-size:1.2rem;border-bottom:2px solid #444;margin-top:1.5rem}
+table{border-collapse:collapse;width:100%;font-size:.85rem}td,th{border:1px solid #bbb;padding:3px 6px;
+  vertical-align:top}th{background:#eee}.verdict{font-size:1.4rem;font-weight:bold}
+.grade-prohibited{color:#d7191c}.grade-conditional{color:#e08214}.grade-advisory{color:#2b83ba}
+.toolbar a,.toolbar button{margin-right:1em}
+@media print{.no-print{display:none}.folium-map{page-break-inside:avoid}body{max-width:none}}
+"""
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else html.escape(str(value))
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> str:
+    cells = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _top(report: Report, meta: StoredMeta, ruleset: RuleSet, english: bool, base_url: str) -> str:
+    t = {k: v[1 if english else 0] for k, v in _TEXT.items()}
+    kind = ruleset.settings.project_types.get(report.project_type)
+    kind_name = (kind.name_en if english else kind.name_zh) if kind else report.project_type
+    verdict = report.verdict_en if english else report.verdict
+    summary: list[list[Any]] = [
+        [t["report_no"], meta.id],
+        [t["created"], meta.created_at.strftime("%Y-%m-%d %H:%M")],
+        [t["project_code"], meta.project_code or "—"],
+        [t["project_type"], kind_name],
+        [t["footprint"], f"{report.footprint_area_m2:,.1f} m²"],
+        [t["buildable"], f"{report.buildable.area_m2:,.1f} m²（{report.buildable.share_pct:.2f} %）"],
+        [t["rules"], report.rules_version],
+    ]
+    if report.repairs:
+        summary.append([t["repairs"], "；".join(report.repairs)])
+    other = "zh" if english else "en"
+    toolbar = (
+        f'<p class="toolbar no-print"><a href="{base_url}.csv?lang={"en" if english else "zh"}">CSV</a>'
+        f'<a href="{base_url}.xlsx?lang={"en" if english else "zh"}">XLSX</a>'
+        f'<a href="{base_url}.html?lang={"en" if english else "zh"}&amp;download=1">HTML</a>'
+        f'<a href="{base_url}.html?lang={other}">{t["other_lang"]}</a>'
+        f'<button type="button" onclick="window.print()">{t["print"]}</button></p>'
+    )
+    return (
+        f'<div class="report-top"><h1>{t["title"]}</h1>{toolbar}'
+        f'<p class="verdict">{t["verdict"]}：{html.escape(verdict)}</p>'
+        f"{_table(['', ''], summary)}<h2>{t['map']}</h2></div>"
+    )
+
+
+def _bottom(report: Report, ruleset: RuleSet, english: bool) -> str:
+    t = {k: v[1 if english else 0] for k, v in _TEXT.items()}
+    rows = hit_rows(report, ruleset, english=english)
+    head = [en if english else zh for _, zh, en in COLUMNS]
+    parts = [f"<h2>{t['findings']}</h2>"]
+    parts.append(
+        _table(head, [[r[k] for k, _, _ in COLUMNS] for r in rows]) if rows else f"<p>{t['none']}</p>"
+    )
+    parts.append(f"<h2>{t['not_checkable']}</h2>")
+    parts.append(
+        _table(
+            [t["findings"], t["reason"]],
+            [
+                [f"{n.layer_name_zh}（{n.layer}）", n.reason_en if english else n.reason_zh]
+                for n in report.not_checkable
+            ],
+        )
+        if report.not_checkable
+        else f"<p>{t['none']}</p>"
+    )
+    d = report.demolition
+    demolition: list[list[Any]] = [
+        [t["buildings"], d.buildings],
+        [t["floor_area"], f"{d.floor_area_m2:,.2f} m²"],
+        [t["households"], d.households],
+        [t["state_land"], f"{d.state_land_m2:,.1f} m²"],
+        [t["collective_land"], f"{d.collective_land_m2:,.1f} m²"],
+    ]
+    if d.compensation is not None:
+        demolition.append([t["compensation"], f"{d.compensation.total_yuan:,.0f} 元"])
+        for line in d.compensation.lines:
+            label = f"  {line.zone} · {line.owner_type if english else line.owner_type_zh}"
+            demolition.append(
+                [label, f"{line.floor_area_m2:,.2f} m² × {line.unit_price:,.0f} = {line.amount_yuan:,.0f} 元"]
+            )
+        if d.compensation.unpriced:
+            codes = "、".join(
+                f"{u.building_code or u.fid}（{u.reason_en if english else u.reason_zh}）"
+                for u in d.compensation.unpriced
+            )
+            demolition.append([t["unpriced"], codes])
+    parts.append(f"<h2>{t['demolition']}</h2>{_table(['', ''], demolition)}")
+    if report.terrain is not None:
+        terrain: list[list[Any]] = [
+            [t["mean_slope"], f"{report.terrain.mean_slope_deg:.2f}°"],
+            [t["steep"], f"{report.terrain.steep_share_pct:.2f} %"],
+        ]
+        parts.append(f"<h2>{t['terrain']}</h2>{_table(['', ''], terrain)}")
+    versions = sorted(report.layer_versions.items())
+    parts.append(f"<h2>{t['versions']}</h2><p>" + "，".join(f"{_cell(c)} v{n}" for c, n in versions) + "</p>")
+    return '<div class="report-bottom">' + "".join(parts) + "</div>"
+
+
+def render_html(
+    report: Report,
+    meta: StoredMeta,
+    shapes: list[ConflictShape],
+    ruleset: RuleSet,
+    *,
+    english: bool = False,
+    base_url: str = "report",
+    inline_assets: tuple[str, str] | None = None,
+) -> str:
+    """The whole report page; the map shows the footprint and one path per conflict feature.
+
+    With ``inline_assets`` (Leaflet's JS and CSS) the page carries Leaflet itself and opens offline.
+    """
+    footprint = shapely.from_wkb(meta.footprint_wkb)
+    figure = Figure(title=f"{_TEXT['title'][1 if english else 0]} #{meta.id}")
+    figure.header.add_child(Element(f"<style>{_STYLE}</style>"))
+    figure.html.add_child(Element(_top(report, meta, ruleset, english, base_url)))
+    figure.html.add_child(Element(_bottom(report, ruleset, english)))
+    fmap = folium.Map(tiles=None, height=520, control_scale=True, attribution_control=False)
+    if inline_assets is None:
+        fmap.default_js = [("leaflet", LEAFLET_JS)]
+        fmap.default_css = [("leaflet_css", LEAFLET_CSS)]
+    else:
+        fmap.default_js, fmap.default_css = [], []
+        js, css = inline_assets
+        figure.header.add_child(Element(f"<style>{css}</style><script>{js}</script>"), index=0)
+    figure.add_child(fmap)
+    _draw(fmap, report, footprint, shapes, english)
+    # Tell the browser (fonts, hyphenation, screen readers) which language the page is in.
+    return str(figure.render()).replace("<html>", f'<html lang="{"en" if english else "zh-CN"}">', 1)
+
+
+def _draw(
+    fmap: folium.Map, report: Report, footprint: shapely.Geometry, shapes: list[ConflictShape], english: bool
+) -> None:
+    to_lonlat = Transformer.from_crs(4547, 4326, always_xy=True)
+    lonlat = shapely.transform(footprint, lambda x, y: to_lonlat.transform(x, y), interleaved=False)
+    names = {f.rule_id: f for f in report.findings}
+    for shape in shapes:
+        finding = names[shape.rule_id]
+        group = folium.FeatureGroup(name=html.escape(f"{finding.layer_name_zh} · {shape.rule_id}"))
+        colour = GRADE_COLOURS[shape.grade]
+        style = {
+            "color": colour,
+            "fillColor": colour,
+            "weight": 2,
+            "fillOpacity": 0.45,
+            "className": f"duogui-conflict duogui-{shape.grade.value}",
+        }
+        message = finding.message_en if english else finding.message_zh
+        folium.GeoJson(
+            {"type": "Feature", "geometry": shape.geometry, "properties": {}},
+            style_function=lambda _f, s=style: s,
+            marker=folium.CircleMarker(radius=6),
+            tooltip=html.escape(f"{finding.layer_name_zh}（{shape.fid}）：{message}"),
+        ).add_to(group)
+        group.add_to(fmap)
+    folium.GeoJson(
+        json.loads(json.dumps(shapely.geometry.mapping(lonlat))),
+        name=_TEXT["footprint_layer"][1 if english else 0],
+        style_function=lambda _f: {
+            "color": "#1f3b99",
+            "weight": 3,
+            "fillOpacity": 0.05,
+            "className": "duogui-footprint",
+        },
+    ).add_to(fmap)
+    west, south, east, north = shapely.bounds(lonlat)
+    fmap.fit_bounds([[south, west], [north, east]], padding=(20, 20))
+    folium.LayerControl(collapsed=True).add_to(fmap)

@@ -1,0 +1,110 @@
+"""The hits of a pre-evaluation report as a table: rows with Chinese (or English) headers, CSV and XLSX."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from analysis.engine import Report
+from analysis.rules.schema import GRADE_LABELS_ZH
+from analysis.rules_model import RuleSet
+
+# (key, Chinese header, English header) — the columns of the hit table, in order.
+COLUMNS: list[tuple[str, str, str]] = [
+    ("number", "序号", "No."),
+    ("rule_id", "规则", "Rule"),
+    ("layer", "图层代码", "Layer code"),
+    ("layer_name", "图层", "Layer"),
+    ("grade", "等级", "Grade"),
+    ("fid", "要素编号", "Feature id"),
+    ("overlap_m2", "重叠面积（m²）", "Overlap (m²)"),
+    ("share_pct", "占用地比例（%）", "Share of footprint (%)"),
+    ("distance_m", "距离（m）", "Distance (m)"),
+    ("department", "主管部门", "Department"),
+    ("approval_item", "审批事项", "Approval item"),
+    ("message", "说明", "Message"),
+    ("legal_basis", "法律依据", "Legal basis"),
+]
+GRADE_LABELS_EN = {grade: grade.value for grade in GRADE_LABELS_ZH}
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def hit_rows(report: Report, ruleset: RuleSet, *, english: bool = False) -> list[dict[str, Any]]:
+    """One row per feature a rule fired on (a rule without features, e.g. terrain, gives one row)."""
+    departments = ruleset.settings.departments
+    rows: list[dict[str, Any]] = []
+    for finding in report.findings:
+        common = {
+            "rule_id": finding.rule_id,
+            "layer": finding.layer,
+            "layer_name": finding.layer_name_zh,
+            "grade": (GRADE_LABELS_EN if english else GRADE_LABELS_ZH)[finding.grade],
+            "department": finding.department if english else departments.get(finding.department),
+            "approval_item": finding.approval_item,
+            "message": finding.message_en if english else finding.message_zh,
+            "legal_basis": "；".join(finding.legal_basis),
+        }
+        hits: list[tuple[int | None, float | None, float | None]] = [
+            (h.fid, h.overlap_m2, h.distance_m) for h in finding.features
+        ] or [(None, finding.overlap_m2, finding.distance_m)]
+        for fid, overlap, distance in hits:
+            share = None if overlap is None else 100 * overlap / report.footprint_area_m2
+            rows.append(
+                {
+                    **common,
+                    "number": len(rows) + 1,
+                    "fid": fid,
+                    "overlap_m2": _round(overlap, 2),
+                    "share_pct": _round(share, 4),
+                    "distance_m": _round(distance, 3),
+                }
+            )
+    return rows
+
+
+def headers(english: bool = False) -> list[str]:
+    """The column headers in the chosen language."""
+    return [en if english else zh for _, zh, en in COLUMNS]
+
+
+def to_csv(rows: list[dict[str, Any]], *, english: bool = False) -> bytes:
+    """CSV in UTF-8 with a byte-order mark, so spreadsheet programs read the Chinese correctly."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(headers(english))
+    for row in rows:
+        writer.writerow(["" if row[key] is None else row[key] for key, _, _ in COLUMNS])
+    return out.getvalue().encode("utf-8-sig")
+
+
+def to_xlsx(rows: list[dict[str, Any]], summary: list[tuple[str, Any]], *, english: bool = False) -> bytes:
+    """A workbook: the hit table on the first sheet, the report summary on the second."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Conflicts" if english else "冲突清单"
+    sheet.append(headers(english))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append([row[key] for key, _, _ in COLUMNS])
+    sheet.freeze_panes = "A2"
+    for letter, width in zip(
+        "ABCDEFGHIJKLM", (6, 30, 22, 16, 8, 10, 14, 14, 10, 18, 24, 60, 40), strict=True
+    ):
+        sheet.column_dimensions[letter].width = width
+    info = book.create_sheet("Summary" if english else "概要")
+    for label, value in summary:
+        info.append([label, value])
+    info.column_dimensions["A"].width = 24
+    info.column_dimensions["B"].width = 60
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

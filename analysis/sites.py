@@ -1,0 +1,182 @@
+"""More than one footprint: batch checks and site comparison (选址比选) on one connection.
+
+Framework-agnostic like the engine: the API, the ``duogui check`` command and batch jobs share it. The
+catalog and the rule set are passed in (loaded once); every footprint is evaluated on the same connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from psycopg import Connection
+from pydantic import BaseModel
+
+from analysis.engine import Report, evaluate
+from analysis.footprint import Footprint, parse_footprint
+from analysis.rules.schema import Grade
+from analysis.rules_model import RuleSet
+from layers.catalog.model import Catalog
+from layers.ingest.errors import IngestError
+
+ORDERING_RULE_ZH = (
+    "推荐顺序：① 结论（通过 > 有条件通过 > 不通过）；② 禁止类占用面积小者优先；③ 需搬迁户数少者优先；"
+    "④ 触发审批事项少者优先；⑤ 有条件类占用面积小者优先；⑥ 可建设比例高者优先；⑦ 仍相同时按提交顺序。"
+    "面积按 0.01 m²、比例按 0.0001 % 取整后比较。"
+)
+ORDERING_RULE_EN = (
+    "Recommendation order: (1) verdict (approved > conditionally approved > rejected); (2) smaller "
+    "prohibited area; (3) fewer households to relocate; (4) fewer approvals triggered; (5) smaller "
+    "conditional area; (6) larger buildable share; (7) then the order submitted. Areas are compared at "
+    "0.01 m² and shares at 0.0001 %."
+)
+_VERDICT_RANK = {"通过": 0, "有条件通过": 1, "不通过": 2}
+
+
+class DepartmentArea(BaseModel):
+    """Conditional overlap attributed to one department (sum of its conditional findings' areas)."""
+
+    department: str
+    department_zh: str
+    area_m2: float
+
+
+class SiteSummary(BaseModel):
+    """The key figures of one footprint's report, for batch answers and comparison tables."""
+
+    index: int
+    name: str | None
+    report_id: int | None = None
+    verdict: str
+    verdict_en: str
+    footprint_area_m2: float
+    prohibited_area_m2: float
+    conditional_area_m2: float
+    conditional_by_department: list[DepartmentArea]
+    buildings: int
+    households: int
+    compensation_yuan: float | None
+    approvals: list[str]
+    buildable_share_pct: float
+    not_checkable: int
+
+
+@dataclass
+class SiteInput:
+    """One footprint to check: its position in the request, an optional name, the GeoJSON."""
+
+    index: int
+    name: str | None
+    geojson: Any
+
+
+@dataclass
+class SiteResult:
+    """A checked footprint (report) or the reason it could not be checked (error)."""
+
+    site: SiteInput
+    footprint: Footprint | None = None
+    report: Report | None = None
+    error: IngestError | None = None
+
+
+def summarize(site: SiteInput, report: Report, ruleset: RuleSet) -> SiteSummary:
+    """The comparison figures of one report."""
+    departments: dict[str, float] = {}
+    for finding in report.findings:
+        if finding.grade is Grade.CONDITIONAL and finding.overlap_m2:
+            departments[finding.department] = departments.get(finding.department, 0.0) + finding.overlap_m2
+    names = ruleset.settings.departments
+    compensation = report.demolition.compensation
+    return SiteSummary(
+        index=site.index,
+        name=site.name,
+        verdict=report.verdict,
+        verdict_en=report.verdict_en,
+        footprint_area_m2=report.footprint_area_m2,
+        # The footprint minus the buildable remainder: prohibited overlaps counted once where they overlap.
+        prohibited_area_m2=round(max(report.footprint_area_m2 - report.buildable.area_m2, 0.0), 3),
+        conditional_area_m2=round(sum(departments.values()), 3),
+        conditional_by_department=[
+            DepartmentArea(department=key, department_zh=names.get(key, key), area_m2=round(area, 3))
+            for key, area in sorted(departments.items())
+        ],
+        buildings=report.demolition.buildings,
+        households=report.demolition.households,
+        compensation_yuan=compensation.total_yuan if compensation else None,
+        approvals=sorted({f.approval_item for f in report.findings if f.approval_item}),
+        buildable_share_pct=report.buildable.share_pct,
+        not_checkable=len(report.not_checkable),
+    )
+
+
+def ordering_key(summary: SiteSummary) -> tuple[Any, ...]:
+    """The recommendation order (see ORDERING_RULE_ZH); the index makes it total and deterministic."""
+    return (
+        _VERDICT_RANK.get(summary.verdict, 3),
+        round(summary.prohibited_area_m2, 2),
+        summary.households,
+        len(summary.approvals),
+        round(summary.conditional_area_m2, 2),
+        -round(summary.buildable_share_pct, 4),
+        summary.index,
+    )
+
+
+def recommend(summaries: Iterable[SiteSummary]) -> list[SiteSummary]:
+    """The summaries in recommendation order, best first."""
+    return sorted(summaries, key=ordering_key)
+
+
+def evaluate_sites(
+    conn: Connection[Any],
+    sites: list[SiteInput],
+    project_type: str,
+    *,
+    catalog: Catalog,
+    ruleset: RuleSet,
+    crs: str | None = None,
+    flags: Collection[str] = (),
+    data_dir: Path | None = None,
+    today: date | None = None,
+) -> list[SiteResult]:
+    """Evaluate every footprint on the one connection; a footprint intake refuses is kept with its error."""
+    results: list[SiteResult] = []
+    today = today or date.today()
+    for site in sites:
+        try:
+            footprint = parse_footprint(site.geojson, crs)
+        except IngestError as exc:
+            results.append(SiteResult(site, error=exc))
+            continue
+        report = evaluate(
+            conn,
+            footprint,
+            project_type,
+            catalog=catalog,
+            ruleset=ruleset,
+            flags=flags,
+            today=today,
+            data_dir=data_dir,
+        )
+        results.append(SiteResult(site, footprint=footprint, report=report))
+    return results
+
+
+def sites_from_features(collection: Any, name_property: str = "name") -> list[SiteInput]:
+    """One site per feature of a FeatureCollection (a bare geometry or Feature is one site)."""
+    if isinstance(collection, dict) and collection.get("type") == "FeatureCollection":
+        features = collection.get("features")
+        if not isinstance(features, list):
+            raise IngestError("要素集合缺少 features 数组。", "The FeatureCollection has no features array.")
+    else:
+        features = [collection]
+    sites = []
+    for index, feature in enumerate(features):
+        props = feature.get("properties") if isinstance(feature, dict) else None
+        name = props.get(name_property) if isinstance(props, dict) else None
+        sites.append(SiteInput(index, None if name is None else str(name), feature))
+    return sites

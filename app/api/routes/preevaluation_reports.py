@@ -1,0 +1,144 @@
+"""Routes: renderings of a stored pre-evaluation report: printable HTML with a map, CSV and XLSX."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from analysis.engine import Report
+from analysis.report_html import StoredMeta, conflict_shapes, render_html
+from analysis.report_tables import hit_rows, to_csv, to_xlsx
+from analysis.rules_model import get_ruleset
+from app.auth.deps import Allow, Grant
+from app.auth.policy import Action
+from app.db import Conn
+from app.errors import NotFound, prefers_english
+
+router = APIRouter(prefix="/api/pre-evaluations", tags=["pre-evaluation"])
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+Lang = Annotated[
+    Literal["zh", "en"] | None, Query(description="语言 zh/en；缺省按 Accept-Language（默认中文）")
+]
+
+
+def _load(conn: Conn, grant: Grant, report_id: int) -> tuple[Report, StoredMeta]:
+    """A stored report the caller may see (other organisations' reports answer 404)."""
+    row = conn.execute(
+        "SELECT id, created_at, org_id, project_code, report, ST_AsBinary(footprint)"
+        " FROM project.pre_evaluation WHERE id = %s",
+        (report_id,),
+    ).fetchone()
+    if row is None:
+        raise NotFound("预评价报告不存在。", "No such pre-evaluation report.")
+    grant.check_org(row[2])
+    return Report.model_validate(row[4]), StoredMeta(row[0], row[1], row[3], bytes(row[5]))
+
+
+def _english(request: Request, lang: str | None) -> bool:
+    return lang == "en" if lang else prefers_english(request)
+
+
+def _disposition(kind: str, report_id: int, suffix: str, english: bool) -> str:
+    """An attachment header with a Chinese file name (RFC 6266 / 5987) and an ASCII fallback."""
+    name = f"{'pre-evaluation' if english else '预评价报告'}-{report_id}.{suffix}"
+    return f"{kind}; filename=\"pre-evaluation-{report_id}.{suffix}\"; filename*=UTF-8''{quote(name)}"
+
+
+@router.get(
+    "/{report_id}/report.html",
+    response_class=HTMLResponse,
+    summary="预评价报告（HTML，可打印）",
+    responses={200: {"content": {"text/html": {}}}},
+)
+def report_html(
+    report_id: int,
+    request: Request,
+    conn: Conn,
+    grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
+    lang: Lang = None,
+    download: Annotated[bool, Query(description="作为附件下载（内嵌 Leaflet，可离线打开）")] = False,
+) -> HTMLResponse:
+    """The printable report with a map of the footprint and every conflict (Leaflet served by the app)."""
+    report, meta = _load(conn, grant, report_id)
+    english = _english(request, lang)
+    shapes = conflict_shapes(conn, report, meta.footprint_wkb)
+    assets = None
+    if download:
+        leaflet = request.app.state.settings.web_dir / "node_modules" / "leaflet" / "dist"
+        assets = ((leaflet / "leaflet.js").read_text("utf-8"), (leaflet / "leaflet.css").read_text("utf-8"))
+    page = render_html(report, meta, shapes, get_ruleset(), english=english, inline_assets=assets)
+    headers = (
+        {"Content-Disposition": _disposition("attachment", report_id, "html", english)} if download else {}
+    )
+    return HTMLResponse(page, headers=headers)
+
+
+@router.get(
+    "/{report_id}/report.csv",
+    response_class=Response,
+    summary="预评价冲突清单（CSV）",
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def report_csv(
+    report_id: int,
+    request: Request,
+    conn: Conn,
+    grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
+    lang: Lang = None,
+) -> Response:
+    """Every hit (rule × feature) with Chinese headers, UTF-8 with a byte-order mark."""
+    report, _ = _load(conn, grant, report_id)
+    english = _english(request, lang)
+    body = to_csv(hit_rows(report, get_ruleset(), english=english), english=english)
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": _disposition("attachment", report_id, "csv", english)},
+    )
+
+
+@router.get(
+    "/{report_id}/report.xlsx",
+    response_class=Response,
+    summary="预评价冲突清单（Excel）",
+    responses={200: {"content": {XLSX: {}}}},
+)
+def report_xlsx(
+    report_id: int,
+    request: Request,
+    conn: Conn,
+    grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
+    lang: Lang = None,
+) -> Response:
+    """The hits on one sheet and the report summary on another."""
+    report, meta = _load(conn, grant, report_id)
+    english = _english(request, lang)
+    rows = hit_rows(report, get_ruleset(), english=english)
+    body = to_xlsx(rows, _summary(report, meta, english), english=english)
+    return Response(
+        body,
+        media_type=XLSX,
+        headers={"Content-Disposition": _disposition("attachment", report_id, "xlsx", english)},
+    )
+
+
+def _summary(report: Report, meta: StoredMeta, english: bool) -> list[tuple[str, Any]]:
+    """The key figures of the report, for the summary sheet."""
+    compensation = report.demolition.compensation
+    figures: list[tuple[str, str, Any]] = [
+        ("报告编号", "Report", meta.id),
+        ("项目代码", "Project code", meta.project_code or ""),
+        ("项目类型", "Project type", report.project_type),
+        ("结论", "Verdict", report.verdict_en if english else report.verdict),
+        ("用地面积（m²）", "Footprint (m²)", report.footprint_area_m2),
+        ("可建设面积（m²）", "Buildable (m²)", report.buildable.area_m2),
+        ("涉及建筑（栋）", "Buildings", report.demolition.buildings),
+        ("户数", "Households", report.demolition.households),
+        ("估算补偿（元）", "Compensation (yuan)", compensation.total_yuan if compensation else ""),
+        ("规则版本", "Rules version", report.rules_version),
+    ]
+    return [(en if english else zh, value) for zh, en, value in figures]

@@ -1,0 +1,153 @@
+"""Routes: footprints uploaded as files (zipped Shapefile, GeoPackage, GeoJSON, DXF) via the layer intake."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+
+from analysis.engine import evaluate
+from analysis.footprint import parse_footprint
+from analysis.sites import sites_from_features
+from app.api.routes.layers import catalog_of
+from app.api.routes.preevaluation_sites import BatchResult, CheckOptions, batch_of, ruleset_for, store_report
+from app.api.routes.preevaluations import StoredReport
+from app.audit.log import record
+from app.auth.deps import Allow, Grant
+from app.auth.policy import Action
+from app.db import Conn
+from app.errors import PayloadTooLarge
+from layers.ingest.footprint_file import FileFootprint, as_feature_collection, read_footprint_file
+from layers.ingest.intake import IntakeLimits
+
+router = APIRouter(prefix="/api/pre-evaluations", tags=["pre-evaluation"])
+
+# Footprint files are small; a tighter cap than layer uploads keeps a mistaken upload cheap to refuse.
+MAX_FOOTPRINT_UPLOAD_MB = 50
+
+FileField = Annotated[UploadFile, File(description="Shapefile（zip）、GeoPackage、GeoJSON 或 DXF")]
+ProjectType = Annotated[str, Form(max_length=64, description="项目类型，如 school、road、housing")]
+Crs = Annotated[str | None, Form(max_length=2000, description="文件无坐标系时指定（DXF 必填），如 EPSG:4547")]
+Encoding = Annotated[str | None, Form(max_length=40, description="属性编码，如 GBK")]
+SourceLayer = Annotated[str | None, Form(max_length=200, description="多图层文件中的图层名")]
+ProjectCode = Annotated[str | None, Form(max_length=64, description="项目代码（可选）")]
+Flags = Annotated[str | None, Form(max_length=500, description="项目属性，逗号分隔，如 national_major")]
+
+
+def _limits(request: Request) -> IntakeLimits:
+    megabytes = min(MAX_FOOTPRINT_UPLOAD_MB, request.app.state.settings.max_upload_mb)
+    return IntakeLimits(max_upload_bytes=megabytes * 1024 * 1024)
+
+
+def _read(
+    request: Request, file: UploadFile, crs: str | None, encoding: str | None, source_layer: str | None
+) -> list[FileFootprint]:
+    """Save the upload privately and read its features through the layer intake (4xx on a bad file)."""
+    limits = _limits(request)
+    too_large = PayloadTooLarge(
+        f"文件超过 {limits.max_upload_bytes // 1024 // 1024} MB 上限。",
+        f"The file exceeds {limits.max_upload_bytes // 1024 // 1024} MB.",
+        code="file_too_large",
+    )
+    if int(request.headers.get("content-length") or 0) > limits.max_upload_bytes + 1024 * 1024:
+        raise too_large
+    tmp_root = request.app.state.settings.data_dir / "tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="footprint-upload-", dir=tmp_root) as tmp:
+        target = Path(tmp) / "upload.bin"
+        with target.open("wb") as out:
+            shutil.copyfileobj(file.file, out, 1024 * 1024)
+        if target.stat().st_size > limits.max_upload_bytes:
+            raise too_large
+        name = Path(file.filename or "upload").name or "upload"
+        return read_footprint_file(
+            target,
+            name,
+            crs=crs,
+            encoding=encoding,
+            source_layer=source_layer,
+            limits=limits,
+            workdir=tmp_root,
+        )
+
+
+def _options(project_type: str, project_code: str | None, flags: str | None) -> CheckOptions:
+    listed = [f.strip() for f in (flags or "").split(",") if f.strip()]
+    # crs stays None: the reader hands over CRS84 coordinates, whatever the file's own CRS was.
+    return CheckOptions(project_type=project_type, crs=None, flags=listed, project_code=project_code)
+
+
+@router.post("/upload", response_model=StoredReport, status_code=201, summary="上传用地范围文件预评价")
+def upload_pre_evaluation(
+    request: Request,
+    conn: Conn,
+    grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
+    file: FileField,
+    project_type: ProjectType,
+    crs: Crs = None,
+    encoding: Encoding = None,
+    source_layer: SourceLayer = None,
+    project_code: ProjectCode = None,
+    flags: Flags = None,
+) -> StoredReport:
+    """All polygons of the file form one footprint, checked and stored like ``POST /api/pre-evaluations``."""
+    options = _options(project_type, project_code, flags)
+    ruleset = ruleset_for(project_type)
+    footprints = _read(request, file, crs, encoding, source_layer)
+    footprint = parse_footprint(as_feature_collection(footprints))
+    report = evaluate(
+        conn,
+        footprint,
+        project_type,
+        catalog=catalog_of(request),
+        ruleset=ruleset,
+        flags=options.flags,
+        data_dir=request.app.state.settings.data_dir,
+    )
+    with conn.transaction():
+        report_id, created_at = store_report(conn, grant, options, footprint, report)
+        record(
+            conn,
+            grant.actor,
+            "pre_evaluation.create",
+            "pre_evaluation",
+            report_id,
+            after={
+                "verdict": report.verdict,
+                "project_type": project_type,
+                "project_code": project_code,
+                "findings": len(report.findings),
+                "source_file": Path(file.filename or "upload").name,
+            },
+        )
+    return StoredReport(
+        id=report_id,
+        created_at=created_at,
+        created_by_id=grant.principal.user_id,
+        org_id=grant.principal.org_id,
+        project_code=project_code,
+        report=report,
+    )
+
+
+@router.post("/batch/upload", response_model=BatchResult, summary="上传文件批量预评价")
+def upload_batch(
+    request: Request,
+    conn: Conn,
+    grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
+    file: FileField,
+    project_type: ProjectType,
+    crs: Crs = None,
+    encoding: Encoding = None,
+    source_layer: SourceLayer = None,
+    project_code: ProjectCode = None,
+    flags: Flags = None,
+) -> BatchResult:
+    """Each feature of the file is one footprint (named by its name/名称 attribute when present)."""
+    options = _options(project_type, project_code, flags)
+    ruleset_for(project_type)
+    footprints = _read(request, file, crs, encoding, source_layer)
+    return batch_of(conn, request, grant, options, sites_from_features(as_feature_collection(footprints)))

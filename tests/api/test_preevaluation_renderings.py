@@ -1,0 +1,111 @@
+"""Renderings of a stored report: HTML (own Leaflet, no CDN), CSV and XLSX of the hits (known answers)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+
+from app.auth.policy import Role
+from tests.conftest import DemoEnv
+from tests.preeval_world import CANDIDATES, geojson
+
+EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
+# Resources a browser would load: scripts, styles, images, frames, CSS url()/@import.
+EXTERNAL_LOAD = re.compile(
+    r"""<(?:script|link|img|iframe)\b[^>]*(?:src|href)\s*=\s*["']?\s*(?:https?:)?//"""
+    r"""|url\(\s*["']?(?:https?:)?//|@import\s+["']?(?:https?:)?//""",
+    re.IGNORECASE,
+)
+
+
+@pytest.fixture(scope="module")
+def stored(preeval_world: DemoEnv) -> tuple[dict[str, Any], dict[str, str]]:
+    """Candidate 甲 (half on grade Ⅰ forest, B1 demolished), stored; with its owner's headers."""
+    unit = preeval_world.account(Role.PROJECT_UNIT, "works")
+    body = {"footprint": geojson(CANDIDATES["甲"]), "project_type": "school", "project_code": "P-甲"}
+    r = preeval_world.client.post("/api/pre-evaluations", headers=unit.headers, json=body)
+    assert r.status_code == 201, r.text
+    return r.json(), unit.headers
+
+
+def test_csv_has_chinese_headers_and_the_json_figures(
+    preeval_world: DemoEnv, stored: tuple[dict[str, Any], dict[str, str]]
+) -> None:
+    report, headers = stored
+    r = preeval_world.client.get(f"/api/pre-evaluations/{report['id']}/report.csv", headers=headers)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"]
+    assert r.content.startswith(b"\xef\xbb\xbf")  # UTF-8 byte-order mark for spreadsheet programs
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    forest = [row for row in rows if row["规则"] == "forest_land.grade_i"]
+    assert len(forest) == 1
+    assert forest[0]["等级"] == "禁止" and float(forest[0]["重叠面积（m²）"]) == pytest.approx(5000, abs=0.01)
+    assert float(forest[0]["占用地比例（%）"]) == pytest.approx(50, abs=1e-4)
+    assert forest[0]["要素编号"] == "1" and forest[0]["主管部门"]
+    building = [row for row in rows if row["规则"] == "cur_building.demolition"]
+    assert [float(b["重叠面积（m²）"]) for b in building] == [400.0]  # B1 is 20 m × 20 m
+    # Every finding of the JSON is in the CSV with the same grade.
+    json_rules = {f["rule_id"] for f in report["report"]["findings"]}
+    assert {row["规则"] for row in rows} == json_rules
+    english = preeval_world.client.get(
+        f"/api/pre-evaluations/{report['id']}/report.csv", headers={**headers, "Accept-Language": "en"}
+    )
+    assert english.content.decode("utf-8-sig").splitlines()[0].startswith("No.,Rule,")
+
+
+def test_xlsx_matches_the_json(preeval_world: DemoEnv, stored: tuple[dict[str, Any], dict[str, str]]) -> None:
+    report, headers = stored
+    r = preeval_world.client.get(f"/api/pre-evaluations/{report['id']}/report.xlsx", headers=headers)
+    assert r.status_code == 200
+    book = load_workbook(io.BytesIO(r.content))
+    sheet = book["冲突清单"]
+    head = [c.value for c in sheet[1]]
+    assert head[:7] == ["序号", "规则", "图层代码", "图层", "等级", "要素编号", "重叠面积（m²）"]
+    rows = [dict(zip(head, [c.value for c in row], strict=True)) for row in sheet.iter_rows(min_row=2)]
+    forest = next(row for row in rows if row["规则"] == "forest_land.grade_i")
+    assert forest["等级"] == "禁止" and forest["重叠面积（m²）"] == pytest.approx(5000, abs=0.01)
+    summary = {row[0].value: row[1].value for row in book["概要"].iter_rows()}
+    assert summary["结论"] == "不通过" and summary["户数"] == 10
+    assert summary["估算补偿（元）"] == 38_400_000  # B1: 1200 m² × 32,000 元/m² (zone 1, state land)
+
+
+def test_html_report_uses_only_the_apps_own_assets(
+    preeval_world: DemoEnv, stored: tuple[dict[str, Any], dict[str, str]]
+) -> None:
+    report, headers = stored
+    r = preeval_world.client.get(f"/api/pre-evaluations/{report['id']}/report.html", headers=headers)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    page = r.text
+    assert not EXTERNAL.search(page), EXTERNAL.search(page)
+    assert '<script src="/vendor/leaflet/leaflet.js">' in page
+    assert "项目预评价报告" in page and "不通过" in page and "P-甲" in page
+    assert page.count("duogui-conflict") >= 3  # forest, building, ownership, compensation zone…
+    assert preeval_world.client.get("/vendor/leaflet/leaflet.js").status_code == 200
+    english = preeval_world.client.get(
+        f"/api/pre-evaluations/{report['id']}/report.html", params={"lang": "en"}, headers=headers
+    )
+    assert "Pre-evaluation report" in english.text and "rejected" in english.text
+    download = preeval_world.client.get(
+        f"/api/pre-evaluations/{report['id']}/report.html", params={"download": 1}, headers=headers
+    )
+    assert "attachment" in download.headers["content-disposition"]
+    assert "/vendor/leaflet/" not in download.text and "L.map(" in download.text  # Leaflet inline
+    # Leaflet's own code names its home page in the attribution prefix (a link, never loaded).
+    assert not EXTERNAL_LOAD.search(download.text)
+
+
+def test_renderings_are_private_to_the_organisation(
+    preeval_world: DemoEnv, stored: tuple[dict[str, Any], dict[str, str]]
+) -> None:
+    report, _ = stored
+    other = preeval_world.account(Role.PROJECT_UNIT, "pnr")
+    for suffix in ("html", "csv", "xlsx"):
+        r = preeval_world.client.get(
+            f"/api/pre-evaluations/{report['id']}/report.{suffix}", headers=other.headers
+        )
+        assert r.status_code == 404 and r.json()["code"] == "not_found"
