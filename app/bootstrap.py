@@ -13,6 +13,7 @@ from analysis.checkindex import catch_up
 from analysis.rules_model import get_ruleset
 from app import localdb, migrate
 from app.audit.log import Actor, record
+from app.audit.rules import record_activation
 from app.auth.passwords import hash_password, one_time_password
 from app.orgs.service import ADMIN_ORG, seed_organisations
 from app.settings import Settings
@@ -79,6 +80,8 @@ def setup(settings: Settings, *, quiet: bool = False) -> SetupReport:
         # Catch the footprint-check index up (after the demo, or after a crash between a switch and its
         # catch-up); a no-op when every layer is current.
         catch_up(conn, get_catalog(), get_ruleset())
+        # The rule set in force is part of the audit trail (recorded once per change of the rule files).
+        record_activation(conn, get_ruleset(), actor)
     return SetupReport(before, after, added, password, demo)
 
 

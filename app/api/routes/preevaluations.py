@@ -18,6 +18,7 @@ from analysis.report_diff import ReportChanges, compare
 from analysis.rules_model import get_ruleset
 from app.api.routes.layers import catalog_of
 from app.audit.log import record
+from app.audit.rules import fingerprint
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
@@ -205,6 +206,14 @@ def list_reports(
             {"org": grant.org_filter(), "code": project_code, "limit": limit},
         ).fetchall()
     return [ReportSummary(**r) for r in rows]
+
+
+@router.get("/rules", response_model=dict[str, Any], summary="预评价规则（公开的评价标准）")
+def published_rules(grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))]) -> dict[str, Any]:
+    """The rule set in force: every rule's layer, grade, conditions, distances, legal basis, department and
+    the approval it triggers, the compatibility matrix, tolerances, and the rule files' fingerprint."""
+    ruleset = get_ruleset()
+    return {"version": ruleset.version, "sha256": fingerprint(), **ruleset.model_dump(mode="json")}
 
 
 def _load(conn: Connection[Any], grant: Grant, report_id: int) -> tuple[StoredReport, bytes]:
