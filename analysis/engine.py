@@ -129,6 +129,21 @@ class _Formatter(string.Formatter):
 _FORMAT = _Formatter()
 
 
+class _Visible(dict[str, Any]):
+    """Values for a message template: an unknown placeholder stays visible as ``{name}``."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _message(template: str, values: dict[str, Any]) -> str:
+    """Fill a message template; the fast C path first, the tolerant formatter for odd values."""
+    try:
+        return template.format_map(_Visible(values))
+    except (ValueError, TypeError, IndexError, AttributeError, KeyError):
+        return _FORMAT.format(template, **values)
+
+
 def _labelled(entry: LayerEntry, props: dict[str, Any]) -> dict[str, Any]:
     """Attribute values with code values replaced by their Chinese labels (for messages)."""
     out = dict(props)
@@ -326,8 +341,8 @@ def _new_finding(
         overlap_m2=overlap_m2,
         share_pct=share_pct,
         distance_m=distance_m,
-        message_zh=_FORMAT.format(rule.message_zh, **values),
-        message_en=_FORMAT.format(rule.message_en, **values),
+        message_zh=_message(rule.message_zh, values),
+        message_en=_message(rule.message_en, values),
         legal_basis=list(rule.legal_basis),
         department=outcome.department,
         approval_item=outcome.approval_item.name_zh if outcome.approval_item else None,
