@@ -18,6 +18,7 @@ from app.api.routes import health, identify, layers, preevaluations
 from app.audit import routes as audit_routes
 from app.auth import routes as auth_routes
 from app.auth.deps import Allow, Public
+from app.calendar import routes as calendar_routes
 from app.db import create_pool
 from app.errors import install_error_handlers
 from app.ogc import routes as ogc_routes
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         layers,
         identify,
         preevaluations,
+        calendar_routes,
         ogc_routes,
         raster_routes,
         vector_routes,
