@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping, Sequence
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, Field, model_validator
@@ -13,6 +14,7 @@ from pydantic import BaseModel, Field, model_validator
 from app.errors import Unprocessable
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
+K = TypeVar("K", bound=Hashable)
 STAGES = ("project_land", "engineering", "construction", "completion")
 
 
@@ -76,23 +78,23 @@ class PlannedItem(BaseModel):
     merged_into: str | None
 
 
-def topological_order(after: dict[str, list[str]]) -> list[str]:
-    """Codes ordered so that every prerequisite comes first; ValueError on a cycle."""
-    order: list[str] = []
-    state: dict[str, int] = {}
+def topological_order(after: Mapping[K, Sequence[K]]) -> list[K]:
+    """Keys ordered so that every prerequisite comes first (else input order); ValueError on a cycle."""
+    order: list[K] = []
+    state: dict[K, int] = {}
 
-    def visit(code: str, path: tuple[str, ...]) -> None:
+    def visit(code: K, path: tuple[K, ...]) -> None:
         if state.get(code) == 2:
             return
         if state.get(code) == 1:
-            raise ValueError(f"prerequisite cycle: {' → '.join((*path, code))}")
+            raise ValueError(f"prerequisite cycle: {' → '.join(str(c) for c in (*path, code))}")
         state[code] = 1
         for pre in after.get(code, []):
             visit(pre, (*path, code))
         state[code] = 2
         order.append(code)
 
-    for code in sorted(after):
+    for code in after:
         visit(code, ())
     return order
 

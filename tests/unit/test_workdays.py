@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import pytest
 
-from app.calendar.store import SEED_FILE
-from app.calendar.workdays import CalendarMissing, WorkCalendar, build_calendar
+from app.calendar.workdays import CalendarMissing, WorkCalendar
+from tests.calendar_data import shipped_calendar
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def cal() -> WorkCalendar:
-    seed = json.loads(SEED_FILE.read_text(encoding="utf-8"))
-    days: list[tuple[date, bool]] = []
-    for y in seed["years"].values():
-        days += [(date.fromisoformat(d["date"]), False) for d in y["holidays"]]
-        days += [(date.fromisoformat(d["date"]), True) for d in y["makeup_working_days"]]
-    return build_calendar([int(y) for y in seed["years"]], days)
+    return shipped_calendar()
 
 
 def test_seed_matches_the_published_2025_arrangements(cal: WorkCalendar) -> None:

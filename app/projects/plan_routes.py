@@ -1,0 +1,74 @@
+"""Routes: approval plans, items, their transitions and event log."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from app.auth.deps import Allow, Grant
+from app.auth.policy import Action
+from app.db import Conn
+from app.projects import items as item_service
+from app.projects import plan as plan_service
+from app.projects.items import ItemEvent, TransitionRequest
+from app.projects.plan import Item, PlanView
+from app.projects.routes import IfMatch, today
+from app.projects.versioning import etag, expected_version
+
+router = APIRouter(tags=["approvals"])
+
+ReadGrant = Annotated[Grant, Depends(Allow(Action.PROJECTS_READ))]
+ManageGrant = Annotated[Grant, Depends(Allow(Action.PROJECTS_MANAGE))]
+TransitionGrant = Annotated[Grant, Depends(Allow(Action.ITEMS_TRANSITION))]
+
+
+@router.post(
+    "/api/projects/{project_id}/plan", response_model=list[Item], status_code=201, summary="生成审批计划"
+)
+def create_plan(project_id: int, conn: Conn, grant: ManageGrant) -> list[Item]:
+    """Instantiate the project type's template (investment thresholds drop or merge items)."""
+    return plan_service.create_plan(conn, grant, project_id)
+
+
+@router.get("/api/projects/{project_id}/plan", response_model=PlanView, summary="倒排审批计划")
+def get_plan(
+    project_id: int,
+    conn: Conn,
+    grant: ReadGrant,
+    target_start: Annotated[date | None, Query(description="目标开工日期；缺省为项目计划开工日期")] = None,
+    as_of: Annotated[date | None, Query(description="计算日期；缺省为今天")] = None,
+) -> PlanView:
+    """Latest start/finish of every item, float, critical path, feasibility and the forecast start."""
+    return plan_service.plan_view(conn, grant, project_id, target_start, as_of or today())
+
+
+@router.get("/api/items/{item_id}", response_model=Item, summary="审批事项")
+def get_item(item_id: int, response: Response, conn: Conn, grant: ReadGrant) -> Item:
+    """One item; its ETag is the version a transition must carry."""
+    item = item_service.get_item(conn, grant, item_id)
+    response.headers["ETag"] = etag(item.version)
+    return item
+
+
+@router.post("/api/items/{item_id}/transitions", response_model=Item, summary="办理审批事项")
+def take_transition(
+    item_id: int,
+    body: TransitionRequest,
+    response: Response,
+    conn: Conn,
+    grant: TransitionGrant,
+    if_match: IfMatch = None,
+) -> Item:
+    """Move an item (unit: submit/resubmit/supplement; department: accept/容缺/review/补正/approve/reject)."""
+    expected, from_header = expected_version(body.version, if_match)
+    item = item_service.transition(conn, grant, item_id, body, expected, from_header, today())
+    response.headers["ETag"] = etag(item.version)
+    return item
+
+
+@router.get("/api/items/{item_id}/events", response_model=list[ItemEvent], summary="事项办理记录")
+def list_events(item_id: int, conn: Conn, grant: ReadGrant) -> list[ItemEvent]:
+    """Every transition of the item: who, when, from, to, note."""
+    return item_service.list_events(conn, grant, item_id)
