@@ -23,7 +23,7 @@ from app.db import create_pool
 from app.errors import install_error_handlers
 from app.ogc import routes as ogc_routes
 from app.orgs import routes as org_routes
-from app.projects import plan_routes, supervision_routes
+from app.projects import demand_routes, plan_routes, supervision_routes
 from app.projects import routes as project_routes
 from app.settings import Settings
 from app.tiles import raster_routes, vector_routes
@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         project_routes,
         plan_routes,
         supervision_routes,
+        demand_routes,
         ogc_routes,
         raster_routes,
         vector_routes,
