@@ -12,6 +12,7 @@ from app.auth.policy import Action
 from app.db import Conn
 from app.projects import items as item_service
 from app.projects import plan as plan_service
+from app.projects import preevaluation_link
 from app.projects.items import ItemEvent, TransitionRequest
 from app.projects.plan import Item, PlanView
 from app.projects.routes import IfMatch, today
@@ -72,3 +73,16 @@ def take_transition(
 def list_events(item_id: int, conn: Conn, grant: ReadGrant) -> list[ItemEvent]:
     """Every transition of the item: who, when, from, to, note."""
     return item_service.list_events(conn, grant, item_id)
+
+
+@router.post(
+    "/api/projects/{project_id}/plan/pre-evaluations/{pre_evaluation_id}",
+    response_model=list[Item],
+    summary="按预评价结果增补审批事项",
+)
+def add_from_pre_evaluation(
+    project_id: int, pre_evaluation_id: int, conn: Conn, grant: ManageGrant
+) -> list[Item]:
+    """Add the approval items a stored pre-evaluation triggers (conflict as the reason), before the items
+    the rule set says they precede."""
+    return preevaluation_link.add_from_pre_evaluation(conn, grant, project_id, pre_evaluation_id)
