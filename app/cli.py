@@ -15,6 +15,7 @@ from app.audit.log import Actor
 from app.auth import users as user_service
 from app.auth.policy import Role
 from app.errors import DuoguiError
+from app.projects.cli import calendar_cli, projects_cli
 from app.settings import Settings
 from layers.catalog.model import LayerEntry, LayerKind, get_catalog
 from layers.demo.loader import load_demo
@@ -33,6 +34,8 @@ demo_cli = typer.Typer(help="演示辖区 The demo district.", no_args_is_help=T
 cli.add_typer(demo_cli, name="demo")
 cli.add_typer(local_cli, name="local")
 cli.add_typer(layers_cli, name="layers")
+cli.add_typer(projects_cli, name="projects")
+cli.add_typer(calendar_cli, name="calendar")
 
 
 def _settings() -> Settings:
