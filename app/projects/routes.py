@@ -82,6 +82,7 @@ def get_project(project_id: int, response: Response, conn: Conn, grant: ReadGran
 def update_project(
     project_id: int,
     body: ProjectUpdate,
+    request: Request,
     response: Response,
     conn: Conn,
     grant: ManageGrant,
@@ -89,7 +90,8 @@ def update_project(
 ) -> Project:
     """Change a project; a stale version answers 412 (If-Match) or 409 (version field) with the state."""
     expected, from_header = expected_version(body.version, if_match)
-    project = service.update_project(conn, grant, project_id, body, expected, from_header)
+    known = set(request.app.state.catalog.layers)
+    project = service.update_project(conn, grant, project_id, body, expected, from_header, known)
     response.headers["ETag"] = etag(project.version)
     return project
 

@@ -20,6 +20,7 @@ from app.projects.models import (
     STATUS_NEXT,
     FootprintIn,
     FootprintOut,
+    PlanLink,
     Project,
     ProjectCreate,
     ProjectStatus,
@@ -48,6 +49,38 @@ def visibility(grant: Grant, alias: str = "p") -> tuple[sql.Composable, dict[str
         ).format(p=p)
         return clause, {"vis_org": org}
     return sql.SQL("{p}.unit_org_id = %(vis_org)s").format(p=p), {"vis_org": org}
+
+
+def plan_link(conn: Connection[Any], link: PlanLink, known_layers: set[str]) -> dict[str, Any]:
+    """A checked link to what a top-down project implements; a feature is pinned to the layer version read."""
+    out = link.model_dump(exclude_none=True)
+    if link.layer is None:
+        if link.fid is not None:
+            raise Unprocessable("要素编号须与图层一起给出。", "A fid needs its layer.", code="bad_plan_link")
+        return out
+    if link.layer not in known_layers:
+        raise Unprocessable(
+            f"规划图层“{link.layer}”不存在。", f"Unknown layer '{link.layer}'.", code="unknown_layer"
+        )
+    if link.fid is not None:
+        row = conn.execute(
+            "SELECT current_version FROM basemap.layer WHERE code = %s", (link.layer,)
+        ).fetchone()
+        version = None if row is None else row[0]
+        found = (
+            version is not None
+            and conn.execute(
+                "SELECT 1 FROM basemap.feature WHERE version_id = %s AND fid = %s", (version, link.fid)
+            ).fetchone()
+        )
+        if not found:
+            raise Unprocessable(
+                f"图层“{link.layer}”的现行版本中没有要素 {link.fid}。",
+                f"Layer '{link.layer}' has no feature {link.fid} in its current version.",
+                code="unknown_feature",
+            )
+        out["layer_version_id"] = version
+    return out
 
 
 def _org_id(conn: Connection[Any], code: str, kinds: tuple[str, ...], what: str) -> int:
@@ -143,12 +176,6 @@ def create_project(
 ) -> Project:
     """Register a project with its national code (given and validated, or allocated)."""
     template = get_template(data.project_type)
-    if data.plan_link and data.plan_link.layer and data.plan_link.layer not in known_layers:
-        raise Unprocessable(
-            f"规划图层“{data.plan_link.layer}”不存在。",
-            f"Unknown layer '{data.plan_link.layer}'.",
-            code="unknown_layer",
-        )
     with conn.transaction():
         owner, unit, how = _parties(conn, grant, data)
         code = (
@@ -179,7 +206,7 @@ def create_project(
                 data.planned_start,
                 data.tier.value,
                 initiation or how,
-                Jsonb(data.plan_link.model_dump(exclude_none=True)) if data.plan_link else None,
+                Jsonb(plan_link(conn, data.plan_link, known_layers)) if data.plan_link else None,
                 data.demolition_progress_pct,
                 template.demolition_gate_pct,
                 grant.principal.user_id,
@@ -200,6 +227,7 @@ def update_project(
     data: ProjectUpdate,
     expected: int,
     from_header: bool,
+    known_layers: set[str],
 ) -> Project:
     """Apply a versioned change; stale versions are refused with the current state."""
     with conn.transaction():
@@ -219,7 +247,7 @@ def update_project(
         if not changes:
             return before
         if "plan_link" in changes and data.plan_link is not None:
-            changes["plan_link"] = Jsonb(data.plan_link.model_dump(exclude_none=True))
+            changes["plan_link"] = Jsonb(plan_link(conn, data.plan_link, known_layers))
         assignments = sql.SQL(", ").join(
             sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in changes
         )

@@ -64,13 +64,23 @@ def test_unit_registers_with_a_generated_code(client: TestClient, make_account: 
 
 def test_department_creates_top_down_linked_to_a_layer_feature(client: TestClient, make_account: Any) -> None:
     dept = make_account(Role.REVIEWER, "education")
-    p = new_project(
-        client,
-        dept,
-        unit_org_code="works",
-        plan_link={"layer": "sp_parcel", "fid": 17, "objective": "规划学校地块未建学校"},
+    link = {"layer": "sp_parcel", "objective": "规划学校地块未建学校"}
+    p = new_project(client, dept, unit_org_code="works", plan_link=link)
+    assert p["initiation"] == "top_down" and p["plan_link"] == link
+    # A feature must exist in the layer's current version (this database holds no parcels).
+    r = client.post(
+        "/api/projects",
+        json={
+            "name": "x",
+            "project_type": "house_building",
+            "investment_wan": 1,
+            "funding_source": "区财政",
+            "unit_org_code": "works",
+            "plan_link": {"layer": "sp_parcel", "fid": 17},
+        },
+        headers=dept.headers,
     )
-    assert p["initiation"] == "top_down" and p["plan_link"]["layer"] == "sp_parcel"
+    assert r.status_code == 422 and r.json()["code"] == "unknown_feature"
     r = client.post(
         "/api/projects",
         json={
