@@ -216,10 +216,17 @@ def decide(
         else:
             project_id = _accepted_project(conn, grant, data, known_layers, today)
             _decide(conn, grant, demand_id, "accepted", project=project_id, reason=data.reason)
-            # Duplicates merged into this demand follow it to the project.
+            # Duplicates merged into this demand (directly or through other duplicates) follow it.
             conn.execute(
-                "UPDATE project.demand SET project_id = %s, version = version + 1 WHERE merged_into_id = %s",
-                (project_id, demand_id),
+                """
+                WITH RECURSIVE dup(id) AS (
+                  SELECT id FROM project.demand WHERE merged_into_id = %(d)s
+                  UNION SELECT d.id FROM project.demand d JOIN dup ON d.merged_into_id = dup.id
+                )
+                UPDATE project.demand SET project_id = %(p)s, version = version + 1
+                WHERE id IN (SELECT id FROM dup)
+                """,
+                {"d": demand_id, "p": project_id},
             )
         after = _fetch(conn, grant, demand_id)
         record(

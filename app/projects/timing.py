@@ -43,7 +43,10 @@ def timing(events: list[Event], cal: WorkCalendar, as_of: date) -> Timing:
     running_since: date | None = None
     elapsed = corrections = 0
     approved = False
+    previous = ""
     for event in events:
+        entering_correction = event.to_status == "correction" and previous != "correction"
+        previous = event.to_status
         if event.to_status in RUNNING:
             if started is None:
                 started = event.on
@@ -53,7 +56,7 @@ def timing(events: list[Event], cal: WorkCalendar, as_of: date) -> Timing:
         if running_since is not None:
             elapsed += cal.elapsed(running_since, event.on)
             running_since = None
-        if event.to_status == "correction":
+        if entering_correction:
             corrections += 1
         if event.to_status in FINISHED:
             finished = event.on

@@ -38,6 +38,13 @@ def test_demand_becomes_a_new_project_and_duplicates_follow(client: TestClient, 
         f"/api/demands/{dup['id']}/merge", json={"version": 1, "into_id": first["id"]}, headers=deputy.headers
     )
     assert r.status_code == 403
+    third = submit(client, resident, source_kind="enterprise", title="企业员工子女入学难")
+    r = client.post(
+        f"/api/demands/{third['id']}/merge",
+        json={"version": 1, "into_id": dup["id"]},
+        headers=planner.headers,
+    )
+    assert r.status_code == 200
     r = client.post(
         f"/api/demands/{dup['id']}/merge",
         json={"version": 1, "into_id": first["id"]},
@@ -63,6 +70,8 @@ def test_demand_becomes_a_new_project_and_duplicates_follow(client: TestClient, 
     assert mine["project_id"] == accepted["project_id"]
     theirs = client.get(f"/api/demands/{dup['id']}", headers=resident.headers).json()
     assert theirs["merged_into_id"] == first["id"] and theirs["project_id"] == accepted["project_id"]
+    chained = client.get(f"/api/demands/{third['id']}", headers=resident.headers).json()
+    assert chained["merged_into_id"] == dup["id"] and chained["project_id"] == accepted["project_id"]
     p = client.get(f"/api/projects/{accepted['project_id']}", headers=planner.headers).json()
     assert p["initiation"] == "bottom_up"
     r = client.post(

@@ -53,6 +53,13 @@ def facts() -> list[ItemFact]:
 def test_clocks_by_hand() -> None:
     assert [f.timing.elapsed_days for f in facts()] == [5, 10, 21, 3, 9, 0]
     assert [f.timing.corrections for f in facts()] == [0, 1, 0, 0, 0, 0]
+    # A supplement while back for correction is not a second correction.
+    events = [
+        Event("accepted", d(3, 3)),
+        Event("correction", d(3, 5)),
+        Event("correction", d(3, 6), "supplement"),
+    ]
+    assert timing(events, shipped_calendar(), AS_OF).corrections == 1
 
 
 def test_kpi_totals() -> None:
