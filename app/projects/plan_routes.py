@@ -29,8 +29,9 @@ TransitionGrant = Annotated[Grant, Depends(Allow(Action.ITEMS_TRANSITION))]
     "/api/projects/{project_id}/plan", response_model=list[Item], status_code=201, summary="生成审批计划"
 )
 def create_plan(project_id: int, conn: Conn, grant: ManageGrant) -> list[Item]:
-    """Instantiate the project type's template (investment thresholds drop or merge items)."""
-    return plan_service.create_plan(conn, grant, project_id)
+    """Instantiate the project type's template (investment thresholds drop or merge items); the latest
+    stored pre-evaluation naming the project's code adds its triggered items."""
+    return preevaluation_link.create_plan_with_pre_evaluation(conn, grant, project_id)
 
 
 @router.get("/api/projects/{project_id}/plan", response_model=PlanView, summary="倒排审批计划")

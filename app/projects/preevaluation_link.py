@@ -20,7 +20,7 @@ from app.auth.deps import Grant
 from app.auth.policy import Scope
 from app.errors import NotFound, Unprocessable
 from app.projects import service
-from app.projects.plan import Item, fetch_items
+from app.projects.plan import Item, create_plan, fetch_items
 
 LIMITS_FILE = Path(__file__).parent / "triggered_items.yaml"
 GRADES = ("prohibited", "conditional")
@@ -118,3 +118,19 @@ def add_from_pre_evaluation(
             after={"pre_evaluation_id": pre_evaluation_id, "items": [i.item_code for i in items]},
         )
     return items
+
+
+def create_plan_with_pre_evaluation(conn: Connection[Any], grant: Grant, project_id: int) -> list[Item]:
+    """Instantiate the plan and, in the same transaction, add what the latest report naming the project's
+    code triggers — so a project checked before its plan existed gets those items automatically."""
+    with conn.transaction():
+        items = create_plan(conn, grant, project_id)
+        project = service.fetch_project(conn, project_id)
+        row = conn.execute(
+            "SELECT id FROM project.pre_evaluation WHERE project_code = %s ORDER BY id DESC LIMIT 1",
+            (project.code,),
+        ).fetchone()
+        if row is None:
+            return items
+        add_from_pre_evaluation(conn, grant, project_id, int(row[0]))
+        return fetch_items(conn, "i.project_id = %(p)s", {"p": project_id})

@@ -77,3 +77,23 @@ def test_conditional_findings_add_their_items_with_the_conflict_as_reason(
     foreign = stored_report(owner_conn, stranger.id, stranger.org_id, [])
     r = client.post(f"/api/projects/{p['id']}/plan/pre-evaluations/{foreign}", headers=unit.headers)
     assert r.status_code == 404
+
+
+def test_a_report_naming_the_project_code_feeds_the_new_plan(
+    client: TestClient, make_account: Any, owner_conn: psycopg.Connection[Any]
+) -> None:
+    unit = make_account(Role.PROJECT_UNIT, "works")
+    p = new_project(client, unit, owner_dept_code="education")
+    report_id = stored_report(
+        owner_conn,
+        unit.id,
+        unit.org_id,
+        [finding("conditional", "heritage_impact", "文物保护范围", "紫线内")],
+    )
+    owner_conn.execute(
+        "UPDATE project.pre_evaluation SET project_code = %s WHERE id = %s", (p["code"], report_id)
+    )
+    items = plan_items(client, unit, p["id"])
+    assert items["heritage_impact"]["source"] == "pre_evaluation"
+    assert items["heritage_impact"]["id"] in items["land_pre_review"]["prerequisites"]
+    assert "紫线内" in items["heritage_impact"]["reason"]
