@@ -15,16 +15,17 @@ from enum import StrEnum
 from typing import Any
 
 from psycopg import Connection, sql
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
 from app.audit.log import record
 from app.auth.deps import Grant
-from app.auth.policy import Role
+from app.auth.policy import Role, Scope
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.projects import service
 from app.projects.demolition import check_gate
-from app.projects.plan import Item, fetch_items
+from app.projects.plan import ITEM_COLUMNS, Item, fetch_items
 from app.projects.versioning import check_version
 
 DONE = frozenset({"approved", "cancelled", "merged"})
@@ -313,3 +314,24 @@ def list_events(conn: Connection[Any], grant: Grant, item_id: int) -> list[ItemE
         "detail",
     )
     return [ItemEvent(**dict(zip(keys, r, strict=True))) for r in rows]
+
+
+def list_items(
+    conn: Connection[Any], grant: Grant, status: str | None, project_id: int | None, department: str | None
+) -> list[Item]:
+    """Work queues: a department's own items, a unit's projects' items, everything for the others."""
+    if grant.scope is Scope.ANY:
+        scope: sql.Composable = sql.SQL("TRUE")
+    elif grant.principal.role is Role.REVIEWER:
+        scope = sql.SQL("i.department_id = %(org)s")
+    else:
+        scope = sql.SQL("i.project_id IN (SELECT id FROM project.project WHERE unit_org_id = %(org)s)")
+    query = sql.SQL(
+        "SELECT {cols} FROM approval.item i WHERE {scope}"
+        " AND (%(status)s::text IS NULL OR i.status = %(status)s)"
+        " AND (%(pid)s::bigint IS NULL OR i.project_id = %(pid)s)"
+        " AND (%(dept)s::text IS NULL OR i.department_code = %(dept)s) ORDER BY i.id"
+    ).format(cols=sql.SQL(ITEM_COLUMNS), scope=scope)
+    params = {"org": grant.principal.org_id, "status": status, "pid": project_id, "dept": department}
+    with conn.cursor(row_factory=dict_row) as cur:
+        return [Item(**r) for r in cur.execute(query, params).fetchall()]

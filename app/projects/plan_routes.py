@@ -46,6 +46,18 @@ def get_plan(
     return plan_service.plan_view(conn, grant, project_id, target_start, as_of or today())
 
 
+@router.get("/api/items", response_model=list[Item], summary="审批事项清单")
+def list_items(
+    conn: Conn,
+    grant: ReadGrant,
+    status: Annotated[str | None, Query(description="状态，如 submitted、under_review")] = None,
+    project_id: Annotated[int | None, Query(description="项目")] = None,
+    department: Annotated[str | None, Query(description="部门（组织代码）")] = None,
+) -> list[Item]:
+    """Work queues: a department sees its own items, a project unit its projects' items."""
+    return item_service.list_items(conn, grant, status, project_id, department)
+
+
 @router.get("/api/items/{item_id}", response_model=Item, summary="审批事项")
 def get_item(item_id: int, response: Response, conn: Conn, grant: ReadGrant) -> Item:
     """One item; its ETag is the version a transition must carry."""

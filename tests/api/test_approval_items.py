@@ -133,3 +133,16 @@ def test_construction_permit_gate_reads_demolition_progress(client: TestClient, 
         f"/api/projects/{p['id']}", json={"version": 2, "demolition_progress_pct": 100}, headers=unit.headers
     )
     assert move(client, unit, permit, "submit").status_code == 200
+
+
+def test_work_queues_per_department_and_unit(client: TestClient, make_account: Any) -> None:
+    unit, water = make_account(Role.PROJECT_UNIT, "works"), make_account(Role.REVIEWER, "water")
+    p = new_project(client, unit, owner_dept_code="education", investment_wan="800")
+    items = plan_items(client, unit, p["id"])
+    assert move(client, unit, items["soil_conservation"], "submit").status_code == 200
+    queue = client.get("/api/items?status=submitted", headers=water.headers).json()
+    assert items["soil_conservation"]["id"] in [i["id"] for i in queue]
+    assert {i["department_code"] for i in queue} == {"water"}
+    mine = client.get(f"/api/items?project_id={p['id']}", headers=unit.headers).json()
+    assert len(mine) == len(items)
+    assert client.get(f"/api/items?project_id={p['id']}&department=pnr", headers=water.headers).json() == []
