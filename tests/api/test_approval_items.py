@@ -146,3 +146,22 @@ def test_work_queues_per_department_and_unit(client: TestClient, make_account: A
     mine = client.get(f"/api/items?project_id={p['id']}", headers=unit.headers).json()
     assert len(mine) == len(items)
     assert client.get(f"/api/items?project_id={p['id']}&department=pnr", headers=water.headers).json() == []
+
+
+def test_concurrent_moves_with_one_version_lose_nothing(client: TestClient, make_account: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    unit, pnr = make_account(Role.PROJECT_UNIT, "works"), make_account(Role.REVIEWER, "pnr")
+    p = new_project(client, unit, owner_dept_code="education", investment_wan="800")
+    item = plan_items(client, unit, p["id"])["land_pre_review"]
+    assert move(client, unit, item, "submit").status_code == 200
+
+    def attempt(action: str) -> int:
+        body = {"action": action, "version": item["version"]}
+        return client.post(f"/api/items/{item['id']}/transitions", json=body, headers=pnr.headers).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        codes = sorted(pool.map(attempt, ["accept", "reject"]))
+    assert codes == [200, 409]  # one wins; the other is told the state changed
+    events = client.get(f"/api/items/{item['id']}/events", headers=unit.headers).json()
+    assert len(events) == 2
