@@ -18,6 +18,7 @@ from app.auth import users as user_service
 from app.auth.policy import Role
 from app.errors import DuoguiError
 from app.preeval_cli import check
+from app.projects.cli import calendar_cli, projects_cli
 from app.settings import Settings
 from layers.catalog.model import LayerEntry, LayerKind, get_catalog
 from layers.demo.loader import load_demo
@@ -37,6 +38,8 @@ cli.add_typer(demo_cli, name="demo")
 cli.add_typer(local_cli, name="local")
 cli.add_typer(layers_cli, name="layers")
 cli.command("check")(check)
+cli.add_typer(projects_cli, name="projects")
+cli.add_typer(calendar_cli, name="calendar")
 
 
 def _settings() -> Settings:

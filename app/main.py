@@ -26,10 +26,13 @@ from app.api.routes import (
 from app.audit import routes as audit_routes
 from app.auth import routes as auth_routes
 from app.auth.deps import Allow, Public
+from app.calendar import routes as calendar_routes
 from app.db import create_pool
 from app.errors import install_error_handlers
 from app.ogc import routes as ogc_routes
 from app.orgs import routes as org_routes
+from app.projects import demand_routes, plan_routes, supervision_routes
+from app.projects import routes as project_routes
 from app.settings import Settings
 from app.tiles import raster_routes, vector_routes
 from app.web import mount_web
@@ -141,6 +144,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         preevaluation_reports,
         preevaluation_sites,
         preevaluation_uploads,
+        calendar_routes,
+        project_routes,
+        plan_routes,
+        supervision_routes,
+        demand_routes,
         ogc_routes,
         raster_routes,
         vector_routes,

@@ -52,6 +52,15 @@ class Action(StrEnum):
     LAYERS_READ = "layers:read"
     LAYERS_IMPORT = "layers:import"
     PREEVAL_RUN = "preeval:run"
+    # Approval tracker (issue 6).
+    CALENDAR_READ = "calendar:read"
+    CALENDAR_MANAGE = "calendar:manage"
+    PROJECTS_READ = "projects:read"
+    PROJECTS_MANAGE = "projects:manage"
+    ITEMS_TRANSITION = "items:transition"
+    SUPERVISION_READ = "supervision:read"
+    DEMANDS_SUBMIT = "demands:submit"
+    DEMANDS_TRIAGE = "demands:triage"
 
 
 PUBLIC = "public"
@@ -85,6 +94,31 @@ POLICY: dict[Action, dict[Role, Scope]] = {
         Role.REVIEWER: Scope.ANY,
         Role.COORDINATOR: Scope.ANY,
     },
+    # Approval tracker. Reviewers' ORG scope means "projects involving my department" (app/projects).
+    Action.CALENDAR_READ: _EVERYONE_ANY,
+    Action.CALENDAR_MANAGE: {Role.ADMIN: Scope.ANY},
+    Action.PROJECTS_READ: {
+        Role.ADMIN: Scope.ANY,
+        Role.PLANNER: Scope.ANY,
+        Role.PROJECT_UNIT: Scope.ORG,
+        Role.REVIEWER: Scope.ORG,
+        Role.COORDINATOR: Scope.ANY,
+        Role.VIEWER: Scope.ANY,
+    },
+    Action.PROJECTS_MANAGE: {Role.ADMIN: Scope.ANY, Role.PROJECT_UNIT: Scope.ORG, Role.REVIEWER: Scope.ORG},
+    # Which transition a role may take (unit submits, the item's department reviews) is checked per item.
+    Action.ITEMS_TRANSITION: {Role.ADMIN: Scope.ANY, Role.PROJECT_UNIT: Scope.ORG, Role.REVIEWER: Scope.ORG},
+    Action.SUPERVISION_READ: {
+        Role.ADMIN: Scope.ANY,
+        Role.PLANNER: Scope.ANY,
+        Role.PROJECT_UNIT: Scope.ORG,
+        Role.REVIEWER: Scope.ORG,
+        Role.COORDINATOR: Scope.ANY,
+        Role.VIEWER: Scope.ANY,
+    },
+    # Demands: everyone may submit and see their own; planners and admins triage (merge/accept/reject).
+    Action.DEMANDS_SUBMIT: dict.fromkeys(Role, Scope.SELF) | {Role.ADMIN: Scope.ANY, Role.PLANNER: Scope.ANY},
+    Action.DEMANDS_TRIAGE: {Role.ADMIN: Scope.ANY, Role.PLANNER: Scope.ANY},
 }
 
 # Actions still open to an account that must first replace its one-time password.

@@ -12,14 +12,14 @@ version tables for the others, so a check is never answered from a stale index.
 in a later layer version; a re-run report points at the report it re-checks (``previous_id``).
 
 Revision ID: 0005_check_index
-Revises: 0003_pre_evaluation
+Revises: 0004_projects
 Create Date: 2026-11-28
 """
 
 from alembic import context, op
 
 revision = "0005_check_index"
-down_revision = "0003_pre_evaluation"
+down_revision = "0004_projects"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,100 @@
+"""Routes: working-day arithmetic and the administrators' calendar editor."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel
+
+from app.auth.deps import Allow, Grant
+from app.auth.policy import Action
+from app.calendar import store
+from app.calendar.store import CalendarYear, CalendarYearInput
+from app.db import Conn
+from app.errors import Unprocessable
+
+router = APIRouter(prefix="/api/calendar", tags=["calendar"])
+
+ReadGrant = Annotated[Grant, Depends(Allow(Action.CALENDAR_READ))]
+ManageGrant = Annotated[Grant, Depends(Allow(Action.CALENDAR_MANAGE))]
+
+
+class WorkingDays(BaseModel):
+    """Number of working days in an inclusive range."""
+
+    working_days: int
+
+
+class WorkingDate(BaseModel):
+    """A date computed on the working-day calendar."""
+
+    date: date
+
+
+class Years(BaseModel):
+    """Years whose calendar is loaded."""
+
+    years: list[int]
+
+
+@router.get("/working-days", response_model=WorkingDays, summary="区间工作日数")
+def working_days(
+    conn: Conn,
+    _: ReadGrant,
+    start: Annotated[date, Query(alias="from", description="起始日期（含）YYYY-MM-DD")],
+    end: Annotated[date, Query(alias="to", description="截止日期（含）YYYY-MM-DD")],
+) -> WorkingDays:
+    """Working days from ``from`` to ``to``, both included (holidays off, 调休 make-up days on)."""
+    if end < start:
+        raise Unprocessable(
+            f"截止日期 {end} 早于起始日期 {start}。",
+            f"'to' ({end}) is before 'from' ({start}).",
+            code="bad_range",
+        )
+    return WorkingDays(working_days=store.load_calendar(conn).working_days(start, end))
+
+
+@router.get("/add-working-days", response_model=WorkingDate, summary="加减工作日")
+def add_working_days(
+    conn: Conn,
+    _: ReadGrant,
+    day: Annotated[date, Query(alias="date", description="起算日期 YYYY-MM-DD")],
+    days: Annotated[
+        int,
+        Query(
+            ge=-3660,
+            le=3660,
+            description="工作日数：n>0 为起算日之后第 n 个工作日（起算日本身不计）；"
+            "0 为起算日（非工作日则顺延至下一工作日）；n<0 为之前第 |n| 个工作日",
+        ),
+    ],
+) -> WorkingDate:
+    """The n-th working day after ``date`` (start not counted); n=0: the date or the next working day."""
+    return WorkingDate(date=store.load_calendar(conn).add_working_days(day, days))
+
+
+@router.get("/years", response_model=Years, summary="已加载的日历年份")
+def list_years(conn: Conn, _: ReadGrant) -> Years:
+    """Years whose holidays and make-up days are loaded."""
+    return Years(years=store.list_years(conn))
+
+
+@router.get("/years/{year}", response_model=CalendarYear, summary="某年节假日与调休")
+def get_year(year: int, conn: Conn, _: ReadGrant) -> CalendarYear:
+    """One year's holidays and 调休 make-up working days."""
+    return store.get_year(conn, year)
+
+
+@router.put("/years/{year}", response_model=CalendarYear, summary="加载或替换某年日历")
+def put_year(year: int, body: CalendarYearInput, conn: Conn, grant: ManageGrant) -> CalendarYear:
+    """Load or replace a year's calendar (administrators; audited)."""
+    return store.replace_year(conn, grant.actor, year, body)
+
+
+@router.delete("/years/{year}", status_code=204, response_class=Response, summary="卸载某年日历")
+def delete_year(year: int, conn: Conn, grant: ManageGrant) -> Response:
+    """Unload a year (administrators; audited); calculations touching it are then refused."""
+    store.delete_year(conn, grant.actor, year)
+    return Response(status_code=204)

@@ -1,0 +1,136 @@
+"""Items added to a project's plan by a stored pre-evaluation report.
+
+Every prohibited-with-exception or conditional finding that names an approval item adds that item (once)
+with the conflict as the reason, before the item the rule set says it must precede (e.g. 使用林地审核
+before 用地预审, 不可避让论证 for the ecological red line).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from psycopg import Connection
+
+from analysis.rules_model import get_ruleset
+from app.audit.log import record
+from app.auth.deps import Grant
+from app.auth.policy import Scope
+from app.errors import NotFound, Unprocessable
+from app.projects import service
+from app.projects.plan import Item, create_plan, fetch_items
+
+LIMITS_FILE = Path(__file__).parent / "triggered_items.yaml"
+GRADES = ("prohibited", "conditional")
+
+
+@cache
+def _limits() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(LIMITS_FILE.read_text(encoding="utf-8"))
+    return data
+
+
+def _report(conn: Connection[Any], grant: Grant, pre_evaluation_id: int, project: Any) -> dict[str, Any]:
+    row = conn.execute(
+        "SELECT org_id, project_code, report FROM project.pre_evaluation WHERE id = %s", (pre_evaluation_id,)
+    ).fetchone()
+    # A report belongs to the project when it names its code or was run by its unit.
+    if row is None or not (
+        grant.scope is Scope.ANY
+        or row[1] == project.code
+        or row[0] in (project.unit_org_id, grant.principal.org_id)
+    ):
+        raise NotFound("预评价报告不存在。", "No such pre-evaluation report.")
+    report: dict[str, Any] = row[2]
+    return report
+
+
+def add_from_pre_evaluation(
+    conn: Connection[Any], grant: Grant, project_id: int, pre_evaluation_id: int
+) -> list[Item]:
+    """Add the triggered items of a report to the plan; returns the items added or annotated."""
+    settings = get_ruleset().settings
+    limits = _limits()
+    with conn.transaction():
+        conn.execute("SELECT 1 FROM project.project WHERE id = %s FOR UPDATE", (project_id,))
+        project = service.fetch_project(conn, project_id, grant)
+        service.check_may_change(grant, project)
+        report = _report(conn, grant, pre_evaluation_id, project)
+        plan = {i.item_code: i for i in fetch_items(conn, "i.project_id = %(p)s", {"p": project_id})}
+        if not plan:
+            raise Unprocessable("请先生成审批计划。", "Create the approval plan first.", code="no_plan")
+        reasons: dict[str, list[str]] = {}
+        for finding in report.get("findings", []):
+            code = finding.get("approval_item")
+            if code and finding.get("grade") in GRADES and code in settings.approval_items:
+                reasons.setdefault(code, []).append(
+                    f"预评价#{pre_evaluation_id} {finding.get('layer_name_zh', finding.get('layer'))}："
+                    f"{finding.get('message_zh', '')}"
+                )
+        touched: list[int] = []
+        for code, why in reasons.items():
+            reason = "；".join(why)[:2000]
+            if code in plan:
+                conn.execute(
+                    "UPDATE approval.item SET reason = coalesce(reason || '；', '') || %s,"
+                    " version = version + 1, updated_at = now() WHERE id = %s",
+                    (reason, plan[code].id),
+                )
+                touched.append(plan[code].id)
+                continue
+            spec = settings.approval_items[code]
+            days = limits["items"].get(code, limits["default"])
+            row = conn.execute(
+                """
+                INSERT INTO approval.item (project_id, item_code, name_zh, stage, department_code,
+                  department_id, statutory_days, promised_days, source, reason)
+                VALUES (%s, %s, %s, %s, %s, (SELECT id FROM auth.organisation WHERE code = %s), %s, %s,
+                  'pre_evaluation', %s) RETURNING id
+                """,
+                (
+                    project_id,
+                    code,
+                    spec.name_zh,
+                    str(spec.stage),
+                    spec.department,
+                    spec.department,
+                    days["statutory_days"],
+                    days["promised_days"],
+                    reason,
+                ),
+            ).fetchone()
+            assert row is not None
+            touched.append(int(row[0]))
+            if spec.before and spec.before in plan:
+                conn.execute(
+                    "INSERT INTO approval.item_prerequisite (item_id, prerequisite_id) VALUES (%s, %s)",
+                    (plan[spec.before].id, row[0]),
+                )
+        items = fetch_items(conn, "i.id = ANY(%(ids)s)", {"ids": touched})
+        record(
+            conn,
+            grant.actor,
+            "plan.add_from_pre_evaluation",
+            "project",
+            project_id,
+            after={"pre_evaluation_id": pre_evaluation_id, "items": [i.item_code for i in items]},
+        )
+    return items
+
+
+def create_plan_with_pre_evaluation(conn: Connection[Any], grant: Grant, project_id: int) -> list[Item]:
+    """Instantiate the plan and, in the same transaction, add what the latest report naming the project's
+    code triggers — so a project checked before its plan existed gets those items automatically."""
+    with conn.transaction():
+        items = create_plan(conn, grant, project_id)
+        project = service.fetch_project(conn, project_id)
+        row = conn.execute(
+            "SELECT id FROM project.pre_evaluation WHERE project_code = %s ORDER BY id DESC LIMIT 1",
+            (project.code,),
+        ).fetchone()
+        if row is None:
+            return items
+        add_from_pre_evaluation(conn, grant, project_id, int(row[0]))
+        return fetch_items(conn, "i.project_id = %(p)s", {"p": project_id})

@@ -1,0 +1,173 @@
+"""E-supervision (电子监察): warnings per department and per project, and the KPI read-out."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from psycopg import Connection, sql
+from pydantic import BaseModel
+
+from app.auth.deps import Grant
+from app.auth.policy import Role, Scope
+from app.calendar.store import load_calendar
+from app.calendar.workdays import WorkCalendar
+from app.projects.kpis import GroupBy, ItemFact, KpiRow, compute_kpis
+from app.projects.plan import item_events
+from app.projects.timing import RUNNING, Timing, timing
+
+YELLOW_SHARE = 0.8
+
+
+class SupervisionWarning(BaseModel):
+    """One warning: yellow at ≥ 80 % of the promised limit, red when overdue or a 容缺 supplement is late."""
+
+    level: str
+    kind: str
+    item_id: int
+    item_code: str
+    item_name_zh: str
+    department_code: str
+    project_id: int
+    project_code: str
+    project_name: str
+    status: str
+    elapsed_days: int
+    promised_days: int
+    used_pct: float
+    due_on: date | None
+    supplement_due: date | None
+    message_zh: str
+    message_en: str
+
+
+def _scope(grant: Grant) -> tuple[sql.Composable, dict[str, Any]]:
+    """Departments see their own items, units their own projects', everyone else all."""
+    if grant.scope is Scope.ANY:
+        return sql.SQL("TRUE"), {}
+    if grant.principal.role is Role.REVIEWER:
+        return sql.SQL("i.department_id = %(scope_org)s"), {"scope_org": grant.principal.org_id}
+    return sql.SQL("p.unit_org_id = %(scope_org)s"), {"scope_org": grant.principal.org_id}
+
+
+def _rows(
+    conn: Connection[Any],
+    grant: Grant,
+    project_id: int | None,
+    department: str | None,
+    statuses: list[str] | None,
+) -> list[tuple[Any, ...]]:
+    where, params = _scope(grant)
+    query = sql.SQL(
+        "SELECT i.id, i.item_code, i.name_zh, i.department_code, i.promised_days, i.status,"
+        " i.missing_documents,"
+        " i.supplement_due, i.supplemented_at, p.id, p.code, p.name FROM approval.item i"
+        " JOIN project.project p ON p.id = i.project_id WHERE {where}"
+        " AND (%(pid)s::bigint IS NULL OR p.id = %(pid)s)"
+        " AND (%(dept)s::text IS NULL OR i.department_code = %(dept)s)"
+        " AND (%(statuses)s::text[] IS NULL OR i.status = ANY(%(statuses)s)) ORDER BY i.id"
+    ).format(where=where)
+    return conn.execute(
+        query, {**params, "pid": project_id, "dept": department, "statuses": statuses}
+    ).fetchall()
+
+
+def item_warnings(
+    row: tuple[Any, ...], t: Timing, cal: WorkCalendar, as_of: date
+) -> list[SupervisionWarning]:
+    """Warnings of one item row (pure apart from the calendar)."""
+    (
+        item_id,
+        code,
+        name,
+        dept,
+        promised,
+        status,
+        missing,
+        supplement_due,
+        supplemented_at,
+        pid,
+        pcode,
+        pname,
+    ) = row
+    used = t.elapsed_days / promised if promised else 0.0
+    due = cal.add_working_days(t.started, promised) if t.started else None
+    base = {
+        "item_id": item_id,
+        "item_code": code,
+        "item_name_zh": name,
+        "department_code": dept,
+        "project_id": pid,
+        "project_code": pcode,
+        "project_name": pname,
+        "status": status,
+        "elapsed_days": t.elapsed_days,
+        "promised_days": promised,
+        "used_pct": round(100 * used, 1),
+        "due_on": due,
+        "supplement_due": supplement_due,
+    }
+    out = []
+    if status in RUNNING and t.elapsed_days > promised:
+        out.append(
+            SupervisionWarning(
+                level="red",
+                kind="overdue",
+                **base,
+                message_zh=f"{name}已超过承诺时限（已用 {t.elapsed_days}/{promised} 个工作日）。",
+                message_en=f"{code} is overdue ({t.elapsed_days}/{promised} working days).",
+            )
+        )
+    elif status in RUNNING and used >= YELLOW_SHARE:
+        out.append(
+            SupervisionWarning(
+                level="yellow",
+                kind="near_limit",
+                **base,
+                message_zh=f"{name}已用承诺时限的 {100 * used:.0f}%"
+                f"（{t.elapsed_days}/{promised} 个工作日）。",
+                message_en=f"{code} has used {100 * used:.0f}% of its promised limit.",
+            )
+        )
+    if missing and supplemented_at is None and supplement_due is not None and supplement_due < as_of:
+        out.append(
+            SupervisionWarning(
+                level="red",
+                kind="supplement_overdue",
+                **base,
+                message_zh=f"{name}的容缺材料应于 {supplement_due} 前补齐，已逾期。",
+                message_en=f"{code}: missing documents were due on {supplement_due}.",
+            )
+        )
+    return out
+
+
+def warnings(
+    conn: Connection[Any], grant: Grant, as_of: date, project_id: int | None, department: str | None
+) -> list[SupervisionWarning]:
+    """Warnings of the items the caller supervises, red first."""
+    rows = _rows(conn, grant, project_id, department, [*RUNNING, "correction"])
+    if not rows:
+        return []
+    cal = load_calendar(conn)
+    events = item_events(conn, [r[0] for r in rows])
+    out = [w for r in rows for w in item_warnings(r, timing(events[r[0]], cal, as_of), cal, as_of)]
+    return sorted(out, key=lambda w: (w.level != "red", w.department_code, w.item_id))
+
+
+def kpis(
+    conn: Connection[Any],
+    grant: Grant,
+    by: GroupBy,
+    as_of: date,
+    project_id: int | None,
+    department: str | None,
+) -> list[KpiRow]:
+    """KPIs of the items the caller supervises, from their event log."""
+    rows = _rows(conn, grant, project_id, department, None)
+    if not rows:
+        return []
+    cal = load_calendar(conn)
+    events = item_events(conn, [r[0] for r in rows])
+    facts = [ItemFact(r[3], r[1], r[4], timing(events[r[0]], cal, as_of)) for r in rows]
+    return compute_kpis(facts, by, as_of)

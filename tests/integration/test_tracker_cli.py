@@ -1,0 +1,35 @@
+"""`duogui calendar …` and `duogui projects …` against the test database."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.settings import Settings
+
+
+@pytest.fixture
+def runner(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    assert settings.database_url is not None
+    monkeypatch.setenv("DUOGUI_DATABASE_URL", settings.database_url.get_secret_value())
+    return CliRunner()
+
+
+def test_calendar_commands(runner: CliRunner) -> None:
+    r = runner.invoke(cli, ["calendar", "working-days", "2025-01-20", "2025-02-14"])
+    assert r.exit_code == 0, r.output
+    assert r.output.strip() == "16"
+    r = runner.invoke(cli, ["calendar", "add", "2025-09-30", "3"])
+    assert r.output.strip() == "2025-10-11"
+    r = runner.invoke(cli, ["calendar", "years"])
+    assert "2024 2025 2026" in r.output
+    r = runner.invoke(cli, ["calendar", "working-days", "2027-01-04", "2027-01-08"])
+    assert r.exit_code == 1 and "2027" in r.output
+
+
+def test_project_code_command(runner: CliRunner) -> None:
+    assert runner.invoke(cli, ["projects", "check-code", "2025-440307-47-01-000010"]).exit_code == 0
+    r = runner.invoke(cli, ["projects", "check-code", "2025-440307-47-01-000011"])
+    assert r.exit_code == 1 and "check character" in r.output
+    assert runner.invoke(cli, ["projects", "list"]).exit_code == 0
