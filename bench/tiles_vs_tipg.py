@@ -63,10 +63,15 @@ def wait_for(url: str, headers: dict[str, str], seconds: float = 120) -> None:
     raise SystemExit(f"server at {url} did not come up")
 
 
+# Like a browser's map (MapLibre): both servers may compress; sizes are of the bytes transferred.
+CLIENT_HEADERS = {"Accept-Encoding": "gzip"}
+
+
 def fetch(url: str, headers: dict[str, str]) -> tuple[float, int]:
     started = time.perf_counter()
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60) as r:
+        request = urllib.request.Request(url, headers={**CLIENT_HEADERS, **headers})
+        with urllib.request.urlopen(request, timeout=60) as r:
             body = r.read()
     except urllib.error.HTTPError as exc:
         if exc.code != 204:
@@ -179,29 +184,46 @@ def main() -> None:  # noqa: C901 - a linear script
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", default="full", choices=["small", "district", "full"])
     parser.add_argument("--tiles", type=int, default=200, help="random tiles per zoom")
+    parser.add_argument("--reuse", help="use (and keep) this database; the demo is loaded once if empty")
+    parser.add_argument("--identity", action="store_true", help="ask for uncompressed tiles (no gzip)")
     args = parser.parse_args()
+    if args.identity:
+        CLIENT_HEADERS.clear()
     ensure_tipg()
     catalog = get_catalog()
-    settings, name = create_throwaway_database("duogui_tilebench")
+    if args.reuse:
+        from app import bootstrap
+        from app.settings import Settings
+
+        settings, name = Settings(db_name=args.reuse), None
+        bootstrap.prepare_database(settings, quiet=True)
+    else:
+        settings, name = create_throwaway_database("duogui_tilebench")
     procs: list[subprocess.Popen[bytes]] = []
     try:
         from app import migrate
+        from layers.demo.loader import demo_loaded
 
         migrate.upgrade(settings)
         with psycopg.connect(settings.owner_dsn) as conn:
             register_layers(conn, catalog)
-            print(f"loading the {args.scale} demo …", flush=True)
-            load_demo(conn, catalog, args.scale, settings.data_dir, progress=lambda _: None)
+            if not demo_loaded(conn):
+                print(f"loading the {args.scale} demo …", flush=True)
+                load_demo(conn, catalog, args.scale, settings.data_dir, progress=lambda _: None)
             from app.orgs.service import seed_organisations
 
             seed_organisations(conn, Actor.system("bench"))
-            users.create_user(
-                conn,
-                Actor.system("bench"),
-                users.UserCreate(
-                    username="bench-admin", role=Role.ADMIN, org_code="gov-data", password="Bench-pass-2026"
-                ),
-            )
+            if not conn.execute("SELECT 1 FROM auth.user WHERE username = 'bench-admin'").fetchone():
+                users.create_user(
+                    conn,
+                    Actor.system("bench"),
+                    users.UserCreate(
+                        username="bench-admin",
+                        role=Role.ADMIN,
+                        org_code="gov-data",
+                        password="Bench-pass-2026",
+                    ),
+                )
             versions = dict(
                 conn.execute(
                     "SELECT code, current_version FROM basemap.layer WHERE current_version IS NOT NULL"
@@ -315,7 +337,8 @@ def main() -> None:  # noqa: C901 - a linear script
         for p in procs:
             p.terminate()
             p.wait(timeout=30)
-        drop_database(name)
+        if name is not None:
+            drop_database(name)
 
 
 if __name__ == "__main__":
