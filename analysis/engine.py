@@ -239,15 +239,17 @@ def evaluate(
     """Check ``footprint`` against every pre-evaluation layer and grade what the rules say."""
     today = today or date.today()
     fp = footprint.geometry
+    rows = conn.execute(
+        "SELECT l.code, v.id, v.number, ST_XMin(v.extent), ST_YMin(v.extent), ST_XMax(v.extent),"
+        " ST_YMax(v.extent), s.version_id = v.id, v.raster_path"
+        " FROM basemap.layer l JOIN basemap.layer_version v ON v.id = l.current_version"
+        " LEFT JOIN basemap.check_state s ON s.layer_code = l.code"
+    ).fetchall()
     state = {
         code: (version, number, (x0, y0, x1, y1) if x0 is not None else None, indexed)
-        for code, version, number, x0, y0, x1, y1, indexed in conn.execute(
-            "SELECT l.code, v.id, v.number, ST_XMin(v.extent), ST_YMin(v.extent), ST_XMax(v.extent),"
-            " ST_YMax(v.extent), s.version_id = v.id"
-            " FROM basemap.layer l JOIN basemap.layer_version v ON v.id = l.current_version"
-            " LEFT JOIN basemap.check_state s ON s.layer_code = l.code"
-        ).fetchall()
+        for code, version, number, x0, y0, x1, y1, indexed, _ in rows
     }
+    rasters = {row[0]: row[8] for row in rows if row[8]}
     not_checkable: list[NotCheckable] = []
     indexed: list[CheckedLayer] = []
     fallback: list[tuple[CheckedLayer, int]] = []
@@ -289,7 +291,7 @@ def evaluate(
             finding.share_pct = round(100 * finding.overlap_m2 / footprint.area_m2, 4)
             finding.overlap_m2 = float(finding.overlap_m2)
     terrain = _terrain(
-        conn, footprint, project_type, catalog, ruleset, flags, data_dir, findings, not_checkable
+        rasters, footprint, project_type, catalog, ruleset, flags, data_dir, findings, not_checkable
     )
     ordered = sorted(findings.values(), key=lambda f: (_SEVERITY[f.grade], f.layer, f.rule_id))
     worst = next(
@@ -351,7 +353,7 @@ def _new_finding(
 
 
 def _terrain(
-    conn: Connection[Any],
+    rasters: dict[str, str],
     footprint: Footprint,
     project_type: str,
     catalog: Catalog,
@@ -368,14 +370,10 @@ def _terrain(
     entry = catalog.layers.get(rules[0].layer)
     if entry is None:
         return None
-    row = conn.execute(
-        "SELECT v.raster_path FROM basemap.layer l JOIN basemap.layer_version v ON v.id = l.current_version"
-        " WHERE l.code = %s",
-        (entry.code,),
-    ).fetchone()
+    path = rasters.get(entry.code)
     stats = None
-    if row and row[0] and data_dir is not None:
-        stats = slope_stats(data_dir / row[0], footprint.geometry, rules[0].slope_deg or 25.0)
+    if path and data_dir is not None:
+        stats = slope_stats(data_dir / path, footprint.geometry, rules[0].slope_deg or 25.0)
     if stats is None:
         not_checkable.append(
             NotCheckable(
