@@ -48,7 +48,9 @@ def _lengths(values: list[bytes]) -> NDArray[np.int64]:
 
 def _nullable(values: Any) -> tuple[list[bytes], NDArray[np.bool_]]:
     """UTF-8 bytes (b"" for NULL) and the NULL mask of text or bytes values."""
-    null = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+    null = np.equal(np.asarray(values, dtype=object), None)
+    if null.all():
+        return [b""] * len(values), null
     if not null.any() and all(isinstance(v, bytes) for v in values[:1]):
         return list(values), null
     encoded = [b"" if v is None else v if isinstance(v, bytes) else v.encode() for v in values]
