@@ -40,7 +40,7 @@ def _as_text(values: pd.Series) -> pd.Series:
         text = values.astype("Int64").astype("string")
     else:
         text = values.astype("string").str.strip()
-    return text.where(text.notna() & (text != ""), None).astype(object)
+    return text.where(text.notna() & (text != ""), None)
 
 
 def _convert(values: pd.Series, attr: Attribute) -> tuple[pd.Series, pd.Series]:

@@ -150,10 +150,25 @@ def transform_wkb(wkb: NDArray[np.object_], transformer: Transformer) -> NDArray
 def _move(
     data: NDArray[np.uint8], result: NDArray[np.uint8], coord: NDArray[np.int64], transformer: Transformer
 ) -> None:
-    """Transform the (x, y) doubles at byte positions ``coord`` of ``data`` into ``result``."""
-    at = coord[:, None] + np.arange(16)
-    xy = np.ascontiguousarray(data[at]).view("<f8")  # (n, 2): unaligned in the WKB, so gathered
+    """Transform the (x, y) doubles at byte positions ``coord`` of ``data`` into ``result``.
+
+    A coordinate is 16 bytes at any offset; grouped by offset modulo 16, each group is one fancy index
+    into a 16-byte-record view of the buffer (a memcpy per coordinate, no per-byte index arrays).
+    """
+    xy = np.empty((len(coord), 2), dtype="<f8")
+    offset = coord % 16
+    order = np.argsort(offset, kind="stable")
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(offset, minlength=16))))
+    groups = [(r, order[bounds[r] : bounds[r + 1]]) for r in range(16) if bounds[r + 1] > bounds[r]]
+    for r, rows in groups:
+        xy[rows] = _records(data, r)[(coord[rows] - r) // 16].view("<f8").reshape(-1, 2)
     x, y = transformer.transform(xy[:, 0], xy[:, 1])
-    moved = np.empty((len(coord), 2), dtype="<f8")
-    moved[:, 0], moved[:, 1] = x, y
-    result[at] = moved.view(np.uint8)
+    xy[:, 0], xy[:, 1] = x, y
+    for r, rows in groups:
+        _records(result, r)[(coord[rows] - r) // 16] = np.ascontiguousarray(xy[rows]).view("V16").ravel()
+
+
+def _records(buffer: NDArray[np.uint8], offset: int) -> NDArray[np.void]:
+    """A (writable) view of ``buffer`` from byte ``offset`` as 16-byte records."""
+    count = (len(buffer) - offset) // 16
+    return buffer[offset : offset + 16 * count].view("V16")
