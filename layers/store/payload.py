@@ -48,7 +48,7 @@ def _lengths(values: list[bytes]) -> NDArray[np.int64]:
 
 def _nullable(values: Any) -> tuple[list[bytes], NDArray[np.bool_]]:
     """UTF-8 bytes (b"" for NULL) and the NULL mask of text or bytes values."""
-    null = np.equal(np.asarray(values, dtype=object), None)
+    null: NDArray[np.bool_] = np.asarray(values, dtype=object) == None  # noqa: E711 - elementwise
     if null.all():
         return [b""] * len(values), null
     if not null.any() and all(isinstance(v, bytes) for v in values[:1]):
