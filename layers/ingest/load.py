@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyogrio
 import shapely
 from psycopg import Connection
@@ -17,14 +20,14 @@ from layers.ingest.cad import dxf_entity_styles
 from layers.ingest.crs import check_in_district, resolve_crs, transformer_to_storage
 from layers.ingest.errors import IngestError
 from layers.ingest.intake import IntakeLimits, SourceDataset, open_upload
-from layers.ingest.prepare import prepare_features
+from layers.ingest.prepare import FeatureBatches
 from layers.store.versions import SourceMeta, VersionInfo, write_version
 
 _DXF_OPTIONS = {"DXF_CLOSED_LINE_AS_POLYGON": "TRUE", "DXF_MERGE_BLOCK_GEOMETRIES": "TRUE"}
 
 
-def read_source(source: SourceDataset, entry: LayerEntry) -> tuple[np.ndarray, Any, list[str | None]]:
-    """Read geometry, attributes and source ids with pyogrio (never from a user-given path)."""
+def read_source(source: SourceDataset, entry: LayerEntry) -> tuple[np.ndarray, Any, np.ndarray]:
+    """Read geometry (as WKB), attributes and source ids with pyogrio (never from a user-given path)."""
     styles: dict[str, tuple[str, int, str]] = {}
     if source.driver == "DXF":
         encoding, styles = dxf_entity_styles(source.path, source.original_name)
@@ -45,19 +48,23 @@ def read_source(source: SourceDataset, entry: LayerEntry) -> tuple[np.ndarray, A
     finally:
         if source.driver == "DXF":
             pyogrio.set_gdal_config_options(dict.fromkeys([*_DXF_OPTIONS, "DXF_ENCODING"]))
-    # Arrow hands over WKB without a Python object per feature; shapely parses it in one call.
+    # Arrow hands over WKB; it is parsed batch by batch while the previous batch is being copied.
     geometry_column = meta.get("geometry_name") or "wkb_geometry"
     wkb = table.column(geometry_column).to_numpy(zero_copy_only=False)
-    geoms = shapely.from_wkb(wkb, on_invalid="ignore")
     fid_column = meta.get("fid_column") or "OGC_FID"
-    fids = table.column(fid_column).to_pylist() if fid_column in table.column_names else range(len(wkb))
+    fids = (
+        table.column(fid_column)
+        if fid_column in table.column_names
+        else pa.array(np.arange(len(wkb), dtype=np.int64))
+    )
     attributes = table.drop_columns(
         [c for c in (geometry_column, fid_column) if c in table.column_names]
     ).to_pandas()
     if source.driver == "DXF":
         attributes = _with_cad_styles(attributes, styles)
-    source_fids: list[str | None] = [str(i) for i in fids]
-    return np.asarray(geoms, dtype=object), attributes, source_fids
+    # Source ids as UTF-8 text (bytes), converted in C: they go straight into the COPY rows.
+    source_fids = np.asarray(pc.cast(pc.cast(fids, pa.string()), pa.binary()).to_numpy(zero_copy_only=False))
+    return np.asarray(wkb, dtype=object), attributes, source_fids
 
 
 def _with_cad_styles(attributes: Any, styles: dict[str, tuple[str, int, str]]) -> Any:
@@ -98,19 +105,25 @@ def import_path(
             limits=limits or IntakeLimits(),
         )
         source_crs = resolve_crs(source.crs, crs)
-        geoms, attributes, source_fids = read_source(source, entry)
-        present = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
-        if len(present):
-            check_in_district(tuple(shapely.total_bounds(present)), source_crs)
-        features = prepare_features(
-            geoms,
+        wkb, attributes, source_fids = read_source(source, entry)
+        if source.bounds is not None:  # GDAL's extent: checked before anything is written
+            check_in_district(source.bounds, source_crs)
+        else:
+            geoms = shapely.from_wkb(wkb, on_invalid="ignore")
+            present = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+            if len(present):
+                check_in_district(tuple(shapely.total_bounds(present)), source_crs)
+        features = FeatureBatches(
+            wkb,
             attributes,
             entry,
             transformer_to_storage(source_crs),
             source_fids=source_fids,
             skip_invalid=skip_invalid,
+            # The geometries' own extent is checked too once read (GDAL's may come from a header).
+            check_extent=functools.partial(check_in_district, crs=source_crs),
         )
-        features.report["source"] = {
+        features.source = {
             "name": original_name,
             "driver": source.driver,
             "layer": source.layer,

@@ -1,11 +1,14 @@
 """Preparing features for storage: 2D, reprojected, validated and repaired geometry; mapped attributes.
 
-Everything here is vectorised (shapely 2 / pandas) and database-free. Every feature that is repaired,
-skipped or refused is named by its 1-based feature number in the report: nothing is dropped silently.
+Everything here is vectorised (shapely 2 / pandas / numpy) and database-free. A layer is prepared in
+batches (:class:`FeatureBatches`) so that the database parses one batch while the next is prepared.
+Every feature that is repaired, skipped or refused is named by its 1-based feature number in the
+report: nothing is dropped silently.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,10 +18,13 @@ import shapely
 from numpy.typing import NDArray
 from pyproj import Transformer
 
-from layers.catalog.model import Attribute, AttributeType, LayerEntry, LayerKind
+from layers.catalog.model import LayerEntry, LayerKind
+from layers.ingest.attributes import MappedAttributes, map_attributes
 from layers.ingest.errors import IngestError
+from layers.ingest.wkb import plain_2d_wkb, transform_wkb
 
 MAX_LISTED_PROBLEMS = 200
+BATCH_SIZE = 20_000
 
 _KIND_TYPES: dict[LayerKind, tuple[int, ...]] = {
     # shapely type ids: 0 Point, 1 LineString, 2 LinearRing, 3 Polygon, 4 MultiPoint, 5 MultiLineString,
@@ -28,26 +34,45 @@ _KIND_TYPES: dict[LayerKind, tuple[int, ...]] = {
     LayerKind.POINT: (0, 4),
 }
 _KIND_ZH = {LayerKind.AREA: "面", LayerKind.LINE: "线", LayerKind.POINT: "点"}
+_TYPE_NAMES = {
+    0: "Point",
+    1: "LineString",
+    2: "LinearRing",
+    3: "Polygon",
+    4: "MultiPoint",
+    5: "MultiLineString",
+    6: "MultiPolygon",
+    7: "GeometryCollection",
+}
+_TO_3857 = Transformer.from_crs(4547, 3857, always_xy=True)
 
 
 @dataclass
 class PreparedFeatures:
-    """Features ready for COPY: geometry in EPSG:4547 and 3857 as WKB, attributes as JSON text."""
+    """One batch ready for COPY: geometry in EPSG:4547 and 3857 as WKB, attributes as JSON text."""
 
     fids: NDArray[np.int32]
-    source_fids: list[str | None]
+    source_fids: NDArray[np.object_]  # UTF-8 text (bytes) or None
     wkb_4547: NDArray[np.object_]
     wkb_3857: NDArray[np.object_]
     area_m2: NDArray[np.float64]
     length_m: NDArray[np.float64]
     vertices: NDArray[np.int64]
-    props: list[str]
-    extra: list[str | None]
-    bounds: tuple[float, float, float, float]
-    report: dict[str, Any] = field(default_factory=dict)
+    props: NDArray[np.object_]  # UTF-8 JSON text (bytes)
+    extra: NDArray[np.object_]  # UTF-8 JSON text (bytes) or None
 
     def __len__(self) -> int:
         return len(self.fids)
+
+
+@dataclass
+class Geometries:
+    """A batch of geometries after 2D forcing, reprojection and repair."""
+
+    geoms: NDArray[np.object_]
+    keep: NDArray[np.bool_]
+    changed: NDArray[np.bool_]  # no longer what the source WKB says (forced 2D, reprojected, repaired)
+    problems: list[dict[str, Any]]
 
 
 def _problem(number: int | np.integer[Any], code: str, zh: str, en: str, action: str) -> dict[str, Any]:
@@ -74,30 +99,37 @@ def _keep_kind(geom: shapely.Geometry, kind: LayerKind) -> shapely.Geometry | No
 
 
 def prepare_geometries(
-    geoms: NDArray[np.object_], kind: LayerKind, to_storage: Transformer, *, skip_invalid: bool
-) -> tuple[NDArray[np.object_], NDArray[np.bool_], list[dict[str, Any]]]:
-    """Force 2D, reproject to EPSG:4547, repair; return geometries, the kept mask and the problems."""
+    geoms: NDArray[np.object_], kind: LayerKind, to_storage: Transformer, *, first: int = 1
+) -> Geometries:
+    """Force 2D, reproject to EPSG:4547, repair, check the kind; features are numbered from ``first``."""
     n = len(geoms)
     problems: list[dict[str, Any]] = []
     keep = np.ones(n, dtype=bool)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     out = np.array(geoms, dtype=object)
     present = ~missing
+    changed = np.zeros(n, dtype=bool)
     if shapely.has_z(out[present]).any():
         out[present] = shapely.force_2d(out[present])
+        changed[present] = True
     if not to_storage.source_crs or not to_storage.source_crs.equals(to_storage.target_crs):
         out[present] = shapely.transform(
             out[present], lambda x, y: to_storage.transform(x, y), interleaved=False
         )
+        changed[present] = True
     finite = present.copy()
     coords, owner = shapely.get_coordinates(out, return_index=True)
     finite[np.unique(owner[~np.isfinite(coords).all(axis=1)])] = False
     for i in np.flatnonzero(missing):
-        problems.append(_problem(i + 1, "empty_geometry", "几何为空", "empty or missing geometry", "refused"))
+        problems.append(
+            _problem(i + first, "empty_geometry", "几何为空", "empty or missing geometry", "refused")
+        )
         keep[i] = False
     for i in np.flatnonzero(present & ~finite):
         problems.append(
-            _problem(i + 1, "bad_coordinates", "坐标无法转换", "coordinates cannot be reprojected", "refused")
+            _problem(
+                i + first, "bad_coordinates", "坐标无法转换", "coordinates cannot be reprojected", "refused"
+            )
         )
         keep[i] = False
     check = keep.copy()
@@ -106,11 +138,12 @@ def prepare_geometries(
     if invalid.any():
         reasons = shapely.is_valid_reason(out[invalid])
         repaired = shapely.make_valid(out[invalid])
+        changed |= invalid
         for idx, reason, fixed in zip(np.flatnonzero(invalid), reasons, repaired, strict=True):
             out[idx] = fixed
             problems.append(
                 _problem(
-                    idx + 1,
+                    idx + first,
                     "repaired",
                     f"几何无效（{reason}），已修复",
                     f"invalid geometry ({reason}), repaired",
@@ -124,11 +157,12 @@ def prepare_geometries(
         fitted = _keep_kind(out[idx], kind) if types[idx] == 7 or invalid[idx] else None
         if fitted is not None and not fitted.is_empty and fitted.is_valid:
             out[idx] = fitted
+            changed[idx] = True
             continue
         found = _TYPE_NAMES.get(int(shapely.get_type_id(out[idx])), "?")
         problems.append(
             _problem(
-                idx + 1,
+                idx + first,
                 "wrong_kind",
                 f"几何类型不符：图层要求{_KIND_ZH[kind]}要素，实际为 {found}",
                 f"wrong geometry kind: the layer needs {kind.value} features, got {found}",
@@ -136,230 +170,167 @@ def prepare_geometries(
             )
         )
         keep[idx] = False
-    refused = [p for p in problems if p["action"] == "refused"]
-    if refused and not skip_invalid:
-        raise IngestError(
-            f"{len(refused)} 个要素无法入库（首个：第 {refused[0]['feature']} 个，"
-            f"{refused[0]['reason_zh']}）；可修正后重新导入，或选择跳过无效要素。",
-            f"{len(refused)} feature(s) cannot be stored (first: feature {refused[0]['feature']}, "
-            f"{refused[0]['reason_en']}); fix them or ask to skip invalid features.",
-            code="invalid_features",
-            details=refused[:MAX_LISTED_PROBLEMS],
-        )
-    for p in refused:
-        p["action"] = "skipped"
-    return out, keep, problems
+    problems.sort(key=lambda p: p["feature"])
+    return Geometries(out, keep, changed, problems)
 
 
-_TYPE_NAMES = {
-    0: "Point",
-    1: "LineString",
-    2: "LinearRing",
-    3: "Polygon",
-    4: "MultiPoint",
-    5: "MultiLineString",
-    6: "MultiPolygon",
-    7: "GeometryCollection",
-}
-
-
-def _column_lookup(entry: LayerEntry) -> dict[str, Attribute]:
-    lookup: dict[str, Attribute] = {}
-    for attr in entry.attributes:
-        for key in (attr.name, attr.label_zh, attr.label_en):
-            if key:
-                lookup.setdefault(key.strip().lower(), attr)
-    return lookup
-
-
-_TRUTH = {
-    **dict.fromkeys(("1", "true", "t", "yes", "y", "是"), True),
-    **dict.fromkeys(("0", "false", "f", "no", "n", "否"), False),
-}
-
-
-def _as_text(values: pd.Series) -> pd.Series:
-    """Column values as stripped text (integral floats without ".0"), None where missing or blank."""
-    if pd.api.types.is_float_dtype(values) and bool((values.dropna() % 1 == 0).all()):
-        text = values.astype("Int64").astype("string")
-    else:
-        text = values.astype("string").str.strip()
-    return text.where(text.notna() & (text != ""), None).astype(object)
-
-
-def _convert(values: pd.Series, attr: Attribute) -> tuple[pd.Series, pd.Series]:
-    """Convert a column to the attribute's type (vectorised); return the values and the rejected mask."""
-    if attr.type in (AttributeType.INTEGER, AttributeType.NUMBER):
-        num = pd.to_numeric(values, errors="coerce")
-        if attr.type is AttributeType.INTEGER:
-            num = num.where((num % 1) == 0)
-            converted = num.astype("Int64").astype(object).where(num.notna(), None)
-        else:
-            converted = num.astype(object).where(num.notna(), None)
-        present = values.notna() if values.dtype != object else _as_text(values).notna()
-        return converted, present & num.isna()
-    text = _as_text(values)
-    present = text.notna()
-    if attr.type is AttributeType.TEXT:
-        return text, pd.Series(False, index=values.index)
-    if attr.type is AttributeType.DATE:
-        parsed = pd.to_datetime(values, errors="coerce")
-        converted = parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), None)
-        return converted.astype(object), present & parsed.isna()
-    lowered = text.astype("string").str.lower()
-    if attr.type is AttributeType.BOOLEAN:
-        converted = lowered.map(_TRUTH).astype(object)
-    else:  # code: a value, or its Chinese or English label
-        labels: dict[str, str] = {}
-        for c in attr.codes or []:
-            labels[c.value.lower()] = c.value
-            labels[c.label_zh.lower()] = c.value
-            if c.label_en:
-                labels[c.label_en.lower()] = c.value
-        converted = lowered.map(labels).astype(object)
-    converted = converted.where(converted.notna(), None)
-    return converted, present & converted.isna()
-
-
-def _code_text(value: Any) -> str | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip() or None
-
-
-def map_attributes(
-    frame: pd.DataFrame, entry: LayerEntry
-) -> tuple[list[str], list[str | None], dict[str, Any]]:
-    """Map source columns to the catalog schema; unknown columns go to ``extra``; problems are reported."""
-    lookup = _column_lookup(entry)
-    mapped: dict[str, str] = {}
-    unknown: list[str] = []
-    for column in frame.columns:
-        attr = lookup.get(str(column).strip().lower())
-        if attr is not None and attr.name not in mapped.values():
-            mapped[str(column)] = attr.name
-        else:
-            unknown.append(str(column))
-    out = pd.DataFrame(index=frame.index)
-    invalid: list[dict[str, Any]] = []
-    for column, name in mapped.items():
-        attr = entry.attribute(name)
-        assert attr is not None
-        values, rejected = _convert(frame[column], attr)
-        out[name] = values
-        if rejected.any():
-            rows = np.flatnonzero(rejected.to_numpy())
-            invalid.append(
-                {
-                    "attribute": name,
-                    "column": column,
-                    "count": int(len(rows)),
-                    "examples": [
-                        {"feature": int(r) + 1, "value": str(frame[column].iloc[r])} for r in rows[:10]
-                    ],
-                }
-            )
-    missing_required = [a.name for a in entry.attributes if a.required and a.name not in out.columns]
-    null_required = {
-        a.name: int(out[a.name].isna().sum())
-        for a in entry.attributes
-        if a.required and a.name in out.columns and out[a.name].isna().any()
-    }
-    props = _records_json(out)
-    extra = _records_json(frame[unknown]) if unknown else [None] * len(frame)
-    report = {
-        "mapped_columns": mapped,
-        "unknown_columns": unknown,
-        "missing_required": missing_required,
-        "null_required": null_required,
-        "invalid_values": invalid,
-    }
-    return props, extra, report
-
-
-def _records_json(frame: pd.DataFrame) -> list[Any]:
-    """One JSON object per row (pandas' C encoder), Chinese kept as is, dates as ISO 8601."""
-    if frame.shape[1] == 0:
-        return ["{}"] * len(frame)
-    frame = frame.copy()
-    frame.columns = [str(c) for c in frame.columns]
-    for column in frame.columns:
-        kind = pd.api.types.infer_dtype(frame[column], skipna=True)
-        if frame[column].dtype == object and kind not in (
-            "string",
-            "empty",
-            "integer",
-            "floating",
-            "boolean",
-        ):
-            frame[column] = frame[column].map(_plain)
-    text = frame.to_json(orient="records", lines=True, force_ascii=False, date_format="iso")
-    return text.splitlines()
-
-
-def _plain(value: Any) -> Any:
-    """Values pandas cannot encode as JSON (bytes, dates, times) as text."""
-    if isinstance(value, bytes):
-        return value.hex()
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
-
-
-_TO_3857 = Transformer.from_crs(4547, 3857, always_xy=True)
-
-
-def prepare_features(
-    geoms: NDArray[np.object_],
-    attributes: pd.DataFrame,
-    entry: LayerEntry,
-    to_storage: Transformer,
-    *,
-    source_fids: list[str | None] | None = None,
-    skip_invalid: bool = False,
-) -> PreparedFeatures:
-    """Geometry and attributes of a whole source layer, ready for COPY, with the report."""
-    if entry.kind is LayerKind.RASTER:
-        raise IngestError(
-            "栅格图层不能导入矢量文件。", "A raster layer cannot take a vector file.", code="wrong_layer_kind"
-        )
-    if len(geoms) == 0:
-        raise IngestError("文件中没有要素。", "The file has no features.", code="no_features")
-    geoms, keep, problems = prepare_geometries(geoms, entry.kind, to_storage, skip_invalid=skip_invalid)
-    props, extra, attr_report = map_attributes(attributes.reset_index(drop=True), entry)
-    idx = np.flatnonzero(keep)
-    if len(idx) == 0:
-        raise IngestError(
-            "没有可入库的要素。",
-            "No feature can be stored.",
-            code="no_features",
-            details=problems[:MAX_LISTED_PROBLEMS],
-        )
-    kept = geoms[idx]
-    in_3857 = shapely.transform(kept, lambda x, y: _TO_3857.transform(x, y), interleaved=False)
-    xmin, ymin, xmax, ymax = shapely.total_bounds(kept)
-    report = {
-        **attr_report,
-        "source_features": int(len(geoms)),
-        "stored_features": int(len(idx)),
-        "repaired": [p for p in problems if p["action"] == "repaired"][:MAX_LISTED_PROBLEMS],
-        "skipped": [p for p in problems if p["action"] == "skipped"][:MAX_LISTED_PROBLEMS],
-        "repaired_count": sum(p["action"] == "repaired" for p in problems),
-        "skipped_count": sum(p["action"] == "skipped" for p in problems),
-    }
-    fids_source = source_fids or [None] * len(geoms)
-    return PreparedFeatures(
-        fids=(idx + 1).astype(np.int32),
-        source_fids=[fids_source[i] for i in idx],
-        wkb_4547=shapely.to_wkb(kept),
-        wkb_3857=shapely.to_wkb(in_3857),
-        area_m2=shapely.area(kept) if entry.kind is LayerKind.AREA else np.full(len(idx), np.nan),
-        length_m=shapely.length(kept) if entry.kind is LayerKind.LINE else np.full(len(idx), np.nan),
-        vertices=shapely.get_num_coordinates(kept),
-        props=[props[i] for i in idx],
-        extra=[extra[i] for i in idx],
-        bounds=(float(xmin), float(ymin), float(xmax), float(ymax)),
-        report=report,
+def refusal(refused: list[dict[str, Any]]) -> IngestError:
+    """The error for features that cannot be stored (the caller did not ask to skip them)."""
+    return IngestError(
+        f"{len(refused)} 个要素无法入库（首个：第 {refused[0]['feature']} 个，"
+        f"{refused[0]['reason_zh']}）；可修正后重新导入，或选择跳过无效要素。",
+        f"{len(refused)} feature(s) cannot be stored (first: feature {refused[0]['feature']}, "
+        f"{refused[0]['reason_en']}); fix them or ask to skip invalid features.",
+        code="invalid_features",
+        details=refused[:MAX_LISTED_PROBLEMS],
     )
+
+
+@dataclass
+class FeatureBatches:
+    """A whole source layer, prepared batch by batch while it is being written.
+
+    Iterate to get :class:`PreparedFeatures` batches; refused features raise :func:`refusal` (counting
+    every refused feature of the layer first) unless ``skip_invalid``. After the iteration, ``report``,
+    ``bounds``, ``count``, ``area_m2``, ``length_m`` and ``max_vertices`` describe what was prepared.
+    """
+
+    wkb: NDArray[np.object_]
+    attributes: pd.DataFrame
+    entry: LayerEntry
+    to_storage: Transformer
+    source_fids: NDArray[np.object_] | None = None
+    skip_invalid: bool = False
+    batch_size: int = BATCH_SIZE
+    check_extent: Callable[[tuple[float, float, float, float]], None] | None = None
+    source: dict[str, Any] | None = None  # described in the report
+    report: dict[str, Any] = field(default_factory=dict)
+    bounds: tuple[float, float, float, float] = (np.inf, np.inf, -np.inf, -np.inf)
+    source_bounds: tuple[float, float, float, float] = (np.inf, np.inf, -np.inf, -np.inf)
+    count: int = 0
+    area_m2: float | None = None
+    length_m: float | None = None
+    max_vertices: int = 0
+    _problems: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.entry.kind is LayerKind.RASTER:
+            raise IngestError(
+                "栅格图层不能导入矢量文件。",
+                "A raster layer cannot take a vector file.",
+                code="wrong_layer_kind",
+            )
+        if len(self.wkb) == 0:
+            raise IngestError("文件中没有要素。", "The file has no features.", code="no_features")
+        self._mapped: MappedAttributes = map_attributes(self.attributes, self.entry)
+
+    def __len__(self) -> int:
+        return len(self.wkb)
+
+    def __iter__(self) -> Iterator[PreparedFeatures]:
+        for start in range(0, len(self.wkb), self.batch_size):
+            batch = self._prepare(start, min(start + self.batch_size, len(self.wkb)))
+            if batch is not None and len(batch):
+                yield batch
+        self._finish()
+
+    def _prepare(self, start: int, stop: int) -> PreparedFeatures | None:
+        raw = self.wkb[start:stop]
+        geoms = shapely.from_wkb(raw, on_invalid="ignore")
+        self._widen_source_bounds(geoms)
+        prepared = prepare_geometries(geoms, self.entry.kind, self.to_storage, first=start + 1)
+        self._problems.extend(prepared.problems)
+        refused = [p for p in self._problems if p["action"] == "refused"]
+        if refused and not self.skip_invalid:
+            return None  # nothing more is written; the remaining batches are only checked
+        idx = np.flatnonzero(prepared.keep)
+        kept = prepared.geoms[idx]
+        passthrough = ~prepared.changed[idx] & plain_2d_wkb(raw[idx])
+        wkb_4547 = np.empty(len(idx), dtype=object)
+        wkb_4547[passthrough] = raw[idx][passthrough]
+        wkb_4547[~passthrough] = shapely.to_wkb(kept[~passthrough])
+        area = shapely.area(kept) if self.entry.kind is LayerKind.AREA else np.full(len(idx), np.nan)
+        length = shapely.length(kept) if self.entry.kind is LayerKind.LINE else np.full(len(idx), np.nan)
+        vertices = shapely.get_num_coordinates(kept)
+        self._accumulate(kept, area, length, vertices)
+        props, extra = self._mapped.json_rows(idx + start)
+        return PreparedFeatures(
+            fids=(idx + start + 1).astype(np.int32),
+            source_fids=(
+                self.source_fids[idx + start]
+                if self.source_fids is not None
+                else np.full(len(idx), None, dtype=object)
+            ),
+            wkb_4547=wkb_4547,
+            wkb_3857=transform_wkb(wkb_4547, _TO_3857),
+            area_m2=area,
+            length_m=length,
+            vertices=vertices,
+            props=props,
+            extra=extra,
+        )
+
+    def _widen_source_bounds(self, geoms: NDArray[np.object_]) -> None:
+        box = shapely.total_bounds(geoms)
+        if np.isfinite(box).all():
+            old = self.source_bounds
+            self.source_bounds = (
+                min(old[0], box[0]),
+                min(old[1], box[1]),
+                max(old[2], box[2]),
+                max(old[3], box[3]),
+            )
+
+    def _accumulate(
+        self,
+        kept: NDArray[np.object_],
+        area: NDArray[np.float64],
+        length: NDArray[np.float64],
+        vertices: NDArray[np.int64],
+    ) -> None:
+        if len(kept) == 0:
+            return
+        box = shapely.total_bounds(kept)
+        old = self.bounds
+        self.bounds = (
+            float(min(old[0], box[0])),
+            float(min(old[1], box[1])),
+            float(max(old[2], box[2])),
+            float(max(old[3], box[3])),
+        )
+        self.count += len(kept)
+        if not np.isnan(area).all():
+            self.area_m2 = (self.area_m2 or 0.0) + float(np.nansum(area))
+        if not np.isnan(length).all():
+            self.length_m = (self.length_m or 0.0) + float(np.nansum(length))
+        self.max_vertices = max(self.max_vertices, int(vertices.max()))
+
+    def _finish(self) -> None:
+        if self.check_extent is not None and np.isfinite(self.source_bounds).all():
+            self.check_extent(self.source_bounds)
+        problems = self._problems
+        refused = [p for p in problems if p["action"] == "refused"]
+        if refused and not self.skip_invalid:
+            raise refusal(refused)
+        for p in refused:
+            p["action"] = "skipped"
+        if self.count == 0:
+            raise IngestError(
+                "没有可入库的要素。",
+                "No feature can be stored.",
+                code="no_features",
+                details=problems[:MAX_LISTED_PROBLEMS],
+            )
+        repaired = [p for p in problems if p["action"] == "repaired"]
+        skipped = [p for p in problems if p["action"] == "skipped"]
+        self.report = {
+            **self._mapped.report,
+            "source_features": len(self.wkb),
+            "stored_features": self.count,
+            "repaired": repaired[:MAX_LISTED_PROBLEMS],
+            "skipped": skipped[:MAX_LISTED_PROBLEMS],
+            "repaired_count": len(repaired),
+            "skipped_count": len(skipped),
+        }
+        if self.source is not None:
+            self.report["source"] = self.source

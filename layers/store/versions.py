@@ -8,8 +8,7 @@ or a database restart rolls all of it back.
 
 from __future__ import annotations
 
-import math
-import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +22,10 @@ from psycopg.rows import dict_row
 from app.audit.log import Actor, record
 from layers.catalog.model import Catalog, LayerEntry
 from layers.ingest.errors import IngestError
-from layers.ingest.prepare import PreparedFeatures
+from layers.ingest.prepare import FeatureBatches, PreparedFeatures
+from layers.store.payload import COLUMNS, COPY_HEADER, COPY_TRAILER, copy_rows
+
+SUBDIVIDE_ABOVE = 256  # features with more vertices get ST_Subdivide parts for footprint checks
 
 
 @dataclass(frozen=True)
@@ -84,68 +86,23 @@ def lock_layer(conn: Connection[Any], entry: LayerEntry) -> int | None:
     return row[0] if row else None
 
 
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
-_NULL = struct.pack(">i", -1)
-_COLUMNS = "version_id, fid, source_fid, props, extra, area_m2, length_m, vertices, geom, geom_3857"
+def _copy_features(
+    conn: Connection[Any], table: str, version_id: int, batches: Iterable[PreparedFeatures]
+) -> None:
+    """Stream the prepared batches into the load table by binary COPY.
 
-
-def _field(data: bytes | None) -> bytes:
-    return _NULL if data is None else struct.pack(">i", len(data)) + data
-
-
-def _float(value: float) -> bytes:
-    return _NULL if math.isnan(value) else _FLOAT8.pack(8, value)
-
-
-_INT4 = struct.Struct(">ii")
-_FLOAT8 = struct.Struct(">id")
-
-
-def copy_payload(version_id: int, features: PreparedFeatures, start: int, stop: int) -> bytes:
-    """Rows ``start:stop`` in PostgreSQL's binary COPY format (no header or trailer).
-
-    Built directly rather than through per-value adapters: jsonb is a version byte plus the text,
-    geometry is plain WKB (PostGIS's binary input), numbers are big-endian.
+    Batches are prepared and encoded in this thread while psycopg's queued writer sends the previous
+    one from a worker thread, so the server parses one batch while the next is being prepared.
     """
-    head = struct.pack(">h", 10) + _INT4.pack(4, version_id)
-    parts: list[bytes] = []
-    fids, vertices = features.fids.tolist(), features.vertices.tolist()
-    area, length = features.area_m2.tolist(), features.length_m.tolist()
-    for i in range(start, stop):
-        source_fid = features.source_fids[i]
-        extra = features.extra[i]
-        parts.append(
-            b"".join(
-                (
-                    head,
-                    _INT4.pack(4, fids[i]),
-                    _field(None if source_fid is None else source_fid.encode()),
-                    _field(b"\x01" + features.props[i].encode()),
-                    _field(None if extra is None else b"\x01" + extra.encode()),
-                    _float(area[i]),
-                    _float(length[i]),
-                    _INT4.pack(4, vertices[i]),
-                    _field(features.wkb_4547[i]),
-                    _field(features.wkb_3857[i]),
-                )
-            )
-        )
-    return b"".join(parts)
-
-
-def _copy_features(conn: Connection[Any], table: str, version_id: int, features: PreparedFeatures) -> None:
     schema, name = table.split(".", 1)
-    statement = sql.SQL("COPY {} (" + _COLUMNS + ") FROM STDIN (FORMAT BINARY)").format(
+    statement = sql.SQL("COPY {} (" + COLUMNS + ") FROM STDIN (FORMAT BINARY)").format(
         sql.Identifier(schema, name.strip('"'))
     )
     with conn.cursor() as cur, cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
-        # The queued writer sends from a worker thread, so the server parses one block while the
-        # next is being encoded here.
-        copy.write(_COPY_HEADER)
-        step = 20_000
-        for start in range(0, len(features), step):
-            copy.write(copy_payload(version_id, features, start, min(start + step, len(features))))
-        copy.write(struct.pack(">h", -1))
+        copy.write(COPY_HEADER)
+        for batch in batches:
+            copy.write(copy_rows(version_id, batch))
+        copy.write(COPY_TRAILER)
 
 
 def insert_version(
@@ -227,27 +184,49 @@ def make_current(
 
 
 def write_version(
-    conn: Connection[Any], entry: LayerEntry, features: PreparedFeatures, source: SourceMeta, actor: Actor
+    conn: Connection[Any], entry: LayerEntry, features: FeatureBatches, source: SourceMeta, actor: Actor
 ) -> VersionInfo:
-    """Store ``features`` as the layer's new current version, atomically, and audit it."""
-    report = features.report
+    """Store ``features`` as the layer's new current version, atomically, and audit it.
+
+    The version row is written first (its id names the load table), the batches are prepared while
+    they are copied, and the row gets its counts, extent and report once all are in. Any error —
+    refused features included — rolls the whole transaction back.
+    """
     with conn.transaction():
         previous = lock_layer(conn, entry)
         version_id, number, created_at = insert_version(
-            conn,
-            entry,
-            source,
-            actor,
-            bounds=features.bounds,
-            report=report,
-            feature_count=len(features),
-            area_m2=_nansum(features.area_m2),
-            length_m=_nansum(features.length_m),
+            conn, entry, source, actor, bounds=(0.0, 0.0, 0.0, 0.0), report={}
         )
         table = conn.execute("SELECT basemap.begin_version(%s)", (version_id,)).fetchone()
         assert table is not None
         _copy_features(conn, table[0], version_id, features)
-        parts_row = conn.execute("SELECT basemap.finish_version(%s)", (version_id,)).fetchone()
+        report = features.report
+        x0, y0, x1, y1 = features.bounds
+        conn.execute(
+            """
+            UPDATE basemap.layer_version
+            SET feature_count = %s, repaired_count = %s, skipped_count = %s, total_area_m2 = %s,
+                total_length_m = %s, extent = ST_MakeEnvelope(%s, %s, %s, %s, 4547), report = %s::jsonb
+            WHERE id = %s
+            """,
+            (
+                features.count,
+                report.get("repaired_count", 0),
+                report.get("skipped_count", 0),
+                features.area_m2,
+                features.length_m,
+                x0,
+                y0,
+                x1,
+                y1,
+                _json(report),
+                version_id,
+            ),
+        )
+        parts_row = conn.execute(
+            "SELECT basemap.finish_version(%s, %s, %s)",
+            (version_id, SUBDIVIDE_ABOVE, features.max_vertices > SUBDIVIDE_ABOVE),
+        ).fetchone()
         make_current(
             conn,
             entry,
@@ -256,7 +235,7 @@ def write_version(
             actor,
             {
                 "number": number,
-                "features": len(features),
+                "features": features.count,
                 "source": source.name,
                 "sha256": source.sha256,
                 "repaired": report.get("repaired_count", 0),
@@ -264,7 +243,7 @@ def write_version(
             },
         )
     return VersionInfo(
-        version_id, entry.code, number, len(features), int(parts_row[0]) if parts_row else 0, created_at
+        version_id, entry.code, number, features.count, int(parts_row[0]) if parts_row else 0, created_at
     )
 
 
