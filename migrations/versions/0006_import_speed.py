@@ -6,15 +6,15 @@ longer pays a sequential scan for an empty ``ST_Subdivide`` insert. ANALYZE is l
 queries filter or join on (fid, geometry, vertex count, area, length); the prepared ``geom_3857`` and the
 jsonb attributes are only read back, never filtered by a planner estimate.
 
-Revision ID: 0004_import_speed
-Revises: 0003_pre_evaluation
+Revision ID: 0006_import_speed
+Revises: 0005_check_index
 Create Date: 2026-11-28
 """
 
 from alembic import context, op
 
-revision = "0004_import_speed"
-down_revision = "0003_pre_evaluation"
+revision = "0006_import_speed"
+down_revision = "0005_check_index"
 branch_labels = None
 depends_on = None
 
