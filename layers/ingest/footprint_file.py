@@ -61,7 +61,9 @@ def read_footprint_file(
                 status=413,
             )
         file_crs = resolve_crs(source.crs, crs)
-        geoms, attributes, _ = read_source(source, _AREA_LAYER)
+        wkb, attributes, _ = read_source(source, _AREA_LAYER)
+        # read_source hands over WKB (parsed lazily by the layer import); a footprint file is small.
+        geoms = shapely.from_wkb(wkb, on_invalid="ignore")
     if source.driver == "DXF":
         # A drawing carries notes, dimensions and lines besides the red line: keep its closed areas.
         keep = [
