@@ -7,13 +7,14 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
-from app.demolition import creation
+from app.demolition import bulk, creation
+from app.demolition.bulk import BulkReport
 from app.demolition.creation import CreationReport
 from app.demolition.sheets import BULK_COLUMNS, COLUMNS, MAX_SHEET_BYTES, template_xlsx
 from app.errors import PayloadTooLarge
@@ -121,3 +122,20 @@ def bulk_template(_: ReadGrant) -> Response:
     """The bulk-update template: unit code, version, target status, reason, note and attribute columns."""
     headers = {"Content-Disposition": 'attachment; filename="demolition-bulk-template.xlsx"'}
     return Response(template_xlsx(BULK_COLUMNS, "批量更新"), media_type=XLSX, headers=headers)
+
+
+@router.post(
+    "/api/demolition/projects/{project_id}/bulk",
+    response_model=BulkReport,
+    summary="批量更新征拆单元（表格）",
+)
+def bulk_update(
+    project_id: int,
+    conn: Conn,
+    grant: ManageGrant,
+    file: Annotated[UploadFile, File(description="按批量更新模板填写的 .xlsx 或 .csv")],
+    dry_run: Annotated[bool, Query(description="true：只检查并列出将要修改的内容和全部问题")] = True,
+) -> BulkReport:
+    """Dry run lists every change and problem; apply is all-or-nothing (409 bulk_refused on any problem)."""
+    data = _read_limited(file, MAX_SHEET_BYTES)
+    return bulk.bulk_update(conn, grant, project_id, data, Path(file.filename or "upload").name, dry_run)

@@ -51,7 +51,8 @@ ATTRIBUTE_COLUMNS = (
 )
 
 
-def _unit(row: dict[str, Any]) -> Unit:
+def unit_from_row(row: dict[str, Any]) -> Unit:
+    """A unit from a row of ``UNIT_SELECT``."""
     return Unit(**row, status_zh=STATUS_LABELS[UnitStatus(row["status"])][0])
 
 
@@ -71,7 +72,7 @@ def fetch_unit(conn: Connection[Any], unit_id: int, grant: Grant | None = None) 
             visible_project(conn, grant, row["project_id"])
         except NotFound as exc:
             raise NotFound("征拆单元不存在。", "No such demolition unit.") from exc
-    return _unit(row)
+    return unit_from_row(row)
 
 
 def list_units(
@@ -85,7 +86,7 @@ def list_units(
             " ORDER BY u.unit_code",
             {"p": project_id, "s": status},
         ).fetchall()
-    return [_unit(r) for r in rows]
+    return [unit_from_row(r) for r in rows]
 
 
 def subdistrict_id(conn: Connection[Any], code: str | None) -> int | None:
