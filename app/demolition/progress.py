@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from psycopg import Connection
+from psycopg import Connection, sql
 from pydantic import BaseModel
 
 from app.demolition.models import CLEARED, PIPELINE, STATUS_LABELS, UnitStatus
@@ -228,16 +228,31 @@ def forecast(series: list[BurndownPoint], as_of: date) -> Forecast:
     )
 
 
-def load_facts(conn: Connection[Any], project_id: int) -> list[UnitFact]:
-    """The project's units with their current status and sub-district."""
-    rows = conn.execute(
-        "SELECT u.id, u.status, u.floor_area_m2, u.households, coalesce(o.code, ''),"
-        " coalesce(o.name_zh, '未指定')"
-        " FROM demolition.unit u LEFT JOIN auth.organisation o ON o.id = u.subdistrict_id"
-        " WHERE u.project_id = %s ORDER BY u.id",
-        (project_id,),
-    ).fetchall()
+_FACTS = sql.SQL(
+    "SELECT u.id, u.status, u.floor_area_m2, u.households, coalesce(o.code, ''),"
+    " coalesce(o.name_zh, '未指定')"
+    " FROM demolition.unit u LEFT JOIN auth.organisation o ON o.id = u.subdistrict_id"
+    " JOIN project.project p ON p.id = u.project_id WHERE {where} ORDER BY u.id"
+)
+
+
+def load_facts(
+    conn: Connection[Any], project_id: int | None, where: sql.Composable | None = None, **params: Any
+) -> list[UnitFact]:
+    """Units (of one project, or every unit ``where`` admits) with their current status and sub-district."""
+    clause = where if where is not None else sql.SQL("u.project_id = %(project_id)s")
+    rows = conn.execute(_FACTS.format(where=clause), {"project_id": project_id, **params}).fetchall()
     return [UnitFact(r[0], UnitStatus(r[1]), float(r[2]), int(r[3]), r[4], r[5]) for r in rows]
+
+
+def subdistrict_progress(
+    conn: Connection[Any], where: sql.Composable, params: dict[str, Any]
+) -> list[Breakdown]:
+    """Every visible project's units, by responsible sub-district (``where`` filters projects ``p``)."""
+    groups: dict[str, list[UnitFact]] = {}
+    for u in load_facts(conn, None, where, **params):
+        groups.setdefault(u.group, []).append(u)
+    return [breakdown(k, g[0].group_zh, g) for k, g in sorted(groups.items())]
 
 
 def load_events(conn: Connection[Any], project_id: int, until: date) -> list[StatusEvent]:

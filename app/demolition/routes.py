@@ -23,8 +23,9 @@ from app.demolition.models import (
     UnitStatus,
     UnitUpdate,
 )
-from app.demolition.progress import Progress, project_progress
+from app.demolition.progress import Breakdown, Progress, project_progress, subdistrict_progress
 from app.projects.routes import today
+from app.projects.service import visibility
 from app.projects.versioning import etag, expected_version
 
 router = APIRouter(tags=["demolition"])
@@ -131,3 +132,10 @@ def progress(
     """Counts, floor area and households per status and sub-district, burndown and finish forecast."""
     ledger.visible_project(conn, grant, project_id)
     return project_progress(conn, project_id, as_of or today())
+
+
+@router.get("/api/demolition/progress/subdistricts", response_model=list[Breakdown], summary="各街道征拆进度")
+def progress_by_subdistrict(conn: Conn, grant: ReadGrant) -> list[Breakdown]:
+    """Units, floor area and households per status for each sub-district, over the visible projects."""
+    where, params = visibility(grant)
+    return subdistrict_progress(conn, where, params)
