@@ -20,6 +20,7 @@ from app.auth import routes as auth_routes
 from app.auth.deps import Allow, Public
 from app.calendar import routes as calendar_routes
 from app.db import create_pool
+from app.demolition import blocker_routes as demolition_blocker_routes
 from app.demolition import import_routes as demolition_import_routes
 from app.demolition import routes as demolition_routes
 from app.errors import install_error_handlers
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         demand_routes,
         demolition_routes,
         demolition_import_routes,
+        demolition_blocker_routes,
         ogc_routes,
         raster_routes,
         vector_routes,
