@@ -11,9 +11,11 @@ from fastapi.staticfiles import StaticFiles
 
 from app.settings import Settings
 
+LEAFLET_PATH = "/assets/leaflet"
+
 
 def mount_web(app: FastAPI, settings: Settings) -> None:
-    """Mount Swagger UI at /api/docs (from web/node_modules) and the web app at /."""
+    """Mount Swagger UI at /api/docs and Leaflet at /assets/leaflet (web/node_modules), the web app at /."""
     swagger = settings.web_dir / "node_modules" / "swagger-ui-dist"
     if swagger.is_dir():
         app.mount("/api/docs/assets", StaticFiles(directory=swagger), name="swagger-assets")
@@ -27,6 +29,11 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
                 swagger_css_url="/api/docs/assets/swagger-ui.css",
                 swagger_favicon_url="/api/docs/assets/favicon-32x32.png",
             )
+
+    # Leaflet for printable folium maps (demolition summaries): served locally, never from a CDN.
+    leaflet = settings.web_dir / "node_modules" / "leaflet" / "dist"
+    if leaflet.is_dir():
+        app.mount(LEAFLET_PATH, StaticFiles(directory=leaflet), name="leaflet-assets")
 
     site = _site_dir(settings.web_dir)
     app.mount("/", StaticFiles(directory=site, html=True), name="web")

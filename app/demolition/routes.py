@@ -6,11 +6,12 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi.responses import HTMLResponse
 
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
-from app.demolition import ledger
+from app.demolition import blockers, exports, ledger
 from app.demolition.models import (
     PIPELINE,
     STATUS_COLOURS,
@@ -139,3 +140,42 @@ def progress_by_subdistrict(conn: Conn, grant: ReadGrant) -> list[Breakdown]:
     """Units, floor area and households per status for each sub-district, over the visible projects."""
     where, params = visibility(grant)
     return subdistrict_progress(conn, where, params)
+
+
+@router.get(
+    "/api/demolition/projects/{project_id}/progress.xlsx",
+    response_class=Response,
+    responses={200: {"content": {exports.XLSX: {}}, "description": "XLSX"}},
+    summary="导出征拆进度（XLSX）",
+)
+def progress_xlsx(
+    project_id: int,
+    conn: Conn,
+    grant: ReadGrant,
+    as_of: Annotated[date | None, Query(description="计算日期；缺省为今天")] = None,
+) -> Response:
+    """Summary by status, sub-districts, burndown and the ledger itself, with Chinese headers."""
+    project = ledger.visible_project(conn, grant, project_id)
+    progress = project_progress(conn, project_id, as_of or today())
+    body = exports.progress_xlsx(project, progress, ledger.list_units(conn, grant, project_id))
+    headers = {"Content-Disposition": f'attachment; filename="demolition-{project.code}.xlsx"'}
+    return Response(body, media_type=exports.XLSX, headers=headers)
+
+
+@router.get(
+    "/api/demolition/projects/{project_id}/summary.html",
+    response_class=HTMLResponse,
+    summary="征拆进度报告（可打印，含地图）",
+)
+def summary_html(
+    project_id: int,
+    conn: Conn,
+    grant: ReadGrant,
+    as_of: Annotated[date | None, Query(description="计算日期；缺省为今天")] = None,
+) -> HTMLResponse:
+    """A printable page: headline figures, tables, open blockers and a map (Leaflet served locally)."""
+    project = ledger.visible_project(conn, grant, project_id)
+    progress = project_progress(conn, project_id, as_of or today())
+    units = ledger.list_units(conn, grant, project_id)
+    open_blockers = blockers.list_blockers(conn, grant, project_id, None, None)
+    return HTMLResponse(exports.summary_html(project, progress, units, open_blockers))
