@@ -14,6 +14,7 @@ from app import bootstrap, localdb, migrate
 from app.audit.log import Actor
 from app.auth import users as user_service
 from app.auth.policy import Role
+from app.demolition.cli import demolition_cli
 from app.errors import DuoguiError
 from app.projects.cli import calendar_cli, projects_cli
 from app.settings import Settings
@@ -36,6 +37,7 @@ cli.add_typer(local_cli, name="local")
 cli.add_typer(layers_cli, name="layers")
 cli.add_typer(projects_cli, name="projects")
 cli.add_typer(calendar_cli, name="calendar")
+cli.add_typer(demolition_cli, name="demolition")
 
 
 def _settings() -> Settings:
