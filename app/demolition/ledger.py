@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 import shapely
 from psycopg import Connection, sql
 from psycopg.rows import dict_row
@@ -161,9 +162,32 @@ def insert_unit(
             f"Unit code '{unit_code}' already exists in this project.",
             code="unit_code_taken",
         )
-    values = {k: fields.get(k) for k in ATTRIBUTE_COLUMNS}
+    values: dict[str, Any] = {k: fields.get(k) for k in ATTRIBUTE_COLUMNS}
     values["floor_area_m2"] = values["floor_area_m2"] or Decimal(0)
     values["households"] = values["households"] or 0
+    try:
+        row = _insert(conn, actor, project_id, unit_code, values, fields, geom, source, source_ref)
+    except psycopg.errors.UniqueViolation as exc:  # a concurrent insert of the same code
+        raise Conflict(
+            f"单元编号“{unit_code}”在本项目中已存在。",
+            f"Unit code '{unit_code}' already exists in this project.",
+            code="unit_code_taken",
+        ) from exc
+    add_event(conn, actor, row, project_id, "create", UnitStatus.SURVEYED)
+    return row
+
+
+def _insert(
+    conn: Connection[Any],
+    actor: Actor,
+    project_id: int,
+    unit_code: str,
+    values: dict[str, Any],
+    fields: dict[str, Any],
+    geom: shapely.Geometry | None,
+    source: UnitSource,
+    source_ref: dict[str, Any] | None,
+) -> int:
     row = conn.execute(
         sql.SQL(
             "INSERT INTO demolition.unit (project_id, unit_code, {cols}, subdistrict_id, source, source_ref,"
@@ -185,7 +209,6 @@ def insert_unit(
         },
     ).fetchone()
     assert row is not None
-    add_event(conn, actor, int(row[0]), project_id, "create", UnitStatus.SURVEYED)
     return int(row[0])
 
 
@@ -217,6 +240,10 @@ def attribute_changes(conn: Connection[Any], before: Unit, data: UnitFields) -> 
     given = data.model_dump(exclude_unset=True, exclude={"version"})
     changes: dict[str, Any] = {}
     for key, value in given.items():
+        if value is None and key in ("floor_area_m2", "households"):
+            raise Unprocessable(
+                f"“{key}”不能为空（可填 0）。", f"'{key}' cannot be empty (send 0).", code="required_field"
+            )
         if key == "subdistrict_code":
             new_id = subdistrict_id(conn, value)
             if new_id != before.subdistrict_id:

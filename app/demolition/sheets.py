@@ -31,6 +31,7 @@ class Column:
     header_zh: str
     kind: str  # text, decimal, integer, owner, status, subdistrict, wkt
     help_zh: str
+    limit: Decimal = Decimal("1e13")  # largest accepted number (the column's database range)
 
 
 COLUMNS: list[Column] = [
@@ -38,8 +39,8 @@ COLUMNS: list[Column] = [
     Column("address", "地址", "text", "门牌地址"),
     Column("owner_type", "权属类型", "owner", "国有、集体或私人"),
     Column("owner_name", "权利人", "text", "产权人或使用人"),
-    Column("floor_area_m2", "建筑面积（m²）", "decimal", "数字，两位小数"),
-    Column("households", "户数", "integer", "整数"),
+    Column("floor_area_m2", "建筑面积（m²）", "decimal", "数字，两位小数", Decimal("1e9")),
+    Column("households", "户数", "integer", "整数", Decimal(100_000)),
     Column("valuation_yuan", "评估价（元）", "decimal", "数字"),
     Column("agreed_compensation_yuan", "协议补偿（元）", "decimal", "数字"),
     Column("paid_compensation_yuan", "已付补偿（元）", "decimal", "数字"),
@@ -48,7 +49,7 @@ COLUMNS: list[Column] = [
 ]
 BULK_COLUMNS: list[Column] = [
     Column("unit_code", "单元编号", "text", "必填；已有单元的编号"),
-    Column("version", "版本号", "integer", "必填；导出台账时的版本号"),
+    Column("version", "版本号", "integer", "必填；导出台账时的版本号", Decimal(2**31 - 1)),
     Column("to_status", "目标状态", "status", "调查、评估、签约、补偿、腾空、拆除、移交；留空表示不变"),
     Column("reason", "理由", "text", "跳步或退回时必填"),
     Column("note", "备注", "text", "状态变更说明"),
@@ -177,8 +178,11 @@ def convert(column: Column, value: Any, subdistricts: dict[str, str]) -> Any:
             raise CellError(
                 f"“{column.header_zh}”不是数字：{text}", f"{column.key} is not a number: {text}"
             ) from exc
-        if number < 0 or not number.is_finite():
-            raise CellError(f"“{column.header_zh}”不能为负数", f"{column.key} may not be negative")
+        if not number.is_finite() or number < 0 or number > column.limit:
+            raise CellError(
+                f"“{column.header_zh}”须在 0 到 {column.limit:,.0f} 之间",
+                f"{column.key} must lie between 0 and {column.limit:,.0f}",
+            )
         if column.kind == "integer":
             if number != number.to_integral_value():
                 raise CellError(f"“{column.header_zh}”须为整数", f"{column.key} must be a whole number")

@@ -174,6 +174,9 @@ def test_spreadsheet_import_is_all_or_nothing(client: TestClient, make_account: 
     only_new = "\n".join(csv_text.splitlines()[:2])
     r = client.post(url, files={"file": ("ledger.csv", only_new.encode("gbk"))}, headers=coord.headers)
     assert r.status_code == 201 and r.json()["unit_codes"] == ["S-3"]
+    huge = "unit_code,floor_area_m2,households\nS-9,1e12,1\nS-10,1,99999999999\n"
+    r = client.post(url, files={"file": ("ledger.csv", huge.encode())}, headers=coord.headers)
+    assert r.status_code == 422 and [p["row"] for p in r.json()["problems"]] == [2, 3]
     r = client.post(url, files={"file": ("ledger.txt", b"x")}, headers=coord.headers)
     assert r.status_code == 422 and r.json()["code"] == "unsupported_sheet"
     r = client.post(url, files={"file": ("ledger.xlsx", b"not a zip")}, headers=coord.headers)

@@ -115,6 +115,16 @@ def test_pipeline_roles_reasons_and_event_log(client: TestClient, make_account: 
         headers=coord.headers,
     )
     assert r.status_code == 422 and r.json()["code"] == "unknown_subdistrict"
+    r = client.patch(
+        f"/api/demolition/units/{u['id']}", json={"version": 6, "floor_area_m2": None}, headers=coord.headers
+    )
+    assert r.status_code == 422 and r.json()["code"] == "required_field"
+    r = client.patch(
+        f"/api/demolition/units/{u['id']}",
+        json={"version": 6, "valuation_yuan": "1e20"},
+        headers=coord.headers,
+    )
+    assert r.status_code == 422
     r = client.post(
         f"/api/demolition/projects/{p['id']}/units", json={"unit_code": "A-001"}, headers=coord.headers
     )
