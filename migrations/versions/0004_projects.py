@@ -59,7 +59,7 @@ def upgrade() -> None:
                                                    'stopped')),
           tier                   text NOT NULL DEFAULT 'reserve'
                                  CHECK (tier IN ('reserve', 'preparation', 'implementation')),
-          initiation             text NOT NULL CHECK (initiation IN ('top_down', 'bottom_up')),
+          initiation             text NOT NULL CHECK (initiation IN ('top_down', 'bottom_up', 'unit')),
           plan_link              jsonb,
           demolition_progress_pct numeric(5, 2) CHECK (demolition_progress_pct BETWEEN 0 AND 100),
           demolition_threshold_pct numeric(5, 2) CHECK (demolition_threshold_pct BETWEEN 0 AND 100),
@@ -117,7 +117,8 @@ def upgrade() -> None:
           project_id        bigint NOT NULL REFERENCES project.project (id) ON DELETE CASCADE,
           item_code         text NOT NULL,
           name_zh           text NOT NULL,
-          stage             text NOT NULL,
+          stage             text NOT NULL
+                            CHECK (stage IN ('project_land', 'engineering', 'construction', 'completion')),
           department_code   text NOT NULL,
           department_id     bigint REFERENCES auth.organisation (id),
           statutory_days    integer NOT NULL CHECK (statutory_days >= 0),
@@ -125,9 +126,13 @@ def upgrade() -> None:
           parallel_group    text,
           source            text NOT NULL CHECK (source IN ('template', 'pre_evaluation', 'manual')),
           reason            text,
-          status            text NOT NULL DEFAULT 'not_started',
+          status            text NOT NULL DEFAULT 'not_started'
+                            CHECK (status IN ('not_started', 'submitted', 'accepted', 'accepted_conditional',
+                                              'under_review', 'correction', 'approved', 'rejected',
+                                              'cancelled', 'merged')),
           merged_into_id    bigint REFERENCES approval.item (id),
-          missing_documents jsonb,
+          missing_documents jsonb
+                            CHECK (missing_documents IS NULL OR jsonb_typeof(missing_documents) = 'array'),
           supplement_due    date,
           supplemented_at   timestamptz,
           created_at        timestamptz NOT NULL DEFAULT now(),
