@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -196,7 +196,11 @@ def forecast(series: list[BurndownPoint], as_of: date) -> Forecast:
     last = series[-1]
     cleared_now = last.units - last.remaining_units
     if last.remaining_units == 0:
-        done = next(p.day for p in series if p.units and p.remaining_units == 0)
+        done = last.day
+        for point in reversed(series):  # the first day of the final all-clear run
+            if point.remaining_units:
+                break
+            done = point.day
         return Forecast(
             pace_units_per_day=0,
             window_days=0,
@@ -268,11 +272,14 @@ def load_events(conn: Connection[Any], project_id: int, until: date) -> list[Sta
 
 def project_progress(conn: Connection[Any], project_id: int, as_of: date) -> Progress:
     """Totals, sub-district breakdown, burndown and forecast of one project (visibility checked by caller)."""
-    units = load_facts(conn, project_id)
+    events = load_events(conn, project_id, as_of)
+    # The tallies are the ledger as of that day: the event log replayed (it holds every creation and move).
+    state = {e.unit_id: e.to_status for e in sorted(events, key=lambda e: e.day)}
+    units = [replace(u, status=state[u.unit_id]) for u in load_facts(conn, project_id) if u.unit_id in state]
     groups: dict[str, list[UnitFact]] = {}
     for u in units:
         groups.setdefault(u.group, []).append(u)
-    series = burndown(units, load_events(conn, project_id, as_of), as_of)
+    series = burndown(units, events, as_of)
     return Progress(
         project_id=project_id,
         as_of=as_of,

@@ -70,6 +70,11 @@ def test_burndown_and_forecast_pure() -> None:
     # Nothing cleared in the window: no forecast.
     assert forecast(burndown(facts, events[:5], date(2026, 3, 6)), date(2026, 3, 6)).finish_on is None
     assert progress_of([]) is None
+    # Everything down on 8 March: the forecast is that day, not a date to come.
+    done = [*events, StatusEvent(ids["C"], date(2026, 3, 8), UnitStatus.DEMOLISHED)]
+    done.append(StatusEvent(ids["D"], date(2026, 3, 8), UnitStatus.HANDED_OVER))
+    finished = forecast(burndown(facts, done, date(2026, 3, 12)), date(2026, 3, 12))
+    assert (finished.finish_on, finished.remaining_units) == (date(2026, 3, 8), 0)
 
 
 def test_progress_api_on_a_hand_made_event_log(
@@ -129,6 +134,8 @@ def test_progress_api_on_a_hand_made_event_log(
     # As of 3 March the log is replayed only that far.
     r = client.get(f"/api/demolition/projects/{p['id']}/progress?as_of=2026-03-03", headers=viewer.headers)
     assert [pt["remaining_units"] for pt in r.json()["burndown"]] == [4, 4, 3]
+    early = r.json()["total"]
+    assert (early["cleared_units"], early["progress_pct"]) == (1, 10.0)  # only A (100 of 1000 m²) was down
 
 
 def test_progress_per_subdistrict_over_visible_projects(client: TestClient, make_account: Any) -> None:
