@@ -42,4 +42,12 @@ def test_import_progress_and_export(
     html = tmp_path / "report.html"
     assert runner.invoke(cli, ["demolition", "export", str(p["id"]), str(html)]).exit_code == 0
     assert "征拆进度报告" in html.read_text(encoding="utf-8")
-    assert runner.invoke(cli, ["demolition", "blockers"]).exit_code == 0
+    coord = make_account(Role.COORDINATOR, "land-prep")
+    blocker = {"category": "title", "title": "产权不清K", "department_code": "pnr", "deadline": "2020-01-01"}
+    r = client.post(f"/api/demolition/projects/{p['id']}/blockers", json=blocker, headers=coord.headers)
+    assert r.status_code == 201
+    r = runner.invoke(cli, ["demolition", "blockers", "--overdue-on", "2020-01-02"])
+    assert r.exit_code == 0 and "产权不清K" in r.output
+    # The tracker's warnings command shows the overdue blocker through the warning-source hook.
+    r = runner.invoke(cli, ["projects", "warnings", "--department", "pnr"])
+    assert r.exit_code == 0 and "产权不清K" in r.output
