@@ -21,6 +21,7 @@ from app.errors import PayloadTooLarge, Unprocessable
 
 MAX_SHEET_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 20_000
+LEDGER_SHEETS = ("台账", "征拆台账", "批量更新")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Column:
     kind: str  # text, decimal, integer, owner, status, subdistrict, wkt
     help_zh: str
     limit: Decimal = Decimal("1e13")  # largest accepted number (the column's database range)
+    aliases: tuple[str, ...] = ()  # other accepted headers
 
 
 COLUMNS: list[Column] = [
@@ -50,7 +52,13 @@ COLUMNS: list[Column] = [
 BULK_COLUMNS: list[Column] = [
     Column("unit_code", "单元编号", "text", "必填；已有单元的编号"),
     Column("version", "版本号", "integer", "必填；导出台账时的版本号", Decimal(2**31 - 1)),
-    Column("to_status", "目标状态", "status", "调查、评估、签约、补偿、腾空、拆除、移交；留空表示不变"),
+    Column(
+        "to_status",
+        "目标状态",
+        "status",
+        "调查、评估、签约、补偿、腾空、拆除、移交；留空或与当前相同表示不变",
+        aliases=("状态",),  # the 台账 sheet of the progress export round-trips
+    ),
     Column("reason", "理由", "text", "跳步或退回时必填"),
     Column("note", "备注", "text", "状态变更说明"),
     *[c for c in COLUMNS if c.key not in ("unit_code", "wkt")],
@@ -61,7 +69,7 @@ def column_aliases(columns: list[Column]) -> dict[str, str]:
     """Accepted header spellings (key, Chinese header, header without its unit) → column key."""
     out: dict[str, str] = {}
     for c in columns:
-        for name in (c.key, c.header_zh, c.header_zh.split("（")[0]):
+        for name in (c.key, c.header_zh, c.header_zh.split("（")[0], *c.aliases):
             out[name.strip().lower()] = c.key
     return out
 
@@ -126,7 +134,8 @@ def _xlsx_rows(data: bytes) -> list[list[Any]]:
         raise Unprocessable(
             "无法读取 XLSX 文件。", "The XLSX file cannot be read.", code="unreadable_sheet"
         ) from exc
-    sheet = book.worksheets[0]
+    # The progress export's 台账 sheet can be edited and sent back; otherwise the first sheet is read.
+    sheet = next((ws for ws in book.worksheets if ws.title in LEDGER_SHEETS), book.worksheets[0])
     return [list(r) for r in sheet.iter_rows(values_only=True)]
 
 

@@ -44,6 +44,21 @@ def test_progress_xlsx_and_printable_summary(client: TestClient, make_account: A
     assert rows["拆除"] == (1, 300, 1) and rows["调查"] == (1, 100, 1) and rows["合计"] == (2, 400, 2)
     ledger = list(book["台账"].iter_rows(values_only=True))
     assert ledger[0][:3] == ("单元编号", "版本号", "状态") and {r[0] for r in ledger[1:]} == {"E-1", "E-2"}
+    # The exported ledger goes back as a bulk update: only the edited cell changes.
+    sheet = book["台账"]
+    row = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == "E-2")
+    row[2].value = "评估"
+    edited = io.BytesIO()
+    book.save(edited)
+    r = client.post(
+        f"/api/demolition/projects/{p['id']}/bulk?dry_run=true",
+        files={"file": ("export.xlsx", edited.getvalue())},
+        headers=coord.headers,
+    )
+    assert r.status_code == 200 and r.json()["problems"] == []
+    assert [(c["unit_code"], c["field"], c["to_value"]) for c in r.json()["changes"]] == [
+        ("E-2", "status", "valued")
+    ]
 
     r = client.get(f"/api/demolition/projects/{p['id']}/summary.html", headers=viewer.headers)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
