@@ -114,3 +114,40 @@ def demolition_tile(
     if "gzip" in request.headers.get("accept-encoding", ""):
         return Response(body, media_type=MVT, headers={**headers, "Content-Encoding": "gzip"})
     return Response(gzip.decompress(body), media_type=MVT, headers=headers)
+
+
+@router.get(
+    "/tiles/demolition/{project_id}/style.json",
+    response_model=dict[str, Any],
+    summary="征拆单元 MapLibre 样式（按状态着色）",
+)
+def demolition_style(
+    project_id: int,
+    request: Request,
+    conn: Conn,
+    grant: Annotated[Grant, Depends(Allow(Action.DEMOLITION_READ))],
+) -> dict[str, Any]:
+    """A MapLibre style with the project's unit tiles, filled by each unit's status colour."""
+    visible_project(conn, grant, project_id)
+    url = str(request.base_url).rstrip("/") + f"/tiles/demolition/{project_id}/{{z}}/{{x}}/{{y}}.mvt"
+    return {
+        "version": 8,
+        "name": f"征拆单元 {project_id}",
+        "sources": {"demolition": {"type": "vector", "tiles": [url], "minzoom": 0, "maxzoom": 22}},
+        "layers": [
+            {
+                "id": "demolition-unit-fill",
+                "type": "fill",
+                "source": "demolition",
+                "source-layer": LAYER_NAME,
+                "paint": {"fill-color": ["get", "colour"], "fill-opacity": 0.8},
+            },
+            {
+                "id": "demolition-unit-line",
+                "type": "line",
+                "source": "demolition",
+                "source-layer": LAYER_NAME,
+                "paint": {"line-color": "#333333", "line-width": 0.6},
+            },
+        ],
+    }

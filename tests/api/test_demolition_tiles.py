@@ -53,3 +53,8 @@ def test_unit_tiles_follow_the_ledger(client: TestClient, make_account: Any, mak
     )
     assert client.get(f"/tiles/demolition/{p['id']}/2/9/9.mvt", headers=coord.headers).status_code == 404
     assert client.get(url, headers=stranger.headers).status_code == 404
+    style = client.get(f"/tiles/demolition/{p['id']}/style.json", headers=coord.headers).json()
+    assert style["sources"]["demolition"]["tiles"][0].endswith(
+        f"/tiles/demolition/{p['id']}/{{z}}/{{x}}/{{y}}.mvt"
+    )
+    assert style["layers"][0]["paint"]["fill-color"] == ["get", "colour"]
