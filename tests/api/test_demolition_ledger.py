@@ -234,3 +234,17 @@ def test_construction_permit_gate_reads_the_ledger(client: TestClient, make_acco
     prog = client.get(f"/api/demolition/projects/{p['id']}/progress", headers=unit_acct.headers).json()
     assert prog["total"]["progress_pct"] == 100.0 and prog["total"]["cleared_floor_area_m2"] == 400.0
     assert move(client, unit_acct, permit, "submit").status_code == 200
+
+
+def test_event_log_and_blocker_thread_are_append_only_for_the_service(settings: Any) -> None:
+    import psycopg
+    import pytest
+
+    from app.db import connection_options
+
+    with psycopg.connect(settings.app_dsn, options=connection_options(settings), autocommit=True) as conn:
+        for table, column in (("demolition.unit_event", "note"), ("demolition.blocker_comment", "body")):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(f"UPDATE {table} SET {column} = {column}")  # noqa: S608 - fixed names
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(f"DELETE FROM {table}")  # noqa: S608
