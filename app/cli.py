@@ -16,6 +16,7 @@ from app import bootstrap, localdb, migrate
 from app.audit.log import Actor
 from app.auth import users as user_service
 from app.auth.policy import Role
+from app.demolition.cli import demolition_cli
 from app.errors import DuoguiError
 from app.preeval_cli import check
 from app.projects.cli import calendar_cli, projects_cli
@@ -40,6 +41,7 @@ cli.add_typer(layers_cli, name="layers")
 cli.command("check")(check)
 cli.add_typer(projects_cli, name="projects")
 cli.add_typer(calendar_cli, name="calendar")
+cli.add_typer(demolition_cli, name="demolition")
 
 
 def _settings() -> Settings:

@@ -28,6 +28,10 @@ from app.auth import routes as auth_routes
 from app.auth.deps import Allow, Public
 from app.calendar import routes as calendar_routes
 from app.db import create_pool
+from app.demolition import blocker_routes as demolition_blocker_routes
+from app.demolition import import_routes as demolition_import_routes
+from app.demolition import routes as demolition_routes
+from app.demolition import tiles as demolition_tiles
 from app.errors import install_error_handlers
 from app.ogc import routes as ogc_routes
 from app.orgs import routes as org_routes
@@ -149,6 +153,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         plan_routes,
         supervision_routes,
         demand_routes,
+        demolition_routes,
+        demolition_import_routes,
+        demolition_blocker_routes,
+        demolition_tiles,
         ogc_routes,
         raster_routes,
         vector_routes,

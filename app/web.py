@@ -11,6 +11,9 @@ from fastapi.staticfiles import StaticFiles
 
 from app.settings import Settings
 
+# One local copy of Leaflet for every printable map (pre-evaluation reports, demolition summaries).
+LEAFLET_PATH = "/vendor/leaflet"
+
 
 def mount_web(app: FastAPI, settings: Settings) -> None:
     """Mount Swagger UI (/api/docs) and Leaflet (/vendor/leaflet) from web/node_modules, the app at /."""
@@ -31,7 +34,7 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
     leaflet = settings.web_dir / "node_modules" / "leaflet" / "dist"
     if leaflet.is_dir():
         # Leaflet for the HTML pre-evaluation reports: served by the app, never from a CDN.
-        app.mount("/vendor/leaflet", StaticFiles(directory=leaflet), name="leaflet")
+        app.mount(LEAFLET_PATH, StaticFiles(directory=leaflet), name="leaflet")
 
     site = _site_dir(settings.web_dir)
     app.mount("/", StaticFiles(directory=site, html=True), name="web")

@@ -61,6 +61,10 @@ class Action(StrEnum):
     SUPERVISION_READ = "supervision:read"
     DEMANDS_SUBMIT = "demands:submit"
     DEMANDS_TRIAGE = "demands:triage"
+    # Demolition ledger (issue 7).
+    DEMOLITION_READ = "demolition:read"
+    DEMOLITION_MANAGE = "demolition:manage"
+    BLOCKERS_WORK = "blockers:work"
 
 
 PUBLIC = "public"
@@ -119,6 +123,25 @@ POLICY: dict[Action, dict[Role, Scope]] = {
     # Demands: everyone may submit and see their own; planners and admins triage (merge/accept/reject).
     Action.DEMANDS_SUBMIT: dict.fromkeys(Role, Scope.SELF) | {Role.ADMIN: Scope.ANY, Role.PLANNER: Scope.ANY},
     Action.DEMANDS_TRIAGE: {Role.ADMIN: Scope.ANY, Role.PLANNER: Scope.ANY},
+    # Demolition ledger: ORG scope reads the projects that involve the caller (app/projects visibility).
+    Action.DEMOLITION_READ: {
+        Role.ADMIN: Scope.ANY,
+        Role.PLANNER: Scope.ANY,
+        Role.PROJECT_UNIT: Scope.ORG,
+        Role.REVIEWER: Scope.ORG,
+        Role.COORDINATOR: Scope.ANY,
+        Role.VIEWER: Scope.ANY,
+    },
+    # Only coordinators (土地整备局/街道) and administrators change units and their statuses.
+    Action.DEMOLITION_MANAGE: {Role.ADMIN: Scope.ANY, Role.COORDINATOR: Scope.ANY},
+    # Blockers: coordinators raise, escalate and resolve; the assigned department comments and resolves
+    # (ORG: blockers assigned to the caller's department); project units comment on their projects'.
+    Action.BLOCKERS_WORK: {
+        Role.ADMIN: Scope.ANY,
+        Role.COORDINATOR: Scope.ANY,
+        Role.REVIEWER: Scope.ORG,
+        Role.PROJECT_UNIT: Scope.ORG,
+    },
 }
 
 # Actions still open to an account that must first replace its one-time password.

@@ -1,8 +1,8 @@
 """Demolition progress as the tracker's 施工许可 gate reads it.
 
-Until the demolition ledger exists, the project states its progress (``demolition_progress_pct``).
-The ledger replaces :func:`demolition_progress` — the only place the gate asks — with progress measured
-from its units; nothing else in the tracker needs to change.
+Progress is measured from the demolition ledger (app/demolition): the share of the ledger's floor area
+that is demolished or handed over. A project without ledger units falls back to the progress it states
+itself (``demolition_progress_pct``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 from psycopg import Connection
 
+from app.demolition.progress import ledger_progress_pct
 from app.errors import Conflict
 
 GATED_ITEMS = frozenset({"construction_permit"})
@@ -19,6 +20,9 @@ GATED_ITEMS = frozenset({"construction_permit"})
 
 def demolition_progress(conn: Connection[Any], project_id: int) -> Decimal | None:
     """Share of demolition done for the project, in percent; None when unknown."""
+    measured = ledger_progress_pct(conn, project_id)
+    if measured is not None:
+        return measured
     row = conn.execute(
         "SELECT demolition_progress_pct FROM project.project WHERE id = %s", (project_id,)
     ).fetchone()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -20,25 +21,41 @@ YELLOW_SHARE = 0.8
 
 
 class SupervisionWarning(BaseModel):
-    """One warning: yellow at ≥ 80 % of the promised limit, red when overdue or a 容缺 supplement is late."""
+    """One warning: yellow at ≥ 80 % of the promised limit, red when overdue or a 容缺 supplement is late.
+
+    Warnings from other sources (overdue demolition blockers) leave the item fields empty.
+    """
 
     level: str
     kind: str
-    item_id: int
-    item_code: str
-    item_name_zh: str
+    item_id: int | None
+    item_code: str | None
+    item_name_zh: str | None
     department_code: str
     project_id: int
     project_code: str
     project_name: str
     status: str
-    elapsed_days: int
-    promised_days: int
-    used_pct: float
+    elapsed_days: int | None
+    promised_days: int | None
+    used_pct: float | None
     due_on: date | None
     supplement_due: date | None
     message_zh: str
     message_en: str
+    blocker_id: int | None = None
+
+
+# Other modules add warnings of their own (the demolition ledger: overdue blockers) through this hook.
+WarningSource = Callable[[Connection[Any], Grant, date, int | None, str | None], list[SupervisionWarning]]
+_warning_sources: list[WarningSource] = []
+
+
+def add_warning_source(source: WarningSource) -> WarningSource:
+    """Register a source of warnings (called with conn, grant, as_of, project_id, department)."""
+    if source not in _warning_sources:
+        _warning_sources.append(source)
+    return source
 
 
 def _scope(grant: Grant) -> tuple[sql.Composable, dict[str, Any]]:
@@ -147,12 +164,13 @@ def warnings(
 ) -> list[SupervisionWarning]:
     """Warnings of the items the caller supervises, red first."""
     rows = _rows(conn, grant, project_id, department, [*RUNNING, "correction"])
-    if not rows:
-        return []
-    cal = load_calendar(conn)
-    events = item_events(conn, [r[0] for r in rows])
-    out = [w for r in rows for w in item_warnings(r, timing(events[r[0]], cal, as_of), cal, as_of)]
-    return sorted(out, key=lambda w: (w.level != "red", w.department_code, w.item_id))
+    out: list[SupervisionWarning] = []
+    if rows:
+        cal = load_calendar(conn)
+        events = item_events(conn, [r[0] for r in rows])
+        out = [w for r in rows for w in item_warnings(r, timing(events[r[0]], cal, as_of), cal, as_of)]
+    out += [w for source in _warning_sources for w in source(conn, grant, as_of, project_id, department)]
+    return sorted(out, key=lambda w: (w.level != "red", w.department_code, w.item_id or 0, w.blocker_id or 0))
 
 
 def kpis(

@@ -1,0 +1,141 @@
+"""Routes: creating ledger units from a pre-evaluation, a spreadsheet or a GIS file; the templates."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from pydantic import BaseModel, Field
+
+from app.auth.deps import Allow, Grant
+from app.auth.policy import Action
+from app.db import Conn
+from app.demolition import bulk, creation
+from app.demolition.bulk import BulkReport
+from app.demolition.creation import CreationReport
+from app.demolition.sheets import BULK_COLUMNS, COLUMNS, MAX_SHEET_BYTES, template_xlsx
+from app.errors import PayloadTooLarge
+
+router = APIRouter(tags=["demolition"])
+
+ReadGrant = Annotated[Grant, Depends(Allow(Action.DEMOLITION_READ))]
+ManageGrant = Annotated[Grant, Depends(Allow(Action.DEMOLITION_MANAGE))]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_XLSX_RESPONSE: dict[int | str, dict[str, object]] = {200: {"content": {XLSX: {}}, "description": "XLSX"}}
+MAX_GIS_BYTES = 100 * 1024 * 1024
+
+
+class FromPreEvaluation(BaseModel):
+    """Which stored pre-evaluation report to take the buildings from."""
+
+    pre_evaluation_id: int = Field(description="预评价报告编号")
+
+
+@router.post(
+    "/api/demolition/projects/{project_id}/units/from-pre-evaluation",
+    response_model=CreationReport,
+    status_code=201,
+    summary="由预评价生成征拆单元",
+)
+def from_pre_evaluation(
+    project_id: int, body: FromPreEvaluation, conn: Conn, grant: ManageGrant
+) -> CreationReport:
+    """One unit per building the report found in the footprint; units already in the ledger are skipped."""
+    return creation.from_pre_evaluation(conn, grant, project_id, body.pre_evaluation_id)
+
+
+def _read_limited(file: UploadFile, limit: int) -> bytes:
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"文件超过 {limit // 1024 // 1024} MB。", "The file is too large.")
+    return data
+
+
+@router.post(
+    "/api/demolition/projects/{project_id}/units/import",
+    response_model=CreationReport,
+    status_code=201,
+    summary="由表格导入征拆单元",
+)
+def import_sheet(
+    project_id: int,
+    conn: Conn,
+    grant: ManageGrant,
+    file: Annotated[UploadFile, File(description="按模板填写的 .xlsx 或 .csv")],
+) -> CreationReport:
+    """All-or-nothing: any bad row refuses the file with every problem listed (422), nothing is written."""
+    data = _read_limited(file, MAX_SHEET_BYTES)
+    return creation.import_sheet(conn, grant, project_id, data, Path(file.filename or "upload").name)
+
+
+@router.post(
+    "/api/demolition/projects/{project_id}/units/import-gis",
+    response_model=CreationReport,
+    status_code=201,
+    summary="由 GIS 文件导入征拆单元",
+)
+def import_gis(
+    project_id: int,
+    request: Request,
+    conn: Conn,
+    grant: ManageGrant,
+    file: Annotated[
+        UploadFile, File(description="GeoPackage、Shapefile（zip）、GeoJSON、DXF 或 FileGDB（zip）")
+    ],
+    crs: Annotated[str | None, Form(max_length=200, description="文件无坐标系时指定，如 EPSG:4547")] = None,
+) -> CreationReport:
+    """Polygons with the template's attribute columns; reprojected to EPSG:4547; all-or-nothing."""
+    tmp_root = request.app.state.settings.data_dir / "tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="demolition-upload-", dir=tmp_root) as tmp:
+        target = Path(tmp) / "upload.bin"
+        with target.open("wb") as out:
+            shutil.copyfileobj(file.file, out, 1024 * 1024)
+        if target.stat().st_size > MAX_GIS_BYTES:
+            raise PayloadTooLarge("文件超过 100 MB。", "The file is larger than 100 MB.")
+        name = Path(file.filename or "upload").name or "upload"
+        return creation.import_gis(conn, grant, project_id, target, name, crs)
+
+
+@router.get(
+    "/api/demolition/templates/ledger.xlsx",
+    response_class=Response,
+    responses=_XLSX_RESPONSE,
+    summary="征拆台账导入模板",
+)
+def ledger_template(_: ReadGrant) -> Response:
+    """The import template: one header per column and a sheet explaining each (docs/DEMOLITION.md)."""
+    headers = {"Content-Disposition": 'attachment; filename="demolition-ledger-template.xlsx"'}
+    return Response(template_xlsx(COLUMNS, "征拆台账"), media_type=XLSX, headers=headers)
+
+
+@router.get(
+    "/api/demolition/templates/bulk.xlsx",
+    response_class=Response,
+    responses=_XLSX_RESPONSE,
+    summary="征拆批量更新模板",
+)
+def bulk_template(_: ReadGrant) -> Response:
+    """The bulk-update template: unit code, version, target status, reason, note and attribute columns."""
+    headers = {"Content-Disposition": 'attachment; filename="demolition-bulk-template.xlsx"'}
+    return Response(template_xlsx(BULK_COLUMNS, "批量更新"), media_type=XLSX, headers=headers)
+
+
+@router.post(
+    "/api/demolition/projects/{project_id}/bulk",
+    response_model=BulkReport,
+    summary="批量更新征拆单元（表格）",
+)
+def bulk_update(
+    project_id: int,
+    conn: Conn,
+    grant: ManageGrant,
+    file: Annotated[UploadFile, File(description="按批量更新模板填写的 .xlsx 或 .csv")],
+    dry_run: Annotated[bool, Query(description="true：只检查并列出将要修改的内容和全部问题")] = True,
+) -> BulkReport:
+    """Dry run lists every change and problem; apply is all-or-nothing (409 bulk_refused on any problem)."""
+    data = _read_limited(file, MAX_SHEET_BYTES)
+    return bulk.bulk_update(conn, grant, project_id, data, Path(file.filename or "upload").name, dry_run)

@@ -1,0 +1,181 @@
+"""Routes: the demolition ledger (征拆台账) — units, versioned changes, transitions, event log."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi.responses import HTMLResponse
+
+from app.auth.deps import Allow, Grant
+from app.auth.policy import Action
+from app.db import Conn
+from app.demolition import blockers, exports, ledger
+from app.demolition.models import (
+    PIPELINE,
+    STATUS_COLOURS,
+    STATUS_LABELS,
+    StatusInfo,
+    TransitionIn,
+    Unit,
+    UnitCreate,
+    UnitEvent,
+    UnitStatus,
+    UnitUpdate,
+)
+from app.demolition.progress import Breakdown, Progress, project_progress, subdistrict_progress
+from app.projects.routes import today
+from app.projects.service import visibility
+from app.projects.versioning import etag, expected_version
+
+router = APIRouter(tags=["demolition"])
+
+ReadGrant = Annotated[Grant, Depends(Allow(Action.DEMOLITION_READ))]
+ManageGrant = Annotated[Grant, Depends(Allow(Action.DEMOLITION_MANAGE))]
+IfMatch = Annotated[str | None, Header(description="读取时的 ETag（版本号）")]
+
+
+@router.get("/api/demolition/statuses", response_model=list[StatusInfo], summary="征拆状态与图例颜色")
+def list_statuses(_: ReadGrant) -> list[StatusInfo]:
+    """The pipeline 调查 → 评估 → 签约 → 补偿 → 腾空 → 拆除 → 移交, with map colours."""
+    return [
+        StatusInfo(
+            code=s,
+            order=i,
+            name_zh=STATUS_LABELS[s][0],
+            name_en=STATUS_LABELS[s][1],
+            colour=STATUS_COLOURS[s],
+        )
+        for i, s in enumerate(PIPELINE)
+    ]
+
+
+@router.get("/api/demolition/projects/{project_id}/units", response_model=list[Unit], summary="征拆台账")
+def list_units(
+    project_id: int,
+    conn: Conn,
+    grant: ReadGrant,
+    status: Annotated[UnitStatus | None, Query(description="只看某状态")] = None,
+) -> list[Unit]:
+    """Every unit of the project (一户一档), GeoJSON geometry in CRS84."""
+    return ledger.list_units(conn, grant, project_id, status)
+
+
+@router.post(
+    "/api/demolition/projects/{project_id}/units",
+    response_model=Unit,
+    status_code=201,
+    summary="新增征拆单元",
+)
+def create_unit(
+    project_id: int, body: UnitCreate, response: Response, conn: Conn, grant: ManageGrant
+) -> Unit:
+    """Enter one unit by hand (status 调查)."""
+    unit = ledger.create_unit(conn, grant, project_id, body)
+    response.headers["ETag"] = etag(unit.version)
+    return unit
+
+
+@router.get("/api/demolition/units/{unit_id}", response_model=Unit, summary="征拆单元")
+def get_unit(unit_id: int, response: Response, conn: Conn, grant: ReadGrant) -> Unit:
+    """One unit; its ETag is the version to send back with a change."""
+    unit = ledger.fetch_unit(conn, unit_id, grant)
+    response.headers["ETag"] = etag(unit.version)
+    return unit
+
+
+@router.patch("/api/demolition/units/{unit_id}", response_model=Unit, summary="修改征拆单元")
+def update_unit(
+    unit_id: int,
+    body: UnitUpdate,
+    response: Response,
+    conn: Conn,
+    grant: ManageGrant,
+    if_match: IfMatch = None,
+) -> Unit:
+    """Change attributes (valuation, compensation…); stale versions answer 412 (If-Match) or 409."""
+    expected, from_header = expected_version(body.version, if_match)
+    unit = ledger.update_unit(conn, grant, unit_id, body, expected, from_header)
+    response.headers["ETag"] = etag(unit.version)
+    return unit
+
+
+@router.post("/api/demolition/units/{unit_id}/transitions", response_model=Unit, summary="变更征拆状态")
+def transition_unit(
+    unit_id: int,
+    body: TransitionIn,
+    response: Response,
+    conn: Conn,
+    grant: ManageGrant,
+    if_match: IfMatch = None,
+) -> Unit:
+    """Move the unit along the pipeline; skipping steps or going back needs a reason and is recorded."""
+    expected, from_header = expected_version(body.version, if_match)
+    unit = ledger.transition_unit(conn, grant, unit_id, body, expected, from_header)
+    response.headers["ETag"] = etag(unit.version)
+    return unit
+
+
+@router.get("/api/demolition/units/{unit_id}/events", response_model=list[UnitEvent], summary="征拆单元日志")
+def unit_events(unit_id: int, conn: Conn, grant: ReadGrant) -> list[UnitEvent]:
+    """Creation, transitions (who, when, note, reason, attachment) and attribute changes, oldest first."""
+    return ledger.unit_events(conn, grant, unit_id)
+
+
+@router.get("/api/demolition/projects/{project_id}/progress", response_model=Progress, summary="征拆进度")
+def progress(
+    project_id: int,
+    conn: Conn,
+    grant: ReadGrant,
+    as_of: Annotated[date | None, Query(description="计算日期；缺省为今天")] = None,
+) -> Progress:
+    """Counts, floor area and households per status and sub-district, burndown and finish forecast."""
+    ledger.visible_project(conn, grant, project_id)
+    return project_progress(conn, project_id, as_of or today())
+
+
+@router.get("/api/demolition/progress/subdistricts", response_model=list[Breakdown], summary="各街道征拆进度")
+def progress_by_subdistrict(conn: Conn, grant: ReadGrant) -> list[Breakdown]:
+    """Units, floor area and households per status for each sub-district, over the visible projects."""
+    where, params = visibility(grant)
+    return subdistrict_progress(conn, where, params)
+
+
+@router.get(
+    "/api/demolition/projects/{project_id}/progress.xlsx",
+    response_class=Response,
+    responses={200: {"content": {exports.XLSX: {}}, "description": "XLSX"}},
+    summary="导出征拆进度（XLSX）",
+)
+def progress_xlsx(
+    project_id: int,
+    conn: Conn,
+    grant: ReadGrant,
+    as_of: Annotated[date | None, Query(description="计算日期；缺省为今天")] = None,
+) -> Response:
+    """Summary by status, sub-districts, burndown and the ledger itself, with Chinese headers."""
+    project = ledger.visible_project(conn, grant, project_id)
+    progress = project_progress(conn, project_id, as_of or today())
+    body = exports.progress_xlsx(project, progress, ledger.list_units(conn, grant, project_id))
+    headers = {"Content-Disposition": f'attachment; filename="demolition-{project.code}.xlsx"'}
+    return Response(body, media_type=exports.XLSX, headers=headers)
+
+
+@router.get(
+    "/api/demolition/projects/{project_id}/summary.html",
+    response_class=HTMLResponse,
+    summary="征拆进度报告（可打印，含地图）",
+)
+def summary_html(
+    project_id: int,
+    conn: Conn,
+    grant: ReadGrant,
+    as_of: Annotated[date | None, Query(description="计算日期；缺省为今天")] = None,
+) -> HTMLResponse:
+    """A printable page: headline figures, tables, open blockers and a map (Leaflet served locally)."""
+    project = ledger.visible_project(conn, grant, project_id)
+    progress = project_progress(conn, project_id, as_of or today())
+    units = ledger.list_units(conn, grant, project_id)
+    open_blockers = blockers.list_blockers(conn, grant, project_id, None, None)
+    return HTMLResponse(exports.summary_html(project, progress, units, open_blockers))
