@@ -32,7 +32,7 @@ from app.errors import NotFound, Unprocessable
 from layers.catalog.model import get_catalog
 from layers.ingest.crs import check_in_district, resolve_crs, transformer_to_storage
 from layers.ingest.intake import IntakeLimits, open_upload
-from layers.ingest.load import read_source
+from layers.ingest.load import read_shapes
 
 BUILDING_RULE = "cur_building.demolition"
 OWNERSHIP = {"10": "state", "30": "collective"}
@@ -288,7 +288,7 @@ def gis_rows(upload: Path, filename: str, crs: str | None, workdir: Path) -> lis
     """Features of a GIS file as template rows (attributes by template keys or headers), with geometry."""
     source = open_upload(upload, filename, workdir, limits=IntakeLimits(max_upload_bytes=100 * 1024 * 1024))
     source_crs = resolve_crs(source.crs, crs)
-    geoms, attributes, _ = read_source(source, get_catalog().layers["cur_building"])
+    geoms, attributes, _ = read_shapes(source, get_catalog().layers["cur_building"])
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     if present.any():
         check_in_district(tuple(shapely.total_bounds(geoms[present])), source_crs)

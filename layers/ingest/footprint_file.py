@@ -1,7 +1,7 @@
 """Project footprints from a file (zipped Shapefile, GeoPackage, GeoJSON, DXF) through the layer intake.
 
 The same guarded intake as layer imports (``intake.open_upload``: size, zip-bomb and zip-slip checks, format
-and encoding detection) and the same reader (``load.read_source``); the features come back as CRS84
+and encoding detection) and the same reader (``load.read_shapes``); the features come back as CRS84
 GeoJSON, one per feature, for ``analysis.footprint.parse_footprint`` to check like any drawn footprint.
 """
 
@@ -19,7 +19,7 @@ from layers.catalog.model import LayerEntry, LayerKind
 from layers.ingest.crs import check_in_district, resolve_crs
 from layers.ingest.errors import IngestError
 from layers.ingest.intake import IntakeLimits, open_upload
-from layers.ingest.load import read_source
+from layers.ingest.load import read_shapes
 
 # The reader only asks a layer entry for its kind: footprints are read like an area layer (for DXF this
 # turns closed polylines into polygons).
@@ -61,9 +61,7 @@ def read_footprint_file(
                 status=413,
             )
         file_crs = resolve_crs(source.crs, crs)
-        wkb, attributes, _ = read_source(source, _AREA_LAYER)
-        # read_source hands over WKB (parsed lazily by the layer import); a footprint file is small.
-        geoms = shapely.from_wkb(wkb, on_invalid="ignore")
+        geoms, attributes, _ = read_shapes(source, _AREA_LAYER)
     if source.driver == "DXF":
         # A drawing carries notes, dimensions and lines besides the red line: keep its closed areas.
         keep = [

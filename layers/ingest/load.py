@@ -67,6 +67,13 @@ def read_source(source: SourceDataset, entry: LayerEntry) -> tuple[np.ndarray, A
     return np.asarray(wkb, dtype=object), attributes, source_fids
 
 
+def read_shapes(source: SourceDataset, entry: LayerEntry) -> tuple[np.ndarray, Any, np.ndarray]:
+    """:func:`read_source` with the geometry parsed into shapely objects (None where unreadable), for
+    small files read whole (footprints, ledger imports); a layer import keeps the WKB."""
+    wkb, attributes, fids = read_source(source, entry)
+    return shapely.from_wkb(wkb, on_invalid="ignore"), attributes, fids
+
+
 def _with_cad_styles(attributes: Any, styles: dict[str, tuple[str, int, str]]) -> Any:
     """Keep the CAD layer name and the entity colour (index and RGB) as attributes."""
     handles = attributes.get("EntityHandle")
