@@ -72,22 +72,13 @@ def _number(value: Any) -> float:
         return 0.0
 
 
-def _point_attribute(
-    conn: Connection[Any], building_version: int, layer_version: int | None, attribute: str, fids: list[int]
-) -> dict[int, str | None]:
-    """The attribute of the layer's feature under a point inside each building (lowest fid on ties)."""
-    if layer_version is None:
-        return dict.fromkeys(fids)
-    query = sql.SQL(
-        "SELECT b.fid, (SELECT z.props->>{attr} FROM {layer} z"
-        " WHERE ST_Intersects(z.geom, ST_PointOnSurface(b.geom)) ORDER BY z.fid LIMIT 1)"
-        " FROM {buildings} b WHERE b.fid = ANY(%s)"
-    ).format(
-        attr=sql.Literal(attribute),
-        layer=sql.Identifier("basemap", f"f_{layer_version}"),
-        buildings=sql.Identifier("basemap", f"f_{building_version}"),
-    )
-    return dict(conn.execute(query, (fids,)).fetchall())
+def _lookup(version: int | None, attribute: str) -> sql.Composable:
+    """The attribute of the layer's feature under ``b.pt`` (lowest fid on ties), or NULL."""
+    if version is None:
+        return sql.SQL("NULL::text")
+    return sql.SQL(
+        "(SELECT z.props->>{attr} FROM {layer} z WHERE ST_Intersects(z.geom, b.pt) ORDER BY z.fid LIMIT 1)"
+    ).format(attr=sql.Literal(attribute), layer=sql.Identifier("basemap", f"f_{version}"))
 
 
 def estimate_compensation(
@@ -109,13 +100,17 @@ def estimate_compensation(
     zones: dict[int, str | None] = {}
     owners: dict[int, str | None] = {}
     if BUILDING_LAYER in versions:
-        fids = [h.fid for h in hits]
-        zones = _point_attribute(
-            conn, versions[BUILDING_LAYER], versions.get(ZONE_LAYER), ZONE_ATTRIBUTE, fids
+        # Zone and ownership under a point inside each building, in one statement.
+        query = sql.SQL(
+            "WITH b AS MATERIALIZED (SELECT fid, ST_PointOnSurface(geom) AS pt FROM {buildings}"
+            " WHERE fid = ANY(%s)) SELECT b.fid, {zone}, {owner} FROM b"
+        ).format(
+            zone=_lookup(versions.get(ZONE_LAYER), ZONE_ATTRIBUTE),
+            owner=_lookup(versions.get(OWNERSHIP_LAYER), OWNERSHIP_ATTRIBUTE),
+            buildings=sql.Identifier("basemap", f"f_{versions[BUILDING_LAYER]}"),
         )
-        owners = _point_attribute(
-            conn, versions[BUILDING_LAYER], versions.get(OWNERSHIP_LAYER), OWNERSHIP_ATTRIBUTE, fids
-        )
+        for fid, zone_value, owner_value in conn.execute(query, ([h.fid for h in hits],)):
+            zones[fid], owners[fid] = zone_value, owner_value
     groups: dict[tuple[str, str], list[float]] = defaultdict(list)
     unpriced: list[UnpricedBuilding] = []
     for hit in sorted(hits, key=lambda h: h.fid):

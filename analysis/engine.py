@@ -162,6 +162,22 @@ def _is_sliver(overlap: shapely.Geometry, ruleset: RuleSet) -> bool:
     return overlap.length > 0 and 2 * area / overlap.length < ruleset.settings.sliver_width_m
 
 
+def _clip(part: sql.Composable, fp: sql.Composable, area: sql.Composable) -> sql.Composable:
+    """The part's overlap with the footprint as WKB (area layers; NULL otherwise or when they only meet
+    within reach). A part the footprint covers is itself, and covering and intersecting are tested with
+    the footprint prepared once per statement, so only parts across its edge pay for an overlay."""
+    return sql.SQL(
+        "CASE WHEN NOT {area} THEN NULL WHEN ST_Covers({fp}, {part}) THEN ST_AsBinary({part}) "
+        "WHEN ST_Intersects({fp}, {part}) THEN ST_AsBinary(ST_Intersection({part}, {fp})) END"
+    ).format(area=area, fp=fp, part=part)
+
+
+def _distance(part: sql.Composable, fp: sql.Composable) -> sql.Composable:
+    return sql.SQL(
+        "CASE WHEN ST_Intersects({fp}, {part}) THEN 0.0 ELSE ST_Distance({part}, {fp}) END"
+    ).format(fp=fp, part=part)
+
+
 def _candidates_sql(indexed: list[CheckedLayer], fallback: list[tuple[CheckedLayer, int]]) -> sql.Composed:
     """One statement: every feature part within reach of the footprint, clipped to it server-side.
 
@@ -174,13 +190,17 @@ def _candidates_sql(indexed: list[CheckedLayer], fallback: list[tuple[CheckedLay
     if indexed:
         statements.append(
             sql.SQL(
-                "(SELECT c.layer_code, c.fid, c.props, CASE WHEN r.area THEN "
-                "ST_AsBinary(ST_Intersection(c.geom, f.g)) END, ST_Distance(c.geom, f.g) "
+                # One index probe with the largest reach; the per-layer reach is applied to what it
+                # found (materialised, so the planner cannot turn it back into one probe per layer).
+                "(WITH c AS MATERIALIZED (SELECT c.layer_code, c.fid, c.props, c.geom, f.g "
                 "FROM (SELECT ST_GeomFromWKB(%(fp)s, 4547) AS g) f "
-                "JOIN basemap.check_part c ON c.geom && ST_Expand(f.g, {reach}) "
+                "JOIN basemap.check_part c ON c.geom && ST_Expand(f.g, {reach})) "
+                "SELECT c.layer_code, c.fid, c.props, {clip}, {distance} FROM c "
                 "JOIN unnest({codes}::text[], {reaches}::float8[], {areas}::bool[]) r(code, reach, area) "
-                "ON r.code = c.layer_code WHERE ST_DWithin(c.geom, f.g, r.reach))"
+                "ON r.code = c.layer_code WHERE ST_DWithin(c.geom, c.g, r.reach))"
             ).format(
+                clip=_clip(sql.SQL("c.geom"), sql.SQL("c.g"), sql.SQL("r.area")),
+                distance=_distance(sql.SQL("c.geom"), sql.SQL("c.g")),
                 reach=sql.Literal(max(layer.reach_m for layer in indexed)),
                 codes=sql.Literal([layer.entry.code for layer in indexed]),
                 reaches=sql.Literal([layer.reach_m for layer in indexed]),
@@ -188,21 +208,18 @@ def _candidates_sql(indexed: list[CheckedLayer], fallback: list[tuple[CheckedLay
             )
         )
     for layer, version in fallback:
-        clip = sql.SQL(
-            "ST_AsBinary(ST_Intersection(t.geom, ST_GeomFromWKB(%(fp)s, 4547)))"
-            if layer.entry.kind is LayerKind.AREA
-            else "NULL::bytea"
-        )
+        fp_sql = sql.SQL("ST_GeomFromWKB(%(fp)s, 4547)")
+        clip = _clip(sql.SQL("t.geom"), fp_sql, sql.Literal(layer.entry.kind is LayerKind.AREA))
         statements.append(
             sql.SQL(
-                "(SELECT {code}::text, t.fid, t.props, {clip}, "
-                "ST_Distance(t.geom, ST_GeomFromWKB(%(fp)s, 4547)) "
+                "(SELECT {code}::text, t.fid, t.props, {clip}, {distance} "
                 "FROM (SELECT fid, props, geom FROM {f} WHERE vertices <= 256 UNION ALL "
                 "SELECT p.fid, f.props, p.geom FROM {p} p JOIN {f} f USING (fid)) t "
                 "WHERE ST_DWithin(t.geom, ST_GeomFromWKB(%(fp)s, 4547), {reach}))"
             ).format(
                 code=sql.Literal(layer.entry.code),
                 clip=clip,
+                distance=_distance(sql.SQL("t.geom"), fp_sql),
                 f=sql.Identifier("basemap", f"f_{version}"),
                 p=sql.Identifier("basemap", f"p_{version}"),
                 reach=sql.Literal(layer.reach_m),

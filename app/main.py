@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import uuid
@@ -13,6 +14,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from analysis.rules_model import get_ruleset
 from app import __version__
 from app.api.routes import (
     health,
@@ -108,6 +110,17 @@ def load_catalog_logged() -> Catalog:
     return loaded.catalog
 
 
+def settle_heap() -> None:
+    """Move everything loaded at start-up (catalog, rule set, modules) out of the collector's sight.
+
+    The garbage collector's full passes otherwise walk these hundreds of thousands of long-lived objects
+    again and again while a large pre-evaluation allocates; measured, that was a fifth of a 10 km² check.
+    """
+    get_ruleset()
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application for ``settings`` (read from the environment when omitted)."""
     settings = settings or Settings()
@@ -117,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = create_pool(settings)
         pool.open(wait=False)
         app.state.pool = pool
+        settle_heap()
         try:
             yield
         finally:
