@@ -8,9 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
 from app.api.routes.layers import catalog_of, visible_entry
-from app.auth.deps import Allow, Grant
+from app.auth.deps import Allow, AllowInEndpoint, Deferred, Grant
 from app.auth.policy import Action
 from app.db import Conn
 from app.errors import NotFound
@@ -171,17 +172,24 @@ TileIndex = Annotated[int, Path(ge=0, description="瓦片行/列号")]
     responses=_MVT_RESPONSE,
     summary="矢量瓦片（可多图层，逗号分隔）",
 )
-def vector_tile(
+async def vector_tile(
     codes: str,
     z: Zoom,
     x: TileIndex,
     y: TileIndex,
     request: Request,
-    conn: Conn,
-    grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))],
+    access: Annotated[Deferred, Depends(AllowInEndpoint(Action.LAYERS_READ))],
 ) -> Response:
     """All requested layers of one XYZ tile in a single MVT (layers below their minimum zoom are left out)."""
-    return render_tile(request, conn, _entries(request, grant, codes), z, x, y)
+    return await run_in_threadpool(_serve_tile, request, access, codes, z, x, y)
+
+
+def _serve_tile(request: Request, access: Deferred, codes: str, z: int, x: int, y: int) -> Response:
+    """Authorise, then render, on one pooled connection in one worker-thread hop (tiles come by the dozen)."""
+    pool = request.app.state.pool
+    with pool.connection() as conn:
+        grant = access.grant(request, conn)
+        return render_tile(request, conn, _entries(request, grant, codes), z, x, y)
 
 
 @router.get("/tiles/{codes}/tilejson.json", response_model=dict[str, Any], summary="TileJSON 3.0")
@@ -294,14 +302,13 @@ def ogc_tileset(
     tags=["ogc-tiles"],
     summary="OGC 瓦片（tileMatrix/tileRow/tileCol）",
 )
-def ogc_tile(
+async def ogc_tile(
     code: str,
     z: Zoom,
     y: TileIndex,
     x: TileIndex,
     request: Request,
-    conn: Conn,
-    grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))],
+    access: Annotated[Deferred, Depends(AllowInEndpoint(Action.LAYERS_READ))],
 ) -> Response:
     """One vector tile of a collection (OGC order: zoom, row, column)."""
-    return render_tile(request, conn, _entries(request, grant, code), z, x, y)
+    return await run_in_threadpool(_serve_tile, request, access, code, z, x, y)

@@ -218,7 +218,8 @@ def render_composite(
         return RenderedTile(b"", {})
     tile = {"x": x, "y": y}
     codes = list(expect) if expect is not None else None
-    row = conn.execute(tile_query(layers, z, verify=codes), tile).fetchone()
+    # Binary results: the tiles arrive as raw bytes, not as hex text to decode.
+    row = conn.execute(tile_query(layers, z, verify=codes), tile, binary=True).fetchone()
     assert row is not None
     if codes is not None and expect is not None:
         current = dict(zip(codes, row[0], strict=True))
@@ -227,25 +228,27 @@ def render_composite(
         row = row[1:]
     parts = [bytes(v) if v else b"" for v in row]
     levels = [0] * len(layers)
-    while (excess := sum(map(len, parts)) - budget) > 0:
-        # Each level roughly halves a layer: raise the largest layers until half of them covers the
-        # excess, and render them again together (one round trip per round, a few rounds at most).
+    while (excess := (total := sum(map(len, parts))) - budget) > 0:
+        # Each level roughly halves a layer: far over budget, take two or three levels at once; raise the
+        # largest layers until their expected saving covers the excess, and render them again together
+        # (one round trip per round, usually one round).
+        step = 1 if total <= 2 * budget else 2 if total <= 4 * budget else 3
         open_ = sorted(
             (i for i in range(len(layers)) if levels[i] < MAX_LEVEL and parts[i]),
             key=lambda k: -len(parts[k]),
         )
         if not open_:
             break
-        chosen, covered = [], 0
+        chosen, covered = [], 0.0
         for i in open_:
             chosen.append(i)
-            covered += len(parts[i]) // 2
+            covered += len(parts[i]) * (1 - 0.5 ** min(step, MAX_LEVEL - levels[i]))
             if covered >= excess:
                 break
         for i in chosen:
-            levels[i] += 1
+            levels[i] = min(MAX_LEVEL, levels[i] + step)
         again = conn.execute(
-            tile_query([layers[i] for i in chosen], z, [levels[i] for i in chosen]), tile
+            tile_query([layers[i] for i in chosen], z, [levels[i] for i in chosen]), tile, binary=True
         ).fetchone()
         for i, value in zip(chosen, again or [b""] * len(chosen), strict=True):
             parts[i] = bytes(value) if value else b""
