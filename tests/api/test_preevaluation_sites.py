@@ -159,3 +159,25 @@ def test_batch_limits_answer_clearly(preeval_world: DemoEnv) -> None:
         json={"project_type": "school", "footprints": empty},
     )
     assert r.status_code == 422 and r.json()["detail"] == "The FeatureCollection is empty."
+
+
+def test_a_batch_on_two_connections_answers_exactly_as_on_one(preeval_world: DemoEnv) -> None:
+    """The helper thread checks every other footprint; results keep their order and their figures."""
+    import psycopg
+
+    from analysis.rules_model import get_ruleset
+    from analysis.sites import SiteInput, evaluate_sites
+    from layers.catalog.model import get_catalog
+
+    shapes = list(CANDIDATES.items()) * 2
+    sites = [SiteInput(index=i, name=n, geojson=geojson(g)) for i, (n, g) in enumerate(shapes)]
+    options: dict[str, Any] = {"catalog": get_catalog(), "ruleset": get_ruleset()}
+    dsn = preeval_world.settings.owner_dsn
+    with psycopg.connect(dsn, autocommit=True) as one, psycopg.connect(dsn, autocommit=True) as two:
+        alone = evaluate_sites(one, sites, "school", **options)
+        paired = evaluate_sites(one, sites, "school", helper=two, **options)
+    assert len(paired) == len(sites) >= 4
+    assert [r.site.name for r in paired] == [s.name for s in sites]
+    for a, b in zip(alone, paired, strict=True):
+        assert a.report is not None and b.report is not None
+        assert a.report.model_dump() == b.report.model_dump()

@@ -7,10 +7,14 @@ rendered), and write one audit row for the whole call.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from psycopg import Connection
+from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 
 from analysis.engine import Report
@@ -138,21 +142,41 @@ def store_report(
     )
 
 
+@contextmanager
+def _spare_connection(request: Request, count: int) -> Iterator[Connection[Any] | None]:
+    """A second pooled connection for a batch, only if one is free right now (never waits for one)."""
+    if count < 4:
+        yield None
+        return
+    pool = request.app.state.pool
+    try:
+        helper = pool.getconn(timeout=0.01)
+    except PoolTimeout:
+        yield None
+        return
+    try:
+        yield helper
+    finally:
+        pool.putconn(helper)
+
+
 def run_sites(
     conn: Conn, request: Request, grant: Grant, body: CheckOptions, sites: list[SiteInput], action: str
 ) -> tuple[RuleSet, list[SiteResult], list[SiteSummary | None]]:
     """Evaluate, store every report and audit the call once, in one transaction."""
     ruleset = ruleset_for(body.project_type)
-    results = evaluate_sites(
-        conn,
-        sites,
-        body.project_type,
-        catalog=catalog_of(request),
-        ruleset=ruleset,
-        crs=body.crs,
-        flags=body.flags,
-        data_dir=request.app.state.settings.data_dir,
-    )
+    with _spare_connection(request, len(sites)) as helper:
+        results = evaluate_sites(
+            conn,
+            sites,
+            body.project_type,
+            catalog=catalog_of(request),
+            ruleset=ruleset,
+            crs=body.crs,
+            flags=body.flags,
+            data_dir=request.app.state.settings.data_dir,
+            helper=helper,
+        )
     summaries: list[SiteSummary | None] = []
     with conn.transaction():
         for result in results:
