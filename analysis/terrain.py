@@ -25,33 +25,73 @@ class SlopeStats:
     mean_deg: float
 
 
-_LOCAL = threading.local()
+# Whole rasters kept in memory, by path (a path names one immutable version): the district's slope
+# raster is a few MB, and a window of an array costs microseconds where a read from the file costs
+# milliseconds. Larger rasters are read window by window.
+IN_MEMORY_MAX_BYTES = 64 * 1024 * 1024
 
 
-def _open(path: Path) -> Any:
-    """The raster, kept open per thread (datasets are not thread-safe); a new version is a new path."""
-    cache: dict[Path, Any] = getattr(_LOCAL, "datasets", None) or {}
-    _LOCAL.datasets = cache
-    src = cache.get(path)
-    if src is None or src.closed:
-        if len(cache) > 8:
-            for old in cache.values():
-                old.close()
-            cache.clear()
-        src = cache[path] = rasterio.open(path)
-    return src
+@dataclass(frozen=True)
+class _Raster:
+    data: np.ma.MaskedArray
+    transform: Any
+    width: int
+    height: int
+    cell_area: float
+
+
+_RASTERS: dict[Path, _Raster | None] = {}
+_RASTERS_LOCK = threading.Lock()
+
+
+def _in_memory(path: Path) -> _Raster | None:
+    """The raster's first band in memory, or None when it is too large to keep."""
+    with _RASTERS_LOCK:
+        if path in _RASTERS:
+            return _RASTERS[path]
+    with rasterio.open(path) as src:
+        size = src.width * src.height * np.dtype(src.dtypes[0]).itemsize
+        raster = None
+        if size <= IN_MEMORY_MAX_BYTES:
+            data = src.read(1, masked=True)
+            data.flags.writeable = False
+            raster = _Raster(data, src.transform, src.width, src.height, abs(src.res[0] * src.res[1]))
+    with _RASTERS_LOCK:
+        if len(_RASTERS) >= 8:
+            _RASTERS.clear()
+        _RASTERS[path] = raster
+    return raster
+
+
+def _window(footprint: shapely.Geometry, transform: Any, width: int, height: int) -> Any:
+    """The raster window of whole cells around the footprint, within the raster."""
+    window = from_bounds(*footprint.bounds, transform=transform).round_offsets().round_lengths()
+    return window.intersection(rasterio.windows.Window(0, 0, width, height))
 
 
 def slope_stats(path: Path, footprint: shapely.Geometry, threshold_deg: float) -> SlopeStats | None:
     """Statistics of the slope COG (EPSG:4547) inside ``footprint``; None when it holds no valid cell."""
     try:
-        src = _open(path)
-        window = from_bounds(*footprint.bounds, transform=src.transform).round_offsets().round_lengths()
-        window = window.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
-        data = src.read(1, window=window, masked=True, boundless=False)
-        transform = src.window_transform(window)
-        cell_area = abs(src.res[0] * src.res[1])
-    except (RasterioError, ValueError):
+        raster = _in_memory(path)
+        if raster is not None:
+            window = (
+                from_bounds(*footprint.bounds, transform=raster.transform).round_offsets().round_lengths()
+            )
+            window = window.intersection(rasterio.windows.Window(0, 0, raster.width, raster.height))
+            (r0, r1), (c0, c1) = window.toranges()
+            data = raster.data[r0:r1, c0:c1]
+            transform = rasterio.windows.transform(window, raster.transform)
+            cell_area = raster.cell_area
+        else:
+            with rasterio.open(path) as src:
+                window = (
+                    from_bounds(*footprint.bounds, transform=src.transform).round_offsets().round_lengths()
+                )
+                window = window.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
+                data = src.read(1, window=window, masked=True, boundless=False)
+                transform = src.window_transform(window)
+                cell_area = abs(src.res[0] * src.res[1])
+    except (RasterioError, ValueError, OSError):
         return None
     if data.size == 0:
         return None
