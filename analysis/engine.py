@@ -291,7 +291,8 @@ def evaluate(
     candidates: dict[tuple[str, int], _Candidate] = {}
     if indexed or fallback:
         query = _candidates_sql(indexed, fallback)
-        for code, fid, props, clipped, distance in conn.execute(query, {"fp": shapely.to_wkb(fp)}):
+        cursor = conn.execute(query, {"fp": shapely.to_wkb(fp)}, binary=True)
+        for code, fid, props, clipped, distance in cursor:
             candidate = candidates.get((code, fid))
             if candidate is None:
                 candidate = candidates[(code, fid)] = _Candidate(props or {})
@@ -301,8 +302,14 @@ def evaluate(
     entries = {layer.entry.code: layer.entry for layer in indexed + [f[0] for f in fallback]}
     findings: dict[str, Finding] = {}
     prohibited: list[shapely.Geometry] = []
+    layer_rules: dict[str, list[Rule]] = {}
     for (code, fid), candidate in sorted(candidates.items()):
-        _apply_rules(findings, entries[code], ruleset, project_type, flags, fid, candidate, prohibited)
+        entry = entries[code]
+        if code not in layer_rules:
+            layer_rules[code] = ruleset.rules_for_layer(code)
+        _apply_rules(
+            findings, entry, layer_rules[code], ruleset, project_type, flags, fid, candidate, prohibited
+        )
     for finding in findings.values():
         if finding.overlap_m2 is not None:
             finding.share_pct = round(100 * finding.overlap_m2 / footprint.area_m2, 4)
@@ -481,6 +488,7 @@ def _unavailable(
 def _apply_rules(
     findings: dict[str, Finding],
     entry: LayerEntry,
+    rules: list[Rule],
     ruleset: RuleSet,
     project_type: str,
     flags: Collection[str],
@@ -492,7 +500,7 @@ def _apply_rules(
     props = candidate.props
     overlap = candidate.overlap() if entry.kind is LayerKind.AREA else None
     distance = candidate.distance
-    for rule in ruleset.rules_for_layer(entry.code):
+    for rule in rules:
         if rule.kind in _AREA_KINDS:
             if overlap is None:
                 if distance > 0:
