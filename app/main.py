@@ -151,7 +151,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.state.catalog = load_catalog_logged()
+    # Map tiles come by the dozen per screen: their routes are matched first.
     for module in (
+        vector_routes,
+        raster_routes,
         health,
         auth_routes,
         org_routes,
@@ -172,8 +175,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         demolition_blocker_routes,
         demolition_tiles,
         ogc_routes,
-        raster_routes,
-        vector_routes,
     ):
         app.include_router(stamp_permissions(module.router))
     mount_web(app, settings)
