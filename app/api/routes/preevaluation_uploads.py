@@ -13,9 +13,8 @@ from analysis.engine import evaluate
 from analysis.footprint import parse_footprint
 from analysis.sites import sites_from_features
 from app.api.routes.layers import catalog_of
-from app.api.routes.preevaluation_sites import BatchResult, CheckOptions, batch_of, ruleset_for, store_report
-from app.api.routes.preevaluations import StoredReport
-from app.audit.log import record
+from app.api.routes.preevaluation_sites import BatchResult, CheckOptions, batch_of, ruleset_for
+from app.api.routes.preevaluations import StoredReport, store_report_audited
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
@@ -107,29 +106,14 @@ def upload_pre_evaluation(
         flags=options.flags,
         data_dir=request.app.state.settings.data_dir,
     )
-    with conn.transaction():
-        report_id, created_at = store_report(conn, grant, options, footprint, report)
-        record(
-            conn,
-            grant.actor,
-            "pre_evaluation.create",
-            "pre_evaluation",
-            report_id,
-            after={
-                "verdict": report.verdict,
-                "project_type": project_type,
-                "project_code": project_code,
-                "findings": len(report.findings),
-                "source_file": Path(file.filename or "upload").name,
-            },
-        )
-    return StoredReport(
-        id=report_id,
-        created_at=created_at,
-        created_by_id=grant.principal.user_id,
-        org_id=grant.principal.org_id,
-        project_code=project_code,
-        report=report,
+    return store_report_audited(
+        conn,
+        grant,
+        project_code,
+        grant.principal.org_id,
+        footprint.geometry,
+        report,
+        audit_extra={"source_file": Path(file.filename or "upload").name},
     )
 
 

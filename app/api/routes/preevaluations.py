@@ -102,7 +102,9 @@ def run_pre_evaluation(
         flags=body.flags,
         data_dir=request.app.state.settings.data_dir,
     )
-    stored = _store(conn, grant, body.project_code, grant.principal.org_id, footprint.geometry, report)
+    stored = store_report_audited(
+        conn, grant, body.project_code, grant.principal.org_id, footprint.geometry, report
+    )
     return _json(stored, 201)
 
 
@@ -149,7 +151,7 @@ def insert_report(
     return int(row[0]), row[1]
 
 
-def _store(
+def store_report_audited(
     conn: Connection[Any],
     grant: Grant,
     project_code: str | None,
@@ -157,6 +159,7 @@ def _store(
     footprint: shapely.Geometry,
     report: Report,
     previous: tuple[int, Report] | None = None,
+    audit_extra: dict[str, Any] | None = None,
 ) -> StoredReport:
     """Store a report (append-only) and audit it; a re-check also records what changed since ``previous``."""
     changes = compare(previous[0], previous[1], report) if previous else None
@@ -178,6 +181,7 @@ def _store(
         }
         if changes is not None:
             after.update(previous_id=changes.previous_id, changed_findings=len(changes.findings))
+        after.update(audit_extra or {})
         action = "pre_evaluation.recheck" if previous else "pre_evaluation.create"
         record(conn, grant.actor, action, "pre_evaluation", report_id, after=after)
     return StoredReport(
@@ -282,6 +286,6 @@ def recheck_report(
         flags=previous.report.flags,
         data_dir=request.app.state.settings.data_dir,
     )
-    return _store(
+    return store_report_audited(
         conn, grant, previous.project_code, previous.org_id, geometry, report, (previous.id, previous.report)
     )
