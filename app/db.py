@@ -35,8 +35,18 @@ IDLE_CHECK_S = 2.0
 _returned_at: weakref.WeakKeyDictionary[Connection[TupleRow], float] = weakref.WeakKeyDictionary()
 
 
-def _mark_returned(conn: Connection[TupleRow]) -> None:
-    _returned_at[conn] = time.monotonic()
+class ServicePool(ConnectionPool[Connection[TupleRow]]):
+    """The service's pool: remembers when each connection was last given back (see :data:`IDLE_CHECK_S`).
+
+    Recorded in :meth:`putconn`, in the caller's thread: a pool ``reset`` callback would do it too, but
+    psycopg_pool then hands every returned connection to a background worker thread, and waking that
+    thread (and sharing the interpreter lock with it) on every request measurably slowed map tiles.
+    """
+
+    def putconn(self, conn: Connection[TupleRow]) -> None:
+        """Return ``conn`` to the pool, noting the time."""
+        _returned_at[conn] = time.monotonic()
+        super().putconn(conn)
 
 
 def _check_if_idle(conn: Connection[TupleRow]) -> None:
@@ -47,7 +57,7 @@ def _check_if_idle(conn: Connection[TupleRow]) -> None:
 
 def create_pool(settings: Settings) -> ConnectionPool[Connection[TupleRow]]:
     """Build (but do not open) the service pool; waiting for a connection is bounded."""
-    return ConnectionPool(
+    return ServicePool(
         settings.app_dsn,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
@@ -58,7 +68,6 @@ def create_pool(settings: Settings) -> ConnectionPool[Connection[TupleRow]]:
             "connect_timeout": 5,
         },
         check=_check_if_idle,
-        reset=_mark_returned,
         open=False,
         name="duogui",
     )
