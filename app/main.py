@@ -41,6 +41,7 @@ from app.projects import demand_routes, plan_routes, supervision_routes
 from app.projects import routes as project_routes
 from app.settings import Settings
 from app.tiles import raster_routes, vector_routes
+from app.tiles.fast_path import TileFastPath
 from app.web import mount_web
 from layers.catalog.model import Catalog, load_catalog
 
@@ -178,5 +179,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(stamp_permissions(module.router))
     mount_web(app, settings)
-    app.add_middleware(RequestContext)
+    app.add_middleware(TileFastPath)
+    app.add_middleware(RequestContext)  # outermost: tiles get their request id and headers too
     return app

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
+from isal import igzip
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
@@ -29,6 +29,9 @@ _MVT_RESPONSE: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified"},
 }
 MAX_CODES = 200
+MAX_ZOOM = 22
+# Gzip by ISA-L (the isal package): at its level 1 a 300 KB tile compresses in about 0.5 ms, to the size
+# zlib's level 1 reaches in 3.5 ms; standard gzip, which every browser and GDAL read.
 GZIP_LEVEL = 1
 
 
@@ -148,21 +151,20 @@ def _tile_response(
             # Answer now; compress for the cache after the response is sent.
             store = BackgroundTask(_store_compressed, cache, key, raw) if cache.max_bytes else None
             return Response(raw, media_type=MVT, headers=headers, background=store)
-        # Level 1: a third of level 6's time for a few per cent more bytes on MVT.
-        body = gzip.compress(raw, compresslevel=GZIP_LEVEL)
+        body = igzip.compress(raw, compresslevel=GZIP_LEVEL)
         cache.put(key, body)
     if not body:
         return Response(status_code=204, headers=headers)
     if wants_gzip:
         return Response(body, media_type=MVT, headers={**headers, "Content-Encoding": "gzip"})
-    return Response(gzip.decompress(body), media_type=MVT, headers=headers)
+    return Response(igzip.decompress(body), media_type=MVT, headers=headers)
 
 
 def _store_compressed(cache: TileCache, key: Any, raw: bytes) -> None:
-    cache.put(key, gzip.compress(raw, compresslevel=GZIP_LEVEL))
+    cache.put(key, igzip.compress(raw, compresslevel=GZIP_LEVEL))
 
 
-Zoom = Annotated[int, Path(ge=0, le=22, description="缩放级别")]
+Zoom = Annotated[int, Path(ge=0, le=MAX_ZOOM, description="缩放级别")]
 TileIndex = Annotated[int, Path(ge=0, description="瓦片行/列号")]
 
 
@@ -180,16 +182,27 @@ async def vector_tile(
     request: Request,
     access: Annotated[Deferred, Depends(AllowInEndpoint(Action.LAYERS_READ))],
 ) -> Response:
-    """All requested layers of one XYZ tile in a single MVT (layers below their minimum zoom are left out)."""
-    return await run_in_threadpool(_serve_tile, request, access, codes, z, x, y)
+    """All requested layers of one XYZ tile in a single MVT (layers below their minimum zoom are left out).
+
+    Well-formed requests are answered by :mod:`app.tiles.fast_path` with the same function before they
+    reach this route."""
+    return await run_in_threadpool(serve_tile, request, access, codes, z, x, y)
 
 
-def _serve_tile(request: Request, access: Deferred, codes: str, z: int, x: int, y: int) -> Response:
-    """Authorise, then render, on one pooled connection in one worker-thread hop (tiles come by the dozen)."""
+def serve_tile(request: Request, access: Deferred, codes: str, z: int, x: int, y: int) -> Response:
+    """Authorise, then render, on one pooled connection in one worker-thread hop (tiles come by the dozen).
+
+    Autocommit: the tile's statements only read (each in its own snapshot; a tile's features and the
+    version check share one statement), so no transaction is opened and none has to be committed."""
     pool = request.app.state.pool
     with pool.connection() as conn:
-        grant = access.grant(request, conn)
-        return render_tile(request, conn, _entries(request, grant, codes), z, x, y)
+        conn.autocommit = True
+        try:
+            grant = access.grant(request, conn)
+            return render_tile(request, conn, _entries(request, grant, codes), z, x, y)
+        finally:
+            if not conn.broken:  # a broken connection is replaced by the pool anyway
+                conn.autocommit = False
 
 
 @router.get("/tiles/{codes}/tilejson.json", response_model=dict[str, Any], summary="TileJSON 3.0")
@@ -311,4 +324,4 @@ async def ogc_tile(
     access: Annotated[Deferred, Depends(AllowInEndpoint(Action.LAYERS_READ))],
 ) -> Response:
     """One vector tile of a collection (OGC order: zoom, row, column)."""
-    return await run_in_threadpool(_serve_tile, request, access, code, z, x, y)
+    return await run_in_threadpool(serve_tile, request, access, code, z, x, y)

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from app.auth.policy import Role
+from app.tiles.fast_path import match_tile
 from layers.catalog.model import LayerKind, get_catalog
 from layers.tiles.grid import lonlat_to_tile
 from tests.conftest import DemoEnv
@@ -176,6 +177,51 @@ def test_ogc_tile_path_matches_the_xyz_tile(demo: DemoEnv, planner: Any) -> None
         headers={**planner.headers, "Accept-Encoding": "x"},
     )
     assert ogc.status_code == 200 and ogc.content == xyz.content
+
+
+def test_the_fast_path_answers_exactly_as_the_routes(demo: DemoEnv, planner: Any) -> None:
+    """Well-formed tile URLs are served before FastAPI's routing (app.tiles.fast_path); a zoom written
+    with a leading zero is not matched there and goes through the FastAPI route: both must give the
+    same tile, headers and errors."""
+    lon, lat = _centre(demo, "sp_parcel")
+    x, y = lonlat_to_tile(lon, lat, 14)
+    assert match_tile(f"/tiles/sp_parcel/14/{x}/{y}.mvt") == ("sp_parcel", 14, x, y)
+    assert match_tile(f"/tiles/sp_parcel/014/{x}/{y}.mvt") is None
+    for headers in ({"Accept-Encoding": "gzip"}, {"Accept-Encoding": "identity"}):
+        fast = demo.client.get(f"/tiles/sp_parcel/14/{x}/{y}.mvt", headers={**planner.headers, **headers})
+        routed = demo.client.get(f"/tiles/sp_parcel/014/{x}/{y}.mvt", headers={**planner.headers, **headers})
+        assert fast.status_code == routed.status_code == 200
+        assert fast.content == routed.content
+        for name in ("etag", "cache-control", "vary", "content-type", "x-content-type-options"):
+            assert fast.headers.get(name) == routed.headers.get(name), name
+        assert fast.headers.get("content-encoding") == routed.headers.get("content-encoding")
+        assert fast.headers["x-request-id"] and fast.headers["x-request-id"] != routed.headers["x-request-id"]
+    ogc = f"/ogc/collections/sp_parcel/tiles/WebMercatorQuad/14/{y}/{x}"
+    assert match_tile(ogc) == ("sp_parcel", 14, x, y)
+    # Errors: the application's own handlers render them, in the caller's language.
+    cases: list[tuple[str, dict[str, str], int]] = [
+        ("/tiles/no_such_layer/{z}/0/0.mvt", planner.headers, 404),
+        ("/tiles/sp_parcel/{z}/0/0.mvt", {}, 401),
+        ("/tiles/sp_parcel/{z}/0/0.mvt", {"Authorization": "Bearer not-a-token"}, 401),
+        ("/tiles/sp_parcel/{z}/0/0.mvt", {"Authorization": "Basic abc"}, 401),
+        ("/tiles/base_dem/{z}/0/0.mvt", planner.headers, 404),
+        ("/tiles/sp_parcel/{z}/99999/0.mvt", planner.headers, 404),
+    ]
+    for template, headers, status in cases:
+        for lang in ("zh-CN", "en"):
+            h = {**headers, "Accept-Language": lang}
+            fast = demo.client.get(template.format(z="10"), headers=h)
+            routed = demo.client.get(template.format(z="010"), headers=h)
+            assert fast.status_code == routed.status_code == status, template
+            a, b = fast.json(), routed.json()
+            assert {k: v for k, v in a.items() if k not in ("instance", "request_id")} == {
+                k: v for k, v in b.items() if k not in ("instance", "request_id")
+            }
+            assert fast.headers.get("www-authenticate") == routed.headers.get("www-authenticate")
+    # Outside the fast path's shapes the routes validate as before.
+    assert match_tile("/tiles/sp_parcel/23/0/0.mvt") is None
+    assert demo.client.get("/tiles/sp_parcel/23/0/0.mvt", headers=planner.headers).status_code == 422
+    assert demo.client.post(f"/tiles/sp_parcel/14/{x}/{y}.mvt", headers=planner.headers).status_code == 405
 
 
 def test_identify_returns_the_building_under_the_point_with_labels(demo: DemoEnv, planner: Any) -> None:
