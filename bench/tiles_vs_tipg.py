@@ -2,7 +2,8 @@
 
 Loads the demo district (default ``full``) into a throwaway database, starts our server (tile cache off,
 so every figure is uncached) and tipg (installed into ``.venv-bench``, pointed at the same partitions),
-requests the same random tiles inside the district at z8, z10, z12, z14 and z16 from both, and prints
+requests the same random tiles inside the district at z8, z10, z12, z14 and z16 from both — tile by tile,
+alternating which server is asked first, over kept-alive connections as a browser's map does — and prints
 p50/p95/p99 latency and mean size for both and the ratio. Also times composite tiles of the ecological
 layers at z8–z11 (ours only: tipg serves one table per request).
 
@@ -12,6 +13,7 @@ layers at z8–z11 (ours only: tipg serves one table per request).
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import shutil
@@ -23,7 +25,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import numpy as np
 import psycopg
@@ -65,19 +67,50 @@ def wait_for(url: str, headers: dict[str, str], seconds: float = 120) -> None:
 
 # Like a browser's map (MapLibre): both servers may compress; sizes are of the bytes transferred.
 CLIENT_HEADERS = {"Accept-Encoding": "gzip"}
+# Like a browser, keep each server's connection open between tiles (HTTP/1.1 keep-alive); --new-connections
+# opens one per request instead (adds the same TCP set-up and client overhead to both servers' times).
+KEEP_ALIVE = {"on": True}
+_connections: dict[tuple[str, int], http.client.HTTPConnection] = {}
 
 
 def fetch(url: str, headers: dict[str, str]) -> tuple[float, int]:
-    started = time.perf_counter()
-    try:
-        request = urllib.request.Request(url, headers={**CLIENT_HEADERS, **headers})
-        with urllib.request.urlopen(request, timeout=60) as r:
-            body = r.read()
-    except urllib.error.HTTPError as exc:
-        if exc.code != 204:
-            raise
-        body = b""
-    return (time.perf_counter() - started) * 1000, len(body)
+    if not KEEP_ALIVE["on"]:
+        started = time.perf_counter()
+        try:
+            request = urllib.request.Request(url, headers={**CLIENT_HEADERS, **headers})
+            with urllib.request.urlopen(request, timeout=60) as r:
+                body = r.read()
+        except urllib.error.HTTPError as exc:
+            if exc.code != 204:
+                raise
+            body = b""
+        return (time.perf_counter() - started) * 1000, len(body)
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    for attempt in (1, 2):
+        conn = _connections.get((host, port))
+        if conn is None:
+            conn = _connections[(host, port)] = http.client.HTTPConnection(host, port, timeout=60)
+            conn.connect()
+        started = time.perf_counter()
+        try:
+            conn.request("GET", path, headers={**CLIENT_HEADERS, **headers})
+            response = conn.getresponse()
+            body = response.read()
+        except (http.client.HTTPException, ConnectionError):
+            conn.close()
+            del _connections[(host, port)]
+            if attempt == 2:
+                raise
+            continue
+        if response.status not in (200, 204):
+            raise SystemExit(f"{url}: HTTP {response.status} {body[:200]!r}")
+        if response.will_close:
+            conn.close()
+            del _connections[(host, port)]
+        return (time.perf_counter() - started) * 1000, len(body)
+    raise AssertionError("unreachable")
 
 
 def stats(samples: list[tuple[float, int]]) -> tuple[float, float, float, float]:
@@ -115,17 +148,19 @@ def composite_vs_sum(
         ours, theirs = [], []
         for a, b in list(zip(lon, lat, strict=True))[:30]:
             x, y = lonlat_to_tile(a, b, z)
-            ours.append(fetch(f"http://127.0.0.1:{port}/tiles/{codes}/{z}/{x}/{y}.mvt", headers)[0])
-            theirs.append(
-                sum(
-                    fetch(
-                        f"http://127.0.0.1:{tipg_port}/collections/basemap.f_{versions[e.code]}/tiles/"
-                        f"WebMercatorQuad/{z}/{x}/{y}",
-                        {},
-                    )[0]
-                    for e in visible
-                )
-            )
+            mine = f"http://127.0.0.1:{port}/tiles/{codes}/{z}/{x}/{y}.mvt"
+            singles = [
+                f"http://127.0.0.1:{tipg_port}/collections/basemap.f_{versions[e.code]}/tiles/"
+                f"WebMercatorQuad/{z}/{x}/{y}"
+                for e in visible
+            ]
+            # Alternate who goes first: the first to ask warms the database's buffers for the other.
+            if len(ours) % 2 == 0:
+                ours.append(fetch(mine, headers)[0])
+                theirs.append(sum(fetch(u, {})[0] for u in singles))
+            else:
+                theirs.append(sum(fetch(u, {})[0] for u in singles))
+                ours.append(fetch(mine, headers)[0])
         o, t = statistics.median(ours), statistics.median(theirs)
         print(f"{z:>4} {len(visible):>3} layers{'':<12} {o:17.1f}ms {t:14.1f}ms {o / t:5.2f}x")
 
@@ -186,9 +221,13 @@ def main() -> None:  # noqa: C901 - a linear script
     parser.add_argument("--tiles", type=int, default=200, help="random tiles per zoom")
     parser.add_argument("--reuse", help="use (and keep) this database; the demo is loaded once if empty")
     parser.add_argument("--identity", action="store_true", help="ask for uncompressed tiles (no gzip)")
+    parser.add_argument(
+        "--new-connections", action="store_true", help="open a connection per request instead of keep-alive"
+    )
     args = parser.parse_args()
     if args.identity:
         CLIENT_HEADERS.clear()
+    KEEP_ALIVE["on"] = not args.new_connections
     ensure_tipg()
     catalog = get_catalog()
     if args.reuse:
@@ -301,16 +340,18 @@ def main() -> None:  # noqa: C901 - a linear script
             entry = chosen[z]
             table = f"basemap.f_{versions[entry.code]}"
             tiles = [lonlat_to_tile(a, b, z) for a, b in zip(lon, lat, strict=True)]
-            ours = [
-                fetch(f"http://127.0.0.1:{ours_port}/tiles/{entry.code}/{z}/{x}/{y}.mvt", ours_headers)
-                for x, y in tiles
-            ]
-            theirs = [
-                fetch(
-                    f"http://127.0.0.1:{tipg_port}/collections/{table}/tiles/WebMercatorQuad/{z}/{x}/{y}", {}
-                )
-                for x, y in tiles
-            ]
+            ours, theirs = [], []
+            for i, (x, y) in enumerate(tiles):
+                # Tile by tile, alternating who asks first: the first request warms the database's buffers
+                # for the second, so neither server always meets the colder cache.
+                mine = f"http://127.0.0.1:{ours_port}/tiles/{entry.code}/{z}/{x}/{y}.mvt"
+                tipg = f"http://127.0.0.1:{tipg_port}/collections/{table}/tiles/WebMercatorQuad/{z}/{x}/{y}"
+                if i % 2 == 0:
+                    ours.append(fetch(mine, ours_headers))
+                    theirs.append(fetch(tipg, {}))
+                else:
+                    theirs.append(fetch(tipg, {}))
+                    ours.append(fetch(mine, ours_headers))
             a, b = stats(ours), stats(theirs)
             f = floor(settings.owner_dsn, [TileLayer(entry, versions[entry.code])], z, tiles)
             print(f"{z:>4} {entry.code:<22} {'duogui':<7} {a[0]:8.1f} {a[1]:8.1f} {a[2]:8.1f} {a[3]:8.1f}")
