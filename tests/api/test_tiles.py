@@ -348,3 +348,47 @@ def test_a_tile_over_its_byte_budget_is_generalised_until_it_fits(demo: DemoEnv)
             assert after == before
     # The largest layer of the full tile is the first to give way.
     assert max(sizes, key=lambda c: sizes[c]) in fitted.levels
+
+
+def test_tile_attributes_keep_their_catalog_type(demo: DemoEnv) -> None:
+    """Text and codes as strings, integers as integers (a style may colour buildings by floors); a stored
+    value that does not match the catalog type is left out of the tile rather than breaking it."""
+    from layers.tiles.mvt import TileLayer, render_composite
+
+    building = get_catalog().get("cur_building")
+    assert building is not None
+    by_floors = building.model_copy(update={"style": building.style.model_copy(update={"by": "floors"})})
+    lon, lat = _centre(demo, "cur_building")
+    x, y = lonlat_to_tile(lon, lat, 16)
+    with psycopg.connect(demo.settings.owner_dsn) as conn:
+        (version,) = conn.execute(
+            "SELECT current_version FROM basemap.layer WHERE code = 'cur_building'"
+        ).fetchone() or (None,)
+        stored = dict(
+            conn.execute(
+                f"SELECT fid, props FROM basemap.f_{version} WHERE geom && ST_Transform("
+                "ST_TileEnvelope(16, %s, %s), 4547)",
+                (x, y),
+            ).fetchall()
+        )
+        tile = mapbox_vector_tile.decode(
+            render_composite(conn, [TileLayer(by_floors, version)], 16, x, y).data
+        )
+        features = tile["cur_building"]["features"]
+        assert features and all(set(f["properties"]) <= {"floors", "building_code"} for f in features)
+        for f in features:
+            props = stored[f["id"]]
+            assert f["properties"]["floors"] == props["floors"] and isinstance(f["properties"]["floors"], int)
+            assert f["properties"].get("building_code") == props.get("building_code")
+        # A value of the wrong type (inside a transaction that is rolled back): left out, tile still made.
+        victim = features[0]["id"]
+        conn.execute(
+            f'UPDATE basemap.f_{version} SET props = props || \'{{"floors": "十二"}}\' WHERE fid = %s',
+            (victim,),
+        )
+        again = mapbox_vector_tile.decode(
+            render_composite(conn, [TileLayer(by_floors, version)], 16, x, y).data
+        )
+        broken = next(f for f in again["cur_building"]["features"] if f["id"] == victim)
+        assert "floors" not in broken["properties"]
+        conn.rollback()
