@@ -27,6 +27,9 @@ MAX_FEATURES_PER_LAYER = 20_000
 # A tile's byte budget (uncompressed), and how far a layer may be generalised to meet it.
 TILE_BUDGET = 480 * 1024
 MAX_LEVEL = 6
+# An over-budget tile's first plan aims this far under the budget (the plan is an estimate).
+PLAN_TARGET = 0.75
+PLAN_ROUNDS = 3
 # Lon/lat box around the district beyond which no stored feature lies (imports refuse such data).
 REGION = (113.4, 21.9, 115.1, 23.5)
 
@@ -87,6 +90,42 @@ def _attrs(entry: LayerEntry) -> sql.Composable:
     return sql.SQL("").join(sql.SQL(", ") + c for c in columns)
 
 
+def _level_filters(kind: LayerKind, z: int, level: int) -> list[sql.Composable]:
+    """What a layer's features must pass at generalisation ``level`` (see :func:`_layer_sql`)."""
+    size = pixel_size(z) * 4 * 2**level if (z < SIMPLIFY_BELOW_ZOOM or level) else 0.0
+    filters: list[sql.Composable] = []
+    if kind is LayerKind.AREA and size:
+        filters.append(sql.SQL("coalesce(area_m2, 1e12) >= {}").format(sql.Literal(size * size)))
+    if kind is LayerKind.LINE and level:
+        filters.append(sql.SQL("coalesce(length_m, 1e12) >= {}").format(sql.Literal(size)))
+    if kind is LayerKind.POINT and level:
+        filters.append(sql.SQL("mod(fid, {}) = 0").format(sql.Literal(2**level)))
+    return filters
+
+
+def _weights_sql(layer: TileLayer, z: int) -> sql.Composable:
+    """An array, level 0 to :data:`MAX_LEVEL`, of the layer's expected weight in the tile at each level.
+
+    Read from stored columns only (no geometry is decoded): each feature that passes the level's filter
+    counts four, plus its vertices up to a cap that halves with every level (64 at level 0, where only
+    geometries above 64 vertices are simplified; each level doubles the simplification tolerance). A
+    layer of small cells thus shows its plateau (nothing changes until the cells fall under the minimum
+    size, then everything goes), and a layer of large, detailed polygons shrinks level by level.
+    """
+    weights = []
+    for level in range(MAX_LEVEL + 1):
+        passes = sql.SQL(" AND ").join(_level_filters(layer.entry.kind, z, level) or [sql.SQL("true")])
+        cap = sql.Literal(max(1, 64 >> level))
+        weights.append(
+            sql.SQL(
+                "coalesce(sum(4 + least(coalesce(vertices, 1), {cap})) FILTER (WHERE {passes}), 0)"
+            ).format(cap=cap, passes=passes)
+        )
+    return sql.SQL("(SELECT ARRAY[{weights}]::float8[] FROM {table} WHERE geom && b.env_4547)").format(
+        weights=sql.SQL(", ").join(weights), table=sql.Identifier("basemap", f"f_{layer.version_id}")
+    )
+
+
 def _layer_sql(layer: TileLayer, z: int, level: int = 0) -> sql.Composable:
     """The MVT of one layer for the tile in ``b``, generalised at ``level`` (0: the normal rendering).
 
@@ -106,15 +145,7 @@ def _layer_sql(layer: TileLayer, z: int, level: int = 0) -> sql.Composable:
         geom = sql.SQL(
             "CASE WHEN vertices > {} THEN ST_Simplify(geom_3857, {}, true) ELSE geom_3857 END"
         ).format(sql.Literal(64 if level == 0 else 4), sql.Literal(tolerance))
-    size = unit * 4 * 2**level if (low or level) else 0.0
-    filters: list[sql.Composable] = []
-    if kind is LayerKind.AREA and size:
-        filters.append(sql.SQL("coalesce(area_m2, 1e12) >= {}").format(sql.Literal(size * size)))
-    if kind is LayerKind.LINE and level:
-        filters.append(sql.SQL("coalesce(length_m, 1e12) >= {}").format(sql.Literal(size)))
-    if kind is LayerKind.POINT and level:
-        filters.append(sql.SQL("mod(fid, {}) = 0").format(sql.Literal(2**level)))
-    where = sql.SQL("").join(sql.SQL(" AND ") + f for f in filters)
+    where = sql.SQL("").join(sql.SQL(" AND ") + f for f in _level_filters(kind, z, level))
     return sql.SQL(
         """
         coalesce((SELECT ST_AsMVT(t, {name}, {extent}, 'geom', 'fid') FROM (
@@ -162,6 +193,11 @@ def tile_query(
     """
     levels = levels or [0] * len(layers)
     columns = [_layer_sql(layer, z, level) for layer, level in zip(layers, levels, strict=True)]
+    return _in_tile(z, columns, verify)
+
+
+def _in_tile(z: int, columns: list[sql.Composable], verify: list[str] | None = None) -> sql.Composed:
+    """``SELECT columns`` with ``b`` (the tile envelope and the search box) in scope."""
     if verify is not None:
         columns.insert(
             0,
@@ -220,6 +256,47 @@ def statement(
     return text
 
 
+def weights_statement(layers: list[TileLayer], z: int) -> bytes:
+    """The statement of :func:`_weights_sql` for ``layers`` at zoom ``z`` (remembered like tiles)."""
+    key = ("weights", tuple((t.entry.code, t.version_id, t.entry.kind) for t in layers), z)
+    text = _STATEMENTS.get(key)
+    if text is None:
+        if len(_STATEMENTS) >= MAX_STATEMENTS:
+            _STATEMENTS.clear()
+        text = _STATEMENTS[key] = _in_tile(z, [_weights_sql(t, z) for t in layers]).as_bytes(None)
+    return text
+
+
+def plan_levels(sizes: list[int], weights: list[list[float]], levels: list[int], budget: float) -> list[int]:
+    """Levels expected to bring a tile to ``budget`` bytes, from each layer's size at its current level
+    and its weights per level (:func:`_weights_sql`).
+
+    Greedy and deterministic: repeatedly take the raise (one layer to any higher level) with the largest
+    expected saving per level, until the expected total fits. Layers are only raised.
+    """
+    new = list(levels)
+
+    def expected(i: int, level: int) -> float:
+        base = weights[i][levels[i]]
+        return sizes[i] * (weights[i][level] / base) if base > 0 else float(sizes[i])
+
+    total = float(sum(sizes))
+    while total > budget:
+        best: tuple[float, int, int] | None = None
+        for i in range(len(sizes)):
+            now = expected(i, new[i])
+            for level in range(new[i] + 1, MAX_LEVEL + 1):
+                gain = (now - expected(i, level)) / (level - new[i])
+                if gain > 0 and (best is None or gain > best[0]):
+                    best = (gain, i, level)
+        if best is None:
+            break
+        _, i, level = best
+        total -= expected(i, new[i]) - expected(i, level)
+        new[i] = level
+    return new
+
+
 MAX_STATEMENTS = 4096
 _STATEMENTS: dict[Any, bytes] = {}
 
@@ -272,6 +349,31 @@ def render_composite(
         row = row[1:]
     parts = [bytes(v) if v else b"" for v in row]
     levels = [0] * len(layers)
+    if sum(map(len, parts)) > budget:
+        # Over budget (dense tiles at low zooms): plan each large layer's level from cheap per-level
+        # weights (stored vertex counts and sizes, no geometry read), render the planned levels in one
+        # round, and plan again from the sizes that came back; the loop below only corrects what the
+        # plans missed. Without plans, a layer whose size does not change over several levels cost one
+        # round per level.
+        big = [i for i in range(len(layers)) if len(parts[i]) * 50 > budget]
+        rows = conn.execute(weights_statement([layers[i] for i in big], z), tile).fetchone() or []
+        weights = [list(w or [0.0] * (MAX_LEVEL + 1)) for w in rows]
+        for _ in range(PLAN_ROUNDS):
+            if sum(map(len, parts)) <= budget:
+                break
+            planned = plan_levels(
+                [len(parts[i]) for i in big], weights, [levels[i] for i in big], budget * PLAN_TARGET
+            )
+            chosen = [i for i, level in zip(big, planned, strict=True) if level != levels[i]]
+            if not chosen:
+                break
+            for i, level in zip(big, planned, strict=True):
+                levels[i] = level
+            again = conn.execute(
+                statement([layers[i] for i in chosen], z, [levels[i] for i in chosen]), tile, binary=True
+            ).fetchone()
+            for i, value in zip(chosen, again or [b""] * len(chosen), strict=True):
+                parts[i] = bytes(value) if value else b""
     while (excess := (total := sum(map(len, parts))) - budget) > 0:
         # Each level roughly halves a layer: far over budget, take two or three levels at once; raise the
         # largest layers until their expected saving covers the excess, and render them again together
