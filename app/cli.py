@@ -283,8 +283,11 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="工作进程数（每个进程有自己的连接池和瓦片缓存）")
     ] = 1,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="逐条记录请求（访问日志）")
+    ] = True,
 ) -> None:
-    """Serve the web app and API."""
+    """Serve the web app and API (one access-log line per request unless --no-access-log)."""
     import uvicorn
 
     from app.main import create_app
@@ -303,10 +306,10 @@ def serve(
             port=port,
             workers=workers,
             proxy_headers=False,
-            log_level="warning",
+            access_log=access_log,
         )
         return
-    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False, access_log=access_log)
 
 
 def main() -> None:

@@ -174,7 +174,7 @@ def cache_hit_throughput(
         return
     port = free_port()
     proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/duogui"), "serve", "--port", str(port), "--workers", "2"],
+        [str(ROOT / ".venv/bin/duogui"), "serve", "--port", str(port), "--workers", "2", "--no-access-log"],
         env={**env, "DUOGUI_TILE_CACHE_MB": "64"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -295,7 +295,8 @@ def main() -> None:  # noqa: C901 - a linear script
         }
         procs.append(
             subprocess.Popen(
-                [str(ROOT / ".venv/bin/duogui"), "serve", "--port", str(ours_port)],
+                # Like tipg below (--log-level warning): no access log line per request.
+                [str(ROOT / ".venv/bin/duogui"), "serve", "--port", str(ours_port), "--no-access-log"],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
