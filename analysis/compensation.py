@@ -82,19 +82,29 @@ def _lookup(version: int | None, attribute: str) -> sql.Composable:
 
 
 def estimate_compensation(
-    conn: Connection[Any], findings: Mapping[str, Finding], ruleset: RuleSet
+    conn: Connection[Any],
+    findings: Mapping[str, Finding],
+    ruleset: RuleSet,
+    current: Mapping[str, int] | None = None,
 ) -> Compensation:
-    """Price every building of the demolition finding by zone and ownership; fill the zone message."""
+    """Price every building of the demolition finding by zone and ownership; fill the zone message.
+
+    ``current`` maps layer codes to their current version ids when the caller has read them already
+    (the engine has, with the layer states); otherwise they are read here.
+    """
     table = ruleset.settings.compensation
     buildings = findings.get(BUILDING_RULE)
     hits = buildings.features if buildings else []
     versions: dict[str, int] = {}
-    if hits:  # most footprints demolish nothing: no query then
+    layers = (BUILDING_LAYER, ZONE_LAYER, OWNERSHIP_LAYER)
+    if hits and current is not None:
+        versions = {code: current[code] for code in layers if code in current}
+    elif hits:  # most footprints demolish nothing: no query then
         versions = dict(
             conn.execute(
                 "SELECT l.code, l.current_version FROM basemap.layer l"
                 " WHERE l.code = ANY(%s) AND l.current_version IS NOT NULL",
-                ([BUILDING_LAYER, ZONE_LAYER, OWNERSHIP_LAYER],),
+                (list(layers),),
             ).fetchall()
         )
     zones: dict[int, str | None] = {}

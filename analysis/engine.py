@@ -383,7 +383,11 @@ def evaluate(
         repairs=footprint.repairs,
         terrain=terrain,
         demolition=_demolition(findings).model_copy(
-            update={"compensation": estimate_compensation(conn, findings, ruleset)}
+            update={
+                "compensation": estimate_compensation(
+                    conn, findings, ruleset, {code: values[0] for code, values in state.items()}
+                )
+            }
         ),
         buildable=_buildable(fp, prohibited),
     )
