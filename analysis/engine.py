@@ -8,6 +8,7 @@ tolerance, not-checkable layers and the verdict; compatibility, demolition and t
 from __future__ import annotations
 
 import math
+import operator
 import string
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -280,22 +281,24 @@ def _layer_plans(catalog: Catalog, ruleset: RuleSet) -> list[_LayerPlan]:
     return plans
 
 
-_QUERIES: dict[tuple[Any, ...], bytes] = {}
+_QUERIES: dict[tuple[Any, ...], tuple[list[CheckedLayer], list[tuple[CheckedLayer, int]], bytes]] = {}
 
 
 def _candidates_query(
     conn: Connection[Any], indexed: list[CheckedLayer], fallback: list[tuple[CheckedLayer, int]]
 ) -> bytes:
     """:func:`_candidates_sql` rendered once per set of layers (it is the same text check after check)."""
-    key = (
-        tuple((layer.entry.code, layer.reach_m, layer.entry.kind) for layer in indexed),
-        tuple((layer.entry.code, layer.reach_m, layer.entry.kind, version) for layer, version in fallback),
-    )
-    query = _QUERIES.get(key)
-    if query is None:
-        if len(_QUERIES) > 64:
-            _QUERIES.clear()
-        query = _QUERIES[key] = _candidates_sql(indexed, fallback).as_bytes(conn)
+    # The layers are the cached objects of checked_layers; they are kept in the entry, so an id
+    # cannot be reused by another layer while the entry exists.
+    key = (*map(id, indexed), None, *[(id(layer), version) for layer, version in fallback])
+    cached = _QUERIES.get(key)
+    if cached is not None and all(map(operator.is_, cached[0], indexed)):
+        if all(a is b for (a, _), (b, _) in zip(cached[1], fallback, strict=True)):
+            return cached[2]
+    if len(_QUERIES) > 64:
+        _QUERIES.clear()
+    query = _candidates_sql(indexed, fallback).as_bytes(conn)
+    _QUERIES[key] = (list(indexed), list(fallback), query)
     return query
 
 
