@@ -72,14 +72,23 @@ def _number(value: Any) -> float:
         return 0.0
 
 
-def _lookup(version: int | None, attribute: str) -> sql.Composable:
+def _lookup(version: int | None, attribute: str, *, few_large: bool = False) -> sql.Composable:
     """Per building of ``b``: the attribute of the layer's feature under its point (lowest fid on ties).
 
     One join for all buildings (a subquery per building cost twice as much); a building under no
-    feature has no row, and the caller's left join makes that NULL.
+    feature has no row, and the caller's left join makes that NULL. ``few_large``: the layer holds a
+    few large polygons (compensation zones), so each polygon near the buildings tests every point in
+    turn, which keeps PostGIS's cache of the repeated polygon hot; probing the index per building
+    re-read a polygon of a thousand vertices for every building.
     """
     if version is None:
         return sql.SQL("SELECT NULL::integer AS fid, NULL::text AS value WHERE false")
+    if few_large:
+        return sql.SQL(
+            "SELECT DISTINCT ON (b.fid) b.fid, z.props->>{attr} AS value FROM {layer} z"
+            " CROSS JOIN LATERAL (SELECT b.fid FROM b WHERE ST_Intersects(z.geom, b.pt)) b"
+            " WHERE z.geom && ST_SetSRID((SELECT ST_Extent(pt) FROM b)::geometry, 4547) ORDER BY b.fid, z.fid"
+        ).format(attr=sql.Literal(attribute), layer=sql.Identifier("basemap", f"f_{version}"))
     return sql.SQL(
         "SELECT DISTINCT ON (b.fid) b.fid, z.props->>{attr} AS value FROM b"
         " JOIN {layer} z ON ST_Intersects(z.geom, b.pt) ORDER BY b.fid, z.fid"
@@ -122,7 +131,7 @@ def estimate_compensation(
             " SELECT b.fid, zone.value, owner.value FROM b"
             " LEFT JOIN zone USING (fid) LEFT JOIN owner USING (fid)"
         ).format(
-            zone=_lookup(versions.get(ZONE_LAYER), ZONE_ATTRIBUTE),
+            zone=_lookup(versions.get(ZONE_LAYER), ZONE_ATTRIBUTE, few_large=True),
             owner=_lookup(versions.get(OWNERSHIP_LAYER), OWNERSHIP_ATTRIBUTE),
             buildings=sql.Identifier("basemap", f"f_{versions[BUILDING_LAYER]}"),
         )
