@@ -132,7 +132,7 @@ class RuleOutcome(BaseModel):
 
 
 _NO_RULES: list[Rule] = []
-_OUTCOMES_MAX = 200_000
+_OUTCOMES_MAX = 50_000
 
 
 def _reads(rule: Rule) -> tuple[str, ...]:
