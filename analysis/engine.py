@@ -170,10 +170,12 @@ def _clip(part: sql.Composable, fp: sql.Composable, area: sql.Composable) -> sql
     ).format(area=area, fp=fp, part=part)
 
 
-def _distance(part: sql.Composable, fp: sql.Composable) -> sql.Composable:
+def _distance(part: sql.Composable, fp: sql.Composable, reach: sql.Composable) -> sql.Composable:
+    """The part's distance to the footprint. Within a reach of 0 it is 0 without a test: ``ST_DWithin``
+    kept the part, so its minimum distance (the same computation as ``ST_Distance``) is 0."""
     return sql.SQL(
-        "CASE WHEN ST_Intersects({fp}, {part}) THEN 0.0 ELSE ST_Distance({part}, {fp}) END"
-    ).format(fp=fp, part=part)
+        "CASE WHEN {reach} = 0 OR ST_Intersects({fp}, {part}) THEN 0.0 ELSE ST_Distance({part}, {fp}) END"
+    ).format(fp=fp, part=part, reach=reach)
 
 
 def _candidates_sql(indexed: list[CheckedLayer], fallback: list[tuple[CheckedLayer, int]]) -> sql.Composed:
@@ -200,7 +202,7 @@ def _candidates_sql(indexed: list[CheckedLayer], fallback: list[tuple[CheckedLay
                 "WHERE c.geom && ST_Expand(c.g, r.reach) AND ST_DWithin(c.geom, c.g, r.reach))"
             ).format(
                 clip=_clip(sql.SQL("c.geom"), sql.SQL("c.g"), sql.SQL("r.area")),
-                distance=_distance(sql.SQL("c.geom"), sql.SQL("c.g")),
+                distance=_distance(sql.SQL("c.geom"), sql.SQL("c.g"), sql.SQL("r.reach")),
                 reach=sql.Literal(max(layer.reach_m for layer in indexed)),
                 codes=sql.Literal([layer.entry.code for layer in indexed]),
                 reaches=sql.Literal([layer.reach_m for layer in indexed]),
@@ -219,7 +221,7 @@ def _candidates_sql(indexed: list[CheckedLayer], fallback: list[tuple[CheckedLay
             ).format(
                 code=sql.Literal(layer.entry.code),
                 clip=clip,
-                distance=_distance(sql.SQL("t.geom"), fp_sql),
+                distance=_distance(sql.SQL("t.geom"), fp_sql, sql.Literal(layer.reach_m)),
                 f=sql.Identifier("basemap", f"f_{version}"),
                 p=sql.Identifier("basemap", f"p_{version}"),
                 reach=sql.Literal(layer.reach_m),
