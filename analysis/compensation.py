@@ -72,29 +72,53 @@ def _number(value: Any) -> float:
         return 0.0
 
 
-def _lookup(version: int | None, attribute: str) -> sql.Composable:
-    """The attribute of the layer's feature under ``b.pt`` (lowest fid on ties), or NULL."""
+def _lookup(version: int | None, attribute: str, *, few_large: bool = False) -> sql.Composable:
+    """Per building of ``b``: the attribute of the layer's feature under its point (lowest fid on ties).
+
+    One join for all buildings (a subquery per building cost twice as much); a building under no
+    feature has no row, and the caller's left join makes that NULL. ``few_large``: the layer holds a
+    few large polygons (compensation zones), so each polygon near the buildings tests every point in
+    turn, which keeps PostGIS's cache of the repeated polygon hot; probing the index per building
+    re-read a polygon of a thousand vertices for every building.
+    """
     if version is None:
-        return sql.SQL("NULL::text")
+        return sql.SQL("SELECT NULL::integer AS fid, NULL::text AS value WHERE false")
+    if few_large:
+        return sql.SQL(
+            "SELECT DISTINCT ON (b.fid) b.fid, z.props->>{attr} AS value FROM {layer} z"
+            " CROSS JOIN LATERAL (SELECT b.fid FROM b WHERE ST_Intersects(z.geom, b.pt)) b"
+            " WHERE z.geom && ST_SetSRID((SELECT ST_Extent(pt) FROM b)::geometry, 4547) ORDER BY b.fid, z.fid"
+        ).format(attr=sql.Literal(attribute), layer=sql.Identifier("basemap", f"f_{version}"))
     return sql.SQL(
-        "(SELECT z.props->>{attr} FROM {layer} z WHERE ST_Intersects(z.geom, b.pt) ORDER BY z.fid LIMIT 1)"
+        "SELECT DISTINCT ON (b.fid) b.fid, z.props->>{attr} AS value FROM b"
+        " JOIN {layer} z ON ST_Intersects(z.geom, b.pt) ORDER BY b.fid, z.fid"
     ).format(attr=sql.Literal(attribute), layer=sql.Identifier("basemap", f"f_{version}"))
 
 
 def estimate_compensation(
-    conn: Connection[Any], findings: Mapping[str, Finding], ruleset: RuleSet
+    conn: Connection[Any],
+    findings: Mapping[str, Finding],
+    ruleset: RuleSet,
+    current: Mapping[str, int] | None = None,
 ) -> Compensation:
-    """Price every building of the demolition finding by zone and ownership; fill the zone message."""
+    """Price every building of the demolition finding by zone and ownership; fill the zone message.
+
+    ``current`` maps layer codes to their current version ids when the caller has read them already
+    (the engine has, with the layer states); otherwise they are read here.
+    """
     table = ruleset.settings.compensation
     buildings = findings.get(BUILDING_RULE)
     hits = buildings.features if buildings else []
     versions: dict[str, int] = {}
-    if hits:  # most footprints demolish nothing: no query then
+    layers = (BUILDING_LAYER, ZONE_LAYER, OWNERSHIP_LAYER)
+    if hits and current is not None:
+        versions = {code: current[code] for code in layers if code in current}
+    elif hits:  # most footprints demolish nothing: no query then
         versions = dict(
             conn.execute(
                 "SELECT l.code, l.current_version FROM basemap.layer l"
                 " WHERE l.code = ANY(%s) AND l.current_version IS NOT NULL",
-                ([BUILDING_LAYER, ZONE_LAYER, OWNERSHIP_LAYER],),
+                (list(layers),),
             ).fetchall()
         )
     zones: dict[int, str | None] = {}
@@ -103,9 +127,11 @@ def estimate_compensation(
         # Zone and ownership under a point inside each building, in one statement.
         query = sql.SQL(
             "WITH b AS MATERIALIZED (SELECT fid, ST_PointOnSurface(geom) AS pt FROM {buildings}"
-            " WHERE fid = ANY(%s)) SELECT b.fid, {zone}, {owner} FROM b"
+            " WHERE fid = ANY(%s)), zone AS ({zone}), owner AS ({owner})"
+            " SELECT b.fid, zone.value, owner.value FROM b"
+            " LEFT JOIN zone USING (fid) LEFT JOIN owner USING (fid)"
         ).format(
-            zone=_lookup(versions.get(ZONE_LAYER), ZONE_ATTRIBUTE),
+            zone=_lookup(versions.get(ZONE_LAYER), ZONE_ATTRIBUTE, few_large=True),
             owner=_lookup(versions.get(OWNERSHIP_LAYER), OWNERSHIP_ATTRIBUTE),
             buildings=sql.Identifier("basemap", f"f_{versions[BUILDING_LAYER]}"),
         )

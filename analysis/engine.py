@@ -8,6 +8,7 @@ tolerance, not-checkable layers and the verdict; compatibility, demolition and t
 from __future__ import annotations
 
 import math
+import operator
 import string
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from pydantic import BaseModel
 from analysis.checkindex import GEOMETRIC, CheckedLayer, checked_layers
 from analysis.compensation import Compensation, estimate_compensation
 from analysis.footprint import Footprint
-from analysis.rules_model import Grade, Rule, RuleKind, RuleOutcome, RuleSet
+from analysis.rules_model import Grade, OutcomeCache, Rule, RuleKind, RuleOutcome, RuleSet
 from analysis.terrain import slope_stats
 from layers.catalog.model import Catalog, LayerEntry, LayerKind
 
@@ -144,22 +145,19 @@ def _message(template: str, values: dict[str, Any]) -> str:
         return _FORMAT.format(template, **values)
 
 
-def _labelled(entry: LayerEntry, props: dict[str, Any]) -> dict[str, Any]:
+def _code_labels(entry: LayerEntry) -> list[tuple[str, dict[str, str]]]:
+    """The layer's coded attributes with the Chinese label of each code value."""
+    coded = [(attr.name, {c.value: c.label_zh for c in attr.codes or []}) for attr in entry.attributes]
+    return [(name, labels) for name, labels in coded if labels]
+
+
+def _labelled(code_labels: list[tuple[str, dict[str, str]]], props: dict[str, Any]) -> dict[str, Any]:
     """Attribute values with code values replaced by their Chinese labels (for messages)."""
     out = dict(props)
-    for attr in entry.attributes:
-        labels = {c.value: c.label_zh for c in attr.codes or []}
-        if attr.name in out and str(out[attr.name]) in labels:
-            out[attr.name] = labels[str(out[attr.name])]
+    for name, labels in code_labels:
+        if name in out and str(out[name]) in labels:
+            out[name] = labels[str(out[name])]
     return out
-
-
-def _is_sliver(overlap: shapely.Geometry, ruleset: RuleSet) -> bool:
-    """Below the area tolerance, or thinner than the width tolerance (width ≈ 2 × area / perimeter)."""
-    area = overlap.area
-    if area < ruleset.settings.sliver_area_m2:
-        return True
-    return overlap.length > 0 and 2 * area / overlap.length < ruleset.settings.sliver_width_m
 
 
 def _clip(part: sql.Composable, fp: sql.Composable, area: sql.Composable) -> sql.Composable:
@@ -172,10 +170,12 @@ def _clip(part: sql.Composable, fp: sql.Composable, area: sql.Composable) -> sql
     ).format(area=area, fp=fp, part=part)
 
 
-def _distance(part: sql.Composable, fp: sql.Composable) -> sql.Composable:
+def _distance(part: sql.Composable, fp: sql.Composable, reach: sql.Composable) -> sql.Composable:
+    """The part's distance to the footprint. Within a reach of 0 it is 0 without a test: ``ST_DWithin``
+    kept the part, so its minimum distance (the same computation as ``ST_Distance``) is 0."""
     return sql.SQL(
-        "CASE WHEN ST_Intersects({fp}, {part}) THEN 0.0 ELSE ST_Distance({part}, {fp}) END"
-    ).format(fp=fp, part=part)
+        "CASE WHEN {reach} = 0 OR ST_Intersects({fp}, {part}) THEN 0.0 ELSE ST_Distance({part}, {fp}) END"
+    ).format(fp=fp, part=part, reach=reach)
 
 
 def _candidates_sql(indexed: list[CheckedLayer], fallback: list[tuple[CheckedLayer, int]]) -> sql.Composed:
@@ -197,10 +197,12 @@ def _candidates_sql(indexed: list[CheckedLayer], fallback: list[tuple[CheckedLay
                 "JOIN basemap.check_part c ON c.geom && ST_Expand(f.g, {reach})) "
                 "SELECT c.layer_code, c.fid, c.props, {clip}, {distance} FROM c "
                 "JOIN unnest({codes}::text[], {reaches}::float8[], {areas}::bool[]) r(code, reach, area) "
-                "ON r.code = c.layer_code WHERE ST_DWithin(c.geom, c.g, r.reach))"
+                "ON r.code = c.layer_code "
+                # The box test first: most parts the widest reach found are outside their layer's.
+                "WHERE c.geom && ST_Expand(c.g, r.reach) AND ST_DWithin(c.geom, c.g, r.reach))"
             ).format(
                 clip=_clip(sql.SQL("c.geom"), sql.SQL("c.g"), sql.SQL("r.area")),
-                distance=_distance(sql.SQL("c.geom"), sql.SQL("c.g")),
+                distance=_distance(sql.SQL("c.geom"), sql.SQL("c.g"), sql.SQL("r.reach")),
                 reach=sql.Literal(max(layer.reach_m for layer in indexed)),
                 codes=sql.Literal([layer.entry.code for layer in indexed]),
                 reaches=sql.Literal([layer.reach_m for layer in indexed]),
@@ -219,7 +221,7 @@ def _candidates_sql(indexed: list[CheckedLayer], fallback: list[tuple[CheckedLay
             ).format(
                 code=sql.Literal(layer.entry.code),
                 clip=clip,
-                distance=_distance(sql.SQL("t.geom"), fp_sql),
+                distance=_distance(sql.SQL("t.geom"), fp_sql, sql.Literal(layer.reach_m)),
                 f=sql.Identifier("basemap", f"f_{version}"),
                 p=sql.Identifier("basemap", f"p_{version}"),
                 reach=sql.Literal(layer.reach_m),
@@ -242,6 +244,66 @@ class _Candidate:
         return shapely.union_all(self.pieces)
 
 
+@dataclass(frozen=True)
+class _LayerPlan:
+    """What the engine needs of one checked layer that does not change between checks."""
+
+    layer: CheckedLayer
+    # The layer's overlap and setback rules in file order, each with its reach (None: must overlap).
+    tests: list[tuple[Rule, float | None]]
+    max_age_days: int
+    code_labels: list[tuple[str, dict[str, str]]]
+
+
+_PLANS: dict[tuple[int, int], tuple[Catalog, RuleSet, list[_LayerPlan]]] = {}
+
+
+def _layer_plans(catalog: Catalog, ruleset: RuleSet) -> list[_LayerPlan]:
+    """The checked layers with their rules and age limit (cached per catalog and rule set)."""
+    key = (id(catalog), id(ruleset))
+    cached = _PLANS.get(key)
+    # The objects are kept in the entry, so an id cannot be reused by another catalog or rule set.
+    if cached is not None and cached[0] is catalog and cached[1] is ruleset:
+        return cached[2]
+    plans = []
+    for layer in checked_layers(catalog, ruleset):
+        rules = ruleset.rules_for_layer(layer.entry.code)
+        tests: list[tuple[Rule, float | None]] = []
+        for rule in rules:
+            if rule.kind in _AREA_KINDS:
+                tests.append((rule, None))
+            elif rule.kind is RuleKind.SETBACK and rule.distance_m is not None:
+                tests.append((rule, rule.distance_m + SETBACK_TOLERANCE_M))
+        ages = [r.max_age_days for r in rules if r.kind in GEOMETRIC and r.max_age_days]
+        max_age = min(ages + [layer.entry.max_age_days or 10**9])
+        plans.append(_LayerPlan(layer, tests, max_age, _code_labels(layer.entry)))
+    if len(_PLANS) > 8:
+        _PLANS.clear()
+    _PLANS[key] = (catalog, ruleset, plans)
+    return plans
+
+
+_QUERIES: dict[tuple[Any, ...], tuple[list[CheckedLayer], list[tuple[CheckedLayer, int]], bytes]] = {}
+
+
+def _candidates_query(
+    conn: Connection[Any], indexed: list[CheckedLayer], fallback: list[tuple[CheckedLayer, int]]
+) -> bytes:
+    """:func:`_candidates_sql` rendered once per set of layers (it is the same text check after check)."""
+    # The layers are the cached objects of checked_layers; they are kept in the entry, so an id
+    # cannot be reused by another layer while the entry exists.
+    key = (*map(id, indexed), None, *[(id(layer), version) for layer, version in fallback])
+    cached = _QUERIES.get(key)
+    if cached is not None and all(map(operator.is_, cached[0], indexed)):
+        if all(a is b for (a, _), (b, _) in zip(cached[1], fallback, strict=True)):
+            return cached[2]
+    if len(_QUERIES) > 64:
+        _QUERIES.clear()
+    query = _candidates_sql(indexed, fallback).as_bytes(conn)
+    _QUERIES[key] = (list(indexed), list(fallback), query)
+    return query
+
+
 def evaluate(
     conn: Connection[Any],
     footprint: Footprint,
@@ -256,12 +318,7 @@ def evaluate(
     """Check ``footprint`` against every pre-evaluation layer and grade what the rules say."""
     today = today or date.today()
     fp = footprint.geometry
-    rows = conn.execute(
-        "SELECT l.code, v.id, v.number, ST_XMin(v.extent), ST_YMin(v.extent), ST_XMax(v.extent),"
-        " ST_YMax(v.extent), s.version_id = v.id, v.raster_path"
-        " FROM basemap.layer l JOIN basemap.layer_version v ON v.id = l.current_version"
-        " LEFT JOIN basemap.check_state s ON s.layer_code = l.code"
-    ).fetchall()
+    rows = conn.execute(_STATE_SQL).fetchall()
     state = {
         code: (version, number, (x0, y0, x1, y1) if x0 is not None else None, indexed)
         for code, version, number, x0, y0, x1, y1, indexed, _ in rows
@@ -270,11 +327,13 @@ def evaluate(
     not_checkable: list[NotCheckable] = []
     indexed: list[CheckedLayer] = []
     fallback: list[tuple[CheckedLayer, int]] = []
-    for layer in checked_layers(catalog, ruleset):
+    plans: dict[str, _LayerPlan] = {}
+    bounds = fp.bounds
+    for plan in _layer_plans(catalog, ruleset):
+        layer = plan.layer
         entry = layer.entry
         current = state.get(entry.code)
-        rules = [r for r in ruleset.rules_for_layer(entry.code) if r.kind in GEOMETRIC]
-        reason = _unavailable(entry, current, fp, rules, today, layer.reach_m)
+        reason = _unavailable(entry, current, fp, bounds, plan.max_age_days, today, layer.reach_m)
         if reason or current is None:
             not_checkable.append(
                 NotCheckable(
@@ -284,32 +343,27 @@ def evaluate(
                     reason_en=reason[1] if reason else "",
                 )
             )
-        elif current[3]:
+            continue
+        if current[3]:
             indexed.append(layer)
         else:
             fallback.append((layer, current[0]))
+        plans[entry.code] = plan
     candidates: dict[tuple[str, int], _Candidate] = {}
     if indexed or fallback:
-        query = _candidates_sql(indexed, fallback)
-        cursor = conn.execute(query, {"fp": shapely.to_wkb(fp)}, binary=True)
-        for code, fid, props, clipped, distance in cursor:
+        query = _candidates_query(conn, indexed, fallback)
+        found = conn.execute(query, {"fp": shapely.to_wkb(fp)}, binary=True).fetchall()
+        pieces = shapely.from_wkb([row[3] for row in found])
+        for (code, fid, props, _, distance), piece in zip(found, pieces, strict=True):
             candidate = candidates.get((code, fid))
             if candidate is None:
                 candidate = candidates[(code, fid)] = _Candidate(props or {})
-            if clipped is not None:
-                candidate.pieces.append(shapely.from_wkb(clipped))
+            if piece is not None:
+                candidate.pieces.append(piece)
             candidate.distance = min(candidate.distance, float(distance))
-    entries = {layer.entry.code: layer.entry for layer in indexed + [f[0] for f in fallback]}
     findings: dict[str, Finding] = {}
     prohibited: list[shapely.Geometry] = []
-    layer_rules: dict[str, list[Rule]] = {}
-    for (code, fid), candidate in sorted(candidates.items()):
-        entry = entries[code]
-        if code not in layer_rules:
-            layer_rules[code] = ruleset.rules_for_layer(code)
-        _apply_rules(
-            findings, entry, layer_rules[code], ruleset, project_type, flags, fid, candidate, prohibited
-        )
+    _grade(findings, sorted(candidates.items()), plans, ruleset, project_type, frozenset(flags), prohibited)
     for finding in findings.values():
         if finding.overlap_m2 is not None:
             finding.share_pct = round(100 * finding.overlap_m2 / footprint.area_m2, 4)
@@ -334,10 +388,62 @@ def evaluate(
         repairs=footprint.repairs,
         terrain=terrain,
         demolition=_demolition(findings).model_copy(
-            update={"compensation": estimate_compensation(conn, findings, ruleset)}
+            update={
+                "compensation": estimate_compensation(
+                    conn, findings, ruleset, {code: values[0] for code, values in state.items()}
+                )
+            }
         ),
         buildable=_buildable(fp, prohibited),
     )
+
+
+_STATE_SQL = (
+    "SELECT l.code, v.id, v.number, ST_XMin(v.extent), ST_YMin(v.extent), ST_XMax(v.extent),"
+    " ST_YMax(v.extent), s.version_id = v.id, v.raster_path"
+    " FROM basemap.layer l JOIN basemap.layer_version v ON v.id = l.current_version"
+    " LEFT JOIN basemap.check_state s ON s.layer_code = l.code"
+)
+
+
+def _grade(
+    findings: dict[str, Finding],
+    candidates: list[tuple[tuple[str, int], _Candidate]],
+    plans: dict[str, _LayerPlan],
+    ruleset: RuleSet,
+    project_type: str,
+    flags: frozenset[str],
+    prohibited: list[shapely.Geometry],
+) -> None:
+    """Measure every candidate's overlap (areas and lengths in one vectorised call) and apply its rules."""
+    overlaps: list[shapely.Geometry | None] = [
+        candidate.overlap() if plans[code].layer.entry.kind is LayerKind.AREA else None
+        for (code, _), candidate in candidates
+    ]
+    areas = shapely.area(overlaps).tolist()
+    lengths = shapely.length(overlaps).tolist()
+    empty = shapely.is_empty(overlaps).tolist()
+    min_area, min_width = ruleset.settings.sliver_area_m2, ruleset.settings.sliver_width_m
+    outcomes = ruleset.outcomes()
+    for index, ((code, fid), candidate) in enumerate(candidates):
+        geometry = overlaps[index]
+        overlap = None
+        if geometry is not None:
+            area, length = areas[index], lengths[index]
+            # Slivers: below the area tolerance, or thinner than the width one (width ≈ 2 × area / perimeter).
+            sliver = area < min_area or (length > 0 and 2 * area / length < min_width)
+            overlap = _Overlap(geometry, area, not (empty[index] or sliver))
+        plan = plans[code]
+        _apply_rules(findings, plan, outcomes, project_type, flags, fid, candidate, overlap, prohibited)
+
+
+@dataclass(frozen=True)
+class _Overlap:
+    """A feature's overlap with the footprint, its area, and whether it counts (not empty, no sliver)."""
+
+    geometry: shapely.Geometry
+    area: float
+    counts: bool
 
 
 # "At exactly the distance" counts; a millimetre absorbs the rounding of coordinates sent in lon/lat.
@@ -460,14 +566,14 @@ def _unavailable(
     entry: LayerEntry,
     state: tuple[int, int, tuple[float, float, float, float] | None, bool] | None,
     fp: shapely.Geometry,
-    rules: list[Rule],
+    bounds: tuple[float, float, float, float],
+    max_age: int,
     today: date,
     reach: float,
 ) -> tuple[str, str] | None:
-    """Why a layer cannot answer for this footprint, or None when it can."""
+    """Why a layer cannot answer for this footprint (of these bounds), or None when it can."""
     if state is None:
         return "图层无数据", "the layer has no data"
-    max_age = min([r.max_age_days for r in rules if r.max_age_days] + [entry.max_age_days or 10**9])
     if (today - entry.vintage).days > max_age:
         return f"图层现势性过期（{entry.vintage}）", f"the layer is out of date ({entry.vintage})"
     extent = state[2]
@@ -476,7 +582,7 @@ def _unavailable(
         return "图层数据未覆盖用地范围", "the layer does not cover the footprint"
     margin = max(1.0, reach)
     x0, y0, x1, y1 = extent[0] - margin, extent[1] - margin, extent[2] + margin, extent[3] + margin
-    fx0, fy0, fx1, fy1 = fp.bounds
+    fx0, fy0, fx1, fy1 = bounds
     inside = x0 <= fx0 and y0 <= fy0 and fx1 <= x1 and fy1 <= y1
     if not inside and (
         fx1 < x0 or fx0 > x1 or fy1 < y0 or fy0 > y1 or not shapely.box(x0, y0, x1, y1).intersects(fp)
@@ -487,47 +593,39 @@ def _unavailable(
 
 def _apply_rules(
     findings: dict[str, Finding],
-    entry: LayerEntry,
-    rules: list[Rule],
-    ruleset: RuleSet,
+    plan: _LayerPlan,
+    outcomes: OutcomeCache,
     project_type: str,
-    flags: Collection[str],
+    flags: frozenset[str],
     fid: int,
     candidate: _Candidate,
+    overlap: _Overlap | None,
     prohibited: list[shapely.Geometry],
 ) -> None:
-    """Measure one feature against the footprint and record every rule of its layer that fires."""
+    """Record every rule of the feature's layer that fires on it (its overlap is measured already)."""
     props = candidate.props
-    overlap = candidate.overlap() if entry.kind is LayerKind.AREA else None
     distance = candidate.distance
-    for rule in rules:
-        if rule.kind in _AREA_KINDS:
+    for rule, reach in plan.tests:
+        if reach is None:  # overlap, compatibility and demolition rules
             if overlap is None:
                 if distance > 0:
                     continue
-            elif overlap.is_empty or _is_sliver(overlap, ruleset):
+            elif not overlap.counts:
                 continue
-        elif rule.kind is RuleKind.SETBACK:
-            if rule.distance_m is None or distance > rule.distance_m + SETBACK_TOLERANCE_M:
-                continue
-        else:
+        elif distance > reach:
             continue
-        outcome = ruleset.evaluate(rule, project_type, props, flags)
+        outcome = outcomes.get(rule, project_type, props, flags)
         if outcome is None:
             continue
         if outcome.grade is Grade.PROHIBITED and overlap is not None:
-            prohibited.append(overlap)
+            prohibited.append(overlap.geometry)
         area = overlap.area if overlap is not None else None
-        hit = FeatureHit(
-            fid=fid,
-            attributes=props,
-            overlap_m2=area,
-            distance_m=round(distance, 3),
-        )
+        hit = FeatureHit(fid=fid, attributes=props, overlap_m2=area, distance_m=round(distance, 3))
         found = findings.get(rule.id)
         if found is None:
+            entry = plan.layer.entry
             values = {
-                **_labelled(entry, props),
+                **_labelled(plan.code_labels, props),
                 "area_m2": area or 0.0,
                 "distance_m": distance,
                 "distance": distance,

@@ -132,6 +132,22 @@ class RuleOutcome(BaseModel):
 
 
 _NO_RULES: list[Rule] = []
+_OUTCOMES_MAX = 50_000
+
+
+def _reads(rule: Rule) -> tuple[str, ...]:
+    """The feature attributes a rule's outcome depends on (conditions, exceptions, compatibility)."""
+    names = [c.attribute for c in rule.when]
+    names += [c.attribute for exception in rule.exceptions for c in exception.when]
+    if rule.kind is RuleKind.COMPATIBILITY:
+        names.append(COMPATIBILITY_ATTRIBUTE)
+    return tuple(dict.fromkeys(names))
+
+
+def _value_key(value: Any) -> tuple[type, Any]:
+    """A cache key for an attribute value: its type and value (floats by repr, so -0.0 is not 0.0)."""
+    kind = type(value)
+    return (kind, repr(value) if kind is float else value)
 
 
 class RuleSet(BaseModel):
@@ -146,6 +162,8 @@ class RuleSet(BaseModel):
     # Rules grouped by layer, rebuilt when the rules dict is replaced or grows.
     _by_layer: dict[str, list[Rule]] = PrivateAttr(default_factory=dict)
     _by_layer_key: tuple[int, int] | None = PrivateAttr(default=None)
+    # Outcomes remembered by the values they depend on (see ``outcomes``).
+    _outcomes: "OutcomeCache | None" = PrivateAttr(default=None)
 
     @property
     def version(self) -> str:
@@ -161,6 +179,14 @@ class RuleSet(BaseModel):
                 by_layer.setdefault(rule.layer, []).append(rule)
             self._by_layer, self._by_layer_key = by_layer, key
         return self._by_layer.get(code, _NO_RULES)
+
+    def outcomes(self) -> "OutcomeCache":
+        """The remembered outcomes of this rule set (one per rules dict; reset when it grows large)."""
+        key = (id(self.rules), len(self.rules))
+        cache = self._outcomes
+        if cache is None or cache.key != key or len(cache) > _OUTCOMES_MAX:
+            cache = self._outcomes = OutcomeCache(self, key)
+        return cache
 
     def _check_project_type(self, project_type: str) -> None:
         if project_type not in self.settings.project_types:
@@ -247,6 +273,44 @@ class RuleSet(BaseModel):
     def in_class(self, project_type: str, class_name: str) -> bool:
         """Tell whether a project type belongs to a project class (e.g. polluting)."""
         return project_type in self.settings.project_classes[class_name].members
+
+
+class OutcomeCache:
+    """:meth:`RuleSet.evaluate` remembered by what an outcome depends on (shared results: do not mutate).
+
+    An outcome depends only on the rule, the project type, the flags and the values of the attributes
+    the rule's conditions, its exceptions and the compatibility matrix read. Values are keyed with
+    their type (``1``, ``1.0`` and ``True`` format differently, so conditions may tell them apart);
+    unhashable values (lists, objects) are evaluated each time.
+    """
+
+    __slots__ = ("_outcomes", "_reads", "_ruleset", "key")
+
+    def __init__(self, ruleset: RuleSet, key: tuple[int, int]) -> None:
+        self._ruleset = ruleset
+        self._outcomes: dict[tuple[Any, ...], RuleOutcome | None] = {}
+        self._reads: dict[str, tuple[str, ...]] = {}
+        self.key = key
+
+    def __len__(self) -> int:
+        return len(self._outcomes)
+
+    def get(
+        self, rule: Rule, project_type: str, attributes: Mapping[str, Any], flags: frozenset[str]
+    ) -> RuleOutcome | None:
+        """The rule's outcome for this project type, feature and flags, as ``RuleSet.evaluate`` gives it."""
+        reads = self._reads.get(rule.id)
+        if reads is None:
+            reads = self._reads[rule.id] = _reads(rule)
+        try:
+            key = (rule.id, project_type, flags, *[_value_key(attributes.get(name)) for name in reads])
+            return self._outcomes[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value: not remembered
+            return self._ruleset.evaluate(rule, project_type, attributes, flags)
+        found = self._outcomes[key] = self._ruleset.evaluate(rule, project_type, attributes, flags)
+        return found
 
 
 class RuleError(BaseModel):
@@ -437,6 +501,7 @@ __all__ = [
     "RuleError",
     "RuleException",
     "RuleKind",
+    "OutcomeCache",
     "RuleOutcome",
     "RuleSet",
     "RuleSetLoad",

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
+from analysis.rules.catalog_checks import COMPATIBILITY_ATTRIBUTE
 from analysis.rules_model import (
     RULES_DIR,
     Compatibility,
@@ -362,3 +363,31 @@ def test_unusable_header_is_fatal_but_reported(tmp_path: Path) -> None:
     assert loaded.ruleset is None
     assert not loaded.ok
     assert loaded.errors[0].file == "_ruleset.yaml"
+
+
+def _samples(rule: Rule) -> list[dict[str, Any]]:
+    """Attribute sets around a rule's condition values: each value, its string, a neighbour, odd types."""
+    conditions = list(rule.when) + [c for exception in rule.exceptions for c in exception.when]
+    names = {c.attribute for c in conditions} | {COMPATIBILITY_ATTRIBUTE}
+    values: list[Any] = [None, 1, 1.0, True, "1", -0.0, 0.0, ["R2"], {"a": 1}]
+    for c in conditions:
+        for value in [*(c.in_ or []), *(c.not_in or []), c.equals, c.gte, c.lt]:
+            if value is not None:
+                values += [value, str(value)]
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    values += [float(value), value + 0.5, value - 1]
+    values += ["R2", "GIC5", "M1", "unknown"]
+    return [{}] + [dict.fromkeys(names, value) for value in values]
+
+
+def test_remembered_outcomes_equal_evaluated_ones(ruleset: RuleSet) -> None:
+    """The engine's outcome cache answers exactly what evaluate answers, for values of every type."""
+    outcomes = ruleset.outcomes()
+    for rule in ruleset.rules.values():
+        for project_type in ruleset.settings.project_types:
+            for flags in (frozenset(), frozenset({"national_major"}), frozenset({"six_class_major"})):
+                for attributes in _samples(rule):
+                    expected = ruleset.evaluate(rule, project_type, attributes, flags)
+                    for _ in range(2):  # the first answer is computed, the second remembered
+                        assert outcomes.get(rule, project_type, attributes, flags) == expected
+    assert ruleset.outcomes() is outcomes
