@@ -227,6 +227,15 @@ def _candidates_sql(indexed: list[CheckedLayer], fallback: list[tuple[CheckedLay
                 reach=sql.Literal(layer.reach_m),
             )
         )
+    if indexed:
+        # The versions the index held when it was read, in the same snapshot as the parts: a catch-up
+        # between the state query and this one would otherwise mix versions (see :func:`evaluate`).
+        statements.append(
+            sql.SQL(
+                "(SELECT NULL, NULL, (SELECT jsonb_object_agg(layer_code, version_id) "
+                "FROM basemap.check_state WHERE layer_code = ANY({codes})), NULL, NULL)"
+            ).format(codes=sql.Literal([layer.entry.code for layer in indexed]))
+        )
     return sql.SQL(" UNION ALL ").join(statements)
 
 
@@ -351,8 +360,7 @@ def evaluate(
         plans[entry.code] = plan
     candidates: dict[tuple[str, int], _Candidate] = {}
     if indexed or fallback:
-        query = _candidates_query(conn, indexed, fallback)
-        found = conn.execute(query, {"fp": shapely.to_wkb(fp)}, binary=True).fetchall()
+        found = _candidates_found(conn, fp, indexed, fallback, state)
         pieces = shapely.from_wkb([row[3] for row in found])
         for (code, fid, props, _, distance), piece in zip(found, pieces, strict=True):
             candidate = candidates.get((code, fid))
@@ -396,6 +404,32 @@ def evaluate(
         ),
         buildable=_buildable(fp, prohibited),
     )
+
+
+def _candidates_found(
+    conn: Connection[Any],
+    fp: shapely.Geometry,
+    indexed: list[CheckedLayer],
+    fallback: list[tuple[CheckedLayer, int]],
+    state: dict[str, Any],
+) -> list[Any]:
+    """The candidate rows, all read from the versions the report records (``state``).
+
+    The index may have caught up with a newer version after the state was read; such layers are read
+    again from their recorded version's tables, so the report never mixes versions.
+    """
+    wkb = shapely.to_wkb(fp)
+    found = conn.execute(_candidates_query(conn, indexed, fallback), {"fp": wkb}, binary=True).fetchall()
+    held = next((row[2] for row in found if row[0] is None), None) or {}
+    rows = [row for row in found if row[0] is not None]
+    moved = [layer for layer in indexed if held.get(layer.entry.code) != state[layer.entry.code][0]]
+    if not moved:
+        return rows
+    codes = {layer.entry.code for layer in moved}
+    again = [(layer, state[layer.entry.code][0]) for layer in moved]
+    rows = [row for row in rows if row[0] not in codes]
+    rows += conn.execute(_candidates_query(conn, [], again), {"fp": wkb}, binary=True).fetchall()
+    return rows
 
 
 _STATE_SQL = (

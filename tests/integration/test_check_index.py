@@ -168,3 +168,70 @@ def test_a_layer_update_marks_met_reports_stale_and_a_recheck_shows_the_change(
     stranger = make_account(Role.PROJECT_UNIT, other_org)
     r = client.post(f"/api/pre-evaluations/{near_report['id']}/recheck", headers=stranger.headers)
     assert r.status_code == 404
+
+
+class _CatchUpBetweenStatements:
+    """A connection on which the index catches up with a new layer version between the engine's state
+    query and its candidates query, as a catch-up in another process could."""
+
+    def __init__(self, conn: psycopg.Connection[Any], between: Any) -> None:
+        self._conn, self._between, self._calls = conn, between, 0
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        self._calls += 1
+        if self._calls == 2:
+            self._between()
+        return self._conn.execute(query, params, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def test_a_catch_up_during_a_check_does_not_mix_versions(
+    settings: Settings, owner_conn: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    from analysis.engine import evaluate
+    from analysis.footprint import parse_footprint
+
+    _import(owner_conn, tmp_path, 0.0)
+    catch_up(owner_conn, get_catalog(), get_ruleset(), [LAYER])
+    footprint = parse_footprint(
+        {
+            "type": "Polygon",
+            "coordinates": _geojson(shapely.box(X0 + 200, Y0 - 100, X0 + 400, Y0 + 100))["coordinates"],
+        }
+    )
+    version = owner_conn.execute("SELECT current_version FROM basemap.layer WHERE code = %s", (LAYER,))
+    recorded = version.fetchone()
+
+    def move_the_park() -> None:  # on another connection, committed before the engine reads candidates
+        _import(owner_conn, tmp_path, -50.0)
+        catch_up(owner_conn, get_catalog(), get_ruleset(), [LAYER])
+
+    with psycopg.connect(settings.owner_dsn) as conn:
+        raced = evaluate(
+            _CatchUpBetweenStatements(conn, move_the_park),  # type: ignore[arg-type]
+            footprint,
+            "housing",
+            catalog=get_catalog(),
+            ruleset=get_ruleset(),
+        )
+        now = evaluate(conn, footprint, "housing", catalog=get_catalog(), ruleset=get_ruleset())
+    state = _state(owner_conn)
+    assert state is not None and state[0] is True  # the index did move on to the new version
+    assert recorded is not None
+    old_number, new_number = owner_conn.execute(
+        "SELECT (SELECT number FROM basemap.layer_version WHERE id = %s),"
+        " (SELECT v.number FROM basemap.layer l JOIN basemap.layer_version v ON v.id = l.current_version"
+        "  WHERE l.code = %s)",
+        (recorded[0], LAYER),
+    ).fetchone() or (None, None)
+    # The raced report records the old version and measured the old park, not the moved one.
+    assert raced.layer_versions[LAYER] == old_number and now.layer_versions[LAYER] == new_number
+    a = next(f for f in raced.findings if f.rule_id == RULE)
+    b = next(f for f in now.findings if f.rule_id == RULE)
+    assert a.overlap_m2 == pytest.approx(shapely.intersection(_park(), footprint.geometry).area, rel=1e-9)
+    assert b.overlap_m2 == pytest.approx(
+        shapely.intersection(_park(-50.0), footprint.geometry).area, rel=1e-9
+    )
+    assert a.overlap_m2 != pytest.approx(b.overlap_m2)
