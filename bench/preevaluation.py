@@ -209,7 +209,8 @@ def main() -> None:  # noqa: C901, PLR0915 - a linear script
     server: subprocess.Popen[bytes] | None = None
     try:
         migrate.upgrade(settings)
-        with psycopg.connect(settings.owner_dsn, autocommit=True) as conn:
+        # JIT off, as on the service's pooled connections (app/db.py); the baselines share the connection.
+        with psycopg.connect(settings.owner_dsn, autocommit=True, options="-c jit=off") as conn:
             register_layers(conn, catalog)
             if not demo_loaded(conn):
                 print(f"loading the {args.scale} demo …", flush=True)
