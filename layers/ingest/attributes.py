@@ -85,26 +85,24 @@ class MappedAttributes:
     extra: list[tuple[str, pa.Array]] | None  # the same for unknown columns; None when there are none
     report: dict[str, Any]
 
-    def json_rows(self, rows: NDArray[np.intp]) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
-        """UTF-8 JSON objects (bytes) of ``props`` and ``extra`` for the given rows (0-based)."""
+    def json_rows(self, rows: NDArray[np.intp]) -> tuple[pa.Array, pa.Array | None]:
+        """UTF-8 JSON objects (large_binary) of ``props`` and ``extra`` (None: no unknown column) for
+        the given rows (0-based)."""
         props = _objects(self.props, rows)
-        if self.extra is None:
-            return props, np.full(len(rows), None, dtype=object)
-        return props, _objects(self.extra, rows)
+        return props, None if self.extra is None else _objects(self.extra, rows)
 
 
-def _objects(columns: list[tuple[str, pa.Array]], rows: NDArray[np.intp]) -> NDArray[np.object_]:
+def _objects(columns: list[tuple[str, pa.Array]], rows: NDArray[np.intp]) -> pa.Array:
     """One JSON object per row, joined in C from the per-column value texts."""
     if not columns:
-        return np.full(len(rows), b"{}", dtype=object)
+        return pa.array([b"{}"] * len(rows), type=pa.large_binary())
     take = pa.array(rows, type=pa.int64())
     pieces: list[Any] = []
     for position, (key, values) in enumerate(columns):
-        pieces.append(pa.scalar(("{" if position == 0 else ",") + key + ":", pa.binary()))
+        pieces.append(pa.scalar(("{" if position == 0 else ",") + key + ":", pa.large_binary()))
         pieces.append(values.take(take))
-    pieces.append(pa.scalar(b"}", pa.binary()))
-    joined = pc.binary_join_element_wise(*pieces, pa.scalar(b"", pa.binary()))
-    return np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object)
+    pieces.append(pa.scalar(b"}", pa.large_binary()))
+    return pc.binary_join_element_wise(*pieces, pa.scalar(b"", pa.large_binary()))
 
 
 _NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
@@ -138,7 +136,8 @@ def _json_texts(values: pd.Series) -> pa.Array:
             [None if _missing(v) else json.dumps(_plain(v), ensure_ascii=False, default=str) for v in values],
             type=pa.string(),
         )
-    return pc.cast(pc.fill_null(text, "null"), pa.binary())
+    result = pc.cast(pc.fill_null(text, "null"), pa.large_binary())
+    return result.combine_chunks() if isinstance(result, pa.ChunkedArray) else result
 
 
 def _json_strings(array: pa.Array) -> pa.Array:
