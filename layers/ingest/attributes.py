@@ -1,13 +1,16 @@
 """Attribute mapping to the catalog schema: column matching, typed conversion, JSON encoding.
 
-Conversion runs once on the whole layer (vectorised pandas); JSON text is produced batch by batch so the
-encoding of one batch overlaps the database's parsing of the previous one.
+Columns are matched once; conversion (vectorised pandas) and JSON encoding run batch by batch, so the
+database parses one batch while the next is converted, and the first batch goes out without waiting
+for the whole layer. Decisions that look at a whole column (whether a float column holds only whole
+numbers, the format pandas infers for dates) are taken once on the whole layer, so every batch is
+converted the same way; the report adds up the batches.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,16 +37,21 @@ _TRUTH = {
 }
 
 
-def _as_text(values: pd.Series) -> pd.Series:
+def _whole_numbers(values: pd.Series) -> bool:
+    """Whether a float column holds only whole numbers (then it reads as text without ".0")."""
+    return pd.api.types.is_float_dtype(values) and bool((values.dropna() % 1 == 0).all())
+
+
+def _as_text(values: pd.Series, whole_numbers: bool = False) -> pd.Series:
     """Column values as stripped text (integral floats without ".0"), None where missing or blank."""
-    if pd.api.types.is_float_dtype(values) and bool((values.dropna() % 1 == 0).all()):
+    if whole_numbers:
         text = values.astype("Int64").astype("string")
     else:
         text = values.astype("string").str.strip()
     return text.where(text.notna() & (text != ""), None)
 
 
-def _convert(values: pd.Series, attr: Attribute) -> tuple[pd.Series, pd.Series]:
+def _convert(values: pd.Series, attr: Attribute, whole_numbers: bool = False) -> tuple[pd.Series, pd.Series]:
     """Convert a column to the attribute's type (vectorised); return the values and the rejected mask."""
     if attr.type in (AttributeType.INTEGER, AttributeType.NUMBER):
         num = pd.to_numeric(values, errors="coerce")
@@ -54,7 +62,7 @@ def _convert(values: pd.Series, attr: Attribute) -> tuple[pd.Series, pd.Series]:
             converted = num.astype("float64")
         present = values.notna() if values.dtype != object else _as_text(values).notna()
         return converted, present & num.isna()
-    text = _as_text(values)
+    text = _as_text(values, whole_numbers)
     present = text.notna()
     if attr.type is AttributeType.TEXT:
         return text, pd.Series(False, index=values.index)
@@ -79,17 +87,80 @@ def _convert(values: pd.Series, attr: Attribute) -> tuple[pd.Series, pd.Series]:
 
 @dataclass
 class MappedAttributes:
-    """Source attributes converted to the catalog schema once; encoded as JSON batch by batch."""
+    """Source columns matched to the catalog schema; converted and encoded as JSON batch by batch.
 
-    props: list[tuple[str, pa.Array]]  # (JSON key, JSON text of each value) per mapped attribute
-    extra: list[tuple[str, pa.Array]] | None  # the same for unknown columns; None when there are none
-    report: dict[str, Any]
+    Call :meth:`json_rows` for consecutive row ranges covering the layer (each once, in order); the
+    :attr:`report` then describes the whole layer.
+    """
 
-    def json_rows(self, rows: NDArray[np.intp]) -> tuple[pa.Array, pa.Array | None]:
-        """UTF-8 JSON objects (large_binary) of ``props`` and ``extra`` (None: no unknown column) for
-        the given rows (0-based)."""
-        props = _objects(self.props, rows)
-        return props, None if self.extra is None else _objects(self.extra, rows)
+    frame: pd.DataFrame
+    entry: LayerEntry
+    mapped: dict[str, str]  # source column -> attribute name
+    unknown: list[str]
+    whole_numbers: set[str] = field(default_factory=set)  # float columns with only whole numbers
+    converted: dict[str, tuple[pd.Series, pd.Series]] = field(default_factory=dict)  # done up front
+    _invalid: dict[str, list[int]] = field(default_factory=dict)  # rejected rows (first ten) per column
+    _invalid_count: dict[str, int] = field(default_factory=dict)
+    _nulls: dict[str, int] = field(default_factory=dict)  # missing values of required attributes
+
+    def json_rows(self, start: int, stop: int, rows: NDArray[np.intp]) -> tuple[pa.Array, pa.Array | None]:
+        """Convert rows ``start:stop`` (0-based) and return the UTF-8 JSON objects (large_binary) of
+        ``props`` and ``extra`` (None: no unknown column) of the given ``rows`` among them."""
+        out = pd.DataFrame(index=pd.RangeIndex(start, stop))
+        for column, name in self.mapped.items():
+            attr = self.entry.attribute(name)
+            assert attr is not None
+            if column in self.converted:
+                values, rejected = (v.iloc[start:stop] for v in self.converted[column])
+            else:
+                source = self.frame[column].iloc[start:stop]
+                values, rejected = _convert(source, attr, column in self.whole_numbers)
+            out[name] = values
+            self._note(column, attr, values, rejected, start)
+        take = np.asarray(rows) - start
+        props = _objects(_encoded(out), take)
+        if not self.unknown:
+            return props, None
+        return props, _objects(_encoded(self.frame[self.unknown].iloc[start:stop]), take)
+
+    def _note(self, column: str, attr: Attribute, values: pd.Series, rejected: pd.Series, start: int) -> None:
+        """Add a batch's rejected and missing values to the report's counts."""
+        bad = np.flatnonzero(rejected.to_numpy())
+        if len(bad):
+            self._invalid_count[column] = self._invalid_count.get(column, 0) + len(bad)
+            examples = self._invalid.setdefault(column, [])
+            examples.extend(int(r) + start for r in bad[: 10 - len(examples)])
+        if attr.required:
+            self._nulls[attr.name] = self._nulls.get(attr.name, 0) + int(values.isna().sum())
+
+    @property
+    def report(self) -> dict[str, Any]:
+        """Mapped, unknown and missing columns, missing required values, and rejected values."""
+        invalid = [
+            {
+                "attribute": name,
+                "column": column,
+                "count": self._invalid_count[column],
+                "examples": [
+                    {"feature": r + 1, "value": str(self.frame[column].iloc[r])}
+                    for r in self._invalid[column]
+                ],
+            }
+            for column, name in self.mapped.items()
+            if self._invalid_count.get(column)
+        ]
+        names = set(self.mapped.values())
+        return {
+            "mapped_columns": self.mapped,
+            "unknown_columns": self.unknown,
+            "missing_required": [a.name for a in self.entry.attributes if a.required and a.name not in names],
+            "null_required": {
+                a.name: self._nulls[a.name]
+                for a in self.entry.attributes
+                if a.required and a.name in names and self._nulls.get(a.name)
+            },
+            "invalid_values": invalid,
+        }
 
 
 def _objects(columns: list[tuple[str, pa.Array]], rows: NDArray[np.intp]) -> pa.Array:
@@ -143,6 +214,8 @@ def _json_texts(values: pd.Series) -> pa.Array:
 def _json_strings(array: pa.Array) -> pa.Array:
     """JSON string literals; only values with quotes, backslashes or control characters go through json."""
     quoted = pc.binary_join_element_wise('"', array, '"', "")
+    if not _may_need_escapes(array):
+        return quoted
     special = pc.fill_null(pc.match_substring_regex(array, _NEEDS_ESCAPE), False)
     if not pc.any(special).as_py():
         return quoted
@@ -151,6 +224,19 @@ def _json_strings(array: pa.Array) -> pa.Array:
     for row in rows:
         escaped[row] = json.dumps(array[int(row)].as_py(), ensure_ascii=False)
     return pa.array(escaped, type=pa.string())
+
+
+def _may_need_escapes(array: pa.Array) -> bool:
+    """Whether any byte of the array's data is a quote, a backslash or a control character (in UTF-8
+    these bytes are never part of another character); checked once over the buffer, not per value."""
+    for chunk in array.chunks if isinstance(array, pa.ChunkedArray) else [array]:
+        data = chunk.buffers()[2]
+        if data is None:
+            continue
+        raw = np.frombuffer(data, dtype=np.uint8)
+        if ((raw < 0x20) | (raw == 0x22) | (raw == 0x5C)).any():
+            return True
+    return False
 
 
 def _missing(value: Any) -> bool:
@@ -164,10 +250,11 @@ def _encoded(frame: pd.DataFrame) -> list[tuple[str, pa.Array]]:
 
 
 def map_attributes(frame: pd.DataFrame, entry: LayerEntry) -> MappedAttributes:
-    """Map source columns to the catalog schema; unknown columns go to ``extra``; problems are reported.
+    """Match source columns to the catalog schema (unknown columns go to ``extra``).
 
-    Conversion decisions that look at a whole column (e.g. whether a float column holds whole numbers)
-    are taken here, on the whole layer, so every batch is encoded the same way.
+    Decisions that look at a whole column are taken here, on the whole layer, so every batch is
+    converted the same way: whether a float column holds only whole numbers, and dates (pandas infers
+    a date format from the values it is given, so date columns are converted whole, here).
     """
     frame = frame.reset_index(drop=True)
     lookup = _column_lookup(entry)
@@ -179,39 +266,15 @@ def map_attributes(frame: pd.DataFrame, entry: LayerEntry) -> MappedAttributes:
             mapped[str(column)] = attr.name
         else:
             unknown.append(str(column))
-    out = pd.DataFrame(index=frame.index)
-    invalid: list[dict[str, Any]] = []
+    result = MappedAttributes(frame, entry, mapped, unknown)
     for column, name in mapped.items():
         attr = entry.attribute(name)
         assert attr is not None
-        values, rejected = _convert(frame[column], attr)
-        out[name] = values
-        if rejected.any():
-            rows = np.flatnonzero(rejected.to_numpy())
-            invalid.append(
-                {
-                    "attribute": name,
-                    "column": column,
-                    "count": int(len(rows)),
-                    "examples": [
-                        {"feature": int(r) + 1, "value": str(frame[column].iloc[r])} for r in rows[:10]
-                    ],
-                }
-            )
-    missing_required = [a.name for a in entry.attributes if a.required and a.name not in out.columns]
-    null_required = {
-        a.name: int(out[a.name].isna().sum())
-        for a in entry.attributes
-        if a.required and a.name in out.columns and out[a.name].isna().any()
-    }
-    report = {
-        "mapped_columns": mapped,
-        "unknown_columns": unknown,
-        "missing_required": missing_required,
-        "null_required": null_required,
-        "invalid_values": invalid,
-    }
-    return MappedAttributes(_encoded(out), _encoded(frame[unknown]) if unknown else None, report)
+        if _whole_numbers(frame[column]):
+            result.whole_numbers.add(column)
+        if attr.type is AttributeType.DATE:
+            result.converted[column] = _convert(frame[column], attr, column in result.whole_numbers)
+    return result
 
 
 def _plain(value: Any) -> Any:

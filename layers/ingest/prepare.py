@@ -284,7 +284,7 @@ class FeatureBatches:
         vertices = np.concatenate((fast.counts, shapely.get_num_coordinates(kept)))[order]
         self._accumulate(np.vstack((fast.box(), shapely.bounds(kept))), area, length, vertices)
         rows = rows[order]
-        props, extra = self._mapped.json_rows(rows + start)
+        props, extra = self._mapped.json_rows(start, stop, rows + start)
         return PreparedFeatures(
             fids=(rows + start + 1).astype(np.int32),
             source_fids=self._source_fids.take(pa.array(rows + start)),

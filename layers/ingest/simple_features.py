@@ -81,12 +81,20 @@ class Candidates:
 
     def box(self) -> NDArray[np.float64]:
         """(xmin, ymin, xmax, ymax) of all coordinates; NaN when there are none."""
-        xy = [g.xy.reshape(-1, 2) for g in self.groups if g.xy.size]
-        if not xy:
+        groups = [g.xy for g in self.groups if g.xy.size]
+        if not groups:
             return np.full(4, np.nan)
-        low = np.min([c.min(axis=0) for c in xy], axis=0)
-        high = np.max([c.max(axis=0) for c in xy], axis=0)
-        return np.concatenate((low, high))
+        # One contiguous pass per axis (a reduction along axis 0 of (n, 2) is many times slower).
+        x = [np.ascontiguousarray(xy[..., 0]) for xy in groups]
+        y = [np.ascontiguousarray(xy[..., 1]) for xy in groups]
+        return np.array(
+            [
+                min(v.min() for v in x),
+                min(v.min() for v in y),
+                max(v.max() for v in x),
+                max(v.max() for v in y),
+            ]
+        )
 
     def finite(self) -> Candidates:
         """The candidates whose coordinates are all finite and whose rings are closed."""
@@ -155,18 +163,20 @@ def find_candidates(
         return Candidates([_group(data, starts, rows, coord_at, 1)])
     if kind is not LayerKind.AREA:
         return Candidates([])
-    found_rows, found_at = [], []
     # Polygon: header, ring count 1, point count, points. MultiPolygon: header, part count 1, a Polygon.
-    for type_id, header in ((3, 0), (6, 9)):
-        rows = np.flatnonzero(lengths >= header + 13)
-        at = starts[rows]
-        ok = _header_is(data, at, type_id, 1)
-        if header:
-            ok &= _header_is(data, at + header, 3, 1)
-        found_rows.append(rows[ok])
-        found_at.append(np.full(int(ok.sum()), header + 13, np.int64))
-    rows, coord_at = np.concatenate(found_rows), np.concatenate(found_at)
-    counts = _u32(data, starts[rows] + coord_at - 4)
+    rows = np.flatnonzero(lengths >= 13)
+    at = starts[rows]
+    types, elements = _u32(data, at + 1), _u32(data, at + 5)
+    ok = (data[at] == 1) & (elements == 1) & ((types == 3) | (types == 6))
+    rows, at, types = rows[ok], at[ok], types[ok]
+    multi = np.flatnonzero(types == 6)
+    inner = np.zeros(len(rows), dtype=bool)
+    inner[multi] = lengths[rows[multi]] >= 22
+    inner[inner] = _header_is(data, at[inner] + 9, 3, 1)
+    single = (types == 3) | inner
+    rows, at = rows[single], at[single]
+    coord_at = np.where(inner[single], 22, 13).astype(np.int64)
+    counts = _u32(data, at + coord_at - 4)
     ok = (counts >= 4) & (counts <= MAX_RING_POINTS) & (lengths[rows] == coord_at + 16 * counts)
     rows, coord_at, counts = rows[ok], coord_at[ok], counts[ok]
     return Candidates(

@@ -1,0 +1,61 @@
+"""Attributes converted batch by batch give the same rows and report as the whole layer at once."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import shapely
+from pyproj import Transformer
+
+from layers.catalog.model import get_catalog
+from layers.ingest.crs import transformer_to_storage
+from layers.ingest.prepare import FeatureBatches
+from layers.store.payload import copy_rows
+
+X0, Y0 = 520_000.0, 2_510_000.0
+N = 60
+
+
+def _frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            # whole numbers in the first batches only: the whole column decides (not whole: "1.0")
+            "plan_code": [float(i) if i < 40 else i + 0.5 for i in range(N)],
+            "approved_date": (["2020-01-02", "2020/03/04", "bad", None, "", "20190101"] * 10)[:N],
+            "version": [" v1 ", "", None, 'q"x', "中文\n", "b\\s"] * 10,
+            "area": [str(i * 1.5) if i % 4 else "n/a" for i in range(N)],
+            "extra_dt": [datetime.datetime(2020, 1, 1 + i % 28) if i % 5 else None for i in range(N)],
+            "extra_int": pd.array([i if i % 6 else None for i in range(N)], dtype="Int64"),
+        }
+    )
+
+
+def _prepared(batch_size: int) -> tuple[bytes, dict[str, Any]]:
+    boxes = [shapely.box(X0 + i * 30, Y0, X0 + i * 30 + 20, Y0 + 20) for i in range(N)]
+    features = FeatureBatches(
+        pa.array(shapely.to_wkb(boxes), pa.large_binary()),
+        _frame(),
+        get_catalog().get("sp_plan_boundary"),
+        transformer_to_storage(Transformer.from_crs(4547, 4547).source_crs),
+        batch_size=batch_size,
+    )
+    payload = b"".join(bytes(copy_rows(1, batch)) for batch in features)
+    return payload, features.report
+
+
+def test_batches_convert_like_the_whole_layer() -> None:
+    whole_payload, whole_report = _prepared(10_000)
+    payload, report = _prepared(7)
+    assert payload == whole_payload
+    assert report == whole_report
+    assert report["null_required"]["approved_date"] > 0
+    invalid = {v["attribute"]: v for v in report["invalid_values"]}
+    assert invalid["area"]["count"] == 15
+    assert [e["feature"] for e in invalid["area"]["examples"]] == [1, 5, 9, 13, 17, 21, 25, 29, 33, 37]
+    assert report["unknown_columns"] == ["extra_dt", "extra_int"]
+    assert b'"plan_code":"1.0"' in payload  # not "1": the column is not all whole numbers
+    assert np.char.count(np.array([payload]), b'"version":"q\\"x"')[0] == 10
