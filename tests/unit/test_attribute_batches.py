@@ -34,12 +34,22 @@ def _frame() -> pd.DataFrame:
     )
 
 
-def _prepared(batch_size: int) -> tuple[bytes, dict[str, Any]]:
+def _buildings() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "building_code": [f"B{i}" for i in range(N)],
+            "structure": (["1", "2", "砖混", "钢结构", "bogus", None] * 10)[:N],  # values and labels
+            "use": (["residential", "住宅", "COMMERCIAL", "x", None, " public "] * 10)[:N],
+        }
+    )
+
+
+def _prepared(batch_size: int, layer: str = "sp_plan_boundary") -> tuple[bytes, dict[str, Any]]:
     boxes = [shapely.box(X0 + i * 30, Y0, X0 + i * 30 + 20, Y0 + 20) for i in range(N)]
     features = FeatureBatches(
         pa.array(shapely.to_wkb(boxes), pa.large_binary()),
-        _frame(),
-        get_catalog().get("sp_plan_boundary"),
+        _frame() if layer == "sp_plan_boundary" else _buildings(),
+        get_catalog().get(layer),
         transformer_to_storage(Transformer.from_crs(4547, 4547).source_crs),
         batch_size=batch_size,
     )
@@ -59,3 +69,15 @@ def test_batches_convert_like_the_whole_layer() -> None:
     assert report["unknown_columns"] == ["extra_dt", "extra_int"]
     assert b'"plan_code":"1.0"' in payload  # not "1": the column is not all whole numbers
     assert np.char.count(np.array([payload]), b'"version":"q\\"x"')[0] == 10
+
+
+def test_code_labels_are_looked_up_in_every_batch() -> None:
+    whole_payload, whole_report = _prepared(10_000, "cur_building")
+    payload, report = _prepared(7, "cur_building")
+    assert (payload, report) == (whole_payload, whole_report)
+    invalid = {v["attribute"]: v["count"] for v in report["invalid_values"]}
+    assert invalid == {
+        "structure": 20,
+        "use": 10,
+    }  # "砖混" (not a label), "bogus", "x"; 钢结构, COMMERCIAL pass
+    assert report["null_required"] == {"structure": 30, "use": 20}  # rejected values count as missing
