@@ -74,15 +74,47 @@ def _convert(values: pd.Series, attr: Attribute, whole_numbers: bool = False) ->
     if attr.type is AttributeType.BOOLEAN:
         converted = lowered.map(_TRUTH).astype(object)
     else:  # code: a value, or its Chinese or English label
-        labels: dict[str, str] = {}
-        for c in attr.codes or []:
-            labels[c.value.lower()] = c.value
-            labels[c.label_zh.lower()] = c.value
-            if c.label_en:
-                labels[c.label_en.lower()] = c.value
-        converted = _look_up(lowered, labels)
+        converted = _look_up(lowered, _code_labels(attr))
     converted = converted.where(converted.notna(), None)
     return converted, present & converted.isna()
+
+
+def _convert_in_arrow(values: pd.Series, attr: Attribute) -> tuple[pa.Array, NDArray[np.bool_], int] | None:
+    """JSON texts, rejected mask and number of missing values of a column converted with Arrow, for
+    the common cases where this is exactly what :func:`_convert` and :func:`_json_texts` give (pandas
+    runs the same Arrow kernels for its pyarrow-backed strings); None for the other cases."""
+    n = len(values)
+    none = np.zeros(n, dtype=bool)
+    if attr.type is AttributeType.INTEGER and values.dtype == np.int64:
+        return _json_texts(values), none, 0
+    if attr.type is AttributeType.NUMBER and values.dtype in (np.int64, np.float64):
+        numbers = values.astype("float64")
+        return _json_texts(numbers), none, int(numbers.isna().sum())
+    arrow_strings = isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
+    if attr.type not in (AttributeType.TEXT, AttributeType.CODE) or not arrow_strings:
+        return None
+    array = pa.array(values, type=pa.string(), from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    text = pc.utf8_trim_whitespace(array)
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)  # blank: missing
+    if attr.type is AttributeType.TEXT:
+        return _string_texts(text), none, text.null_count
+    found = pc.index_in(pc.utf8_lower(text), value_set=pa.array(list(_code_labels(attr)), pa.string()))
+    codes = pa.array(list(_code_labels(attr).values()), pa.string()).take(found)
+    rejected = pc.and_(pc.is_valid(text), pc.is_null(codes)).to_numpy(zero_copy_only=False)
+    return _string_texts(codes), np.asarray(rejected, dtype=bool), codes.null_count
+
+
+def _code_labels(attr: Attribute) -> dict[str, str]:
+    """Lower-cased code values and their Chinese and English labels, each to its code value."""
+    labels: dict[str, str] = {}
+    for c in attr.codes or []:
+        labels[c.value.lower()] = c.value
+        labels[c.label_zh.lower()] = c.value
+        if c.label_en:
+            labels[c.label_en.lower()] = c.value
+    return labels
 
 
 def _look_up(keys: pd.Series, table: dict[str, str]) -> pd.Series:
@@ -118,32 +150,38 @@ class MappedAttributes:
     def json_rows(self, start: int, stop: int, rows: NDArray[np.intp]) -> tuple[pa.Array, pa.Array | None]:
         """Convert rows ``start:stop`` (0-based) and return the UTF-8 JSON objects (large_binary) of
         ``props`` and ``extra`` (None: no unknown column) of the given ``rows`` among them."""
-        out = pd.DataFrame(index=pd.RangeIndex(start, stop))
+        pieces: list[tuple[str, pa.Array]] = []
         for column, name in self.mapped.items():
             attr = self.entry.attribute(name)
             assert attr is not None
-            if column in self.converted:
-                values, rejected = (v.iloc[start:stop] for v in self.converted[column])
-            else:
-                source = self.frame[column].iloc[start:stop]
-                values, rejected = _convert(source, attr, column in self.whole_numbers)
-            out[name] = values
-            self._note(column, attr, values, rejected, start)
+            source = self.frame[column].iloc[start:stop]
+            arrow = None if column in self.converted else _convert_in_arrow(source, attr)
+            if arrow is None:
+                if column in self.converted:
+                    values, rejected = (v.iloc[start:stop] for v in self.converted[column])
+                else:
+                    values, rejected = _convert(source, attr, column in self.whole_numbers)
+                arrow = (_json_texts(values), rejected.to_numpy(), int(values.isna().sum()))
+            texts, rejected_rows, missing = arrow
+            pieces.append((json.dumps(name, ensure_ascii=False), texts))
+            self._note(column, attr, rejected_rows, missing, start)
         take = np.asarray(rows) - start
-        props = _objects(_encoded(out), take)
+        props = _objects(pieces, take)
         if not self.unknown:
             return props, None
         return props, _objects(_encoded(self.frame[self.unknown].iloc[start:stop]), take)
 
-    def _note(self, column: str, attr: Attribute, values: pd.Series, rejected: pd.Series, start: int) -> None:
+    def _note(
+        self, column: str, attr: Attribute, rejected: NDArray[np.bool_], missing: int, start: int
+    ) -> None:
         """Add a batch's rejected and missing values to the report's counts."""
-        bad = np.flatnonzero(rejected.to_numpy())
+        bad = np.flatnonzero(rejected)
         if len(bad):
             self._invalid_count[column] = self._invalid_count.get(column, 0) + len(bad)
             examples = self._invalid.setdefault(column, [])
             examples.extend(int(r) + start for r in bad[: 10 - len(examples)])
         if attr.required:
-            self._nulls[attr.name] = self._nulls.get(attr.name, 0) + int(values.isna().sum())
+            self._nulls[attr.name] = self._nulls.get(attr.name, 0) + missing
 
     @property
     def report(self) -> dict[str, Any]:
@@ -213,13 +251,19 @@ def _json_texts(values: pd.Series) -> pa.Array:
     elif kind is not None and pa.types.is_boolean(kind):
         text = pc.if_else(array, "true", "false")
     elif kind is not None and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-        text = _json_strings(pc.cast(array, pa.string()))
+        return _string_texts(array)
     else:  # dates, times, bytes, mixed objects: per value, as pandas' encoder would render them
         text = pa.array(
             [None if _missing(v) else json.dumps(_plain(v), ensure_ascii=False, default=str) for v in values],
             type=pa.string(),
         )
     result = pc.cast(pc.fill_null(text, "null"), pa.large_binary())
+    return result.combine_chunks() if isinstance(result, pa.ChunkedArray) else result
+
+
+def _string_texts(array: pa.Array) -> pa.Array:
+    """JSON texts (large_binary) of string values, ``null`` where missing."""
+    result = pc.cast(pc.fill_null(_json_strings(pc.cast(array, pa.string())), "null"), pa.large_binary())
     return result.combine_chunks() if isinstance(result, pa.ChunkedArray) else result
 
 

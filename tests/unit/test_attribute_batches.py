@@ -8,10 +8,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 import shapely
 from pyproj import Transformer
 
 from layers.catalog.model import get_catalog
+from layers.ingest.attributes import _convert, _convert_in_arrow, _json_texts
 from layers.ingest.crs import transformer_to_storage
 from layers.ingest.prepare import FeatureBatches
 from layers.store.payload import copy_rows
@@ -81,3 +83,29 @@ def test_code_labels_are_looked_up_in_every_batch() -> None:
         "use": 10,
     }  # "砖混" (not a label), "bogus", "x"; 钢结构, COMMERCIAL pass
     assert report["null_required"] == {"structure": 30, "use": 20}  # rejected values count as missing
+
+
+@pytest.mark.parametrize(
+    ("layer", "name", "values"),
+    [
+        ("cur_building", "year_built", pd.Series([1990, 2001, -5, 0], dtype="int64")),
+        ("cur_building", "floor_area", pd.Series([1.0, 2.5, np.nan, 1e21, -0.0], dtype="float64")),
+        ("cur_building", "floor_area", pd.Series([3, 4], dtype="int64")),
+        ("cur_building", "building_code", pd.Series([" B1 ", "", None, "  ", 'q"x', "中文\n"], dtype="str")),
+        (
+            "cur_building",
+            "use",
+            pd.Series(["住宅", " Commercial ", "x", None, "", "PUBLIC SERVICE"], dtype="str"),
+        ),
+    ],
+)
+def test_arrow_conversion_is_the_pandas_conversion(layer: str, name: str, values: pd.Series) -> None:
+    attr = get_catalog().get(layer).attribute(name)
+    assert attr is not None
+    converted = _convert_in_arrow(values, attr)
+    assert converted is not None  # the fast path is taken
+    texts, rejected, missing = converted
+    expected, expected_rejected = _convert(values, attr)
+    assert texts.to_pylist() == _json_texts(expected).to_pylist()
+    assert rejected.tolist() == expected_rejected.tolist()
+    assert missing == int(expected.isna().sum())
