@@ -166,10 +166,10 @@ class MappedAttributes:
             pieces.append((json.dumps(name, ensure_ascii=False), texts))
             self._note(column, attr, rejected_rows, missing, start)
         take = np.asarray(rows) - start
-        props = _objects(pieces, take)
+        props = _objects(_in_jsonb_order(pieces), take)
         if not self.unknown:
             return props, None
-        return props, _objects(_encoded(self.frame[self.unknown].iloc[start:stop]), take)
+        return props, _objects(_in_jsonb_order(_encoded(self.frame[self.unknown].iloc[start:stop])), take)
 
     def _note(
         self, column: str, attr: Attribute, rejected: NDArray[np.bool_], missing: int, start: int
@@ -211,6 +211,18 @@ class MappedAttributes:
             },
             "invalid_values": invalid,
         }
+
+
+def _in_jsonb_order(columns: list[tuple[str, pa.Array]]) -> list[tuple[str, pa.Array]]:
+    """The keys in the order jsonb keeps them (shorter first, then bytewise), so the server's parser
+    finds them already sorted; the stored jsonb is the same. The sort is stable: with repeated keys,
+    the last one still wins."""
+
+    def key(column: tuple[str, pa.Array]) -> tuple[int, bytes]:
+        raw = str(json.loads(column[0])).encode()
+        return len(raw), raw
+
+    return sorted(columns, key=key)
 
 
 def _objects(columns: list[tuple[str, pa.Array]], rows: NDArray[np.intp]) -> pa.Array:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ import shapely
 from pyproj import Transformer
 
 from layers.catalog.model import get_catalog
-from layers.ingest.attributes import _convert, _convert_in_arrow, _json_texts
+from layers.ingest.attributes import _convert, _convert_in_arrow, _in_jsonb_order, _json_texts
 from layers.ingest.crs import transformer_to_storage
 from layers.ingest.prepare import FeatureBatches
 from layers.store.payload import copy_rows
@@ -109,3 +110,10 @@ def test_arrow_conversion_is_the_pandas_conversion(layer: str, name: str, values
     assert texts.to_pylist() == _json_texts(expected).to_pylist()
     assert rejected.tolist() == expected_rejected.tolist()
     assert missing == int(expected.isna().sum())
+
+
+def test_keys_are_sent_in_the_order_jsonb_keeps_them() -> None:
+    values = pa.array([b"1"], pa.large_binary())
+    columns = [(json.dumps(k, ensure_ascii=False), values) for k in ["bb", "中", "a", "ab", "a"]]
+    ordered = [json.loads(key) for key, _ in _in_jsonb_order(columns)]
+    assert ordered == ["a", "a", "ab", "bb", "中"]  # length in bytes first (中 is 3), then bytes; stable
