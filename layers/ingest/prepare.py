@@ -1,9 +1,10 @@
 """Preparing features for storage: 2D, reprojected, validated and repaired geometry; mapped attributes.
 
-Everything here is vectorised (shapely 2 / pandas / numpy) and database-free. A layer is prepared in
-batches (:class:`FeatureBatches`) so that the database parses one batch while the next is prepared.
-Every feature that is repaired, skipped or refused is named by its 1-based feature number in the
-report: nothing is dropped silently.
+Everything here is vectorised (numpy / Arrow / shapely 2 / pandas) and database-free. Simple features are
+certified and measured from their WKB (:mod:`layers.ingest.simple_features`); the others go through
+shapely (:mod:`layers.ingest.repair`). A layer is prepared in batches (:class:`FeatureBatches`) so that
+the database parses one batch while the next is prepared. Every feature that is repaired, skipped or
+refused is named by its 1-based feature number in the report: nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -22,30 +23,13 @@ from pyproj import Transformer
 from layers.catalog.model import LayerEntry, LayerKind
 from layers.ingest.attributes import MappedAttributes, map_attributes
 from layers.ingest.errors import IngestError
+from layers.ingest.repair import prepare_geometries
 from layers.ingest.simple_features import Candidates, find_candidates
 from layers.ingest.wkb import arrow_buffer, plain_2d_wkb, transform_wkb, with_coordinates
 
 MAX_LISTED_PROBLEMS = 200
 BATCH_SIZE = 20_000
 
-_KIND_TYPES: dict[LayerKind, tuple[int, ...]] = {
-    # shapely type ids: 0 Point, 1 LineString, 2 LinearRing, 3 Polygon, 4 MultiPoint, 5 MultiLineString,
-    # 6 MultiPolygon, 7 GeometryCollection
-    LayerKind.AREA: (3, 6),
-    LayerKind.LINE: (1, 5),
-    LayerKind.POINT: (0, 4),
-}
-_KIND_ZH = {LayerKind.AREA: "面", LayerKind.LINE: "线", LayerKind.POINT: "点"}
-_TYPE_NAMES = {
-    0: "Point",
-    1: "LineString",
-    2: "LinearRing",
-    3: "Polygon",
-    4: "MultiPoint",
-    5: "MultiLineString",
-    6: "MultiPolygon",
-    7: "GeometryCollection",
-}
 _TO_3857 = Transformer.from_crs(4547, 3857, always_xy=True)
 
 
@@ -65,121 +49,6 @@ class PreparedFeatures:
 
     def __len__(self) -> int:
         return len(self.fids)
-
-
-@dataclass
-class Geometries:
-    """A batch of geometries after 2D forcing, reprojection and repair."""
-
-    geoms: NDArray[np.object_]
-    keep: NDArray[np.bool_]
-    changed: NDArray[np.bool_]  # no longer what the source WKB says (forced 2D, reprojected, repaired)
-    problems: list[dict[str, Any]]
-
-
-def _problem(number: int | np.integer[Any], code: str, zh: str, en: str, action: str) -> dict[str, Any]:
-    return {"feature": int(number), "problem": code, "reason_zh": zh, "reason_en": en, "action": action}
-
-
-def _keep_kind(geom: shapely.Geometry, kind: LayerKind) -> shapely.Geometry | None:
-    """The parts of a (repaired) geometry that fit the layer kind, as one geometry, or None."""
-    wanted = _KIND_TYPES[kind]
-    parts = shapely.get_parts(geom)
-    if kind is LayerKind.LINE:
-        parts = np.array([shapely.LineString(p.coords) if p.geom_type == "LinearRing" else p for p in parts])
-    types = shapely.get_type_id(parts)
-    keep = parts[np.isin(types, wanted) & ~shapely.is_empty(parts)]
-    if len(keep) == 0:
-        return None
-    if len(keep) == 1:
-        return keep[0]
-    if kind is LayerKind.AREA:
-        return shapely.union_all(keep)
-    if kind is LayerKind.LINE:
-        return shapely.multilinestrings(list(keep))
-    return shapely.multipoints(list(keep))
-
-
-def prepare_geometries(
-    geoms: NDArray[np.object_],
-    kind: LayerKind,
-    to_storage: Transformer,
-    *,
-    numbers: NDArray[np.int64] | None = None,
-) -> Geometries:
-    """Force 2D, reproject to EPSG:4547, repair, check the kind; ``numbers`` are the feature numbers
-    (1, 2, … when not given)."""
-    n = len(geoms)
-    number = np.arange(1, n + 1) if numbers is None else numbers
-    problems: list[dict[str, Any]] = []
-    keep = np.ones(n, dtype=bool)
-    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    out = np.array(geoms, dtype=object)
-    present = ~missing
-    changed = np.zeros(n, dtype=bool)
-    if shapely.has_z(out[present]).any():
-        out[present] = shapely.force_2d(out[present])
-        changed[present] = True
-    if not to_storage.source_crs or not to_storage.source_crs.equals(to_storage.target_crs):
-        out[present] = shapely.transform(
-            out[present], lambda x, y: to_storage.transform(x, y), interleaved=False
-        )
-        changed[present] = True
-    finite = present.copy()
-    coords, owner = shapely.get_coordinates(out, return_index=True)
-    finite[np.unique(owner[~np.isfinite(coords).all(axis=1)])] = False
-    for i in np.flatnonzero(missing):
-        problems.append(
-            _problem(number[i], "empty_geometry", "几何为空", "empty or missing geometry", "refused")
-        )
-        keep[i] = False
-    for i in np.flatnonzero(present & ~finite):
-        problems.append(
-            _problem(
-                number[i], "bad_coordinates", "坐标无法转换", "coordinates cannot be reprojected", "refused"
-            )
-        )
-        keep[i] = False
-    check = keep.copy()
-    invalid = np.zeros(n, dtype=bool)
-    invalid[check] = ~shapely.is_valid(out[check])
-    if invalid.any():
-        reasons = shapely.is_valid_reason(out[invalid])
-        repaired = shapely.make_valid(out[invalid])
-        changed |= invalid
-        for idx, reason, fixed in zip(np.flatnonzero(invalid), reasons, repaired, strict=True):
-            out[idx] = fixed
-            problems.append(
-                _problem(
-                    number[idx],
-                    "repaired",
-                    f"几何无效（{reason}），已修复",
-                    f"invalid geometry ({reason}), repaired",
-                    "repaired",
-                )
-            )
-    types = np.full(n, -1)
-    types[check] = shapely.get_type_id(out[check])
-    wrong = check & ~np.isin(types, _KIND_TYPES[kind])
-    for idx in np.flatnonzero(wrong):
-        fitted = _keep_kind(out[idx], kind) if types[idx] == 7 or invalid[idx] else None
-        if fitted is not None and not fitted.is_empty and fitted.is_valid:
-            out[idx] = fitted
-            changed[idx] = True
-            continue
-        found = _TYPE_NAMES.get(int(shapely.get_type_id(out[idx])), "?")
-        problems.append(
-            _problem(
-                number[idx],
-                "wrong_kind",
-                f"几何类型不符：图层要求{_KIND_ZH[kind]}要素，实际为 {found}",
-                f"wrong geometry kind: the layer needs {kind.value} features, got {found}",
-                "refused",
-            )
-        )
-        keep[idx] = False
-    problems.sort(key=lambda p: p["feature"])
-    return Geometries(out, keep, changed, problems)
 
 
 def refusal(refused: list[dict[str, Any]]) -> IngestError:
