@@ -27,7 +27,18 @@ _DXF_OPTIONS = {"DXF_CLOSED_LINE_AS_POLYGON": "TRUE", "DXF_MERGE_BLOCK_GEOMETRIE
 
 
 def read_source(source: SourceDataset, entry: LayerEntry) -> tuple[np.ndarray, Any, np.ndarray]:
-    """Read geometry (as WKB), attributes and source ids with pyogrio (never from a user-given path)."""
+    """Read geometry (as WKB bytes), attributes and source ids (UTF-8 bytes) with pyogrio."""
+    wkb, attributes, source_fids = read_source_arrow(source, entry)
+    return (
+        np.asarray(wkb.to_numpy(zero_copy_only=False), dtype=object),
+        attributes,
+        np.asarray(source_fids.to_numpy(zero_copy_only=False), dtype=object),
+    )
+
+
+def read_source_arrow(source: SourceDataset, entry: LayerEntry) -> tuple[pa.Array, Any, pa.Array]:
+    """Read geometry (WKB), attributes and source ids (UTF-8 text) with pyogrio (never from a
+    user-given path); geometry and ids stay Arrow large_binary arrays, attributes are a DataFrame."""
     styles: dict[str, tuple[str, int, str]] = {}
     if source.driver == "DXF":
         encoding, styles = dxf_entity_styles(source.path, source.original_name)
@@ -48,9 +59,9 @@ def read_source(source: SourceDataset, entry: LayerEntry) -> tuple[np.ndarray, A
     finally:
         if source.driver == "DXF":
             pyogrio.set_gdal_config_options(dict.fromkeys([*_DXF_OPTIONS, "DXF_ENCODING"]))
-    # Arrow hands over WKB; it is parsed batch by batch while the previous batch is being copied.
+    # Arrow hands over WKB in one buffer; it is parsed batch by batch while the previous batch is copied.
     geometry_column = meta.get("geometry_name") or "wkb_geometry"
-    wkb = table.column(geometry_column).to_numpy(zero_copy_only=False)
+    wkb = table.column(geometry_column).combine_chunks().cast(pa.large_binary())
     fid_column = meta.get("fid_column") or "OGC_FID"
     fids = (
         table.column(fid_column)
@@ -62,9 +73,11 @@ def read_source(source: SourceDataset, entry: LayerEntry) -> tuple[np.ndarray, A
     ).to_pandas()
     if source.driver == "DXF":
         attributes = _with_cad_styles(attributes, styles)
-    # Source ids as UTF-8 text (bytes), converted in C: they go straight into the COPY rows.
-    source_fids = np.asarray(pc.cast(pc.cast(fids, pa.string()), pa.binary()).to_numpy(zero_copy_only=False))
-    return np.asarray(wkb, dtype=object), attributes, source_fids
+    # Source ids as UTF-8 text, converted in C: they go straight into the COPY rows.
+    source_fids = pc.cast(pc.cast(fids, pa.string()), pa.large_binary())
+    if isinstance(source_fids, pa.ChunkedArray):
+        source_fids = source_fids.combine_chunks()
+    return wkb, attributes, source_fids
 
 
 def read_shapes(source: SourceDataset, entry: LayerEntry) -> tuple[np.ndarray, Any, np.ndarray]:
@@ -112,11 +125,11 @@ def import_path(
             limits=limits or IntakeLimits(),
         )
         source_crs = resolve_crs(source.crs, crs)
-        wkb, attributes, source_fids = read_source(source, entry)
+        wkb, attributes, source_fids = read_source_arrow(source, entry)
         if source.bounds is not None:  # GDAL's extent: checked before anything is written
             check_in_district(source.bounds, source_crs)
         else:
-            geoms = shapely.from_wkb(wkb, on_invalid="ignore")
+            geoms = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False), on_invalid="ignore")
             present = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
             if len(present):
                 check_in_district(tuple(shapely.total_bounds(present)), source_crs)

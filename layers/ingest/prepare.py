@@ -1,9 +1,10 @@
 """Preparing features for storage: 2D, reprojected, validated and repaired geometry; mapped attributes.
 
-Everything here is vectorised (shapely 2 / pandas / numpy) and database-free. A layer is prepared in
-batches (:class:`FeatureBatches`) so that the database parses one batch while the next is prepared.
-Every feature that is repaired, skipped or refused is named by its 1-based feature number in the
-report: nothing is dropped silently.
+Everything here is vectorised (numpy / Arrow / shapely 2 / pandas) and database-free. Simple features are
+certified and measured from their WKB (:mod:`layers.ingest.simple_features`); the others go through
+shapely (:mod:`layers.ingest.repair`). A layer is prepared in batches (:class:`FeatureBatches`) so that
+the database parses one batch while the next is prepared. Every feature that is repaired, skipped or
+refused is named by its 1-based feature number in the report: nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 from numpy.typing import NDArray
 from pyproj import Transformer
@@ -21,29 +23,13 @@ from pyproj import Transformer
 from layers.catalog.model import LayerEntry, LayerKind
 from layers.ingest.attributes import MappedAttributes, map_attributes
 from layers.ingest.errors import IngestError
-from layers.ingest.wkb import plain_2d_wkb, transform_wkb
+from layers.ingest.repair import prepare_geometries
+from layers.ingest.simple_features import Candidates, find_candidates
+from layers.ingest.wkb import arrow_buffer, plain_2d_wkb, transform_wkb, with_coordinates
 
 MAX_LISTED_PROBLEMS = 200
 BATCH_SIZE = 20_000
 
-_KIND_TYPES: dict[LayerKind, tuple[int, ...]] = {
-    # shapely type ids: 0 Point, 1 LineString, 2 LinearRing, 3 Polygon, 4 MultiPoint, 5 MultiLineString,
-    # 6 MultiPolygon, 7 GeometryCollection
-    LayerKind.AREA: (3, 6),
-    LayerKind.LINE: (1, 5),
-    LayerKind.POINT: (0, 4),
-}
-_KIND_ZH = {LayerKind.AREA: "面", LayerKind.LINE: "线", LayerKind.POINT: "点"}
-_TYPE_NAMES = {
-    0: "Point",
-    1: "LineString",
-    2: "LinearRing",
-    3: "Polygon",
-    4: "MultiPoint",
-    5: "MultiLineString",
-    6: "MultiPolygon",
-    7: "GeometryCollection",
-}
 _TO_3857 = Transformer.from_crs(4547, 3857, always_xy=True)
 
 
@@ -52,126 +38,17 @@ class PreparedFeatures:
     """One batch ready for COPY: geometry in EPSG:4547 and 3857 as WKB, attributes as JSON text."""
 
     fids: NDArray[np.int32]
-    source_fids: NDArray[np.object_]  # UTF-8 text (bytes) or None
-    wkb_4547: NDArray[np.object_]
-    wkb_3857: NDArray[np.object_]
+    source_fids: pa.Array  # large_binary: UTF-8 text or null
+    wkb_4547: pa.Array  # large_binary
+    wkb_3857: pa.Array  # large_binary
     area_m2: NDArray[np.float64]
     length_m: NDArray[np.float64]
     vertices: NDArray[np.int64]
-    props: NDArray[np.object_]  # UTF-8 JSON text (bytes)
-    extra: NDArray[np.object_]  # UTF-8 JSON text (bytes) or None
+    props: pa.Array  # large_binary: UTF-8 JSON text
+    extra: pa.Array | None  # large_binary UTF-8 JSON text; None when the source has no unknown column
 
     def __len__(self) -> int:
         return len(self.fids)
-
-
-@dataclass
-class Geometries:
-    """A batch of geometries after 2D forcing, reprojection and repair."""
-
-    geoms: NDArray[np.object_]
-    keep: NDArray[np.bool_]
-    changed: NDArray[np.bool_]  # no longer what the source WKB says (forced 2D, reprojected, repaired)
-    problems: list[dict[str, Any]]
-
-
-def _problem(number: int | np.integer[Any], code: str, zh: str, en: str, action: str) -> dict[str, Any]:
-    return {"feature": int(number), "problem": code, "reason_zh": zh, "reason_en": en, "action": action}
-
-
-def _keep_kind(geom: shapely.Geometry, kind: LayerKind) -> shapely.Geometry | None:
-    """The parts of a (repaired) geometry that fit the layer kind, as one geometry, or None."""
-    wanted = _KIND_TYPES[kind]
-    parts = shapely.get_parts(geom)
-    if kind is LayerKind.LINE:
-        parts = np.array([shapely.LineString(p.coords) if p.geom_type == "LinearRing" else p for p in parts])
-    types = shapely.get_type_id(parts)
-    keep = parts[np.isin(types, wanted) & ~shapely.is_empty(parts)]
-    if len(keep) == 0:
-        return None
-    if len(keep) == 1:
-        return keep[0]
-    if kind is LayerKind.AREA:
-        return shapely.union_all(keep)
-    if kind is LayerKind.LINE:
-        return shapely.multilinestrings(list(keep))
-    return shapely.multipoints(list(keep))
-
-
-def prepare_geometries(
-    geoms: NDArray[np.object_], kind: LayerKind, to_storage: Transformer, *, first: int = 1
-) -> Geometries:
-    """Force 2D, reproject to EPSG:4547, repair, check the kind; features are numbered from ``first``."""
-    n = len(geoms)
-    problems: list[dict[str, Any]] = []
-    keep = np.ones(n, dtype=bool)
-    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    out = np.array(geoms, dtype=object)
-    present = ~missing
-    changed = np.zeros(n, dtype=bool)
-    if shapely.has_z(out[present]).any():
-        out[present] = shapely.force_2d(out[present])
-        changed[present] = True
-    if not to_storage.source_crs or not to_storage.source_crs.equals(to_storage.target_crs):
-        out[present] = shapely.transform(
-            out[present], lambda x, y: to_storage.transform(x, y), interleaved=False
-        )
-        changed[present] = True
-    finite = present.copy()
-    coords, owner = shapely.get_coordinates(out, return_index=True)
-    finite[np.unique(owner[~np.isfinite(coords).all(axis=1)])] = False
-    for i in np.flatnonzero(missing):
-        problems.append(
-            _problem(i + first, "empty_geometry", "几何为空", "empty or missing geometry", "refused")
-        )
-        keep[i] = False
-    for i in np.flatnonzero(present & ~finite):
-        problems.append(
-            _problem(
-                i + first, "bad_coordinates", "坐标无法转换", "coordinates cannot be reprojected", "refused"
-            )
-        )
-        keep[i] = False
-    check = keep.copy()
-    invalid = np.zeros(n, dtype=bool)
-    invalid[check] = ~shapely.is_valid(out[check])
-    if invalid.any():
-        reasons = shapely.is_valid_reason(out[invalid])
-        repaired = shapely.make_valid(out[invalid])
-        changed |= invalid
-        for idx, reason, fixed in zip(np.flatnonzero(invalid), reasons, repaired, strict=True):
-            out[idx] = fixed
-            problems.append(
-                _problem(
-                    idx + first,
-                    "repaired",
-                    f"几何无效（{reason}），已修复",
-                    f"invalid geometry ({reason}), repaired",
-                    "repaired",
-                )
-            )
-    types = np.full(n, -1)
-    types[check] = shapely.get_type_id(out[check])
-    wrong = check & ~np.isin(types, _KIND_TYPES[kind])
-    for idx in np.flatnonzero(wrong):
-        fitted = _keep_kind(out[idx], kind) if types[idx] == 7 or invalid[idx] else None
-        if fitted is not None and not fitted.is_empty and fitted.is_valid:
-            out[idx] = fitted
-            changed[idx] = True
-            continue
-        found = _TYPE_NAMES.get(int(shapely.get_type_id(out[idx])), "?")
-        problems.append(
-            _problem(
-                idx + first,
-                "wrong_kind",
-                f"几何类型不符：图层要求{_KIND_ZH[kind]}要素，实际为 {found}",
-                f"wrong geometry kind: the layer needs {kind.value} features, got {found}",
-                "refused",
-            )
-        )
-        keep[idx] = False
-    problems.sort(key=lambda p: p["feature"])
-    return Geometries(out, keep, changed, problems)
 
 
 def refusal(refused: list[dict[str, Any]]) -> IngestError:
@@ -195,11 +72,11 @@ class FeatureBatches:
     ``bounds``, ``count``, ``area_m2``, ``length_m`` and ``max_vertices`` describe what was prepared.
     """
 
-    wkb: NDArray[np.object_]
+    wkb: pa.Array  # large_binary WKB, one value per source feature
     attributes: pd.DataFrame
     entry: LayerEntry
     to_storage: Transformer
-    source_fids: NDArray[np.object_] | None = None
+    source_fids: pa.Array | None = None  # large_binary UTF-8 text or null
     skip_invalid: bool = False
     batch_size: int = BATCH_SIZE
     check_extent: Callable[[tuple[float, float, float, float]], None] | None = None
@@ -222,47 +99,69 @@ class FeatureBatches:
             )
         if len(self.wkb) == 0:
             raise IngestError("文件中没有要素。", "The file has no features.", code="no_features")
+        self.wkb = _large_binary(self.wkb)
+        if self.source_fids is None:
+            self.source_fids = pa.nulls(len(self.wkb), pa.large_binary())
+        self._source_fids = _large_binary(self.source_fids)
+        self._reprojects = not self.to_storage.source_crs or not self.to_storage.source_crs.equals(
+            self.to_storage.target_crs
+        )
         self._mapped: MappedAttributes = map_attributes(self.attributes, self.entry)
 
     def __len__(self) -> int:
         return len(self.wkb)
 
     def __iter__(self) -> Iterator[PreparedFeatures]:
-        for start in range(0, len(self.wkb), self.batch_size):
-            batch = self._prepare(start, min(start + self.batch_size, len(self.wkb)))
+        # A small first batch, so the database starts parsing sooner: it is the slower side of the COPY.
+        first = min(self.batch_size, max(1, self.batch_size // 8))
+        bounds = [0, *range(first, len(self.wkb), self.batch_size), len(self.wkb)]
+        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+            batch = self._prepare(start, stop)
             if batch is not None and len(batch):
                 yield batch
         self._finish()
 
     def _prepare(self, start: int, stop: int) -> PreparedFeatures | None:
-        raw = self.wkb[start:stop]
-        geoms = shapely.from_wkb(raw, on_invalid="ignore")
-        self._widen_source_bounds(geoms)
-        prepared = prepare_geometries(geoms, self.entry.kind, self.to_storage, first=start + 1)
+        raw = self.wkb.slice(start, stop - start)
+        fast, fast_source_box = self._simple_features(raw)
+        slow_rows = np.setdiff1d(np.arange(len(raw)), fast.rows, assume_unique=True)
+        slow_raw = _objects(raw, slow_rows)
+        geoms = shapely.from_wkb(slow_raw, on_invalid="ignore")
+        self._widen_source_bounds(np.vstack((fast_source_box, shapely.bounds(geoms))))
+        prepared = prepare_geometries(geoms, self.entry.kind, self.to_storage, numbers=slow_rows + start + 1)
         self._problems.extend(prepared.problems)
         refused = [p for p in self._problems if p["action"] == "refused"]
         if refused and not self.skip_invalid:
             return None  # nothing more is written; the remaining batches are only checked
-        idx = np.flatnonzero(prepared.keep)
-        kept = prepared.geoms[idx]
-        passthrough = ~prepared.changed[idx] & plain_2d_wkb(raw[idx])
-        wkb_4547 = np.empty(len(idx), dtype=object)
-        wkb_4547[passthrough] = raw[idx][passthrough]
-        wkb_4547[~passthrough] = shapely.to_wkb(kept[~passthrough])
-        area = shapely.area(kept) if self.entry.kind is LayerKind.AREA else np.full(len(idx), np.nan)
-        length = shapely.length(kept) if self.entry.kind is LayerKind.LINE else np.full(len(idx), np.nan)
-        vertices = shapely.get_num_coordinates(kept)
-        self._accumulate(kept, area, length, vertices)
-        props, extra = self._mapped.json_rows(idx + start)
+        keep = np.flatnonzero(prepared.keep)
+        kept = prepared.geoms[keep]
+        passthrough = ~prepared.changed[keep] & plain_2d_wkb(slow_raw[keep])
+        slow_4547 = np.empty(len(keep), dtype=object)
+        slow_4547[passthrough] = slow_raw[keep][passthrough]
+        slow_4547[~passthrough] = shapely.to_wkb(kept[~passthrough])
+        fast_rows = fast.rows
+        in_order = bool(np.array_equal(fast_rows, np.arange(len(raw))))
+        fast_4547 = raw if in_order else raw.take(pa.array(fast_rows))
+        if self._reprojects:
+            fast_4547 = with_coordinates(fast_4547, fast)
+        fast_3857 = with_coordinates(fast_4547, fast.transformed(_TO_3857.transform))
+        rows = np.concatenate((fast_rows, slow_rows[keep]))
+        order = np.argsort(rows, kind="stable")
+        area = np.full(len(rows), np.nan)
+        length = np.full(len(rows), np.nan)
+        if self.entry.kind is LayerKind.AREA:
+            area = np.concatenate((fast.areas(), shapely.area(kept)))[order]
+        elif self.entry.kind is LayerKind.LINE:
+            length = shapely.length(kept)[order]
+        vertices = np.concatenate((fast.counts, shapely.get_num_coordinates(kept)))[order]
+        self._accumulate(np.vstack((fast.box(), shapely.bounds(kept))), area, length, vertices)
+        rows = rows[order]
+        props, extra = self._mapped.json_rows(start, stop, rows + start)
         return PreparedFeatures(
-            fids=(idx + start + 1).astype(np.int32),
-            source_fids=(
-                self.source_fids[idx + start]
-                if self.source_fids is not None
-                else np.full(len(idx), None, dtype=object)
-            ),
-            wkb_4547=wkb_4547,
-            wkb_3857=transform_wkb(wkb_4547, _TO_3857),
+            fids=(rows + start + 1).astype(np.int32),
+            source_fids=self._source_fids.take(pa.array(rows + start)),
+            wkb_4547=_merged(fast_4547, slow_4547, order),
+            wkb_3857=_merged(fast_3857, transform_wkb(slow_4547, _TO_3857), order),
             area_m2=area,
             length_m=length,
             vertices=vertices,
@@ -270,8 +169,18 @@ class FeatureBatches:
             extra=extra,
         )
 
-    def _widen_source_bounds(self, geoms: NDArray[np.object_]) -> None:
-        box = shapely.total_bounds(geoms)
+    def _simple_features(self, raw: pa.Array) -> tuple[Candidates, NDArray[np.float64]]:
+        """The batch's provably valid simple features (coordinates in EPSG:4547) and their source box."""
+        found = find_candidates(*arrow_buffer(raw), self.entry.kind).finite()
+        source_box = found.box()
+        if self._reprojects:
+            found = found.transformed(self.to_storage.transform)
+        # What GEOS would check: the geometry as stored (reprojected)
+        return found.certified(), source_box
+
+    def _widen_source_bounds(self, boxes: NDArray[np.float64]) -> None:
+        """Widen by the batch's total bounds, unless they are not finite (as ``shapely.total_bounds``)."""
+        box = _total(boxes)
         if np.isfinite(box).all():
             old = self.source_bounds
             self.source_bounds = (
@@ -283,14 +192,14 @@ class FeatureBatches:
 
     def _accumulate(
         self,
-        kept: NDArray[np.object_],
+        boxes: NDArray[np.float64],
         area: NDArray[np.float64],
         length: NDArray[np.float64],
         vertices: NDArray[np.int64],
     ) -> None:
-        if len(kept) == 0:
+        if len(vertices) == 0:
             return
-        box = shapely.total_bounds(kept)
+        box = _total(boxes)
         old = self.bounds
         self.bounds = (
             float(min(old[0], box[0])),
@@ -298,7 +207,7 @@ class FeatureBatches:
             float(max(old[2], box[2])),
             float(max(old[3], box[3])),
         )
-        self.count += len(kept)
+        self.count += len(vertices)
         if not np.isnan(area).all():
             self.area_m2 = (self.area_m2 or 0.0) + float(np.nansum(area))
         if not np.isnan(length).all():
@@ -334,3 +243,36 @@ class FeatureBatches:
         }
         if self.source is not None:
             self.report["source"] = self.source
+
+
+def _total(boxes: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The box around boxes, NaN boxes ignored (as ``shapely.total_bounds``)."""
+    boxes = np.atleast_2d(boxes)
+    if np.isnan(boxes).all():
+        return np.full(4, np.nan)
+    with np.errstate(invalid="ignore"):
+        return np.concatenate((np.nanmin(boxes[:, :2], axis=0), np.nanmax(boxes[:, 2:], axis=0)))
+
+
+def _objects(wkb: pa.Array, rows: NDArray[np.int64]) -> NDArray[np.object_]:
+    """Some values of a WKB array as bytes objects (for shapely)."""
+    if len(rows) == 0:
+        return np.zeros(0, dtype=object)
+    return np.asarray(wkb.take(pa.array(rows)).to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _merged(fast: pa.Array, slow: NDArray[np.object_], order: NDArray[np.intp]) -> pa.Array:
+    """The fast-path values followed by the others, put back into feature order."""
+    both = fast if len(slow) == 0 else pa.concat_arrays([fast, pa.array(list(slow), pa.large_binary())])
+    if np.array_equal(order, np.arange(len(order))):
+        return both
+    return both.take(pa.array(order))
+
+
+def _large_binary(values: Any) -> pa.Array:
+    """WKB or text values as one large_binary Arrow array (without nulls in WKB: they are b"")."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not isinstance(values, pa.Array):
+        values = pa.array(list(values), type=pa.large_binary())
+    return values.cast(pa.large_binary())

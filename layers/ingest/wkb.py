@@ -15,6 +15,8 @@ import shapely
 from numpy.typing import NDArray
 from pyproj import Transformer
 
+from layers.ingest.simple_features import Candidates, write_group
+
 _MAX_STEPS = 64  # parts or rings walked per geometry before it is handed to shapely
 _PLAIN_TYPES = (1, 2, 3, 4, 5, 6)  # ISO/OGC 2D Point … MultiPolygon
 
@@ -28,6 +30,34 @@ def _buffer(wkb: NDArray[np.object_]) -> tuple[NDArray[np.uint8], NDArray[np.int
     data = data[offsets[0] : offsets[-1]].copy()
     starts = offsets[:-1] - offsets[0]
     return data, starts, np.diff(offsets)
+
+
+def arrow_buffer(
+    array: pa.Array,
+) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.int64]]:
+    """Zero-copy view of a large_binary array (without nulls): its data, each value's start and length."""
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
+    data_buffer = array.buffers()[2]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    return data, offsets[:-1], np.diff(offsets)
+
+
+def with_coordinates(array: pa.Array, candidates: Candidates) -> pa.Array:
+    """A copy of a large_binary WKB array with the coordinates of its values replaced by those of
+    ``candidates`` (value ``i`` is the ``i``-th candidate, group after group)."""
+    data, starts, lengths = arrow_buffer(array)
+    base = int(starts[0]) if len(starts) else 0
+    end = int(starts[-1] + lengths[-1]) if len(starts) else 0
+    result = data[base:end].copy()
+    at = 0
+    for group in candidates.groups:
+        n = len(group.rows)
+        write_group(result, starts[at : at + n] - base + group.coord_at, group.xy)
+        at += n
+    offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+    return pa.Array.from_buffers(
+        pa.large_binary(), len(array), [None, pa.py_buffer(offsets), pa.py_buffer(result)]
+    )
 
 
 def _u32(data: NDArray[np.uint8], pos: NDArray[np.int64]) -> NDArray[np.int64]:

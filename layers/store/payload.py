@@ -1,9 +1,10 @@
-"""PostgreSQL binary COPY rows for ``basemap.feature``, built a batch at a time without per-value adapters.
+"""PostgreSQL binary COPY rows for ``basemap.feature``, built a batch at a time without per-row Python.
 
-The fixed-width parts of a row (field count, integers, length words) are laid out for the whole batch
-with numpy structured arrays; the variable parts (text, JSON, WKB) are the batch's own bytes objects.
-Both are interleaved row by row and joined once (``bytes.join`` copies in C). jsonb is a version byte
-plus the text, geometry is plain WKB (PostGIS's binary input), numbers are big-endian.
+The fixed-width parts of a row (field count, integers, length words, floats) are laid out for the whole
+batch with numpy structured arrays and seen by Arrow as binary arrays (no copy); the variable parts
+(text, JSON, WKB) are the batch's Arrow arrays. Arrow joins them row by row in C
+(``binary_join_element_wise``), and the joined array's data buffer is the COPY payload. jsonb is a
+version byte plus the text, geometry is plain WKB (PostGIS's binary input), numbers are big-endian.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import struct
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from layers.ingest.prepare import PreparedFeatures
@@ -37,82 +40,70 @@ _TAIL = np.dtype([("vert_len", ">i4"), ("vertices", ">i4"), ("geom_len", ">i4")]
 _LEN = np.dtype([("len", ">i4")])
 
 
-def _rows(block: NDArray[Any]) -> list[bytes]:
-    """Each record of a structured array as its own bytes object (no trailing-NUL stripping)."""
-    return list(block.view(f"V{block.dtype.itemsize}").tolist())
+def _fixed(block: NDArray[Any]) -> pa.Array:
+    """Each record of a structured array as one large_binary value (a view, no copy)."""
+    n, size = len(block), block.dtype.itemsize
+    offsets = np.arange(0, (n + 1) * size, size, dtype=np.int64)
+    data = np.ascontiguousarray(block).view(np.uint8)
+    return pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
-def _lengths(values: list[bytes]) -> NDArray[np.int64]:
-    return np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+def _lengths(values: pa.Array) -> NDArray[np.int64]:
+    """Byte lengths of the values (0 for NULL)."""
+    return np.asarray(pc.fill_null(pc.binary_length(values), 0).to_numpy(zero_copy_only=False))
 
 
-def _nullable(values: Any) -> tuple[list[bytes], NDArray[np.bool_]]:
-    """UTF-8 bytes (b"" for NULL) and the NULL mask of text or bytes values."""
-    null: NDArray[np.bool_] = np.asarray(values, dtype=object) == None  # noqa: E711 - elementwise
-    if null.all():
-        return [b""] * len(values), null
-    if not null.any() and all(isinstance(v, bytes) for v in values[:1]):
-        return list(values), null
-    encoded = [b"" if v is None else v if isinstance(v, bytes) else v.encode() for v in values]
-    return encoded, null
-
-
-def _float_fields(values: NDArray[np.float64]) -> NDArray[np.object_]:
-    """float8 fields (length word + value), NULL for NaN."""
+def _float_fields(values: NDArray[np.float64]) -> pa.Array | pa.Scalar:
+    """float8 fields (length word + value), NULL (length word -1 only) for NaN."""
     nan = np.isnan(values)
-    out = np.empty(len(values), dtype=object)
     if nan.all():
-        out[:] = [_NULL] * len(values)
-        return out
+        return pa.scalar(_NULL, pa.large_binary())
     block = np.zeros(len(values), _FLOAT)
     block["len"], block["value"] = 8, np.where(nan, 0.0, values)
-    out[:] = _rows(block)
-    out[nan] = _NULL
-    return out
+    fields = _fixed(block)
+    if nan.any():
+        fields = pc.if_else(pa.array(nan), pa.scalar(_NULL, pa.large_binary()), fields)
+    return fields
 
 
-def copy_rows(version_id: int, features: PreparedFeatures) -> bytes:
+def _jsonb_head(values: pa.Array | None, n: int) -> pa.Array | pa.Scalar:
+    """jsonb length word and version byte of each value; the NULL length word when there are none."""
+    if values is None:
+        return pa.scalar(_NULL, pa.large_binary())
+    head = np.zeros(n, _JSONB_HEAD)
+    head["len"], head["version"] = _lengths(values) + 1, 1
+    return _fixed(head)
+
+
+def copy_rows(version_id: int, features: PreparedFeatures) -> memoryview:
     """The batch's rows in PostgreSQL's binary COPY format (no header or trailer)."""
     n = len(features)
     if n == 0:
-        return b""
-    source_fids, sf_null = _nullable(features.source_fids)
-    props = list(features.props)
-    extra, extra_null = _nullable(features.extra)
-    geom = list(features.wkb_4547)
-    geom_3857 = list(features.wkb_3857)
-
+        return memoryview(b"")
+    source_fids = features.source_fids
     head = np.zeros(n, _HEAD)
     head["count"], head["vid_len"], head["vid"], head["fid_len"] = 10, 4, version_id, 4
     head["fid"] = features.fids
-    head["sf_len"] = np.where(sf_null, -1, _lengths(source_fids))
-    props_head = np.zeros(n, _JSONB_HEAD)
-    props_head["len"], props_head["version"] = _lengths(props) + 1, 1
-    extra_head = np.zeros(n, _JSONB_HEAD)
-    extra_head["len"], extra_head["version"] = _lengths(extra) + 1, 1
-    extra_heads = np.array(_rows(extra_head), dtype=object)
-    extra_heads[extra_null] = _NULL  # NULL: the length word only, no version byte
+    head["sf_len"] = np.where(source_fids.is_null().to_numpy(zero_copy_only=False), -1, _lengths(source_fids))
     tail = np.zeros(n, _TAIL)
-    tail["vert_len"], tail["vertices"], tail["geom_len"] = 4, features.vertices, _lengths(geom)
+    tail["vert_len"], tail["vertices"], tail["geom_len"] = 4, features.vertices, _lengths(features.wkb_4547)
     geom_3857_len = np.zeros(n, _LEN)
-    geom_3857_len["len"] = _lengths(geom_3857)
-
-    matrix = np.empty((n, 12), dtype=object)
-    for column, values in enumerate(
-        (
-            _rows(head),
-            source_fids,
-            _rows(props_head),
-            props,
-            extra_heads,
-            extra,
-            _float_fields(features.area_m2),
-            _float_fields(features.length_m),
-            _rows(tail),
-            geom,
-            _rows(geom_3857_len),
-            geom_3857,
-        )
-    ):
-        matrix[:, column] = values
-    return b"".join(matrix.ravel().tolist())
+    geom_3857_len["len"] = _lengths(features.wkb_3857)
+    empty = pa.scalar(b"", pa.large_binary())
+    pieces = [
+        _fixed(head),
+        pc.fill_null(source_fids, empty),
+        _jsonb_head(features.props, n),
+        features.props,
+        _jsonb_head(features.extra, n),
+        empty if features.extra is None else features.extra,
+        _float_fields(features.area_m2),
+        _float_fields(features.length_m),
+        _fixed(tail),
+        features.wkb_4547,
+        _fixed(geom_3857_len),
+        features.wkb_3857,
+    ]
+    joined = pc.binary_join_element_wise(*pieces, empty)
+    offsets = np.frombuffer(joined.buffers()[1], dtype=np.int64)[joined.offset : joined.offset + n + 1]
+    return memoryview(joined.buffers()[2])[offsets[0] : offsets[-1]]

@@ -69,11 +69,16 @@ def test_attribute_json_is_valid_and_keeps_values() -> None:
             "raw": [b"\x01", 2, "x", None, 3.5],
         }
     )
-    rows = [json.loads(text) for text in _objects(_encoded(frame), np.arange(5))]
+    rows = [json.loads(text) for text in _objects(_encoded(frame), np.arange(5)).to_pylist()]
     assert [r["名称"] for r in rows] == ['a"b', "中文", None, "x\ny", "back\\slash"]
     assert [r["n"] for r in rows] == [1, None, 3, 4, 5]
     assert [r["f"] for r in rows] == [1.0, 2.5, None, 1e21, 0.1 + 0.2]
     assert [r["b"] for r in rows] == [True, False, None, True, False]
     assert [r["d"] for r in rows] == ["2020-01-02", None, "2021-03-04", None, None]
     assert [r["raw"] for r in rows] == ["01", 2, "x", None, 3.5]
-    assert _objects(_encoded(frame), np.array([3]))[0].decode().startswith('{"名称":"x\\ny","n":4,"f":1e+21')
+    assert (
+        _objects(_encoded(frame), np.array([3]))[0]
+        .as_py()
+        .decode()
+        .startswith('{"名称":"x\\ny","n":4,"f":1e+21')
+    )
