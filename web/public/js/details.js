@@ -20,10 +20,11 @@ function versionTable(versions) {
 
 function reportView(answer) {
   const report = answer.report || {};
-  const scalars = Object.entries(report).filter(([, v]) => v == null || typeof v !== "object");
+  const labels = t("reportKeys");
+  const scalars = Object.entries(report).filter(([k, v]) => labels[k] && (v == null || typeof v !== "object"));
   return el("div", { className: "report", role: "status" },
     el("p", { className: "ok", textContent: t("imported", answer.version, formatCount(answer.feature_count)) }),
-    scalars.length ? facts(scalars.map(([k, v]) => [k, String(v ?? "—")])) : null,
+    scalars.length ? facts(scalars.map(([k, v]) => [labels[k], formatCount(v)])) : null,
     el("details", {}, el("summary", { textContent: t("report") }),
       el("pre", { textContent: JSON.stringify(report, null, 2) })));
 }

@@ -66,7 +66,7 @@ async function start() {
     onError: error => { if (error?.status === 401) expire(); },
   });
   session.map.on("zoomend", () => session.tree.setZoom(session.map.zoom()));
-  session.map.on("click", event => identify(event.lngLat));
+  session.map.on("click", event => { closeTree(); identify(event.lngLat); });
   session.tree.setZoom(session.map.zoom());
   session.tree.render();
   renderSelection();
@@ -161,6 +161,12 @@ async function enter() {
   }
 }
 
+/** On a narrow screen the tree lies over the map: close it. */
+function closeTree() {
+  $("sidebar").classList.remove("open");
+  $("toggle-tree").setAttribute("aria-expanded", "false");
+}
+
 function wire() {
   $("lang").addEventListener("click", toggleLang);
   onLangChange(() => { redraw(); if ($("about").open) loadHealth(); });
@@ -199,6 +205,7 @@ function wire() {
     const open = $("sidebar").classList.toggle("open");
     $("toggle-tree").setAttribute("aria-expanded", String(open));
   });
+  document.addEventListener("keydown", event => { if (event.key === "Escape") closeTree(); });
 }
 
 applyStatic();
