@@ -243,7 +243,7 @@ def test_the_english_switch_changes_the_interface_and_is_remembered(
 ) -> None:
     url, _ = server
     open_map(page, url, planner)
-    assert text(page, "h1") == "多规合一 · 一张底图"
+    assert text(page, "h1") == "多规合一平台 · 一张底图"
     page.js("document.getElementById('lang').click()")
     assert text(page, "h1") == "Duogui · one base map"
     assert page.js("document.documentElement.lang") == "en"

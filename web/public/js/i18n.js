@@ -2,7 +2,7 @@
 
 const TEXT = {
   zh: {
-    title: "多规合一 · 一张底图", about: "关于", signOut: "退出登录", layers: "图层", map: "地图",
+    title: "多规合一平台 · 一张底图", about: "关于", signOut: "退出登录", layers: "图层", map: "地图",
     signIn: "登录", username: "用户名", password: "密码", signInButton: "登录",
     badPassword: "用户名或密码错误。", expired: "登录已过期，请重新登录。", signedOut: "已退出登录。",
     changePassword: "修改初始密码", changePasswordNote: "首次登录须修改一次性密码。",
