@@ -15,6 +15,7 @@ import pytest
 
 from app.auth.policy import Role
 from app.main import create_app
+from app.migrate import head_revision
 from layers.catalog.model import get_catalog
 from tests.browser.cdp import CHROMIUM, Page
 from tests.browser.live import RequestLog, live_server
@@ -159,6 +160,12 @@ def test_the_layer_tree_lists_every_visible_layer_under_its_group(
     grey = set(page.js("[...document.querySelectorAll('#tree li.out-of-zoom')].map(li => li.dataset.code)"))
     assert grey == {e.code for e in catalog.layers.values() if e.visible_to("planner") and e.min_zoom > zoom}
     assert grey, "the district view should leave some detailed layers out"
+
+    # The service status moved from the old status page into "关于".
+    page.js("document.getElementById('about-open').click()")
+    status = page.wait_for("document.getElementById('health-db').textContent.startsWith('连接正常') && true")
+    assert status is True and page.js("document.getElementById('about').open") is True
+    assert text(page, "#health-rev") == head_revision()
 
 
 def test_two_ticked_layers_come_in_one_composite_tile_request_per_tile(
