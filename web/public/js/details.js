@@ -8,13 +8,12 @@ const facts = pairs =>
 
 function versionTable(versions) {
   if (!versions.length) return el("p", { className: "note", textContent: t("noVersions") });
-  const head = el("tr", {}, ...["version", "when", "who", "file", "features"].map(k => el("th", { scope: "col", textContent: t(k) })));
+  const head = el("tr", {}, ...["version", "importedBy", "file"].map(k => el("th", { scope: "col", textContent: t(k) })));
+  const lines = (...parts) => parts.map(text => el("div", { textContent: text }));
   const rows = versions.map(v => el("tr", { className: v.current ? "current" : "" },
     el("td", { textContent: v.current ? `${v.number} · ${t("current")}` : String(v.number) }),
-    el("td", { textContent: formatDate(v.created_at, true) }),
-    el("td", { textContent: v.created_by_username }),
-    el("td", { textContent: v.source_name, title: v.note || "" }),
-    el("td", { className: "num", textContent: formatCount(v.feature_count) })));
+    el("td", {}, ...lines(formatDate(v.created_at, true), v.created_by_username)),
+    el("td", { title: v.note || "" }, ...lines(v.source_name, `${formatCount(v.feature_count)} ${t("features")}`))));
   return el("table", { className: "versions" }, el("thead", {}, head), el("tbody", {}, ...rows));
 }
 
