@@ -16,6 +16,7 @@ import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from websockets.sync.client import connect
@@ -41,7 +42,8 @@ class Page:
 
     def __enter__(self) -> Page:
         assert CHROMIUM, "chromium is required (.ci/install-system-deps installs it)"
-        self._profile = tempfile.mkdtemp(prefix="duogui-chromium-")
+        self._root = Path(tempfile.mkdtemp(prefix="duogui-chromium-"))
+        self._log = (self._root / "stderr.log").open("w+")
         self._proc = subprocess.Popen(
             [
                 CHROMIUM,
@@ -57,15 +59,22 @@ class Page:
                 "--enable-unsafe-swiftshader",
                 f"--host-resolver-rules={OFFLINE_RULES}",
                 f"--window-size={self.width},{self.height}",
-                f"--user-data-dir={self._profile}",
+                f"--user-data-dir={self._root / 'profile'}",
                 "--remote-debugging-port=0",
                 "about:blank",
             ],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
+            stderr=self._log,  # a file, not a pipe: a full pipe would stall the browser
         )
         self._stack = ExitStack()
+        try:
+            self._set_up()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _set_up(self) -> None:
         self._ws = self._stack.enter_context(connect(self._devtools_url(), max_size=None, open_timeout=30))
         self._next_id = self._posted = 0
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
@@ -83,26 +92,28 @@ class Page:
             {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True},
             session=self.session,
         )
-        return self
 
     def __exit__(self, *exc: object) -> None:
         try:
+            if not hasattr(self, "_ws"):
+                raise BrowserError("no DevTools connection")
+            self._post("Browser.close", {}, None)  # a clean exit, so that its profile can be removed
             self._stack.close()
-        finally:
+            self._proc.wait(timeout=30)
+        except Exception:
             self._proc.kill()
             self._proc.wait(timeout=30)
-            shutil.rmtree(self._profile, ignore_errors=True)
+        finally:
+            self._log.close()
+            shutil.rmtree(self._root, ignore_errors=True)
 
     def _devtools_url(self) -> str:
-        assert self._proc.stderr is not None
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = self._proc.stderr.readline()
-            if not line and self._proc.poll() is not None:
-                break
-            m = re.search(r"DevTools listening on (ws://\S+)", line)
+        while time.monotonic() < deadline and self._proc.poll() is None:
+            m = re.search(r"DevTools listening on (ws://\S+)", (self._root / "stderr.log").read_text())
             if m:
                 return m.group(1)
+            time.sleep(0.05)  # the browser writes the line once it listens; nothing to wait on but the file
         raise BrowserError("Chromium did not start its DevTools endpoint")
 
     # --- protocol -------------------------------------------------------------------------------------
@@ -123,10 +134,12 @@ class Page:
             if "method" in answer:
                 self._event(answer)
 
-    def _post(self, method: str, params: dict[str, Any], session: str) -> None:
+    def _post(self, method: str, params: dict[str, Any], session: str | None) -> None:
         """Send a command without waiting for its answer (from inside event handling)."""
         self._posted += 1  # ids apart from those of awaited commands; their answers are skipped
-        message = {"id": -self._posted, "method": method, "params": params, "sessionId": session}
+        message: dict[str, Any] = {"id": -self._posted, "method": method, "params": params}
+        if session:
+            message["sessionId"] = session
         self._ws.send(json.dumps(message))
 
     def _event(self, event: dict[str, Any]) -> None:
