@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,6 +195,15 @@ class Page:
         )
         if value is None:
             raise BrowserError(f"timed out after {timeout_s} s waiting for: {condition}")
+        return value
+
+    def wait_until(self, predicate: Callable[[], Any], what: str, timeout_s: float = 60) -> Any:
+        """Wait for a Python condition on what the driver records (requests), collecting events meanwhile."""
+        deadline = time.monotonic() + timeout_s
+        while not (value := predicate()):
+            if time.monotonic() > deadline:
+                raise BrowserError(f"timed out after {timeout_s} s waiting for {what}")
+            self.js("new Promise(resolve => setTimeout(resolve, 100))")  # events arrive while this runs
         return value
 
     def click_at(self, x: float, y: float) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,15 +18,12 @@ from app.migrate import head_revision
 from layers.catalog.model import get_catalog
 from tests.browser.cdp import CHROMIUM, Page
 from tests.browser.live import RequestLog, live_server
+from tests.browser.mapapp import ALL, assert_offline, details_facts, open_map, sign_in, text, tick
 from tests.conftest import DemoEnv
 from tests.helpers import Account
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is required")
 TWO_LAYERS = ("admin_subdistrict", "water_river")  # both drawn from zoom 8 on
-SIGN_IN_SHOWN = (
-    "!document.getElementById('sign-in-page').hidden && !document.getElementById('sign-in').hidden"
-)
-ALL = "document.querySelectorAll"
 
 
 @pytest.fixture(scope="module")
@@ -47,41 +43,6 @@ def planner(demo: DemoEnv) -> Account:
 def page() -> Iterator[Page]:
     with Page(width=1280, height=800) as p:
         yield p
-
-
-def sign_in(page: Page, url: str, account: Account, password: str | None = None) -> None:
-    """Fill in and send the sign-in form."""
-    page.wait_for(SIGN_IN_SHOWN)
-    fill = {"username": account.username, "password": password or account.password}
-    page.js(
-        f"(() => {{ const v = {json.dumps(fill)};"
-        " for (const [k, x] of Object.entries(v)) document.getElementById(k).value = x;"
-        " document.getElementById('sign-in').requestSubmit(); return true; })()"
-    )
-
-
-def open_map(page: Page, url: str, account: Account, view: str = "") -> None:
-    """Open the app (optionally at a #map=zoom/lat/lon view), sign in and wait for the map's style."""
-    page.goto(f"{url}/{view}")
-    sign_in(page, url, account)
-    page.wait_for("document.body.dataset.mapReady === 'true'", timeout_s=60)
-
-
-def text(page: Page, selector: str) -> str:
-    return str(page.js(f"document.querySelector({json.dumps(selector)})?.textContent ?? ''"))
-
-
-def tick(page: Page, *codes: str) -> None:
-    """Tick layers in the tree in one go (as fast clicks would)."""
-    page.js(f"{json.dumps(list(codes))}.forEach(c => document.getElementById(`layer-${{c}}`).click())")
-
-
-def assert_offline(page: Page, url: str) -> None:
-    """Every request of the page and its workers went to the test server (or was inline data)."""
-    assert page.requests, "no request was recorded"
-    outside = [u for u in page.requests if not (u.startswith(url + "/") or u.startswith(("data:", "blob:")))]
-    assert outside == [], outside
-    assert all(urlsplit(u).hostname == "127.0.0.1" for u in page.requests if u.startswith("http"))
 
 
 def test_sign_in_refuses_a_wrong_password_in_chinese_then_works_and_signs_out(
@@ -183,21 +144,20 @@ def test_two_ticked_layers_come_in_one_composite_tile_request_per_tile(
         matched = [(tile.match(path), status) for _, path, _, status in seen]
         return [(m[1], f"{m[2]}/{m[3]}/{m[4]}", status) for m, status in matched if m]
 
-    deadline = time.monotonic() + 60
-    while True:
-        page.js("true")  # lets the driver collect the page's and the worker's request events
-        asked = [urlsplit(u).path for u in page.requests if tile.match(urlsplit(u).path)]
+    def asked() -> list[str]:
+        return [urlsplit(u).path for u in page.requests if tile.match(urlsplit(u).path)]
+
+    def all_answered() -> bool:
         done = {f"/tiles/{codes}/{zxy}.mvt" for codes, zxy, _ in answered()}
-        if asked and set(asked) <= done:
-            break
-        assert time.monotonic() < deadline, f"tiles not answered: {set(asked) - done}"
-        time.sleep(0.1)
+        return bool(asked()) and set(asked()) <= done
+
+    page.wait_until(all_answered, "the composite tiles to be asked for and answered")
     tiles = answered()
     assert tiles
     assert {codes for codes, _, _ in tiles} == {",".join(TWO_LAYERS)}  # never one request per layer
     assert all(status in (200, 204) for _, _, status in tiles), tiles
     assert any(status == 200 for _, _, status in tiles)
-    assert len(asked) == len(set(asked)), "a tile was asked for twice"
+    assert len(asked()) == len(set(asked())), "a tile was asked for twice"
     legend = page.js("[...document.querySelectorAll('#legend .legend-item')].map(i => i.dataset.code)")
     assert legend == ["admin_subdistrict", "base_hillshade", "water_river"]  # catalog order
     assert_offline(page, url)
@@ -276,11 +236,7 @@ def test_layer_details_show_versions_and_an_upload_refusal_in_chinese(
     page.js("document.querySelector('#tree button[data-details=admin_subdistrict]').click()")
     page.wait_for("document.querySelector('#details table.versions')")
     layer = demo.client.get("/api/layers/admin_subdistrict", headers=planner.headers).json()
-    facts = dict(
-        page.js(
-            f"[...{ALL}('#details dl.facts dt')].map(d => [d.textContent, d.nextElementSibling.textContent])"
-        )
-    )
+    facts = details_facts(page)
     assert facts["要素数量"] == f"{layer['feature_count']:,}"
     assert facts["当前版本"] == str(layer["current_version"])
     assert facts["现势性"].startswith(layer["vintage"])

@@ -6,15 +6,39 @@ import { el, panelMessage } from "./panels.js";
 const facts = pairs =>
   el("dl", { className: "facts" }, ...pairs.flatMap(([k, v]) => [el("dt", { textContent: k }), el("dd", {}, v)]));
 
-function versionTable(versions) {
+/** What changed from version `from` to `to` of a layer, in one sentence. */
+async function compareVersions(code, from, to, out) {
+  out.replaceChildren(el("p", { className: "note", textContent: "…" }));
+  try {
+    const d = await api(`/api/layers/${encodeURIComponent(code)}/diff?from=${from}&to=${to}`);
+    const area = m2 => Math.round(m2).toLocaleString();
+    out.replaceChildren(el("p", { className: "diff", role: "status",
+      textContent: t("diffResult", from, to, formatCount(d.added), area(d.added_area_m2), formatCount(d.removed),
+        area(d.removed_area_m2), formatCount(d.changed), formatCount(d.unchanged)) }));
+  } catch (error) {
+    out.replaceChildren(el("p", { className: "error", role: "alert", textContent: error.message }));
+  }
+}
+
+function versionTable(code, versions) {
   if (!versions.length) return el("p", { className: "note", textContent: t("noVersions") });
   const head = el("tr", {}, ...["version", "importedBy", "file"].map(k => el("th", { scope: "col", textContent: t(k) })));
   const lines = (...parts) => parts.map(text => el("div", { textContent: text }));
-  const rows = versions.map(v => el("tr", { className: v.current ? "current" : "" },
-    el("td", { textContent: v.current ? `${v.number} · ${t("current")}` : String(v.number) }),
-    el("td", {}, ...lines(formatDate(v.created_at, true), v.created_by_username)),
-    el("td", { title: v.note || "" }, ...lines(v.source_name, `${formatCount(v.feature_count)} ${t("features")}`))));
-  return el("table", { className: "versions" }, el("thead", {}, head), el("tbody", {}, ...rows));
+  const numbers = versions.map(v => v.number);
+  const diffOut = el("div", { className: "diff-out" });
+  const rows = versions.map(v => {
+    const previous = Math.max(...numbers.filter(n => n < v.number));
+    const compare = Number.isFinite(previous)
+      ? el("button", { type: "button", className: "link", textContent: t("compare"),
+        onclick: () => compareVersions(code, previous, v.number, diffOut) })
+      : null;
+    if (compare) compare.setAttribute("aria-label", t("compareLabel", previous, v.number));
+    return el("tr", { className: v.current ? "current" : "" },
+      el("td", {}, el("div", { textContent: v.current ? `${v.number} · ${t("current")}` : String(v.number) }), compare),
+      el("td", {}, ...lines(formatDate(v.created_at, true), v.created_by_username)),
+      el("td", { title: v.note || "" }, ...lines(v.source_name, `${formatCount(v.feature_count)} ${t("features")}`)));
+  });
+  return el("div", {}, el("table", { className: "versions" }, el("thead", {}, head), el("tbody", {}, ...rows)), diffOut);
 }
 
 function reportView(answer) {
@@ -99,7 +123,7 @@ export async function showDetails(root, code, { groups, canImport, zoomTo, onImp
     ]),
     layer.extent ? el("button", { type: "button", textContent: t("zoomTo"), onclick: () => zoomTo(layer.extent) }) : null,
     el("h3", { textContent: t("versions") }),
-    versionTable(layer.versions),
+    versionTable(layer.code, layer.versions),
     lastImport ? reportView(lastImport) : null,
     canImport ? uploadForm(layer.code, onImported) : null,
   ];

@@ -19,6 +19,9 @@ const TEXT = {
     code: "代码", group: "图层组", kind: "类型", department: "责任部门", source: "数据来源", scale: "比例尺",
     vintage: "现势性", stale: "已过期", current: "现势", currentVersion: "当前版本", featureCount: "要素数量",
     updatedAt: "更新时间", versions: "版本历史", noVersions: "尚无数据版本。", version: "版本",
+    compare: "比较", compareLabel: (a, b) => `比较第 ${a} 版与第 ${b} 版`,
+    diffResult: (a, b, add, addArea, rem, remArea, chg, same) =>
+      `第 ${a} 版 → 第 ${b} 版：新增 ${add} 个（${addArea} m²），删除 ${rem} 个（${remArea} m²），变化 ${chg} 个，未变 ${same} 个。`,
     importedBy: "导入时间 / 导入人", file: "文件 / 要素数", features: "个要素", note: "说明", zoomTo: "缩放到图层范围",
     upload: "上传新版本", uploadFile: "数据文件（GeoPackage、Shapefile zip、GeoJSON、DXF、FileGDB zip、GeoTIFF）",
     crs: "坐标系（文件无坐标系时填写，如 EPSG:4547）", encoding: "属性编码（如 GBK，可不填）",
@@ -50,6 +53,9 @@ const TEXT = {
     code: "Code", group: "Group", kind: "Kind", department: "Department", source: "Source", scale: "Scale",
     vintage: "Vintage", stale: "out of date", current: "current", currentVersion: "Current version",
     featureCount: "Features", updatedAt: "Updated", versions: "Version history", noVersions: "No data yet.",
+    compare: "compare", compareLabel: (a, b) => `Compare version ${a} with version ${b}`,
+    diffResult: (a, b, add, addArea, rem, remArea, chg, same) =>
+      `Version ${a} → ${b}: ${add} added (${addArea} m²), ${rem} removed (${remArea} m²), ${chg} changed, ${same} unchanged.`,
     version: "Version", importedBy: "Imported / by", file: "File / features", features: "features", note: "Note",
     zoomTo: "Zoom to layer", upload: "Upload a new version",
     uploadFile: "Data file (GeoPackage, zipped Shapefile, GeoJSON, DXF, zipped FileGDB, GeoTIFF)",
