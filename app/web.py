@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -13,10 +13,12 @@ from app.settings import Settings
 
 # One local copy of Leaflet for every printable map (pre-evaluation reports, demolition summaries).
 LEAFLET_PATH = "/vendor/leaflet"
+# MapLibre GL JS (ES module and its worker) for the planners' map at /.
+MAPLIBRE_PATH = "/vendor/maplibre-gl"
 
 
 def mount_web(app: FastAPI, settings: Settings) -> None:
-    """Mount Swagger UI (/api/docs) and Leaflet (/vendor/leaflet) from web/node_modules, the app at /."""
+    """Mount Swagger UI, Leaflet and MapLibre from web/node_modules, and the browser app at /."""
     swagger = settings.web_dir / "node_modules" / "swagger-ui-dist"
     if swagger.is_dir():
         app.mount("/api/docs/assets", StaticFiles(directory=swagger), name="swagger-assets")
@@ -35,6 +37,17 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
     if leaflet.is_dir():
         # Leaflet for the HTML pre-evaluation reports: served by the app, never from a CDN.
         app.mount(LEAFLET_PATH, StaticFiles(directory=leaflet), name="leaflet")
+
+    maplibre = settings.web_dir / "node_modules" / "maplibre-gl" / "dist"
+    if maplibre.is_dir():
+        # The map app's renderer: served by the app so that the map works offline, never from a CDN.
+        app.mount(MAPLIBRE_PATH, StaticFiles(directory=maplibre), name="maplibre")
+
+    @app.get("/web/layer-groups.json", include_in_schema=False)
+    def layer_groups(request: Request) -> list[dict[str, str]]:
+        """The catalog's layer groups with their names: the headings of the map's layer tree."""
+        groups = request.app.state.catalog.groups.values()
+        return [{"id": g.id, "name_zh": g.name_zh, "name_en": g.name_en} for g in groups]
 
     site = _site_dir(settings.web_dir)
     app.mount("/", StaticFiles(directory=site, html=True), name="web")

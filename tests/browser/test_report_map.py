@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from app.auth.policy import Role
 from app.main import create_app
+from tests.browser.live import live_server
 from tests.conftest import DemoEnv
 from tests.preeval_world import CANDIDATES, geojson
 
@@ -25,22 +22,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 @pytest.fixture(scope="module")
 def live_url(preeval_world: DemoEnv) -> Iterator[str]:
     """A real uvicorn serving the world's app on a free local port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(preeval_world.settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_server(create_app(preeval_world.settings)) as url:
+        yield url
 
 
 def _dump_dom(url: str) -> str:

@@ -1,0 +1,71 @@
+// The app's only way to the server: JSON calls with the bearer token, problem+json errors in the UI language.
+import { currentLang, t } from "./i18n.js";
+
+const TOKEN_KEY = "duogui.token";
+let onExpired = () => {};
+
+/** An error answer of the API, carrying its status and the message in the UI language. */
+export class ApiError extends Error {
+  constructor(status, problem) {
+    const zh = problem?.message_zh || problem?.detail;
+    const en = problem?.message_en || problem?.detail;
+    super((currentLang() === "en" ? en : zh) || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+export const getToken = () => sessionStorage.getItem(TOKEN_KEY);
+export const setToken = token => sessionStorage.setItem(TOKEN_KEY, token);
+export const clearToken = () => sessionStorage.removeItem(TOKEN_KEY);
+
+/** Called once when a request answers 401 with a token: the session ended or the token expired. */
+export function whenExpired(fn) { onExpired = fn; }
+
+/** Report an expired session (also used for 401 tiles seen by the map). */
+export function expire() {
+  if (getToken()) { clearToken(); onExpired(); }
+}
+
+/** Request a same-origin URL with the token and the UI language; returns parsed JSON (or null for 204). */
+export async function api(path, { method = "GET", body, headers = {} } = {}) {
+  const token = getToken();
+  const all = { "Accept-Language": currentLang() === "en" ? "en" : "zh-CN", Accept: "application/json", ...headers };
+  if (token) all.Authorization = `Bearer ${token}`;
+  let response;
+  try {
+    response = await fetch(path, { method, body, headers: all });
+  } catch {
+    throw new ApiError(0, { message_zh: t("networkError"), message_en: t("networkError") });
+  }
+  if (response.status === 401 && token) expire();
+  if (!response.ok) {
+    let problem = null;
+    try { problem = await response.json(); } catch { /* not JSON */ }
+    throw new ApiError(response.status, problem);
+  }
+  return response.status === 204 ? null : response.json();
+}
+
+/** Sign in with the OAuth2 password form; keeps the token for this browser tab. */
+export async function signIn(username, password) {
+  const body = new URLSearchParams({ username, password });
+  const answer = await api("/api/auth/token", { method: "POST", body });
+  setToken(answer.access_token);
+  return answer;
+}
+
+/** Revoke the token on the server (best effort) and forget it. */
+export async function signOut() {
+  try { await api("/api/auth/logout", { method: "POST" }); } catch { /* already gone */ }
+  clearToken();
+}
+
+/** MapLibre transformRequest: the bearer token on same-origin requests only. */
+export function authorise(url) {
+  const token = getToken();
+  if (token && new URL(url, location.href).origin === location.origin) {
+    return { url, headers: { Authorization: `Bearer ${token}` } };
+  }
+  return { url };
+}

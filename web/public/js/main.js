@@ -1,0 +1,213 @@
+// The planners' map: sign-in, then the layer tree, the map, legend, identify and layer details.
+import { api, ApiError, expire, getToken, signIn, signOut, whenExpired } from "./api.js";
+import { showDetails } from "./details.js";
+import { applyStatic, onLangChange, t, toggleLang } from "./i18n.js";
+import { PlanMap } from "./map.js";
+import { panelMessage, renderIdentify, renderLegend, showTab } from "./panels.js";
+import { LayerTree } from "./tree.js";
+
+const $ = id => document.getElementById(id);
+const CHECKED_KEY = "duogui.layers";
+const DISTRICT = [114.05, 22.55, 114.4, 22.82]; // app/tiles/style.py, when no layer has data yet
+const BASE_LAYER = "base_hillshade";
+let session = null; // {user, layers, layersByCode, groups, legend, tree, map, detailsCode, lastClick}
+
+/** The ticked layers kept from the last visit, or the hillshade base map alone. */
+function savedSelection(layersByCode) {
+  let codes = [BASE_LAYER];
+  try { codes = JSON.parse(localStorage.getItem(CHECKED_KEY)) ?? codes; } catch { /* keep the default */ }
+  return new Set(codes.filter(code => layersByCode.has(code)));
+}
+
+/** The district's extent: the district boundary layer's, else the union of every layer's, else the catalog's. */
+function districtBounds(layers) {
+  const district = layers.find(l => l.code === "admin_district" && l.extent);
+  if (district) return district.extent;
+  const extents = layers.map(l => l.extent).filter(Boolean);
+  if (!extents.length) return DISTRICT;
+  return [0, 1, 2, 3].map(i => (i < 2 ? Math.min : Math.max)(...extents.map(e => e[i])));
+}
+
+function showSignIn(note = "") {
+  session?.map?.map.remove();
+  session = null;
+  $("workspace").hidden = true;
+  $("sign-out").hidden = true;
+  $("user").textContent = "";
+  $("sign-in-page").hidden = false;
+  $("sign-in").hidden = false;
+  $("password-change").hidden = true;
+  $("sign-in-note").textContent = note;
+  $("sign-in-error").textContent = "";
+  $("password").value = "";
+  $("username").focus();
+}
+
+async function start() {
+  const [user, layers, groups, legend, style] = await Promise.all([
+    api("/api/auth/me"), api("/api/layers"), api("/web/layer-groups.json"), api("/api/layers/legend"),
+    api("/tiles/style.json"),
+  ]);
+  $("sign-in-page").hidden = true;
+  $("workspace").hidden = false;
+  $("sign-out").hidden = false;
+  $("user").textContent = `${user.display_name || user.username} · ${user.org_name_zh}`;
+  const layersByCode = new Map(layers.map(l => [l.code, l]));
+  session = { user, layers, layersByCode, groups, legend, detailsCode: null, lastClick: null };
+  const checked = savedSelection(layersByCode);
+  session.tree = new LayerTree($("tree"), groups, layers, checked, {
+    onChange: selectionChanged,
+    onDetails: code => openDetails(code),
+    onOpacity: (code, value) => session.map.setOpacity(code, value),
+  });
+  const ticked = () => session.tree.checkedCodes().map(code => layersByCode.get(code));
+  session.ticked = ticked;
+  session.map = new PlanMap($("map"), style, districtBounds(layers), ticked(), {
+    onError: error => { if (error?.status === 401) expire(); },
+  });
+  session.map.on("zoomend", () => session.tree.setZoom(session.map.zoom()));
+  session.map.on("click", event => { closeTree(); identify(event.lngLat); });
+  session.tree.setZoom(session.map.zoom());
+  session.tree.render();
+  renderSelection();
+  await session.map.ready;
+  document.body.dataset.mapReady = "true"; // the map has loaded its style (tests wait for it)
+}
+
+function renderSelection() {
+  const codes = session.tree.checkedCodes();
+  $("active-count").textContent = t("active", codes.length);
+  renderLegend($("legend"), session.legend, codes);
+}
+
+function selectionChanged() {
+  const codes = session.tree.checkedCodes();
+  localStorage.setItem(CHECKED_KEY, JSON.stringify(codes));
+  session.map.show(session.ticked());
+  renderSelection();
+}
+
+async function identify(lngLat) {
+  const root = $("identify");
+  showTab("identify");
+  session.map.markPoint(lngLat);
+  session.lastClick = lngLat;
+  const zoom = session.map.zoom();
+  const codes = session.tree.checkedCodes().filter(c => session.layersByCode.get(c).kind !== "raster");
+  if (!codes.length) { panelMessage(root, t("identifyNoLayers")); return; }
+  panelMessage(root, t("identifyBusy"));
+  const query = new URLSearchParams({
+    lon: lngLat.lng.toFixed(7), lat: lngLat.lat.toFixed(7), zoom: zoom.toFixed(2), layers: codes.join(","),
+  });
+  try {
+    const features = await api(`/api/identify?${query}`);
+    if (session?.lastClick === lngLat) renderIdentify(root, features, session.layersByCode);
+  } catch (error) {
+    if (session?.lastClick === lngLat) panelMessage(root, `${t("loadFailed")}${error.message}`, true);
+  }
+}
+
+function openDetails(code, lastImport = null) {
+  session.detailsCode = code;
+  showTab("details");
+  const canImport = ["admin", "planner"].includes(session.user.role);
+  return showDetails($("details"), code, {
+    groups: session.groups, canImport, zoomTo: extent => session.map.fitBounds(extent), onImported: layerImported,
+  }, lastImport);
+}
+
+/** After an upload: fresh layer states (versions, counts), tiles of the new version, the details again. */
+async function layerImported(code, answer) {
+  const layers = await api("/api/layers");
+  for (const layer of layers) Object.assign(session.layersByCode.get(layer.code) ?? {}, layer);
+  session.map.show(session.ticked());
+  await openDetails(code, answer);
+}
+
+async function loadHealth() {
+  const db = $("health-db");
+  try {
+    const health = await api("/api/health");
+    db.textContent = `${t("ok")} · PostgreSQL ${health.database.postgres_version}`;
+    db.className = "ok";
+    $("health-postgis").textContent = health.database.postgis_version;
+    $("health-rev").textContent = health.database.revision;
+  } catch (error) {
+    db.textContent = `${t("down")} · ${error.message}`;
+    db.className = "error";
+  }
+}
+
+function redraw() {
+  if (!session) return;
+  session.tree.render();
+  renderSelection();
+  if (session.detailsCode && !$("details").hidden) openDetails(session.detailsCode);
+  if (session.lastClick && !$("identify").hidden) identify(session.lastClick);
+}
+
+async function enter() {
+  try {
+    await start();
+  } catch (error) {
+    if (error instanceof ApiError && error.problem?.code === "password_change_required") {
+      $("sign-in-page").hidden = false;
+      $("sign-in").hidden = true;
+      $("password-change").hidden = false;
+      $("current-password").focus();
+    } else if (getToken()) {
+      showSignIn(`${t("loadFailed")}${error.message}`);
+    }
+  }
+}
+
+/** On a narrow screen the tree lies over the map: close it. */
+function closeTree() {
+  $("sidebar").classList.remove("open");
+  $("toggle-tree").setAttribute("aria-expanded", "false");
+}
+
+function wire() {
+  $("lang").addEventListener("click", toggleLang);
+  onLangChange(() => { redraw(); if ($("about").open) loadHealth(); });
+  $("about-open").addEventListener("click", () => { loadHealth(); $("about").showModal(); });
+  $("sign-out").addEventListener("click", async () => { await signOut(); showSignIn(t("signedOut")); });
+  whenExpired(() => showSignIn(t("expired")));
+  $("sign-in").addEventListener("submit", async event => {
+    event.preventDefault();
+    $("sign-in-error").textContent = "";
+    try {
+      await signIn($("username").value.trim(), $("password").value);
+    } catch (error) {
+      const wrong = error instanceof ApiError && error.status === 401;
+      $("sign-in-error").textContent = wrong ? error.message || t("badPassword") : error.message;
+      return;
+    }
+    await enter();
+  });
+  $("password-change").addEventListener("submit", async event => {
+    event.preventDefault();
+    try {
+      const body = JSON.stringify({ current_password: $("current-password").value, new_password: $("new-password").value });
+      await api("/api/auth/password", { method: "POST", body, headers: { "Content-Type": "application/json" } });
+    } catch (error) {
+      $("password-error").textContent = error.message;
+      return;
+    }
+    await enter();
+  });
+  $("layer-search").addEventListener("input", event => session?.tree.setFilter(event.target.value));
+  $("clear-layers").addEventListener("click", () => { session.tree.checked.clear(); session.tree.render(); selectionChanged(); });
+  for (const tab of document.querySelectorAll('#panel [role="tab"]')) {
+    tab.addEventListener("click", () => showTab(tab.getAttribute("aria-controls")));
+  }
+  $("toggle-tree").addEventListener("click", () => {
+    const open = $("sidebar").classList.toggle("open");
+    $("toggle-tree").setAttribute("aria-expanded", String(open));
+  });
+  document.addEventListener("keydown", event => { if (event.key === "Escape") closeTree(); });
+}
+
+applyStatic();
+wire();
+if (getToken()) enter(); else showSignIn();

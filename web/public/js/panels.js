@@ -1,0 +1,90 @@
+// The side panel's legend and identify tabs.
+import { formatCount, pick, t } from "./i18n.js";
+
+export const el = (tag, props = {}, ...children) => {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children.filter(c => c != null));
+  return node;
+};
+
+/** Show one tab of the panel. */
+export function showTab(name) {
+  for (const tab of document.querySelectorAll('#panel [role="tab"]')) {
+    const selected = tab.getAttribute("aria-controls") === name;
+    tab.setAttribute("aria-selected", String(selected));
+    document.getElementById(tab.getAttribute("aria-controls")).hidden = !selected;
+  }
+  document.getElementById("panel").classList.add("open");
+}
+
+function swatch(kind, colour, symbol = {}) {
+  const s = el("span", { className: `swatch swatch-${kind}` });
+  s.setAttribute("aria-hidden", "true");
+  if (kind === "line") s.style.borderTopColor = colour;
+  else s.style.background = colour;
+  if (kind === "area" && symbol.line) s.style.borderColor = symbol.line;
+  if (symbol.dash && kind === "line") s.style.borderTopStyle = "dashed";
+  return s;
+}
+
+function legendItem(item) {
+  const { kind, symbol } = item;
+  const colour = symbol.fill || symbol.line || symbol.circle || "#888888";
+  const block = el("div", { className: "legend-item" });
+  block.dataset.code = item.code;
+  if (item.categories) {
+    block.append(el("h3", { textContent: pick(item) }));
+    block.append(el("ul", {}, ...item.categories.map(c =>
+      el("li", {}, swatch(kind, c.colour, symbol), el("span", { textContent: pick(c, "label") })))));
+  } else if (item.ramp) {
+    const stops = item.ramp.map((r, i) => `${r.colour} ${Math.round((100 * i) / Math.max(1, item.ramp.length - 1))}%`);
+    const bar = el("span", { className: "ramp" });
+    bar.style.background = `linear-gradient(to right, ${stops.join(", ")})`;
+    block.append(el("h3", { textContent: pick(item) }), bar,
+      el("div", { className: "ramp-ends" },
+        el("span", { textContent: item.ramp[0].value }), el("span", { textContent: item.ramp.at(-1).value })));
+  } else {
+    block.append(el("h3", {}, swatch(kind, colour, symbol), el("span", { textContent: pick(item) })));
+  }
+  return block;
+}
+
+/** The legend of the ticked layers, in catalog order. */
+export function renderLegend(root, legend, codes) {
+  const on = new Set(codes);
+  const items = legend.filter(item => on.has(item.code));
+  root.replaceChildren(...(items.length ? items.map(legendItem) : [el("p", { className: "note", textContent: t("legendEmpty") })]));
+}
+
+function attributeValue(attr) {
+  const value = attr.value == null || attr.value === "" ? "—" : String(attr.value);
+  if (!attr.value_label_zh || attr.value_label_zh === value) return value;
+  return `${attr.value_label_zh}（${value}）`;
+}
+
+/** The features found under a point: one block per feature with its attributes under their labels. */
+export function renderIdentify(root, features, layersByCode) {
+  if (!features.length) {
+    root.replaceChildren(el("p", { className: "note", textContent: t("identifyNone") }));
+    return;
+  }
+  const blocks = features.map(f => {
+    const layer = layersByCode.get(f.layer);
+    const rows = [
+      el("dt", { textContent: t("featureId") }), el("dd", { textContent: String(f.fid) }),
+      ...f.attributes.flatMap(a => [el("dt", { textContent: pick(a, "label") }), el("dd", { textContent: attributeValue(a) })]),
+    ];
+    const block = el("article", { className: "feature" },
+      el("h3", { textContent: layer ? pick(layer) : f.layer_name_zh }),
+      el("dl", { className: "facts" }, ...rows));
+    block.dataset.layer = f.layer;
+    block.dataset.fid = f.fid;
+    return block;
+  });
+  root.replaceChildren(el("p", { className: "note", textContent: t("found", formatCount(features.length)) }), ...blocks);
+}
+
+/** A note (or an error) in a panel. */
+export function panelMessage(root, text, error = false) {
+  root.replaceChildren(el("p", { className: error ? "error" : "note", textContent: text, role: error ? "alert" : "status" }));
+}
