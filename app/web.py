@@ -15,10 +15,13 @@ from app.settings import Settings
 LEAFLET_PATH = "/vendor/leaflet"
 # MapLibre GL JS (ES module and its worker) for the planners' map at /.
 MAPLIBRE_PATH = "/vendor/maplibre-gl"
+# Noto Sans SC (SIL Open Font License), split by Unicode range: the browser fetches only the parts a page
+# shows, so Chinese text and map labels look the same on every machine, with or without CJK fonts.
+FONT_PATH = "/vendor/fonts/noto-sans-sc"
 
 
 def mount_web(app: FastAPI, settings: Settings) -> None:
-    """Mount Swagger UI, Leaflet and MapLibre from web/node_modules, and the browser app at /."""
+    """Mount Swagger UI, Leaflet, MapLibre and the Chinese font from web/node_modules, and the app at /."""
     swagger = settings.web_dir / "node_modules" / "swagger-ui-dist"
     if swagger.is_dir():
         app.mount("/api/docs/assets", StaticFiles(directory=swagger), name="swagger-assets")
@@ -42,6 +45,10 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
     if maplibre.is_dir():
         # The map app's renderer: served by the app so that the map works offline, never from a CDN.
         app.mount(MAPLIBRE_PATH, StaticFiles(directory=maplibre), name="maplibre")
+
+    font = settings.web_dir / "node_modules" / "@fontsource" / "noto-sans-sc"
+    if font.is_dir():
+        app.mount(FONT_PATH, StaticFiles(directory=font), name="font-noto-sans-sc")
 
     @app.get("/web/layer-groups.json", include_in_schema=False)
     def layer_groups(request: Request) -> list[dict[str, str]]:

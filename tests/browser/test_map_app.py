@@ -60,6 +60,13 @@ def test_sign_in_refuses_a_wrong_password_in_chinese_then_works_and_signs_out(
     assert page.js("document.getElementById('sign-in-page').hidden") is True
     assert planner.username in text(page, "#user")
     assert page.js("sessionStorage.getItem('duogui.token')")
+    # Chinese is drawn with the app's own Noto Sans SC (from web/node_modules), whatever the machine has.
+    page.wait_for(
+        "[...document.fonts].some(f => f.family.replace(/[\"']/g, '') === 'Noto Sans SC'"
+        " && f.status === 'loaded')"
+    )
+    assert any(u.startswith(url + "/vendor/fonts/noto-sans-sc/files/") for u in page.requests)
+    assert "Noto Sans SC" in page.js("getComputedStyle(document.body).fontFamily")
 
     page.js("document.getElementById('sign-out').click()")
     page.wait_for("!document.getElementById('sign-in-page').hidden")

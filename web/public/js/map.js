@@ -73,7 +73,8 @@ export class PlanMap {
       hash: "map", // the view is kept in the address (#map=zoom/lat/lon): reload and share keep the place
       maxZoom: 20,
       transformRequest: authorise,
-      localIdeographFontFamily: '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif',
+      // The app's own Noto Sans SC (served from web/node_modules), then the machine's CJK fonts.
+      localIdeographFontFamily: '"Noto Sans SC", "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", sans-serif',
       attributionControl: false,
     });
     this.map.addControl(new maplibregl.NavigationControl({ visualizePitch: false }), "top-right");
