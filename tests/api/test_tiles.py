@@ -237,7 +237,14 @@ def test_identify_returns_the_building_under_the_point_with_labels(demo: DemoEnv
     assert building and building[0]["distance_m"] == 0
     labels = {a["name"]: a for a in building[0]["attributes"]}
     assert labels["floors"]["label_zh"] == "层数"
-    assert labels["structure"]["value_label_zh"]
+    # Code values carry their labels in both languages, from the catalog's code list.
+    structure = get_catalog().get("cur_building").attribute("structure")  # type: ignore[union-attr]
+    code = next(c for c in structure.codes or [] if c.value == str(labels["structure"]["value"]))
+    assert (labels["structure"]["value_label_zh"], labels["structure"]["value_label_en"]) == (
+        code.label_zh,
+        code.label_en,
+    )
+    assert building[0]["layer_name_en"] == get_catalog().get("cur_building").name_en  # type: ignore[union-attr]
     far = demo.client.get(
         "/api/identify", params={"lon": 114.0, "lat": 22.0, "layers": "cur_building"}, headers=planner.headers
     )

@@ -209,6 +209,12 @@ def test_clicking_a_building_shows_its_attributes_with_chinese_labels(
     assert len(labels) >= 4
     values = page.js(f"[...document.querySelectorAll({json.dumps(found + ' dd')})].map(d => d.textContent)")
     assert values[0] == str(fid)
+    # A code value shows its Chinese label with the code, e.g. “钢筋混凝土（rc）”.
+    shown = dict(zip(labels[1:], values[1:], strict=True))
+    structure = entry.attribute("structure")
+    assert structure is not None and "structure" in props
+    code = next(c for c in structure.codes or [] if c.value == str(props["structure"]))
+    assert shown[structure.label_zh] == f"{code.label_zh}（{code.value}）"
     assert_offline(page, url)
 
 

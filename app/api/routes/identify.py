@@ -29,6 +29,7 @@ class IdentifiedAttribute(BaseModel):
     label_en: str
     value: Any
     value_label_zh: str | None = None
+    value_label_en: str | None = None
 
 
 class IdentifiedFeature(BaseModel):
@@ -36,6 +37,7 @@ class IdentifiedFeature(BaseModel):
 
     layer: str
     layer_name_zh: str
+    layer_name_en: str
     fid: int
     distance_m: float
     attributes: list[IdentifiedAttribute]
@@ -48,14 +50,15 @@ def _labelled(entry: LayerEntry, props: dict[str, Any]) -> list[IdentifiedAttrib
         if attr.name not in props:
             continue
         value = props[attr.name]
-        label = next((c.label_zh for c in attr.codes or [] if c.value == str(value)), None)
+        code = next((c for c in attr.codes or [] if c.value == str(value)), None)
         out.append(
             IdentifiedAttribute(
                 name=attr.name,
                 label_zh=attr.label_zh,
                 label_en=attr.label_en or attr.name,
                 value=value,
-                value_label_zh=label,
+                value_label_zh=code.label_zh if code else None,
+                value_label_en=code.label_en if code else None,
             )
         )
     return out
@@ -119,6 +122,7 @@ def identify(
         IdentifiedFeature(
             layer=code,
             layer_name_zh=by_code[code].name_zh,
+            layer_name_en=by_code[code].name_en,
             fid=fid,
             distance_m=round(d, 2),
             attributes=_labelled(by_code[code], props or {}),

@@ -58,8 +58,9 @@ export function renderLegend(root, legend, codes) {
 
 function attributeValue(attr) {
   const value = attr.value == null || attr.value === "" ? "—" : String(attr.value);
-  if (!attr.value_label_zh || attr.value_label_zh === value) return value;
-  return `${attr.value_label_zh}（${value}）`;
+  const label = pick(attr, "value_label");
+  if (!label || label === value) return value;
+  return `${label}（${value}）`;
 }
 
 /** The features found under a point: one block per feature with its attributes under their labels. */
@@ -75,7 +76,7 @@ export function renderIdentify(root, features, layersByCode) {
       ...f.attributes.flatMap(a => [el("dt", { textContent: pick(a, "label") }), el("dd", { textContent: attributeValue(a) })]),
     ];
     const block = el("article", { className: "feature" },
-      el("h3", { textContent: layer ? pick(layer) : f.layer_name_zh }),
+      el("h3", { textContent: layer ? pick(layer) : pick(f, "layer_name") }),
       el("dl", { className: "facts" }, ...rows));
     block.dataset.layer = f.layer;
     block.dataset.fid = f.fid;
