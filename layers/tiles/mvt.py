@@ -9,6 +9,7 @@ prepared EPSG:3857 geometry to about a pixel at low zooms, and encodes it with `
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -248,22 +249,21 @@ def statement(
         for t, level in zip(layers, levels, strict=True)
     )
     full_key = (key, z, tuple(verify) if verify is not None else None)
-    text = _STATEMENTS.get(full_key)
-    if text is None:
-        if len(_STATEMENTS) >= MAX_STATEMENTS:
-            _STATEMENTS.clear()  # rare (a catalog's layer sets x zooms x levels); simpler than an LRU
-        text = _STATEMENTS[full_key] = tile_query(layers, z, levels, verify=verify).as_bytes(None)
-    return text
+    return _remembered(full_key, lambda: tile_query(layers, z, levels, verify=verify))
 
 
 def weights_statement(layers: list[TileLayer], z: int) -> bytes:
     """The statement of :func:`_weights_sql` for ``layers`` at zoom ``z`` (remembered like tiles)."""
     key = ("weights", tuple((t.entry.code, t.version_id, t.entry.kind) for t in layers), z)
+    return _remembered(key, lambda: _in_tile(z, [_weights_sql(t, z) for t in layers]))
+
+
+def _remembered(key: Any, compose: Callable[[], sql.Composable]) -> bytes:
     text = _STATEMENTS.get(key)
     if text is None:
         if len(_STATEMENTS) >= MAX_STATEMENTS:
-            _STATEMENTS.clear()
-        text = _STATEMENTS[key] = _in_tile(z, [_weights_sql(t, z) for t in layers]).as_bytes(None)
+            _STATEMENTS.clear()  # rare (a catalog's layer sets x zooms x levels); simpler than an LRU
+        text = _STATEMENTS[key] = compose().as_bytes(None)
     return text
 
 
@@ -329,9 +329,10 @@ def render_composite(
 ) -> RenderedTile:
     """The composite MVT of ``layers``: one round trip when it fits ``budget`` bytes (the usual case).
 
-    Over budget, the largest layers are generalised one level further and rendered again, until the tile
-    fits or every layer is at :data:`MAX_LEVEL` (like tippecanoe's drop-densest-as-needed, but the
-    choice depends only on the data, so a tile is always rendered the same way). With ``expect`` (layer
+    Over budget, the large layers are generalised to planned levels (:func:`plan_levels`), then the
+    largest ones further, and rendered again, until the tile fits or every layer is at :data:`MAX_LEVEL`
+    (like tippecanoe's drop-densest-as-needed, but the choice depends only on the data, so a tile is
+    always rendered the same way). With ``expect`` (layer
     code → version id or None), raises :class:`StaleVersions` when a current version differs (checked in
     the same round trip).
     """
@@ -369,11 +370,7 @@ def render_composite(
                 break
             for i, level in zip(big, planned, strict=True):
                 levels[i] = level
-            again = conn.execute(
-                statement([layers[i] for i in chosen], z, [levels[i] for i in chosen]), tile, binary=True
-            ).fetchone()
-            for i, value in zip(chosen, again or [b""] * len(chosen), strict=True):
-                parts[i] = bytes(value) if value else b""
+            _render_again(conn, layers, chosen, levels, parts, z, tile)
     while (excess := (total := sum(map(len, parts))) - budget) > 0:
         # Each level roughly halves a layer: far over budget, take two or three levels at once; raise the
         # largest layers until their expected saving covers the excess, and render them again together
@@ -393,10 +390,23 @@ def render_composite(
                 break
         for i in chosen:
             levels[i] = min(MAX_LEVEL, levels[i] + step)
-        again = conn.execute(
-            statement([layers[i] for i in chosen], z, [levels[i] for i in chosen]), tile, binary=True
-        ).fetchone()
-        for i, value in zip(chosen, again or [b""] * len(chosen), strict=True):
-            parts[i] = bytes(value) if value else b""
+        _render_again(conn, layers, chosen, levels, parts, z, tile)
     used = {layer.entry.code: level for layer, level in zip(layers, levels, strict=True) if level}
     return RenderedTile(b"".join(parts), used)
+
+
+def _render_again(
+    conn: Connection[Any],
+    layers: list[TileLayer],
+    chosen: list[int],
+    levels: list[int],
+    parts: list[bytes],
+    z: int,
+    tile: dict[str, int],
+) -> None:
+    """Render the ``chosen`` layers at their ``levels`` in one round trip, replacing their ``parts``."""
+    again = conn.execute(
+        statement([layers[i] for i in chosen], z, [levels[i] for i in chosen]), tile, binary=True
+    ).fetchone()
+    for i, value in zip(chosen, again or [b""] * len(chosen), strict=True):
+        parts[i] = bytes(value) if value else b""
