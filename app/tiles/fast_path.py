@@ -14,29 +14,23 @@ from __future__ import annotations
 
 import re
 
-from fastapi.security.utils import get_authorization_scheme_param
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.auth.deps import AllowInEndpoint, Deferred
-from app.auth.policy import Action
-from app.tiles.vector_routes import MAX_ZOOM, serve_tile
+from app.auth.deps import Deferred, oauth2_scheme
+from app.tiles.vector_routes import MAX_ZOOM, READ_LAYERS, serve_tile
 
 _INDEX = r"(?P<{}>0|[1-9][0-9]{{0,9}})"
 TILE_PATHS = (
+    re.compile(r"^/tiles/(?P<codes>[^/]+)/{}/{}/{}\.mvt$".format(*map(_INDEX.format, "zxy"))),
     re.compile(
-        r"^/tiles/(?P<codes>[^/]+)/" + _INDEX.format("z") + "/" + _INDEX.format("x") + "/"
-        r"" + _INDEX.format("y") + r"\.mvt$"
-    ),
-    re.compile(
-        r"^/ogc/collections/(?P<codes>[^/]+)/tiles/WebMercatorQuad/"
-        + "/".join((_INDEX.format("z"), _INDEX.format("y"), _INDEX.format("x")))
-        + "$"
+        r"^/ogc/collections/(?P<codes>[^/]+)/tiles/WebMercatorQuad/{}/{}/{}$".format(
+            *map(_INDEX.format, "zyx")
+        )
     ),
 )
-_READ_LAYERS = AllowInEndpoint(Action.LAYERS_READ)
 
 
 def match_tile(path: str) -> tuple[str, int, int, int] | None:
@@ -62,8 +56,7 @@ class TileFastPath:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
-        scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
-        access = Deferred(_READ_LAYERS, token if scheme.lower() == "bearer" and token else None)
+        access = Deferred(READ_LAYERS, await oauth2_scheme(request))
         try:
             response = await run_in_threadpool(serve_tile, request, access, *tile)
         except Exception as exc:  # rendered by the application's own handlers, exactly as on its routes
