@@ -7,6 +7,7 @@ tolerance, not-checkable layers and the verdict; compatibility, demolition and t
 
 from __future__ import annotations
 
+import json
 import math
 import operator
 import string
@@ -16,6 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import shapely
 from psycopg import Connection, sql
 from pydantic import BaseModel
@@ -23,6 +25,7 @@ from pydantic import BaseModel
 from analysis.checkindex import GEOMETRIC, CheckedLayer, checked_layers
 from analysis.compensation import Compensation, estimate_compensation
 from analysis.footprint import Footprint
+from analysis.resident import ResidentIndex, Snapshot
 from analysis.rules_model import Grade, OutcomeCache, Rule, RuleKind, RuleOutcome, RuleSet
 from analysis.terrain import slope_stats
 from layers.catalog.model import Catalog, LayerEntry, LayerKind
@@ -160,71 +163,45 @@ def _labelled(code_labels: list[tuple[str, dict[str, str]]], props: dict[str, An
     return out
 
 
-def _clip(part: sql.Composable, fp: sql.Composable, area: sql.Composable) -> sql.Composable:
-    """The part's overlap with the footprint as WKB (area layers; NULL otherwise or when they only meet
-    within reach). A part the footprint covers is itself, and covering and intersecting are tested with
-    the footprint prepared once per statement, so only parts across its edge pay for an overlay."""
-    return sql.SQL(
-        "CASE WHEN NOT {area} THEN NULL WHEN ST_Covers({fp}, {part}) THEN ST_AsBinary({part}) "
-        "WHEN ST_Intersects({fp}, {part}) THEN ST_AsBinary(ST_Intersection({part}, {fp})) END"
-    ).format(area=area, fp=fp, part=part)
-
-
-def _distance(part: sql.Composable, fp: sql.Composable, reach: sql.Composable) -> sql.Composable:
-    """The part's distance to the footprint. Within a reach of 0 it is 0 without a test: ``ST_DWithin``
-    kept the part, so its minimum distance (the same computation as ``ST_Distance``) is 0."""
-    return sql.SQL(
-        "CASE WHEN {reach} = 0 OR ST_Intersects({fp}, {part}) THEN 0.0 ELSE ST_Distance({part}, {fp}) END"
-    ).format(fp=fp, part=part, reach=reach)
-
-
 def _candidates_sql(indexed: list[CheckedLayer], fallback: list[tuple[CheckedLayer, int]]) -> sql.Composed:
-    """One statement: every feature part within reach of the footprint, clipped to it server-side.
+    """One statement: every feature part whose box comes within its layer's reach of the footprint's box.
 
     Layers the check index holds at their current version are one probe of ``basemap.check_part``;
-    the others (just switched, not yet caught up) are read from their version tables.
-    Each row: layer code, fid, attributes, the part's overlap with the footprint (WKB, area layers
-    only) and its distance to the footprint.
+    the others (just switched, not yet caught up) are read from their version tables. Each row:
+    layer code, fid, attributes and the whole part (WKB). The exact tests and the clipping are done
+    by :func:`_measure`, once per part, on geometries decoded once (a server-side overlay converted
+    each part to GEOS again for every function it went through).
     """
+    box = sql.SQL("ST_MakeEnvelope(%(x0)s - {r}, %(y0)s - {r}, %(x1)s + {r}, %(y1)s + {r}, 4547)")
     statements = []
     if indexed:
         statements.append(
             sql.SQL(
                 # One index probe with the largest reach; the per-layer reach is applied to what it
                 # found (materialised, so the planner cannot turn it back into one probe per layer).
-                "(WITH c AS MATERIALIZED (SELECT c.layer_code, c.fid, c.props, c.geom, f.g "
-                "FROM (SELECT ST_GeomFromWKB(%(fp)s, 4547) AS g) f "
-                "JOIN basemap.check_part c ON c.geom && ST_Expand(f.g, {reach})) "
-                "SELECT c.layer_code, c.fid, c.props, {clip}, {distance} FROM c "
-                "JOIN unnest({codes}::text[], {reaches}::float8[], {areas}::bool[]) r(code, reach, area) "
-                "ON r.code = c.layer_code "
-                # The box test first: most parts the widest reach found are outside their layer's.
-                "WHERE c.geom && ST_Expand(c.g, r.reach) AND ST_DWithin(c.geom, c.g, r.reach))"
+                "(WITH c AS MATERIALIZED (SELECT layer_code, fid, props, geom FROM basemap.check_part "
+                "WHERE geom && {widest}) "
+                "SELECT c.layer_code, c.fid, c.props, ST_AsBinary(c.geom) FROM c "
+                "JOIN unnest({codes}::text[], {reaches}::float8[]) r(code, reach) ON r.code = c.layer_code "
+                "WHERE c.geom && {own})"
             ).format(
-                clip=_clip(sql.SQL("c.geom"), sql.SQL("c.g"), sql.SQL("r.area")),
-                distance=_distance(sql.SQL("c.geom"), sql.SQL("c.g"), sql.SQL("r.reach")),
-                reach=sql.Literal(max(layer.reach_m for layer in indexed)),
+                widest=box.format(r=sql.Literal(max(_reach(layer) for layer in indexed))),
+                own=box.format(r=sql.SQL("r.reach")),
                 codes=sql.Literal([layer.entry.code for layer in indexed]),
-                reaches=sql.Literal([layer.reach_m for layer in indexed]),
-                areas=sql.Literal([layer.entry.kind is LayerKind.AREA for layer in indexed]),
+                reaches=sql.Literal([_reach(layer) for layer in indexed]),
             )
         )
     for layer, version in fallback:
-        fp_sql = sql.SQL("ST_GeomFromWKB(%(fp)s, 4547)")
-        clip = _clip(sql.SQL("t.geom"), fp_sql, sql.Literal(layer.entry.kind is LayerKind.AREA))
         statements.append(
             sql.SQL(
-                "(SELECT {code}::text, t.fid, t.props, {clip}, {distance} "
+                "(SELECT {code}::text, t.fid, t.props, ST_AsBinary(t.geom) "
                 "FROM (SELECT fid, props, geom FROM {f} WHERE vertices <= 256 UNION ALL "
-                "SELECT p.fid, f.props, p.geom FROM {p} p JOIN {f} f USING (fid)) t "
-                "WHERE ST_DWithin(t.geom, ST_GeomFromWKB(%(fp)s, 4547), {reach}))"
+                "SELECT p.fid, f.props, p.geom FROM {p} p JOIN {f} f USING (fid)) t WHERE t.geom && {box})"
             ).format(
                 code=sql.Literal(layer.entry.code),
-                clip=clip,
-                distance=_distance(sql.SQL("t.geom"), fp_sql, sql.Literal(layer.reach_m)),
                 f=sql.Identifier("basemap", f"f_{version}"),
                 p=sql.Identifier("basemap", f"p_{version}"),
-                reach=sql.Literal(layer.reach_m),
+                box=box.format(r=sql.Literal(_reach(layer))),
             )
         )
     if indexed:
@@ -233,10 +210,45 @@ def _candidates_sql(indexed: list[CheckedLayer], fallback: list[tuple[CheckedLay
         statements.append(
             sql.SQL(
                 "(SELECT NULL, NULL, (SELECT jsonb_object_agg(layer_code, version_id) "
-                "FROM basemap.check_state WHERE layer_code = ANY({codes})), NULL, NULL)"
+                "FROM basemap.check_state WHERE layer_code = ANY({codes})), NULL)"
             ).format(codes=sql.Literal([layer.entry.code for layer in indexed]))
         )
     return sql.SQL(" UNION ALL ").join(statements)
+
+
+def _reach(layer: CheckedLayer) -> float:
+    """How far from the footprint a part of the layer can matter: its widest rule, plus the tolerance
+    with which a setback at exactly its distance counts."""
+    return layer.reach_m + SETBACK_TOLERANCE_M if layer.reach_m > 0 else 0.0
+
+
+def _measure(
+    fp: shapely.Geometry, parts: Any, reaches: Any, areas: Any
+) -> tuple[Any, list[shapely.Geometry | None], Any]:
+    """Which parts are within reach of the footprint, their overlaps with it and their distances.
+
+    ``parts`` holds whole parts; ``reaches`` each part's layer reach and ``areas`` whether its layer
+    is an area layer. Returns the mask of parts within reach, each part's overlap (area layers and
+    parts meeting the footprint only; a part the footprint covers is itself, so only parts across its
+    edge pay for an overlay) and each part's distance (0 where it meets the footprint). The footprint
+    is prepared once, so every predicate below tests against its index.
+    """
+    shapely.prepare(fp)
+    meets = shapely.intersects(fp, parts)
+    distance = np.zeros(len(parts))
+    near = ~meets & (reaches > 0)
+    if near.any():
+        distance[near] = shapely.distance(fp, parts[near])
+    keep = meets | (near & (distance <= reaches))
+    clipped = meets & areas
+    inside = np.zeros(len(parts), dtype=bool)
+    inside[clipped] = shapely.covers(fp, parts[clipped])
+    across = clipped & ~inside
+    overlaps = np.full(len(parts), None, dtype=object)
+    overlaps[inside] = parts[inside]
+    if across.any():
+        overlaps[across] = shapely.intersection(parts[across], fp)
+    return keep, overlaps.tolist(), distance
 
 
 @dataclass
@@ -250,7 +262,9 @@ class _Candidate:
     def overlap(self) -> shapely.Geometry:
         if len(self.pieces) == 1:
             return self.pieces[0]
-        return shapely.union_all(self.pieces)
+        # Parts arrive in whatever order the index returns them; the union is taken in a fixed order
+        # so that the same parts always give the same bits.
+        return shapely.union_all(sorted(self.pieces, key=lambda g: (*g.bounds, g.area, g.wkb)))
 
 
 @dataclass(frozen=True)
@@ -262,6 +276,8 @@ class _LayerPlan:
     tests: list[tuple[Rule, float | None]]
     max_age_days: int
     code_labels: list[tuple[str, dict[str, str]]]
+    # (reach of its parts, area layer): what :func:`_measure` needs of each part of the layer.
+    measure: tuple[float, bool]
 
 
 _PLANS: dict[tuple[int, int], tuple[Catalog, RuleSet, list[_LayerPlan]]] = {}
@@ -285,7 +301,8 @@ def _layer_plans(catalog: Catalog, ruleset: RuleSet) -> list[_LayerPlan]:
                 tests.append((rule, rule.distance_m + SETBACK_TOLERANCE_M))
         ages = [r.max_age_days for r in rules if r.kind in GEOMETRIC and r.max_age_days]
         max_age = min(ages + [layer.entry.max_age_days or 10**9])
-        plans.append(_LayerPlan(layer, tests, max_age, _code_labels(layer.entry)))
+        measure = (_reach(layer), layer.entry.kind is LayerKind.AREA)
+        plans.append(_LayerPlan(layer, tests, max_age, _code_labels(layer.entry), measure))
     if len(_PLANS) > 8:
         _PLANS.clear()
     _PLANS[key] = (catalog, ruleset, plans)
@@ -323,8 +340,13 @@ def evaluate(
     flags: Collection[str] = (),
     today: date | None = None,
     data_dir: Path | None = None,
+    resident: ResidentIndex | None = None,
 ) -> Report:
-    """Check ``footprint`` against every pre-evaluation layer and grade what the rules say."""
+    """Check ``footprint`` against every pre-evaluation layer and grade what the rules say.
+
+    With a ``resident`` copy of the check index, the layers it holds at their current versions are
+    searched in memory and only the others are read from the database.
+    """
     today = today or date.today()
     fp = footprint.geometry
     rows = conn.execute(_STATE_SQL).fetchall()
@@ -337,6 +359,8 @@ def evaluate(
     indexed: list[CheckedLayer] = []
     fallback: list[tuple[CheckedLayer, int]] = []
     plans: dict[str, _LayerPlan] = {}
+    held: dict[str, float] = {}
+    snapshot = resident.snapshot if resident is not None else None
     bounds = fp.bounds
     for plan in _layer_plans(catalog, ruleset):
         layer = plan.layer
@@ -353,22 +377,16 @@ def evaluate(
                 )
             )
             continue
-        if current[3]:
+        plans[entry.code] = plan
+        if snapshot is not None and snapshot.versions.get(entry.code) == current[0]:
+            held[entry.code] = plan.measure[0]
+        elif current[3]:
             indexed.append(layer)
         else:
             fallback.append((layer, current[0]))
-        plans[entry.code] = plan
-    candidates: dict[tuple[str, int], _Candidate] = {}
-    if indexed or fallback:
-        found = _candidates_found(conn, fp, indexed, fallback, state)
-        pieces = shapely.from_wkb([row[3] for row in found])
-        for (code, fid, props, _, distance), piece in zip(found, pieces, strict=True):
-            candidate = candidates.get((code, fid))
-            if candidate is None:
-                candidate = candidates[(code, fid)] = _Candidate(props or {})
-            if piece is not None:
-                candidate.pieces.append(piece)
-            candidate.distance = min(candidate.distance, float(distance))
+    if resident is not None and (indexed or fallback):
+        resident.request_refresh()
+    candidates = _gather(conn, fp, plans, indexed, fallback, state, snapshot, held)
     findings: dict[str, Finding] = {}
     prohibited: list[shapely.Geometry] = []
     _grade(findings, sorted(candidates.items()), plans, ruleset, project_type, frozenset(flags), prohibited)
@@ -406,6 +424,59 @@ def evaluate(
     )
 
 
+def _gather(
+    conn: Connection[Any],
+    fp: shapely.Geometry,
+    plans: dict[str, _LayerPlan],
+    indexed: list[CheckedLayer],
+    fallback: list[tuple[CheckedLayer, int]],
+    state: dict[str, Any],
+    snapshot: Snapshot | None,
+    held: dict[str, float],
+) -> dict[tuple[str, int], _Candidate]:
+    """The features within reach of the footprint, with their overlaps and distances.
+
+    Parts come from memory (``held`` layers of ``snapshot``) and from the database (the others); both
+    go through the same :func:`_measure`, so the path does not change the answer.
+    """
+    found = _candidates_found(conn, fp, indexed, fallback, state) if indexed or fallback else []
+    codes = [row[0] for row in found]
+    fids = [row[1] for row in found]
+    attributes: list[Any] = [row[2] for row in found]
+    parts = [shapely.from_wkb([row[3] for row in found])]
+    if snapshot is not None and held:
+        at = snapshot.near(fp.bounds, held)
+        layers = snapshot.layers
+        codes += [layers[i] for i in snapshot.layer_of[at].tolist()]
+        fids += snapshot.fids[at].tolist()
+        attributes += snapshot.props[at].tolist()  # JSON text: decoded below for the parts kept
+        parts.append(snapshot.parts[at])
+    candidates: dict[tuple[str, int], _Candidate] = {}
+    if not codes:
+        return candidates
+    measures = [plans[code].measure for code in codes]
+    keep, overlaps, distances = _measure(
+        fp,
+        np.concatenate(parts),
+        np.fromiter((m[0] for m in measures), dtype=float, count=len(codes)),
+        np.fromiter((m[1] for m in measures), dtype=bool, count=len(codes)),
+    )
+    for code, fid, props, kept, piece, distance in zip(
+        codes, fids, attributes, keep.tolist(), overlaps, distances.tolist(), strict=True
+    ):
+        if not kept:
+            continue
+        candidate = candidates.get((code, fid))
+        if candidate is None:
+            if isinstance(props, str):
+                props = json.loads(props)
+            candidate = candidates[(code, fid)] = _Candidate(props or {})
+        if piece is not None:
+            candidate.pieces.append(piece)
+        candidate.distance = min(candidate.distance, distance)
+    return candidates
+
+
 def _candidates_found(
     conn: Connection[Any],
     fp: shapely.Geometry,
@@ -418,8 +489,9 @@ def _candidates_found(
     The index may have caught up with a newer version after the state was read; such layers are read
     again from their recorded version's tables, so the report never mixes versions.
     """
-    wkb = shapely.to_wkb(fp)
-    found = conn.execute(_candidates_query(conn, indexed, fallback), {"fp": wkb}, binary=True).fetchall()
+    x0, y0, x1, y1 = fp.bounds
+    box = {"x0": x0, "y0": y0, "x1": x1, "y1": y1}
+    found = conn.execute(_candidates_query(conn, indexed, fallback), box, binary=True).fetchall()
     held = next((row[2] for row in found if row[0] is None), None) or {}
     rows = [row for row in found if row[0] is not None]
     moved = [layer for layer in indexed if held.get(layer.entry.code) != state[layer.entry.code][0]]
@@ -428,7 +500,7 @@ def _candidates_found(
     codes = {layer.entry.code for layer in moved}
     again = [(layer, state[layer.entry.code][0]) for layer in moved]
     rows = [row for row in rows if row[0] not in codes]
-    rows += conn.execute(_candidates_query(conn, [], again), {"fp": wkb}, binary=True).fetchall()
+    rows += conn.execute(_candidates_query(conn, [], again), box, binary=True).fetchall()
     return rows
 
 

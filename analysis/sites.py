@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from analysis.engine import Report, evaluate
 from analysis.footprint import Footprint, parse_footprint
+from analysis.resident import ResidentIndex
 from analysis.rules.schema import Grade
 from analysis.rules_model import RuleSet
 from layers.catalog.model import Catalog
@@ -144,6 +145,7 @@ def evaluate_sites(
     data_dir: Path | None = None,
     today: date | None = None,
     helper: Connection[Any] | None = None,
+    resident: ResidentIndex | None = None,
 ) -> list[SiteResult]:
     """Evaluate every footprint, in order; a footprint intake refuses is kept with its error.
 
@@ -166,6 +168,7 @@ def evaluate_sites(
             flags=flags,
             today=today,
             data_dir=data_dir,
+            resident=resident,
         )
         return SiteResult(site, footprint=footprint, report=report)
 

@@ -69,6 +69,22 @@ def _window(footprint: shapely.Geometry, transform: Any, width: int, height: int
     return window.intersection(rasterio.windows.Window(0, 0, width, height))
 
 
+def _centres_inside(footprint: shapely.Geometry, shape: tuple[int, ...], transform: Any) -> np.ndarray:
+    """The cells whose centres lie inside the footprint (GDAL's rule when it rasterises a polygon).
+
+    A north-up raster's cell centres are a grid of x and y values, tested against the prepared
+    footprint in one vectorised call: GDAL's rasteriser costs about a millisecond per call in set-up
+    alone, which was a tenth of a whole check. A rotated raster takes GDAL's way.
+    """
+    if transform.b != 0 or transform.d != 0:
+        return geometry_mask([footprint], out_shape=shape, transform=transform, invert=True)
+    rows, cols = shape
+    xs = transform.c + transform.a * (np.arange(cols) + 0.5)
+    ys = transform.f + transform.e * (np.arange(rows) + 0.5)
+    shapely.prepare(footprint)
+    return shapely.contains_xy(footprint, xs[np.newaxis, :], ys[:, np.newaxis])
+
+
 def slope_stats(path: Path, footprint: shapely.Geometry, threshold_deg: float) -> SlopeStats | None:
     """Statistics of the slope COG (EPSG:4547) inside ``footprint``; None when it holds no valid cell."""
     try:
@@ -95,7 +111,7 @@ def slope_stats(path: Path, footprint: shapely.Geometry, threshold_deg: float) -
         return None
     if data.size == 0:
         return None
-    inside = geometry_mask([footprint], out_shape=data.shape, transform=transform, invert=True)
+    inside = _centres_inside(footprint, data.shape, transform)
     values = data[inside & ~np.ma.getmaskarray(data)]
     if values.size == 0:
         return None

@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from analysis.resident import ResidentIndex
 from analysis.rules_model import get_ruleset
 from app import __version__
 from app.api.routes import (
@@ -132,9 +133,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool.open(wait=False)
         app.state.pool = pool
         settle_heap()
+        # The check index is copied into memory in the background; checks read the database until then.
+        app.state.resident = ResidentIndex(pool.connection, settings.check_memory_mb)
+        app.state.resident.request_refresh()
         try:
             yield
         finally:
+            app.state.resident.close()
             raster = getattr(app.state, "raster_tiles", None)
             if raster is not None:
                 raster.close()

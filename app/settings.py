@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         default="district", description="Demo district loaded by the first `duogui setup` (none: skip)."
     )
     tile_cache_mb: int = Field(default=256, ge=0, description="In-process tile cache (0 disables it).")
+    check_memory_mb: int = Field(
+        default=2048,
+        ge=0,
+        description="Largest in-memory copy of the pre-evaluation check index (0: read the database).",
+    )
     max_upload_mb: int = Field(default=512, ge=1, description="Largest layer upload accepted.")
 
     web_dir: Path = PROJECT_ROOT / "web"

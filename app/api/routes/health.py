@@ -25,12 +25,21 @@ class DatabaseHealth(BaseModel):
     up_to_date: bool
 
 
+class CheckIndexHealth(BaseModel):
+    """The pre-evaluation check index held in this process's memory."""
+
+    status: str  # loading | ready | off | failed
+    parts: int
+    layers: int
+
+
 class Health(BaseModel):
     """Service health."""
 
     status: str
     version: str
     database: DatabaseHealth
+    check_index_memory: CheckIndexHealth
 
 
 @router.get("/health", response_model=Health, dependencies=[Depends(public())], summary="健康检查")
@@ -46,6 +55,8 @@ def health(request: Request, conn: Conn) -> Health:
     if row is None:  # pragma: no cover - a SELECT without FROM always returns a row
         raise ServiceUnavailable()
     head = head_revision()
+    resident = request.app.state.resident
+    snapshot = resident.snapshot
     return Health(
         status="ok" if row[2] == head else "degraded",
         version=__version__,
@@ -56,5 +67,10 @@ def health(request: Request, conn: Conn) -> Health:
             revision=row[2],
             head_revision=head,
             up_to_date=row[2] == head,
+        ),
+        check_index_memory=CheckIndexHealth(
+            status=resident.status,
+            parts=len(snapshot.parts) if snapshot else 0,
+            layers=len(snapshot.versions) if snapshot else 0,
         ),
     )

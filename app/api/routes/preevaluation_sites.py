@@ -176,6 +176,7 @@ def run_sites(
             flags=body.flags,
             data_dir=request.app.state.settings.data_dir,
             helper=helper,
+            resident=request.app.state.resident,
         )
     summaries: list[SiteSummary | None] = []
     with conn.transaction():

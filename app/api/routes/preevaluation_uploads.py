@@ -105,6 +105,7 @@ def upload_pre_evaluation(
         ruleset=ruleset,
         flags=options.flags,
         data_dir=request.app.state.settings.data_dir,
+        resident=request.app.state.resident,
     )
     return store_report_audited(
         conn,

@@ -101,6 +101,7 @@ def run_pre_evaluation(
         ruleset=ruleset,
         flags=body.flags,
         data_dir=request.app.state.settings.data_dir,
+        resident=request.app.state.resident,
     )
     stored = store_report_audited(
         conn, grant, body.project_code, grant.principal.org_id, footprint.geometry, report
@@ -285,6 +286,7 @@ def recheck_report(
         ruleset=get_ruleset(),
         flags=previous.report.flags,
         data_dir=request.app.state.settings.data_dir,
+        resident=request.app.state.resident,
     )
     return store_report_audited(
         conn, grant, previous.project_code, previous.org_id, geometry, report, (previous.id, previous.report)
