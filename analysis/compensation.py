@@ -9,10 +9,13 @@ unknown is listed as unpriced — never priced at zero.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import shapely
 from psycopg import Connection, sql
 from pydantic import BaseModel
 
@@ -20,6 +23,7 @@ from analysis.rules_model import RuleSet
 
 if TYPE_CHECKING:
     from analysis.engine import Finding
+    from analysis.resident import Snapshot
 
 BUILDING_RULE = "cur_building.demolition"
 ZONE_RULE = "demo_compensation_zone.price"
@@ -100,11 +104,14 @@ def estimate_compensation(
     findings: Mapping[str, Finding],
     ruleset: RuleSet,
     current: Mapping[str, int] | None = None,
+    snapshot: Snapshot | None = None,
 ) -> Compensation:
     """Price every building of the demolition finding by zone and ownership; fill the zone message.
 
     ``current`` maps layer codes to their current version ids when the caller has read them already
-    (the engine has, with the layer states); otherwise they are read here.
+    (the engine has, with the layer states); otherwise they are read here. With a ``snapshot`` of the
+    check index that holds the three layers at those versions, zone and ownership are looked up in
+    memory, under the same points (the database's ST_PointOnSurface, held with the snapshot).
     """
     table = ruleset.settings.compensation
     buildings = findings.get(BUILDING_RULE)
@@ -123,7 +130,12 @@ def estimate_compensation(
         )
     zones: dict[int, str | None] = {}
     owners: dict[int, str | None] = {}
-    if BUILDING_LAYER in versions:
+    looked_up = None
+    if BUILDING_LAYER in versions and snapshot is not None and snapshot.held(versions, layers):
+        looked_up = _look_up_in_memory(snapshot, [h.fid for h in hits])
+    if looked_up is not None:
+        zones, owners = looked_up
+    elif BUILDING_LAYER in versions:
         # Zone and ownership under a point inside each building, in one statement.
         query = sql.SQL(
             "WITH b AS MATERIALIZED (SELECT fid, ST_PointOnSurface(geom) AS pt FROM {buildings}"
@@ -182,6 +194,47 @@ def estimate_compensation(
         lines=lines,
         unpriced=unpriced,
     )
+
+
+def _look_up_in_memory(
+    snapshot: Snapshot, fids: list[int]
+) -> tuple[dict[int, str | None], dict[int, str | None]] | None:
+    """Zone and ownership under each building's point, from the snapshot (None: a building has no point
+    there, so the database answers instead). As in SQL: the lowest fid among the features whose parts
+    the point meets, and the attribute as ``->>`` gives it."""
+    anchors = snapshot.anchors.get(BUILDING_LAYER)
+    if anchors is None or not fids:
+        return None
+    held_fids, xy = anchors
+    wanted = np.asarray(fids, dtype=np.int64)
+    at = np.searchsorted(held_fids, wanted)
+    if (at >= len(held_fids)).any() or (held_fids[np.minimum(at, len(held_fids) - 1)] != wanted).any():
+        return None
+    points = shapely.points(xy[at])
+    near_point, near_part = snapshot.tree.query(points)
+    found: list[dict[int, str | None]] = []
+    for layer, attribute in ((ZONE_LAYER, ZONE_ATTRIBUTE), (OWNERSHIP_LAYER, OWNERSHIP_ATTRIBUTE)):
+        values: dict[int, str | None] = {}
+        if layer in snapshot.layers:
+            mine = snapshot.layer_of[near_part] == snapshot.layers.index(layer)
+            point_at, part_at = near_point[mine], near_part[mine]
+            meets = shapely.intersects(snapshot.parts[part_at], points[point_at])
+            lowest: dict[int, tuple[int, int]] = {}
+            for p, q in zip(point_at[meets].tolist(), part_at[meets].tolist(), strict=True):
+                fid = int(snapshot.fids[q])
+                if p not in lowest or fid < lowest[p][0]:
+                    lowest[p] = (fid, q)
+            for p, (_, q) in lowest.items():
+                values[fids[p]] = _as_text(json.loads(snapshot.props[q]).get(attribute))
+        found.append(values)
+    return found[0], found[1]
+
+
+def _as_text(value: Any) -> str | None:
+    """A JSON value as PostgreSQL's ``->>`` returns it."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _fill_zone_message(finding: Finding | None, lines: list[CompensationLine]) -> None:

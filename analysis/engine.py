@@ -416,7 +416,7 @@ def evaluate(
         demolition=_demolition(findings).model_copy(
             update={
                 "compensation": estimate_compensation(
-                    conn, findings, ruleset, {code: values[0] for code, values in state.items()}
+                    conn, findings, ruleset, {code: values[0] for code, values in state.items()}, snapshot
                 )
             }
         ),

@@ -26,7 +26,9 @@ from typing import Any
 
 import numpy as np
 import shapely
-from psycopg import Connection
+from psycopg import Connection, sql
+
+from analysis.compensation import BUILDING_LAYER
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,9 @@ log = logging.getLogger(__name__)
 MEMORY_PER_HEAP_BYTE = 2.0
 # A check that meets layers not held asks for a reload; at most once per this many seconds.
 REFRESH_INTERVAL_S = 1.0
+# Layers whose features' interior points are held too: the compensation estimate prices each
+# demolished building by the zone and ownership under its point.
+ANCHORED_LAYERS = (BUILDING_LAYER,)
 # Rows read per round trip while loading.
 _CHUNK = 20_000
 
@@ -50,6 +55,13 @@ class Snapshot:
     parts: np.ndarray  # per part: its geometry
     bounds: np.ndarray  # per part: xmin, ymin, xmax, ymax
     tree: shapely.STRtree
+    # Per anchored layer: its fids in order and each feature's ST_PointOnSurface (x, y), computed by
+    # the database so that both paths of the compensation estimate price by the same point.
+    anchors: Mapping[str, tuple[np.ndarray, np.ndarray]]
+
+    def held(self, current: Mapping[str, int], codes: tuple[str, ...]) -> bool:
+        """Whether every layer of ``codes`` is held at its version in ``current``."""
+        return all(code in current and self.versions.get(code) == current[code] for code in codes)
 
     def near(self, box: tuple[float, float, float, float], reaches: Mapping[str, float]) -> np.ndarray:
         """Positions of the parts of the layers in ``reaches`` whose boxes come within their layer's
@@ -79,7 +91,23 @@ _EMPTY = Snapshot(
     parts=np.zeros(0, dtype=object),
     bounds=np.zeros((0, 4)),
     tree=shapely.STRtree([]),
+    anchors={},
 )
+
+
+def _anchors(conn: Connection[Any], version: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each feature's fid and interior point (ST_PointOnSurface), in fid order."""
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT fid, ST_X(p), ST_Y(p) FROM (SELECT fid, ST_PointOnSurface(geom) AS p FROM {t}) s"
+            " ORDER BY fid"
+        ).format(t=sql.Identifier("basemap", f"f_{version}")),
+        binary=True,
+    ).fetchall()
+    rows = [row for row in rows if row[1] is not None]  # an empty geometry has no point
+    fids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    xy = np.array([(row[1], row[2]) for row in rows], dtype=float).reshape(-1, 2)
+    return fids, xy
 
 
 class ResidentIndex:
@@ -179,6 +207,10 @@ class ResidentIndex:
             loaded = self._read(conn, [code for code in moved if code in versions])
             if loaded is None:
                 return None
+            anchors = {code: held for code, held in old.anchors.items() if code not in moved}
+            for code in ANCHORED_LAYERS:
+                if code in moved and code in versions:
+                    anchors[code] = _anchors(conn, versions[code])
         # The parts of layers that did not move are kept; their positions renumbered to the new layers.
         keep = ~np.isin(np.asarray(old.layers, dtype=object)[old.layer_of], moved)
         layers = tuple(sorted(versions))
@@ -198,6 +230,7 @@ class ResidentIndex:
             parts=all_parts,
             bounds=shapely.bounds(all_parts) if len(all_parts) else np.zeros((0, 4)),
             tree=shapely.STRtree(all_parts),
+            anchors=anchors,
         )
         log.info(
             "check index in memory: %d parts of %d layers (%d read again) in %.1f s",

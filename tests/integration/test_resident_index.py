@@ -206,3 +206,43 @@ def test_the_service_loads_the_index_in_the_background_and_reports_it(
     layers = owner_conn.execute("SELECT count(*) FROM basemap.check_state").fetchone()
     parts = owner_conn.execute("SELECT count(*) FROM basemap.check_part").fetchone()
     assert layers and parts and (memory["layers"], memory["parts"]) == (layers[0], parts[0])
+
+
+class _Recording:
+    """A connection that notes the text of every statement run on it."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+        self.statements: list[str] = []
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        text = query if isinstance(query, str | bytes) else query.as_string(self._conn)
+        self.statements.append(text.decode() if isinstance(text, bytes) else text)
+        return self._conn.execute(query, params, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def test_compensation_from_memory_prices_like_the_database(preeval_world: DemoEnv) -> None:
+    from tests.preeval_world import CANDIDATES
+
+    with psycopg.connect(preeval_world.settings.owner_dsn, autocommit=True) as conn:
+        catch_up(conn, get_catalog(), get_ruleset())
+        resident = _index(conn)
+        resident.refresh()
+        assert resident.snapshot is not None
+        fids, _ = resident.snapshot.anchors["cur_building"]
+        assert len(fids) == 3  # B1, B2, B3
+        recording = _Recording(conn)
+        totals = {}
+        for name, geom in CANDIDATES.items():
+            database = _check(conn, geom, "housing", None)
+            memory = _check(recording, geom, "housing", resident)  # type: ignore[arg-type]
+            assert memory.model_dump() == database.model_dump(), name
+            assert memory.demolition.compensation is not None
+            totals[name] = memory.demolition.compensation.total_yuan
+        # Hand-computed (tests/preeval_world.py): B1 1200 m² × 32,000; B2 800 m² and B3 600 m² × 11,000.
+        assert totals == {"甲": 38_400_000.0, "乙": 0.0, "丙": 6_600_000.0, "丁": 8_800_000.0}
+        # From memory: only the layer states were read from the database.
+        assert not [s for s in recording.statements if "PointOnSurface" in s or "check_part" in s]
