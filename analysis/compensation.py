@@ -224,8 +224,11 @@ def _look_up_in_memory(
                 fid = int(snapshot.fids[q])
                 if p not in lowest or fid < lowest[p][0]:
                     lowest[p] = (fid, q)
+            decoded: dict[int, str | None] = {}  # by part: a zone covers many buildings
             for p, (_, q) in lowest.items():
-                values[fids[p]] = _as_text(json.loads(snapshot.props[q]).get(attribute))
+                if q not in decoded:
+                    decoded[q] = _as_text(json.loads(snapshot.props[q]).get(attribute))
+                values[fids[p]] = decoded[q]
         found.append(values)
     return found[0], found[1]
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import shapely
 from psycopg import Connection, sql
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from analysis.checkindex import GEOMETRIC, CheckedLayer, checked_layers
 from analysis.compensation import Compensation, estimate_compensation
@@ -531,6 +531,7 @@ def _grade(
     empty = shapely.is_empty(overlaps).tolist()
     min_area, min_width = ruleset.settings.sliver_area_m2, ruleset.settings.sliver_width_m
     outcomes = ruleset.outcomes()
+    tallies: dict[str, _Tally] = {}
     for index, ((code, fid), candidate) in enumerate(candidates):
         geometry = overlaps[index]
         overlap = None
@@ -540,7 +541,27 @@ def _grade(
             sliver = area < min_area or (length > 0 and 2 * area / length < min_width)
             overlap = _Overlap(geometry, area, not (empty[index] or sliver))
         plan = plans[code]
-        _apply_rules(findings, plan, outcomes, project_type, flags, fid, candidate, overlap, prohibited)
+        _apply_rules(
+            findings, tallies, plan, outcomes, project_type, flags, fid, candidate, overlap, prohibited
+        )
+    for rule_id, tally in tallies.items():
+        finding = findings[rule_id]
+        finding.features = _HITS.validate_python(tally.hits)
+        finding.overlap_m2 = tally.overlap
+        finding.distance_m = tally.distance
+
+
+@dataclass
+class _Tally:
+    """A rule's hits while grading, kept out of the pydantic models until the end (a dense block
+    has thousands, and every assignment to a model field is validated)."""
+
+    hits: list[dict[str, Any]]
+    overlap: float | None
+    distance: float
+
+
+_HITS = TypeAdapter(list[FeatureHit])
 
 
 @dataclass(frozen=True)
@@ -699,6 +720,7 @@ def _unavailable(
 
 def _apply_rules(
     findings: dict[str, Finding],
+    tallies: dict[str, _Tally],
     plan: _LayerPlan,
     outcomes: OutcomeCache,
     project_type: str,
@@ -726,9 +748,9 @@ def _apply_rules(
         if outcome.grade is Grade.PROHIBITED and overlap is not None:
             prohibited.append(overlap.geometry)
         area = overlap.area if overlap is not None else None
-        hit = FeatureHit(fid=fid, attributes=props, overlap_m2=area, distance_m=round(distance, 3))
-        found = findings.get(rule.id)
-        if found is None:
+        hit = {"fid": fid, "attributes": props, "overlap_m2": area, "distance_m": round(distance, 3)}
+        tally = tallies.get(rule.id)
+        if tally is None:
             entry = plan.layer.entry
             values = {
                 **_labelled(plan.code_labels, props),
@@ -736,15 +758,9 @@ def _apply_rules(
                 "distance_m": distance,
                 "distance": distance,
             }
-            found = findings[rule.id] = _new_finding(
-                rule,
-                entry,
-                outcome,
-                values,
-                overlap_m2=0.0 if area is not None else None,
-                distance_m=distance,
-            )
-        found.features.append(hit)
+            findings[rule.id] = _new_finding(rule, entry, outcome, values)
+            tally = tallies[rule.id] = _Tally([], 0.0 if area is not None else None, distance)
+        tally.hits.append(hit)
         if area is not None:
-            found.overlap_m2 = (found.overlap_m2 or 0.0) + area
-        found.distance_m = distance if found.distance_m is None else min(found.distance_m, distance)
+            tally.overlap = (tally.overlap or 0.0) + area
+        tally.distance = min(tally.distance, distance)

@@ -9,8 +9,8 @@ exact tests and the clipping are the same function on the same parts either way
 (:func:`analysis.engine._measure`), so a report does not depend on which path served it.
 
 A reload reads only the layers whose versions changed, in one snapshot with the versions it records.
-The copy costs about 1.7× the table's heap in memory (the full demo: 586 k parts, about 450 MB);
-``DUOGUI_CHECK_MEMORY_MB`` bounds it, and 0 turns it off.
+The copy costs about 2.5× the table's heap in memory (the full demo: 586 k parts, 263 MB of heap, 650 MB
+in the process, loaded in 4–10 s); ``DUOGUI_CHECK_MEMORY_MB`` bounds it, and 0 turns it off.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from analysis.compensation import BUILDING_LAYER
 
 log = logging.getLogger(__name__)
 
-# Bytes of process memory per byte of check_part heap: measured 1.7 on the full demo, rounded up.
-MEMORY_PER_HEAP_BYTE = 2.0
+# Bytes of process memory per byte of check_part heap: measured 2.5 on the full demo (653 / 263 MB).
+MEMORY_PER_HEAP_BYTE = 2.5
 # A check that meets layers not held asks for a reload; at most once per this many seconds.
 REFRESH_INTERVAL_S = 1.0
 # Layers whose features' interior points are held too: the compensation estimate prices each
