@@ -349,7 +349,7 @@ def evaluate(
     """
     today = today or date.today()
     fp = footprint.geometry
-    rows = conn.execute(_STATE_SQL).fetchall()
+    rows = _layer_states(conn, resident)
     state = {
         code: (version, number, (x0, y0, x1, y1) if x0 is not None else None, indexed)
         for code, version, number, x0, y0, x1, y1, indexed, _ in rows
@@ -444,28 +444,30 @@ def _gather(
     fids = [row[1] for row in found]
     attributes: list[Any] = [row[2] for row in found]
     parts = [shapely.from_wkb([row[3] for row in found])]
+    measures = [plans[code].measure for code in codes]
+    reaches = [np.fromiter((m[0] for m in measures), dtype=float, count=len(codes))]
+    areas = [np.fromiter((m[1] for m in measures), dtype=bool, count=len(codes))]
     if snapshot is not None and held:
         at = snapshot.near(fp.bounds, held)
+        layer_of = snapshot.layer_of[at]
         layers = snapshot.layers
-        codes += [layers[i] for i in snapshot.layer_of[at].tolist()]
+        codes += [layers[i] for i in layer_of.tolist()]
         fids += snapshot.fids[at].tolist()
         attributes += snapshot.props[at].tolist()  # JSON text: decoded below for the parts kept
         parts.append(snapshot.parts[at])
+        # Per snapshot layer: its reach and whether it is an area layer (layers not held never occur).
+        by_layer = [plans[code].measure if code in held else (0.0, False) for code in layers]
+        reaches.append(np.array([m[0] for m in by_layer], dtype=float)[layer_of])
+        areas.append(np.array([m[1] for m in by_layer], dtype=bool)[layer_of])
     candidates: dict[tuple[str, int], _Candidate] = {}
     if not codes:
         return candidates
-    measures = [plans[code].measure for code in codes]
     keep, overlaps, distances = _measure(
-        fp,
-        np.concatenate(parts),
-        np.fromiter((m[0] for m in measures), dtype=float, count=len(codes)),
-        np.fromiter((m[1] for m in measures), dtype=bool, count=len(codes)),
+        fp, np.concatenate(parts), np.concatenate(reaches), np.concatenate(areas)
     )
-    for code, fid, props, kept, piece, distance in zip(
-        codes, fids, attributes, keep.tolist(), overlaps, distances.tolist(), strict=True
-    ):
-        if not kept:
-            continue
+    distance_of = distances.tolist()
+    for i in np.flatnonzero(keep).tolist():
+        code, fid, props, piece, distance = codes[i], fids[i], attributes[i], overlaps[i], distance_of[i]
         candidate = candidates.get((code, fid))
         if candidate is None:
             if isinstance(props, str):
@@ -503,6 +505,25 @@ def _candidates_found(
     rows += conn.execute(_candidates_query(conn, [], again), box, binary=True).fetchall()
     return rows
 
+
+def _layer_states(conn: Connection[Any], resident: ResidentIndex | None) -> list[tuple[Any, ...]]:
+    """Per layer with a current version: code, version id, number, extent (four values), whether the
+    check index holds it, raster path. A version's number, extent and raster never change once it is
+    current, so with a ``resident`` index only the current version ids are read on every check."""
+    if resident is None:
+        return conn.execute(_STATE_SQL).fetchall()
+    current = conn.execute(_CURRENT_SQL).fetchall()
+    details = resident.version_details(conn, [row[1] for row in current])
+    return [
+        (code, version, *details[version][:5], indexed, details[version][5])
+        for code, version, indexed in current
+    ]
+
+
+_CURRENT_SQL = (
+    "SELECT l.code, l.current_version, s.version_id = l.current_version FROM basemap.layer l"
+    " LEFT JOIN basemap.check_state s ON s.layer_code = l.code WHERE l.current_version IS NOT NULL"
+)
 
 _STATE_SQL = (
     "SELECT l.code, v.id, v.number, ST_XMin(v.extent), ST_YMin(v.extent), ST_XMax(v.extent),"

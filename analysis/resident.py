@@ -125,9 +125,24 @@ class ResidentIndex:
         self.status = "off" if budget_mb <= 0 else "loading"
         self.loaded_at: float | None = None
         self._lock = threading.Lock()
+        self._reloading = threading.Lock()  # one reload at a time, background or not
         self._thread: threading.Thread | None = None
         self._asked = -REFRESH_INTERVAL_S
         self._closed = budget_mb <= 0
+        self._versions: dict[int, tuple[Any, ...]] = {}
+
+    def version_details(self, conn: Connection[Any], ids: list[int]) -> dict[int, tuple[Any, ...]]:
+        """Number, extent (xmin, ymin, xmax, ymax; None without one) and raster path of each layer
+        version in ``ids``, read once per version: none of them changes once a version is current."""
+        missing = [i for i in ids if i not in self._versions]
+        if missing:
+            for row in conn.execute(
+                "SELECT id, number, ST_XMin(extent), ST_YMin(extent), ST_XMax(extent), ST_YMax(extent),"
+                " raster_path FROM basemap.layer_version WHERE id = ANY(%s)",
+                (missing,),
+            ):
+                self._versions[row[0]] = tuple(row[1:])
+        return self._versions
 
     def request_refresh(self) -> None:
         """Reload what changed, in a background thread (one at a time, at most once a second)."""
@@ -153,7 +168,7 @@ class ResidentIndex:
         """Bring the snapshot up to the check index's current versions (synchronously)."""
         if self._closed:
             return
-        with self._connect() as conn:
+        with self._reloading, self._connect() as conn:
             snapshot = self._reload(conn, self.snapshot or _EMPTY)
         if snapshot is None and self.snapshot is None and not self._closed:
             snapshot = _EMPTY  # an empty check index, held

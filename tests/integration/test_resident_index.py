@@ -6,7 +6,6 @@ imports versions of the geopark layer, which no other test module touches, into 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from datetime import date
@@ -39,7 +38,16 @@ TODAY = date(2026, 11, 29)
 
 
 def _index(conn: psycopg.Connection[Any], budget_mb: int = 512) -> ResidentIndex:
-    return ResidentIndex(lambda: contextlib.nullcontext(conn), budget_mb)
+    """A resident index reading through its own connections (as from the service's pool)."""
+    dsn = conn.info.dsn
+    password = conn.info.password
+    return ResidentIndex(lambda: psycopg.connect(dsn, password=password, autocommit=True), budget_mb)
+
+
+@pytest.fixture(autouse=True)
+def _reload_only_when_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checks ask for background reloads; these tests reload explicitly, one step at a time."""
+    monkeypatch.setattr(resident_module, "REFRESH_INTERVAL_S", 1e9)
 
 
 def _check(
@@ -167,6 +175,30 @@ def test_a_switched_layer_is_read_from_the_database_until_reloaded(
     # A reload with nothing moved keeps the snapshot.
     resident.refresh()
     assert resident.snapshot is after
+
+
+def test_a_check_that_meets_a_moved_layer_has_it_reloaded_in_the_background(
+    owner_conn: psycopg.Connection[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(resident_module, "REFRESH_INTERVAL_S", 0.0)
+    footprint = shapely.box(X0 + 2000, Y0, X0 + 2200, Y0 + 100)
+    _import(owner_conn, tmp_path, [shapely.box(X0 + 2100, Y0, X0 + 2300, Y0 + 100)], "c")
+    catch_up(owner_conn, get_catalog(), get_ruleset(), [LAYER])
+    resident = _index(owner_conn)
+    try:
+        resident.refresh()
+        _import(owner_conn, tmp_path, [shapely.box(X0 + 2150, Y0, X0 + 2350, Y0 + 100)], "d")
+        catch_up(owner_conn, get_catalog(), get_ruleset(), [LAYER])
+        moved_to, _ = _current(owner_conn)
+        report = _check(owner_conn, footprint, "housing", resident)  # asks for the reload
+        assert _overlap(report) == pytest.approx(5000.0, rel=1e-12)
+        deadline = time.monotonic() + 60
+        while resident.snapshot is None or resident.snapshot.versions.get(LAYER) != moved_to:
+            assert time.monotonic() < deadline, "the background reload did not happen"
+            time.sleep(0.05)
+        assert _check(owner_conn, footprint, "housing", resident).model_dump() == report.model_dump()
+    finally:
+        resident.close()
 
 
 def test_over_the_memory_budget_checks_read_the_database(
