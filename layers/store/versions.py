@@ -305,8 +305,17 @@ def list_versions(conn: Connection[Any], code: str) -> list[dict[str, Any]]:
         ).fetchall()
 
 
-def diff_versions(conn: Connection[Any], code: str, old: int, new: int) -> dict[str, Any]:
-    """Features added, removed and changed (same geometry, other attributes) between two versions."""
+def diff_versions(
+    conn: Connection[Any], code: str, old: int, new: int, tolerance_m: float = 0.0
+) -> dict[str, Any]:
+    """Features added, removed and changed (same geometry, other attributes) between two versions.
+
+    Geometries are the same when their normalised forms are identical, or — with ``tolerance_m`` — when
+    a feature left alone by the exact match lies within that (discrete Hausdorff) distance of one in the
+    other version: a file that went through GeoJSON or another CRS comes back with its coordinates
+    rounded, and that is not a change. Such pairs are matched one to one, nearest first, and counted in
+    ``within_tolerance`` as well as in changed or unchanged.
+    """
     old_id, new_id = version_id(conn, code, old), version_id(conn, code, new)
     if old_id is None or new_id is None:
         missing = old if old_id is None else new
@@ -315,21 +324,36 @@ def diff_versions(conn: Connection[Any], code: str, old: int, new: int) -> dict[
         )
     row = conn.execute(
         """
-        WITH a AS (SELECT md5(ST_AsBinary(ST_Normalize(geom))) AS g,
+        WITH a AS (SELECT fid, geom, md5(ST_AsBinary(ST_Normalize(geom))) AS g,
                           md5(props::text || coalesce(extra::text, '')) AS p, coalesce(area_m2, 0) AS area
                    FROM basemap.feature WHERE version_id = %(old)s),
-             b AS (SELECT md5(ST_AsBinary(ST_Normalize(geom))) AS g,
+             b AS (SELECT fid, geom, md5(ST_AsBinary(ST_Normalize(geom))) AS g,
                           md5(props::text || coalesce(extra::text, '')) AS p, coalesce(area_m2, 0) AS area
                    FROM basemap.feature WHERE version_id = %(new)s),
-             j AS (SELECT a.g AS ag, b.g AS bg, a.p AS ap, b.p AS bp, a.area AS aa, b.area AS ba
-                   FROM a FULL JOIN b ON a.g = b.g)
-        SELECT count(*) FILTER (WHERE ag IS NULL), coalesce(sum(ba) FILTER (WHERE ag IS NULL), 0),
-               count(*) FILTER (WHERE bg IS NULL), coalesce(sum(aa) FILTER (WHERE bg IS NULL), 0),
-               count(*) FILTER (WHERE ag IS NOT NULL AND bg IS NOT NULL AND ap <> bp),
+             j AS MATERIALIZED (SELECT a.fid AS af, b.fid AS bf, a.g AS ag, b.g AS bg, a.p AS ap, b.p AS bp,
+                                       a.area AS aa, b.area AS ba
+                                FROM a FULL JOIN b ON a.g = b.g),
+             near AS (SELECT DISTINCT ON (lb.fid) la.fid AS af, lb.fid AS bf, la.p AS ap, lb.p AS bp,
+                             ST_HausdorffDistance(la.geom, lb.geom) AS d
+                      FROM (SELECT b.* FROM b JOIN j ON j.bf = b.fid AND j.ag IS NULL) lb
+                      JOIN (SELECT a.* FROM a JOIN j ON j.af = a.fid AND j.bg IS NULL) la
+                        ON la.geom && ST_Expand(lb.geom, %(tol)s)
+                       AND ST_HausdorffDistance(la.geom, lb.geom) <= %(tol)s
+                      WHERE %(tol)s > 0
+                      ORDER BY lb.fid, d, la.fid),
+             moved AS MATERIALIZED (SELECT DISTINCT ON (af) * FROM near ORDER BY af, d, bf)
+        SELECT count(*) FILTER (WHERE ag IS NULL AND bf NOT IN (SELECT bf FROM moved)),
+               coalesce(sum(ba) FILTER (WHERE ag IS NULL AND bf NOT IN (SELECT bf FROM moved)), 0),
+               count(*) FILTER (WHERE bg IS NULL AND af NOT IN (SELECT af FROM moved)),
+               coalesce(sum(aa) FILTER (WHERE bg IS NULL AND af NOT IN (SELECT af FROM moved)), 0),
+               count(*) FILTER (WHERE ag IS NOT NULL AND bg IS NOT NULL AND ap <> bp)
+                 + (SELECT count(*) FROM moved WHERE ap <> bp),
                count(*) FILTER (WHERE ag IS NOT NULL AND bg IS NOT NULL AND ap = bp)
+                 + (SELECT count(*) FROM moved WHERE ap = bp),
+               (SELECT count(*) FROM moved)
         FROM j
         """,
-        {"old": old_id, "new": new_id},
+        {"old": old_id, "new": new_id, "tol": tolerance_m},
     ).fetchone()
     assert row is not None
     return {
@@ -342,6 +366,8 @@ def diff_versions(conn: Connection[Any], code: str, old: int, new: int) -> dict[
         "removed_area_m2": float(row[3]),
         "changed": int(row[4]),
         "unchanged": int(row[5]),
+        "tolerance_m": tolerance_m,
+        "within_tolerance": int(row[6]),
     }
 
 

@@ -419,3 +419,58 @@ def test_zip_bomb_is_refused_before_extraction(
     assert r.status_code == 413
     assert r.json()["code"] == "zip_bomb"
     assert not list((settings.data_dir / "tmp").glob("upload-*"))  # the upload scratch space is cleaned
+
+
+def test_a_rounded_round_trip_is_not_a_change_within_the_diff_tolerance(
+    client: TestClient, planner: Any, tmp_path: Path
+) -> None:
+    first = _parcels(3)
+    assert (
+        _upload(client, planner.headers, "cur_idle", _write(first, tmp_path / "r1.gpkg")).status_code == 201
+    )
+    v1 = client.get("/api/layers/cur_idle", headers=planner.headers).json()["current_version"]
+    # The same parcels back from GeoJSON in CRS84 with 7 decimals (positions rounded by up to ~6 mm);
+    # the second with another land use; the third moved 1 m east (a real correction).
+    second = first.copy()
+    second.loc[second.index[1], "land_use"] = "GIC2"
+    second.loc[second.index[2], "geometry"] = shapely.affinity.translate(second.geometry.iloc[2], 1.0, 0.0)
+    geojson = tmp_path / "r2.geojson"
+    subprocess.run(
+        [
+            OGR2OGR,
+            "-f",
+            "GeoJSON",
+            "-t_srs",
+            "EPSG:4326",
+            "-lco",
+            "COORDINATE_PRECISION=7",
+            str(geojson),
+            str(_write(second, tmp_path / "r2-base.gpkg")),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert _upload(client, planner.headers, "cur_idle", geojson).status_code == 201
+
+    def diff(**params: Any) -> Any:
+        r = client.get(
+            "/api/layers/cur_idle/diff", params={"from": v1, "to": v1 + 1, **params}, headers=planner.headers
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        return body["added"], body["removed"], body["changed"], body["unchanged"], body["within_tolerance"]
+
+    # Exact to the last coordinate: every rounded parcel counts as removed and added again.
+    assert diff(tolerance_m=0) == (3, 3, 0, 0, 0)
+    # The default 1 cm: the two rounded parcels match (one with another land use); the parcel moved
+    # 1 m is still a removal and an addition.
+    assert diff() == (1, 1, 1, 1, 2)
+    assert diff(tolerance_m=0.99) == (1, 1, 1, 1, 2)
+    # From a tolerance past the 1 m move (plus rounding) it matches too, with its attributes unchanged.
+    assert diff(tolerance_m=1.01) == (0, 0, 1, 2, 3)
+    r = client.get(
+        "/api/layers/cur_idle/diff",
+        params={"from": v1, "to": v1 + 1, "tolerance_m": 11},
+        headers=planner.headers,
+    )
+    assert r.status_code == 422
