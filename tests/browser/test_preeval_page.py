@@ -99,6 +99,15 @@ def draw(page: Page, points: list[tuple[float, float]]) -> None:
     page.js("document.getElementById('preeval-finish').click()")
 
 
+def double_click_at(page: Page, x: float, y: float) -> None:
+    """A real double-click: two presses, the second with clickCount 2 (the browser then fires dblclick)."""
+    page.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y}, session=page.session)
+    for count in (1, 2):
+        for kind in ("mousePressed", "mouseReleased"):
+            event = {"type": kind, "x": x, "y": y, "button": "left", "clickCount": count}
+            page.send("Input.dispatchMouseEvent", event, session=page.session)
+
+
 def submit(page: Page) -> None:
     page.js("document.getElementById('preeval-form').requestSubmit()")
 
@@ -246,7 +255,14 @@ def test_a_refused_footprint_shows_the_api_message_and_keeps_the_report_shown(
     page.js("location.hash = '#map=15/30.000000/120.000000'")
     page.wait_for("location.hash.startsWith('#map=15/30')")
     page.js("new Promise(r => setTimeout(r, 300))")
-    draw(page, [(119.998, 29.998), (120.002, 29.998), (120.0, 30.002)])
+    # This time the ring is closed by double-clicking the last vertex (one vertex, not two).
+    page.js("document.getElementById('preeval-draw').click()")
+    for lon, lat in [(119.998, 29.998), (120.002, 29.998)]:
+        page.click_at(*screen_point(page, lon, lat))
+    double_click_at(page, *screen_point(page, 120.0, 30.002))
+    assert text(page, "#preeval-draw-status") == "已绘制用地范围（3 个顶点）。"
+    page.js("new Promise(r => setTimeout(r, 800))")  # a double-click zoom would be over by now
+    assert map_view(page)[0] == pytest.approx(15, abs=0.01)  # no double-click zoom while drawing
     submit(page)
     error = page.wait_for("document.getElementById('preeval-error').textContent", timeout_s=30)
     assert error.startswith("数据不在龙岗区范围内"), error

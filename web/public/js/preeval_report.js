@@ -44,7 +44,8 @@ function findingView(finding, ctx) {
     facts([
       [t("overlap"), finding.overlap_m2 == null ? null : area(finding.overlap_m2)],
       [t("share"), finding.share_pct == null ? null : percent(finding.share_pct)],
-      [t("distance"), finding.distance_m == null ? null : metres(finding.distance_m)],
+      // A distance says something only when the footprint does not overlap the feature.
+      [t("distance"), finding.distance_m == null || finding.overlap_m2 ? null : metres(finding.distance_m)],
       [t("legalBasis"), finding.legal_basis.join("；")],
       [t("department"), settings?.departments[finding.department] || finding.department],
       [t("approvalItem"), finding.approval_item ? (item ? pick(item) : finding.approval_item) : null],
@@ -156,7 +157,7 @@ export function reportView(stored, ctx) {
     verdict,
     facts([
       [t("projectType"), projectTypeName(ctx.rules, report.project_type)],
-      [t("projectCode"), stored.project_code || "—"],
+      [t("projectCodeShort"), stored.project_code || "—"],
       [t("footprintArea"), area(report.footprint_area_m2)],
       [t("buildableArea"), `${area(report.buildable.area_m2)}（${percent(report.buildable.share_pct)}）`],
       [t("rulesVersion"), report.rules_version],
