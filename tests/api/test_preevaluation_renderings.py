@@ -8,12 +8,15 @@ import re
 from typing import Any
 
 import pytest
+import shapely
 from openpyxl import load_workbook
+from pyproj import Transformer
 
 from app.auth.policy import Role
 from tests.conftest import DemoEnv
 from tests.preeval_world import CANDIDATES, geojson
 
+TO_STORAGE = Transformer.from_crs(4326, 4547, always_xy=True)
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
 # Resources a browser would load: scripts, styles, images, frames, CSS url()/@import.
 EXTERNAL_LOAD = re.compile(
@@ -109,3 +112,26 @@ def test_renderings_are_private_to_the_organisation(
             f"/api/pre-evaluations/{report['id']}/report.{suffix}", headers=other.headers
         )
         assert r.status_code == 404 and r.json()["code"] == "not_found"
+
+
+def test_the_footprint_comes_back_as_crs84_geojson_to_its_organisation_only(
+    preeval_world: DemoEnv, stored: tuple[dict[str, Any], dict[str, str]]
+) -> None:
+    report, headers = stored
+    r = preeval_world.client.get(f"/api/pre-evaluations/{report['id']}/footprint", headers=headers)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/geo+json"
+    feature = r.json()
+    assert feature["type"] == "Feature" and feature["properties"] == {"id": report["id"]}
+    back = shapely.transform(
+        shapely.geometry.shape(feature["geometry"]),
+        lambda x, y: TO_STORAGE.transform(x, y),
+        interleaved=False,
+    )
+    # Candidate 甲 is 100 m × 100 m; seven decimals of a degree are about a centimetre.
+    assert back.area == pytest.approx(10_000, abs=1.0)
+    assert back.symmetric_difference(CANDIDATES["甲"]).area < 1.0
+    other = preeval_world.account(Role.PROJECT_UNIT, "pnr")
+    hidden = preeval_world.client.get(f"/api/pre-evaluations/{report['id']}/footprint", headers=other.headers)
+    assert hidden.status_code == 404 and hidden.json()["code"] == "not_found"
+    missing = preeval_world.client.get("/api/pre-evaluations/987654321/footprint", headers=headers)
+    assert missing.status_code == 404

@@ -1,7 +1,8 @@
-"""Routes: renderings of a stored pre-evaluation report: printable HTML with a map, CSV and XLSX."""
+"""Routes: renderings of a stored pre-evaluation report: printable HTML with a map, CSV, XLSX, footprint."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -75,6 +76,28 @@ def report_html(
         {"Content-Disposition": _disposition("attachment", report_id, "html", english)} if download else {}
     )
     return HTMLResponse(page, headers=headers)
+
+
+@router.get(
+    "/{report_id}/footprint",
+    response_class=Response,
+    summary="预评价用地范围（GeoJSON，CRS84）",
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
+def report_footprint(
+    report_id: int, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))]
+) -> Response:
+    """The stored footprint as a GeoJSON Feature in CRS84, for the map to draw an uploaded or reopened one."""
+    row = conn.execute(
+        "SELECT org_id, ST_AsGeoJSON(ST_Transform(footprint, 4326), 7)::json"
+        " FROM project.pre_evaluation WHERE id = %s",
+        (report_id,),
+    ).fetchone()
+    if row is None:
+        raise NotFound("预评价报告不存在。", "No such pre-evaluation report.")
+    grant.check_org(row[0])
+    feature = {"type": "Feature", "properties": {"id": report_id}, "geometry": row[1]}
+    return Response(json.dumps(feature), media_type="application/geo+json")
 
 
 @router.get(

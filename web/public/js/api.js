@@ -13,7 +13,17 @@ export class ApiError extends Error {
     this.status = status;
     this.problem = problem;
   }
+
+  /** The message in the language chosen now (the error may be shown again after a switch). */
+  text() {
+    const zh = this.problem?.message_zh || this.problem?.detail;
+    const en = this.problem?.message_en || this.problem?.detail;
+    return (currentLang() === "en" ? en : zh) || this.message;
+  }
 }
+
+/** An error's message in the current language, whatever kind of error it is. */
+export const errorText = error => (error instanceof ApiError ? error.text() : String(error?.message ?? error));
 
 export const getToken = () => sessionStorage.getItem(TOKEN_KEY);
 export const setToken = token => sessionStorage.setItem(TOKEN_KEY, token);
@@ -45,6 +55,38 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
     throw new ApiError(response.status, problem);
   }
   return response.status === 204 ? null : response.json();
+}
+
+/**
+ * Download a same-origin file that needs the bearer token: fetched with the Authorization header and saved
+ * through a blob URL (a plain link could not send the token). The name comes from Content-Disposition.
+ */
+export async function download(path, fallbackName) {
+  const token = getToken();
+  const headers = { "Accept-Language": currentLang() === "en" ? "en" : "zh-CN" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let response;
+  try {
+    response = await fetch(path, { headers });
+  } catch {
+    throw new ApiError(0, { message_zh: t("networkError"), message_en: t("networkError") });
+  }
+  if (response.status === 401 && token) expire();
+  if (!response.ok) {
+    let problem = null;
+    try { problem = await response.json(); } catch { /* not JSON */ }
+    throw new ApiError(response.status, problem);
+  }
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const encoded = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
+  const name = encoded ? decodeURIComponent(encoded[1]) : fallbackName;
+  const url = URL.createObjectURL(await response.blob());
+  const link = Object.assign(document.createElement("a"), { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  return name;
 }
 
 /** Sign in with the OAuth2 password form; keeps the token for this browser tab. */

@@ -1,9 +1,10 @@
-// The planners' map: sign-in, then the layer tree, the map, legend, identify and layer details.
+// The planners' map: sign-in, then the layer tree, the map, legend, identify, layer details and pre-evaluation.
 import { api, ApiError, expire, getToken, signIn, signOut, whenExpired } from "./api.js";
 import { showDetails } from "./details.js";
 import { applyStatic, onLangChange, t, toggleLang } from "./i18n.js";
 import { PlanMap } from "./map.js";
 import { panelMessage, renderIdentify, renderLegend, showTab } from "./panels.js";
+import { PREEVAL_ROLES, PreEvalPage } from "./preeval.js";
 import { LayerTree } from "./tree.js";
 
 const $ = id => document.getElementById(id);
@@ -29,6 +30,7 @@ function districtBounds(layers) {
 }
 
 function showSignIn(note = "") {
+  session?.preeval?.destroy();
   session?.map?.map.remove();
   session = null;
   $("workspace").hidden = true;
@@ -66,11 +68,20 @@ async function start() {
     onError: error => { if (error?.status === 401) expire(); },
   });
   session.map.on("zoomend", () => session.tree.setZoom(session.map.zoom()));
-  session.map.on("click", event => { closeTree(); identify(event.lngLat); });
+  session.map.on("click", event => {
+    if (session.preeval?.drawing()) return; // the click is a footprint vertex
+    closeTree();
+    identify(event.lngLat);
+  });
   session.tree.setZoom(session.map.zoom());
   session.tree.render();
   renderSelection();
+  const mayPreEvaluate = PREEVAL_ROLES.includes(user.role);
+  $("tab-preeval").hidden = !mayPreEvaluate;
+  if (!mayPreEvaluate && !$("preeval").hidden) openTab("legend"); // left open by the previous user
   await session.map.ready;
+  if (mayPreEvaluate) session.preeval = new PreEvalPage(session.map, layersByCode);
+  if (mayPreEvaluate && !$("preeval").hidden) session.preeval.activate();
   document.body.dataset.mapReady = "true"; // the map has loaded its style (tests wait for it)
 }
 
@@ -89,7 +100,7 @@ function selectionChanged() {
 
 async function identify(lngLat) {
   const root = $("identify");
-  showTab("identify");
+  openTab("identify");
   session.map.markPoint(lngLat);
   session.lastClick = lngLat;
   const zoom = session.map.zoom();
@@ -109,7 +120,7 @@ async function identify(lngLat) {
 
 function openDetails(code, lastImport = null) {
   session.detailsCode = code;
-  showTab("details");
+  openTab("details");
   const canImport = ["admin", "planner"].includes(session.user.role);
   return showDetails($("details"), code, {
     groups: session.groups, canImport, zoomTo: extent => session.map.fitBounds(extent), onImported: layerImported,
@@ -144,6 +155,7 @@ function redraw() {
   renderSelection();
   if (session.detailsCode && !$("details").hidden) openDetails(session.detailsCode);
   if (session.lastClick && !$("identify").hidden) identify(session.lastClick);
+  session.preeval?.render();
 }
 
 async function enter() {
@@ -159,6 +171,17 @@ async function enter() {
       showSignIn(`${t("loadFailed")}${error.message}`);
     }
   }
+}
+
+/** Show a tab of the panel; the pre-evaluation tab widens the panel and loads its rules and reports. */
+function openTab(name) {
+  showTab(name);
+  const wide = name === "preeval";
+  if ($("workspace").classList.contains("wide-panel") !== wide) {
+    $("workspace").classList.toggle("wide-panel", wide);
+    session?.map.resize();
+  }
+  if (wide) session?.preeval?.activate();
 }
 
 /** On a narrow screen the tree lies over the map: close it. */
@@ -199,7 +222,7 @@ function wire() {
   $("layer-search").addEventListener("input", event => session?.tree.setFilter(event.target.value));
   $("clear-layers").addEventListener("click", () => { session.tree.checked.clear(); session.tree.render(); selectionChanged(); });
   for (const tab of document.querySelectorAll('#panel [role="tab"]')) {
-    tab.addEventListener("click", () => showTab(tab.getAttribute("aria-controls")));
+    tab.addEventListener("click", () => openTab(tab.getAttribute("aria-controls")));
   }
   $("toggle-tree").addEventListener("click", () => {
     const open = $("sidebar").classList.toggle("open");

@@ -1,0 +1,242 @@
+// The pre-evaluation (预评价) tab: a footprint drawn on the map or uploaded, the project type, the report, and the
+// user's stored reports with their stale marks and re-check.
+import { api, download, errorText } from "./api.js";
+import { FootprintDraw } from "./draw.js";
+import { currentLang, formatDate, pick, t } from "./i18n.js";
+import { el } from "./panels.js";
+import { projectTypeName, reportView, verdictName } from "./preeval_report.js";
+
+const $ = id => document.getElementById(id);
+const BASE = "/api/pre-evaluations";
+
+/** Roles holding PREEVAL_RUN in app/auth/policy.py; the others never see the tab. */
+export const PREEVAL_ROLES = ["admin", "planner", "project_unit", "reviewer", "coordinator"];
+
+/** A message of the page itself (not from the API), shown in whichever language is chosen. */
+const localError = key => ({ key });
+
+export class PreEvalPage {
+  /** The tab over the workspace's `planMap` (loaded); `layersByCode` names the layers of the findings. */
+  constructor(planMap, layersByCode) {
+    this.layersByCode = layersByCode;
+    this.rules = null;
+    this.reports = null; // the list, newest first
+    this.stored = null; // the report shown
+    this.error = null;
+    this.busy = false;
+    this.events = new AbortController();
+    this.draw = new FootprintDraw(planMap.map, { onChange: () => this.#drawStatus() });
+    this.#wire();
+    this.#reset();
+  }
+
+  /** True while vertices are being clicked (the map's identify then stands aside). */
+  drawing() { return this.draw.active; }
+
+  /** Forget the listeners of this session (the page's static form outlives it). */
+  destroy() { this.events.abort(); }
+
+  /** Load the rules and the list on first showing; later showings keep what is there. */
+  async activate() {
+    if (this.rules) return;
+    try {
+      const [rules, reports] = await Promise.all([api(`${BASE}/rules`), api(`${BASE}?limit=100`)]);
+      Object.assign(this, { rules, reports });
+      this.#fillTypes();
+      this.render();
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  /** Draw everything that carries language again (after a switch). */
+  render() {
+    this.#fillTypes();
+    this.#drawStatus();
+    this.#renderReport();
+    this.#renderList();
+    this.#renderError();
+  }
+
+  #reset() {
+    for (const id of ["preeval-report", "preeval-list"]) $(id).replaceChildren();
+    $("preeval-type").replaceChildren();
+    $("preeval-flags").querySelectorAll(".flag").forEach(n => n.remove());
+    $("preeval-status").textContent = "";
+    $("preeval-error").textContent = "";
+    this.#sourceChanged();
+  }
+
+  #wire() {
+    const on = (id, type, fn) => $(id).addEventListener(type, fn, { signal: this.events.signal });
+    on("preeval-draw", "click", () => { this.draw.start(); this.#clearError(); });
+    on("preeval-finish", "click", () => {
+      if (!this.draw.finish()) this.#fail(localError("drawing"));
+    });
+    on("preeval-clear", "click", () => this.draw.clear());
+    on("preeval-source-draw", "change", () => this.#sourceChanged());
+    on("preeval-source-file", "change", () => this.#sourceChanged());
+    on("preeval-form", "submit", event => { event.preventDefault(); this.#run(); });
+  }
+
+  #sourceChanged() {
+    const file = $("preeval-source-file").checked;
+    $("preeval-draw-tools").hidden = file;
+    $("preeval-file-tools").hidden = !file;
+    if (file) this.draw.clear();
+  }
+
+  #fillTypes() {
+    if (!this.rules) return;
+    const select = $("preeval-type");
+    const chosen = select.value;
+    const types = Object.entries(this.rules.settings.project_types);
+    select.replaceChildren(el("option", { value: "", textContent: `— ${t("projectType")} —` }),
+      ...types.map(([key, type]) => el("option", { value: key, textContent: pick(type) })));
+    select.value = chosen;
+    const flags = $("preeval-flags");
+    const ticked = new Set([...flags.querySelectorAll("input:checked")].map(i => i.value));
+    flags.querySelectorAll(".flag").forEach(n => n.remove());
+    for (const [key, label] of Object.entries(this.rules.settings.project_flags)) {
+      const box = el("input", { type: "checkbox", id: `preeval-flag-${key}`, value: key, checked: ticked.has(key) });
+      const text = currentLang() === "en" ? key.replaceAll("_", " ") : label;
+      flags.append(el("div", { className: "field inline flag" }, box, el("label", { htmlFor: box.id, textContent: text })));
+    }
+  }
+
+  #drawStatus() {
+    const n = this.draw.vertices.length;
+    const text = this.draw.active ? t("drawing", n) : this.draw.polygon ? t("drawn", n) : t("drawNone");
+    $("preeval-draw-status").textContent = this.draw.active ? `${text} ${t("drawHint")}` : text;
+    $("preeval-finish").disabled = !this.draw.active;
+  }
+
+  /** The request of the form as it stands, or a local error. */
+  #request() {
+    const type = $("preeval-type").value;
+    if (!type) return { error: localError("chooseType") };
+    const code = $("preeval-code").value.trim() || null;
+    const flags = [...$("preeval-flags").querySelectorAll("input:checked")].map(i => i.value);
+    if ($("preeval-source-file").checked) {
+      const file = $("preeval-file").files[0];
+      if (!file) return { error: localError("chooseFile") };
+      const body = new FormData();
+      body.append("file", file);
+      body.append("project_type", type);
+      if (code) body.append("project_code", code);
+      if ($("preeval-crs").value.trim()) body.append("crs", $("preeval-crs").value.trim());
+      if (flags.length) body.append("flags", flags.join(","));
+      return { path: `${BASE}/upload`, body };
+    }
+    if (!this.draw.polygon) return { error: localError("drawFirst") };
+    const body = JSON.stringify({ footprint: this.draw.polygon, project_type: type, project_code: code, flags });
+    return { path: BASE, body, headers: { "Content-Type": "application/json" } };
+  }
+
+  async #run() {
+    const request = this.#request();
+    if (request.error) { this.#fail(request.error); return; }
+    await this.#busyWith(t("running"), async () => {
+      const stored = await api(request.path, { method: "POST", body: request.body, headers: request.headers });
+      await this.#show(stored);
+      this.draw.clear();
+    });
+  }
+
+  /** Open a stored report from the list. */
+  open(id) {
+    return this.#busyWith("…", async () => this.#show(await api(`${BASE}/${id}`)), false);
+  }
+
+  #recheck(id) {
+    return this.#busyWith(t("rechecking"), async () => this.#show(await api(`${BASE}/${id}/recheck`, { method: "POST" })));
+  }
+
+  /**
+   * Run one step with the form disabled; the page changes only when the whole step succeeded, and an API
+   * error leaves what was shown in place. `refresh`: the list changed too.
+   */
+  async #busyWith(status, step, refresh = true) {
+    if (this.busy) return;
+    this.busy = true;
+    $("preeval-run").disabled = true;
+    $("preeval-status").textContent = status;
+    this.#clearError();
+    try {
+      await step();
+      if (refresh) {
+        this.reports = await api(`${BASE}?limit=100`);
+        this.#renderList();
+      }
+    } catch (error) {
+      this.#fail(error);
+    } finally {
+      this.busy = false;
+      $("preeval-run").disabled = false;
+      $("preeval-status").textContent = "";
+    }
+  }
+
+  /** Fetch the report's footprint, then show both at once. */
+  async #show(stored) {
+    const footprint = await api(`${BASE}/${stored.id}/footprint`);
+    this.stored = stored;
+    this.#renderReport();
+    this.#renderList();
+    this.draw.showFootprint(footprint.geometry);
+    $("preeval-report").scrollIntoView?.({ block: "start" });
+  }
+
+  #renderReport() {
+    const root = $("preeval-report");
+    if (!this.stored) { root.replaceChildren(); return; }
+    root.replaceChildren(reportView(this.stored, {
+      rules: this.rules,
+      layersByCode: this.layersByCode,
+      onRecheck: id => this.#recheck(id),
+      onDownload: (id, kind) => this.#download(id, kind),
+    }));
+  }
+
+  async #download(id, kind) {
+    const lang = currentLang() === "en" ? "en" : "zh";
+    const query = kind === "html" ? `?download=1&lang=${lang}` : `?lang=${lang}`;
+    try {
+      await download(`${BASE}/${id}/report.${kind}${query}`, `pre-evaluation-${id}.${kind}`);
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  #renderList() {
+    const root = $("preeval-list");
+    if (!this.reports) { root.replaceChildren(); return; }
+    if (!this.reports.length) { root.replaceChildren(el("p", { className: "note", textContent: t("noReports") })); return; }
+    const head = el("tr", {}, ...["reportId", "evaluatedAt", "type", "verdict"].map(k => el("th", { scope: "col", textContent: t(k) })));
+    const rows = this.reports.map(r => {
+      const open = el("button", { type: "button", className: "link", textContent: `#${r.id}`, onclick: () => this.open(r.id) });
+      open.setAttribute("aria-label", `${t("open")} ${t("reportTitle", r.id)}`);
+      const verdict = el("span", { className: "verdict-cell", textContent: verdictName(r.verdict) });
+      const row = el("tr", { className: r.id === this.stored?.id ? "current" : "" },
+        el("td", {}, open),
+        el("td", {}, el("div", { textContent: formatDate(r.created_at, true) }), r.project_code ? el("div", { textContent: r.project_code }) : null),
+        el("td", { textContent: projectTypeName(this.rules, r.project_type) }),
+        el("td", {}, verdict, r.stale ? el("span", { className: "badge stale", textContent: t("staleReport") }) : null));
+      row.dataset.id = r.id;
+      return row;
+    });
+    root.replaceChildren(el("table", { className: "versions reports" }, el("thead", {}, head), el("tbody", {}, ...rows)));
+  }
+
+  #fail(error) {
+    this.error = error;
+    this.#renderError();
+  }
+
+  #clearError() { this.error = null; this.#renderError(); }
+
+  #renderError() {
+    const error = this.error;
+    $("preeval-error").textContent = !error ? "" : error.key ? t(error.key, this.draw.vertices.length) : errorText(error);
+  }
+}
