@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from app.auth import users
 from app.auth.deps import Allow, Grant, client_ip, public
-from app.auth.policy import Action, Role
+from app.auth.policy import Action, Role, scope_for
 from app.auth.sessions import sign_in, sign_out
 from app.db import Conn
 from app.errors import Forbidden
@@ -80,10 +80,20 @@ def logout(conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.SELF_READ))]
     return Response(status_code=204)
 
 
-@router.get("/auth/me", response_model=users.User, summary="当前用户")
-def me(conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.SELF_READ))]) -> users.User:
-    """The signed-in account."""
-    return users.get_user(conn, grant.principal.user_id)
+class Me(users.User):
+    """The signed-in account and what its role may do (action → scope), from the one policy table."""
+
+    permissions: dict[str, str]
+
+
+@router.get("/auth/me", response_model=Me, summary="当前用户")
+def me(conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.SELF_READ))]) -> Me:
+    """The signed-in account, with its role's permissions (clients show only what the user may do)."""
+    user = users.get_user(conn, grant.principal.user_id)
+    permissions = {
+        action.value: scope.value for action in Action if (scope := scope_for(user.role, action)) is not None
+    }
+    return Me(**user.model_dump(), permissions=permissions)
 
 
 @router.post("/auth/password", response_model=users.User, summary="修改本人密码")

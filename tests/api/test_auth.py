@@ -177,3 +177,17 @@ def test_disabling_a_user_ends_its_sessions(client: TestClient, make_account: An
     again = client.post("/api/auth/token", data={"username": acct.username, "password": acct.password})
     assert again.status_code == 401
     assert again.json()["code"] == "account_disabled"
+
+
+def test_me_lists_the_roles_permissions_from_the_policy_table(client: TestClient, make_account: Any) -> None:
+    from app.auth.policy import POLICY
+
+    for role in (Role.PROJECT_UNIT, Role.VIEWER, Role.ADMIN):
+        acct = make_account(role)
+        permissions = client.get("/api/auth/me", headers=acct.headers).json()["permissions"]
+        assert permissions == {a.value: s[role].value for a, s in POLICY.items() if role in s}
+    unit = make_account(Role.PROJECT_UNIT)
+    viewer = make_account(Role.VIEWER)
+    assert "preeval:run" in client.get("/api/auth/me", headers=unit.headers).json()["permissions"]
+    mine = client.get("/api/auth/me", headers=viewer.headers).json()["permissions"]
+    assert "preeval:run" not in mine and "layers:import" not in mine and mine["layers:read"]

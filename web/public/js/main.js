@@ -4,7 +4,7 @@ import { showDetails } from "./details.js";
 import { applyStatic, onLangChange, t, toggleLang } from "./i18n.js";
 import { PlanMap } from "./map.js";
 import { panelMessage, renderIdentify, renderLegend, showTab } from "./panels.js";
-import { PREEVAL_ROLES, PreEvalPage } from "./preeval.js";
+import { PreEvalPage } from "./preeval.js";
 import { LayerTree } from "./tree.js";
 
 const $ = id => document.getElementById(id);
@@ -76,7 +76,8 @@ async function start() {
   session.tree.setZoom(session.map.zoom());
   session.tree.render();
   renderSelection();
-  const mayPreEvaluate = PREEVAL_ROLES.includes(user.role);
+  // What the role may do comes with the account (/api/auth/me), from the server's one policy table.
+  const mayPreEvaluate = Boolean(user.permissions?.["preeval:run"]);
   $("tab-preeval").hidden = !mayPreEvaluate;
   if (!mayPreEvaluate && !$("preeval").hidden) openTab("legend"); // left open by the previous user
   await session.map.ready;
@@ -121,7 +122,7 @@ async function identify(lngLat) {
 function openDetails(code, lastImport = null) {
   session.detailsCode = code;
   openTab("details");
-  const canImport = ["admin", "planner"].includes(session.user.role);
+  const canImport = Boolean(session.user.permissions?.["layers:import"]);
   return showDetails($("details"), code, {
     groups: session.groups, canImport, zoomTo: extent => session.map.fitBounds(extent), onImported: layerImported,
   }, lastImport);

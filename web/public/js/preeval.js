@@ -9,9 +9,6 @@ import { projectTypeName, reportView, verdictName } from "./preeval_report.js";
 const $ = id => document.getElementById(id);
 const BASE = "/api/pre-evaluations";
 
-/** Roles holding PREEVAL_RUN in app/auth/policy.py; the others never see the tab. */
-export const PREEVAL_ROLES = ["admin", "planner", "project_unit", "reviewer", "coordinator"];
-
 /** A message of the page itself (not from the API), shown in whichever language is chosen. */
 const localError = key => ({ key });
 
