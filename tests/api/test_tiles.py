@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import json
 from typing import Any
 
 import mapbox_vector_tile
 import psycopg
 import pytest
+import shapely
 
 from app.auth.policy import Role
 from app.tiles.fast_path import match_tile
@@ -245,6 +247,25 @@ def test_identify_returns_the_building_under_the_point_with_labels(demo: DemoEnv
         code.label_en,
     )
     assert building[0]["layer_name_en"] == get_catalog().get("cur_building").name_en  # type: ignore[union-attr]
+    assert all(f["geometry"] is None for f in found)  # only when asked for
+    # With its geometry, for the map's highlight: at zoom 18 (half a pixel ≈ 0.28 m) a building keeps its
+    # outline, so its area matches the stored one; the point lies inside it.
+    shaped = demo.client.get(
+        "/api/identify",
+        params={"lon": lon, "lat": lat, "layers": "cur_building", "zoom": 18, "geometry": "true"},
+        headers=planner.headers,
+    ).json()[0]
+    assert shaped["fid"] == building[0]["fid"]
+    outline = shapely.geometry.shape(shaped["geometry"])
+    assert outline.intersects(shapely.Point(lon, lat))
+    with psycopg.connect(demo.settings.owner_dsn) as conn:
+        row = conn.execute(
+            "SELECT ST_Area(f.geom), ST_Area(ST_Transform(ST_GeomFromGeoJSON(%s), 4547))"
+            " FROM basemap.feature f JOIN basemap.layer l ON l.current_version = f.version_id"
+            " WHERE l.code = 'cur_building' AND f.fid = %s",
+            (json.dumps(shaped["geometry"]), shaped["fid"]),
+        ).fetchone()
+    assert row is not None and row[1] == pytest.approx(row[0], rel=1e-3)
     far = demo.client.get(
         "/api/identify", params={"lon": 114.0, "lat": 22.0, "layers": "cur_building"}, headers=planner.headers
     )

@@ -215,7 +215,39 @@ def test_clicking_a_building_shows_its_attributes_with_chinese_labels(
     assert structure is not None and "structure" in props
     code = next(c for c in structure.codes or [] if c.value == str(props["structure"]))
     assert shown[structure.label_zh] == f"{code.label_zh}（{code.value}）"
+    # The nearest feature is outlined on the map and marked in the panel.
+    page.wait_for(f"document.body.dataset.highlight === 'cur_building:{fid}'", timeout_s=10)
+    assert page.js(f"document.querySelector({json.dumps(found)}).classList.contains('picked')") is True
     assert_offline(page, url)
+
+
+def test_picking_another_identified_feature_outlines_it(
+    page: Page, server: tuple[str, RequestLog], planner: Account, demo: DemoEnv
+) -> None:
+    url, _ = server
+    fid, lon, lat, _ = _a_building(demo)
+    open_map(page, url, planner, view=f"#map=18/{lat:.6f}/{lon:.6f}")
+    tick(page, "cur_building")
+    tick(page, "cur_ownership")
+    box = page.js(
+        "(() => { const r = document.getElementById('map').getBoundingClientRect();"
+        " return [r.left + r.width / 2, r.top + r.height / 2]; })()"
+    )
+    page.click_at(*box)
+    page.wait_for("document.querySelectorAll('#identify article.feature').length >= 2", timeout_s=30)
+    first = page.js("document.body.dataset.highlight")
+    other = page.js(
+        "(() => { const b = [...document.querySelectorAll('#identify article.feature')]"
+        ".find(a => !a.classList.contains('picked')); b.click();"
+        " return `${b.dataset.layer}:${b.dataset.fid}`; })()"
+    )
+    assert other != first
+    page.wait_for(f"document.body.dataset.highlight === {json.dumps(other)}", timeout_s=10)
+    picked = page.js(
+        "[...document.querySelectorAll('#identify article.picked')]"
+        ".map(a => a.dataset.layer + ':' + a.dataset.fid)"
+    )
+    assert picked == [other]
 
 
 def test_the_english_switch_changes_the_interface_and_is_remembered(

@@ -42,6 +42,8 @@ class IdentifiedFeature(BaseModel):
     distance_m: float
     attributes: list[IdentifiedAttribute]
     extra: dict[str, Any] | None
+    # GeoJSON in CRS84, simplified to half a screen pixel at the asked zoom (for the map's highlight).
+    geometry: dict[str, Any] | None = None
 
 
 def _labelled(entry: LayerEntry, props: dict[str, Any]) -> list[IdentifiedAttribute]:
@@ -76,6 +78,9 @@ def identify(
     ] = None,
     zoom: Annotated[float, Query(ge=0, le=22, description="当前地图缩放级别")] = 15,
     tolerance_px: Annotated[int, Query(ge=0, le=50, description="点击容差（像素）")] = 5,
+    geometry: Annotated[
+        bool, Query(description="同时返回要素几何（GeoJSON，按缩放级别简化），用于高亮")
+    ] = False,
 ) -> list[IdentifiedFeature]:
     """Features within ``tolerance_px`` screen pixels of the point at ``zoom``, nearest first per layer."""
     role = grant.principal.role.value
@@ -96,12 +101,19 @@ def identify(
         ).fetchall()
     )
     # A screen pixel (256-pixel tiles) in ground metres at this latitude.
-    tolerance = max(tolerance_px, 0.5) * WORLD / (256 * 2**zoom) * math.cos(math.radians(lat))
+    pixel = WORLD / (256 * 2**zoom) * math.cos(math.radians(lat))
+    tolerance = max(tolerance_px, 0.5) * pixel
+    shape = (
+        sql.SQL("ST_AsGeoJSON(ST_Transform(ST_Simplify(geom, %(half_pixel)s, true), 4326), 7)::jsonb")
+        if geometry
+        else sql.SQL("NULL::jsonb")
+    )
     parts = [
         sql.SQL(
-            "(SELECT {code} AS code, fid, props, extra, ST_Distance(geom, p.pt) AS d FROM {table}, p "
-            "WHERE ST_DWithin(geom, p.pt, %(tol)s) ORDER BY d LIMIT {limit})"
+            "(SELECT {code} AS code, fid, props, extra, ST_Distance(geom, p.pt) AS d, {shape} AS shape "
+            "FROM {table}, p WHERE ST_DWithin(geom, p.pt, %(tol)s) ORDER BY d LIMIT {limit})"
         ).format(
+            shape=shape,
             code=sql.Literal(e.code),
             table=sql.Identifier("basemap", f"f_{versions[e.code]}"),
             limit=sql.Literal(MAX_PER_LAYER),
@@ -114,7 +126,7 @@ def identify(
     query = sql.SQL(
         "WITH p AS (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), 4547) AS pt) {}"
     ).format(sql.SQL(" UNION ALL ").join(parts))
-    rows = conn.execute(query, {"lon": lon, "lat": lat, "tol": tolerance}).fetchall()
+    rows = conn.execute(query, {"lon": lon, "lat": lat, "tol": tolerance, "half_pixel": pixel / 2}).fetchall()
     by_code = {e.code: e for e in entries}
     order = {e.code: i for i, e in enumerate(entries)}
     rows.sort(key=lambda r: (order[r[0]], r[4]))
@@ -127,6 +139,7 @@ def identify(
             distance_m=round(d, 2),
             attributes=_labelled(by_code[code], props or {}),
             extra=extra,
+            geometry=shape,
         )
-        for code, fid, props, extra, d in rows
+        for code, fid, props, extra, d, shape in rows
     ]

@@ -99,6 +99,15 @@ function selectionChanged() {
   renderSelection();
 }
 
+/** Outline one identified feature on the map and mark its block in the panel (null: none). */
+function pickFeature(feature) {
+  session.map.highlight(feature?.geometry || null);
+  for (const block of document.querySelectorAll("#identify article.feature")) {
+    block.classList.toggle("picked", Boolean(feature) && block.dataset.layer === feature.layer && block.dataset.fid === String(feature.fid));
+  }
+  document.body.dataset.highlight = feature ? `${feature.layer}:${feature.fid}` : ""; // for tests and tools
+}
+
 async function identify(lngLat) {
   const root = $("identify");
   openTab("identify");
@@ -110,10 +119,15 @@ async function identify(lngLat) {
   panelMessage(root, t("identifyBusy"));
   const query = new URLSearchParams({
     lon: lngLat.lng.toFixed(7), lat: lngLat.lat.toFixed(7), zoom: zoom.toFixed(2), layers: codes.join(","),
+    geometry: "true",
   });
+  pickFeature(null);
   try {
     const features = await api(`/api/identify?${query}`);
-    if (session?.lastClick === lngLat) renderIdentify(root, features, session.layersByCode);
+    if (session?.lastClick === lngLat) {
+      renderIdentify(root, features, session.layersByCode, pickFeature);
+      pickFeature(features[0] || null); // the nearest feature of the first layer
+    }
   } catch (error) {
     if (session?.lastClick === lngLat) panelMessage(root, `${t("loadFailed")}${error.message}`, true);
   }

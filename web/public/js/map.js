@@ -3,6 +3,7 @@ import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
 import { authorise } from "./api.js";
 
 const VECTOR_SOURCE = "duogui"; // the style's one vector source (app/tiles/style.py)
+const HIGHLIGHT = "identify-highlight"; // the outline of the identified feature picked in the panel
 const OPACITY_PAINT = {
   fill: ["fill-opacity"], line: ["line-opacity"], raster: ["raster-opacity"],
   circle: ["circle-opacity", "circle-stroke-opacity"], symbol: ["text-opacity"],
@@ -122,6 +123,26 @@ export class PlanMap {
       this.marker = new maplibregl.Marker({ element: el });
     }
     this.marker.setLngLat(lngLat).addTo(this.map);
+  }
+
+  /** Outline one identified feature (a GeoJSON geometry in CRS84), or clear the outline with null. */
+  highlight(geometry) {
+    const data = { type: "FeatureCollection", features: geometry ? [{ type: "Feature", properties: {}, geometry }] : [] };
+    if (!this.map.getSource(HIGHLIGHT)) {
+      this.map.addSource(HIGHLIGHT, { type: "geojson", data });
+      const kinds = (...types) => ["match", ["geometry-type"], types, true, false];
+      const polygons = kinds("Polygon", "MultiPolygon");
+      this.map.addLayer({ id: `${HIGHLIGHT}-fill`, type: "fill", source: HIGHLIGHT, filter: polygons,
+        paint: { "fill-color": "#ffd400", "fill-opacity": 0.25 } });
+      this.map.addLayer({ id: `${HIGHLIGHT}-line`, type: "line", source: HIGHLIGHT,
+        filter: kinds("LineString", "MultiLineString", "Polygon", "MultiPolygon"),
+        paint: { "line-color": "#ff7f00", "line-width": 3 } });
+      this.map.addLayer({ id: `${HIGHLIGHT}-point`, type: "circle", source: HIGHLIGHT,
+        filter: kinds("Point", "MultiPoint"),
+        paint: { "circle-radius": 8, "circle-color": "rgba(0,0,0,0)", "circle-stroke-color": "#ff7f00", "circle-stroke-width": 3 } });
+    } else {
+      this.map.getSource(HIGHLIGHT).setData(data);
+    }
   }
 
   zoom() { return this.map.getZoom(); }

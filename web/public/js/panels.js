@@ -63,8 +63,11 @@ function attributeValue(attr) {
   return `${label}（${value}）`;
 }
 
-/** The features found under a point: one block per feature with its attributes under their labels. */
-export function renderIdentify(root, features, layersByCode) {
+/**
+ * The features found under a point: one block per feature with its attributes under their labels.
+ * `onPick(feature)` is called when a block is clicked (the map outlines that feature).
+ */
+export function renderIdentify(root, features, layersByCode, onPick = null) {
   if (!features.length) {
     root.replaceChildren(el("p", { className: "note", textContent: t("identifyNone") }));
     return;
@@ -80,6 +83,11 @@ export function renderIdentify(root, features, layersByCode) {
       el("dl", { className: "facts" }, ...rows));
     block.dataset.layer = f.layer;
     block.dataset.fid = f.fid;
+    if (onPick) {
+      block.tabIndex = 0;
+      block.addEventListener("click", () => onPick(f));
+      block.addEventListener("keydown", event => { if (event.key === "Enter") onPick(f); });
+    }
     return block;
   });
   root.replaceChildren(el("p", { className: "note", textContent: t("found", formatCount(features.length)) }), ...blocks);
