@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -49,12 +49,6 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
     font = settings.web_dir / "node_modules" / "@fontsource" / "noto-sans-sc"
     if font.is_dir():
         app.mount(FONT_PATH, StaticFiles(directory=font), name="font-noto-sans-sc")
-
-    @app.get("/web/layer-groups.json", include_in_schema=False)
-    def layer_groups(request: Request) -> list[dict[str, str]]:
-        """The catalog's layer groups with their names: the headings of the map's layer tree."""
-        groups = request.app.state.catalog.groups.values()
-        return [{"id": g.id, "name_zh": g.name_zh, "name_en": g.name_en} for g in groups]
 
     site = _site_dir(settings.web_dir)
     app.mount("/", StaticFiles(directory=site, html=True), name="web")

@@ -420,3 +420,25 @@ def test_tile_attributes_keep_their_catalog_type(demo: DemoEnv) -> None:
         broken = next(f for f in again["cur_building"]["features"] if f["id"] == victim)
         assert "floors" not in broken["properties"]
         conn.rollback()
+
+
+def test_layer_groups_come_with_the_layers_each_role_may_see(demo: DemoEnv, planner: Any) -> None:
+    catalog = get_catalog()
+    groups = demo.client.get("/api/layers/groups", headers=planner.headers).json()
+    assert [g["id"] for g in groups] == list(catalog.groups)
+    assert [g["name_zh"] for g in groups] == [g.name_zh for g in catalog.groups.values()]
+    for group in groups:
+        assert group["layers"] == sum(
+            1 for e in catalog.layers.values() if e.group == group["id"] and e.visible_to("planner")
+        )
+    # A viewer sees fewer layers in some group (restricted ones), never more.
+    viewer = demo.account(Role.VIEWER)
+    seen = {
+        g["id"]: g["layers"] for g in demo.client.get("/api/layers/groups", headers=viewer.headers).json()
+    }
+    assert all(seen[g["id"]] <= g["layers"] for g in groups)
+    assert seen == {
+        gid: sum(1 for e in catalog.layers.values() if e.group == gid and e.visible_to("viewer"))
+        for gid in seen
+    }
+    assert demo.client.get("/api/layers/groups").status_code == 401

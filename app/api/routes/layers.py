@@ -181,6 +181,39 @@ def list_layers(
     ]
 
 
+class LayerGroupSummary(BaseModel):
+    """A thematic group of the catalog, with how many of its layers the caller may see."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    description_zh: str | None
+    layers: int
+
+
+@router.get("/groups", response_model=list[LayerGroupSummary], summary="图层组")
+def layer_groups(
+    request: Request, grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))]
+) -> list[LayerGroupSummary]:
+    """The catalog's layer groups in order (the headings of the map's layer tree)."""
+    catalog = catalog_of(request)
+    role = grant.principal.role.value
+    counts: dict[str, int] = {}
+    for entry in catalog.layers.values():
+        if entry.visible_to(role):
+            counts[entry.group] = counts.get(entry.group, 0) + 1
+    return [
+        LayerGroupSummary(
+            id=g.id,
+            name_zh=g.name_zh,
+            name_en=g.name_en,
+            description_zh=g.description_zh,
+            layers=counts.get(g.id, 0),
+        )
+        for g in catalog.groups.values()
+    ]
+
+
 @router.get("/legend", response_model=list[dict[str, Any]], summary="图例")
 def layer_legend(
     request: Request, grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))]

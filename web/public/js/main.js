@@ -47,7 +47,7 @@ function showSignIn(note = "") {
 
 async function start() {
   const [user, layers, groups, legend, style] = await Promise.all([
-    api("/api/auth/me"), api("/api/layers"), api("/web/layer-groups.json"), api("/api/layers/legend"),
+    api("/api/auth/me"), api("/api/layers"), api("/api/layers/groups"), api("/api/layers/legend"),
     api("/tiles/style.json"),
   ]);
   $("sign-in-page").hidden = true;
