@@ -132,3 +132,46 @@ def test_uploads_become_versions_that_the_map_draws_and_compares(
         assert tiles and any(s == 200 for _, s in tiles)
         assert all(s in (200, 204) for _, s in tiles)
         assert_offline(page, url)
+
+
+def test_another_users_upload_reaches_an_open_map_when_it_comes_back_into_view(
+    world: tuple[str, RequestLog, Account], tmp_path: Path
+) -> None:
+    import httpx
+
+    url, _, planner = world
+    parks = _pocket_parks(tmp_path / "口袋公园.geojson")
+    with httpx.Client(base_url=url) as other:
+        token = other.post(
+            "/api/auth/token", data={"username": planner.username, "password": planner.password}
+        )
+        headers = {"Authorization": "Bearer " + token.json()["access_token"]}
+        with parks.open("rb") as fh:
+            assert (
+                other.post(f"/api/layers/{LAYER}/versions", headers=headers, files={"file": fh}).status_code
+                == 201
+            )
+        before = other.get(f"/api/layers/{LAYER}", headers=headers).json()["current_version"]
+        with Page() as page:
+            open_map(page, url, planner, view=f"#map=16/{LAT}/{LON}")
+            tick(page, LAYER)
+            page.js(f"document.querySelector('#tree button[data-details={LAYER}]').click()")
+            page.wait_for(
+                f"document.querySelector('#details table.versions tbody tr') && {ALL}('#details dd')"
+            )
+            assert details_facts(page)["当前版本"] == str(before)
+            asked = len(page.requests)
+            # Someone else imports a new version in another session; the open page learns of it on focus.
+            with parks.open("rb") as fh:
+                r = other.post(f"/api/layers/{LAYER}/versions", headers=headers, files={"file": fh})
+            assert r.status_code == 201
+            page.js("window.dispatchEvent(new Event('focus'))")
+            page.wait_for(f"document.body.dataset.layersRefreshed === {json.dumps(LAYER)}", 30)
+            page.wait_for(f"{ALL}('#details dd').length && document.querySelector('#details dd')", 30)
+            page.wait_until(lambda: details_facts(page).get("当前版本") == str(before + 1), "the new version")
+            # Its tiles are fetched anew under the new version's stamp.
+            page.wait_until(
+                lambda: any(f"/tiles/{LAYER}/" in u or f",{LAYER}" in u for u in page.requests[asked:]),
+                "tiles of the new version",
+            )
+            assert_offline(page, url)

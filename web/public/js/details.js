@@ -14,7 +14,8 @@ async function compareVersions(code, from, to, out) {
     const area = m2 => Math.round(m2).toLocaleString();
     out.replaceChildren(el("p", { className: "diff", role: "status",
       textContent: t("diffResult", from, to, formatCount(d.added), area(d.added_area_m2), formatCount(d.removed),
-        area(d.removed_area_m2), formatCount(d.changed), formatCount(d.unchanged)) }));
+        area(d.removed_area_m2), formatCount(d.changed), formatCount(d.unchanged))
+        + (d.within_tolerance ? t("diffTolerance", formatCount(d.within_tolerance), d.tolerance_m * 100) : "") }));
   } catch (error) {
     out.replaceChildren(el("p", { className: "error", role: "alert", textContent: error.message }));
   }

@@ -22,6 +22,7 @@ const TEXT = {
     compare: "比较", compareLabel: (a, b) => `比较第 ${a} 版与第 ${b} 版`,
     diffResult: (a, b, add, addArea, rem, remArea, chg, same) =>
       `第 ${a} 版 → 第 ${b} 版：新增 ${add} 个（${addArea} m²），删除 ${rem} 个（${remArea} m²），变化 ${chg} 个，未变 ${same} 个。`,
+    diffTolerance: (n, cm) => `其中 ${n} 个要素的位置偏差在 ${cm} 厘米以内（坐标取舍），按几何未变计。`,
     importedBy: "导入时间 / 导入人", file: "文件 / 要素数", features: "个要素", note: "说明", zoomTo: "缩放到图层范围",
     upload: "上传新版本", uploadFile: "数据文件（GeoPackage、Shapefile zip、GeoJSON、DXF、FileGDB zip、GeoTIFF）",
     crs: "坐标系（文件无坐标系时填写，如 EPSG:4547）", encoding: "属性编码（如 GBK，可不填）",
@@ -79,6 +80,7 @@ const TEXT = {
     compare: "compare", compareLabel: (a, b) => `Compare version ${a} with version ${b}`,
     diffResult: (a, b, add, addArea, rem, remArea, chg, same) =>
       `Version ${a} → ${b}: ${add} added (${addArea} m²), ${rem} removed (${remArea} m²), ${chg} changed, ${same} unchanged.`,
+    diffTolerance: (n, cm) => ` ${n} of them moved by at most ${cm} cm (rounded coordinates) and count as the same geometry.`,
     version: "Version", importedBy: "Imported / by", file: "File / features", features: "features", note: "Note",
     zoomTo: "Zoom to layer", upload: "Upload a new version",
     uploadFile: "Data file (GeoPackage, zipped Shapefile, GeoJSON, DXF, zipped FileGDB, GeoTIFF)",

@@ -143,6 +143,36 @@ function openDetails(code, lastImport = null) {
 }
 
 /** After an upload: fresh layer states (versions, counts), tiles of the new version, the details again. */
+// Layers other users update: looked for every minute while the page is visible, and when it comes back.
+const REFRESH_MS = 60_000;
+
+/** Take up new layer versions (anyone's uploads or rollbacks): fresh tiles, tree and open details. */
+async function refreshLayers() {
+  if (!session || document.hidden || session.refreshing) return;
+  session.refreshing = true;
+  try {
+    const changed = [];
+    for (const layer of await api("/api/layers")) {
+      const known = session.layersByCode.get(layer.code);
+      if (known && known.current_version !== layer.current_version) {
+        Object.assign(known, layer);
+        changed.push(layer.code);
+      }
+    }
+    if (!changed.length) return;
+    session.map.show(session.ticked()); // the tile URLs carry the versions: the map fetches the new ones
+    session.tree.render();
+    if (session.detailsCode && changed.includes(session.detailsCode) && !$("details").hidden) {
+      await openDetails(session.detailsCode);
+    }
+    document.body.dataset.layersRefreshed = changed.join(","); // for tests and tools
+  } catch {
+    // Offline or signed out meanwhile: the next attempt tries again (an expired session shows itself).
+  } finally {
+    if (session) session.refreshing = false;
+  }
+}
+
 async function layerImported(code, answer) {
   const layers = await api("/api/layers");
   for (const layer of layers) Object.assign(session.layersByCode.get(layer.code) ?? {}, layer);
@@ -207,6 +237,9 @@ function closeTree() {
 
 function wire() {
   $("lang").addEventListener("click", toggleLang);
+  setInterval(refreshLayers, REFRESH_MS);
+  window.addEventListener("focus", refreshLayers);
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshLayers(); });
   onLangChange(() => { redraw(); if ($("about").open) loadHealth(); });
   $("about-open").addEventListener("click", () => { loadHealth(); $("about").showModal(); });
   $("sign-out").addEventListener("click", async () => { await signOut(); showSignIn(t("signedOut")); });
