@@ -335,3 +335,60 @@ def test_a_viewer_gets_no_pre_evaluation_tab_or_run_button(
     # The API agrees: a viewer may not run one.
     refused = preeval_world.client.get("/api/pre-evaluations/rules", headers=viewer.headers)
     assert refused.status_code == 403
+
+
+def comparison_rows(page: Page) -> dict[str, list[str]]:
+    """The comparison table: metric key → the cells of each candidate, in the order added."""
+    return dict(
+        page.js(
+            "[...document.querySelectorAll('#preeval-comparison tbody tr[data-metric]')]"
+            ".map(r => [r.dataset.metric, [...r.querySelectorAll('td')].map(d => d.textContent)])"
+        )
+    )
+
+
+def test_a_project_unit_compares_drawn_sites_and_gets_the_recommendation(
+    page: Page, server: tuple[str, RequestLog], unit: Account, preeval_world: DemoEnv
+) -> None:
+    url, _ = server
+    centre_lon, centre_lat = lonlat(200, 50)
+    open_map(page, url, unit, view=f"#map={ZOOM}/{centre_lat:.6f}/{centre_lon:.6f}")
+    open_preeval(page)
+    choose_type(page, "school")
+    before = len(page.js("[...document.querySelectorAll('#preeval-list tbody tr')]") or [])
+    # 甲 = [50,150]×[0,100] (half on grade Ⅰ forest, B1) and 乙 = [250,350]×[0,100] (grade Ⅲ forest only).
+    for x0 in (50, 250):
+        draw(page, [lonlat(x0, 0), lonlat(x0 + 100, 0), lonlat(x0 + 100, 100), lonlat(x0, 100)])
+        page.js("document.getElementById('preeval-add-site').click()")
+    assert page.js("document.getElementById('preeval-compare').disabled") is False
+    # A third site, removed again.
+    draw(page, [lonlat(150, 0), lonlat(250, 0), lonlat(250, 100), lonlat(150, 100)])
+    page.js("document.getElementById('preeval-add-site').click()")
+    sites = "[...document.querySelectorAll('#preeval-site-list li span')].map(s => s.textContent)"
+    assert page.js(sites) == ["方案1", "方案2", "方案3"]
+    page.js("document.querySelectorAll('#preeval-site-list li button')[2].click()")
+    assert page.js(sites) == ["方案1", "方案2"]
+
+    page.js("document.getElementById('preeval-compare').click()")
+    page.wait_for("document.querySelector('#preeval-comparison table')", timeout_s=60)
+    heads = page.js("[...document.querySelectorAll('#preeval-comparison thead th')].map(h => h.textContent)")
+    assert heads == ["", "方案1", "方案2"]
+    rows = comparison_rows(page)
+    # Conditional before rejected: 乙 is recommended.
+    assert rows["rank"] == ["2", "1（推荐）"]
+    assert rows["verdict"] == ["不通过", "有条件通过"]
+    assert square_metres(rows["prohibitedArea"][0]) == pytest.approx(5000, rel=0.02)
+    assert rows["prohibitedArea"][1] == "0 m²"
+    assert square_metres(rows["conditionalArea"][1]) == pytest.approx(5000, rel=0.02)
+    assert rows["households"] == ["10", "0"]
+    assert rows["compensation"][0] == "38,400,000 元"
+    assert "推荐顺序" in text(page, "#preeval-comparison p.note")
+    # Both candidates were stored as reports and can be opened from the table.
+    page.wait_for(f"document.querySelectorAll('#preeval-list tbody tr').length >= {before + 2}", timeout_s=30)
+    page.js("document.querySelectorAll('#preeval-comparison tbody tr:last-child button')[1].click()")
+    assert page.wait_for(VERDICT, timeout_s=30) == "有条件通过"
+    # In English the verdicts follow the switch (site names stay as given).
+    page.js("document.getElementById('lang').click()")
+    page.wait_for("document.querySelector('#preeval-comparison h3').textContent === 'Site comparison'")
+    assert comparison_rows(page)["verdict"] == ["rejected", "conditionally approved"]
+    assert_offline(page, url)

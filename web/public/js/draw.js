@@ -2,6 +2,7 @@
 // ring; and the highlight of a pre-evaluated footprint.
 const DRAFT = "preeval-draft";
 const FOOTPRINT = "preeval-footprint";
+const CANDIDATES = "preeval-candidates"; // the sites gathered for a comparison (选址比选)
 const EMPTY = { type: "FeatureCollection", features: [] };
 const SAME_VERTEX_PX = 4; // a double-click's two clicks land on one spot: one vertex, not two
 
@@ -24,6 +25,11 @@ export class FootprintDraw {
     Object.assign(this, { map, onChange, vertices: [], polygon: null, active: false });
     map.addSource(FOOTPRINT, { type: "geojson", data: EMPTY });
     map.addSource(DRAFT, { type: "geojson", data: EMPTY });
+    map.addSource(CANDIDATES, { type: "geojson", data: EMPTY });
+    map.addLayer({ id: `${CANDIDATES}-fill`, type: "fill", source: CANDIDATES,
+      paint: { "fill-color": "#1f77b4", "fill-opacity": 0.1 } });
+    map.addLayer({ id: `${CANDIDATES}-line`, type: "line", source: CANDIDATES,
+      paint: { "line-color": "#1f77b4", "line-width": 2, "line-dasharray": [3, 2] } });
     const polygons = ["==", ["geometry-type"], "Polygon"];
     map.addLayer({ id: `${FOOTPRINT}-fill`, type: "fill", source: FOOTPRINT,
       paint: { "fill-color": "#d62728", "fill-opacity": 0.12 } });
@@ -73,6 +79,12 @@ export class FootprintDraw {
       const [w, s, e, n] = geometryBounds(geometry);
       this.map.fitBounds([[w, s], [e, n]], { padding: 40, maxZoom: 18, duration: 0 });
     }
+  }
+
+  /** Outline the candidate sites of a comparison (GeoJSON polygons; an empty list removes them). */
+  showCandidates(polygons) {
+    const features = polygons.map((geometry, i) => ({ type: "Feature", properties: { index: i }, geometry }));
+    this.map.getSource(CANDIDATES).setData({ type: "FeatureCollection", features });
   }
 
   #stop() {

@@ -2,12 +2,13 @@
 // user's stored reports with their stale marks and re-check.
 import { api, download, errorText } from "./api.js";
 import { FootprintDraw } from "./draw.js";
-import { currentLang, formatDate, pick, t } from "./i18n.js";
+import { currentLang, formatCount, formatDate, pick, t } from "./i18n.js";
 import { el } from "./panels.js";
-import { projectTypeName, reportView, verdictName } from "./preeval_report.js";
+import { area, percent, projectTypeName, reportView, verdictName } from "./preeval_report.js";
 
 const $ = id => document.getElementById(id);
 const BASE = "/api/pre-evaluations";
+const MAX_SITES = 5; // the comparison endpoint takes 2–5 candidates
 
 /** A message of the page itself (not from the API), shown in whichever language is chosen. */
 const localError = key => ({ key });
@@ -21,6 +22,9 @@ export class PreEvalPage {
     this.stored = null; // the report shown
     this.error = null;
     this.busy = false;
+    this.sites = []; // candidate sites for a comparison: {name, polygon}
+    this.sitesAdded = 0;
+    this.comparison = null;
     this.events = new AbortController();
     this.draw = new FootprintDraw(planMap.map, { onChange: () => this.#drawStatus() });
     this.#wire();
@@ -51,6 +55,8 @@ export class PreEvalPage {
     this.#fillTypes();
     this.#drawStatus();
     this.#renderReport();
+    this.#renderSites();
+    this.#renderComparison();
     this.#renderList();
     this.#renderError();
   }
@@ -74,6 +80,8 @@ export class PreEvalPage {
     on("preeval-source-draw", "change", () => this.#sourceChanged());
     on("preeval-source-file", "change", () => this.#sourceChanged());
     on("preeval-form", "submit", event => { event.preventDefault(); this.#run(); });
+    on("preeval-add-site", "click", () => this.#addSite());
+    on("preeval-compare", "click", () => this.#compare());
   }
 
   #sourceChanged() {
@@ -138,6 +146,80 @@ export class PreEvalPage {
       await this.#show(stored);
       this.draw.clear();
     });
+  }
+
+  /** The drawn footprint becomes a candidate site of the comparison (选址比选). */
+  #addSite() {
+    if (!this.draw.polygon) { this.#fail(localError("drawFirst")); return; }
+    if (this.sites.length >= MAX_SITES) { this.#fail(localError("tooManySites")); return; }
+    this.sitesAdded += 1;
+    this.sites.push({ name: t("siteName", this.sitesAdded), polygon: this.draw.polygon });
+    this.draw.clear();
+    this.#clearError();
+    this.#renderSites();
+  }
+
+  #renderSites() {
+    const list = $("preeval-site-list");
+    list.replaceChildren(...this.sites.map((site, i) => el("li", {},
+      el("span", { textContent: site.name }), " ",
+      el("button", { type: "button", className: "link", textContent: t("removeSite"),
+        onclick: () => { this.sites.splice(i, 1); this.#renderSites(); } }))));
+    $("preeval-compare").disabled = this.sites.length < 2;
+    $("preeval-compare").title = this.sites.length ? t("sitesNote", this.sites.length) : "";
+    this.draw.showCandidates(this.sites.map(s => s.polygon));
+  }
+
+  /** Check every candidate and show them side by side with the recommendation order. */
+  async #compare() {
+    const type = $("preeval-type").value;
+    if (!type) { this.#fail(localError("chooseType")); return; }
+    if (this.sites.length < 2) { this.#fail(localError("tooFewSites")); return; }
+    const body = JSON.stringify({
+      project_type: type,
+      project_code: $("preeval-code").value.trim() || null,
+      flags: [...$("preeval-flags").querySelectorAll("input:checked")].map(i => i.value),
+      candidates: this.sites.map(s => ({ name: s.name, footprint: s.polygon })),
+    });
+    await this.#busyWith(t("comparing"), async () => {
+      this.comparison = await api(`${BASE}/compare`, { method: "POST", body, headers: { "Content-Type": "application/json" } });
+      this.#renderComparison();
+      $("preeval-comparison").scrollIntoView?.({ block: "start" });
+    });
+  }
+
+  #renderComparison() {
+    const root = $("preeval-comparison");
+    const c = this.comparison;
+    if (!c) { root.replaceChildren(); return; }
+    const sites = c.candidates;
+    const yuan = v => (v == null ? "—" : `${formatCount(Math.round(v))} ${t("yuan")}`);
+    const rows = [
+      ["rank", s => (s.rank === 1 ? `${s.rank}（${t("recommended")}）` : String(s.rank))],
+      ["verdict", s => verdictName(s.verdict)],
+      ["footprintArea", s => area(s.footprint_area_m2)],
+      ["prohibitedArea", s => area(s.prohibited_area_m2)],
+      ["conditionalArea", s => area(s.conditional_area_m2)],
+      ["buildings", s => formatCount(s.buildings)],
+      ["households", s => formatCount(s.households)],
+      ["compensation", s => yuan(s.compensation_yuan)],
+      ["approvalsCount", s => formatCount(s.approvals.length)],
+      ["buildableShare", s => percent(s.buildable_share_pct)],
+      ["notCheckableCount", s => formatCount(s.not_checkable)],
+    ];
+    const head = el("tr", {}, el("th", { scope: "col" }),
+      ...sites.map(s => el("th", { scope: "col", className: s.rank === 1 ? "recommended" : "", textContent: s.name })));
+    const body = rows.map(([key, value]) => {
+      const row = el("tr", {}, el("th", { scope: "row", textContent: t(key) }), ...sites.map(s => el("td", { textContent: value(s) })));
+      row.dataset.metric = key;
+      return row;
+    });
+    const open = el("tr", {}, el("th", { scope: "row", textContent: t("openReport") }), ...sites.map(s => el("td", {},
+      s.report_id ? el("button", { type: "button", className: "link", textContent: `#${s.report_id}`, onclick: () => this.open(s.report_id) }) : "—")));
+    root.replaceChildren(
+      el("h3", { textContent: t("comparisonTitle") }),
+      el("table", { className: "versions comparison" }, el("thead", {}, head), el("tbody", {}, ...body, open)),
+      el("p", { className: "note", textContent: `${t("orderingRule")}：${pick(c, "ordering_rule")}` }));
   }
 
   /** Open a stored report from the list. */
