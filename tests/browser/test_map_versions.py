@@ -6,10 +6,12 @@ Runs on its own empty database (no demo), so the versions it adds cannot change 
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import psycopg
 import pytest
@@ -134,44 +136,67 @@ def test_uploads_become_versions_that_the_map_draws_and_compares(
         assert_offline(page, url)
 
 
+def _api(
+    url: str,
+    path: str,
+    token: str | None = None,
+    form: dict[str, str] | None = None,
+    file: Path | None = None,
+) -> tuple[int, dict[str, object]]:
+    """One request to the live server as another client (urllib: a form, or a multipart file upload)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    data = None
+    if form is not None:
+        data = urlencode(form).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    elif file is not None:
+        boundary = uuid.uuid4().hex
+        data = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file.name}"\r\n'
+                "Content-Type: application/geo+json\r\n\r\n"
+            ).encode()
+            + file.read_bytes()
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+    request = urllib.request.Request(url + path, data=data, headers=headers, method="POST" if data else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
 def test_another_users_upload_reaches_an_open_map_when_it_comes_back_into_view(
     world: tuple[str, RequestLog, Account], tmp_path: Path
 ) -> None:
-    import httpx
-
     url, _, planner = world
     parks = _pocket_parks(tmp_path / "口袋公园.geojson")
-    with httpx.Client(base_url=url) as other:
-        token = other.post(
-            "/api/auth/token", data={"username": planner.username, "password": planner.password}
+    status, body = _api(
+        url, "/api/auth/token", form={"username": planner.username, "password": planner.password}
+    )
+    assert status == 200
+    token = str(body["access_token"])
+    assert _api(url, f"/api/layers/{LAYER}/versions", token, file=parks)[0] == 201
+    before = _api(url, f"/api/layers/{LAYER}", token)[1]["current_version"]
+    with Page() as page:
+        open_map(page, url, planner, view=f"#map=16/{LAT}/{LON}")
+        tick(page, LAYER)
+        page.js(f"document.querySelector('#tree button[data-details={LAYER}]').click()")
+        page.wait_for(f"document.querySelector('#details table.versions tbody tr') && {ALL}('#details dd')")
+        assert details_facts(page)["当前版本"] == str(before)
+        asked = len(page.requests)
+        # Someone else imports a new version in another session; the open page learns of it on focus.
+        assert _api(url, f"/api/layers/{LAYER}/versions", token, file=parks)[0] == 201
+        page.js("window.dispatchEvent(new Event('focus'))")
+        page.wait_for(f"document.body.dataset.layersRefreshed === {json.dumps(LAYER)}", 30)
+        page.wait_until(
+            lambda: details_facts(page).get("当前版本") == str(int(str(before)) + 1), "the new version"
         )
-        headers = {"Authorization": "Bearer " + token.json()["access_token"]}
-        with parks.open("rb") as fh:
-            assert (
-                other.post(f"/api/layers/{LAYER}/versions", headers=headers, files={"file": fh}).status_code
-                == 201
-            )
-        before = other.get(f"/api/layers/{LAYER}", headers=headers).json()["current_version"]
-        with Page() as page:
-            open_map(page, url, planner, view=f"#map=16/{LAT}/{LON}")
-            tick(page, LAYER)
-            page.js(f"document.querySelector('#tree button[data-details={LAYER}]').click()")
-            page.wait_for(
-                f"document.querySelector('#details table.versions tbody tr') && {ALL}('#details dd')"
-            )
-            assert details_facts(page)["当前版本"] == str(before)
-            asked = len(page.requests)
-            # Someone else imports a new version in another session; the open page learns of it on focus.
-            with parks.open("rb") as fh:
-                r = other.post(f"/api/layers/{LAYER}/versions", headers=headers, files={"file": fh})
-            assert r.status_code == 201
-            page.js("window.dispatchEvent(new Event('focus'))")
-            page.wait_for(f"document.body.dataset.layersRefreshed === {json.dumps(LAYER)}", 30)
-            page.wait_for(f"{ALL}('#details dd').length && document.querySelector('#details dd')", 30)
-            page.wait_until(lambda: details_facts(page).get("当前版本") == str(before + 1), "the new version")
-            # Its tiles are fetched anew under the new version's stamp.
-            page.wait_until(
-                lambda: any(f"/tiles/{LAYER}/" in u or f",{LAYER}" in u for u in page.requests[asked:]),
-                "tiles of the new version",
-            )
-            assert_offline(page, url)
+        # Its tiles are fetched anew under the new version's stamp.
+        page.wait_until(
+            lambda: any(f"/tiles/{LAYER}/" in u or f",{LAYER}" in u for u in page.requests[asked:]),
+            "tiles of the new version",
+        )
+        assert_offline(page, url)
