@@ -109,6 +109,12 @@ def test_uploads_become_versions_that_the_map_draws_and_compares(
         assert text(page, "#details h3 + p.note") == "尚无数据版本。"
 
         assert _upload(page, parks, "首次入库") == "已导入为第 1 版，共 2 个要素。"
+        # The import report reads as text: the file, the counts and how its columns were mapped.
+        report = details_facts(page)
+        assert report["源文件"] == "街头绿地.geojson" and report["格式 / 图层"].startswith("GeoJSON")
+        assert report["源文件要素"] == "2" and report["入库要素"] == "2"
+        columns = page.js(f"[...{ALL}('#details .report ul.columns li')].map(li => li.textContent)")
+        assert sorted(columns) == ["area", "name"]
         page.wait_for(f"{ALL}('#details table.versions tbody tr').length === 1")
         assert _upload(page, parks, "复核后重新入库") == "已导入为第 2 版，共 2 个要素。"
         page.wait_for(f"{ALL}('#details table.versions tbody tr').length === 2")

@@ -42,15 +42,53 @@ function versionTable(code, versions) {
   return el("div", {}, el("table", { className: "versions" }, el("thead", {}, head), el("tbody", {}, ...rows)), diffOut);
 }
 
+/** One repaired or skipped feature: its number in the file and why. */
+const problemItem = p => el("li", { textContent: `${t("featureNo", p.feature)}：${pick(p, "reason")}` });
+
+/** The import report as a planner reads it: the file, counts, columns, attribute problems, repairs. */
 function reportView(answer) {
   const report = answer.report || {};
   const labels = t("reportKeys");
   const scalars = Object.entries(report).filter(([k, v]) => labels[k] && (v == null || typeof v !== "object"));
-  return el("div", { className: "report", role: "status" },
+  const source = report.source || {};
+  const parts = [
     el("p", { className: "ok", textContent: t("imported", answer.version, formatCount(answer.feature_count)) }),
+    source.name ? facts([
+      [t("importFile"), source.name],
+      [t("sourceFormat"), [source.driver, source.layer].filter(Boolean).join(" · ")],
+      [t("sourceCrs"), source.crs || "—"],
+      [t("sourceEncoding"), source.encoding || "—"],
+    ]) : null,
     scalars.length ? facts(scalars.map(([k, v]) => [labels[k], formatCount(v)])) : null,
-    el("details", {}, el("summary", { textContent: t("report") }),
-      el("pre", { textContent: JSON.stringify(report, null, 2) })));
+  ];
+  const mapped = Object.entries(report.mapped_columns || {});
+  if (mapped.length) {
+    parts.push(el("h4", { textContent: t("mappedColumns") }),
+      el("ul", { className: "columns" }, ...mapped.map(([column, name]) =>
+        el("li", { textContent: column === name ? name : `${column} → ${name}` }))));
+  }
+  if (report.unknown_columns?.length) {
+    parts.push(el("p", { className: "note", textContent: t("unknownColumns", report.unknown_columns.join("、")) }));
+  }
+  if (report.missing_required?.length) {
+    parts.push(el("p", { className: "warning", textContent: t("missingRequired", report.missing_required.join("、")) }));
+  }
+  for (const [name, count] of Object.entries(report.null_required || {})) {
+    parts.push(el("p", { className: "warning", textContent: t("nullRequired", name, formatCount(count)) }));
+  }
+  for (const invalid of report.invalid_values || []) {
+    const examples = invalid.examples.map(e => `${t("featureNo", e.feature)}「${e.value}」`).join("，");
+    parts.push(el("p", { className: "warning",
+      textContent: t("invalidValues", invalid.attribute, formatCount(invalid.count), examples) }));
+  }
+  for (const [key, list] of [["repairedList", report.repaired], ["skippedList", report.skipped]]) {
+    if (list?.length) {
+      parts.push(el("h4", { textContent: t(key, formatCount(list.length)) }), el("ul", { className: key }, ...list.map(problemItem)));
+    }
+  }
+  parts.push(el("details", {}, el("summary", { textContent: t("rawReport") }),
+    el("pre", { textContent: JSON.stringify(report, null, 2) })));
+  return el("div", { className: "report", role: "status" }, ...parts.filter(Boolean));
 }
 
 function uploadForm(code, onImported) {
