@@ -12,8 +12,9 @@ next catch-up (``duogui setup`` runs one).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from psycopg import Connection, sql
 
@@ -44,25 +45,39 @@ class Switch:
     stale_reports: int
 
 
-_CHECKED: dict[tuple[int, int], tuple[Catalog, RuleSet, list[CheckedLayer]]] = {}
+T = TypeVar("T")
+PerRules = dict[tuple[int, int], tuple[Catalog, RuleSet, T]]
+
+
+def per_rules(cache: PerRules[T], catalog: Catalog, ruleset: RuleSet, build: Callable[[], T]) -> T:
+    """``build()`` once per catalog and rule set (the objects themselves), remembered in ``cache``."""
+    key = (id(catalog), id(ruleset))
+    cached = cache.get(key)
+    # The objects are kept in the entry, so an id cannot be reused by another catalog or rule set.
+    if cached is not None and cached[0] is catalog and cached[1] is ruleset:
+        return cached[2]
+    value = build()
+    if len(cache) > 8:
+        cache.clear()
+    cache[key] = (catalog, ruleset, value)
+    return value
+
+
+_CHECKED: PerRules[list[CheckedLayer]] = {}
 
 
 def checked_layers(catalog: Catalog, ruleset: RuleSet) -> list[CheckedLayer]:
     """The vector pre-evaluation layers with at least one geometric rule, in catalog order (cached)."""
-    key = (id(catalog), id(ruleset))
-    cached = _CHECKED.get(key)
-    # The objects are kept in the entry, so an id cannot be reused by another catalog or rule set.
-    if cached is not None and cached[0] is catalog and cached[1] is ruleset:
-        return cached[2]
-    out = []
-    for entry in catalog.pre_evaluation_layers():
-        rules = [r for r in ruleset.rules_for_layer(entry.code) if r.kind in GEOMETRIC]
-        if rules and entry.kind is not LayerKind.RASTER:
-            out.append(CheckedLayer(entry, float(max([r.distance_m or 0.0 for r in rules] + [0.0]))))
-    if len(_CHECKED) > 8:
-        _CHECKED.clear()
-    _CHECKED[key] = (catalog, ruleset, out)
-    return out
+
+    def build() -> list[CheckedLayer]:
+        out = []
+        for entry in catalog.pre_evaluation_layers():
+            rules = [r for r in ruleset.rules_for_layer(entry.code) if r.kind in GEOMETRIC]
+            if rules and entry.kind is not LayerKind.RASTER:
+                out.append(CheckedLayer(entry, float(max([r.distance_m or 0.0 for r in rules] + [0.0]))))
+        return out
+
+    return per_rules(_CHECKED, catalog, ruleset, build)
 
 
 def catch_up(

@@ -24,7 +24,7 @@ import shapely
 from psycopg import Connection, sql
 from pydantic import BaseModel, TypeAdapter
 
-from analysis.checkindex import GEOMETRIC, CheckedLayer, checked_layers
+from analysis.checkindex import GEOMETRIC, CheckedLayer, PerRules, checked_layers, per_rules
 from analysis.compensation import Compensation, estimate_compensation
 from analysis.footprint import Footprint
 from analysis.resident import ResidentIndex, Snapshot
@@ -307,33 +307,29 @@ class _LayerPlan:
     measure: tuple[float, bool]
 
 
-_PLANS: dict[tuple[int, int], tuple[Catalog, RuleSet, list[_LayerPlan]]] = {}
+_PLANS: PerRules[list[_LayerPlan]] = {}
 
 
 def _layer_plans(catalog: Catalog, ruleset: RuleSet) -> list[_LayerPlan]:
     """The checked layers with their rules and age limit (cached per catalog and rule set)."""
-    key = (id(catalog), id(ruleset))
-    cached = _PLANS.get(key)
-    # The objects are kept in the entry, so an id cannot be reused by another catalog or rule set.
-    if cached is not None and cached[0] is catalog and cached[1] is ruleset:
-        return cached[2]
-    plans = []
-    for layer in checked_layers(catalog, ruleset):
-        rules = ruleset.rules_for_layer(layer.entry.code)
-        tests: list[tuple[Rule, float | None]] = []
-        for rule in rules:
-            if rule.kind in _AREA_KINDS:
-                tests.append((rule, None))
-            elif rule.kind is RuleKind.SETBACK and rule.distance_m is not None:
-                tests.append((rule, rule.distance_m + SETBACK_TOLERANCE_M))
-        ages = [r.max_age_days for r in rules if r.kind in GEOMETRIC and r.max_age_days]
-        max_age = min(ages + [layer.entry.max_age_days or 10**9])
-        measure = (_reach(layer), layer.entry.kind is LayerKind.AREA)
-        plans.append(_LayerPlan(layer, tests, max_age, _code_labels(layer.entry), measure))
-    if len(_PLANS) > 8:
-        _PLANS.clear()
-    _PLANS[key] = (catalog, ruleset, plans)
-    return plans
+
+    def build() -> list[_LayerPlan]:
+        plans = []
+        for layer in checked_layers(catalog, ruleset):
+            rules = ruleset.rules_for_layer(layer.entry.code)
+            tests: list[tuple[Rule, float | None]] = []
+            for rule in rules:
+                if rule.kind in _AREA_KINDS:
+                    tests.append((rule, None))
+                elif rule.kind is RuleKind.SETBACK and rule.distance_m is not None:
+                    tests.append((rule, rule.distance_m + SETBACK_TOLERANCE_M))
+            ages = [r.max_age_days for r in rules if r.kind in GEOMETRIC and r.max_age_days]
+            max_age = min(ages + [layer.entry.max_age_days or 10**9])
+            measure = (_reach(layer), layer.entry.kind is LayerKind.AREA)
+            plans.append(_LayerPlan(layer, tests, max_age, _code_labels(layer.entry), measure))
+        return plans
+
+    return per_rules(_PLANS, catalog, ruleset, build)
 
 
 _QUERIES: dict[tuple[Any, ...], tuple[list[CheckedLayer], list[tuple[CheckedLayer, int]], bytes]] = {}
@@ -657,6 +653,9 @@ def _new_finding(
     )
 
 
+_TERRAIN_RULES: PerRules[list[Rule]] = {}
+
+
 def _terrain(
     rasters: dict[str, str],
     footprint: Footprint,
@@ -669,7 +668,12 @@ def _terrain(
     not_checkable: list[NotCheckable],
 ) -> Terrain | None:
     """Slope statistics and the terrain rules they fire; the slope layer is not checkable without a raster."""
-    rules = [r for r in ruleset.rules.values() if r.kind is RuleKind.TERRAIN]
+    rules = per_rules(
+        _TERRAIN_RULES,
+        catalog,
+        ruleset,
+        lambda: [r for r in ruleset.rules.values() if r.kind is RuleKind.TERRAIN],
+    )
     if not rules:
         return None
     entry = catalog.layers.get(rules[0].layer)

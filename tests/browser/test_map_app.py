@@ -186,6 +186,15 @@ def _a_building(demo: DemoEnv) -> tuple[int, float, float, dict[str, Any]]:
     return int(row[0]), float(row[1]), float(row[2]), dict(row[3])
 
 
+def click_map_centre(page: Page) -> None:
+    """A click in the middle of the map (where the view was centred)."""
+    box = page.js(
+        "(() => { const r = document.getElementById('map').getBoundingClientRect();"
+        " return [r.left + r.width / 2, r.top + r.height / 2]; })()"
+    )
+    page.click_at(*box)
+
+
 def test_clicking_a_building_shows_its_attributes_with_chinese_labels(
     page: Page, server: tuple[str, RequestLog], planner: Account, demo: DemoEnv
 ) -> None:
@@ -193,11 +202,7 @@ def test_clicking_a_building_shows_its_attributes_with_chinese_labels(
     fid, lon, lat, props = _a_building(demo)
     open_map(page, url, planner, view=f"#map=18/{lat:.6f}/{lon:.6f}")
     tick(page, "cur_building")
-    box = page.js(
-        "(() => { const r = document.getElementById('map').getBoundingClientRect();"
-        " return [r.left + r.width / 2, r.top + r.height / 2]; })()"
-    )
-    page.click_at(*box)
+    click_map_centre(page)
     found = f"#identify article[data-layer='cur_building'][data-fid='{fid}']"
     page.wait_for(f"document.querySelector({json.dumps(found)})", timeout_s=30)
     assert page.js("document.getElementById('tab-identify').getAttribute('aria-selected')") == "true"
@@ -229,11 +234,7 @@ def test_picking_another_identified_feature_outlines_it(
     open_map(page, url, planner, view=f"#map=18/{lat:.6f}/{lon:.6f}")
     tick(page, "cur_building")
     tick(page, "cur_ownership")
-    box = page.js(
-        "(() => { const r = document.getElementById('map').getBoundingClientRect();"
-        " return [r.left + r.width / 2, r.top + r.height / 2]; })()"
-    )
-    page.click_at(*box)
+    click_map_centre(page)
     page.wait_for("document.querySelectorAll('#identify article.feature').length >= 2", timeout_s=30)
     first = page.js("document.body.dataset.highlight")
     other = page.js(

@@ -227,17 +227,19 @@ def test_an_uploaded_geopackage_gives_the_exact_figures(
     assert_offline(page, url)
 
 
+def stored_report(world: DemoEnv, unit: Account, candidate: str, **extra: Any) -> dict[str, Any]:
+    """A school's pre-evaluation of one of the world's candidate sites, stored through the API."""
+    body = {"footprint": geojson(CANDIDATES[candidate]), "project_type": "school", **extra}
+    created = world.client.post("/api/pre-evaluations", headers=unit.headers, json=body)
+    assert created.status_code == 201, created.text
+    return dict(created.json())
+
+
 def test_a_refused_footprint_shows_the_api_message_and_keeps_the_report_shown(
     page: Page, server: tuple[str, RequestLog], unit: Account, preeval_world: DemoEnv
 ) -> None:
     url, log = server
-    created = preeval_world.client.post(
-        "/api/pre-evaluations",
-        headers=unit.headers,
-        json={"footprint": geojson(CANDIDATES["乙"]), "project_type": "school"},
-    )
-    assert created.status_code == 201, created.text
-    report_id = created.json()["id"]
+    report_id = stored_report(preeval_world, unit, "乙")["id"]
     before = preeval_world.client.get("/api/pre-evaluations", headers=unit.headers).json()
     open_map(page, url, unit)
     open_preeval(page)
@@ -282,14 +284,9 @@ def test_a_stale_report_is_flagged_and_the_recheck_says_what_changed(
     page: Page, server: tuple[str, RequestLog], unit: Account, preeval_world: DemoEnv
 ) -> None:
     url, _ = server
-    created = preeval_world.client.post(
-        "/api/pre-evaluations",
-        headers=unit.headers,
-        json={"footprint": geojson(CANDIDATES["丁"]), "project_type": "school", "project_code": "P-丁"},
-    )
-    assert created.status_code == 201, created.text
-    report_id = created.json()["id"]
-    version = created.json()["report"]["layer_versions"]["forest_land"]
+    created = stored_report(preeval_world, unit, "丁", project_code="P-丁")
+    report_id = created["id"]
+    version = created["report"]["layer_versions"]["forest_land"]
     # The mark the check index leaves when a new forest version changes features near the footprint.
     with psycopg.connect(preeval_world.settings.owner_dsn, autocommit=True) as conn:
         conn.execute(

@@ -7,19 +7,18 @@ let onExpired = () => {};
 /** An error answer of the API, carrying its status and the message in the UI language. */
 export class ApiError extends Error {
   constructor(status, problem) {
-    const zh = problem?.message_zh || problem?.detail;
-    const en = problem?.message_en || problem?.detail;
-    super((currentLang() === "en" ? en : zh) || `HTTP ${status}`);
+    super(ApiError.#say(problem) || `HTTP ${status}`);
     this.status = status;
     this.problem = problem;
   }
 
-  /** The message in the language chosen now (the error may be shown again after a switch). */
-  text() {
-    const zh = this.problem?.message_zh || this.problem?.detail;
-    const en = this.problem?.message_en || this.problem?.detail;
-    return (currentLang() === "en" ? en : zh) || this.message;
+  /** The problem's message in the language chosen now. */
+  static #say(problem) {
+    return currentLang() === "en" ? problem?.message_en || problem?.detail : problem?.message_zh || problem?.detail;
   }
+
+  /** The message in the language chosen now (the error may be shown again after a switch). */
+  text() { return ApiError.#say(this.problem) || this.message; }
 }
 
 /** An error's message in the current language, whatever kind of error it is. */
@@ -37,10 +36,13 @@ export function expire() {
   if (getToken()) { clearToken(); onExpired(); }
 }
 
-/** Request a same-origin URL with the token and the UI language; returns parsed JSON (or null for 204). */
-export async function api(path, { method = "GET", body, headers = {} } = {}) {
+/**
+ * Fetch a same-origin URL with the token and the UI language; the response when it is ok, else an ApiError
+ * (a 401 with a token ends the session first).
+ */
+async function send(path, { method = "GET", body, headers = {} } = {}) {
   const token = getToken();
-  const all = { "Accept-Language": currentLang() === "en" ? "en" : "zh-CN", Accept: "application/json", ...headers };
+  const all = { "Accept-Language": currentLang() === "en" ? "en" : "zh-CN", ...headers };
   if (token) all.Authorization = `Bearer ${token}`;
   let response;
   try {
@@ -54,6 +56,12 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
     try { problem = await response.json(); } catch { /* not JSON */ }
     throw new ApiError(response.status, problem);
   }
+  return response;
+}
+
+/** Request a same-origin URL with the token and the UI language; returns parsed JSON (or null for 204). */
+export async function api(path, { method = "GET", body, headers = {} } = {}) {
+  const response = await send(path, { method, body, headers: { Accept: "application/json", ...headers } });
   return response.status === 204 ? null : response.json();
 }
 
@@ -62,21 +70,7 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
  * through a blob URL (a plain link could not send the token). The name comes from Content-Disposition.
  */
 export async function download(path, fallbackName) {
-  const token = getToken();
-  const headers = { "Accept-Language": currentLang() === "en" ? "en" : "zh-CN" };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  let response;
-  try {
-    response = await fetch(path, { headers });
-  } catch {
-    throw new ApiError(0, { message_zh: t("networkError"), message_en: t("networkError") });
-  }
-  if (response.status === 401 && token) expire();
-  if (!response.ok) {
-    let problem = null;
-    try { problem = await response.json(); } catch { /* not JSON */ }
-    throw new ApiError(response.status, problem);
-  }
+  const response = await send(path);
   const disposition = response.headers.get("Content-Disposition") || "";
   const encoded = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
   const name = encoded ? decodeURIComponent(encoded[1]) : fallbackName;
