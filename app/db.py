@@ -74,10 +74,15 @@ def create_pool(settings: Settings) -> ConnectionPool[Connection[TupleRow]]:
 
 
 def get_conn(request: Request) -> Iterator[Connection[TupleRow]]:
-    """Lend a pooled connection for one request; PoolTimeout (→ 503) when none is free in time."""
+    """Lend a pooled connection for one request; PoolTimeout (→ 503) when none is free in time.
+
+    Leaving the block commits (or rolls back on an error). The dependency is function-scoped, so that
+    happens when the route returns and before the response is sent: a client told 201 can read what it
+    wrote from any other connection, and a failed commit answers as an error, never as a success.
+    """
     pool: ConnectionPool[Connection[TupleRow]] = request.app.state.pool
     with pool.connection() as conn:
         yield conn
 
 
-Conn = Annotated[Connection[TupleRow], Depends(get_conn)]
+Conn = Annotated[Connection[TupleRow], Depends(get_conn, scope="function")]
