@@ -58,4 +58,3 @@ def test_a_new_project_is_visible_to_others_when_its_201_starts(
     r = watched.post("/api/projects", json=body, headers=unit.headers)
     assert r.status_code == 201, r.text
     assert seen == [(201, 1)]
-
