@@ -326,3 +326,32 @@ def test_a_narrow_screen_keeps_the_map_and_opens_the_tree_on_demand(
         page.js("document.getElementById('toggle-tree').click()")
         page.wait_for("document.getElementById('sidebar').getBoundingClientRect().left >= 0")
         assert page.js("document.getElementById('toggle-tree').getAttribute('aria-expanded')") == "true"
+
+
+def test_the_header_switches_between_the_map_the_tracker_and_the_ledger_and_remembers_it(
+    page: Page, server: tuple[str, RequestLog], planner: Account
+) -> None:
+    url, _ = server
+    open_map(page, url, planner)
+    tabs = page.js(f"[...{ALL}('#views [role=tab]')].filter(b => !b.hidden).map(b => b.textContent)")
+    assert tabs == ["一张底图", "项目审批", "征拆协调"]
+    assert page.js("document.body.dataset.view") == "map"
+    page.js("document.getElementById('view-projects').click()")
+    assert page.js("document.getElementById('workspace').hidden") is True
+    assert page.js("document.getElementById('projects-page').hidden") is False
+    assert page.js("document.getElementById('view-projects').getAttribute('aria-selected')") == "true"
+    # The choice outlives a reload; the map comes back on its tab, at its size.
+    page.goto(url + "/")
+    page.wait_for("document.body.dataset.view === 'projects'", timeout_s=60)
+    assert page.js("document.getElementById('workspace').hidden") is True
+    page.js("document.getElementById('view-demolition').click()")
+    assert page.js("document.getElementById('projects-page').hidden") is True
+    assert page.js("document.getElementById('demolition-page').hidden") is False
+    page.js("document.getElementById('view-map').click()")
+    assert page.js("document.getElementById('workspace').hidden") is False
+    assert page.js("document.getElementById('demolition-page').hidden") is True
+    assert page.wait_for("document.querySelector('#map canvas')?.width > 0")
+    page.js("document.getElementById('lang').click()")
+    assert text(page, "#view-demolition") == "Demolition"
+    page.js("document.getElementById('lang').click()")
+    assert_offline(page, url)

@@ -2,7 +2,8 @@
 
 const TEXT = {
   zh: {
-    title: "多规合一平台 · 一张底图", about: "关于", signOut: "退出登录", layers: "图层", map: "地图",
+    title: "多规合一平台 · 一张底图", about: "关于",
+    views: "功能", viewMap: "一张底图", viewProjects: "项目审批", viewDemolition: "征拆协调", signOut: "退出登录", layers: "图层", map: "地图",
     signIn: "登录", username: "用户名", password: "密码", signInButton: "登录",
     badPassword: "用户名或密码错误。", expired: "登录已过期，请重新登录。", signedOut: "已退出登录。",
     changePassword: "修改初始密码", changePasswordNote: "首次登录须修改一次性密码。",
@@ -71,7 +72,8 @@ const TEXT = {
     reportId: "编号", type: "类型",
   },
   en: {
-    title: "Duogui · one base map", about: "About", signOut: "Sign out", layers: "Layers", map: "Map",
+    title: "Duogui · one base map", about: "About",
+    views: "Views", viewMap: "Base map", viewProjects: "Projects", viewDemolition: "Demolition", signOut: "Sign out", layers: "Layers", map: "Map",
     signIn: "Sign in", username: "User name", password: "Password", signInButton: "Sign in",
     badPassword: "Wrong user name or password.", expired: "Your session has expired; please sign in again.",
     signedOut: "You have signed out.",

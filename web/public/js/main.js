@@ -4,13 +4,21 @@ import { showDetails } from "./details.js";
 import { applyStatic, onLangChange, t, toggleLang } from "./i18n.js";
 import { PlanMap } from "./map.js";
 import { panelMessage, renderIdentify, renderLegend, showTab } from "./panels.js";
+import { DemolitionPage } from "./demolition.js";
 import { PreEvalPage } from "./preeval.js";
+import { ProjectsPage } from "./projects.js";
 import { LayerTree } from "./tree.js";
 
 const $ = id => document.getElementById(id);
 const CHECKED_KEY = "duogui.layers";
 const DISTRICT = [114.05, 22.55, 114.4, 22.82]; // app/tiles/style.py, when no layer has data yet
 const BASE_LAYER = "base_hillshade";
+const VIEW_KEY = "duogui.view";
+// The views besides the map: their page class and the permission that shows them (from /api/auth/me).
+const VIEWS = {
+  projects: { Page: ProjectsPage, permission: "projects:read" },
+  demolition: { Page: DemolitionPage, permission: "demolition:read" },
+};
 let session = null; // {user, layers, layersByCode, groups, legend, tree, map, detailsCode, lastClick}
 
 /** The ticked layers kept from the last visit, or the hillshade base map alone. */
@@ -31,6 +39,9 @@ function districtBounds(layers) {
 
 function showSignIn(note = "") {
   session?.preeval?.destroy();
+  for (const page of Object.values(session?.pages ?? {})) page.destroy();
+  for (const name of Object.keys(VIEWS)) $(`${name}-page`).hidden = true;
+  $("views").hidden = true;
   session?.map?.map.remove();
   session = null;
   $("workspace").hidden = true;
@@ -55,7 +66,7 @@ async function start() {
   $("sign-out").hidden = false;
   $("user").textContent = `${user.display_name || user.username} · ${user.org_name_zh}`;
   const layersByCode = new Map(layers.map(l => [l.code, l]));
-  session = { user, layers, layersByCode, groups, legend, detailsCode: null, lastClick: null };
+  session = { user, layers, layersByCode, groups, legend, detailsCode: null, lastClick: null, pages: {} };
   const checked = savedSelection(layersByCode);
   session.tree = new LayerTree($("tree"), groups, layers, checked, {
     onChange: selectionChanged,
@@ -84,6 +95,27 @@ async function start() {
   if (mayPreEvaluate) session.preeval = new PreEvalPage(session.map, layersByCode);
   if (mayPreEvaluate && !$("preeval").hidden) session.preeval.activate();
   document.body.dataset.mapReady = "true"; // the map has loaded its style (tests wait for it)
+  const views = Object.keys(VIEWS).filter(name => user.permissions?.[VIEWS[name].permission]);
+  for (const name of Object.keys(VIEWS)) $(`view-${name}`).hidden = !views.includes(name);
+  $("views").hidden = !views.length;
+  const last = localStorage.getItem(VIEW_KEY);
+  showView(views.includes(last) ? last : "map");
+}
+
+/** Show the map workspace or one of the other views (the choice is kept for the next visit). */
+function showView(name) {
+  if (!session) return;
+  for (const tab of document.querySelectorAll("#views [role=tab]")) {
+    tab.setAttribute("aria-selected", String(tab.dataset.view === name));
+  }
+  $("workspace").hidden = name !== "map";
+  for (const other of Object.keys(VIEWS)) $(`${other}-page`).hidden = other !== name;
+  localStorage.setItem(VIEW_KEY, name);
+  document.body.dataset.view = name; // for tests and tools
+  if (name === "map") { session.map.resize(); return; }
+  const { Page } = VIEWS[name];
+  session.pages[name] ??= new Page($(`${name}-page`), { user: session.user, layersByCode: session.layersByCode });
+  session.pages[name].activate();
 }
 
 function renderSelection() {
@@ -201,6 +233,7 @@ function redraw() {
   if (session.detailsCode && !$("details").hidden) openDetails(session.detailsCode);
   if (session.lastClick && !$("identify").hidden) identify(session.lastClick);
   session.preeval?.render();
+  for (const [name, page] of Object.entries(session.pages)) if (!$(`${name}-page`).hidden) page.render();
 }
 
 async function enter() {
@@ -271,6 +304,9 @@ function wire() {
   $("clear-layers").addEventListener("click", () => { session.tree.checked.clear(); session.tree.render(); selectionChanged(); });
   for (const tab of document.querySelectorAll('#panel [role="tab"]')) {
     tab.addEventListener("click", () => openTab(tab.getAttribute("aria-controls")));
+  }
+  for (const tab of document.querySelectorAll("#views [role=tab]")) {
+    tab.addEventListener("click", () => showView(tab.dataset.view));
   }
   $("toggle-tree").addEventListener("click", () => {
     const open = $("sidebar").classList.toggle("open");
