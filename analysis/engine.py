@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import operator
+import select
 import string
 import threading
 from collections.abc import Collection
@@ -17,11 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import psycopg
 import shapely
-from psycopg import Connection, sql
+from psycopg import Connection, pq, sql
 from pydantic import BaseModel, TypeAdapter
 
 from analysis.checkindex import GEOMETRIC, CheckedLayer, PerRules, checked_layers, per_rules
@@ -368,11 +370,48 @@ def evaluate(
     """Check ``footprint`` against every pre-evaluation layer and grade what the rules say.
 
     With a ``resident`` copy of the check index, the layers it holds at their current versions are
-    searched in memory and only the others are read from the database.
+    searched in memory and only the others are read from the database. The current versions are then
+    asked for first, and while the answer is on its way the check runs on the versions the previous
+    check met: when they are still current (nearly always) that is the report; otherwise it is done
+    again on the current ones. Either way the report is the one of the current versions.
     """
-    today = today or date.today()
+    args = (footprint, project_type, catalog, ruleset, flags, today or date.today(), data_dir, resident)
+    if resident is None:
+        return _evaluate(conn, conn.execute(_STATE_SQL).fetchall(), *args)
+    last = resident.last_current
+    asked = _CurrentVersions.ask(conn) if last is not None else None
+    if asked is None or last is None:
+        current = _current_versions(conn.execute(_CURRENT_SQL).fetchall())
+    else:
+        report = None
+        try:
+            # Anything that needs the database (a layer not held in memory, a version not seen yet)
+            # gives up here and waits for the answer below.
+            report = _evaluate(_NO_DATABASE, _layer_states(_NO_DATABASE, resident, last), *args)
+        except _NeedsDatabase:
+            pass
+        finally:
+            current = asked.answer()
+        if report is not None and current == last:
+            return report
+    resident.last_current = current
+    return _evaluate(conn, _layer_states(conn, resident, current), *args)
+
+
+def _evaluate(
+    conn: Connection[Any],
+    rows: list[tuple[Any, ...]],
+    footprint: Footprint,
+    project_type: str,
+    catalog: Catalog,
+    ruleset: RuleSet,
+    flags: Collection[str],
+    today: date,
+    data_dir: Path | None,
+    resident: ResidentIndex | None,
+) -> Report:
+    """The check on the layer states ``rows`` (see :func:`_layer_states`)."""
     fp = footprint.geometry
-    rows = _layer_states(conn, resident)
     state = {
         code: (version, number, (x0, y0, x1, y1) if x0 is not None else None, indexed)
         for code, version, number, x0, y0, x1, y1, indexed, _ in rows
@@ -529,13 +568,12 @@ def _candidates_found(
     return rows
 
 
-def _layer_states(conn: Connection[Any], resident: ResidentIndex | None) -> list[tuple[Any, ...]]:
+def _layer_states(
+    conn: Connection[Any], resident: ResidentIndex, current: tuple[tuple[str, int, bool | None], ...]
+) -> list[tuple[Any, ...]]:
     """Per layer with a current version: code, version id, number, extent (four values), whether the
-    check index holds it, raster path. A version's number, extent and raster never change once it is
-    current, so with a ``resident`` index only the current version ids are read on every check."""
-    if resident is None:
-        return conn.execute(_STATE_SQL).fetchall()
-    current = conn.execute(_CURRENT_SQL).fetchall()
+    check index holds it, raster path (the columns of ``_STATE_SQL``). A version's number, extent and
+    raster never change once it is current, so only the ``current`` version ids are read per check."""
     details = resident.version_details(conn, [row[1] for row in current])
     return [
         (code, version, *details[version][:5], indexed, details[version][5])
@@ -543,10 +581,82 @@ def _layer_states(conn: Connection[Any], resident: ResidentIndex | None) -> list
     ]
 
 
+# Per layer with data: its code, current version id and whether the check index holds that version.
 _CURRENT_SQL = (
     "SELECT l.code, l.current_version, s.version_id = l.current_version FROM basemap.layer l"
     " LEFT JOIN basemap.check_state s ON s.layer_code = l.code WHERE l.current_version IS NOT NULL"
+    " ORDER BY l.code"
 )
+
+
+def _current_versions(rows: list[tuple[Any, ...]]) -> tuple[tuple[str, int, bool | None], ...]:
+    return tuple((str(code), int(version), indexed) for code, version, indexed in rows)
+
+
+class _NeedsDatabase(Exception):
+    """A check run ahead of its layer states met something only the database can answer."""
+
+
+class _NoDatabase:
+    """Stands for the connection while the layer states are on their way: any use of it gives up."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise _NeedsDatabase(name)
+
+
+_NO_DATABASE = cast(Connection[Any], _NoDatabase())
+
+
+class _CurrentVersions:
+    """``_CURRENT_SQL`` sent on the connection without waiting for its answer (libpq's asynchronous
+    calls, under psycopg): the check goes on meanwhile, and :meth:`answer` waits for the rows."""
+
+    def __init__(self, pgconn: Any) -> None:
+        self._pgconn = pgconn
+
+    @classmethod
+    def ask(cls, conn: Connection[Any]) -> _CurrentVersions | None:
+        """Send the query; None when the connection is not idle (then the caller asks the usual way)."""
+        pgconn = conn.pgconn
+        if (
+            conn.closed
+            or pgconn.pipeline_status != pq.PipelineStatus.OFF
+            or pgconn.transaction_status not in (pq.TransactionStatus.IDLE, pq.TransactionStatus.INTRANS)
+        ):
+            return None
+        pgconn.send_query(_CURRENT_SQL.encode())
+        while pgconn.flush():  # a non-blocking connection may take the query in more than one go
+            select.select([], [pgconn.socket], [])
+        return cls(pgconn)
+
+    def answer(self) -> tuple[tuple[str, int, bool | None], ...]:
+        """The rows, typed as psycopg would type them; a database error is raised as psycopg's."""
+        pgconn = self._pgconn
+        pgconn.consume_input()
+        while pgconn.is_busy():
+            select.select([pgconn.socket], [], [])
+            pgconn.consume_input()
+        results = []
+        while (result := pgconn.get_result()) is not None:
+            results.append(result)
+        (result,) = results
+        if result.status != pq.ExecStatus.TUPLES_OK:
+            sqlstate = result.error_field(pq.DiagnosticField.SQLSTATE)
+            try:
+                error = psycopg.errors.lookup(sqlstate.decode()) if sqlstate else psycopg.DatabaseError
+            except KeyError:
+                error = psycopg.DatabaseError
+            raise error(result.error_message.decode(errors="replace"))
+        flag = {b"t": True, b"f": False, None: None}
+        return tuple(
+            (
+                result.get_value(row, 0).decode(),
+                int(result.get_value(row, 1)),
+                flag[result.get_value(row, 2)],
+            )
+            for row in range(result.ntuples)
+        )
+
 
 _STATE_SQL = (
     "SELECT l.code, v.id, v.number, ST_XMin(v.extent), ST_YMin(v.extent), ST_XMax(v.extent),"

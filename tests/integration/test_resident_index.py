@@ -278,3 +278,30 @@ def test_compensation_from_memory_prices_like_the_database(preeval_world: DemoEn
         assert totals == {"甲": 38_400_000.0, "乙": 0.0, "丙": 6_600_000.0, "丁": 8_800_000.0}
         # From memory: only the layer states were read from the database.
         assert not [s for s in recording.statements if "PointOnSurface" in s or "check_part" in s]
+
+
+def test_a_check_runs_ahead_on_the_last_layer_states_and_waits_for_the_current_ones(demo: DemoEnv) -> None:
+    """With every layer in memory, a check sends the state query and grades meanwhile: it runs no
+    statement through psycopg, yet gives the database path's report; the connection stays usable."""
+    with psycopg.connect(demo.settings.owner_dsn) as conn:  # not autocommit: a transaction is open
+        resident = _index(conn)
+        resident.refresh()
+        footprints = _footprints(conn, 4)
+        first = _check(conn, footprints[0], "housing", resident)  # nothing to run ahead on yet
+        assert resident.last_current and len(resident.last_current) == len(first.layer_versions)
+        recording = _Recording(conn)
+        for i, geom in enumerate(footprints):
+            ahead = _check(recording, geom, "school", resident)  # type: ignore[arg-type]
+            assert recording.statements == [], f"footprint {i}"
+            assert ahead.model_dump() == _check(conn, geom, "school", None).model_dump(), f"footprint {i}"
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        assert conn.execute("SELECT 41 + 1").fetchone() == (42,)
+        conn.commit()
+        # A connection whose transaction failed answers with that error, as the usual path would.
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            conn.execute("SELECT 1 / 0")
+        with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+            _check(conn, footprints[1], "school", resident)
+        conn.rollback()
+        again = _check(conn, footprints[1], "school", resident)
+        assert again.model_dump() == _check(conn, footprints[1], "school", None).model_dump()
