@@ -377,30 +377,32 @@ def evaluate(
     """
     args = (footprint, project_type, catalog, ruleset, flags, today or date.today(), data_dir, resident)
     if resident is None:
-        return _evaluate(conn, conn.execute(_STATE_SQL).fetchall(), *args)
-    last = resident.last_current
+        return _evaluate(conn, _States(conn.execute(_STATE_SQL).fetchall()), *args)
+    last = resident.last_states
     asked = _CurrentVersions.ask(conn) if last is not None else None
     if asked is None or last is None:
-        current = _current_versions(conn.execute(_CURRENT_SQL).fetchall())
+        row = conn.execute(_CURRENT_SQL).fetchone()
+        current = row[0] if row and row[0] else ""
     else:
         report = None
         try:
             # Anything that needs the database (a layer not held in memory, a version not seen yet)
             # gives up here and waits for the answer below.
-            report = _evaluate(_NO_DATABASE, _layer_states(_NO_DATABASE, resident, last), *args)
+            report = _evaluate(_NO_DATABASE, last, *args)
         except _NeedsDatabase:
             pass
         finally:
             current = asked.answer()
-        if report is not None and current == last:
+        if report is not None and current == last.current:
             return report
-    resident.last_current = current
-    return _evaluate(conn, _layer_states(conn, resident, current), *args)
+    states = _resident_states(conn, resident, current)
+    resident.last_states = states
+    return _evaluate(conn, states, *args)
 
 
 def _evaluate(
     conn: Connection[Any],
-    rows: list[tuple[Any, ...]],
+    states: _States,
     footprint: Footprint,
     project_type: str,
     catalog: Catalog,
@@ -410,13 +412,9 @@ def _evaluate(
     data_dir: Path | None,
     resident: ResidentIndex | None,
 ) -> Report:
-    """The check on the layer states ``rows`` (see :func:`_layer_states`)."""
+    """The check on the layer ``states``."""
     fp = footprint.geometry
-    state = {
-        code: (version, number, (x0, y0, x1, y1) if x0 is not None else None, indexed)
-        for code, version, number, x0, y0, x1, y1, indexed, _ in rows
-    }
-    rasters = {row[0]: row[8] for row in rows if row[8]}
+    state = states.by_layer
     not_checkable: list[NotCheckable] = []
     indexed: list[CheckedLayer] = []
     fallback: list[tuple[CheckedLayer, int]] = []
@@ -457,7 +455,7 @@ def _evaluate(
             finding.share_pct = round(100 * finding.overlap_m2 / footprint.area_m2, 4)
             finding.overlap_m2 = float(finding.overlap_m2)
     terrain = _terrain(
-        rasters, footprint, project_type, catalog, ruleset, flags, data_dir, findings, not_checkable
+        states.rasters, footprint, project_type, catalog, ruleset, flags, data_dir, findings, not_checkable
     )
     ordered = sorted(findings.values(), key=lambda f: (_SEVERITY[f.grade], f.layer, f.rule_id))
     worst = next(
@@ -471,16 +469,12 @@ def _evaluate(
         footprint_area_m2=round(footprint.area_m2, 3),
         findings=ordered,
         not_checkable=not_checkable,
-        layer_versions={code: values[1] for code, values in state.items()},
+        layer_versions=dict(states.numbers),
         rules_version=ruleset.version,
         repairs=footprint.repairs,
         terrain=terrain,
         demolition=_demolition(findings).model_copy(
-            update={
-                "compensation": estimate_compensation(
-                    conn, findings, ruleset, {code: values[0] for code, values in state.items()}, snapshot
-                )
-            }
+            update={"compensation": estimate_compensation(conn, findings, ruleset, states.ids, snapshot)}
         ),
         buildable=_buildable(fp, prohibited),
     )
@@ -568,29 +562,57 @@ def _candidates_found(
     return rows
 
 
-def _layer_states(
-    conn: Connection[Any], resident: ResidentIndex, current: tuple[tuple[str, int, bool | None], ...]
-) -> list[tuple[Any, ...]]:
-    """Per layer with a current version: code, version id, number, extent (four values), whether the
-    check index holds it, raster path (the columns of ``_STATE_SQL``). A version's number, extent and
-    raster never change once it is current, so only the ``current`` version ids are read per check."""
-    details = resident.version_details(conn, [row[1] for row in current])
-    return [
+@dataclass(frozen=True, eq=False)
+class _States:
+    """The layer states a check runs on, from rows of ``_STATE_SQL``: per layer with a current version,
+    its code, version id, number, extent (four values), whether the check index holds it, raster path."""
+
+    rows: list[tuple[Any, ...]]
+    # The text of ``_CURRENT_SQL`` these states were read for ("" when read by ``_STATE_SQL``).
+    current: str = ""
+    by_layer: dict[str, tuple[int, int, tuple[float, float, float, float] | None, bool | None]] = field(
+        init=False
+    )
+    rasters: dict[str, str] = field(init=False)
+    numbers: dict[str, int] = field(init=False)
+    ids: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        by_layer = {
+            code: (version, number, (x0, y0, x1, y1) if x0 is not None else None, indexed)
+            for code, version, number, x0, y0, x1, y1, indexed, _ in self.rows
+        }
+        object.__setattr__(self, "by_layer", by_layer)
+        object.__setattr__(self, "rasters", {row[0]: row[8] for row in self.rows if row[8]})
+        object.__setattr__(self, "numbers", {code: values[1] for code, values in by_layer.items()})
+        object.__setattr__(self, "ids", {code: values[0] for code, values in by_layer.items()})
+
+
+def _resident_states(conn: Connection[Any], resident: ResidentIndex, current: str) -> _States:
+    """The layer states of ``current`` (the text of ``_CURRENT_SQL``). A version's number, extent and
+    raster never change once it is current, so only the current version ids are read per check; the
+    rest comes from the index's cache of version details."""
+    layers = []
+    for item in current.split(",") if current else []:
+        code, version, indexed = item.split(" ")
+        layers.append((code, int(version), {"t": True, "f": False}.get(indexed)))
+    details = resident.version_details(conn, [version for _, version, _ in layers])
+    rows = [
         (code, version, *details[version][:5], indexed, details[version][5])
-        for code, version, indexed in current
+        for code, version, indexed in layers
     ]
+    return _States(rows, current)
 
 
-# Per layer with data: its code, current version id and whether the check index holds that version.
+# Per layer with data, in code order: its code, current version id and whether the check index holds
+# that version (t, f, or n without an index row), as one text a check compares with the last one.
+# Layer codes are identifiers ([a-z0-9_]), so spaces and commas separate safely.
 _CURRENT_SQL = (
-    "SELECT l.code, l.current_version, s.version_id = l.current_version FROM basemap.layer l"
+    "SELECT string_agg(l.code || ' ' || l.current_version || ' ' ||"
+    " CASE WHEN s.version_id IS NULL THEN 'n' WHEN s.version_id = l.current_version THEN 't' ELSE 'f' END,"
+    " ',' ORDER BY l.code) FROM basemap.layer l"
     " LEFT JOIN basemap.check_state s ON s.layer_code = l.code WHERE l.current_version IS NOT NULL"
-    " ORDER BY l.code"
 )
-
-
-def _current_versions(rows: list[tuple[Any, ...]]) -> tuple[tuple[str, int, bool | None], ...]:
-    return tuple((str(code), int(version), indexed) for code, version, indexed in rows)
 
 
 class _NeedsDatabase(Exception):
@@ -629,8 +651,8 @@ class _CurrentVersions:
             select.select([], [pgconn.socket], [])
         return cls(pgconn)
 
-    def answer(self) -> tuple[tuple[str, int, bool | None], ...]:
-        """The rows, typed as psycopg would type them; a database error is raised as psycopg's."""
+    def answer(self) -> str:
+        """The text of ``_CURRENT_SQL``; a database error is raised as psycopg's."""
         pgconn = self._pgconn
         pgconn.consume_input()
         while pgconn.is_busy():
@@ -647,22 +669,15 @@ class _CurrentVersions:
             except KeyError:
                 error = psycopg.DatabaseError
             raise error(result.error_message.decode(errors="replace"))
-        flag = {b"t": True, b"f": False, None: None}
-        return tuple(
-            (
-                result.get_value(row, 0).decode(),
-                int(result.get_value(row, 1)),
-                flag[result.get_value(row, 2)],
-            )
-            for row in range(result.ntuples)
-        )
+        value = result.get_value(0, 0) if result.ntuples else None
+        return value.decode() if value else ""
 
 
 _STATE_SQL = (
     "SELECT l.code, v.id, v.number, ST_XMin(v.extent), ST_YMin(v.extent), ST_XMax(v.extent),"
     " ST_YMax(v.extent), s.version_id = v.id, v.raster_path"
     " FROM basemap.layer l JOIN basemap.layer_version v ON v.id = l.current_version"
-    " LEFT JOIN basemap.check_state s ON s.layer_code = l.code"
+    " LEFT JOIN basemap.check_state s ON s.layer_code = l.code ORDER BY l.code"
 )
 
 
@@ -853,7 +868,7 @@ def _buildable(fp: shapely.Geometry, prohibited: list[shapely.Geometry]) -> Buil
 
 def _unavailable(
     entry: LayerEntry,
-    state: tuple[int, int, tuple[float, float, float, float] | None, bool] | None,
+    state: tuple[int, int, tuple[float, float, float, float] | None, bool | None] | None,
     fp: shapely.Geometry,
     bounds: tuple[float, float, float, float],
     max_age: int,

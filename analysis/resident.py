@@ -130,9 +130,9 @@ class ResidentIndex:
         self._asked = -REFRESH_INTERVAL_S
         self._closed = budget_mb <= 0
         self._versions: dict[int, tuple[Any, ...]] = {}
-        # The layer states (code, current version id, held by the check index) the last check met:
-        # the next check runs on them while it asks for the current ones (see engine.evaluate).
-        self.last_current: tuple[tuple[str, int, bool | None], ...] | None = None
+        # The layer states the last check met (engine._States): the next check runs on them while it
+        # asks for the current ones (see engine.evaluate).
+        self.last_states: Any = None
 
     def version_details(self, conn: Connection[Any], ids: list[int]) -> dict[int, tuple[Any, ...]]:
         """Number, extent (xmin, ymin, xmax, ymax; None without one) and raster path of each layer

@@ -288,7 +288,7 @@ def test_a_check_runs_ahead_on_the_last_layer_states_and_waits_for_the_current_o
         resident.refresh()
         footprints = _footprints(conn, 4)
         first = _check(conn, footprints[0], "housing", resident)  # nothing to run ahead on yet
-        assert resident.last_current and len(resident.last_current) == len(first.layer_versions)
+        assert resident.last_states and resident.last_states.numbers == first.layer_versions
         recording = _Recording(conn)
         for i, geom in enumerate(footprints):
             ahead = _check(recording, geom, "school", resident)  # type: ignore[arg-type]
