@@ -379,7 +379,8 @@ def evaluate(
     if resident is None:
         return _evaluate(conn, _States(conn.execute(_STATE_SQL).fetchall()), *args)
     last = resident.last_states
-    asked = _CurrentVersions.ask(conn) if last is not None else None
+    # Running ahead pays only when the layers are in memory (else the database is needed anyway).
+    asked = _CurrentVersions.ask(conn) if last is not None and resident.snapshot is not None else None
     if asked is None or last is None:
         row = conn.execute(_CURRENT_SQL).fetchone()
         current = row[0] if row and row[0] else ""
