@@ -153,6 +153,15 @@ class ProjectType(BaseModel):
     name_en: Text
 
 
+class ProjectFlag(BaseModel):
+    """A property of a project that rule exceptions may ask for (e.g. a national major project)."""
+
+    model_config = STRICT
+
+    name_zh: Text
+    name_en: Text
+
+
 class ProjectClass(BaseModel):
     """A named set of project types that rules refer to, e.g. polluting or linear infrastructure."""
 
@@ -207,7 +216,7 @@ class RuleSetSettings(BaseModel):
     sliver_width_m: Annotated[float, Field(ge=0)]
     project_types: Annotated[dict[Key, ProjectType], Field(min_length=1)]
     project_classes: dict[Key, ProjectClass]
-    project_flags: dict[Key, Text] = Field(default_factory=dict)
+    project_flags: dict[Key, ProjectFlag] = Field(default_factory=dict)
     departments: Annotated[dict[Key, Text], Field(min_length=1)]
     approval_items: dict[Key, ApprovalItem]
     compensation: CompensationTable

@@ -193,8 +193,11 @@ def test_a_project_unit_draws_a_footprint_and_reads_the_report(
     assert text(page, ".grade-group[data-grade=prohibited] .grade-title") == "Prohibited（1）"
     assert section_facts(page, "#preeval-report .demolition")["Estimated compensation"] == "38,400,000 yuan"
     assert text(page, "#preeval-run") == "Run pre-evaluation"
+    flag_labels = "[...document.querySelectorAll('#preeval-flags .flag label')].map(l => l.textContent)"
+    assert page.js(flag_labels)[2] == "Provincial major project"
     page.js("document.getElementById('lang').click()")
     assert text(page, "#preeval-verdict") == "不通过"
+    assert page.js(flag_labels)[2] == "省重大项目"
     assert_offline(page, url)
 
 

@@ -102,10 +102,9 @@ export class PreEvalPage {
     const flags = $("preeval-flags");
     const ticked = new Set([...flags.querySelectorAll("input:checked")].map(i => i.value));
     flags.querySelectorAll(".flag").forEach(n => n.remove());
-    for (const [key, label] of Object.entries(this.rules.settings.project_flags)) {
+    for (const [key, flag] of Object.entries(this.rules.settings.project_flags)) {
       const box = el("input", { type: "checkbox", id: `preeval-flag-${key}`, value: key, checked: ticked.has(key) });
-      const text = currentLang() === "en" ? key.replaceAll("_", " ") : label;
-      flags.append(el("div", { className: "field inline flag" }, box, el("label", { htmlFor: box.id, textContent: text })));
+      flags.append(el("div", { className: "field inline flag" }, box, el("label", { htmlFor: box.id, textContent: pick(flag) })));
     }
   }
 
