@@ -577,3 +577,43 @@ def test_a_narrow_screen_scrolls_the_tables_not_the_page(
         assert page.js(
             "(b => b.scrollWidth > b.clientWidth)(document.querySelector('#pj-gantt').parentElement)"
         )
+
+
+def test_a_demand_is_raised_and_rejected_with_a_reason(
+    page: Page, server: tuple[str, RequestLog], demo: DemoEnv
+) -> None:
+    url, _ = server
+    resident = demo.account(Role.VIEWER)  # anyone may raise a need and follow it
+    title = f"社区缺少公园{unique('d')[-8:]}"
+    open_projects(page, url, resident)
+    click(page, "#pj-tab-demands")
+    page.wait_for("document.getElementById('pj-demand-form')")
+    click(page, "#pj-d-submit")
+    assert (
+        page.wait_for("document.getElementById('pj-demand-notice').textContent") == "请填写需求标题和描述。"
+    )
+    set_value(page, "#pj-d-title", title)
+    set_value(page, "#pj-d-description", "希望在坂田街道增加一处社区公园。")
+    set_value(page, "#pj-d-lon", "114.06")
+    set_value(page, "#pj-d-lat", "22.65")
+    click(page, "#pj-d-submit")
+    notice = page.wait_for("document.querySelector('#pj-demand-notice.pj-ok')?.textContent")
+    demand_id = re.fullmatch(r"已提交需求 #(\d+)。", notice).group(1)  # type: ignore[union-attr]
+    row = f"#pj-demand-list tr[data-id='{demand_id}']"
+    assert row_cells(page, row)["status"] == "待处理" and "triage" not in row_cells(page, row)
+
+    page.js("sessionStorage.clear()")
+    open_projects(page, url, demo.account(Role.PLANNER))
+    click(page, "#pj-tab-demands")
+    page.wait_for(f'document.querySelector("{row} select")')
+    set_value(page, f"{row} select", "reject")
+    click(page, f"{row} td[data-col=triage] button")
+    assert page.wait_for("document.getElementById('pj-demand-notice').textContent") == "驳回须说明理由。"
+    set_value(page, f"{row} td[data-col=triage] input", "该处已规划社区公园")
+    click(page, f"{row} td[data-col=triage] button")
+    assert page.wait_for("document.querySelector('#pj-demand-notice.pj-ok')?.textContent") == (
+        f"需求 #{demand_id}：已驳回。"
+    )
+    assert row_cells(page, row)["status"] == "已驳回"
+    assert row_cells(page, row)["outcome"] == "该处已规划社区公园"
+    assert_offline(page, url)
