@@ -57,8 +57,7 @@ export class ProjectsPage {
       this.notice = error;
     }
     this.render();
-    if (this.section === "supervision") this.supervision.load();
-    if (this.section === "demands") this.demands.load();
+    this.#refreshSection();
   }
 
   /** Draw again (after a language switch, or when data arrived). */
