@@ -116,18 +116,32 @@ def get_item(conn: Connection[Any], grant: Grant, item_id: int, *, lock: bool = 
     return items[0]
 
 
-def _check_actor(grant: Grant, who: Who, item: Item, unit_org_id: int, action: str) -> None:
+def _party_may(grant: Grant, who: Who, item: Item, unit_org_id: int) -> bool:
+    """Whether the caller is the party ``who`` of this item (the project unit, its department, an admin)."""
     p = grant.principal
     unit_ok = p.role is Role.PROJECT_UNIT and p.org_id == unit_org_id
     dept_ok = p.role is Role.REVIEWER and p.org_id == item.department_id
     # Items of outside bodies (e.g. the metro operator) have no department account: admins record them.
     dept_ok = dept_ok or (p.role is Role.ADMIN and item.department_id is None)
-    allowed = {
+    return {
         Who.UNIT: unit_ok,
         Who.DEPARTMENT: dept_ok,
         Who.DEPARTMENT_OR_ADMIN: dept_ok or p.role is Role.ADMIN,
     }[who]
-    if not allowed:
+
+
+def allowed_actions(grant: Grant, item: Item, unit_org_id: int) -> list[str]:
+    """The transitions the caller may take on the item from its current status (business rules such as
+    prerequisites are checked when the move is taken)."""
+    return [
+        name
+        for name, move in TRANSITIONS.items()
+        if item.status in move.sources and _party_may(grant, move.who, item, unit_org_id)
+    ]
+
+
+def _check_actor(grant: Grant, who: Who, item: Item, unit_org_id: int, action: str) -> None:
+    if not _party_may(grant, who, item, unit_org_id):
         whom = {
             Who.UNIT: "项目单位",
             Who.DEPARTMENT: "事项所属审批部门",

@@ -8,7 +8,7 @@ from typing import Any, LiteralString
 
 from psycopg import Connection, sql
 from psycopg.rows import dict_row
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.audit.log import record
 from app.auth.deps import Grant
@@ -74,6 +74,7 @@ class ItemView(Item):
     elapsed_days: int
     corrections: int
     schedule: ItemSchedule | None
+    actions: list[str] = Field(default_factory=list, description="当前用户现在可办理的操作")
 
 
 class PlanView(BaseModel):

@@ -13,6 +13,7 @@ from app.db import Conn
 from app.projects import items as item_service
 from app.projects import plan as plan_service
 from app.projects import preevaluation_link
+from app.projects import service as project_service
 from app.projects.items import ItemEvent, TransitionRequest
 from app.projects.plan import Item, PlanView
 from app.projects.routes import IfMatch, today
@@ -42,8 +43,13 @@ def get_plan(
     target_start: Annotated[date | None, Query(description="目标开工日期；缺省为项目计划开工日期")] = None,
     as_of: Annotated[date | None, Query(description="计算日期；缺省为今天")] = None,
 ) -> PlanView:
-    """Latest start/finish of every item, float, critical path, feasibility and the forecast start."""
-    return plan_service.plan_view(conn, grant, project_id, target_start, as_of or today())
+    """Latest start/finish of every item, float, critical path, feasibility, the forecast start, and the
+    transitions the caller may take on each item now."""
+    view = plan_service.plan_view(conn, grant, project_id, target_start, as_of or today())
+    unit_org_id = project_service.fetch_project(conn, project_id).unit_org_id
+    for item in view.items:
+        item.actions = item_service.allowed_actions(grant, item, unit_org_id)
+    return view
 
 
 @router.get("/api/items", response_model=list[Item], summary="审批事项清单")

@@ -165,3 +165,24 @@ def test_concurrent_moves_with_one_version_lose_nothing(client: TestClient, make
     assert codes == [200, 409]  # one wins; the other is told the state changed
     events = client.get(f"/api/items/{item['id']}/events", headers=unit.headers).json()
     assert len(events) == 2
+
+
+def test_plan_lists_the_actions_each_caller_may_take(client: TestClient, make_account: Any) -> None:
+    unit = make_account(Role.PROJECT_UNIT, "works")
+    pnr, planner = make_account(Role.REVIEWER, "pnr"), make_account(Role.PLANNER, "pnr")
+    p = new_project(client, unit, owner_dept_code="education", investment_wan="800")
+    items = plan_items(client, unit, p["id"])
+
+    def actions(acct: Any) -> dict[str, list[str]]:
+        r = client.get(f"/api/projects/{p['id']}/plan?as_of=2025-06-02", headers=acct.headers)
+        assert r.status_code == 200, r.text
+        return {i["item_code"]: i["actions"] for i in r.json()["items"]}
+
+    assert actions(unit)["land_pre_review"] == ["submit"]
+    assert actions(unit)["project_proposal"] == []  # merged: nothing left to do
+    assert actions(pnr)["land_pre_review"] == ["cancel", "merge"]
+    assert actions(pnr)["preliminary_design"] == []  # another department's item
+    assert actions(planner)["land_pre_review"] == []  # no items:transition
+    assert move(client, unit, items["land_pre_review"], "submit").status_code == 200
+    assert actions(pnr)["land_pre_review"] == ["accept", "reject", "cancel", "merge"]
+    assert actions(unit)["land_pre_review"] == []
