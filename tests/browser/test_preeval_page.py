@@ -12,6 +12,7 @@ from typing import Any
 import geopandas as gpd
 import psycopg
 import pytest
+import shapely
 
 from app.auth.policy import Role
 from app.main import create_app
@@ -392,3 +393,64 @@ def test_a_project_unit_compares_drawn_sites_and_gets_the_recommendation(
     page.wait_for("document.querySelector('#preeval-comparison h3').textContent === 'Site comparison'")
     assert comparison_rows(page)["verdict"] == ["rejected", "conditionally approved"]
     assert_offline(page, url)
+
+
+def test_a_file_of_several_footprints_is_checked_one_by_one_or_compared(
+    server: tuple[str, RequestLog], unit: Account, tmp_path: Path
+) -> None:
+    """On a phone-sized screen: a batch with one footprint refused, then the same sites as candidates."""
+    url, _ = server
+    far = shapely.box(440_000, 4_420_000, 440_100, 4_420_100)  # in Beijing: outside the district
+    names, geoms = ["甲", "乙", "远"], [CANDIDATES["甲"], CANDIDATES["乙"], far]
+    batch = tmp_path / "三处.gpkg"
+    gpd.GeoDataFrame({"name": names}, geometry=geoms, crs=4547).to_file(batch, driver="GPKG")
+    pair = tmp_path / "两处.gpkg"
+    gpd.GeoDataFrame({"name": names[:2]}, geometry=geoms[:2], crs=4547).to_file(pair, driver="GPKG")
+    with Page(width=420, height=900) as page:
+        open_map(page, url, unit)
+        open_preeval(page)
+        choose_type(page, "school")
+        page.js("document.getElementById('preeval-source-file').click()")
+        page.set_files("#preeval-file", str(batch))
+        page.js("document.getElementById('preeval-file-batch').click()")
+        page.wait_for("document.querySelector('#preeval-batch table')", timeout_s=60)
+        assert text(page, "#preeval-batch h3") == "批量评价结果：共 3 个，已评价 2 个，未能评价 1 个"
+        rows = page.js(
+            "[...document.querySelectorAll('#preeval-batch tbody tr')]"
+            ".map(r => [...r.querySelectorAll('td')].map(d => d.textContent))"
+        )
+        # 甲: half on grade Ⅰ forest (5,000 m² prohibited, B1 with 10 households); 乙: grade Ⅲ forest.
+        assert rows[0][:7] == ["1", "甲", "不通过", "5,000 m²", "0 m²", "10", "50.0%"]
+        assert rows[1][:7] == ["2", "乙", "有条件通过", "0 m²", "5,000 m²", "0", "100.0%"]
+        assert rows[2][:2] == ["3", "远"] and rows[2][2].startswith("未能评价：")
+        assert rows[0][7].startswith("#") and rows[1][7].startswith("#")
+        # A wide table would scroll inside its box; the page itself never scrolls sideways.
+        box = "getComputedStyle(document.querySelector('#preeval-batch .scroll'))"
+        assert page.js(f"{box}.overflowX") == "auto"
+        assert page.js("document.documentElement.scrollWidth <= window.innerWidth") is True
+        # A row opens its stored report.
+        page.wait_for("!document.getElementById('preeval-run').disabled")  # the list is refreshed
+        page.js("document.querySelectorAll('#preeval-batch tbody button')[1].click()")
+        assert page.wait_for(VERDICT, timeout_s=30) == "有条件通过"
+
+        page.set_files("#preeval-file", str(pair))
+        page.js("document.getElementById('preeval-file-compare').click()")
+        page.wait_for("document.querySelector('#preeval-comparison table')", timeout_s=60)
+        heads = "[...document.querySelectorAll('#preeval-comparison thead th')].map(h => h.textContent)"
+        assert page.js(heads) == ["", "甲", "乙"]
+        compared = comparison_rows(page)
+        assert compared["rank"] == ["2", "1（推荐）"]
+        assert compared["prohibitedArea"] == ["5,000 m²", "0 m²"]
+        # One footprint is no comparison: the API's message, and the table shown stays.
+        one = tmp_path / "一处.gpkg"
+        gpd.GeoDataFrame({"name": ["甲"]}, geometry=[CANDIDATES["甲"]], crs=4547).to_file(one, driver="GPKG")
+        page.set_files("#preeval-file", str(one))
+        page.js("document.getElementById('preeval-file-compare').click()")
+        assert page.wait_for("document.getElementById('preeval-error').textContent", timeout_s=30) == (
+            "比选方案须为 2–5 个，收到 1 个。"
+        )
+        assert page.js("document.querySelectorAll('#preeval-comparison thead th').length") == 3  # kept
+        page.js("document.getElementById('lang').click()")
+        assert text(page, "#preeval-batch h3") == "Batch: 3 footprints, 2 checked, 1 not checked"
+        assert text(page, "#preeval-file-batch") == "Check each footprint"
+        assert_offline(page, url)

@@ -161,6 +161,35 @@ def test_a_file_as_a_batch_keeps_feature_names(preeval_world: DemoEnv, files: di
     assert [i["summary"]["verdict"] for i in items] == ["不通过", "有条件通过"]
 
 
+def test_a_file_as_a_site_comparison_ranks_its_features(
+    preeval_world: DemoEnv, files: dict[str, Path]
+) -> None:
+    r = _upload(preeval_world, files["gpkg"], route="compare/upload")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    rows = {c["name"]: c for c in body["candidates"]}
+    # 甲: half on grade Ⅰ forest (rejected); 乙: 5,000 m² of grade Ⅲ forest (conditional) → 乙 first.
+    assert [c["name"] for c in body["candidates"]] == ["甲", "乙"]
+    assert rows["甲"]["prohibited_area_m2"] == pytest.approx(5000, abs=1e-3)
+    assert rows["乙"]["conditional_area_m2"] == pytest.approx(5000, abs=1e-3)
+    assert body["recommendation"] == [1, 0] and (rows["乙"]["rank"], rows["甲"]["rank"]) == (1, 2)
+    assert all(c["report_id"] for c in body["candidates"])
+
+
+@pytest.mark.parametrize(("kind", "code"), [("dxf", "candidate_count"), ("garbage", "unreadable_file")])
+def test_a_comparison_file_needs_two_to_five_areas(
+    preeval_world: DemoEnv, files: dict[str, Path], kind: str, code: str
+) -> None:
+    """A red line of one polygon is no comparison; a broken file is refused (nothing is stored)."""
+    unit = preeval_world.account(Role.PROJECT_UNIT, "works")
+    before = len(preeval_world.client.get("/api/pre-evaluations?limit=500", headers=unit.headers).json())
+    r = _upload(preeval_world, files[kind], route="compare/upload", crs="EPSG:4547")
+    assert r.status_code == 422 and r.json()["code"] == code, r.text
+    assert r.json()["message_zh"] and r.json()["message_en"]
+    after = len(preeval_world.client.get("/api/pre-evaluations?limit=500", headers=unit.headers).json())
+    assert after == before
+
+
 @pytest.fixture
 def cli_env(preeval_world: DemoEnv, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DUOGUI_ENVIRONMENT", "test")

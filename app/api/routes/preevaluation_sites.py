@@ -207,13 +207,26 @@ def compare_sites(
     grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
 ) -> Comparison:
     """Check 2–5 candidate footprints and rank them (the ordering rule is in the answer)."""
-    if not MIN_CANDIDATES <= len(body.candidates) <= MAX_CANDIDATES:
+    check_candidate_count(len(body.candidates))
+    sites = [SiteInput(i, c.name, c.footprint) for i, c in enumerate(body.candidates)]
+    return compare_of(conn, request, grant, body, sites)
+
+
+def check_candidate_count(count: int) -> None:
+    """Refuse a comparison of fewer than two or more than five candidates (422)."""
+    if not MIN_CANDIDATES <= count <= MAX_CANDIDATES:
         raise Unprocessable(
-            f"比选方案须为 {MIN_CANDIDATES}–{MAX_CANDIDATES} 个，收到 {len(body.candidates)} 个。",
-            f"Send {MIN_CANDIDATES} to {MAX_CANDIDATES} candidates, got {len(body.candidates)}.",
+            f"比选方案须为 {MIN_CANDIDATES}–{MAX_CANDIDATES} 个，收到 {count} 个。",
+            f"Send {MIN_CANDIDATES} to {MAX_CANDIDATES} candidates, got {count}.",
             code="candidate_count",
         )
-    sites = [SiteInput(i, c.name or f"方案{i + 1}", c.footprint) for i, c in enumerate(body.candidates)]
+
+
+def compare_of(
+    conn: Conn, request: Request, grant: Grant, body: CheckOptions, candidates: list[SiteInput]
+) -> Comparison:
+    """Check the candidates (unnamed ones become 方案1, 方案2, …), store their reports and rank them."""
+    sites = [SiteInput(s.index, s.name or f"方案{s.index + 1}", s.geojson) for s in candidates]
     # A comparison needs every candidate: the first refused footprint fails the request, naming it.
     ruleset_for(body.project_type)
     for site in sites:

@@ -13,7 +13,15 @@ from analysis.engine import evaluate
 from analysis.footprint import parse_footprint
 from analysis.sites import sites_from_features
 from app.api.routes.layers import catalog_of
-from app.api.routes.preevaluation_sites import BatchResult, CheckOptions, batch_of, ruleset_for
+from app.api.routes.preevaluation_sites import (
+    BatchResult,
+    CheckOptions,
+    Comparison,
+    batch_of,
+    check_candidate_count,
+    compare_of,
+    ruleset_for,
+)
 from app.api.routes.preevaluations import StoredReport, store_report_audited
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
@@ -136,3 +144,24 @@ def upload_batch(
     ruleset_for(project_type)
     footprints = _read(request, file, crs, encoding, source_layer)
     return batch_of(conn, request, grant, options, sites_from_features(as_feature_collection(footprints)))
+
+
+@router.post("/compare/upload", response_model=Comparison, summary="上传文件选址比选")
+def upload_comparison(
+    request: Request,
+    conn: Conn,
+    grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
+    file: FileField,
+    project_type: ProjectType,
+    crs: Crs = None,
+    encoding: Encoding = None,
+    source_layer: SourceLayer = None,
+    project_code: ProjectCode = None,
+    flags: Flags = None,
+) -> Comparison:
+    """Each feature of the file is one candidate site (named by its name/名称 attribute when present); 2–5."""
+    options = _options(project_type, project_code, flags)
+    ruleset_for(project_type)
+    footprints = _read(request, file, crs, encoding, source_layer)
+    check_candidate_count(len(footprints))
+    return compare_of(conn, request, grant, options, sites_from_features(as_feature_collection(footprints)))

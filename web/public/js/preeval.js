@@ -25,6 +25,7 @@ export class PreEvalPage {
     this.sites = []; // candidate sites for a comparison: {name, polygon}
     this.sitesAdded = 0;
     this.comparison = null;
+    this.batch = null;
     this.events = new AbortController();
     this.draw = new FootprintDraw(planMap.map, { onChange: () => this.#drawStatus() });
     this.#wire();
@@ -57,6 +58,7 @@ export class PreEvalPage {
     this.#renderReport();
     this.#renderSites();
     this.#renderComparison();
+    this.#renderBatch();
     this.#renderList();
     this.#renderError();
   }
@@ -82,6 +84,8 @@ export class PreEvalPage {
     on("preeval-form", "submit", event => { event.preventDefault(); this.#run(); });
     on("preeval-add-site", "click", () => this.#addSite());
     on("preeval-compare", "click", () => this.#compare());
+    on("preeval-file-batch", "click", () => this.#fileMany("batch"));
+    on("preeval-file-compare", "click", () => this.#fileMany("compare"));
   }
 
   #sourceChanged() {
@@ -145,6 +149,56 @@ export class PreEvalPage {
       await this.#show(stored);
       this.draw.clear();
     });
+  }
+
+  /**
+   * Every feature of the chosen file as a footprint of its own: checked one by one (`batch`, a refused
+   * feature gets its reason) or compared as 2–5 candidate sites (`compare`).
+   */
+  async #fileMany(kind) {
+    const request = this.#request();
+    if (!request.error && !$("preeval-source-file").checked) request.error = localError("chooseFile");
+    if (request.error) { this.#fail(request.error); return; }
+    await this.#busyWith(t(kind === "batch" ? "batching" : "comparing"), async () => {
+      const answer = await api(`${BASE}/${kind}/upload`, { method: "POST", body: request.body });
+      if (kind === "batch") {
+        this.batch = answer;
+        this.#renderBatch();
+        $("preeval-batch").scrollIntoView?.({ block: "start" });
+      } else {
+        this.comparison = answer;
+        this.#renderComparison();
+        $("preeval-comparison").scrollIntoView?.({ block: "start" });
+      }
+    });
+  }
+
+  #renderBatch() {
+    const root = $("preeval-batch");
+    const b = this.batch;
+    if (!b) { root.replaceChildren(); return; }
+    const columns = ["featureIndex", "featureName", "verdict", "prohibitedArea", "conditionalArea", "households",
+      "buildableShare", "openReport"];
+    const head = el("tr", {}, ...columns.map(k => el("th", { scope: "col", textContent: t(k) })));
+    const rows = b.items.map(item => {
+      const s = item.summary;
+      const cells = [String(item.index + 1), item.name || "—"];
+      if (!s) {
+        const reason = currentLang() === "en" ? item.error.message_en : item.error.message_zh;
+        const row = el("tr", { className: "failed" }, ...cells.map(c => el("td", { textContent: c })),
+          el("td", { colSpan: columns.length - 2, textContent: `${t("notChecked")}：${reason}` }));
+        row.dataset.index = item.index;
+        return row;
+      }
+      const open = el("button", { type: "button", className: "link", textContent: `#${s.report_id}`, onclick: () => this.open(s.report_id) });
+      const row = el("tr", {}, ...[...cells, verdictName(s.verdict), area(s.prohibited_area_m2), area(s.conditional_area_m2),
+        formatCount(s.households), percent(s.buildable_share_pct)].map(c => el("td", { textContent: c })), el("td", {}, open));
+      row.dataset.index = item.index;
+      return row;
+    });
+    root.replaceChildren(
+      el("h3", { textContent: t("batchTitle", b.count, b.checked, b.failed) }),
+      el("div", { className: "scroll" }, el("table", { className: "versions batch" }, el("thead", {}, head), el("tbody", {}, ...rows))));
   }
 
   /** The drawn footprint becomes a candidate site of the comparison (选址比选). */
@@ -237,7 +291,8 @@ export class PreEvalPage {
   async #busyWith(status, step, refresh = true) {
     if (this.busy) return;
     this.busy = true;
-    $("preeval-run").disabled = true;
+    const buttons = ["preeval-run", "preeval-file-batch", "preeval-file-compare"].map($);
+    for (const button of buttons) button.disabled = true;
     $("preeval-status").textContent = status;
     this.#clearError();
     try {
@@ -250,7 +305,7 @@ export class PreEvalPage {
       this.#fail(error);
     } finally {
       this.busy = false;
-      $("preeval-run").disabled = false;
+      for (const button of buttons) button.disabled = false;
       $("preeval-status").textContent = "";
     }
   }
