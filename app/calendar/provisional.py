@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, timedelta
+from typing import Final, Literal
 
-OFFICIAL = "official"
-PROVISIONAL = "provisional"
+Status = Literal["official", "provisional"]
+OFFICIAL: Final = "official"
+PROVISIONAL: Final = "provisional"
 FIRST_YEAR = 2025  # the first year under the 2024 revision; earlier years had other statutory days
 
 BASIS_ZH = "《全国年节及纪念日放假办法》（2024 年修订，2025 年 1 月 1 日起施行）"

@@ -23,9 +23,13 @@ def test_calendar_commands(runner: CliRunner) -> None:
     r = runner.invoke(cli, ["calendar", "add", "2025-09-30", "3"])
     assert r.output.strip() == "2025-10-11"
     r = runner.invoke(cli, ["calendar", "years"])
-    assert "2024 2025 2026" in r.output
+    lines = r.output.splitlines()
+    assert lines[0].startswith("2024  正式  official") and lines[3].startswith("2027  暂定  provisional")
     r = runner.invoke(cli, ["calendar", "working-days", "2027-01-04", "2027-01-08"])
-    assert r.exit_code == 1 and "2027" in r.output
+    assert r.exit_code == 0 and r.stdout.strip() == "5"
+    assert "2027 年工作日历为暂定" in r.stderr
+    r = runner.invoke(cli, ["calendar", "working-days", "2050-01-03", "2050-01-07"])
+    assert r.exit_code == 1 and "2050" in r.output
 
 
 def test_project_code_command(runner: CliRunner) -> None:
