@@ -6,12 +6,13 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.calendar import store
-from app.calendar.store import CalendarYear, CalendarYearInput
+from app.calendar.basis import CalendarBasis
+from app.calendar.store import CalendarYear, CalendarYearInput, YearStatus
 from app.db import Conn
 from app.errors import Unprocessable
 
@@ -21,22 +22,23 @@ ReadGrant = Annotated[Grant, Depends(Allow(Action.CALENDAR_READ))]
 ManageGrant = Annotated[Grant, Depends(Allow(Action.CALENDAR_MANAGE))]
 
 
-class WorkingDays(BaseModel):
+class WorkingDays(CalendarBasis):
     """Number of working days in an inclusive range."""
 
     working_days: int
 
 
-class WorkingDate(BaseModel):
+class WorkingDate(CalendarBasis):
     """A date computed on the working-day calendar."""
 
     date: date
 
 
 class Years(BaseModel):
-    """Years whose calendar is loaded."""
+    """Years whose calendar is loaded, with their status."""
 
     years: list[int]
+    calendars: list[YearStatus] = Field(default_factory=list, description="每个已加载年份：正式或暂定")
 
 
 @router.get("/working-days", response_model=WorkingDays, summary="区间工作日数")
@@ -53,7 +55,9 @@ def working_days(
             f"'to' ({end}) is before 'from' ({start}).",
             code="bad_range",
         )
-    return WorkingDays(working_days=store.load_calendar(conn).working_days(start, end))
+    cal = store.load_calendar(conn)
+    count = cal.working_days(start, end)
+    return WorkingDays(working_days=count, **CalendarBasis.of(cal))
 
 
 @router.get("/add-working-days", response_model=WorkingDate, summary="加减工作日")
@@ -72,13 +76,17 @@ def add_working_days(
     ],
 ) -> WorkingDate:
     """The n-th working day after ``date`` (start not counted); n=0: the date or the next working day."""
-    return WorkingDate(date=store.load_calendar(conn).add_working_days(day, days))
+    cal = store.load_calendar(conn)
+    answer = cal.add_working_days(day, days)
+    return WorkingDate(date=answer, **CalendarBasis.of(cal))
 
 
 @router.get("/years", response_model=Years, summary="已加载的日历年份")
 def list_years(conn: Conn, _: ReadGrant) -> Years:
-    """Years whose holidays and make-up days are loaded."""
-    return Years(years=store.list_years(conn))
+    """Years whose holidays and make-up days are loaded, each official or provisional (暂定: statutory
+    holidays only, until the State Council's arrangement is loaded)."""
+    calendars = store.list_statuses(conn)
+    return Years(years=[c.year for c in calendars], calendars=calendars)
 
 
 @router.get("/years/{year}", response_model=CalendarYear, summary="某年节假日与调休")
@@ -89,12 +97,13 @@ def get_year(year: int, conn: Conn, _: ReadGrant) -> CalendarYear:
 
 @router.put("/years/{year}", response_model=CalendarYear, summary="加载或替换某年日历")
 def put_year(year: int, body: CalendarYearInput, conn: Conn, grant: ManageGrant) -> CalendarYear:
-    """Load or replace a year's calendar (administrators; audited)."""
+    """Load or replace a year's official calendar (administrators; audited); it replaces a provisional one."""
     return store.replace_year(conn, grant.actor, year, body)
 
 
-@router.delete("/years/{year}", status_code=204, response_class=Response, summary="卸载某年日历")
+@router.delete("/years/{year}", status_code=204, response_class=Response, summary="删除某年日历")
 def delete_year(year: int, conn: Conn, grant: ManageGrant) -> Response:
-    """Unload a year (administrators; audited); calculations touching it are then refused."""
+    """Remove a year's calendar (administrators; audited): an official year with a shipped provisional
+    calendar falls back to it; any other year is unloaded and calculations touching it are refused."""
     store.delete_year(conn, grant.actor, year)
     return Response(status_code=204)

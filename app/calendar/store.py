@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,16 @@ from psycopg import Connection
 from pydantic import BaseModel, Field
 
 from app.audit.log import Actor, record
+from app.calendar.provisional import OFFICIAL, PROVISIONAL, Status, note
 from app.calendar.workdays import WorkCalendar, build_calendar
 from app.errors import NotFound, Unprocessable
 
 SEED_FILE = Path(__file__).parent / "data" / "cn_holidays.json"
+PROVISIONAL_FILE = Path(__file__).parent / "data" / "cn_holidays_provisional.json"
+
+STATUS_DESCRIPTION = (
+    "official：国务院办公厅公布的放假安排（含调休）；provisional：暂定，仅含法定节假日，未含调休及补休安排"
+)
 
 
 class CalendarDay(BaseModel):
@@ -31,6 +38,31 @@ class CalendarYear(BaseModel):
     source: str
     holidays: list[CalendarDay]
     makeup_working_days: list[CalendarDay]
+    status: Status = Field(default=OFFICIAL, description=STATUS_DESCRIPTION)
+    note_zh: str | None = Field(default=None, description="暂定日历的说明")
+    note_en: str | None = None
+
+
+class YearStatus(BaseModel):
+    """A loaded year: official or provisional, and where it comes from."""
+
+    year: int
+    status: Status = Field(description=STATUS_DESCRIPTION)
+    source: str
+    note_zh: str | None = Field(default=None, description="暂定日历的说明")
+    note_en: str | None = None
+
+    @classmethod
+    def of(cls, year: int, status: Status, source: str) -> YearStatus:
+        """The entry of a year, with the warning when it is provisional."""
+        warning = note([year]) if status == PROVISIONAL else None
+        return cls(
+            year=year,
+            status=status,
+            source=source,
+            note_zh=warning[0] if warning else None,
+            note_en=warning[1] if warning else None,
+        )
 
 
 class CalendarYearInput(BaseModel):
@@ -42,10 +74,12 @@ class CalendarYearInput(BaseModel):
 
 
 def load_calendar(conn: Connection[Any]) -> WorkCalendar:
-    """Every loaded year with its overrides."""
-    years = [r[0] for r in conn.execute("SELECT year FROM approval.calendar_year").fetchall()]
+    """Every loaded year with its overrides (one calendar per request: it notes the years consulted)."""
+    years = conn.execute("SELECT year, status FROM approval.calendar_year").fetchall()
     days = conn.execute("SELECT day, working FROM approval.calendar_day").fetchall()
-    return build_calendar(years, ((d, w) for d, w in days))
+    return build_calendar(
+        (y for y, _ in years), ((d, w) for d, w in days), (y for y, s in years if s == PROVISIONAL)
+    )
 
 
 def list_years(conn: Connection[Any]) -> list[int]:
@@ -53,20 +87,44 @@ def list_years(conn: Connection[Any]) -> list[int]:
     return [r[0] for r in conn.execute("SELECT year FROM approval.calendar_year ORDER BY year").fetchall()]
 
 
+def list_statuses(conn: Connection[Any]) -> list[YearStatus]:
+    """Loaded years with their status and source, ascending."""
+    rows = conn.execute("SELECT year, status, source FROM approval.calendar_year ORDER BY year").fetchall()
+    return [YearStatus.of(y, s, src) for y, s, src in rows]
+
+
 def get_year(conn: Connection[Any], year: int) -> CalendarYear:
     """One loaded year, or 404."""
-    row = conn.execute("SELECT source FROM approval.calendar_year WHERE year = %s", (year,)).fetchone()
+    row = conn.execute(
+        "SELECT source, status FROM approval.calendar_year WHERE year = %s", (year,)
+    ).fetchone()
     if row is None:
         raise NotFound(f"{year} 年的工作日历尚未加载。", f"No calendar is loaded for {year}.")
     days = conn.execute(
         "SELECT day, working, name FROM approval.calendar_day WHERE year = %s ORDER BY day", (year,)
     ).fetchall()
+    entry = YearStatus.of(year, row[1], row[0])
     return CalendarYear(
         year=year,
         source=row[0],
         holidays=[CalendarDay(date=d, name=n) for d, w, n in days if not w],
         makeup_working_days=[CalendarDay(date=d, name=n) for d, w, n in days if w],
+        status=entry.status,
+        note_zh=entry.note_zh,
+        note_en=entry.note_en,
     )
+
+
+@cache
+def provisional_years() -> dict[int, CalendarYearInput]:
+    """The shipped provisional calendars (statutory holidays only), by year."""
+    seed = json.loads(PROVISIONAL_FILE.read_text(encoding="utf-8"))
+    return {
+        int(year): CalendarYearInput(
+            source=seed["source"], holidays=days["holidays"], makeup_working_days=days["makeup_working_days"]
+        )
+        for year, days in seed["years"].items()
+    }
 
 
 def _check_days(year: int, data: CalendarYearInput) -> None:
@@ -87,8 +145,25 @@ def _check_days(year: int, data: CalendarYearInput) -> None:
         raise Unprocessable("日期重复。", "A date is listed twice.")
 
 
-def replace_year(conn: Connection[Any], actor: Actor, year: int, data: CalendarYearInput) -> CalendarYear:
-    """Load or replace one year's calendar, audited with the before and after states."""
+def _write_year(conn: Connection[Any], year: int, data: CalendarYearInput, status: Status) -> None:
+    conn.execute("DELETE FROM approval.calendar_year WHERE year = %s", (year,))
+    conn.execute(
+        "INSERT INTO approval.calendar_year (year, source, status) VALUES (%s, %s, %s)",
+        (year, data.source, status),
+    )
+    rows = [(d.date, year, False, d.name) for d in data.holidays]
+    rows += [(d.date, year, True, d.name) for d in data.makeup_working_days]
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO approval.calendar_day (day, year, working, name) VALUES (%s, %s, %s, %s)", rows
+        )
+
+
+def replace_year(
+    conn: Connection[Any], actor: Actor, year: int, data: CalendarYearInput, status: Status = OFFICIAL
+) -> CalendarYear:
+    """Load or replace one year's calendar (an official one replaces a provisional one), audited with
+    the before and after states."""
     if not 2000 <= year <= 2100:
         raise Unprocessable(
             f"年份 {year} 超出范围（2000–2100）。", f"Year {year} is out of range (2000-2100)."
@@ -98,14 +173,7 @@ def replace_year(conn: Connection[Any], actor: Actor, year: int, data: CalendarY
         before: CalendarYear | None = None
         if conn.execute("SELECT 1 FROM approval.calendar_year WHERE year = %s", (year,)).fetchone():
             before = get_year(conn, year)
-        conn.execute("DELETE FROM approval.calendar_year WHERE year = %s", (year,))
-        conn.execute("INSERT INTO approval.calendar_year (year, source) VALUES (%s, %s)", (year, data.source))
-        rows = [(d.date, year, False, d.name) for d in data.holidays]
-        rows += [(d.date, year, True, d.name) for d in data.makeup_working_days]
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO approval.calendar_day (day, year, working, name) VALUES (%s, %s, %s, %s)", rows
-            )
+        _write_year(conn, year, data, status)
         after = get_year(conn, year)
         record(
             conn,
@@ -119,18 +187,34 @@ def replace_year(conn: Connection[Any], actor: Actor, year: int, data: CalendarY
     return after
 
 
-def delete_year(conn: Connection[Any], actor: Actor, year: int) -> None:
-    """Unload a year (calculations touching it are then refused), audited."""
+def delete_year(conn: Connection[Any], actor: Actor, year: int) -> CalendarYear | None:
+    """Remove a year's calendar, audited. An official year with a shipped provisional calendar falls back
+    to it (calculations go on, marked provisional); any other year is unloaded (calculations touching it
+    are then refused). Returns the calendar in force afterwards, if any."""
     with conn.transaction():
         before = get_year(conn, year)
-        conn.execute("DELETE FROM approval.calendar_year WHERE year = %s", (year,))
+        fallback = provisional_years().get(year) if before.status == OFFICIAL else None
+        after: CalendarYear | None = None
+        if fallback is not None:
+            _write_year(conn, year, fallback, PROVISIONAL)
+            after = get_year(conn, year)
+        else:
+            conn.execute("DELETE FROM approval.calendar_year WHERE year = %s", (year,))
         record(
-            conn, actor, "calendar.delete_year", "calendar_year", year, before=before.model_dump(mode="json")
+            conn,
+            actor,
+            "calendar.delete_year",
+            "calendar_year",
+            year,
+            before=before.model_dump(mode="json"),
+            after=after.model_dump(mode="json") if after else None,
         )
+    return after
 
 
 def seed_years(conn: Connection[Any], actor: Actor, path: Path = SEED_FILE) -> list[int]:
-    """Load every year of the shipped seed file that is not loaded yet; return the years added."""
+    """Load every year of the shipped official seed file, then every shipped provisional year, that has
+    no calendar loaded yet; return the years added."""
     seed = json.loads(path.read_text(encoding="utf-8"))
     loaded = set(list_years(conn))
     added = []
@@ -140,4 +224,8 @@ def seed_years(conn: Connection[Any], actor: Actor, path: Path = SEED_FILE) -> l
             continue
         replace_year(conn, actor, year, CalendarYearInput(source=seed["source"], **days))
         added.append(year)
-    return added
+    for year, data in provisional_years().items():
+        if year not in loaded and year not in added:
+            replace_year(conn, actor, year, data, PROVISIONAL)
+            added.append(year)
+    return sorted(added)

@@ -9,6 +9,9 @@ Conventions (documented for the API too):
   ``n < 0`` is the |n|-th working day strictly before ``d``.
 * Every day touched must lie in a loaded year; otherwise :class:`CalendarMissing` names the year —
   the calculation is never silently "weekdays only".
+* A loaded year is official or provisional (statutory holidays only, see :mod:`app.calendar.provisional`).
+  The calendar notes every year it consults, so an answer can name the provisional years it rests on
+  (:meth:`WorkCalendar.provisional_years_used`): load one calendar per request.
 """
 
 from __future__ import annotations
@@ -38,15 +41,22 @@ class CalendarMissing(Unprocessable):
 
 @dataclass(frozen=True)
 class WorkCalendar:
-    """Loaded years and the days that differ from Monday-Friday (True = working)."""
+    """Loaded years, the days that differ from Monday-Friday (True = working), the provisional years."""
 
     years: frozenset[int]
     overrides: dict[date, bool] = field(default_factory=dict)
+    provisional: frozenset[int] = frozenset()
+    consulted: set[int] = field(default_factory=set, compare=False, repr=False)
 
     def check_year(self, year: int) -> None:
-        """Refuse a year without a loaded calendar."""
+        """Refuse a year without a loaded calendar; note the year as consulted."""
         if year not in self.years:
             raise CalendarMissing(year)
+        self.consulted.add(year)
+
+    def provisional_years_used(self) -> list[int]:
+        """The provisional years consulted so far, ascending."""
+        return sorted(self.consulted & self.provisional)
 
     def is_working(self, day: date) -> bool:
         """Whether ``day`` is a working day."""
@@ -90,6 +100,8 @@ class WorkCalendar:
         return self.working_days(start + ONE_DAY, end) if end > start else 0
 
 
-def build_calendar(years: Iterable[int], days: Iterable[tuple[date, bool]]) -> WorkCalendar:
-    """A calendar from loaded years and override rows."""
-    return WorkCalendar(frozenset(years), dict(days))
+def build_calendar(
+    years: Iterable[int], days: Iterable[tuple[date, bool]], provisional: Iterable[int] = ()
+) -> WorkCalendar:
+    """A calendar from loaded years, override rows and the loaded years that are provisional."""
+    return WorkCalendar(frozenset(years), dict(days), frozenset(provisional))

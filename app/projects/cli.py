@@ -15,6 +15,8 @@ from app.audit.log import Actor
 from app.auth.deps import Grant, Principal
 from app.auth.policy import Action, Role, Scope
 from app.calendar import store
+from app.calendar.provisional import note
+from app.calendar.workdays import WorkCalendar
 from app.errors import DuoguiError
 from app.projects import plan, service, supervision
 from app.projects.code import validate_code
@@ -52,9 +54,20 @@ def _run(fn: Any) -> None:
 
 @calendar_cli.command("years")
 def calendar_years() -> None:
-    """List the years whose holidays and make-up days are loaded."""
+    """List the loaded years, each official (正式) or provisional (暂定), with its source."""
     with _conn() as conn:
-        typer.echo(" ".join(str(y) for y in store.list_years(conn)) or "(none)")
+        calendars = store.list_statuses(conn)
+    for c in calendars:
+        typer.echo(f"{c.year}  {'暂定' if c.status == 'provisional' else '正式'}  {c.status:<11}  {c.source}")
+    if not calendars:
+        typer.echo("(none)")
+
+
+def _warn_provisional(cal: WorkCalendar) -> None:
+    """Say on stderr that an answer rests on provisional years."""
+    warning = note(cal.provisional_years_used())
+    if warning:
+        typer.secho(f"{warning[0]} {warning[1]}", err=True, fg=typer.colors.YELLOW)
 
 
 @calendar_cli.command("show")
@@ -68,13 +81,15 @@ def calendar_show(year: int) -> None:
             typer.echo(f"{d.date}  休  {d.name}")
         for d in data.makeup_working_days:
             typer.echo(f"{d.date}  班  {d.name}")
+        if data.note_zh:
+            typer.secho(f"{data.note_zh} {data.note_en}", err=True, fg=typer.colors.YELLOW)
 
     _run(show)
 
 
 @calendar_cli.command("seed")
 def calendar_seed() -> None:
-    """Load the shipped years (2024-2026) that are missing."""
+    """Load the shipped years that have no calendar: official 2024-2026, then the provisional ones."""
     with _conn() as conn:
         added = store.seed_years(conn, _actor())
     typer.echo(f"loaded {added}" if added else "every shipped year is already loaded")
@@ -97,14 +112,18 @@ def calendar_load(year: int, file: Path) -> None:
 def calendar_working_days(start: datetime, end: datetime) -> None:
     """Working days from START to END, both included."""
     with _conn() as conn:
-        _run(lambda: typer.echo(store.load_calendar(conn).working_days(start.date(), end.date())))
+        cal = store.load_calendar(conn)
+        _run(lambda: typer.echo(cal.working_days(start.date(), end.date())))
+        _warn_provisional(cal)
 
 
 @calendar_cli.command("add")
 def calendar_add(start: datetime, days: int) -> None:
     """The DAYS-th working day after START (START itself not counted; 0: START or the next working day)."""
     with _conn() as conn:
-        _run(lambda: typer.echo(store.load_calendar(conn).add_working_days(start.date(), days).isoformat()))
+        cal = store.load_calendar(conn)
+        _run(lambda: typer.echo(cal.add_working_days(start.date(), days).isoformat()))
+        _warn_provisional(cal)
 
 
 @projects_cli.command("check-code")
@@ -147,6 +166,8 @@ def projects_plan(
             s = i.schedule
             dates = f"{s.latest_start} → {s.latest_finish}  float {s.float_days:>4}" if s else "-"
             typer.echo(f"{'*' if s and s.critical else ' '} {i.item_code:<28} {i.status:<20} {dates}")
+        if view.calendar_note_zh:
+            typer.secho(f"{view.calendar_note_zh} {view.calendar_note_en}", err=True, fg=typer.colors.YELLOW)
 
     _run(show)
 

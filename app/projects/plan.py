@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from app.audit.log import record
 from app.auth.deps import Grant
+from app.calendar.basis import CalendarBasis
 from app.calendar.store import load_calendar
 from app.calendar.workdays import WorkCalendar
 from app.errors import Conflict, Unprocessable
@@ -77,8 +78,9 @@ class ItemView(Item):
     actions: list[str] = Field(default_factory=list, description="当前用户现在可办理的操作")
 
 
-class PlanView(BaseModel):
-    """A project's approval plan, back-scheduled from the target construction start."""
+class PlanView(CalendarBasis):
+    """A project's approval plan, back-scheduled from the target construction start; ``provisional_years``
+    names the years whose calendar is provisional (暂定) among those its dates rest on."""
 
     project_id: int
     target_start: date
@@ -222,6 +224,7 @@ def plan_view(
     timings = {i: timing(ev, cal, as_of) for i, ev in item_events(conn, [i.id for i in items]).items()}
     plan = schedule(_nodes(items, timings), cal, target, as_of)
     codes = {i.id: i.item_code for i in items}
+    views = [_view(i, timings[i.id], plan.items.get(i.id), cal) for i in items]
     return PlanView(
         project_id=project_id,
         target_start=target,
@@ -231,7 +234,8 @@ def plan_view(
         forecast_start=plan.forecast_start,
         critical_path=plan.critical_path,
         critical_path_codes=[codes[i] for i in plan.critical_path],
-        items=[_view(i, timings[i.id], plan.items.get(i.id), cal) for i in items],
+        items=views,
+        **CalendarBasis.of(cal),
     )
 
 

@@ -46,10 +46,23 @@ def test_plan_back_schedule_through_the_api(client: TestClient, make_account: An
     assert plan["critical_path_codes"][-1] == "construction_permit" and plan["feasible"]
     late = client.get(f"/api/projects/{p['id']}/plan?as_of=2026-01-05", headers=unit.headers).json()
     assert not late["feasible"] and late["float_days"] < 0 and late["forecast_start"] > "2026-03-02"
+    assert (plan["provisional_years"], plan["calendar_note_zh"]) == ([], None)  # 2025-2026: official
+    # A start in 2027 is back-scheduled on the provisional 2027 calendar, and the plan says so. Target
+    # Thu 6-10; Wed 6-9 is 端午 (provisional), so the permit must be issued by Tue 6-8 and its 7 working
+    # days are Mon 5-31 .. Tue 6-8 (5-31, 6-1, 6-2, 6-3, 6-4, 6-7, 6-8).
     r = client.get(
-        f"/api/projects/{p['id']}/plan?target_start=2027-06-01&as_of=2026-06-01", headers=unit.headers
+        f"/api/projects/{p['id']}/plan?target_start=2027-06-10&as_of=2026-06-01", headers=unit.headers
     )
-    assert r.status_code == 422 and r.json()["year"] == 2027
+    assert r.status_code == 200, r.text
+    assert r.json()["provisional_years"] == [2027]
+    assert r.json()["calendar_note_zh"].startswith("2027 年工作日历为暂定：仅含法定节假日")
+    permit = {i["item_code"]: i for i in r.json()["items"]}["construction_permit"]["schedule"]
+    assert (permit["latest_start"], permit["latest_finish"]) == ("2027-05-31", "2027-06-08")
+    # A start far past the generated provisional years is still refused, naming the year.
+    r = client.get(
+        f"/api/projects/{p['id']}/plan?target_start=2045-06-01&as_of=2026-06-01", headers=unit.headers
+    )
+    assert r.status_code == 422 and r.json()["year"] == 2045
     assert items["land_pre_review"]["id"] in plan["critical_path"]
 
 

@@ -1,8 +1,8 @@
 """The approval tracker's page (项目审批) in headless Chromium, against the real app with the small demo.
 
 Known answers are worked out here, not asked of the server: the project code's check character (GB/T 17710
-MOD 11,10), the back-scheduled dates from the holiday data file with a working-day walk of our own, KPIs
-and warnings from an event log dated by hand.
+MOD 11,10), the back-scheduled dates from the holiday data files (official years, then the provisional ones)
+with a working-day walk of our own, KPIs and warnings from an event log dated by hand.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 
 from app.audit.log import Actor
 from app.auth.policy import Role
-from app.calendar.store import SEED_FILE
+from app.calendar.store import PROVISIONAL_FILE, SEED_FILE
 from app.main import create_app
 from app.orgs import service as orgs
 from tests.browser.cdp import CHROMIUM, Page
@@ -32,6 +32,7 @@ from tests.helpers import Account, unique
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is required")
 
 TARGET = "2026-10-12"  # a Monday; the Saturday before it (10-10) is a 国庆 make-up working day
+TARGET_2027 = "2027-02-09"  # a Tuesday, the first working day after 春节 in the provisional 2027 calendar
 AS_OF = "2026-03-02"
 # The house-building template for an investment of 8000 万元 (nothing dropped or merged): promised working
 # days and prerequisites, as DOMAIN.md and the template list them.
@@ -67,13 +68,16 @@ def mod_11_10(digits: str) -> str:
 
 @cache
 def working_days() -> list[date]:
-    """Every working day of the years in the holiday data file: Monday-Friday minus holidays, plus 调休."""
-    seed = json.loads(SEED_FILE.read_text(encoding="utf-8"))
-    off = {date.fromisoformat(d["date"]) for y in seed["years"].values() for d in y["holidays"]}
-    on = {date.fromisoformat(d["date"]) for y in seed["years"].values() for d in y["makeup_working_days"]}
-    years = sorted(int(y) for y in seed["years"])
-    day, out = date(years[0], 1, 1), []
-    while day.year <= years[-1]:
+    """Every working day of the years in the holiday data files — the official years, then the provisional
+    ones that have none: Monday-Friday minus holidays, plus 调休."""
+    seed = json.loads(SEED_FILE.read_text(encoding="utf-8"))["years"]
+    provisional = json.loads(PROVISIONAL_FILE.read_text(encoding="utf-8"))["years"]
+    years = {**provisional, **seed}
+    off = {date.fromisoformat(d["date"]) for y in years.values() for d in y["holidays"]}
+    on = {date.fromisoformat(d["date"]) for y in years.values() for d in y["makeup_working_days"]}
+    first, last = min(int(y) for y in years), max(int(y) for y in years)
+    day, out = date(first, 1, 1), []
+    while day.year <= last:
         if day in on or (day.weekday() < 5 and day not in off):
             out.append(day)
         day += timedelta(days=1)
@@ -123,6 +127,11 @@ def test_the_independent_calendar_agrees_with_hand_counted_dates() -> None:
     # 10-10 (Sat) is a make-up working day; 10-01…07 and 9-25…27 are holidays; 9-20 (Sun) is worked.
     assert plan["construction_permit"] == ("2026-09-24", "2026-10-10")
     assert plan["drawing_review"] == ("2026-09-11", "2026-09-23")
+    # Provisional 2027: 除夕 Fri 2-5 .. 初三 Mon 2-8 off, so the permit must be issued by Thu 2-4; its 7
+    # working days are 1-27 .. 2-4 (1-27, 1-28, 1-29, 2-1 .. 2-4) and the drawings' 10 are 1-13 .. 1-26.
+    plan = back_schedule(TARGET_2027)
+    assert plan["construction_permit"] == ("2027-01-27", "2027-02-04")
+    assert plan["drawing_review"] == ("2027-01-13", "2027-01-26")
 
 
 # --- fixtures and steps -----------------------------------------------------------------------------
@@ -142,19 +151,6 @@ def page() -> Iterator[Page]:
         yield p
 
 
-@pytest.fixture(scope="module")
-def later_years(demo: DemoEnv) -> None:
-    """Calendars of the years after the shipped ones, loaded as an administrator would: transitions taken
-    in the browser are dated by the server's clock, and the plan's forecast from them may run into the
-    next year (nothing asserted here depends on those years' holidays)."""
-    admin = demo.account(Role.ADMIN, "gov-data")
-    loaded = demo.client.get("/api/calendar/years", headers=admin.headers).json()["years"]
-    for year in range(max(loaded) + 1, date.today().year + 3):
-        body = {"source": "tests", "holidays": [{"date": f"{year}-01-01", "name": "元旦"}]}
-        r = demo.client.put(f"/api/calendar/years/{year}", json=body, headers=admin.headers)
-        assert r.status_code == 200, r.text
-
-
 @pytest.fixture
 def unit_org(demo: DemoEnv) -> str:
     """A project unit of its own, so that its warnings and KPIs are only this test's."""
@@ -168,14 +164,16 @@ def unit_org(demo: DemoEnv) -> str:
     return code
 
 
-def new_project(demo: DemoEnv, unit: Account, name: str, *, plan: bool = False) -> dict[str, Any]:
+def new_project(
+    demo: DemoEnv, unit: Account, name: str, *, plan: bool = False, start: str = TARGET
+) -> dict[str, Any]:
     body = {
         "name": name,
         "project_type": "house_building",
         "owner_dept_code": "education",
         "investment_wan": "8000",
         "funding_source": "区财政",
-        "planned_start": TARGET,
+        "planned_start": start,
     }
     r = demo.client.post("/api/projects", json=body, headers=unit.headers)
     assert r.status_code == 201, r.text
@@ -364,6 +362,7 @@ def test_the_plan_is_back_scheduled_on_the_working_day_calendar(
     assert "关键路径" in by_code["construction_permit"]["marks"]
     assert "关键路径" not in by_code["soil_conservation"]["marks"]
 
+    assert not page.js("document.getElementById('pj-plan-provisional')")  # 2026 is official
     start, slack = forecast(AS_OF, TARGET)
     assert text(page, "#pj-plan-summary") == (
         f"目标开工 {TARGET}；按 {AS_OF} 的进度预计 {start} 可开工，富余 {slack} 个工作日。"
@@ -381,7 +380,43 @@ def test_the_plan_is_back_scheduled_on_the_working_day_calendar(
     assert_offline(page, url)
 
 
-@pytest.mark.usefixtures("later_years")
+def test_a_plan_resting_on_provisional_2027_says_so_in_both_languages(
+    page: Page, server: tuple[str, RequestLog], demo: DemoEnv
+) -> None:
+    url, _ = server
+    unit = demo.account(Role.PROJECT_UNIT, "works")
+    project = new_project(demo, unit, f"暂定日历测试{unique('p')[-8:]}", plan=True, start=TARGET_2027)
+    open_projects(page, url, unit)
+    open_project(page, project["code"])
+    page.wait_for("document.getElementById('pj-plan')")
+    assert text(page, "#pj-plan-provisional") == (
+        "2027 年工作日历为暂定：仅含法定节假日，未含调休及补休安排，以国务院办公厅公布的放假安排为准。"
+    )
+    assert page.js("document.getElementById('pj-plan-provisional').getAttribute('role')") == "note"
+    rows = {r["code"]: r for r in plan_rows(page)}
+    expected = back_schedule(TARGET_2027)
+    for code, (latest_start, latest_finish) in expected.items():
+        assert (rows[code]["latest_start"], rows[code]["latest_finish"]) == (latest_start, latest_finish)
+    assert expected["construction_permit"] == ("2027-01-27", "2027-02-04")
+
+    page.js("document.getElementById('lang').click()")
+    assert text(page, "#pj-plan-provisional") == (
+        "The working-day calendar of 2027 is provisional: statutory public holidays only, without the"
+        " make-up working days (调休) and substitute days off; the State Council's published arrangement"
+        " prevails."
+    )
+    page.js("document.getElementById('lang').click()")
+
+    # Moved to a start inside 2026, the plan rests on official years only: the warning goes.
+    set_value(page, "#pj-target", TARGET)
+    page.wait_for("!document.getElementById('pj-plan-provisional')")
+    page.wait_for(
+        "document.querySelector('#pj-plan tr[data-item-code=construction_permit] td[data-col=latest_finish]')"
+        "?.textContent === '2026-10-10'"
+    )
+    assert_offline(page, url)
+
+
 def test_items_are_moved_with_their_version_and_history_in_both_languages(
     page: Page, server: tuple[str, RequestLog], demo: DemoEnv
 ) -> None:

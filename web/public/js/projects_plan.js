@@ -103,6 +103,14 @@ export class ProjectDetail {
       return box;
     }
     const plan = this.plan;
+    if (plan.provisional_years?.length) {
+      // The dates rest on a year whose official arrangement is not loaded: say so above them.
+      const warning = el("p", { id: "pj-plan-provisional", className: "pj-provisional",
+        textContent: t("pjProvisional", plan.provisional_years) });
+      warning.setAttribute("role", "note");
+      warning.dataset.years = plan.provisional_years.join(",");
+      box.append(warning);
+    }
     box.append(el("p", { id: "pj-plan-summary", className: plan.feasible ? "note" : "pj-infeasible" },
       t(plan.feasible ? "pjFeasible" : "pjInfeasible", plan.target_start, plan.forecast_start, plan.float_days, plan.as_of)));
     box.append(this.#itemsTable(), timeline(this.#ordered(), plan));
