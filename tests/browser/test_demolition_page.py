@@ -306,6 +306,12 @@ def test_coordinator_reads_progress_and_ledger_moves_a_unit_and_meets_a_stale_ed
     assert "null" not in text(page, "#dm-unit")
     assert page.js("document.getElementById('dm-to-status').value") == "valued"
     assert len(page.js("[...document.querySelectorAll('#dm-events li')]")) == 1
+    # Skipping steps without a reason: the API refuses, in Chinese, and nothing changes.
+    set_value(page, "dm-to-status", "demolished")
+    page.js("document.getElementById('dm-transition-form').requestSubmit()")
+    page.wait_for("document.getElementById('dm-unit-error')")
+    assert text(page, "#dm-unit-error") == "从“调查”到“拆除”属于跳过环节，须填写理由。"
+    assert ledger(page)[2][6] == "调查" and unit_facts(page)["version"] == "1"
     revision = page.js(f"{PAGE}.dataset.revision")
     page.js(
         "document.getElementById('dm-note').value = '入户评估完成';"
@@ -340,6 +346,10 @@ def test_coordinator_reads_progress_and_ledger_moves_a_unit_and_meets_a_stale_ed
     assert text(page, "#dm-unit-error").startswith(
         "数据已被他人修改（当前版本 3，提交的版本 2），请刷新后重试。"
     )
+    page.js("document.getElementById('lang').click()")  # the API's message follows the language
+    assert text(page, "#dm-unit-error").startswith("Stale update: the current version is 3, you sent 2.")
+    page.js("document.getElementById('lang').click()")
+    assert text(page, "#dm-unit-error").startswith("数据已被他人修改")
     assert (
         world.client.get(f"/api/demolition/units/{d01['id']}", headers=world.viewer.headers).json()[
             "paid_compensation_yuan"
@@ -548,3 +558,35 @@ def test_a_narrow_screen_scrolls_the_tables_not_the_page(world: World) -> None:
         assert widths["overflow"] == "auto" and widths["table"] > widths["box"], widths
         open_unit(page, world.units["D-04"]["id"])
         assert page.js("document.getElementById('dm-unit').getBoundingClientRect().right") <= 600
+
+
+def test_a_coordinator_raises_a_blocker_and_escalates_it(page: Page, world: World) -> None:
+    open_page(page, world, world.coordinator)
+    page.js("document.getElementById('dm-raise').click()")
+    page.wait_for("document.getElementById('dm-raise-form')")
+    page.js(
+        "(f => { f.category.value = 'grave'; f.title.value = '祖坟迁移未谈妥';"
+        f" f.unit_id.value = '{world.units['D-05']['id']}'; f.department_code.value = 'water';"
+        " f.deadline.value = '2099-06-30'; f.requestSubmit(); })(document.getElementById('dm-raise-form'))"
+    )
+    page.wait_for("document.getElementById('dm-blocker-form')")
+    listed = world.client.get(
+        f"/api/demolition/projects/{world.project['id']}/blockers", headers=world.viewer.headers
+    ).json()
+    mine = [b for b in listed if b["title"] == "祖坟迁移未谈妥"]
+    assert [(b["category"], b["unit_code"], b["department_code"], b["deadline"]) for b in mine] == [
+        ("grave", "D-05", "water", "2099-06-30")
+    ]
+    row = f"#dm-blockers tr[data-id='{mine[0]['id']}']"
+    assert "龙岗区水务局" in text(page, row) and "办理中" in text(page, row)
+    actions = page.js("[...document.querySelectorAll('#dm-blocker-action option')].map(o => o.value)")
+    assert actions == ["comment", "resolve", "escalate", "reassign"]
+    page.js(
+        "(f => { f.action.value = 'escalate'; f.action.dispatchEvent(new Event('change'));"
+        " f.body.value = '街道协调未果，提请区土地整备局'; f.department_code.value = 'land-prep';"
+        " f.requestSubmit(); })(document.getElementById('dm-blocker-form'))"
+    )
+    page.wait_for(f"document.querySelector({json.dumps(row)})?.textContent.includes('已升级 · 升级 1 级')")
+    assert "龙岗区土地整备局" in text(page, row)
+    thread = page.js("[...document.querySelectorAll('#dm-thread li')].map(li => li.textContent)")
+    assert len(thread) == 2 and "街道协调未果，提请区土地整备局" in thread[-1] and "升级" in thread[-1]
