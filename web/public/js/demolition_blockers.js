@@ -17,19 +17,20 @@ export class BlockerPanel {
   }
 
   reset() {
-    Object.assign(this, { list: [], shown: "open", openId: null, thread: [], error: null, raising: false });
+    Object.assign(this, { list: [], shown: "open", openId: null, thread: [], error: null, loadError: null, raising: false });
   }
 
   /** Read the list of the chosen scope (and the open blocker's thread). */
   async load() {
     const id = this.page.projectId;
+    this.loadError = null;
     try {
       this.list = this.scope === "mine"
         ? await api("/api/demolition/blockers")
         : id == null ? [] : await api(`/api/demolition/projects/${id}/blockers`);
       this.thread = this.openId == null ? [] : await api(`/api/demolition/blockers/${this.openId}/comments`);
     } catch (error) {
-      this.error = error;
+      this.loadError = error;
     }
   }
 
@@ -46,7 +47,7 @@ export class BlockerPanel {
       const tab = el("button", { type: "button", role: "tab", textContent: t(label) });
       tab.dataset.scope = scope;
       tab.setAttribute("aria-selected", String(scope === this.scope));
-      tab.addEventListener("click", () => { this.scope = scope; this.openId = null; this.#reload(); });
+      tab.addEventListener("click", () => { Object.assign(this, { scope, openId: null, error: null }); this.#reload(); });
       tabs.append(tab);
     }
     const shown = el("select", { id: "dm-blocker-filter" },
@@ -61,7 +62,8 @@ export class BlockerPanel {
     fill(this.root,
       el("h3", { textContent: t("dmBlockers") }),
       el("div", { className: "dm-toolbar" }, tabs, shown, raise),
-      this.error ? el("p", { className: "error", role: "alert", textContent: errorText(this.error) }) : null,
+      this.error || this.loadError
+        ? el("p", { className: "error", role: "alert", textContent: errorText(this.error ?? this.loadError) }) : null,
       this.raising ? this.#raiseForm() : null,
       el("div", { className: "table-scroll" }, this.#table()),
       this.#detail(),
