@@ -416,6 +416,19 @@ def test_a_click_on_the_map_opens_the_unit(page: Page, world: World) -> None:
     assert page.js("document.querySelector('#dm-ledger tr.picked')?.dataset.id") == str(
         world.units["D-03"]["id"]
     )
+
+    # A change made on the page reaches the map: its tiles are fetched again under the new revision.
+    page.js("document.getElementById('dm-transition-form').requestSubmit()")  # 签约 → 补偿, the next step
+    page.wait_for("document.querySelector('#dm-ledger tr.picked')?.dataset.status === 'paid'")
+    revision = page.js(f"{PAGE}.dataset.revision")
+    page.wait_for(f"{PAGE}.querySelector('#dm-map').dataset.revision === '{revision}'", timeout_s=60)
+    assert any(u.endswith(f".mvt?v={revision}") for u in page.requests)
+    # Back as it was, with the reason a step back needs.
+    set_value(page, "dm-to-status", "signed")
+    page.js("document.getElementById('dm-reason').value = '测试复原'")
+    page.js("document.getElementById('dm-transition-form').requestSubmit()")
+    page.wait_for("document.querySelector('#dm-ledger tr.picked')?.dataset.status === 'signed'")
+    assert "非顺序变更" in text(page, "#dm-events li")  # the newest entry: irregular, with its reason
     assert_offline(page, world.url)
 
 
