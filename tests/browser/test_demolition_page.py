@@ -428,7 +428,10 @@ def test_a_click_on_the_map_opens_the_unit(page: Page, world: World) -> None:
     page.js("document.getElementById('dm-reason').value = '测试复原'")
     page.js("document.getElementById('dm-transition-form').requestSubmit()")
     page.wait_for("document.querySelector('#dm-ledger tr.picked')?.dataset.status === 'signed'")
-    assert "非顺序变更" in text(page, "#dm-events li")  # the newest entry: irregular, with its reason
+    # The newest entry of the log (read again after the move): irregular, with its reason.
+    page.wait_for("document.querySelector('#dm-events li')?.textContent.includes('非顺序变更')")
+    assert "signed" == page.js("document.querySelector('#dm-ledger tr.picked').dataset.status")
+    assert "理由：测试复原" in text(page, "#dm-events li")
     assert_offline(page, world.url)
 
 

@@ -216,7 +216,7 @@ export class UnitPanel {
         el("span", { className: "dm-when", textContent: `${formatDate(e.at, true)} · ${e.actor_name}` }),
         el("span", { className: "dm-what", textContent: what }),
         e.irregular ? el("span", { className: "badge stale", textContent: t("dmIrregular") }) : null,
-        e.reason ? el("span", { className: "dm-reason", textContent: `${t("dmReason")}：${e.reason}` }) : null,
+        e.reason ? el("span", { className: "dm-reason", textContent: `${t("dmReasonShown")}：${e.reason}` }) : null,
         e.note ? el("span", { className: "dm-event-note", textContent: `${t("dmNote")}：${e.note}` }) : null,
         e.attachment ? el("span", { textContent: `${t("dmAttachment")}：${e.attachment.name}` }) : null);
       li.dataset.kind = e.kind;
