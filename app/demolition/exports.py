@@ -1,7 +1,8 @@
-"""Exports: the progress report as XLSX and a printable HTML summary with a folium map (local Leaflet)."""
+"""Exports: the ledger as CSV, the progress report as XLSX, a printable summary with a map (local Leaflet)."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from html import escape
@@ -22,6 +23,54 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def _tally_rows(b: Breakdown) -> list[list[Any]]:
     return [[t.name_zh, t.units, t.floor_area_m2, t.households] for t in b.by_status]
+
+
+LEDGER_HEADERS = [
+    "单元编号",
+    "版本号",
+    "状态",
+    "地址",
+    "权属类型",
+    "权利人",
+    "建筑面积（m²）",
+    "户数",
+    "评估价（元）",
+    "协议补偿（元）",
+    "已付补偿（元）",
+    "责任街道",
+]
+
+
+def ledger_table(units: list[Unit]) -> list[list[Any]]:
+    """The ledger as rows under Chinese headers (the bulk update reads them back as they are)."""
+    rows: list[list[Any]] = [list(LEDGER_HEADERS)]
+    for u in units:
+        rows.append(
+            [
+                u.unit_code,
+                u.version,
+                u.status_zh,
+                u.address,
+                OWNER_LABELS.get(u.owner_type) if u.owner_type else None,
+                u.owner_name,
+                u.floor_area_m2,
+                u.households,
+                u.valuation_yuan,
+                u.agreed_compensation_yuan,
+                u.paid_compensation_yuan,
+                u.subdistrict_code,
+            ]
+        )
+    return rows
+
+
+def ledger_csv(units: list[Unit]) -> str:
+    """The ledger as CSV with a byte-order mark, so that Excel reads the Chinese headers as UTF-8."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for row in ledger_table(units):
+        writer.writerow(["" if value is None else value for value in row])
+    return "\ufeff" + buffer.getvalue()
 
 
 def progress_xlsx(project: Project, progress: Progress, units: list[Unit]) -> bytes:
@@ -80,39 +129,8 @@ def progress_xlsx(project: Project, progress: Progress, units: list[Unit]) -> by
         )
 
     ledger = book.create_sheet("台账")
-    ledger.append(
-        [
-            "单元编号",
-            "版本号",
-            "状态",
-            "地址",
-            "权属类型",
-            "权利人",
-            "建筑面积（m²）",
-            "户数",
-            "评估价（元）",
-            "协议补偿（元）",
-            "已付补偿（元）",
-            "责任街道",
-        ]
-    )
-    for u in units:
-        ledger.append(
-            [
-                u.unit_code,
-                u.version,
-                u.status_zh,
-                u.address,
-                OWNER_LABELS.get(u.owner_type) if u.owner_type else None,
-                u.owner_name,
-                u.floor_area_m2,
-                u.households,
-                u.valuation_yuan,
-                u.agreed_compensation_yuan,
-                u.paid_compensation_yuan,
-                u.subdistrict_code,
-            ]
-        )
+    for row in ledger_table(units):
+        ledger.append(row)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

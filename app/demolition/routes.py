@@ -24,6 +24,7 @@ from app.demolition.models import (
     UnitStatus,
     UnitUpdate,
 )
+from app.demolition.overview import LedgerProject, ledger_projects
 from app.demolition.progress import Breakdown, Progress, project_progress, subdistrict_progress
 from app.projects.routes import today
 from app.projects.service import visibility
@@ -49,6 +50,12 @@ def list_statuses(_: ReadGrant) -> list[StatusInfo]:
         )
         for i, s in enumerate(PIPELINE)
     ]
+
+
+@router.get("/api/demolition/projects", response_model=list[LedgerProject], summary="征拆项目一览")
+def list_ledger_projects(conn: Conn, grant: ReadGrant) -> list[LedgerProject]:
+    """The visible projects, those with ledger units first, with unit counts, progress and threshold."""
+    return ledger_projects(conn, grant)
 
 
 @router.get("/api/demolition/projects/{project_id}/units", response_model=list[Unit], summary="征拆台账")
@@ -140,6 +147,20 @@ def progress_by_subdistrict(conn: Conn, grant: ReadGrant) -> list[Breakdown]:
     """Units, floor area and households per status for each sub-district, over the visible projects."""
     where, params = visibility(grant)
     return subdistrict_progress(conn, where, params)
+
+
+@router.get(
+    "/api/demolition/projects/{project_id}/units.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "CSV (UTF-8 with BOM)"}},
+    summary="导出征拆台账（CSV）",
+)
+def units_csv(project_id: int, conn: Conn, grant: ReadGrant) -> Response:
+    """The ledger with Chinese headers, as the 台账 sheet of the XLSX (the bulk update reads it back)."""
+    project = ledger.visible_project(conn, grant, project_id)
+    body = exports.ledger_csv(ledger.list_units(conn, grant, project_id))
+    headers = {"Content-Disposition": f'attachment; filename="demolition-ledger-{project.code}.csv"'}
+    return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
 
 
 @router.get(

@@ -1,0 +1,227 @@
+// One unit (一户一档): its facts, a versioned edit (If-Match), the status transitions for roles with
+// demolition:manage, and its event log.
+import { api, errorText } from "./api.js";
+import { formatDate, pick, t } from "./i18n.js";
+import { el } from "./panels.js";
+import { fill, formatArea, formatNumber, formatYuan, statusSwatch } from "./demolition_progress.js";
+import { ownerTypeName } from "./demolition_ledger.js";
+
+const FIELDS = [ // attribute, input kind
+  ["address", "text"], ["owner_type", "owner"], ["owner_name", "text"], ["floor_area_m2", "number"],
+  ["households", "integer"], ["valuation_yuan", "number"], ["agreed_compensation_yuan", "number"],
+  ["paid_compensation_yuan", "number"], ["subdistrict_code", "subdistrict"],
+];
+const REQUIRED = new Set(["floor_area_m2", "households"]);
+
+export class UnitPanel {
+  constructor(root, page) {
+    this.root = root;
+    this.page = page;
+    this.close();
+  }
+
+  /** Nothing open. */
+  close() {
+    Object.assign(this, { unitId: null, unit: null, events: [], editing: false, error: null, stale: false, done: null });
+    this.draft = null;
+  }
+
+  /** Load and show a unit (and keep it open across reloads). */
+  async open(id) {
+    this.close();
+    this.unitId = id;
+    await this.#load();
+    this.root.scrollIntoView?.({ block: "nearest" });
+  }
+
+  async #load() {
+    const id = this.unitId;
+    try {
+      const [unit, events] = await Promise.all([api(`/api/demolition/units/${id}`), api(`/api/demolition/units/${id}/events`)]);
+      if (id !== this.unitId) return;
+      Object.assign(this, { unit, events });
+    } catch (error) {
+      this.error = error;
+    }
+    this.render();
+  }
+
+  render() {
+    if (this.unitId == null) {
+      this.root.replaceChildren(el("p", { className: "note", textContent: t("dmPickUnit") }));
+      return;
+    }
+    const u = this.unit;
+    if (!u) { fill(this.root, this.#errorLine()); return; }
+    const status = this.page.status(u.status);
+    fill(this.root,
+      el("h3", {}, `${t("dmUnit")} ${u.unit_code} `, el("span", { className: "dm-status-badge" }, statusSwatch(status), ` ${pick(status)}`)),
+      this.#errorLine(),
+      this.done ? el("p", { className: "ok", role: "status", textContent: t(this.done) }) : null,
+      this.editing ? this.#editForm() : this.#facts(),
+      this.page.can.manage && !this.editing ? this.#transitionForm() : null,
+      el("h4", { id: "dm-events-title", textContent: t("dmEvents") }),
+      this.#eventList(),
+    );
+    this.root.dataset.unit = String(u.id);
+    this.root.dataset.version = String(u.version);
+  }
+
+  #errorLine() {
+    if (!this.error) return null;
+    const line = el("div", { className: "error", role: "alert", id: "dm-unit-error" }, errorText(this.error));
+    if (this.stale) {
+      const reload = el("button", { type: "button", id: "dm-unit-reload", textContent: t("dmReloadUnit") });
+      reload.addEventListener("click", () => { this.draft = null; this.editing = false; this.error = null; this.stale = false; this.#load(); });
+      line.append(" ", reload);
+    }
+    return line;
+  }
+
+  #facts() {
+    const u = this.unit;
+    const shown = {
+      address: u.address ?? "—", owner_type: ownerTypeName(u.owner_type), owner_name: u.owner_name ?? "—",
+      floor_area_m2: formatArea(u.floor_area_m2), households: formatNumber(u.households),
+      valuation_yuan: formatYuan(u.valuation_yuan), agreed_compensation_yuan: formatYuan(u.agreed_compensation_yuan),
+      paid_compensation_yuan: formatYuan(u.paid_compensation_yuan),
+      subdistrict_code: u.subdistrict_code ? this.page.orgName(u.subdistrict_code) : "—",
+      source: t("dmSources")[u.source] ?? u.source, version: String(u.version), updated_at: formatDate(u.updated_at, true),
+    };
+    const dl = el("dl", { className: "facts dm-unit-facts" });
+    for (const [key, value] of Object.entries(shown)) {
+      const dd = el("dd", { textContent: value });
+      dd.dataset.key = key;
+      dl.append(el("dt", { textContent: t("dmFields")[key] }), dd);
+    }
+    const block = el("div", {}, dl);
+    if (this.page.can.manage) {
+      const edit = el("button", { type: "button", id: "dm-edit", textContent: t("dmEdit") });
+      edit.addEventListener("click", () => { this.editing = true; this.done = null; this.error = null; this.render(); });
+      block.append(edit);
+    }
+    return block;
+  }
+
+  #input(key, kind, value) {
+    const id = `dm-field-${key}`;
+    let input;
+    if (kind === "owner" || kind === "subdistrict") {
+      const choices = kind === "owner"
+        ? Object.entries(t("dmOwnerTypes"))
+        : this.page.orgs.filter(o => o.kind === "subdistrict").map(o => [o.code, pick(o)]);
+      input = el("select", { id }, el("option", { value: "", textContent: "—" }),
+        ...choices.map(([code, name]) => el("option", { value: code, textContent: name })));
+      input.value = value ?? "";
+    } else {
+      input = el("input", { id, value: value ?? "", type: kind === "text" ? "text" : "number" });
+      if (kind !== "text") Object.assign(input, { min: "0", step: kind === "integer" ? "1" : "0.01" });
+      if (REQUIRED.has(key)) input.required = true;
+    }
+    input.name = key;
+    return el("div", { className: "field" }, el("label", { htmlFor: id, textContent: t("dmFields")[key] }), input);
+  }
+
+  #editForm() {
+    const u = this.unit;
+    const values = this.draft ?? Object.fromEntries(FIELDS.map(([key]) => [key, u[key]]));
+    const form = el("form", { className: "dm-form", id: "dm-edit-form", noValidate: true },
+      ...FIELDS.map(([key, kind]) => this.#input(key, kind, values[key])));
+    const cancel = el("button", { type: "button", textContent: t("dmCancel") });
+    cancel.addEventListener("click", () => { this.editing = false; this.draft = null; this.error = null; this.stale = false; this.render(); });
+    form.append(el("div", { className: "dm-actions" }, el("button", { type: "submit", className: "primary", textContent: t("dmSave") }), cancel));
+    form.addEventListener("input", () => { this.draft = Object.fromEntries(new FormData(form)); });
+    form.addEventListener("submit", event => { event.preventDefault(); this.#save(form); });
+    return form;
+  }
+
+  /** Send the fields that changed, with the version read as If-Match: a stale edit answers 412. */
+  async #save(form) {
+    const u = this.unit;
+    const changes = {};
+    for (const [key, value] of new FormData(form)) {
+      const text = String(value).trim();
+      const before = u[key] == null ? "" : String(u[key]);
+      if (text === before || (text !== "" && before !== "" && Number(text) === Number(before) && key !== "address" && key !== "owner_name")) continue;
+      changes[key] = text === "" ? (REQUIRED.has(key) ? "0" : null) : key === "households" ? Number(text) : text;
+    }
+    this.draft = Object.fromEntries(new FormData(form));
+    try {
+      if (Object.keys(changes).length) {
+        this.unit = await api(`/api/demolition/units/${u.id}`, {
+          method: "PATCH", body: JSON.stringify(changes),
+          headers: { "Content-Type": "application/json", "If-Match": `"${u.version}"` },
+        });
+      }
+      Object.assign(this, { editing: false, draft: null, error: null, stale: false, done: "dmSaved" });
+      await this.#afterChange();
+    } catch (error) {
+      this.error = error;
+      this.stale = error.status === 412 || error.status === 409;
+      this.render();
+    }
+  }
+
+  #transitionForm() {
+    const u = this.unit;
+    const statuses = this.page.statuses;
+    const here = statuses.findIndex(s => s.code === u.status);
+    const next = statuses[here + 1];
+    const target = el("select", { id: "dm-to-status" },
+      ...statuses.filter(s => s.code !== u.status).map(s => el("option", { value: s.code, textContent: pick(s), selected: s.code === next?.code })));
+    const reason = el("input", { id: "dm-reason", maxLength: 1000 });
+    const note = el("textarea", { id: "dm-note", maxLength: 2000, rows: 2 });
+    const field = (input, label) => el("div", { className: "field" }, el("label", { htmlFor: input.id, textContent: t(label) }), input);
+    const form = el("form", { className: "dm-form dm-transition", id: "dm-transition-form" },
+      el("h4", { textContent: t("dmTransition") }),
+      next ? el("p", { className: "note", textContent: t("dmNextStep", pick(next)) }) : null,
+      field(target, "dmToStatus"), field(reason, "dmReason"), field(note, "dmNote"),
+      el("button", { type: "submit", className: "primary", textContent: t("dmMove") }));
+    form.addEventListener("submit", async event => {
+      event.preventDefault();
+      const body = { to_status: target.value, reason: reason.value.trim() || null, note: note.value.trim() || null };
+      try {
+        this.unit = await api(`/api/demolition/units/${u.id}/transitions`, {
+          method: "POST", body: JSON.stringify(body),
+          headers: { "Content-Type": "application/json", "If-Match": `"${u.version}"` },
+        });
+        Object.assign(this, { error: null, stale: false, done: "dmMoved" });
+        await this.#afterChange();
+      } catch (error) {
+        this.error = error;
+        this.stale = error.status === 412 || error.status === 409;
+        this.render();
+      }
+    });
+    return form;
+  }
+
+  /** The ledger, progress and map follow a change; the event log is read again. */
+  async #afterChange() {
+    await Promise.all([this.page.changed(), this.#load()]);
+  }
+
+  #eventList() {
+    if (!this.events.length) return el("p", { className: "note", textContent: t("dmNoEvents") });
+    const name = code => (code ? pick(this.page.status(code)) : "");
+    const items = [...this.events].reverse().map(e => {
+      let what;
+      if (e.kind === "create") what = t("dmEventCreate", name(e.to_status));
+      else if (e.kind === "transition") what = t("dmEventMove", name(e.from_status), name(e.to_status));
+      else {
+        const fields = Object.entries(e.changes ?? {}).map(([k, c]) => `${t("dmFields")[k] ?? k}: ${c.from ?? "—"} → ${c.to ?? "—"}`);
+        what = t("dmEventUpdate", fields.join("；"));
+      }
+      const li = el("li", {},
+        el("span", { className: "dm-when", textContent: `${formatDate(e.at, true)} · ${e.actor_name}` }),
+        el("span", { className: "dm-what", textContent: what }),
+        e.irregular ? el("span", { className: "badge stale", textContent: t("dmIrregular") }) : null,
+        e.reason ? el("span", { className: "dm-reason", textContent: `${t("dmReasonShown")}：${e.reason}` }) : null,
+        e.note ? el("span", { className: "dm-event-note", textContent: `${t("dmNote")}：${e.note}` }) : null,
+        e.attachment ? el("span", { textContent: `${t("dmAttachment")}：${e.attachment.name}` }) : null);
+      li.dataset.kind = e.kind;
+      return li;
+    });
+    return el("ol", { className: "dm-events", id: "dm-events" }, ...items);
+  }
+}
