@@ -49,3 +49,22 @@ def test_known_cells(tmp_path: Path, monkeypatch: Any, in_memory: bool) -> None:
     assert stats.mean_deg == pytest.approx((19 * 30 + 20 * 10) / 39, rel=1e-6)
     # A footprint off the raster has no statistics.
     assert terrain.slope_stats(path, shapely.box(600_000, 2_600_000, 600_100, 2_600_100), 25.0) is None
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_a_cell_whose_centre_is_inside_counts_wherever_the_box_edges_fall(
+    tmp_path: Path, monkeypatch: Any, in_memory: bool
+) -> None:
+    """x from 6 m to 26 m: the centres at 15 and 25 m are inside, the one at 5 m is not (GDAL's rule).
+    A rounded window from the box (offset 0.6 → 0, length 2.0 → 2) would have stopped before 25 m."""
+    path = tmp_path / f"slope-{in_memory}.tif"
+    _raster(path)
+    if not in_memory:
+        monkeypatch.setattr(terrain, "IN_MEMORY_MAX_BYTES", 0)
+    footprint = shapely.box(500_006, 2_509_962, 500_026, 2_509_998)  # rows 0–3 by their centres
+    stats = terrain.slope_stats(path, footprint, 25.0)
+    assert stats is not None
+    assert stats.cells == 8  # columns 1 and 2, rows 0–3; all in the 30° half
+    assert stats.steep_share == 1.0 and stats.mean_deg == pytest.approx(30.0)
+    # A box between two centres holds no cell.
+    assert terrain.slope_stats(path, shapely.box(500_016, 2_509_962, 500_024, 2_509_998), 25.0) is None
