@@ -340,6 +340,7 @@ def test_the_header_switches_between_the_map_the_tracker_and_the_ledger_and_reme
     assert page.js("document.getElementById('workspace').hidden") is True
     assert page.js("document.getElementById('projects-page').hidden") is False
     assert page.js("document.getElementById('view-projects').getAttribute('aria-selected')") == "true"
+    assert page.js("document.getElementById('toggle-tree').hidden") is True  # no layer tree off the map
     # The choice outlives a reload; the map comes back on its tab, at its size.
     page.goto(url + "/")
     page.wait_for("document.body.dataset.view === 'projects'", timeout_s=60)
@@ -349,6 +350,7 @@ def test_the_header_switches_between_the_map_the_tracker_and_the_ledger_and_reme
     assert page.js("document.getElementById('demolition-page').hidden") is False
     page.js("document.getElementById('view-map').click()")
     assert page.js("document.getElementById('workspace').hidden") is False
+    assert page.js("document.getElementById('toggle-tree').hidden") is False
     assert page.js("document.getElementById('demolition-page').hidden") is True
     assert page.wait_for("document.querySelector('#map canvas')?.width > 0")
     page.js("document.getElementById('lang').click()")

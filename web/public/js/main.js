@@ -109,6 +109,7 @@ function showView(name) {
     tab.setAttribute("aria-selected", String(tab.dataset.view === name));
   }
   $("workspace").hidden = name !== "map";
+  $("toggle-tree").hidden = name !== "map"; // the layer tree belongs to the map
   for (const other of Object.keys(VIEWS)) $(`${other}-page`).hidden = other !== name;
   localStorage.setItem(VIEW_KEY, name);
   document.body.dataset.view = name; // for tests and tools
