@@ -9,8 +9,8 @@ Per item with a started clock (accepted, normally or 容缺):
 * mean working days — the mean clock (:mod:`app.projects.timing`) of finished items;
 * overdue — more working days used than promised: finished late, or still running past the limit.
 
-Grouped by department, item type (item code) or month (the month an item finished; unfinished items
-count in the month of the reporting date), or ``total``.
+Grouped by department, item type (item code, with the item's names) or month (the month an item finished;
+unfinished items count in the month of the reporting date), or ``total``.
 """
 
 from __future__ import annotations
@@ -42,12 +42,16 @@ class ItemFact:
     item_code: str
     promised_days: int
     timing: Timing
+    name_zh: str = ""
+    name_en: str = ""
 
 
 class KpiRow(BaseModel):
     """Indicators of one group."""
 
     key: str
+    name_zh: str | None = None
+    name_en: str | None = None
     items: int
     finished: int
     early: int
@@ -87,9 +91,12 @@ def compute_kpis(facts: Iterable[ItemFact], by: GroupBy, as_of: date) -> list[Kp
         early = [f for f in finished if f.timing.elapsed_days < f.promised_days]
         approved = [f for f in group if f.timing.approved]
         one_time = [f for f in approved if f.timing.corrections == 0]
+        named = by is GroupBy.ITEM and bool(group[0].name_zh)
         rows.append(
             KpiRow(
                 key=key,
+                name_zh=group[0].name_zh if named else None,
+                name_en=(group[0].name_en or group[0].name_zh) if named else None,
                 items=len(group),
                 finished=len(finished),
                 early=len(early),

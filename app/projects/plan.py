@@ -22,8 +22,8 @@ from app.projects.templates import get_template, instantiate
 from app.projects.timing import Event, Timing, timing
 
 ITEM_COLUMNS = (
-    "id, project_id, item_code, name_zh, stage, department_code, department_id, statutory_days,"
-    " promised_days, parallel_group, source, reason, status, merged_into_id, missing_documents,"
+    "id, project_id, item_code, name_zh, name_en, stage, department_code, department_id, statutory_days,"
+    " promised_days, parallel_group, source, reason, reason_en, status, merged_into_id, missing_documents,"
     " supplement_due, supplemented_at, version,"
     " ARRAY(SELECT prerequisite_id FROM approval.item_prerequisite ip WHERE ip.item_id = i.id"
     " ORDER BY prerequisite_id) AS prerequisites"
@@ -38,6 +38,7 @@ class Item(BaseModel):
     project_id: int
     item_code: str
     name_zh: str
+    name_en: str
     stage: str
     department_code: str
     department_id: int | None
@@ -45,7 +46,8 @@ class Item(BaseModel):
     promised_days: int
     parallel_group: str | None
     source: str
-    reason: str | None
+    reason: str | None = Field(description="增补原因：预评价发现的冲突")
+    reason_en: str | None = Field(description="增补原因（英文）；此前增补的事项为空")
     status: str
     merged_into_id: int | None
     missing_documents: list[str] | None
@@ -134,15 +136,16 @@ def create_plan(conn: Connection[Any], grant: Grant, project_id: int) -> list[It
         for p in planned:
             row = conn.execute(
                 """
-                INSERT INTO approval.item (project_id, item_code, name_zh, stage, department_code,
+                INSERT INTO approval.item (project_id, item_code, name_zh, name_en, stage, department_code,
                   department_id, statutory_days, promised_days, parallel_group, source, status)
-                VALUES (%s, %s, %s, %s, %s, (SELECT id FROM auth.organisation WHERE code = %s), %s, %s, %s,
-                  'template', %s) RETURNING id
+                VALUES (%s, %s, %s, %s, %s, %s, (SELECT id FROM auth.organisation WHERE code = %s), %s, %s,
+                  %s, 'template', %s) RETURNING id
                 """,
                 (
                     project_id,
                     p.item.code,
                     p.item.name_zh,
+                    p.item.name_en,
                     p.item.stage,
                     p.item.department,
                     p.item.department,

@@ -31,6 +31,7 @@ class SupervisionWarning(BaseModel):
     item_id: int | None
     item_code: str | None
     item_name_zh: str | None
+    item_name_en: str | None = None
     department_code: str
     project_id: int
     project_code: str
@@ -78,7 +79,7 @@ def _rows(
     query = sql.SQL(
         "SELECT i.id, i.item_code, i.name_zh, i.department_code, i.promised_days, i.status,"
         " i.missing_documents,"
-        " i.supplement_due, i.supplemented_at, p.id, p.code, p.name FROM approval.item i"
+        " i.supplement_due, i.supplemented_at, p.id, p.code, p.name, i.name_en FROM approval.item i"
         " JOIN project.project p ON p.id = i.project_id WHERE {where}"
         " AND (%(pid)s::bigint IS NULL OR p.id = %(pid)s)"
         " AND (%(dept)s::text IS NULL OR i.department_code = %(dept)s)"
@@ -106,6 +107,7 @@ def item_warnings(
         pid,
         pcode,
         pname,
+        name_en,
     ) = row
     used = t.elapsed_days / promised if promised else 0.0
     due = cal.add_working_days(t.started, promised) if t.started else None
@@ -113,6 +115,7 @@ def item_warnings(
         "item_id": item_id,
         "item_code": code,
         "item_name_zh": name,
+        "item_name_en": name_en,
         "department_code": dept,
         "project_id": pid,
         "project_code": pcode,
@@ -132,7 +135,7 @@ def item_warnings(
                 kind="overdue",
                 **base,
                 message_zh=f"{name}已超过承诺时限（已用 {t.elapsed_days}/{promised} 个工作日）。",
-                message_en=f"{code} is overdue ({t.elapsed_days}/{promised} working days).",
+                message_en=f"{name_en} is overdue ({t.elapsed_days}/{promised} working days).",
             )
         )
     elif status in RUNNING and used >= YELLOW_SHARE:
@@ -143,7 +146,8 @@ def item_warnings(
                 **base,
                 message_zh=f"{name}已用承诺时限的 {100 * used:.0f}%"
                 f"（{t.elapsed_days}/{promised} 个工作日）。",
-                message_en=f"{code} has used {100 * used:.0f}% of its promised limit.",
+                message_en=f"{name_en} has used {100 * used:.0f}% of its promised limit"
+                f" ({t.elapsed_days}/{promised} working days).",
             )
         )
     if missing and supplemented_at is None and supplement_due is not None and supplement_due < as_of:
@@ -153,7 +157,7 @@ def item_warnings(
                 kind="supplement_overdue",
                 **base,
                 message_zh=f"{name}的容缺材料应于 {supplement_due} 前补齐，已逾期。",
-                message_en=f"{code}: missing documents were due on {supplement_due}.",
+                message_en=f"{name_en}: the missing documents were due on {supplement_due}.",
             )
         )
     return out
@@ -187,5 +191,5 @@ def kpis(
         return []
     cal = load_calendar(conn)
     events = item_events(conn, [r[0] for r in rows])
-    facts = [ItemFact(r[3], r[1], r[4], timing(events[r[0]], cal, as_of)) for r in rows]
+    facts = [ItemFact(r[3], r[1], r[4], timing(events[r[0]], cal, as_of), r[2], r[12]) for r in rows]
     return compute_kpis(facts, by, as_of)

@@ -6,23 +6,26 @@ from collections.abc import Hashable, Mapping, Sequence
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app.errors import Unprocessable
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 K = TypeVar("K", bound=Hashable)
 STAGES = ("project_land", "engineering", "construction", "completion")
+# A name shown to people: required, and not blank.
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
 class TemplateItem(BaseModel):
     """One approval item of a template."""
 
     code: str
-    name_zh: str
+    name_zh: Name
+    name_en: Name
     stage: str
     department: str
     statutory_days: int = Field(ge=1)

@@ -97,3 +97,105 @@ def test_a_report_naming_the_project_code_feeds_the_new_plan(
     assert items["heritage_impact"]["source"] == "pre_evaluation"
     assert items["heritage_impact"]["id"] in items["land_pre_review"]["prerequisites"]
     assert "紫线内" in items["heritage_impact"]["reason"]
+
+
+def engine_finding(grade: str, item_zh: str, layer: str, layer_zh: str, zh: str, en: str) -> dict[str, Any]:
+    """A finding as the engine stores it: the approval item by its Chinese name, messages in two languages."""
+    return {
+        "grade": grade,
+        "approval_item": item_zh,
+        "layer": layer,
+        "layer_name_zh": layer_zh,
+        "message_zh": zh,
+        "message_en": en,
+        "department": "forestry",
+        "rule_id": f"{layer}.x",
+    }
+
+
+def test_new_items_carry_english_names_everywhere_they_are_served(
+    client: TestClient, make_account: Any
+) -> None:
+    unit = make_account(Role.PROJECT_UNIT, "works")
+    p = new_project(client, unit, owner_dept_code="education")
+    items = plan_items(client, unit, p["id"])
+    assert (items["construction_permit"]["name_zh"], items["construction_permit"]["name_en"]) == (
+        "施工许可证",
+        "Construction permit",
+    )
+    plan = client.get(f"/api/projects/{p['id']}/plan?as_of=2025-06-02", headers=unit.headers).json()
+    names = {i["item_code"]: i["name_en"] for i in plan["items"]}
+    assert names["land_pre_review"] == "Land-use pre-review and site selection opinion"
+    assert all(name.strip() for name in names.values())
+    listed = client.get(f"/api/items?project_id={p['id']}", headers=unit.headers).json()
+    assert {i["item_code"]: i["name_en"] for i in listed} == names
+    templates = client.get("/api/approval-templates", headers=unit.headers).json()
+    house = next(t for t in templates if t["project_type"] == "house_building")
+    assert {i["code"]: i["name_en"] for i in house["items"]}[
+        "project_proposal"
+    ] == "Project proposal approval"
+
+
+def test_a_stored_report_links_once_by_the_item_names_it_carries(
+    client: TestClient, make_account: Any, owner_conn: psycopg.Connection[Any]
+) -> None:
+    unit = make_account(Role.PROJECT_UNIT, "works")
+    p = new_project(client, unit, owner_dept_code="education")
+    items = plan_items(client, unit, p["id"])
+    report_id = stored_report(
+        owner_conn,
+        unit.id,
+        unit.org_id,
+        [
+            engine_finding(
+                "conditional",
+                "使用林地审核同意书",
+                "forest_land",
+                "林地",
+                "占用Ⅲ级保护林地 2500 m²",
+                "Occupies 2500 m² of grade III forest land",
+            ),
+            engine_finding(
+                "conditional",
+                "环境影响评价文件审批",
+                "water_source_2",
+                "饮用水水源二级保护区",
+                "位于二级保护区",
+                "In zone 2",
+            ),
+        ],
+    )
+    url = f"/api/projects/{p['id']}/plan/pre-evaluations/{report_id}"
+    r = client.post(url, headers=unit.headers)
+    assert r.status_code == 200, r.text
+    added = {i["item_code"]: i for i in r.json()}
+    assert set(added) == {"forest_use_permit", "environmental_impact"}
+    forest = added["forest_use_permit"]
+    assert (forest["name_zh"], forest["name_en"]) == ("使用林地审核同意书", "Forest-land use approval")
+    assert forest["reason"] == f"预评价#{report_id} 林地：占用Ⅲ级保护林地 2500 m²"
+    assert (
+        forest["reason_en"]
+        == f"Pre-evaluation #{report_id} Forest land: Occupies 2500 m² of grade III forest land"
+    )
+    assert (
+        forest["id"]
+        in client.get(f"/api/items/{items['land_pre_review']['id']}", headers=unit.headers).json()[
+            "prerequisites"
+        ]
+    )
+    before = {
+        i["id"]: (i["version"], i["reason"])
+        for i in client.get(f"/api/items?project_id={p['id']}", headers=unit.headers).json()
+    }
+    # Linking the same report again adds and annotates nothing.
+    r = client.post(url, headers=unit.headers)
+    assert r.status_code == 200 and r.json() == []
+    after = {
+        i["id"]: (i["version"], i["reason"])
+        for i in client.get(f"/api/items?project_id={p['id']}", headers=unit.headers).json()
+    }
+    assert after == before
+    codes = [
+        i["item_code"] for i in client.get(f"/api/items?project_id={p['id']}", headers=unit.headers).json()
+    ]
+    assert codes.count("forest_use_permit") == 1

@@ -82,12 +82,33 @@ def test_kpis_by_department_and_month() -> None:
     assert months == {"2025-03": 2, "2025-10": 2, "2025-11": 1}
     items = {r.key for r in compute_kpis(facts(), GroupBy.ITEM, AS_OF)}
     assert "stability_assessment" not in items and len(items) == 5
+    started = next(f for f in facts() if f.timing.started)
+    named = [
+        ItemFact("drc", "project_proposal", 10, started.timing, "项目建议书批复", "Project proposal approval")
+    ]
+    (by_item,) = compute_kpis(named, GroupBy.ITEM, AS_OF)
+    assert (by_item.name_zh, by_item.name_en) == ("项目建议书批复", "Project proposal approval")
+    assert compute_kpis(named, GroupBy.DEPARTMENT, AS_OF)[0].name_zh is None
 
 
 def row(
     code: str, promised: int, status: str, missing: list[str] | None = None, due: date | None = None
 ) -> tuple:
-    return (1, code, code, "pnr", promised, status, missing, due, None, 9, "2025-440307-47-01-000010", "学校")
+    return (
+        1,
+        code,
+        f"{code}事项",
+        "pnr",
+        promised,
+        status,
+        missing,
+        due,
+        None,
+        9,
+        "2025-440307-47-01-000010",
+        "学校",
+        f"Item {code}",
+    )
 
 
 def test_warning_levels() -> None:
@@ -107,3 +128,6 @@ def test_warning_levels() -> None:
     assert on_time == []
     w = item_warnings(row("x", 11, "under_review"), timing(accepted, cal, AS_OF), cal, AS_OF)[0]
     assert w.due_on == d(11, 18) and w.used_pct == 81.8
+    # The warning names the item in both languages.
+    assert (w.item_name_zh, w.item_name_en) == ("x事项", "Item x")
+    assert w.message_zh.startswith("x事项已用") and w.message_en.startswith("Item x has used 82%")
