@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import shapely
 
 from app.audit.log import Actor
 from app.auth.policy import Role
@@ -612,6 +613,10 @@ def test_a_narrow_screen_scrolls_the_tables_not_the_page(
         assert page.js(
             "(b => b.scrollWidth > b.clientWidth)(document.querySelector('#pj-gantt').parentElement)"
         )
+        # The edit form and the pre-evaluation chooser fit too.
+        click(page, "#pj-edit")
+        page.wait_for("document.getElementById('pj-edit-form') && document.getElementById('pj-link')")
+        assert page.js("document.documentElement.scrollWidth") <= 400
 
 
 def test_a_demand_is_raised_and_rejected_with_a_reason(
@@ -651,4 +656,212 @@ def test_a_demand_is_raised_and_rejected_with_a_reason(
     )
     assert row_cells(page, row)["status"] == "已驳回"
     assert row_cells(page, row)["outcome"] == "该处已规划社区公园"
+    assert_offline(page, url)
+
+
+# --- English item names, editing a project, items a pre-evaluation triggers, footprints ---------------------
+
+
+def item_name_cell(page: Page, code: str) -> str:
+    return text(page, f"#pj-plan tr[data-item-code={code}] td[data-col=name] button")
+
+
+def test_item_names_follow_the_chosen_language(
+    page: Page, server: tuple[str, RequestLog], demo: DemoEnv
+) -> None:
+    url, _ = server
+    unit = demo.account(Role.PROJECT_UNIT, "works")
+    project = new_project(demo, unit, f"事项名称测试{unique('p')[-8:]}", plan=True)
+    open_projects(page, url, unit)
+    open_project(page, project["code"])
+    page.wait_for("document.getElementById('pj-plan')")
+    assert item_name_cell(page, "construction_permit") == "施工许可证"
+    assert item_name_cell(page, "land_pre_review") == "用地预审与选址意见书"
+    open_item(page, "construction_permit")
+    page.js("document.getElementById('lang').click()")
+    assert item_name_cell(page, "construction_permit") == "Construction permit"
+    assert item_name_cell(page, "land_pre_review") == "Land-use pre-review and site selection opinion"
+    assert item_name_cell(page, "project_proposal") == "Project proposal approval"
+    assert text(page, "#pj-item h4 span") == "Construction permit "
+    label = "#pj-gantt .gantt-row[data-item-code=construction_permit] .gantt-label"
+    assert text(page, label) == "Construction permit"
+    page.js("document.getElementById('lang').click()")
+    assert item_name_cell(page, "construction_permit") == "施工许可证" and text(page, label) == "施工许可证"
+    assert_offline(page, url)
+
+
+def record_patches(page: Page) -> None:
+    """Keep the body of every PATCH the page sends (window.patches)."""
+    page.js(
+        "(() => { window.patches = []; const f = window.fetch;"
+        " window.fetch = (u, o) => { if (o?.method === 'PATCH') window.patches.push(JSON.parse(o.body));"
+        " return f(u, o); }; return true; })()"
+    )
+
+
+def test_a_project_is_edited_and_a_stale_edit_writes_nothing(
+    page: Page, server: tuple[str, RequestLog], demo: DemoEnv
+) -> None:
+    url, _ = server
+    unit = demo.account(Role.PROJECT_UNIT, "works")
+    name = f"项目修改测试{unique('p')[-8:]}"
+    project = new_project(demo, unit, name)
+    open_projects(page, url, unit)
+    record_patches(page)
+    open_project(page, project["code"])
+    click(page, "#pj-edit")
+    page.wait_for("document.getElementById('pj-edit-form')")
+    # Only legal next statuses are offered.
+    assert page.js("[...document.querySelectorAll('#pj-e-status option')].map(o => o.value)") == [
+        "reserve",
+        "preparation",
+        "stopped",
+    ]
+    set_value(page, "#pj-e-status", "preparation")
+    set_value(page, "#pj-e-tier", "preparation")
+    set_value(page, "#pj-e-investment", "9000")
+    set_value(page, "#pj-e-start", "2026-11-02")
+    click(page, "#pj-e-submit")
+    notice = page.wait_for("document.querySelector('#pj-edit-notice.pj-ok')?.textContent")
+    assert notice == "已保存项目修改：状态、库别、总投资、计划开工。"
+    assert page.js("window.patches") == [
+        {
+            "status": "preparation",
+            "tier": "preparation",
+            "investment_wan": "9000",
+            "planned_start": "2026-11-02",
+        }
+    ]
+    assert text(page, "#pj-fact-status") == "前期 · 前期库"
+    assert text(page, "#pj-fact-investment") == "9,000 万元"
+    assert text(page, "#pj-fact-start") == "2026-11-02"
+    current = demo.client.get(f"/api/projects/{project['id']}", headers=unit.headers).json()
+    assert (current["version"], current["status"], current["investment_wan"]) == (2, "preparation", "9000.00")
+
+    # Someone else renames the project while the form is open: the page's edit is refused, nothing written.
+    click(page, "#pj-edit")
+    set_value(page, "#pj-e-investment", "9500")
+    r = demo.client.patch(
+        f"/api/projects/{project['id']}",
+        json={"name": f"{name}（已更名）"},
+        headers={**unit.headers, "If-Match": '"2"'},
+    )
+    assert r.status_code == 200, r.text
+    click(page, "#pj-e-submit")
+    stale = "数据已被他人修改（当前版本 3，提交的版本 2），请刷新后重试。"
+    assert page.wait_for("document.getElementById('pj-edit-error').textContent") == stale
+    current = demo.client.get(f"/api/projects/{project['id']}", headers=unit.headers).json()
+    assert (current["version"], current["investment_wan"]) == (3, "9000.00")
+    page.js("document.getElementById('lang').click()")
+    assert text(page, "#pj-edit-error") == "Stale update: the current version is 3, you sent 2."
+    assert text(page, "#pj-e-reload") == "Reload the current data"
+    page.js("document.getElementById('lang').click()")
+    # Reloading shows the other person's change; the edit then goes through.
+    click(page, "#pj-e-reload")
+    page.wait_for(f"document.getElementById('pj-e-name')?.value === {json.dumps(name + '（已更名）')}")
+    assert text(page, "#pj-project-name") == f"{name}（已更名）"
+    set_value(page, "#pj-e-investment", "9500")
+    click(page, "#pj-e-submit")
+    assert (
+        page.wait_for("document.querySelector('#pj-edit-notice.pj-ok')?.textContent")
+        == "已保存项目修改：总投资。"
+    )
+    assert page.js("window.patches")[-1] == {"investment_wan": "9500"}
+    # Back in the library, the row shows the changes.
+    click(page, "#pj-back")
+    row = f"#pj-projects tr[data-code='{project['code']}']"
+    page.wait_for(f'document.querySelector("{row}")')
+    cells = row_cells(page, row)
+    assert (cells["name"], cells["status"], cells["investment_wan"], cells["planned_start"]) == (
+        f"{name}（已更名）",
+        "前期 · 前期库",
+        "9,500 万元",
+        "2026-11-02",
+    )
+    assert_offline(page, url)
+
+
+@pytest.fixture(scope="module")
+def world_server(preeval_world: DemoEnv) -> Iterator[str]:
+    """The hand-made pre-evaluation world (grade Ⅲ forest at [200,300]×[0,100]) served by uvicorn."""
+    with live_server(create_app(preeval_world.settings)) as url:
+        yield url
+
+
+def test_a_stored_pre_evaluation_adds_the_forest_item_once_with_its_reason(
+    page: Page, world_server: str, preeval_world: DemoEnv
+) -> None:
+    from tests.preeval_world import box, geojson
+
+    url, env = world_server, preeval_world
+    unit = env.account(Role.PROJECT_UNIT, "works")
+    project = new_project(env, unit, f"林地增补测试{unique('p')[-8:]}", plan=True)
+    assert "forest_use_permit" not in project["items"]
+    # 5000 m² of grade Ⅲ forest land (小班 B): conditional, needs 使用林地审核同意书 before 用地预审.
+    r = env.client.post(
+        "/api/pre-evaluations",
+        json={"footprint": geojson(box(250, 0, 350, 100)), "project_type": "school"},
+        headers=unit.headers,
+    )
+    assert r.status_code == 201, r.text
+    report_id = r.json()["id"]
+    # Footprint history: two versions recorded in EPSG:4547, 10,000 m² then 5,000 m².
+    for geom, note in ((box(200, 0, 300, 100), "初版"), (box(250, 0, 350, 50), "调整")):
+        r = env.client.post(
+            f"/api/projects/{project['id']}/footprints",
+            json={"footprint": shapely.geometry.mapping(geom), "crs": "EPSG:4547", "note": note},
+            headers=unit.headers,
+        )
+        assert r.status_code == 201, r.text
+
+    open_projects(page, url, unit)
+    open_project(page, project["code"])
+    page.wait_for("document.getElementById('pj-link-report')")
+    assert report_id in [
+        int(v)
+        for v in page.js("[...document.querySelectorAll('#pj-link-report option')].map(o => o.value)")
+        if v
+    ]
+    set_value(page, "#pj-link-report", str(report_id))
+    click(page, "#pj-link-submit")
+    page.wait_for("document.getElementById('pj-link-items')")
+    assert text(page, "#pj-link-notice") == f"已按预评价报告 #{report_id} 增补或标注 1 个审批事项："
+    reason = (
+        f"预评价#{report_id} 林地：占用Ⅲ级保护林地 5000 m²（小班 B），需在用地预审前取得使用林地审核同意书"
+    )
+    assert (
+        text(page, "#pj-link-items li[data-item-code=forest_use_permit]") == f"使用林地审核同意书 — {reason}"
+    )
+    page.wait_for("document.querySelector('#pj-plan tr[data-item-code=forest_use_permit]')")
+    marks = row_cells(page, "#pj-plan tr[data-item-code=forest_use_permit]")["marks"]
+    assert "预评价增补" in marks
+    open_item(page, "forest_use_permit")
+    assert text(page, "#pj-item-reason") == reason
+    page.js("document.getElementById('lang').click()")
+    assert text(page, "#pj-link-items li[data-item-code=forest_use_permit]") == (
+        f"Forest-land use approval — Pre-evaluation #{report_id} Forest land: Occupies 5000 m² of protected"
+        " forest land (Ⅲ级保护林地); forest-land use approval before land pre-review"
+    )
+    page.js("document.getElementById('lang').click()")
+
+    # The same report again: nothing is added twice, nothing changes.
+    versions = {
+        i["id"]: i["version"]
+        for i in env.client.get(f"/api/items?project_id={project['id']}", headers=unit.headers).json()
+    }
+    set_value(page, "#pj-link-report", str(report_id))
+    click(page, "#pj-link-submit")
+    page.wait_for("document.getElementById('pj-link-notice')?.textContent.includes('未作改动')")
+    assert text(page, "#pj-link-notice") == f"预评价报告 #{report_id} 所需的审批事项均已在计划中，未作改动。"
+    assert not page.js("document.getElementById('pj-link-items')")
+    assert page.js("document.querySelectorAll('#pj-plan tr[data-item-code=forest_use_permit]').length") == 1
+    items = env.client.get(f"/api/items?project_id={project['id']}", headers=unit.headers).json()
+    assert {i["id"]: i["version"] for i in items} == versions
+    assert [i["item_code"] for i in items].count("forest_use_permit") == 1
+
+    footprints = page.js(
+        "[...document.querySelectorAll('#pj-footprints tbody tr')].map(r => [r.dataset.current,"
+        " r.querySelector('[data-col=area]').textContent, r.querySelector('[data-col=note]').textContent])"
+    )
+    assert footprints == [["true", "5,000 m²", "调整"], ["false", "10,000 m²", "初版"]]
     assert_offline(page, url)

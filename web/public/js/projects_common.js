@@ -40,6 +40,16 @@ export class Orgs {
   }
 }
 
+/** An approval item's name in the chosen language (items and warnings: name_zh/name_en or item_name_…). */
+export function itemName(item) {
+  const zh = item.name_zh ?? item.item_name_zh;
+  const en = item.name_en ?? item.item_name_en;
+  return (currentLang() === "en" && en) || zh || item.item_code || "—";
+}
+
+/** Why an item was added to the plan (the pre-evaluation conflict), in the chosen language. */
+export const itemReason = item => (currentLang() === "en" && item.reason_en) || item.reason || "";
+
 /** The project type's name: the template's Chinese name, or the English one from i18n. */
 export function typeName(templates, type) {
   if (currentLang() === "en") return t("pjTypes")[type] ?? type;

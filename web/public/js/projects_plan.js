@@ -2,7 +2,9 @@
 // and the handling of one item (allowed transitions with the version read, and the item's event log).
 import { api } from "./api.js";
 import { formatDate, pick, t } from "./i18n.js";
-import { day, el, facts, field, label, message, select, table, typeName, wan } from "./projects_common.js";
+import { day, el, facts, field, itemName, itemReason, label, message, select, table, typeName } from "./projects_common.js";
+import { ProjectFacts } from "./projects_edit.js";
+import { footprintHistory, PreevalLink } from "./projects_links.js";
 import { timeline } from "./projects_timeline.js";
 
 const STAGES = ["project_land", "engineering", "construction", "completion"];
@@ -13,15 +15,26 @@ export class ProjectDetail {
   /** ctx: {user, may, asOf, rerender, orgs, templates, back, changed}. */
   constructor(ctx) {
     this.ctx = ctx;
+    this.facts = new ProjectFacts({
+      ...ctx,
+      saved: async project => { this.project = project; await this.reload(); ctx.changed?.(); },
+      reload: async () => { await this.reload(); return this.project; },
+    });
+    this.link = new PreevalLink({ project: () => this.project, linked: () => this.reload() });
     this.close();
   }
+
+  /** Whether the user may add the items a stored pre-evaluation triggers (and list the reports). */
+  #mayLink() { return this.ctx.may("projects:manage") && this.ctx.may("preeval:run"); }
 
   /** Forget the project shown. */
   close() {
     Object.assign(this, {
       project: null, plan: null, planError: null, warnings: new Map(), target: "", itemId: null, events: null,
-      itemNotice: null, notice: null, busy: false, draft: { note: "", missing: "", due: "", into: "" },
+      itemNotice: null, notice: null, busy: false, draft: { note: "", missing: "", due: "", into: "" }, footprints: null,
     });
+    this.facts?.reset();
+    this.link?.reset();
   }
 
   /** Show a project of the list and load its plan. */
@@ -59,29 +72,20 @@ export class ProjectDetail {
       } catch { /* the plan is shown without its warnings */ }
     }
     if (this.itemId && this.plan) await this.#loadEvents();
+    try {
+      this.footprints = await api(`/api/projects/${id}/footprints`);
+    } catch { this.footprints = []; }
+    if (this.plan && this.#mayLink() && this.link.reports == null) await this.link.load();
     this.ctx.rerender();
   }
 
   render() {
     const p = this.project;
-    const { orgs, templates } = this.ctx;
     const back = el("button", { type: "button", id: "pj-back", textContent: t("pjBack") });
     back.addEventListener("click", () => this.ctx.back());
     const section = el("section", { id: "pj-project", className: "pj-project" }, back,
-      el("h3", { textContent: p.name }),
-      facts([
-        [t("pjCode"), el("span", { className: "mono", id: "pj-project-code", textContent: p.code })],
-        [t("pjType"), typeName(templates(), p.project_type)],
-        [t("pjOwner"), orgs().name(p.owner_dept_id)],
-        [t("pjUnit"), orgs().name(p.unit_org_id)],
-        [t("pjInvestment"), wan(p.investment_wan)],
-        [t("pjFunding"), p.funding_source],
-        [t("pjPlannedStart"), day(p.planned_start)],
-        [t("pjStatusLabel"), `${label("pjStatus", p.status)} · ${label("pjTier", p.tier)}`],
-        [t("pjInitiation"), label("pjInitiations", p.initiation)],
-      ]),
-      message(this.notice, "pj-plan-notice"));
-    section.append(this.#planSection());
+      el("h3", { id: "pj-project-name", textContent: p.name }), this.facts.render(p), message(this.notice, "pj-plan-notice"));
+    section.append(this.#planSection(), footprintHistory(this.footprints));
     return section;
   }
 
@@ -114,6 +118,7 @@ export class ProjectDetail {
     box.append(el("p", { id: "pj-plan-summary", className: plan.feasible ? "note" : "pj-infeasible" },
       t(plan.feasible ? "pjFeasible" : "pjInfeasible", plan.target_start, plan.forecast_start, plan.float_days, plan.as_of)));
     box.append(this.#itemsTable(), timeline(this.#ordered(), plan));
+    if (this.#mayLink()) box.append(this.link.render(() => this.ctx.rerender()));
     if (this.itemId) box.append(this.#itemPanel());
     return box;
   }
@@ -159,14 +164,15 @@ export class ProjectDetail {
       if (item.status === "accepted_conditional" || item.missing_documents?.length) {
         badge("conditional", t("pjConditional"), (item.missing_documents ?? []).join("、"));
       }
-      if (item.merged_into_id) badge("merged", t("pjMergedInto", byId.get(item.merged_into_id)?.name_zh ?? item.merged_into_id));
+      if (item.merged_into_id) badge("merged", t("pjMergedInto", byId.has(item.merged_into_id) ? itemName(byId.get(item.merged_into_id)) : item.merged_into_id));
       const warning = this.ctx.may("supervision:read") ? this.warnings.get(item.id) : null;
+      if (item.source === "pre_evaluation") badge("preeval", t("pjFromPreeval"), itemReason(item));
       if (warning) badge(`warn-${warning.level}`, label("pjLevels", warning.level), pick(warning, "message"));
       if (this.#late(item)) badge("late", t("pjLate"));
       return span;
     };
     const name = item => {
-      const open = el("button", { type: "button", className: "link", textContent: item.name_zh });
+      const open = el("button", { type: "button", className: "link", textContent: itemName(item) });
       open.addEventListener("click", () => this.#openItem(item.id));
       return el("span", {}, open, el("small", { className: "mono note", textContent: ` ${item.item_code}` }));
     };
@@ -220,7 +226,7 @@ export class ProjectDetail {
     const close = el("button", { type: "button", className: "link", id: "pj-item-close", textContent: t("pjClose") });
     close.addEventListener("click", () => { this.itemId = null; this.ctx.rerender(); });
     const panel = el("section", { id: "pj-item", className: "pj-item" },
-      el("h4", {}, el("span", { textContent: `${item.name_zh} ` }), el("small", { className: "mono", textContent: item.item_code }), close),
+      el("h4", {}, el("span", { textContent: `${itemName(item)} ` }), el("small", { className: "mono", textContent: item.item_code }), close),
       facts([
         [t("pjItemStatusLabel"), el("span", { id: "pj-item-status", textContent: label("pjItemStatus", item.status) })],
         [t("pjDepartment"), this.ctx.orgs().name(item.department_code)],
@@ -228,6 +234,7 @@ export class ProjectDetail {
         [t("pjMissing"), item.missing_documents?.length
           ? `${item.missing_documents.join("、")}（${t("pjSupplementDue")} ${day(item.supplement_due)}${item.supplemented_at ? `，${t("pjSupplemented")}` : ""}）`
           : t("none")],
+        ...(item.reason ? [[t("pjReasonAdded"), el("span", { id: "pj-item-reason", textContent: itemReason(item) })]] : []),
         [t("pjVersion"), String(item.version)],
       ]));
     if (this.ctx.may("items:transition")) panel.append(this.#actions(item));
@@ -257,7 +264,7 @@ export class ProjectDetail {
     }
     if (actions.includes("merge")) {
       const others = this.plan.items.filter(i => i.id !== item.id && !DONE.has(i.status));
-      box.append(field("pj-item-into", t("pjMergeInto"), bind("into", select([["", t("pjChoose")], ...others.map(i => [String(i.id), i.name_zh])]))).wrap);
+      box.append(field("pj-item-into", t("pjMergeInto"), bind("into", select([["", t("pjChoose")], ...others.map(i => [String(i.id), itemName(i)])]))).wrap);
     }
     const buttons = el("div", { className: "pj-buttons" });
     for (const action of actions) {

@@ -2,7 +2,7 @@
 // and the KPIs computed from the event log, as tables, with the KPI table as CSV or XLSX.
 import { api, download } from "./api.js";
 import { pick, t } from "./i18n.js";
-import { day, el, field, label, message, ratio, select, table } from "./projects_common.js";
+import { day, el, field, itemName, label, message, ratio, select, table } from "./projects_common.js";
 
 export class Supervision {
   /** ctx: {may, asOf, rerender, orgs, templates}. */
@@ -43,7 +43,7 @@ export class Supervision {
       { key: "level", head: t("pjLevel"), cell: level },
       { key: "kind", head: t("pjKind"), cell: w => label("pjKinds", w.kind) },
       { key: "project", head: t("pjProject"), cell: w => `${w.project_code} ${w.project_name}` },
-      { key: "item", head: t("pjItem"), cell: w => w.item_name_zh ?? "—" },
+      { key: "item", head: t("pjItem"), cell: w => (w.item_name_zh ? itemName(w) : "—") },
       { key: "department", head: t("pjDepartment"), cell: w => this.ctx.orgs().name(w.department_code) },
       { key: "status", head: t("pjItemStatusLabel"), cell: w => label("pjItemStatus", w.status) },
       { key: "clock", head: t("pjUsed"), cell: w => (w.elapsed_days == null ? "—" : `${w.elapsed_days}/${w.promised_days}（${w.used_pct}%）`) },
@@ -57,9 +57,10 @@ export class Supervision {
   #kpiKey(row) {
     if (this.by === "department") return this.ctx.orgs().name(row.key);
     if (this.by === "item") {
+      if (row.name_zh) return `${itemName(row)} (${row.key})`;
       for (const tpl of this.ctx.templates().values()) {
         const item = tpl.items.find(i => i.code === row.key);
-        if (item) return `${item.name_zh} (${row.key})`;
+        if (item) return `${itemName(item)} (${row.key})`;
       }
     }
     return row.key === "total" ? t("pjTotal") : row.key;

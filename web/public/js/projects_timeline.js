@@ -2,7 +2,7 @@
 // (latest start → latest finish, back-scheduled from the target start) and the actual clock (受理 → decision,
 // or the reporting date while it runs), with the reporting date and the target start marked.
 import { t } from "./i18n.js";
-import { daysBetween, el, label } from "./projects_common.js";
+import { daysBetween, el, itemName, label } from "./projects_common.js";
 
 /** The first day of each month inside [from, to]. */
 function monthStarts(from, to) {
@@ -59,7 +59,7 @@ export function timeline(items, plan) {
     }
     track.append(...[marker("as-of", plan.as_of, t("pjAsOf")), marker("target", plan.target_start, t("pjTarget"))].filter(Boolean));
     const row = el("div", { className: `gantt-row${s?.critical ? " critical" : ""}` },
-      el("span", { className: "gantt-label", textContent: item.name_zh, title: item.item_code }), track);
+      el("span", { className: "gantt-label", textContent: itemName(item), title: item.item_code }), track);
     row.dataset.itemCode = item.item_code;
     return row;
   });

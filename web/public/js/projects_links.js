@@ -1,0 +1,97 @@
+// What a project's detail links to besides its plan: a stored pre-evaluation report whose findings add
+// approval items (POST /api/projects/{id}/plan/pre-evaluations/{report}), and the footprint history.
+import { api } from "./api.js";
+import { formatCount, formatDate, t } from "./i18n.js";
+import { el, field, itemName, itemReason, message, select, table } from "./projects_common.js";
+
+export class PreevalLink {
+  /** ctx: {project() → the project shown, linked() → Promise (reload the plan)}. */
+  constructor(ctx) {
+    this.ctx = ctx;
+    this.reset();
+  }
+
+  reset() {
+    this.reports = null; // the stored reports the user may see (GET /api/pre-evaluations)
+    this.choice = "";
+    this.added = null; // the items the last link added or annotated
+    this.notice = null;
+    this.busy = false;
+  }
+
+  /** Load the reports the user may see; those naming the project's code come first. */
+  async load() {
+    const code = this.ctx.project().code;
+    try {
+      const reports = await api("/api/pre-evaluations?limit=200");
+      this.reports = reports.sort((a, b) => (b.project_code === code) - (a.project_code === code) || b.id - a.id);
+    } catch (error) {
+      this.reports = [];
+      this.notice = error;
+    }
+  }
+
+  render(rerender) {
+    const box = el("section", { id: "pj-link", className: "pj-link" }, el("h4", { textContent: t("pjLinkTitle") }),
+      el("p", { className: "note", textContent: t("pjLinkHint") }));
+    if (this.reports == null) {
+      box.append(el("p", { className: "note", textContent: t("pjLoading") }));
+      return box;
+    }
+    const code = this.ctx.project().code;
+    if (!this.reports.length) {
+      box.append(el("p", { className: "note", id: "pj-link-none", textContent: t("pjLinkNone") }), message(this.notice, "pj-link-notice"));
+      return box;
+    }
+    const option = r => [String(r.id), t("pjLinkOption", r.id, formatDate(r.created_at), t("pjVerdicts")[r.verdict] ?? r.verdict,
+      formatCount(Math.round(r.footprint_area_m2)), r.project_code === code, r.stale)];
+    const chooser = select([["", t("pjChoose")], ...this.reports.map(option)], this.choice);
+    chooser.addEventListener("change", () => { this.choice = chooser.value; });
+    const add = el("button", { type: "button", id: "pj-link-submit", className: "primary", textContent: t("pjLinkSubmit") });
+    add.disabled = this.busy;
+    add.addEventListener("click", () => this.#link(rerender));
+    box.append(el("div", { className: "pj-tools" }, field("pj-link-report", t("pjLinkReport"), chooser).wrap, add),
+      message(this.notice, "pj-link-notice"));
+    if (this.added?.length) {
+      box.append(el("ul", { id: "pj-link-items", className: "pj-link-items" }, ...this.added.map(item => {
+        const li = el("li", {}, el("strong", { textContent: itemName(item) }), el("span", { textContent: ` — ${itemReason(item)}` }));
+        li.dataset.itemCode = item.item_code;
+        return li;
+      })));
+    }
+    return box;
+  }
+
+  async #link(rerender) {
+    if (!this.choice) { this.notice = { key: "pjErrChooseReport" }; rerender(); return; }
+    this.busy = true;
+    this.notice = null;
+    this.added = null;
+    rerender();
+    try {
+      this.added = await api(`/api/projects/${this.ctx.project().id}/plan/pre-evaluations/${this.choice}`, { method: "POST" });
+      this.notice = this.added.length ? { ok: ["pjLinkAdded", Number(this.choice), this.added.length] } : { ok: ["pjLinkNothing", Number(this.choice)] };
+    } catch (error) {
+      this.notice = error;
+    }
+    this.busy = false;
+    await this.ctx.linked();
+  }
+}
+
+/** The footprint history (current first): area, when it was recorded, whether it was superseded, note. */
+export function footprintHistory(footprints) {
+  const box = el("section", { id: "pj-footprint-history", className: "pj-footprints" }, el("h4", { textContent: t("pjFootprints") }));
+  if (!footprints?.length) {
+    box.append(el("p", { className: "note", id: footprints ? "pj-no-footprints" : "", textContent: t(footprints ? "pjNoFootprints" : "pjLoading") }));
+    return box;
+  }
+  box.append(table([
+    { key: "id", head: "#", cell: f => String(f.id), className: "num" },
+    { key: "area", head: t("pjArea"), cell: f => `${formatCount(Math.round(f.area_m2 * 100) / 100)} m²`, className: "num" },
+    { key: "created", head: t("pjRecorded"), cell: f => formatDate(f.created_at) },
+    { key: "state", head: t("pjFootprintState"), cell: f => (f.superseded_at ? t("pjSuperseded", formatDate(f.superseded_at)) : t("pjFootprintCurrent")) },
+    { key: "note", head: t("pjNote"), cell: f => f.note || "—" },
+  ], footprints, { id: "pj-footprints", rowProps: f => ({ id: String(f.id), current: String(!f.superseded_at) }) }));
+  return box;
+}
