@@ -35,7 +35,7 @@ export class BulkPanel {
     const form = el("div", { className: "dm-form", id: "dm-bulk-form" },
       el("p", { className: "note" }, t("dmBulkHint"), " ", template),
       el("label", { htmlFor: input.id, textContent: t("dmBulkFile") }), input,
-      this.file ? el("p", { className: "note", textContent: t("dmBulkChosen", this.file.name) }) : null,
+      this.file ? el("p", { className: "note", id: "dm-bulk-chosen", textContent: t("dmBulkChosen", this.file.name) }) : null,
       el("div", { className: "dm-actions" }, check, apply));
     fill(this.root, el("summary", { textContent: t("dmBulk") }), form, this.#outcome());
     return this.root;

@@ -117,21 +117,25 @@ const FIELDS = [
 ];
 const DECIMAL = /^\d+(\.\d{1,2})?$/;
 
-/** The message for a field's value, or null when it is good (the API checks again). */
+/** The message key (and its argument) for a field's value, or null when it is good (the API checks again). */
 export function fieldProblem(key, kind, value) {
   const text = value.trim();
   if (kind === "code") {
-    if (!text) return t("dmErrCodeMissing");
-    if (text.length > 64) return t("dmErrCodeLong");
+    if (!text) return ["dmErrCodeMissing"];
+    if (text.length > 64) return ["dmErrCodeLong"];
   }
-  if (kind === "area" && !text) return t("dmErrAreaMissing");
-  if (kind === "integer" && !text) return t("dmErrHouseholdsMissing");
-  if (kind === "area" && !(DECIMAL.test(text) && Number(text) <= 1e9)) return t("dmErrArea");
-  if (kind === "integer" && !(/^\d+$/.test(text) && Number(text) <= 100000)) return t("dmErrHouseholds");
-  if (kind === "money" && text && !(DECIMAL.test(text) && Number(text) <= 1e13)) return t("dmErrMoney", t("dmMoneyNames")[key]);
-  if (kind === "text" && text.length > (key === "address" ? 300 : 200)) return t("dmErrTooLong", t("dmFields")[key]);
+  if (kind === "area" && !text) return ["dmErrAreaMissing"];
+  if (kind === "integer" && !text) return ["dmErrHouseholdsMissing"];
+  if (kind === "area" && !(DECIMAL.test(text) && Number(text) <= 1e9)) return ["dmErrArea"];
+  if (kind === "integer" && !(/^\d+$/.test(text) && Number(text) <= 100000)) return ["dmErrHouseholds"];
+  if (kind === "money" && text && !(DECIMAL.test(text) && Number(text) <= 1e13)) return ["dmErrMoney", key];
+  if (kind === "text" && text.length > (key === "address" ? 300 : 200)) return ["dmErrTooLong", key];
   return null;
 }
+
+/** A problem's text in the language chosen now. */
+const say = ([message, key]) =>
+  message === "dmErrMoney" ? t(message, t("dmMoneyNames")[key]) : key ? t(message, t("dmFields")[key]) : t(message);
 
 /** One unit entered by hand (POST …/units), checked field by field before it is sent. */
 export class ManualUnitPanel {
@@ -186,7 +190,7 @@ export class ManualUnitPanel {
     const problem = this.problems[key];
     const field = el("div", { className: "field" }, el("label", { htmlFor: id, textContent: label }), input);
     if (problem) {
-      const message = el("p", { className: "error dm-field-error", id: `${id}-error`, textContent: problem });
+      const message = el("p", { className: "error dm-field-error", id: `${id}-error`, textContent: say(problem) });
       input.setAttribute("aria-invalid", "true");
       input.setAttribute("aria-describedby", message.id);
       field.append(message);
