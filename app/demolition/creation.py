@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import shapely
 from psycopg import Connection
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.audit.log import record
 from app.auth.deps import Grant
@@ -54,7 +54,9 @@ class CreationReport(BaseModel):
     source: UnitSource
     created: int
     unit_codes: list[str]
-    skipped: list[str]
+    skipped: list[str] = Field(description="已在台账中（按单元编号）而未再建的单元")
+    households: int = Field(default=0, description="新建单元的户数合计")
+    floor_area_m2: float = Field(default=0, description="新建单元的建筑面积合计（m²）")
 
 
 def _refuse(problems: list[RowProblem]) -> Unprocessable:
@@ -124,14 +126,16 @@ def from_pre_evaluation(
         subdistricts = subdistrict_lookup(conn)
         existing = _existing_codes(conn, project_id)
         created, skipped = [], []
+        households, floor_area = 0, 0.0
         for fid, props, wkb, ownership, subdistrict in rows:
             code = str(props.get("building_code") or f"cur_building-{fid}")
             if code in existing:
                 skipped.append(code)
                 continue
+            area, count = _number(props.get("floor_area")), int(_number(props.get("households")))
             fields = {
-                "floor_area_m2": _number(props.get("floor_area")),
-                "households": int(_number(props.get("households"))),
+                "floor_area_m2": area,
+                "households": count,
                 "owner_type": OWNERSHIP.get(str(ownership)) if ownership else None,
                 "subdistrict_id": _org_id(conn, subdistricts.get(str(subdistrict).lower()))
                 if subdistrict
@@ -151,8 +155,15 @@ def from_pre_evaluation(
             )
             existing.add(code)
             created.append(code)
+            households += count
+            floor_area += area
         result = CreationReport(
-            source=UnitSource.PRE_EVALUATION, created=len(created), unit_codes=created, skipped=skipped
+            source=UnitSource.PRE_EVALUATION,
+            created=len(created),
+            unit_codes=created,
+            skipped=skipped,
+            households=households,
+            floor_area_m2=round(floor_area, 2),
         )
         record(
             conn,
@@ -265,7 +276,14 @@ def import_rows(
             raise _refuse(problems)
         for number, code, fields, geom in good:
             insert_unit(conn, grant.actor, project_id, code, fields, geom, source, {"row": number})
-        result = CreationReport(source=source, created=len(good), unit_codes=[g[1] for g in good], skipped=[])
+        result = CreationReport(
+            source=source,
+            created=len(good),
+            unit_codes=[g[1] for g in good],
+            skipped=[],
+            households=sum(int(g[2].get("households") or 0) for g in good),
+            floor_area_m2=round(sum(float(g[2].get("floor_area_m2") or 0) for g in good), 2),
+        )
         record(
             conn,
             grant.actor,

@@ -13,10 +13,11 @@ from pydantic import BaseModel, Field
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
-from app.demolition import bulk, creation
+from app.demolition import bulk, creation, sources
 from app.demolition.bulk import BulkReport
 from app.demolition.creation import CreationReport
 from app.demolition.sheets import BULK_COLUMNS, COLUMNS, MAX_SHEET_BYTES, template_xlsx
+from app.demolition.sources import ReportChoice
 from app.errors import PayloadTooLarge
 
 router = APIRouter(tags=["demolition"])
@@ -32,6 +33,22 @@ class FromPreEvaluation(BaseModel):
     """Which stored pre-evaluation report to take the buildings from."""
 
     pre_evaluation_id: int = Field(description="预评价报告编号")
+
+
+@router.get(
+    "/api/demolition/projects/{project_id}/pre-evaluations",
+    response_model=list[ReportChoice],
+    summary="可用于生成征拆单元的预评价报告",
+)
+def pre_evaluation_choices(
+    project_id: int,
+    conn: Conn,
+    grant: ManageGrant,
+    limit: Annotated[int, Query(ge=1, le=500, description="最多列出的报告数")] = 100,
+) -> list[ReportChoice]:
+    """Stored reports with buildings to demolish, the project's own first; each says how many are in the
+    ledger already (those are skipped when units are created from it)."""
+    return sources.report_choices(conn, grant, project_id, limit)
 
 
 @router.post(

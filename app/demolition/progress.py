@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from psycopg import Connection, sql
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.demolition.models import CLEARED, PIPELINE, STATUS_LABELS, UnitStatus
 
@@ -46,6 +46,12 @@ class Breakdown(BaseModel):
     cleared_households: int
     progress_pct: float | None
     by_status: list[StatusTally]
+    agreed_compensation_yuan: float | None = Field(
+        default=None, description="协议补偿合计（元，台账现值）；无单元填写时为空"
+    )
+    paid_compensation_yuan: float | None = Field(
+        default=None, description="已付补偿合计（元，台账现值）；无单元填写时为空"
+    )
 
 
 class BurndownPoint(BaseModel):
@@ -91,6 +97,8 @@ class UnitFact:
     households: int
     group: str
     group_zh: str
+    agreed_yuan: float | None = None
+    paid_yuan: float | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,12 @@ def progress_of(units: list[UnitFact]) -> float | None:
     if area > 0:
         return pct(sum(u.floor_area_m2 for u in units if u.status in CLEARED), area)
     return pct(sum(1 for u in units if u.status in CLEARED), len(units))
+
+
+def money_sum(values: Iterable[float | None]) -> float | None:
+    """Sum of the amounts given (2 decimals); None when none is given."""
+    given = [v for v in values if v is not None]
+    return round(sum(given), 2) if given else None
 
 
 def breakdown(key: str, name_zh: str, units: list[UnitFact]) -> Breakdown:
@@ -143,6 +157,8 @@ def breakdown(key: str, name_zh: str, units: list[UnitFact]) -> Breakdown:
         cleared_households=sum(u.households for u in cleared),
         progress_pct=progress_of(units),
         by_status=tallies,
+        agreed_compensation_yuan=money_sum(u.agreed_yuan for u in units),
+        paid_compensation_yuan=money_sum(u.paid_yuan for u in units),
     )
 
 
@@ -234,7 +250,7 @@ def forecast(series: list[BurndownPoint], as_of: date) -> Forecast:
 
 _FACTS = sql.SQL(
     "SELECT u.id, u.status, u.floor_area_m2, u.households, coalesce(o.code, ''),"
-    " coalesce(o.name_zh, '未指定')"
+    " coalesce(o.name_zh, '未指定'), u.agreed_compensation_yuan, u.paid_compensation_yuan"
     " FROM demolition.unit u LEFT JOIN auth.organisation o ON o.id = u.subdistrict_id"
     " JOIN project.project p ON p.id = u.project_id WHERE {where} ORDER BY u.id"
 )
@@ -246,7 +262,14 @@ def load_facts(
     """Units (of one project, or every unit ``where`` admits) with their current status and sub-district."""
     clause = where if where is not None else sql.SQL("u.project_id = %(project_id)s")
     rows = conn.execute(_FACTS.format(where=clause), {"project_id": project_id, **params}).fetchall()
-    return [UnitFact(r[0], UnitStatus(r[1]), float(r[2]), int(r[3]), r[4], r[5]) for r in rows]
+    return [
+        UnitFact(r[0], UnitStatus(r[1]), float(r[2]), int(r[3]), r[4], r[5], _float(r[6]), _float(r[7]))
+        for r in rows
+    ]
+
+
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def subdistrict_progress(

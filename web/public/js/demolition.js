@@ -5,10 +5,13 @@ import { api, errorText } from "./api.js";
 import { pick, t } from "./i18n.js";
 import { el } from "./panels.js";
 import { BlockerPanel } from "./demolition_blockers.js";
+import { BulkPanel } from "./demolition_bulk.js";
+import { FromReportPanel, ManualUnitPanel } from "./demolition_create.js";
 import { ImportPanel } from "./demolition_import.js";
 import { LedgerTable } from "./demolition_ledger.js";
 import { UnitMap } from "./demolition_map.js";
 import { fill, renderProgress } from "./demolition_progress.js";
+import { renderTrend } from "./demolition_trend.js";
 import { UnitPanel } from "./demolition_unit.js";
 
 const PROJECT_KEY = "duogui.demolition.project";
@@ -34,22 +37,27 @@ export class DemolitionPage {
     this.progress = null;
     this.error = null;
     this.revision = 0; // bumped with every ledger change: the map fetches fresh tiles
+    this.asOf = ""; // the day progress is computed for ("" = today)
     this.nodes = {
       head: el("div", { className: "dm-head" }),
       error: el("p", { className: "error", id: "dm-error", role: "alert" }),
       progress: el("section", { className: "dm-progress", id: "dm-progress" }),
+      trend: el("section", { className: "dm-trend", id: "dm-trend" }),
       ledger: el("section", { className: "dm-ledger", id: "dm-ledger" }),
       side: el("div", { className: "dm-side" }),
       blockers: el("section", { className: "dm-blockers", id: "dm-blockers" }),
     };
     this.ledger = new LedgerTable(this.nodes.ledger, this);
-    this.importer = this.can.manage ? new ImportPanel(this) : null;
+    // Ledger upkeep for demolition:manage: from a pre-evaluation, by hand, from a spreadsheet, bulk changes.
+    this.tools = this.can.manage
+      ? [new FromReportPanel(this), new ManualUnitPanel(this), new ImportPanel(this), new BulkPanel(this)]
+      : [];
     this.unit = new UnitPanel(el("section", { className: "dm-unit", id: "dm-unit" }), this);
     this.map = new UnitMap(el("section", { className: "dm-map", id: "dm-map" }), this);
     this.blockers = new BlockerPanel(this.nodes.blockers, this);
     this.nodes.side.append(this.map.root, this.unit.root);
     this.root.replaceChildren(
-      this.nodes.head, this.nodes.error, this.nodes.progress,
+      this.nodes.head, this.nodes.error, this.nodes.progress, this.nodes.trend,
       el("div", { className: "dm-main" }, this.nodes.ledger, this.nodes.side), this.nodes.blockers,
     );
   }
@@ -77,6 +85,7 @@ export class DemolitionPage {
     this.#renderHead();
     this.nodes.error.textContent = this.error ? errorText(this.error) : "";
     renderProgress(this.nodes.progress, this);
+    renderTrend(this.nodes.trend, this);
     this.ledger.render();
     this.unit.render();
     this.map.render();
@@ -113,7 +122,7 @@ export class DemolitionPage {
     const id = this.projectId;
     if (id == null) { this.units = []; this.progress = null; this.render(); return; }
     const [units, progress, projects] = await Promise.all([
-      api(`${BASE}/projects/${id}/units`), api(`${BASE}/projects/${id}/progress`), api(`${BASE}/projects`),
+      api(`${BASE}/projects/${id}/units`), api(`${BASE}/projects/${id}/progress${this.asOfQuery()}`), api(`${BASE}/projects`),
     ]);
     if (id !== this.projectId) return; // another project was chosen meanwhile
     Object.assign(this, { units, progress, projects, error: null });
@@ -122,6 +131,9 @@ export class DemolitionPage {
     this.render();
     this.root.dataset.revision = String(this.revision); // for tests and tools: a reload has been drawn
   }
+
+  /** "?as_of=…" when another day than today is chosen, else "". */
+  asOfQuery() { return this.asOf ? `?as_of=${this.asOf}` : ""; }
 
   /** A unit changed (edit, transition, import): the ledger, progress and map follow; errors are shown. */
   async changed() {
@@ -141,7 +153,7 @@ export class DemolitionPage {
     this.ledger.reset();
     this.unit.close();
     this.blockers.reset();
-    this.importer?.reset();
+    this.tools.forEach(tool => tool.reset());
     try { await this.reload(); } catch (error) { this.fail(error); }
   }
 
@@ -154,7 +166,13 @@ export class DemolitionPage {
     }
     select.addEventListener("change", () => this.#chooseProject(Number(select.value)));
     const chooser = el("label", { className: "dm-chooser" }, el("span", { textContent: t("dmProject") }), select);
+    const asOf = el("input", { type: "date", id: "dm-as-of", value: this.asOf });
+    asOf.addEventListener("change", async () => {
+      this.asOf = asOf.value;
+      try { await this.reload(); } catch (error) { this.fail(error); }
+    });
+    const day = el("label", { className: "dm-chooser dm-as-of" }, el("span", { textContent: t("dmAsOf") }), asOf);
     const empty = this.projects && !this.projects.length ? el("p", { className: "note", textContent: t("dmNoProjects") }) : null;
-    fill(this.nodes.head, el("h2", { textContent: t("viewDemolition") }), chooser, empty);
+    fill(this.nodes.head, el("h2", { textContent: t("viewDemolition") }), chooser, day, empty);
   }
 }

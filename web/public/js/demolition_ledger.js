@@ -62,7 +62,7 @@ export class LedgerTable {
     fill(this.root,
       el("h3", { textContent: t("dmLedger") }),
       this.#toolbar(),
-      this.page.importer?.render() ?? null,
+      this.page.tools.length ? el("div", { className: "dm-tools" }, ...this.page.tools.map(tool => tool.render())) : null,
       el("p", { className: "note", id: "dm-ledger-count", textContent: t("dmShown", rows.length, this.page.units.length) }),
       el("div", { className: "table-scroll" }, this.#table(rows)),
     );
@@ -84,8 +84,8 @@ export class LedgerTable {
     const code = this.page.project()?.code ?? id;
     const exports = [
       ["csv", "dmExportCsv", `/api/demolition/projects/${id}/units.csv`, `demolition-ledger-${code}.csv`],
-      ["xlsx", "dmExportXlsx", `/api/demolition/projects/${id}/progress.xlsx`, `demolition-${code}.xlsx`],
-      ["html", "dmExportHtml", `/api/demolition/projects/${id}/summary.html`, `demolition-${code}.html`],
+      ["xlsx", "dmExportXlsx", `/api/demolition/projects/${id}/progress.xlsx${this.page.asOfQuery()}`, `demolition-${code}.xlsx`],
+      ["html", "dmExportHtml", `/api/demolition/projects/${id}/summary.html${this.page.asOfQuery()}`, `demolition-${code}.html`],
     ].map(([kind, label, path, name]) => {
       const button = el("button", { type: "button", textContent: t(label) });
       button.dataset.download = kind;

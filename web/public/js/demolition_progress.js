@@ -22,12 +22,6 @@ export function statusSwatch(status) {
   return s;
 }
 
-/** Sum of a money field over the units ("—" when no unit has it). */
-function moneySum(units, field) {
-  const given = units.filter(u => u[field] != null);
-  return given.length ? given.reduce((sum, u) => sum + Number(u[field]), 0) : null;
-}
-
 function fact(key, label, value, extra = null) {
   const dd = el("dd", { textContent: value }, extra);
   dd.dataset.key = key;
@@ -55,8 +49,8 @@ export function renderProgress(root, page) {
     ...fact("handed_over", t("dmHandedOver"), t("dmTriple", formatCount(handed?.units ?? 0), formatArea(handed?.floor_area_m2 ?? 0), formatCount(handed?.households ?? 0))),
     ...fact("progress", t("dmProgress"), formatPct(total.progress_pct), gate),
     ...fact("threshold", t("dmThreshold"), formatPct(threshold)),
-    ...fact("agreed", t("dmAgreedTotal"), formatYuan(moneySum(page.units, "agreed_compensation_yuan"))),
-    ...fact("paid", t("dmPaidTotal"), formatYuan(moneySum(page.units, "paid_compensation_yuan"))),
+    ...fact("agreed", t("dmAgreedTotal"), formatYuan(total.agreed_compensation_yuan)),
+    ...fact("paid", t("dmPaidTotal"), formatYuan(total.paid_compensation_yuan)),
     ...fact("forecast", t("dmForecast"), currentLang() === "en" ? progress.forecast.message_en : progress.forecast.message_zh),
   );
   const bar = el("div", { className: "dm-bar", role: "img" });
