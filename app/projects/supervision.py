@@ -21,7 +21,8 @@ YELLOW_SHARE = 0.8
 
 
 class SupervisionWarning(BaseModel):
-    """One warning: yellow at ≥ 80 % of the promised limit, red when overdue or a 容缺 supplement is late.
+    """One warning: yellow at ≥ 80 % of the promised limit, red when past it (``overdue``), past the
+    statutory limit as well (``statutory_overdue``, 超法定时限) or when a 容缺 supplement is late.
 
     Warnings from other sources (overdue demolition blockers) leave the item fields empty.
     """
@@ -39,6 +40,7 @@ class SupervisionWarning(BaseModel):
     status: str
     elapsed_days: int | None
     promised_days: int | None
+    statutory_days: int | None = None
     used_pct: float | None
     due_on: date | None
     supplement_due: date | None
@@ -79,7 +81,8 @@ def _rows(
     query = sql.SQL(
         "SELECT i.id, i.item_code, i.name_zh, i.department_code, i.promised_days, i.status,"
         " i.missing_documents,"
-        " i.supplement_due, i.supplemented_at, p.id, p.code, p.name, i.name_en FROM approval.item i"
+        " i.supplement_due, i.supplemented_at, p.id, p.code, p.name, i.name_en, i.statutory_days"
+        " FROM approval.item i"
         " JOIN project.project p ON p.id = i.project_id WHERE {where}"
         " AND (%(pid)s::bigint IS NULL OR p.id = %(pid)s)"
         " AND (%(dept)s::text IS NULL OR i.department_code = %(dept)s)"
@@ -108,6 +111,7 @@ def item_warnings(
         pcode,
         pname,
         name_en,
+        statutory,
     ) = row
     used = t.elapsed_days / promised if promised else 0.0
     due = cal.add_working_days(t.started, promised) if t.started else None
@@ -123,6 +127,7 @@ def item_warnings(
         "status": status,
         "elapsed_days": t.elapsed_days,
         "promised_days": promised,
+        "statutory_days": statutory,
         "used_pct": round(100 * used, 1),
         "due_on": due,
         "supplement_due": supplement_due,
@@ -148,6 +153,18 @@ def item_warnings(
                 f"（{t.elapsed_days}/{promised} 个工作日）。",
                 message_en=f"{name_en} has used {100 * used:.0f}% of its promised limit"
                 f" ({t.elapsed_days}/{promised} working days).",
+            )
+        )
+    if status in RUNNING and statutory is not None and t.elapsed_days > statutory:
+        # Past the legal limit (法定时限), not only the district's promise: the graver breach.
+        out.append(
+            SupervisionWarning(
+                level="red",
+                kind="statutory_overdue",
+                **base,
+                message_zh=f"{name}已超过法定办理时限（已用 {t.elapsed_days}/{statutory} 个工作日）。",
+                message_en=f"{name_en} is past its statutory time limit"
+                f" ({t.elapsed_days}/{statutory} working days).",
             )
         )
     if missing and supplemented_at is None and supplement_due is not None and supplement_due < as_of:

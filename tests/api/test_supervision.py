@@ -99,6 +99,19 @@ def test_warnings_and_kpis_from_the_event_log(
     assert client.get(f"/api/warnings?{q}", headers=pnr.headers).json() == []
     late = client.get(f"/api/warnings?project_id={p['id']}&as_of=2025-10-20", headers=unit.headers).json()
     assert ("red", "overdue", 21) in [(w["level"], w["kind"], w["elapsed_days"]) for w in late]
+    # 环评 has 30 statutory working days: on 10/31 (day 30) it is within them, on 11/3 (day 31) past them.
+    kinds = {
+        day: [
+            (w["kind"], w["elapsed_days"], w["statutory_days"])
+            for w in client.get(
+                f"/api/warnings?project_id={p['id']}&as_of={day}", headers=unit.headers
+            ).json()
+            if w["item_id"] == env
+        ]
+        for day in ("2025-10-31", "2025-11-03")
+    }
+    assert [k for k in kinds["2025-10-31"] if k[0] == "statutory_overdue"] == []
+    assert ("statutory_overdue", 31, 30) in kinds["2025-11-03"]
 
     kpis = client.get(f"/api/kpis?by=department&{q}", headers=unit.headers).json()
     rows = {r["key"]: r for r in kpis}

@@ -589,6 +589,15 @@ def test_warnings_and_kpis_from_a_hand_dated_event_log(
         text(page, "#pj-warnings tbody tr td[data-col=message]")
         == "项目建议书批复已用承诺时限的 90%（9/10 个工作日）。"
     )
+    # 21 working days by 3-31: past the 20 statutory days as well, a second red warning.
+    set_value(page, "#pj-as-of", "2026-03-31")
+    page.wait_for("document.querySelectorAll('#pj-warnings tbody tr[data-level=red]').length === 2")
+    kinds = "[...document.querySelectorAll('#pj-warnings tbody td[data-col=kind]')].map(td => td.textContent)"
+    assert page.js(kinds) == ["超过承诺时限", "超过法定时限"]
+    messages = (
+        "[...document.querySelectorAll('#pj-warnings tbody td[data-col=message]')].map(td => td.textContent)"
+    )
+    assert page.js(messages)[1] == "项目建议书批复已超过法定办理时限（已用 21/20 个工作日）。"
     click(page, "#pj-tab-library")
     open_project(page, running["code"], as_of="2026-03-20")
     page.wait_for("document.querySelector('#pj-plan tr[data-item-code=project_proposal].warn-red')")

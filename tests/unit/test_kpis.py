@@ -92,7 +92,12 @@ def test_kpis_by_department_and_month() -> None:
 
 
 def row(
-    code: str, promised: int, status: str, missing: list[str] | None = None, due: date | None = None
+    code: str,
+    promised: int,
+    status: str,
+    missing: list[str] | None = None,
+    due: date | None = None,
+    statutory: int = 60,
 ) -> tuple:
     return (
         1,
@@ -108,6 +113,7 @@ def row(
         "2025-440307-47-01-000010",
         "学校",
         f"Item {code}",
+        statutory,
     )
 
 
@@ -128,6 +134,14 @@ def test_warning_levels() -> None:
     assert on_time == []
     w = item_warnings(row("x", 11, "under_review"), timing(accepted, cal, AS_OF), cal, AS_OF)[0]
     assert w.due_on == d(11, 18) and w.used_pct == 81.8
+    # Past the statutory limit too (9 of 8 legal days): a second, graver red warning; at 9 of 9 not yet.
+    both = item_warnings(row("x", 8, "under_review", statutory=8), timing(accepted, cal, AS_OF), cal, AS_OF)
+    assert [(w.level, w.kind) for w in both] == [("red", "overdue"), ("red", "statutory_overdue")]
+    assert both[1].message_zh == "x事项已超过法定办理时限（已用 9/8 个工作日）。"
+    assert both[1].message_en == "Item x is past its statutory time limit (9/8 working days)."
+    assert both[1].statutory_days == 8
+    within = item_warnings(row("x", 8, "under_review", statutory=9), timing(accepted, cal, AS_OF), cal, AS_OF)
+    assert [w.kind for w in within] == ["overdue"]
     # The warning names the item in both languages.
     assert (w.item_name_zh, w.item_name_en) == ("x事项", "Item x")
     assert w.message_zh.startswith("x事项已用") and w.message_en.startswith("Item x has used 82%")
