@@ -96,21 +96,24 @@ def export_kpis(
 ) -> Response:
     """The KPI table as CSV (UTF-8 with BOM, opens in Excel) or XLSX, with Chinese column headers."""
     rows = supervision.kpis(conn, grant, by, as_of or today(), project_id, department)
+    # By item, the item's names follow its code (the code alone tells a reader little).
+    columns = COLUMNS[:1] + [("name_zh", "事项名称"), ("name_en", "Item")] + COLUMNS[1:]
+    columns = columns if by is GroupBy.ITEM else COLUMNS
     name = f"kpis-{by.value}.{format.value}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if format is ExportFormat.CSV:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow([zh for _, zh in COLUMNS])
-        writer.writerows([_cell(r, f) for f, _ in COLUMNS] for r in rows)
+        writer.writerow([zh for _, zh in columns])
+        writer.writerows([_cell(r, f) for f, _ in columns] for r in rows)
         return Response("\ufeff" + buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.title = "绩效指标"
-    sheet.append([zh for _, zh in COLUMNS])
+    sheet.append([zh for _, zh in columns])
     for r in rows:
-        sheet.append([_cell(r, f) for f, _ in COLUMNS])
+        sheet.append([_cell(r, f) for f, _ in columns])
     out = io.BytesIO()
     book.save(out)
     return Response(out.getvalue(), media_type=XLSX, headers=headers)

@@ -133,4 +133,11 @@ def test_warnings_and_kpis_from_the_event_log(
     assert sheet is not None
     assert [c.value for c in sheet[1]][:3] == ["分组", "事项数", "办结数"]
     assert [c.value for c in sheet["A"]][1:] == ["2025-03", "2025-10"]
+    # By item, the names follow the code.
+    r = client.get(f"/api/kpis/export?format=csv&by=item&{q}", headers=unit.headers)
+    table = list(csv.reader(io.StringIO(r.text.lstrip("\ufeff"))))
+    assert table[0][:4] == ["分组", "事项名称", "Item", "事项数"]
+    named = {row[0]: row[1:3] for row in table[1:]}
+    english = "Land-use pre-review and site selection opinion"
+    assert named["land_pre_review"] == ["用地预审与选址意见书", english]
     assert client.get(f"/api/kpis/export?format=pdf&{q}", headers=unit.headers).status_code == 422
