@@ -152,14 +152,17 @@ def _message(template: str, values: dict[str, Any]) -> str:
         return _FORMAT.format(template, **values)
 
 
-def _code_labels(entry: LayerEntry) -> list[tuple[str, dict[str, str]]]:
-    """The layer's coded attributes with the Chinese label of each code value."""
-    coded = [(attr.name, {c.value: c.label_zh for c in attr.codes or []}) for attr in entry.attributes]
+def _code_labels(entry: LayerEntry, english: bool = False) -> list[tuple[str, dict[str, str]]]:
+    """The layer's coded attributes with the Chinese (or English) label of each code value."""
+    coded = [
+        (attr.name, {c.value: c.label_en if english else c.label_zh for c in attr.codes or []})
+        for attr in entry.attributes
+    ]
     return [(name, labels) for name, labels in coded if labels]
 
 
 def _labelled(code_labels: list[tuple[str, dict[str, str]]], props: dict[str, Any]) -> dict[str, Any]:
-    """Attribute values with code values replaced by their Chinese labels (for messages)."""
+    """Attribute values with code values replaced by their labels (for messages)."""
     out = dict(props)
     for name, labels in code_labels:
         if name in out and str(out[name]) in labels:
@@ -305,6 +308,7 @@ class _LayerPlan:
     tests: list[tuple[Rule, float | None]]
     max_age_days: int
     code_labels: list[tuple[str, dict[str, str]]]
+    code_labels_en: list[tuple[str, dict[str, str]]]
     # (reach of its parts, area layer): what :func:`_measure` needs of each part of the layer.
     measure: tuple[float, bool]
 
@@ -328,7 +332,8 @@ def _layer_plans(catalog: Catalog, ruleset: RuleSet) -> list[_LayerPlan]:
             ages = [r.max_age_days for r in rules if r.kind in GEOMETRIC and r.max_age_days]
             max_age = min(ages + [layer.entry.max_age_days or 10**9])
             measure = (_reach(layer), layer.entry.kind is LayerKind.AREA)
-            plans.append(_LayerPlan(layer, tests, max_age, _code_labels(layer.entry), measure))
+            labels = (_code_labels(layer.entry), _code_labels(layer.entry, english=True))
+            plans.append(_LayerPlan(layer, tests, max_age, *labels, measure))
         return plans
 
     return per_rules(_PLANS, catalog, ruleset, build)
@@ -757,11 +762,13 @@ def _new_finding(
     outcome: RuleOutcome,
     values: dict[str, Any],
     *,
+    values_en: dict[str, Any] | None = None,
     overlap_m2: float | None = None,
     share_pct: float | None = None,
     distance_m: float | None = None,
 ) -> Finding:
-    """A finding for a rule that fired, with its messages filled from ``values``."""
+    """A finding for a rule that fired, with its messages filled from ``values`` (the English one from
+    ``values_en`` when given: coded attributes carry their English labels there)."""
     return Finding(
         rule_id=rule.id,
         layer=entry.code,
@@ -771,7 +778,7 @@ def _new_finding(
         share_pct=share_pct,
         distance_m=distance_m,
         message_zh=_message(rule.message_zh, values),
-        message_en=_message(rule.message_en, values),
+        message_en=_message(rule.message_en, values if values_en is None else values_en),
         legal_basis=list(rule.legal_basis),
         department=outcome.department,
         approval_item=outcome.approval_item.name_zh if outcome.approval_item else None,
@@ -930,13 +937,14 @@ def _apply_rules(
         tally = tallies.get(rule.id)
         if tally is None:
             entry = plan.layer.entry
-            values = {
-                **_labelled(plan.code_labels, props),
-                "area_m2": area or 0.0,
-                "distance_m": distance,
-                "distance": distance,
-            }
-            findings[rule.id] = _new_finding(rule, entry, outcome, values)
+            measured = {"area_m2": area or 0.0, "distance_m": distance, "distance": distance}
+            findings[rule.id] = _new_finding(
+                rule,
+                entry,
+                outcome,
+                {**_labelled(plan.code_labels, props), **measured},
+                values_en={**_labelled(plan.code_labels_en, props), **measured},
+            )
             tally = tallies[rule.id] = _Tally([], 0.0 if area is not None else None, distance)
         tally.hits.append(hit)
         if area is not None:

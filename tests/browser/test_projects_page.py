@@ -849,7 +849,7 @@ def test_a_stored_pre_evaluation_adds_the_forest_item_once_with_its_reason(
     page.js("document.getElementById('lang').click()")
     assert text(page, "#pj-link-items li[data-item-code=forest_use_permit]") == (
         f"Forest-land use approval — Pre-evaluation #{report_id} Forest land: Occupies 5000 m² of protected"
-        " forest land (Ⅲ级保护林地); forest-land use approval before land pre-review"
+        " forest land (Grade III); forest-land use approval before land pre-review"
     )
     page.js("document.getElementById('lang').click()")
 

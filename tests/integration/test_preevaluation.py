@@ -131,6 +131,9 @@ def test_grade_iii_forest_is_conditional_and_triggers_the_forest_use_permit(
     assert finding is not None and finding["grade"] == "conditional"
     assert finding["overlap_m2"] == pytest.approx(2500, rel=1e-6)
     assert finding["approval_item"] == "使用林地审核同意书"
+    # The coded grade reads as its label in each language.
+    assert finding["message_zh"].startswith("占用Ⅲ级保护林地 2500 m²（小班 ")
+    assert finding["message_en"].startswith("Occupies 2500 m² of protected forest land (Grade III); ")
     assert _finding(report, "forest_land.grade_i") is None
     assert report["verdict"] == "有条件通过"
 
