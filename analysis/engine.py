@@ -568,30 +568,23 @@ def _candidates_found(
     return rows
 
 
-@dataclass(frozen=True, eq=False)
 class _States:
     """The layer states a check runs on, from rows of ``_STATE_SQL``: per layer with a current version,
-    its code, version id, number, extent (four values), whether the check index holds it, raster path."""
+    its code, version id, number, extent (four values), whether the check index holds it, raster path.
+    Read-only once made (checks on several threads share the last one)."""
 
-    rows: list[tuple[Any, ...]]
-    # The text of ``_CURRENT_SQL`` these states were read for ("" when read by ``_STATE_SQL``).
-    current: str = ""
-    by_layer: dict[str, tuple[int, int, tuple[float, float, float, float] | None, bool | None]] = field(
-        init=False
-    )
-    rasters: dict[str, str] = field(init=False)
-    numbers: dict[str, int] = field(init=False)
-    ids: dict[str, int] = field(init=False)
+    __slots__ = ("by_layer", "current", "ids", "numbers", "rasters")
 
-    def __post_init__(self) -> None:
-        by_layer = {
+    def __init__(self, rows: list[tuple[Any, ...]], current: str = "") -> None:
+        # The text of ``_CURRENT_SQL`` these states were read for ("" when read by ``_STATE_SQL``).
+        self.current = current
+        self.by_layer: dict[str, tuple[int, int, tuple[float, float, float, float] | None, bool | None]] = {
             code: (version, number, (x0, y0, x1, y1) if x0 is not None else None, indexed)
-            for code, version, number, x0, y0, x1, y1, indexed, _ in self.rows
+            for code, version, number, x0, y0, x1, y1, indexed, _ in rows
         }
-        object.__setattr__(self, "by_layer", by_layer)
-        object.__setattr__(self, "rasters", {row[0]: row[8] for row in self.rows if row[8]})
-        object.__setattr__(self, "numbers", {code: values[1] for code, values in by_layer.items()})
-        object.__setattr__(self, "ids", {code: values[0] for code, values in by_layer.items()})
+        self.rasters: dict[str, str] = {row[0]: row[8] for row in rows if row[8]}
+        self.numbers = {code: values[1] for code, values in self.by_layer.items()}
+        self.ids = {code: values[0] for code, values in self.by_layer.items()}
 
 
 def _resident_states(conn: Connection[Any], resident: ResidentIndex, current: str) -> _States:

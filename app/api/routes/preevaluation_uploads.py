@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 
 from analysis.engine import evaluate
 from analysis.footprint import parse_footprint
-from analysis.sites import sites_from_features
+from analysis.sites import SiteInput, sites_from_features
 from app.api.routes.layers import catalog_of
 from app.api.routes.preevaluation_sites import (
     BatchResult,
@@ -126,11 +126,8 @@ def upload_pre_evaluation(
     )
 
 
-@router.post("/batch/upload", response_model=BatchResult, summary="上传文件批量预评价")
-def upload_batch(
+def _file_sites(
     request: Request,
-    conn: Conn,
-    grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
     file: FileField,
     project_type: ProjectType,
     crs: Crs = None,
@@ -138,12 +135,28 @@ def upload_batch(
     source_layer: SourceLayer = None,
     project_code: ProjectCode = None,
     flags: Flags = None,
-) -> BatchResult:
-    """Each feature of the file is one footprint (named by its name/名称 attribute when present)."""
+) -> tuple[CheckOptions, list[SiteInput]]:
+    """The form of a file of several footprints: the check options and one site per feature, named by its
+    name/名称 attribute when present (an unknown project type or a bad file is refused first)."""
     options = _options(project_type, project_code, flags)
     ruleset_for(project_type)
     footprints = _read(request, file, crs, encoding, source_layer)
-    return batch_of(conn, request, grant, options, sites_from_features(as_feature_collection(footprints)))
+    return options, sites_from_features(as_feature_collection(footprints))
+
+
+FileSites = Annotated[tuple[CheckOptions, list[SiteInput]], Depends(_file_sites)]
+
+
+@router.post("/batch/upload", response_model=BatchResult, summary="上传文件批量预评价")
+def upload_batch(
+    request: Request,
+    conn: Conn,
+    grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
+    form: FileSites,
+) -> BatchResult:
+    """Each feature of the file is one footprint (named by its name/名称 attribute when present)."""
+    options, sites = form
+    return batch_of(conn, request, grant, options, sites)
 
 
 @router.post("/compare/upload", response_model=Comparison, summary="上传文件选址比选")
@@ -151,17 +164,9 @@ def upload_comparison(
     request: Request,
     conn: Conn,
     grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
-    file: FileField,
-    project_type: ProjectType,
-    crs: Crs = None,
-    encoding: Encoding = None,
-    source_layer: SourceLayer = None,
-    project_code: ProjectCode = None,
-    flags: Flags = None,
+    form: FileSites,
 ) -> Comparison:
     """Each feature of the file is one candidate site (named by its name/名称 attribute when present); 2–5."""
-    options = _options(project_type, project_code, flags)
-    ruleset_for(project_type)
-    footprints = _read(request, file, crs, encoding, source_layer)
-    check_candidate_count(len(footprints))
-    return compare_of(conn, request, grant, options, sites_from_features(as_feature_collection(footprints)))
+    options, sites = form
+    check_candidate_count(len(sites))
+    return compare_of(conn, request, grant, options, sites)

@@ -161,15 +161,10 @@ export class PreEvalPage {
     if (request.error) { this.#fail(request.error); return; }
     await this.#busyWith(t(kind === "batch" ? "batching" : "comparing"), async () => {
       const answer = await api(`${BASE}/${kind}/upload`, { method: "POST", body: request.body });
-      if (kind === "batch") {
-        this.batch = answer;
-        this.#renderBatch();
-        $("preeval-batch").scrollIntoView?.({ block: "start" });
-      } else {
-        this.comparison = answer;
-        this.#renderComparison();
-        $("preeval-comparison").scrollIntoView?.({ block: "start" });
-      }
+      if (kind === "compare") { this.#showComparison(answer); return; }
+      this.batch = answer;
+      this.#renderBatch();
+      $("preeval-batch").scrollIntoView?.({ block: "start" });
     });
   }
 
@@ -235,10 +230,14 @@ export class PreEvalPage {
       candidates: this.sites.map(s => ({ name: s.name, footprint: s.polygon })),
     });
     await this.#busyWith(t("comparing"), async () => {
-      this.comparison = await api(`${BASE}/compare`, { method: "POST", body, headers: { "Content-Type": "application/json" } });
-      this.#renderComparison();
-      $("preeval-comparison").scrollIntoView?.({ block: "start" });
+      this.#showComparison(await api(`${BASE}/compare`, { method: "POST", body, headers: { "Content-Type": "application/json" } }));
     });
+  }
+
+  #showComparison(comparison) {
+    this.comparison = comparison;
+    this.#renderComparison();
+    $("preeval-comparison").scrollIntoView?.({ block: "start" });
   }
 
   #renderComparison() {
