@@ -8,6 +8,7 @@ ever reaches a client.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import psycopg
@@ -109,6 +110,30 @@ class Unprocessable(DuoguiError):
 
     status, code = 422, "invalid_input"
     message_zh, message_en = "输入内容无效。", "The input is invalid."
+
+
+class ServiceBusy(DuoguiError):
+    """Every place of a bounded resource is taken and none came free in time: come back shortly."""
+
+    status, code = 503, "service_busy"
+    message_zh, message_en = "服务繁忙，请稍后重试。", "The service is busy; try again shortly."
+
+    @classmethod
+    def for_gate(cls, gate: str) -> ServiceBusy:
+        """The refusal of one admission gate (``database`` or ``heavy``), with a Retry-After."""
+        if gate == "database":
+            return cls(
+                "数据库连接已满，请稍后重试。",
+                "All database connections are busy; try again shortly.",
+                code="database_busy",
+                headers={"Retry-After": "2"},
+            )
+        return cls(
+            "同类耗时请求过多，请稍后重试。",
+            "Too many requests of this costly kind are running; try again shortly.",
+            code="busy",
+            headers={"Retry-After": "5"},
+        )
 
 
 class Locked(DuoguiError):
@@ -274,13 +299,24 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
+_PROBE_TTL_S = 1.0
+_last_probe: tuple[float, bool] = (float("-inf"), True)
+
+
 def _database_answers(dsn: str) -> bool:
-    """Probe the database directly (only on the error path)."""
+    """Probe the database directly (only on the error path; one probe a second at most, so a burst of
+    timeouts does not become a burst of new connections to a server that is already struggling)."""
+    global _last_probe
+    at, answered = _last_probe
+    if time.monotonic() - at < _PROBE_TTL_S:
+        return answered
     try:
         with psycopg.connect(dsn, connect_timeout=2):
-            return True
+            answered = True
     except psycopg.Error:
-        return False
+        answered = False
+    _last_probe = (time.monotonic(), answered)
+    return answered
 
 
 _HTTP_MESSAGES: dict[int, tuple[str, str]] = {

@@ -29,8 +29,9 @@ from app.api.routes import (
 from app.audit import routes as audit_routes
 from app.auth import routes as auth_routes
 from app.auth.deps import Allow, Public
+from app.auth.passwords import PASSWORD_CHECKS_AT_ONCE
 from app.calendar import routes as calendar_routes
-from app.db import create_pool
+from app.db import AdmissionGate, create_pool, database_gate
 from app.demolition import blocker_routes as demolition_blocker_routes
 from app.demolition import import_routes as demolition_import_routes
 from app.demolition import routes as demolition_routes
@@ -132,6 +133,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = create_pool(settings)
         pool.open(wait=False)
         app.state.pool = pool
+        # Admission gates are made here, inside the serving event loop they wait in.
+        app.state.db_gate = database_gate(settings)
+        app.state.heavy_gate = AdmissionGate(
+            "heavy", settings.heavy_capacity, settings.pool_timeout_s, settings.pool_queue_limit
+        )
+        app.state.password_gate = AdmissionGate(
+            "passwords", PASSWORD_CHECKS_AT_ONCE, settings.pool_timeout_s, settings.pool_queue_limit
+        )
         settle_heap()
         # The check index is copied into memory in the background; checks read the database until then.
         app.state.resident = ResidentIndex(pool.connection, settings.check_memory_mb)

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
     pool_timeout_s: float = Field(default=5.0, gt=0, description="Longest wait for a free connection.")
+    pool_queue_limit: int = Field(
+        default=100, ge=0, description="Most requests waiting for a connection; more get a 503 at once."
+    )
+    heavy_capacity: int = Field(
+        default=2, ge=1, description="Costly requests (layer diffs, exports) running at once; others wait."
+    )
     statement_timeout_ms: int = Field(default=30_000, ge=100)
 
     # Accounts.

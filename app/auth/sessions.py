@@ -25,17 +25,48 @@ class IssuedToken:
     must_change_password: bool
 
 
-def sign_in(
+@dataclass(frozen=True, slots=True)
+class PasswordCheck:
+    """What the password check found, made without a connection or a lock (Argon2 is CPU work)."""
+
+    checked_hash: str | None  # the stored hash the password was checked against (None: no such user)
+    matches: bool
+    new_hash: str | None  # a rehash with current parameters, when the stored one is outdated
+
+
+def stored_password_hash(conn: Connection[Any], username: str) -> str | None:
+    """The account's password hash as it stands now, read without locking (None: unknown user)."""
+    row = conn.execute("SELECT password_hash FROM auth.user WHERE username = %s", (username,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def check_password(stored_hash: str | None, password: str) -> PasswordCheck:
+    """Verify ``password`` (the same work for unknown users) and prepare a rehash if one is due."""
+    matches = verify_password(stored_hash, password)
+    new_hash = hash_password(password) if matches and stored_hash and needs_rehash(stored_hash) else None
+    return PasswordCheck(stored_hash, matches, new_hash)
+
+
+class StaleCheck(Exception):
+    """The password changed between the check and the settlement: check again against the new hash."""
+
+
+def settle_sign_in(
     conn: Connection[Any],
     settings: Settings,
     username: str,
-    password: str,
+    check: PasswordCheck,
     *,
     client_ip: str | None,
     user_agent: str | None,
     request_id: str | None,
 ) -> IssuedToken:
-    """Check credentials with lock-out and issue a token; failures are audited and committed too."""
+    """Apply a finished password check under the account's row lock: lock-out, audit, token.
+
+    The lock is held for a few short statements only. Lock-out stays exact under concurrent attempts:
+    the lock state and the failure count are read and written under the lock, so an attempt that finds
+    the account locked is refused whatever its password was. Failures are committed, then raised.
+    """
     username = username.strip().lower()
     failure: DuoguiError | None = None
     issued: IssuedToken | None = None
@@ -50,23 +81,27 @@ def sign_in(
             (username,),
         ).fetchone()
         if row is None:
-            verify_password(None, password)  # the same work as for a real account
             actor = Actor(None, username, None, request_id, client_ip)
             record(conn, actor, "auth.login_failed", "user", None, after={"reason": "unknown_user"})
             failure = _bad_credentials()
         else:
             user_id, password_hash, org_id, disabled, must_change, locked, locked_seconds = row
+            if password_hash != check.checked_hash:
+                raise StaleCheck()
             actor = Actor(user_id, username, org_id, request_id, client_ip)
             if locked:
                 record(conn, actor, "auth.login_refused", "user", user_id, after={"reason": "locked"})
                 failure = _locked(locked_seconds)
-            elif not verify_password(password_hash, password):
+            elif not check.matches:
                 failure = _count_failure(conn, settings, actor, user_id)
             elif disabled:
                 record(conn, actor, "auth.login_refused", "user", user_id, after={"reason": "disabled"})
                 failure = Unauthenticated("账户已停用。", "The account is disabled.", code="account_disabled")
             else:
-                rehash_if_needed(conn, user_id, password_hash, password)
+                if check.new_hash is not None:
+                    conn.execute(
+                        "UPDATE auth.user SET password_hash = %s WHERE id = %s", (check.new_hash, user_id)
+                    )
                 issued = _issue(conn, settings, actor, must_change, user_agent)
     if failure is not None:
         raise failure
@@ -156,11 +191,3 @@ def new_token() -> tuple[str, bytes]:
     """A random bearer token and its stored digest."""
     token = secrets.token_urlsafe(32)
     return token, token_digest(token)
-
-
-def rehash_if_needed(conn: Connection[Any], user_id: int, password_hash: str, password: str) -> None:
-    """Upgrade a hash made with outdated Argon2 parameters after a successful sign-in."""
-    if needs_rehash(password_hash):
-        conn.execute(
-            "UPDATE auth.user SET password_hash = %s WHERE id = %s", (hash_password(password), user_id)
-        )

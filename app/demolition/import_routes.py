@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
-from app.db import Conn
+from app.db import Conn, HeavyWork
 from app.demolition import bulk, creation, sources
 from app.demolition.bulk import BulkReport
 from app.demolition.creation import CreationReport
@@ -73,6 +73,7 @@ def _read_limited(file: UploadFile, limit: int) -> bytes:
 
 @router.post(
     "/api/demolition/projects/{project_id}/units/import",
+    dependencies=[HeavyWork],
     response_model=CreationReport,
     status_code=201,
     summary="由表格导入征拆单元",
@@ -90,6 +91,7 @@ def import_sheet(
 
 @router.post(
     "/api/demolition/projects/{project_id}/units/import-gis",
+    dependencies=[HeavyWork],
     response_model=CreationReport,
     status_code=201,
     summary="由 GIS 文件导入征拆单元",
@@ -143,6 +145,7 @@ def bulk_template(_: ReadGrant) -> Response:
 
 @router.post(
     "/api/demolition/projects/{project_id}/bulk",
+    dependencies=[HeavyWork],
     response_model=BulkReport,
     summary="批量更新征拆单元（表格）",
 )

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
-from app.db import Conn
+from app.db import Conn, HeavyWork
 from app.demolition import blockers, exports, ledger
 from app.demolition.models import (
     PIPELINE,
@@ -151,6 +151,7 @@ def progress_by_subdistrict(conn: Conn, grant: ReadGrant) -> list[Breakdown]:
 
 @router.get(
     "/api/demolition/projects/{project_id}/units.csv",
+    dependencies=[HeavyWork],
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}, "description": "CSV (UTF-8 with BOM)"}},
     summary="导出征拆台账（CSV）",
@@ -165,6 +166,7 @@ def units_csv(project_id: int, conn: Conn, grant: ReadGrant) -> Response:
 
 @router.get(
     "/api/demolition/projects/{project_id}/progress.xlsx",
+    dependencies=[HeavyWork],
     response_class=Response,
     responses={200: {"content": {exports.XLSX: {}}, "description": "XLSX"}},
     summary="导出征拆进度（XLSX）",
@@ -185,6 +187,7 @@ def progress_xlsx(
 
 @router.get(
     "/api/demolition/projects/{project_id}/summary.html",
+    dependencies=[HeavyWork],
     response_class=HTMLResponse,
     summary="征拆进度报告（可打印，含地图）",
 )

@@ -13,7 +13,7 @@ from openpyxl import Workbook
 
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
-from app.db import Conn
+from app.db import Conn, HeavyWork
 from app.projects import supervision
 from app.projects.kpis import GroupBy, KpiRow
 from app.projects.routes import today
@@ -81,6 +81,7 @@ def _cell(row: KpiRow, field: str) -> object:
 
 @router.get(
     "/api/kpis/export",
+    dependencies=[HeavyWork],
     summary="导出绩效指标",
     response_class=Response,
     responses={200: {"content": {"text/csv": {}, XLSX: {}}}},

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.auth.deps import Deferred, oauth2_scheme
+from app.db import gate_of
 from app.tiles.vector_routes import MAX_ZOOM, READ_LAYERS, serve_tile
 
 _INDEX = r"(?P<{}>0|[1-9][0-9]{{0,9}})"
@@ -58,7 +59,8 @@ class TileFastPath:
         request = Request(scope, receive)
         access = Deferred(READ_LAYERS, await oauth2_scheme(request))
         try:
-            response = await run_in_threadpool(serve_tile, request, access, *tile)
+            async with gate_of(request).admitted():
+                response = await run_in_threadpool(serve_tile, request, access, *tile)
         except Exception as exc:  # rendered by the application's own handlers, exactly as on its routes
             response = await _handled(request, exc)
         await response(scope, receive, send)

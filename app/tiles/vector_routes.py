@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.routes.layers import catalog_of, visible_entry
 from app.auth.deps import Allow, AllowInEndpoint, Deferred, Grant
 from app.auth.policy import Action
-from app.db import Conn
+from app.db import Conn, gate_of
 from app.errors import NotFound
 from app.tiles.style import empty_glyphs, maplibre_style, tilejson
 from layers.catalog.model import LayerEntry, LayerKind
@@ -188,7 +188,8 @@ async def vector_tile(
 
     Well-formed requests are answered by :mod:`app.tiles.fast_path` with the same function before they
     reach this route."""
-    return await run_in_threadpool(serve_tile, request, access, codes, z, x, y)
+    async with gate_of(request).admitted():
+        return await run_in_threadpool(serve_tile, request, access, codes, z, x, y)
 
 
 def serve_tile(request: Request, access: Deferred, codes: str, z: int, x: int, y: int) -> Response:
@@ -326,4 +327,5 @@ async def ogc_tile(
     access: Annotated[Deferred, Depends(READ_LAYERS)],
 ) -> Response:
     """One vector tile of a collection (OGC order: zoom, row, column)."""
-    return await run_in_threadpool(serve_tile, request, access, code, z, x, y)
+    async with gate_of(request).admitted():
+        return await run_in_threadpool(serve_tile, request, access, code, z, x, y)

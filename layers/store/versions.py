@@ -8,6 +8,8 @@ or a database restart rolls all of it back.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -322,6 +324,61 @@ def diff_versions(
         raise IngestError(
             f"没有第 {missing} 版。", f"There is no version {missing}.", code="no_such_version", status=404
         )
+    key = (old_id, new_id, tolerance_m)
+    cached = _diffs.get(key)
+    if cached is None:
+        counts = (
+            _same_version(conn, old_id) if old_id == new_id else _compare(conn, old_id, new_id, tolerance_m)
+        )
+        cached = _diffs.put(key, counts)
+    return {"layer": code, "from_version": old, "to_version": new, **cached, "tolerance_m": tolerance_m}
+
+
+class _DiffCache:
+    """Counts of recent diffs by (old id, new id, tolerance): versions never change once written, and
+    version ids are never reused, so an entry can never go stale. Bounded, least recently used out."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[int, int, float], dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, int, float]) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[int, int, float], counts: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self._entries[key] = counts
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return counts
+
+
+_diffs = _DiffCache(256)
+
+
+def _same_version(conn: Connection[Any], version: int) -> dict[str, Any]:
+    """A version compared with itself: every feature unchanged, nothing read but its feature count."""
+    row = conn.execute("SELECT feature_count FROM basemap.layer_version WHERE id = %s", (version,)).fetchone()
+    assert row is not None
+    return {
+        "added": 0,
+        "added_area_m2": 0.0,
+        "removed": 0,
+        "removed_area_m2": 0.0,
+        "changed": 0,
+        "unchanged": int(row[0]),
+        "within_tolerance": 0,
+    }
+
+
+def _compare(conn: Connection[Any], old_id: int, new_id: int, tolerance_m: float) -> dict[str, Any]:
+    """Counts of added, removed, changed and unchanged features between two different versions."""
     row = conn.execute(
         """
         WITH a AS (SELECT fid, geom, md5(ST_AsBinary(ST_Normalize(geom))) AS g,
@@ -357,16 +414,12 @@ def diff_versions(
     ).fetchone()
     assert row is not None
     return {
-        "layer": code,
-        "from_version": old,
-        "to_version": new,
         "added": int(row[0]),
         "added_area_m2": float(row[1]),
         "removed": int(row[2]),
         "removed_area_m2": float(row[3]),
         "changed": int(row[4]),
         "unchanged": int(row[5]),
-        "tolerance_m": tolerance_m,
         "within_tolerance": int(row[6]),
     }
 

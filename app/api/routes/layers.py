@@ -17,7 +17,7 @@ from analysis.checkindex import catch_up_later
 from analysis.rules_model import get_ruleset
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
-from app.db import Conn
+from app.db import Conn, HeavyWork
 from app.errors import NotFound, PayloadTooLarge, Unprocessable
 from layers.catalog.model import Catalog, LayerEntry, LayerKind
 from layers.ingest.intake import IntakeLimits
@@ -269,7 +269,7 @@ def version_report(
     return report
 
 
-@router.get("/{code}/diff", response_model=VersionDiff, summary="版本比较")
+@router.get("/{code}/diff", dependencies=[HeavyWork], response_model=VersionDiff, summary="版本比较")
 def diff(
     code: str,
     request: Request,
@@ -291,7 +291,13 @@ def diff(
     return versions.diff_versions(conn, code, from_version, to_version, tolerance_m)
 
 
-@router.post("/{code}/versions", response_model=ImportResult, status_code=201, summary="导入新版本")
+@router.post(
+    "/{code}/versions",
+    response_model=ImportResult,
+    dependencies=[HeavyWork],
+    status_code=201,
+    summary="导入新版本",
+)
 def import_version(
     code: str,
     request: Request,

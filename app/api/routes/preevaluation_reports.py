@@ -15,7 +15,7 @@ from analysis.report_tables import hit_rows, to_csv, to_xlsx
 from analysis.rules_model import get_ruleset
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
-from app.db import Conn
+from app.db import Conn, HeavyWork
 from app.errors import NotFound, prefers_english
 
 router = APIRouter(prefix="/api/pre-evaluations", tags=["pre-evaluation"])
@@ -51,6 +51,7 @@ def _disposition(kind: str, report_id: int, suffix: str, english: bool) -> str:
 
 @router.get(
     "/{report_id}/report.html",
+    dependencies=[HeavyWork],
     response_class=HTMLResponse,
     summary="预评价报告（HTML，可打印）",
     responses={200: {"content": {"text/html": {}}}},
@@ -126,6 +127,7 @@ def report_csv(
 
 @router.get(
     "/{report_id}/report.xlsx",
+    dependencies=[HeavyWork],
     response_class=Response,
     summary="预评价冲突清单（Excel）",
     responses={200: {"content": {XLSX: {}}}},

@@ -36,7 +36,7 @@ from app.api.routes.preevaluations import insert_report
 from app.audit.log import record
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
-from app.db import Conn
+from app.db import Conn, HeavyWork
 from app.errors import PayloadTooLarge, Unprocessable
 from layers.ingest.errors import IngestError
 
@@ -199,7 +199,7 @@ def run_sites(
     return ruleset, results, summaries
 
 
-@router.post("/compare", response_model=Comparison, summary="选址比选")
+@router.post("/compare", dependencies=[HeavyWork], response_model=Comparison, summary="选址比选")
 def compare_sites(
     body: CompareRequest,
     request: Request,
@@ -259,7 +259,7 @@ def _precheck(site: SiteInput, crs: str | None) -> None:
         ) from exc
 
 
-@router.post("/batch", response_model=BatchResult, summary="批量预评价")
+@router.post("/batch", dependencies=[HeavyWork], response_model=BatchResult, summary="批量预评价")
 def batch_check(
     body: BatchRequest,
     request: Request,

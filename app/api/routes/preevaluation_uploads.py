@@ -25,7 +25,7 @@ from app.api.routes.preevaluation_sites import (
 from app.api.routes.preevaluations import StoredReport, store_report_audited
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
-from app.db import Conn
+from app.db import Conn, HeavyWork
 from app.errors import PayloadTooLarge
 from layers.ingest.footprint_file import FileFootprint, as_feature_collection, read_footprint_file
 from layers.ingest.intake import IntakeLimits
@@ -87,7 +87,13 @@ def _options(project_type: str, project_code: str | None, flags: str | None) -> 
     return CheckOptions(project_type=project_type, crs=None, flags=listed, project_code=project_code)
 
 
-@router.post("/upload", response_model=StoredReport, status_code=201, summary="上传用地范围文件预评价")
+@router.post(
+    "/upload",
+    dependencies=[HeavyWork],
+    response_model=StoredReport,
+    status_code=201,
+    summary="上传用地范围文件预评价",
+)
 def upload_pre_evaluation(
     request: Request,
     conn: Conn,
@@ -147,7 +153,9 @@ def _file_sites(
 FileSites = Annotated[tuple[CheckOptions, list[SiteInput]], Depends(_file_sites)]
 
 
-@router.post("/batch/upload", response_model=BatchResult, summary="上传文件批量预评价")
+@router.post(
+    "/batch/upload", dependencies=[HeavyWork], response_model=BatchResult, summary="上传文件批量预评价"
+)
 def upload_batch(
     request: Request,
     conn: Conn,
@@ -159,7 +167,9 @@ def upload_batch(
     return batch_of(conn, request, grant, options, sites)
 
 
-@router.post("/compare/upload", response_model=Comparison, summary="上传文件选址比选")
+@router.post(
+    "/compare/upload", dependencies=[HeavyWork], response_model=Comparison, summary="上传文件选址比选"
+)
 def upload_comparison(
     request: Request,
     conn: Conn,
