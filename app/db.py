@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from psycopg import Connection
 from psycopg.rows import TupleRow
@@ -113,7 +114,10 @@ class AdmissionGate:
             raise self._busy()
         self.waiting += 1
         try:
-            await asyncio.wait_for(self._free.acquire(), self.timeout_s)
+            # asyncio.timeout, not wait_for: a place granted as the wait times out is given back by the
+            # semaphore itself, never lost.
+            async with asyncio.timeout(self.timeout_s):
+                await self._free.acquire()
         except TimeoutError:
             self.refused_total += 1
             raise self._busy() from None
@@ -164,13 +168,17 @@ async def leased_connection(request: Request) -> AsyncIterator[Connection[TupleR
     """
     pool: ConnectionPool[Connection[TupleRow]] = request.app.state.pool
     async with gate_of(request).admitted():
-        conn = await run_in_threadpool(pool.getconn)
+        # Shielded: a request cancelled meanwhile (client gone, shutdown) must still own, and so return,
+        # the connection its thread fetched; a connection lost here would shrink the pool for good.
+        with anyio.CancelScope(shield=True):
+            conn = await run_in_threadpool(pool.getconn)
         ok = False
         try:
             yield conn
             ok = True
         finally:
-            await run_in_threadpool(_give_back, pool, conn, ok)
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(_give_back, pool, conn, ok)
 
 
 def _give_back(pool: ConnectionPool[Connection[TupleRow]], conn: Connection[TupleRow], commit: bool) -> None:

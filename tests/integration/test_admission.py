@@ -78,9 +78,9 @@ def test_a_full_queue_is_refused_at_once_with_a_problem(settings: Settings, make
                 asyncio.ensure_future(client.get("/api/auth/me", headers=viewer.headers)) for _ in range(8)
             ]
             await asyncio.sleep(0.5)
-        return list(await asyncio.gather(*tasks))
+        return [*await asyncio.gather(*tasks), await client.get("/api/health")]
 
-    app, responses = run_against(tight(settings, pool_queue_limit=3), burst)
+    app, (*responses, health) = run_against(tight(settings, pool_queue_limit=3), burst)
     counts = Counter(r.status_code for r in responses)
     assert counts == {200: 3, 503: 5}
     refused = [r for r in responses if r.status_code == 503]
@@ -88,6 +88,9 @@ def test_a_full_queue_is_refused_at_once_with_a_problem(settings: Settings, make
     assert {r.json()["code"] for r in refused} == {"database_busy"}
     assert {r.headers["retry-after"] for r in refused} == {"2"}
     assert app.state.db_gate.stats()["refused"] == 5
+    gates = {g["name"]: g for g in health.json()["admission"]}  # what an operator sees
+    assert set(gates) == {"database", "heavy", "passwords"}
+    assert (gates["database"]["capacity"], gates["database"]["refused"]) == (2, 5)
 
 
 def test_gate_waits_no_longer_than_its_timeout() -> None:

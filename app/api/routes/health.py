@@ -33,6 +33,18 @@ class CheckIndexHealth(BaseModel):
     layers: int
 
 
+class GateHealth(BaseModel):
+    """One admission gate of this process (see app/db.py): how full it is and what it refused."""
+
+    name: str  # database | heavy | passwords
+    capacity: int
+    in_use: int
+    waiting: int
+    admitted: int
+    refused: int
+    timeout_s: float
+
+
 class Health(BaseModel):
     """Service health."""
 
@@ -40,6 +52,7 @@ class Health(BaseModel):
     version: str
     database: DatabaseHealth
     check_index_memory: CheckIndexHealth
+    admission: list[GateHealth]
 
 
 @router.get("/health", response_model=Health, dependencies=[Depends(public())], summary="健康检查")
@@ -73,4 +86,12 @@ def health(request: Request, conn: Conn) -> Health:
             parts=len(snapshot.parts) if snapshot else 0,
             layers=len(snapshot.versions) if snapshot else 0,
         ),
+        admission=[
+            GateHealth.model_validate(gate.stats())
+            for gate in (
+                request.app.state.db_gate,
+                request.app.state.heavy_gate,
+                request.app.state.password_gate,
+            )
+        ],
     )
