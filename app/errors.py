@@ -207,7 +207,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DuoguiError)
     async def _duogui(request: Request, exc: DuoguiError) -> JSONResponse:
-        if exc.status >= 500:
+        if isinstance(exc, ServiceBusy):  # load, not a fault: no traceback
+            log.warning("%s on %s", exc.code, request.url.path)
+        elif exc.status >= 500:
             log.error("%s on %s", exc.code, request.url.path, exc_info=exc)
         else:
             log.info("%s %s on %s", exc.status, exc.code, request.url.path)

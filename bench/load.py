@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -145,6 +146,7 @@ def reviewed_items(base: str, tokens: dict[str, Any], projects: int) -> list[dic
             "project_type": "house_building",
             "investment_wan": 5000,
             "funding_source": "区政府投资",
+            "owner_dept_code": "housing",
         }
         project = call(base, "POST", "/api/projects", tokens["unit"], body)
         for item in call(base, "POST", f"/api/projects/{project['id']}/plan", tokens["unit"]):
@@ -152,9 +154,16 @@ def reviewed_items(base: str, tokens: dict[str, Any], projects: int) -> list[dic
             if item["department_id"] is None or reviewer is None:
                 continue
             path = f"/api/items/{item['id']}/transitions"
-            moved = call(base, "POST", path, tokens["unit"], {"action": "submit", "version": item["version"]})
-            for action in ("accept", "start_review"):
-                moved = call(base, "POST", path, reviewer, {"action": action, "version": moved["version"]})
+            try:
+                moved = call(
+                    base, "POST", path, tokens["unit"], {"action": "submit", "version": item["version"]}
+                )
+                for action in ("accept", "start_review"):
+                    moved = call(
+                        base, "POST", path, reviewer, {"action": action, "version": moved["version"]}
+                    )
+            except urllib.error.HTTPError:  # an item that waits for another (prerequisites) stays out
+                continue
             items.append({"id": item["id"], "department": item["department_code"]})
     return items
 

@@ -11,10 +11,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from psycopg import Connection
+from starlette.concurrency import run_in_threadpool
 
 from app.audit.log import Actor
 from app.auth.policy import ALLOWED_BEFORE_PASSWORD_CHANGE, PUBLIC, Action, Role, Scope, scope_for
-from app.db import Conn
+from app.db import Conn, leased_connection
 from app.errors import Forbidden, NotFound, Unauthenticated
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
@@ -144,6 +145,19 @@ class AllowInEndpoint(Allow):
     async def __call__(self, token: BearerToken) -> Deferred:  # type: ignore[override]
         """Only take the token here (no thread hop, no connection)."""
         return Deferred(self, token)
+
+
+class AllowBriefly(Allow):
+    """Declares and checks the action like :class:`Allow`, on a connection given back right after.
+
+    For routes that need a connection only for parts of their work and must not hold one in between
+    (a password change: not while Argon2 runs); the route leases its own for each part.
+    """
+
+    async def __call__(self, request: Request, token: BearerToken) -> Grant:  # type: ignore[override]
+        """Authenticate and authorise; the connection goes back to the pool before the route runs."""
+        async with leased_connection(request) as conn:
+            return await run_in_threadpool(self.check, request, conn, token)
 
 
 class Deferred:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from app.auth import users
-from app.auth.deps import Allow, Grant, client_ip, public
+from app.auth.deps import Allow, AllowBriefly, Grant, client_ip, public
 from app.auth.policy import Action, Role, scope_for
 from app.auth.sessions import StaleCheck, check_password, settle_sign_in, sign_out, stored_password_hash
 from app.db import Conn, leased_connection
@@ -116,14 +116,34 @@ def me(conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.SELF_READ))]) ->
 
 
 @router.post("/auth/password", response_model=users.User, summary="修改本人密码")
-def change_own_password(
-    body: PasswordChange, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.SELF_UPDATE))]
+async def change_own_password(
+    request: Request,
+    body: PasswordChange,
+    grant: Annotated[Grant, Depends(AllowBriefly(Action.SELF_UPDATE))],
 ) -> users.User:
-    """Change the caller's password; other sessions of the account end."""
+    """Change the caller's password; other sessions of the account end.
+
+    As at sign-in, Argon2 (checking the current password, hashing the new one) runs with no connection
+    held; the new hash is swapped in only if the password is still the one checked.
+    """
+    async with leased_connection(request) as conn:
+        username, stored = await run_in_threadpool(users.stored_password, conn, grant.principal.user_id)
+    async with request.app.state.password_gate.admitted():
+        new_hash = await run_in_threadpool(
+            users.new_password_hash, username, stored, body.current_password, body.new_password
+        )
     p = grant.principal
-    return users.change_password(
-        conn, grant.actor, p.user_id, body.current_password, body.new_password, keep_session=p.session_id
-    )
+    async with leased_connection(request) as conn:
+        changed = await run_in_threadpool(
+            users.replace_password, conn, grant.actor, p.user_id, stored, new_hash, p.session_id
+        )
+    if changed is None:
+        raise Conflict(
+            "密码已在别处被修改，请重新登录后再试。",
+            "The password was changed elsewhere meanwhile; sign in again and retry.",
+            code="password_changed",
+        )
+    return changed
 
 
 @router.get("/users", response_model=list[users.User], tags=["users"], summary="用户列表")

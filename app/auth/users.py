@@ -229,31 +229,48 @@ def unlock_user(conn: Connection[Any], actor: Actor, user_id: int) -> User:
     return after
 
 
-def change_password(
-    conn: Connection[Any], actor: Actor, user_id: int, current: str, new: str, keep_session: int | None = None
-) -> User:
-    """Replace the caller's password after checking the current one; ends the other sessions."""
+def stored_password(conn: Connection[Any], user_id: int) -> tuple[str, str]:
+    """The account's username and current password hash (read without a lock)."""
+    row = conn.execute("SELECT username, password_hash FROM auth.user WHERE id = %s", (user_id,)).fetchone()
+    if row is None:
+        raise NotFound()
+    return str(row[0]), str(row[1])
+
+
+def new_password_hash(username: str, password_hash: str, current: str, new: str) -> str:
+    """Check the current password and the new one's policy; the new hash (Argon2: no connection needed)."""
+    if not verify_password(password_hash, current):
+        raise Unprocessable("当前密码不正确。", "The current password is wrong.", code="wrong_password")
+    if current == new:
+        raise Unprocessable(
+            "新密码不能与当前密码相同。", "The new password must differ from the current one."
+        )
+    check_policy(new, username)
+    return hash_password(new)
+
+
+def replace_password(
+    conn: Connection[Any],
+    actor: Actor,
+    user_id: int,
+    checked_hash: str,
+    new_hash: str,
+    keep_session: int | None,
+) -> User | None:
+    """Swap in ``new_hash`` if the password is still the one checked (None: it changed meanwhile).
+
+    Ends the account's other sessions; one transaction with its audit row.
+    """
     with conn.transaction():
-        row = conn.execute(
-            "SELECT username, password_hash FROM auth.user WHERE id = %s FOR UPDATE", (user_id,)
-        ).fetchone()
-        if row is None:
-            raise NotFound()
-        username, password_hash = row
-        if not verify_password(password_hash, current):
-            raise Unprocessable("当前密码不正确。", "The current password is wrong.", code="wrong_password")
-        if current == new:
-            raise Unprocessable(
-                "新密码不能与当前密码相同。", "The new password must differ from the current one."
-            )
-        check_policy(new, username)
-        conn.execute(
+        changed = conn.execute(
             """
             UPDATE auth.user SET password_hash = %s, must_change_password = false, updated_at = now(),
-                   version = version + 1 WHERE id = %s
+                   version = version + 1 WHERE id = %s AND password_hash = %s
             """,
-            (hash_password(new), user_id),
-        )
+            (new_hash, user_id, checked_hash),
+        ).rowcount
+        if not changed:
+            return None
         conn.execute(
             "UPDATE auth.session SET revoked_at = now()"
             " WHERE user_id = %s AND revoked_at IS NULL AND id IS DISTINCT FROM %s",

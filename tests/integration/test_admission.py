@@ -18,7 +18,7 @@ import httpx2 as httpx
 import psycopg
 import pytest
 
-from app.auth import sessions
+from app.auth import sessions, users
 from app.auth.policy import Role
 from app.db import AdmissionGate
 from app.errors import ServiceBusy
@@ -156,7 +156,7 @@ def test_concurrent_wrong_passwords_lock_the_account_exactly(settings: Settings,
         right = {"username": account.username, "password": account.password}
         return [*guesses, await client.post("/api/auth/token", data=right)]
 
-    _, responses = run_against(tight(settings), burst)
+    _, responses = run_against(tight(settings, pool_timeout_s=60.0), burst)  # a busy machine: no 503s here
     *guesses, last = responses
     assert Counter(r.status_code for r in guesses) == {401: 2, 423: 6}
     assert last.status_code == 423
@@ -171,3 +171,44 @@ def test_concurrent_wrong_passwords_lock_the_account_exactly(settings: Settings,
         failed = conn.execute("SELECT failed_attempts FROM auth.user WHERE id = %s", (account.id,)).fetchone()
     assert actions == {"auth.login_failed": 3, "auth.locked": 1, "auth.login_refused": 6}
     assert failed == (3,)
+
+
+def test_password_change_checks_argon2_with_no_connection_held(
+    settings: Settings, make_account: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The current password is verified and the new one hashed while no place of the gate is taken and
+    the account's row is free; two changes racing from the same current password: exactly one wins."""
+    account = make_account(Role.VIEWER)
+    seen: list[int] = []
+    real_hash = users.new_password_hash
+    app_box: list[Any] = []
+
+    def observed_hash(username: str, stored: str, current: str, new: str) -> str:
+        seen.append(app_box[0].state.db_gate.in_use)
+        return real_hash(username, stored, current, new)
+
+    monkeypatch.setattr(users, "new_password_hash", observed_hash)
+
+    async def burst(client: httpx.AsyncClient) -> list[httpx.Response]:
+        app_box.append(client._transport.app)  # type: ignore[attr-defined]
+        first = {"current_password": account.password, "new_password": "Fresh-pass-0-2026x"}
+        alone = await client.post("/api/auth/password", json=first, headers=account.headers)
+        bodies = [
+            {"current_password": "Fresh-pass-0-2026x", "new_password": f"Fresh-pass-{n}-2026x"}
+            for n in (1, 2)
+        ]
+        race = await asyncio.gather(
+            *(client.post("/api/auth/password", json=b, headers=account.headers) for b in bodies)
+        )
+        return [alone, *race]
+
+    _, (alone, *race) = run_against(tight(settings, pool_timeout_s=60.0), burst)
+    assert alone.status_code == 200, alone.text
+    assert seen[0] == 0  # the lone change hashed with no place of the gate taken
+    assert sorted(r.status_code for r in race) in ([200, 409], [200, 422]), [r.text for r in race]
+    with psycopg.connect(settings.owner_dsn) as conn:
+        changes = conn.execute(
+            "SELECT count(*) FROM audit.event WHERE action = 'user.change_password' AND object_id = %s::text",
+            (account.id,),
+        ).fetchone()
+    assert changes == (2,)
