@@ -146,10 +146,14 @@ class AdmissionGate:
 
 
 def database_gate(settings: Settings) -> AdmissionGate:
-    """The gate in front of the service pool: one place per pooled connection."""
-    return AdmissionGate(
-        "database", settings.pool_max_size, settings.pool_timeout_s, settings.pool_queue_limit
-    )
+    """The gate in front of the service pool: one place per pooled connection but one.
+
+    The one left over serves the process's own work outside requests (copying the check index into
+    memory after start-up or an import; a batch's second connection, taken only if free), so that an
+    admitted request never has to wait for a connection in its worker thread.
+    """
+    places = max(1, settings.pool_max_size - 1)
+    return AdmissionGate("database", places, settings.pool_timeout_s, settings.pool_queue_limit)
 
 
 def gate_of(request: Request) -> AdmissionGate:

@@ -45,15 +45,15 @@ def run_against(settings: Settings, burst: Burst, *, threads: int = 4) -> tuple[
 
 
 def tight(settings: Settings, **update: Any) -> Settings:
-    """Two connections, a short wait: easy to outnumber."""
-    base = {"pool_min_size": 2, "pool_max_size": 2, "pool_timeout_s": 3.0, "pool_queue_limit": 1000}
+    """Three connections (two places at the gate), a short wait: easy to outnumber."""
+    base = {"pool_min_size": 3, "pool_max_size": 3, "pool_timeout_s": 3.0, "pool_queue_limit": 1000}
     return settings.model_copy(update={**base, **update})
 
 
 def test_more_requests_than_threads_and_connections_all_succeed(
     settings: Settings, make_account: Any
 ) -> None:
-    """24 requests, 4 threads, 2 connections: waiting in threads used to park them all in getconn while
+    """24 requests, 4 threads, 2 places at the gate: waiting in threads used to park them all in getconn while
     the connection holders waited for a thread (503 after the pool timeout); now every one is served."""
     viewer = make_account(Role.VIEWER)
 
