@@ -8,6 +8,8 @@ offline, carries Leaflet and that script inside itself instead.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,38 @@ def _embeddable(text: str, tag: str) -> Markup:
     return Markup(text)  # noqa: S704 - our own files, checked above
 
 
+def leaflet_inline(leaflet_dir: Path) -> tuple[str, str]:
+    """Leaflet's JS and CSS for a page that opens offline, the CSS's images as data: URLs."""
+    css = (leaflet_dir / "leaflet.css").read_text("utf-8")
+    for image in sorted((leaflet_dir / "images").glob("*.png")):
+        data = base64.b64encode(image.read_bytes()).decode()
+        css = css.replace(f"url(images/{image.name})", f"url(data:image/png;base64,{data})")
+    return (leaflet_dir / "leaflet.js").read_text("utf-8"), css
+
+
+def _hash(text: str) -> str:
+    """A CSP hash source for an inline element's exact content."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+
+
+def offline_policy(scripts: list[str], styles: list[str]) -> str:
+    """The policy a downloaded page carries in a <meta> element: its own inline scripts and styles only.
+
+    Opened from disk it has no HTTP header; this keeps it as strict (frame-ancestors cannot be set by meta).
+    """
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src " + " ".join(_hash(s) for s in scripts),
+            "style-src " + " ".join(_hash(s) for s in styles),
+            "img-src data:",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'none'",
+        ]
+    )
+
+
 def page_assets(inline: tuple[str, str] | None) -> dict[str, Any]:
     """Template context for the assets: their URLs, or (with Leaflet's JS and CSS) their content inline."""
     if inline is None:
@@ -52,6 +86,7 @@ def page_assets(inline: tuple[str, str] | None) -> dict[str, Any]:
             "leaflet_css": _embeddable(css, "style"),
             "print_map_js": _embeddable(own_js, "script"),
             "print_css": _embeddable(own_css, "style"),
+            "policy": offline_policy([js, own_js], [css, own_css]),
         },
         "leaflet": LEAFLET_PATH,
         "assets": ASSETS_PATH,

@@ -7,6 +7,8 @@ the served files, no element has an event handler, and the text comes back as te
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -31,6 +33,10 @@ def _policy(header: str) -> dict[str, list[str]]:
         name, *sources = directive.split()
         out[name] = sources
     return out
+
+
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
 
 def _assert_strict_page_policy(header: str | None) -> None:
@@ -97,6 +103,11 @@ def test_report_escapes_the_project_code(preeval_world: DemoEnv) -> None:
         assert event_handlers(download) == []
         inline = [s.text for s in download.all("script") if not s.attrs]
         assert len(inline) == 2 and all(payload not in text for text in inline)
+        # Opened from disk it has no header: a <meta> policy allows exactly those two scripts.
+        (meta,) = [m for m in download.all("meta") if m.attrs.get("http-equiv") == "Content-Security-Policy"]
+        policy = _policy(str(meta.attrs["content"]))
+        assert policy["script-src"] == [_sha256(text) for text in inline]
+        assert policy["default-src"] == ["'none'"] and policy["base-uri"] == ["'none'"]
 
 
 def test_ogc_pages_escape_feature_values() -> None:

@@ -7,6 +7,7 @@ browser enforces the app's policy; the driver fails a page on any violation it h
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,6 +70,30 @@ def test_the_report_map_draws_under_the_policy_which_refuses_inline_script(
         )
         assert ran is True
         page.wait_until(lambda: page.csp_violations, "the violation report")
+
+
+def test_the_downloaded_report_draws_offline_under_its_own_policy(
+    preeval_world: DemoEnv, tmp_path: Path
+) -> None:
+    unit = preeval_world.account(Role.PROJECT_UNIT, "works")
+    created = preeval_world.client.post(
+        "/api/pre-evaluations",
+        headers=unit.headers,
+        json={"footprint": geojson(CANDIDATES["乙"]), "project_type": "school", "project_code": PAYLOAD[:64]},
+    )
+    assert created.status_code == 201, created.text
+    download = preeval_world.client.get(
+        f"/api/pre-evaluations/{created.json()['id']}/report.html",
+        params={"download": 1},
+        headers=unit.headers,
+    )
+    saved = tmp_path / "saved.html"
+    saved.write_bytes(download.content)
+    with Page() as page:
+        page.goto(saved.as_uri())
+        page.wait_for("document.querySelector('path.duogui-conditional')", timeout_s=30)
+        assert page.js("window.pwned === undefined")
+        assert page.csp_violations == []
 
 
 def test_the_demolition_summary_draws_under_the_policy(preeval_world: DemoEnv, live_url: str) -> None:
