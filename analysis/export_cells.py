@@ -65,8 +65,10 @@ def append_row(sheet: Worksheet, values: Iterable[Any]) -> None:
     """Append a row to a worksheet: text is always a string cell (never a formula), numbers stay numbers."""
     cleaned = [xlsx_text(v) if isinstance(v, str) else v for v in values]
     sheet.append(cleaned)
-    for cell in sheet[sheet.max_row]:
-        if isinstance(cell.value, str):
+    row = sheet.max_row  # the row just written (an empty one writes no cell and needs nothing)
+    for column, value in enumerate(cleaned, start=1):
+        if isinstance(value, str):
+            cell = sheet.cell(row=row, column=column)
             cell.data_type = "s"  # openpyxl would write a text starting with "=" as a formula
-            if is_formula_like(cell.value):
+            if is_formula_like(value):
                 cell.quotePrefix = True  # Excel keeps it text even when the cell is edited
