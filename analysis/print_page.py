@@ -38,7 +38,7 @@ def _embeddable(text: str, tag: str) -> Markup:
     """File content (Leaflet, our own assets — never user data) to place inside a <script> or <style>."""
     if f"</{tag}" in text.lower():
         raise ValueError(f"an inline asset must not close its <{tag}> element")
-    return Markup(text)  # noqa: S704 - our own files, checked above
+    return Markup(text)  # our own files, checked above
 
 
 def leaflet_inline(leaflet_dir: Path) -> tuple[str, str]:
