@@ -1,30 +1,26 @@
-"""The printable HTML pre-evaluation report: summary, folium map of the footprint and every conflict, tables.
+"""The printable HTML pre-evaluation report: summary, a Leaflet map of footprint and conflicts, tables.
 
-Leaflet comes from the app itself (``/vendor/leaflet/``, from web/node_modules), never from a CDN: folium's
-default CDN links are replaced and no base-map tiles are requested, so the page names no external host.
+The page is the Jinja2 template templates/report.html (autoescaped). Leaflet comes from the app itself
+(``/vendor/leaflet/``, from web/node_modules), never from a CDN, and no base-map tiles are requested, so the
+page names no external host.
 """
 
 from __future__ import annotations
 
-import html
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import folium
 import shapely
-from branca.element import Element, Figure
 from psycopg import Connection, sql
 from pyproj import Transformer
 
 from analysis.engine import Report
+from analysis.print_page import environment, page_assets
 from analysis.report_tables import COLUMNS, hit_rows
 from analysis.rules.schema import Grade
 from analysis.rules_model import RuleSet
 
-LEAFLET_JS = "/vendor/leaflet/leaflet.js"
-LEAFLET_CSS = "/vendor/leaflet/leaflet.css"
 GRADE_COLOURS = {
     Grade.PROHIBITED: "#d7191c",
     Grade.CONDITIONAL: "#fdae61",
@@ -120,34 +116,14 @@ _TEXT = {
     "repairs": ("几何修复", "Geometry repairs"),
 }
 
-_STYLE = """
-body{display:flex;flex-direction:column;font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;
-  margin:0 auto;max-width:1100px;padding:16px;color:#222;height:auto}
-.report-top{order:1}.folium-map{order:2;border:1px solid #999}.report-bottom{order:3}
-h1{font-size:1.6rem}h2{font-size:1.2rem;border-bottom:2px solid #444;margin-top:1.5rem}
-table{border-collapse:collapse;width:100%;font-size:.85rem}td,th{border:1px solid #bbb;padding:3px 6px;
-  vertical-align:top}th{background:#eee}.verdict{font-size:1.4rem;font-weight:bold}
-.grade-prohibited{color:#d7191c}.grade-conditional{color:#e08214}.grade-advisory{color:#2b83ba}
-.toolbar a,.toolbar button{margin-right:1em}
-@media print{.no-print{display:none}.folium-map{page-break-inside:avoid}body{max-width:none}}
-"""
+_ENV = environment()
 
 
-def _cell(value: Any) -> str:
-    return "" if value is None else html.escape(str(value))
-
-
-def _table(head: list[str], rows: list[list[Any]]) -> str:
-    cells = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _top(report: Report, meta: StoredMeta, ruleset: RuleSet, english: bool, base_url: str) -> str:
-    t = {k: v[1 if english else 0] for k, v in _TEXT.items()}
+def _summary(
+    report: Report, meta: StoredMeta, ruleset: RuleSet, t: dict[str, str], english: bool
+) -> list[Any]:
     kind = ruleset.settings.project_types.get(report.project_type)
     kind_name = (kind.name_en if english else kind.name_zh) if kind else report.project_type
-    verdict = report.verdict_en if english else report.verdict
     summary: list[list[Any]] = [
         [t["report_no"], meta.id],
         [t["created"], meta.created_at.strftime("%Y-%m-%d %H:%M")],
@@ -159,41 +135,10 @@ def _top(report: Report, meta: StoredMeta, ruleset: RuleSet, english: bool, base
     ]
     if report.repairs:
         summary.append([t["repairs"], "；".join(report.repairs)])
-    other = "zh" if english else "en"
-    toolbar = (
-        f'<p class="toolbar no-print"><a href="{base_url}.csv?lang={"en" if english else "zh"}">CSV</a>'
-        f'<a href="{base_url}.xlsx?lang={"en" if english else "zh"}">XLSX</a>'
-        f'<a href="{base_url}.html?lang={"en" if english else "zh"}&amp;download=1">HTML</a>'
-        f'<a href="{base_url}.html?lang={other}">{t["other_lang"]}</a>'
-        f'<button type="button" onclick="window.print()">{t["print"]}</button></p>'
-    )
-    return (
-        f'<div class="report-top"><h1>{t["title"]}</h1>{toolbar}'
-        f'<p class="verdict">{t["verdict"]}：{html.escape(verdict)}</p>'
-        f"{_table(['', ''], summary)}<h2>{t['map']}</h2></div>"
-    )
+    return summary
 
 
-def _bottom(report: Report, ruleset: RuleSet, english: bool) -> str:
-    t = {k: v[1 if english else 0] for k, v in _TEXT.items()}
-    rows = hit_rows(report, ruleset, english=english)
-    head = [en if english else zh for _, zh, en in COLUMNS]
-    parts = [f"<h2>{t['findings']}</h2>"]
-    parts.append(
-        _table(head, [[r[k] for k, _, _ in COLUMNS] for r in rows]) if rows else f"<p>{t['none']}</p>"
-    )
-    parts.append(f"<h2>{t['not_checkable']}</h2>")
-    parts.append(
-        _table(
-            [t["findings"], t["reason"]],
-            [
-                [f"{n.layer_name_zh}（{n.layer}）", n.reason_en if english else n.reason_zh]
-                for n in report.not_checkable
-            ],
-        )
-        if report.not_checkable
-        else f"<p>{t['none']}</p>"
-    )
+def _demolition(report: Report, t: dict[str, str], english: bool) -> list[list[Any]]:
     d = report.demolition
     demolition: list[list[Any]] = [
         [t["buildings"], d.buildings],
@@ -215,16 +160,7 @@ def _bottom(report: Report, ruleset: RuleSet, english: bool) -> str:
                 for u in d.compensation.unpriced
             )
             demolition.append([t["unpriced"], codes])
-    parts.append(f"<h2>{t['demolition']}</h2>{_table(['', ''], demolition)}")
-    if report.terrain is not None:
-        terrain: list[list[Any]] = [
-            [t["mean_slope"], f"{report.terrain.mean_slope_deg:.2f}°"],
-            [t["steep"], f"{report.terrain.steep_share_pct:.2f} %"],
-        ]
-        parts.append(f"<h2>{t['terrain']}</h2>{_table(['', ''], terrain)}")
-    versions = sorted(report.layer_versions.items())
-    parts.append(f"<h2>{t['versions']}</h2><p>" + "，".join(f"{_cell(c)} v{n}" for c, n in versions) + "</p>")
-    return '<div class="report-bottom">' + "".join(parts) + "</div>"
+    return demolition
 
 
 def render_html(
@@ -241,34 +177,48 @@ def render_html(
 
     With ``inline_assets`` (Leaflet's JS and CSS) the page carries Leaflet itself and opens offline.
     """
-    footprint = shapely.from_wkb(meta.footprint_wkb)
-    figure = Figure(title=f"{_TEXT['title'][1 if english else 0]} #{meta.id}")
-    figure.header.add_child(Element(f"<style>{_STYLE}</style>"))
-    figure.html.add_child(Element(_top(report, meta, ruleset, english, base_url)))
-    figure.html.add_child(Element(_bottom(report, ruleset, english)))
-    fmap = folium.Map(tiles=None, height=520, control_scale=True, attribution_control=False)
-    if inline_assets is None:
-        fmap.default_js = [("leaflet", LEAFLET_JS)]
-        fmap.default_css = [("leaflet_css", LEAFLET_CSS)]
-    else:
-        fmap.default_js, fmap.default_css = [], []
-        js, css = inline_assets
-        figure.header.add_child(Element(f"<style>{css}</style><script>{js}</script>"), index=0)
-    figure.add_child(fmap)
-    _draw(fmap, report, footprint, shapes, english)
-    # Tell the browser (fonts, hyphenation, screen readers) which language the page is in.
-    return str(figure.render()).replace("<html>", f'<html lang="{"en" if english else "zh-CN"}">', 1)
+    t = {k: v[1 if english else 0] for k, v in _TEXT.items()}
+    rows = hit_rows(report, ruleset, english=english)
+    terrain = report.terrain
+    context = {
+        **page_assets(inline_assets),
+        "lang": "en" if english else "zh-CN",
+        "lang_code": "en" if english else "zh",
+        "other_lang": "zh" if english else "en",
+        "title": f"{t['title']} #{meta.id}",
+        "t": t,
+        "base_url": base_url,
+        "verdict": report.verdict_en if english else report.verdict,
+        "summary": _summary(report, meta, ruleset, t, english),
+        "hit_head": [en if english else zh for _, zh, en in COLUMNS],
+        "hits": [[r[k] for k, _, _ in COLUMNS] for r in rows],
+        "not_checkable": [
+            [f"{n.layer_name_zh}（{n.layer}）", n.reason_en if english else n.reason_zh]
+            for n in report.not_checkable
+        ],
+        "demolition": _demolition(report, t, english),
+        "terrain": None
+        if terrain is None
+        else [
+            [t["mean_slope"], f"{terrain.mean_slope_deg:.2f}°"],
+            [t["steep"], f"{terrain.steep_share_pct:.2f} %"],
+        ],
+        "versions": sorted(report.layer_versions.items()),
+        "map_data": map_data(report, shapely.from_wkb(meta.footprint_wkb), shapes, english),
+    }
+    return _ENV.get_template("report.html").render(context)
 
 
-def _draw(
-    fmap: folium.Map, report: Report, footprint: shapely.Geometry, shapes: list[ConflictShape], english: bool
-) -> None:
+def map_data(
+    report: Report, footprint: shapely.Geometry, shapes: list[ConflictShape], english: bool
+) -> dict[str, Any]:
+    """What print_map.js draws: one layer group per conflict feature, then the footprint, framed on it."""
     to_lonlat = Transformer.from_crs(4547, 4326, always_xy=True)
     lonlat = shapely.transform(footprint, lambda x, y: to_lonlat.transform(x, y), interleaved=False)
     names = {f.rule_id: f for f in report.findings}
+    groups: list[dict[str, Any]] = []
     for shape in shapes:
         finding = names[shape.rule_id]
-        group = folium.FeatureGroup(name=html.escape(f"{finding.layer_name_zh} · {shape.rule_id}"))
         colour = GRADE_COLOURS[shape.grade]
         style = {
             "color": colour,
@@ -278,23 +228,18 @@ def _draw(
             "className": f"duogui-conflict duogui-{shape.grade.value}",
         }
         message = finding.message_en if english else finding.message_zh
-        folium.GeoJson(
-            {"type": "Feature", "geometry": shape.geometry, "properties": {}},
-            style_function=lambda _f, s=style: s,
-            marker=folium.CircleMarker(radius=6),
-            tooltip=html.escape(f"{finding.layer_name_zh}（{shape.fid}）：{message}"),
-        ).add_to(group)
-        group.add_to(fmap)
-    folium.GeoJson(
-        json.loads(json.dumps(shapely.geometry.mapping(lonlat))),
-        name=_TEXT["footprint_layer"][1 if english else 0],
-        style_function=lambda _f: {
-            "color": "#1f3b99",
-            "weight": 3,
-            "fillOpacity": 0.05,
-            "className": "duogui-footprint",
-        },
-    ).add_to(fmap)
+        feature = {
+            "geometry": shape.geometry,
+            "style": style,
+            "tooltip": f"{finding.layer_name_zh}（{shape.fid}）：{message}",
+        }
+        groups.append({"name": f"{finding.layer_name_zh} · {shape.rule_id}", "features": [feature]})
+    footprint_style = {"color": "#1f3b99", "weight": 3, "fillOpacity": 0.05, "className": "duogui-footprint"}
+    groups.append(
+        {
+            "name": _TEXT["footprint_layer"][1 if english else 0],
+            "features": [{"geometry": shapely.geometry.mapping(lonlat), "style": footprint_style}],
+        }
+    )
     west, south, east, north = shapely.bounds(lonlat)
-    fmap.fit_bounds([[south, west], [north, east]], padding=(20, 20))
-    folium.LayerControl(collapsed=True).add_to(fmap)
+    return {"groups": groups, "layer_control": True, "bounds": [[south, west], [north, east]]}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any
 
@@ -10,6 +9,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from analysis.engine import Report
+from analysis.export_cells import append_row, csv_text
 from analysis.rules.schema import GRADE_LABELS_ZH
 from analysis.rules_model import RuleSet
 
@@ -76,12 +76,8 @@ def headers(english: bool = False) -> list[str]:
 
 def to_csv(rows: list[dict[str, Any]], *, english: bool = False) -> bytes:
     """CSV in UTF-8 with a byte-order mark, so spreadsheet programs read the Chinese correctly."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(headers(english))
-    for row in rows:
-        writer.writerow(["" if row[key] is None else row[key] for key, _, _ in COLUMNS])
-    return out.getvalue().encode("utf-8-sig")
+    table = [headers(english), *([row[key] for key, _, _ in COLUMNS] for row in rows)]
+    return csv_text(table).encode("utf-8-sig")
 
 
 def to_xlsx(rows: list[dict[str, Any]], summary: list[tuple[str, Any]], *, english: bool = False) -> bytes:
@@ -90,11 +86,11 @@ def to_xlsx(rows: list[dict[str, Any]], summary: list[tuple[str, Any]], *, engli
     sheet = book.active
     assert sheet is not None
     sheet.title = "Conflicts" if english else "冲突清单"
-    sheet.append(headers(english))
+    append_row(sheet, headers(english))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append([row[key] for key, _, _ in COLUMNS])
+        append_row(sheet, [row[key] for key, _, _ in COLUMNS])
     sheet.freeze_panes = "A2"
     for letter, width in zip(
         "ABCDEFGHIJKLM", (6, 30, 22, 16, 8, 10, 14, 14, 10, 18, 24, 60, 40), strict=True
@@ -102,7 +98,7 @@ def to_xlsx(rows: list[dict[str, Any]], summary: list[tuple[str, Any]], *, engli
         sheet.column_dimensions[letter].width = width
     info = book.create_sheet("Summary" if english else "概要")
     for label, value in summary:
-        info.append([label, value])
+        append_row(info, [label, value])
     info.column_dimensions["A"].width = 24
     info.column_dimensions["B"].width = 60
     buffer = io.BytesIO()

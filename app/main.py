@@ -31,6 +31,7 @@ from app.auth import routes as auth_routes
 from app.auth.deps import Allow, Public
 from app.auth.passwords import PASSWORD_CHECKS_AT_ONCE
 from app.calendar import routes as calendar_routes
+from app.csp import policy_for
 from app.db import AdmissionGate, create_pool, database_gate
 from app.demolition import blocker_routes as demolition_blocker_routes
 from app.demolition import import_routes as demolition_import_routes
@@ -75,6 +76,10 @@ class RequestContext:
                 headers.append((b"x-content-type-options", b"nosniff"))
                 headers.append((b"referrer-policy", b"same-origin"))
                 headers.append((b"x-frame-options", b"DENY"))
+                names = {name.lower() for name, _ in headers}
+                if b"content-security-policy" not in names:
+                    content_type = next((v for n, v in headers if n.lower() == b"content-type"), b"")
+                    headers.append((b"content-security-policy", policy_for(content_type)))
                 message["headers"] = headers
             await send(message)
 

@@ -5,36 +5,43 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader
 
+from analysis import print_page
+from app.ogc import html as ogc_html
 from app.settings import Settings
 
 # One local copy of Leaflet for every printable map (pre-evaluation reports, demolition summaries).
-LEAFLET_PATH = "/vendor/leaflet"
+LEAFLET_PATH = print_page.LEAFLET_PATH
 # MapLibre GL JS (ES module and its worker) for the planners' map at /.
 MAPLIBRE_PATH = "/vendor/maplibre-gl"
 # Noto Sans SC (SIL Open Font License), split by Unicode range: the browser fetches only the parts a page
 # shows, so Chinese text and map labels look the same on every machine, with or without CJK fonts.
 FONT_PATH = "/vendor/fonts/noto-sans-sc"
+# The app's own page assets (no page carries inline script or style: see the Content-Security-Policy).
+ASSETS_DIR = Path(__file__).parent / "static"
+ASSETS_PATH = "/assets/app"
+SWAGGER_PATH = "/api/docs/assets"
+_ENV = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True)
 
 
 def mount_web(app: FastAPI, settings: Settings) -> None:
     """Mount Swagger UI, Leaflet, MapLibre and the Chinese font from web/node_modules, and the app at /."""
+    app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR), name="app-assets")
+    app.mount(print_page.ASSETS_PATH, StaticFiles(directory=print_page.ASSETS_DIR), name="print-assets")
+    app.mount(ogc_html.ASSETS_PATH, StaticFiles(directory=ogc_html.ASSETS_DIR), name="ogc-assets")
     swagger = settings.web_dir / "node_modules" / "swagger-ui-dist"
     if swagger.is_dir():
-        app.mount("/api/docs/assets", StaticFiles(directory=swagger), name="swagger-assets")
+        app.mount(SWAGGER_PATH, StaticFiles(directory=swagger), name="swagger-assets")
 
         @app.get("/api/docs", include_in_schema=False)
         def api_docs() -> HTMLResponse:
-            return get_swagger_ui_html(
-                openapi_url="/api/openapi.json",
-                title="Duogui API 文档",
-                swagger_js_url="/api/docs/assets/swagger-ui-bundle.js",
-                swagger_css_url="/api/docs/assets/swagger-ui.css",
-                swagger_favicon_url="/api/docs/assets/favicon-32x32.png",
+            page = _ENV.get_template("api_docs.html").render(
+                title="Duogui API 文档", openapi_url=app.openapi_url, swagger=SWAGGER_PATH, assets=ASSETS_PATH
             )
+            return HTMLResponse(page)
 
     leaflet = settings.web_dir / "node_modules" / "leaflet" / "dist"
     if leaflet.is_dir():

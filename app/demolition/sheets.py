@@ -16,6 +16,7 @@ import shapely
 from openpyxl import Workbook, load_workbook
 from psycopg import Connection
 
+from analysis.export_cells import append_row, read_csv_cell
 from app.demolition.models import OWNER_LABELS, PIPELINE, STATUS_LABELS, OwnerType
 from app.errors import PayloadTooLarge, Unprocessable
 
@@ -80,11 +81,11 @@ def template_xlsx(columns: list[Column], sheet_title: str) -> bytes:
     sheet = book.active
     assert sheet is not None
     sheet.title = sheet_title
-    sheet.append([c.header_zh for c in columns])
+    append_row(sheet, [c.header_zh for c in columns])
     notes = book.create_sheet("填写说明")
-    notes.append(["列名", "英文键", "说明"])
+    append_row(notes, ["列名", "英文键", "说明"])
     for c in columns:
-        notes.append([c.header_zh, c.key, c.help_zh])
+        append_row(notes, [c.header_zh, c.key, c.help_zh])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -148,7 +149,8 @@ def _csv_rows(data: bytes) -> list[list[Any]]:
             continue
     else:
         raise Unprocessable("无法识别 CSV 编码。", "Unknown CSV encoding.", code="unreadable_sheet")
-    return [list(r) for r in csv.reader(io.StringIO(text))]
+    # Our own exports quote formula-like text ('=…); the quote is not part of the value.
+    return [[read_csv_cell(cell) for cell in r] for r in csv.reader(io.StringIO(text))]
 
 
 def subdistrict_lookup(conn: Connection[Any]) -> dict[str, str]:

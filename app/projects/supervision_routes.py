@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date
 from enum import StrEnum
@@ -11,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 from openpyxl import Workbook
 
+from analysis.export_cells import append_row, csv_text
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn, HeavyWork
@@ -103,18 +103,16 @@ def export_kpis(
     name = f"kpis-{by.value}.{format.value}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if format is ExportFormat.CSV:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow([zh for _, zh in columns])
-        writer.writerows([_cell(r, f) for f, _ in columns] for r in rows)
-        return Response("\ufeff" + buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+        table: list[list[object]] = [[zh for _, zh in columns]]
+        table.extend([_cell(r, f) for f, _ in columns] for r in rows)
+        return Response("\ufeff" + csv_text(table), media_type="text/csv; charset=utf-8", headers=headers)
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.title = "绩效指标"
-    sheet.append([zh for _, zh in columns])
+    append_row(sheet, [zh for _, zh in columns])
     for r in rows:
-        sheet.append([_cell(r, f) for f, _ in columns])
+        append_row(sheet, [_cell(r, f) for f, _ in columns])
     out = io.BytesIO()
     book.save(out)
     return Response(out.getvalue(), media_type=XLSX, headers=headers)

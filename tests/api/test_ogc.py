@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import tempfile
@@ -492,7 +493,12 @@ def test_html_pages_for_browsers(demo: DemoEnv, planner: Account) -> None:
         r = demo.client.get(path, headers=headers)
         assert r.status_code == 200, path
         assert r.headers["content-type"].startswith("text/html"), path
-        assert "<script" not in r.text and "<link" not in r.text and 'src="' not in r.text, path
+        assert "<script" not in r.text and 'src="' not in r.text and "style=" not in r.text, path
+        # One stylesheet, from this server (the Content-Security-Policy refuses inline style).
+        assert re.findall(r"<link[^>]*>", r.text) == ['<link rel="stylesheet" href="/assets/ogc/ogc.css">'], (
+            path
+        )
+    assert demo.client.get("/assets/ogc/ogc.css").headers["content-type"].startswith("text/css")
     page = demo.client.get(
         f"/ogc/collections/{COPIED_LAYER}/items?f=html&limit=5", headers=planner.headers
     ).text

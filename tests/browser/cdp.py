@@ -23,6 +23,13 @@ from typing import Any
 from websockets.sync.client import connect
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Reports every Content-Security-Policy violation of a document to the console, where the driver hears it
+# (a script added over DevTools runs whatever the page's policy says).
+CSP_LISTENER = (
+    "document.addEventListener('securitypolicyviolation', e => console.error("
+    "`securitypolicyviolation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`"
+    " + ` in ${e.sourceFile}`));"
+)
 # Everything but the test server fails to resolve: a test run never reaches the internet, and any attempt
 # still shows up in the recorded requests.
 OFFLINE_RULES = "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
@@ -40,6 +47,8 @@ class Page:
     height: int = 800
     requests: list[str] = field(default_factory=list)  # every URL the page or its workers asked for
     console_errors: list[str] = field(default_factory=list)
+    # Content-Security-Policy violations (console messages, security events): a page leaving any fails.
+    csp_violations: list[str] = field(default_factory=list)
 
     def __enter__(self) -> Page:
         assert CHROMIUM, "chromium is required (.ci/install-system-deps installs it)"
@@ -71,7 +80,7 @@ class Page:
         try:
             self._set_up()
         except BaseException:
-            self.__exit__()
+            self._close()
             raise
         return self
 
@@ -80,8 +89,9 @@ class Page:
         self._next_id = self._posted = 0
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for method in ("Page.enable", "Runtime.enable", "Network.enable"):
+        for method in ("Page.enable", "Runtime.enable", "Network.enable", "Log.enable"):
             self.send(method, session=self.session)
+        self.send("Page.addScriptToEvaluateOnNewDocument", {"source": CSP_LISTENER}, session=self.session)
         self.send(
             "Emulation.setDeviceMetricsOverride",
             {"width": self.width, "height": self.height, "deviceScaleFactor": 1, "mobile": False},
@@ -95,6 +105,18 @@ class Page:
         )
 
     def __exit__(self, *exc: object) -> None:
+        clean = exc[:1] in ((), (None,))
+        try:
+            if clean and hasattr(self, "_ws"):
+                self.js("new Promise(resolve => setTimeout(resolve, 100))")  # hear the last reports
+        except Exception:
+            pass  # the page is gone: nothing more to hear
+        finally:
+            self._close()
+        if clean and self.csp_violations:
+            raise BrowserError(f"Content-Security-Policy violations: {self.csp_violations}")
+
+    def _close(self) -> None:
         try:
             if not hasattr(self, "_ws"):
                 raise BrowserError("no DevTools connection")
@@ -152,9 +174,16 @@ class Page:
         elif method == "Target.attachedToTarget" and params["targetInfo"]["type"] != "page":
             child = params["sessionId"]
             self._post("Network.enable", {}, child)
+            self._post("Log.enable", {}, child)
             self._post("Runtime.runIfWaitingForDebugger", {}, child)
         elif method == "Runtime.exceptionThrown":
             self.console_errors.append(json.dumps(params["exceptionDetails"])[:2000])
+        elif method == "Log.entryAdded" and "Content Security Policy" in params["entry"].get("text", ""):
+            self.csp_violations.append(params["entry"]["text"][:500])
+        elif method == "Runtime.consoleAPICalled":
+            said = " ".join(str(a.get("value", "")) for a in params.get("args", []))
+            if said.startswith("securitypolicyviolation"):
+                self.csp_violations.append(said[:500])
 
     # --- page actions ---------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from analysis.engine import Report
+from analysis.print_page import leaflet_inline
 from analysis.report_html import StoredMeta, conflict_shapes, render_html
 from analysis.report_tables import hit_rows, to_csv, to_xlsx
 from analysis.rules_model import get_ruleset
@@ -70,8 +71,7 @@ def report_html(
     shapes = conflict_shapes(conn, report, meta.footprint_wkb)
     assets = None
     if download:
-        leaflet = request.app.state.settings.web_dir / "node_modules" / "leaflet" / "dist"
-        assets = ((leaflet / "leaflet.js").read_text("utf-8"), (leaflet / "leaflet.css").read_text("utf-8"))
+        assets = leaflet_inline(request.app.state.settings.web_dir / "node_modules" / "leaflet" / "dist")
     page = render_html(report, meta, shapes, get_ruleset(), english=english, inline_assets=assets)
     headers = (
         {"Content-Disposition": _disposition("attachment", report_id, "html", english)} if download else {}

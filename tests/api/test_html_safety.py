@@ -1,0 +1,139 @@
+"""Every HTML page escapes what users wrote and carries a strict Content-Security-Policy.
+
+Stored text (a project name, unit codes, blocker titles, a pre-evaluation's project code, feature values)
+holding script, attribute and <title> break-outs is read back with a real HTML parser: no script runs but
+the served files, no element has an event handler, and the text comes back as text, exactly.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from app.auth.policy import Role
+from app.ogc import html as ogc_html
+from tests.api.test_demolition_ledger import new_unit
+from tests.api.test_demolition_tiles import SQUARE
+from tests.api.test_projects import new_project
+from tests.conftest import DemoEnv
+from tests.html_check import PAYLOADS, assert_inert, event_handlers, map_data, parse
+from tests.preeval_world import CANDIDATES, geojson
+
+NAME = "".join(PAYLOADS)
+NOTHING = "default-src 'none'; frame-ancestors 'none'"
+
+
+def _policy(header: str) -> dict[str, list[str]]:
+    """A Content-Security-Policy header as directive → sources."""
+    out: dict[str, list[str]] = {}
+    for directive in header.split(";"):
+        name, *sources = directive.split()
+        out[name] = sources
+    return out
+
+
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def _assert_strict_page_policy(header: str | None) -> None:
+    assert header, "no Content-Security-Policy"
+    policy = _policy(header)
+    assert policy["script-src"] == ["'self'"] and policy["style-src"] == ["'self'"]
+    assert policy["default-src"] == ["'self'"] and policy["connect-src"] == ["'self'"]
+    assert policy["object-src"] == ["'none'"] and policy["base-uri"] == ["'none'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert "unsafe" not in header and "*" not in header and "http" not in header
+
+
+def _demolition_summary(client: TestClient, make_account: Any) -> tuple[str, Any]:
+    """A project unit's project named with every payload; units and a blocker holding them too."""
+    unit = make_account(Role.PROJECT_UNIT, "works")
+    coord, viewer = make_account(Role.COORDINATOR, "land-prep"), make_account(Role.VIEWER, "pnr")
+    project = new_project(client, unit, owner_dept_code="education", name=NAME)
+    new_unit(client, coord, project["id"], PAYLOADS[0], geometry=SQUARE, address=PAYLOADS[1])
+    r = client.post(
+        f"/api/demolition/projects/{project['id']}/blockers",
+        json={
+            "category": "grave",
+            "title": PAYLOADS[2],
+            "department_code": "land-prep",
+            "deadline": "2026-01-01",
+        },
+        headers=coord.headers,
+    )
+    assert r.status_code == 201, r.text
+    r = client.get(f"/api/demolition/projects/{project['id']}/summary.html", headers=viewer.headers)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    return r.text, r
+
+
+def test_demolition_summary_escapes_a_stored_project_name(client: TestClient, make_account: Any) -> None:
+    page, response = _demolition_summary(client, make_account)
+    parsed = assert_inert(page)
+    # The stored script injection of the issue: the name went into <title> unescaped.
+    assert [t.text for t in parsed.all("title")] == [f"征拆进度 {NAME}"]
+    assert [h.text for h in parsed.all("h1")] == [f"征拆进度报告：{NAME}"]
+    assert PAYLOADS[2] in [td.text for td in parsed.all("td")]  # the blocker's title, as text
+    (group,) = map_data(parsed)["groups"]
+    assert [f["tooltip"] for f in group["features"]] == [f"单元：{PAYLOADS[0]}\n状态：调查"]
+    _assert_strict_page_policy(response.headers.get("content-security-policy"))
+
+
+def test_report_escapes_the_project_code(preeval_world: DemoEnv) -> None:
+    unit = preeval_world.account(Role.PROJECT_UNIT, "works")
+    for payload in PAYLOADS:
+        created = preeval_world.client.post(
+            "/api/pre-evaluations",
+            headers=unit.headers,
+            json={"footprint": geojson(CANDIDATES["乙"]), "project_type": "school", "project_code": payload},
+        )
+        assert created.status_code == 201, created.text
+        url = f"/api/pre-evaluations/{created.json()['id']}/report.html"
+        r = preeval_world.client.get(url, headers=unit.headers)
+        parsed = assert_inert(r.text)
+        assert payload in [td.text for td in parsed.all("td")]
+        assert len(map_data(parsed)["groups"]) >= 2  # conflicts and the footprint
+        _assert_strict_page_policy(r.headers.get("content-security-policy"))
+        # The download carries Leaflet and the map script inline (it opens offline), and nothing else.
+        download = parse(preeval_world.client.get(url, params={"download": 1}, headers=unit.headers).text)
+        assert event_handlers(download) == []
+        inline = [s.text for s in download.all("script") if not s.attrs]
+        assert len(inline) == 2 and all(payload not in text for text in inline)
+        # Opened from disk it has no header: a <meta> policy allows exactly those two scripts.
+        (meta,) = [m for m in download.all("meta") if m.attrs.get("http-equiv") == "Content-Security-Policy"]
+        policy = _policy(str(meta.attrs["content"]))
+        assert policy["script-src"] == [_sha256(text) for text in inline]
+        assert policy["default-src"] == ["'none'"] and policy["base-uri"] == ["'none'"]
+
+
+def test_ogc_pages_escape_feature_values() -> None:
+    rows = [{"id": PAYLOADS[0], "href": "/ogc/x?f=html", "geometry": "Polygon", "cells": PAYLOADS}]
+    columns = [(p, p) for p in PAYLOADS]
+    page = ogc_html.render(
+        "items", "/ogc", NAME, [], rows=rows, columns=columns, matched=1, offset=0, crumbs=[(NAME, "/ogc")]
+    )
+    parsed = assert_inert(page.body.decode())
+    assert [t.text for t in parsed.all("title")] == [f"{NAME} · 多规合一底图要素服务"]
+    assert [td.text for td in parsed.all("td")][2:] == PAYLOADS
+    assert [th.attrs["title"] for th in parsed.all("th") if "title" in th.attrs] == PAYLOADS
+
+
+def test_every_page_carries_a_strict_policy_and_other_responses_allow_nothing(
+    client: TestClient, make_account: Any
+) -> None:
+    planner = make_account(Role.PLANNER)
+    for path, headers in (("/", {}), ("/api/docs", {}), ("/ogc?f=html", planner.headers)):
+        r = client.get(path, headers=headers)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), path
+        _assert_strict_page_policy(r.headers.get("content-security-policy"))
+        assert_inert(r.text)
+    for path in ("/api/health", "/api/openapi.json", "/assets/print/print.css", "/api/nowhere"):
+        assert client.get(path).headers.get("content-security-policy") == NOTHING, path
+    # A script's policy is its own when it runs as a worker: it gets the page policy.
+    script = client.get("/assets/print/print_map.js")
+    assert script.status_code == 200
+    _assert_strict_page_policy(script.headers.get("content-security-policy"))
