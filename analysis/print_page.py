@@ -1,23 +1,28 @@
 """Printable HTML pages (pre-evaluation report, demolition summary): Jinja2 templates with autoescaping.
 
-Every value reaches the page through an autoescaped template; the map's data travels as a JSON data block
-(``|tojson`` escapes ``<``, ``>`` and ``&``) read by a script served from the app (``print_map.js``), so the
-pages carry no inline script and keep to the app's Content-Security-Policy. A downloaded page, opened
-offline, carries Leaflet and that script inside itself instead.
+Every value reaches the page through an autoescaped template. The map is a folium map (see folium_embed):
+its inline styles and scripts are placed as folium rendered them, and the page's Content-Security-Policy
+allows exactly those by SHA-256 (``PrintedPage.script_hashes``/``style_hashes``), beside the app's own
+served files. A downloaded page, opened offline, carries Leaflet and the app's print assets inside itself
+too, with a ``<meta>`` policy allowing exactly its inline code.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import folium
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from analysis.folium_embed import embed
+
 TEMPLATES_DIR = Path(__file__).parent / "templates"
-# print_map.js and print.css, served by the app under ASSETS_PATH.
+# print.js and print.css, served by the app under ASSETS_PATH.
 ASSETS_DIR = Path(__file__).parent / "print_assets"
 ASSETS_PATH = "/assets/print"
 LEAFLET_PATH = "/vendor/leaflet"
@@ -50,8 +55,8 @@ def leaflet_inline(leaflet_dir: Path) -> tuple[str, str]:
     return (leaflet_dir / "leaflet.js").read_text("utf-8"), css
 
 
-def _hash(text: str) -> str:
-    """A CSP hash source for an inline element's exact content."""
+def hash_source(text: str) -> str:
+    """A Content-Security-Policy hash source for an inline element's exact content."""
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
 
 
@@ -63,8 +68,8 @@ def offline_policy(scripts: list[str], styles: list[str]) -> str:
     return "; ".join(
         [
             "default-src 'none'",
-            "script-src " + " ".join(_hash(s) for s in scripts),
-            "style-src " + " ".join(_hash(s) for s in styles),
+            "script-src " + " ".join(hash_source(s) for s in scripts),
+            "style-src " + " ".join(hash_source(s) for s in styles),
             "img-src data:",
             "object-src 'none'",
             "base-uri 'none'",
@@ -73,21 +78,60 @@ def offline_policy(scripts: list[str], styles: list[str]) -> str:
     )
 
 
-def page_assets(inline: tuple[str, str] | None) -> dict[str, Any]:
-    """Template context for the assets: their URLs, or (with Leaflet's JS and CSS) their content inline."""
-    if inline is None:
-        return {"inline": None, "leaflet": LEAFLET_PATH, "assets": ASSETS_PATH}
-    js, css = inline
-    own_js = (ASSETS_DIR / "print_map.js").read_text("utf-8")
-    own_css = (ASSETS_DIR / "print.css").read_text("utf-8")
-    return {
-        "inline": {
-            "leaflet_js": _embeddable(js, "script"),
-            "leaflet_css": _embeddable(css, "style"),
-            "print_map_js": _embeddable(own_js, "script"),
-            "print_css": _embeddable(own_css, "style"),
-            "policy": offline_policy([js, own_js], [css, own_css]),
-        },
+@dataclass(frozen=True)
+class PrintedPage:
+    """A rendered printable page and the exact text of every inline script and style in it."""
+
+    html: str
+    scripts: tuple[str, ...]
+    styles: tuple[str, ...]
+
+    @property
+    def script_hashes(self) -> list[str]:
+        """Hash sources of the page's inline scripts, for its Content-Security-Policy."""
+        return [hash_source(s) for s in self.scripts]
+
+    @property
+    def style_hashes(self) -> list[str]:
+        """Hash sources of the page's inline styles, for its Content-Security-Policy."""
+        return [hash_source(s) for s in self.styles]
+
+
+def render_page(
+    env: Environment,
+    template: str,
+    context: dict[str, Any],
+    fmap: folium.Map,
+    inline: tuple[str, str] | None = None,
+) -> PrintedPage:
+    """Render a printable page around a folium map; with ``inline`` (Leaflet's JS and CSS) it opens offline.
+
+    The page's template places folium's styles and head scripts in <head>, the map's <div>, and its script
+    after Leaflet (see print_base.html); the page order of inline scripts and styles is the order kept here.
+    """
+    drawn = embed(fmap)
+    assets: dict[str, Any] = {
+        "inline": None,
         "leaflet": LEAFLET_PATH,
         "assets": ASSETS_PATH,
+        "map": drawn.context(),
     }
+    if inline is None:
+        page = env.get_template(template).render({**context, **assets, "inline": None})
+        return PrintedPage(page, drawn.scripts, drawn.head_styles)
+    js, css = inline
+    own_js, own_css = (
+        (ASSETS_DIR / "print.js").read_text("utf-8"),
+        (ASSETS_DIR / "print.css").read_text("utf-8"),
+    )
+    scripts = (*drawn.head_scripts, js, own_js, drawn.script)
+    styles = (css, *drawn.head_styles, own_css)
+    assets["inline"] = {
+        "leaflet_js": _embeddable(js, "script"),
+        "leaflet_css": _embeddable(css, "style"),
+        "print_js": _embeddable(own_js, "script"),
+        "print_css": _embeddable(own_css, "style"),
+        "policy": offline_policy(list(scripts), list(styles)),
+    }
+    page = env.get_template(template).render({**context, **assets})
+    return PrintedPage(page, scripts, styles)

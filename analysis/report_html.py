@@ -1,8 +1,9 @@
-"""The printable HTML pre-evaluation report: summary, a Leaflet map of footprint and conflicts, tables.
+"""The printable HTML pre-evaluation report: summary, a folium map of footprint and conflicts, tables.
 
-The page is the Jinja2 template templates/report.html (autoescaped). Leaflet comes from the app itself
-(``/vendor/leaflet/``, from web/node_modules), never from a CDN, and no base-map tiles are requested, so the
-page names no external host.
+The page is the Jinja2 template templates/report.html (autoescaped) around a folium map (see
+analysis.folium_embed: its inline code is allowed by hash, user text reaches it escaped). Leaflet comes from
+the app itself (``/vendor/leaflet/``, from web/node_modules), never from a CDN, and no base-map tiles are
+requested, so the page names no external host.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import folium
 import shapely
 from psycopg import Connection, sql
 from pyproj import Transformer
 
 from analysis.engine import Report
-from analysis.print_page import environment, page_assets
+from analysis.folium_embed import local_map, text
+from analysis.print_page import PrintedPage, environment, render_page
 from analysis.report_tables import COLUMNS, hit_rows
 from analysis.rules.schema import Grade
 from analysis.rules_model import RuleSet
@@ -172,7 +175,7 @@ def render_html(
     english: bool = False,
     base_url: str = "report",
     inline_assets: tuple[str, str] | None = None,
-) -> str:
+) -> PrintedPage:
     """The whole report page; the map shows the footprint and one path per conflict feature.
 
     With ``inline_assets`` (Leaflet's JS and CSS) the page carries Leaflet itself and opens offline.
@@ -181,7 +184,6 @@ def render_html(
     rows = hit_rows(report, ruleset, english=english)
     terrain = report.terrain
     context = {
-        **page_assets(inline_assets),
         "lang": "en" if english else "zh-CN",
         "lang_code": "en" if english else "zh",
         "other_lang": "zh" if english else "en",
@@ -204,19 +206,19 @@ def render_html(
             [t["steep"], f"{terrain.steep_share_pct:.2f} %"],
         ],
         "versions": sorted(report.layer_versions.items()),
-        "map_data": map_data(report, shapely.from_wkb(meta.footprint_wkb), shapes, english),
     }
-    return _ENV.get_template("report.html").render(context)
+    fmap = report_map(report, shapely.from_wkb(meta.footprint_wkb), shapes, english)
+    return render_page(_ENV, "report.html", context, fmap, inline_assets)
 
 
-def map_data(
+def report_map(
     report: Report, footprint: shapely.Geometry, shapes: list[ConflictShape], english: bool
-) -> dict[str, Any]:
-    """What print_map.js draws: one layer group per conflict feature, then the footprint, framed on it."""
+) -> folium.Map:
+    """The folium map: a layer per conflict feature in its grade's colour, then the footprint, framed."""
     to_lonlat = Transformer.from_crs(4547, 4326, always_xy=True)
     lonlat = shapely.transform(footprint, lambda x, y: to_lonlat.transform(x, y), interleaved=False)
+    fmap = local_map(height=520)
     names = {f.rule_id: f for f in report.findings}
-    groups: list[dict[str, Any]] = []
     for shape in shapes:
         finding = names[shape.rule_id]
         colour = GRADE_COLOURS[shape.grade]
@@ -228,18 +230,30 @@ def map_data(
             "className": f"duogui-conflict duogui-{shape.grade.value}",
         }
         message = finding.message_en if english else finding.message_zh
-        feature = {
-            "geometry": shape.geometry,
-            "style": style,
-            "tooltip": f"{finding.layer_name_zh}（{shape.fid}）：{message}",
-        }
-        groups.append({"name": f"{finding.layer_name_zh} · {shape.rule_id}", "features": [feature]})
-    footprint_style = {"color": "#1f3b99", "weight": 3, "fillOpacity": 0.05, "className": "duogui-footprint"}
-    groups.append(
-        {
-            "name": _TEXT["footprint_layer"][1 if english else 0],
-            "features": [{"geometry": shapely.geometry.mapping(lonlat), "style": footprint_style}],
-        }
-    )
+        group = folium.FeatureGroup(name=text(f"{finding.layer_name_zh} · {shape.rule_id}"))
+        # The tooltip travels as a property (JSON in folium's script), escaped for Leaflet's HTML.
+        tip = text(f"{finding.layer_name_zh}（{shape.fid}）：{message}")
+        feature = {"type": "Feature", "geometry": shape.geometry, "properties": {"tooltip": tip}}
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": [feature]},
+            style_function=lambda _f, s=style: s,
+            marker=folium.CircleMarker(radius=6),
+            tooltip=folium.GeoJsonTooltip(fields=["tooltip"], labels=False),
+        ).add_to(group)
+        group.add_to(fmap)
+    # The footprint lies over the conflicts it holds: it lets the mouse through to their tooltips.
+    folium.GeoJson(
+        {"type": "Feature", "geometry": shapely.geometry.mapping(lonlat), "properties": {}},
+        name=_TEXT["footprint_layer"][1 if english else 0],
+        interactive=False,
+        style_function=lambda _f: {
+            "color": "#1f3b99",
+            "weight": 3,
+            "fillOpacity": 0.05,
+            "className": "duogui-footprint",
+        },
+    ).add_to(fmap)
     west, south, east, north = shapely.bounds(lonlat)
-    return {"groups": groups, "layer_control": True, "bounds": [[south, west], [north, east]]}
+    fmap.fit_bounds([[south, west], [north, east]], padding=(20, 20))
+    folium.LayerControl(collapsed=True).add_to(fmap)
+    return fmap

@@ -130,7 +130,7 @@ def export(
                 out.write_bytes(exports.progress_xlsx(project, p, units))
             else:
                 found = blockers.list_blockers(conn, grant, project_id, None, None)
-                out.write_text(exports.summary_html(project, p, units, found), encoding="utf-8")
+                out.write_text(exports.summary_html(project, p, units, found).html, encoding="utf-8")
         typer.echo(f"wrote {out}")
 
     _run(go)

@@ -1,6 +1,7 @@
-"""Exports: the ledger as CSV, the progress report as XLSX, a printable summary with a map (local Leaflet).
+"""Exports: the ledger as CSV, the progress report as XLSX, a printable summary with a folium map.
 
-The summary is the autoescaped Jinja2 template templates/summary.html; cells go through analysis.export_cells.
+The summary is the autoescaped Jinja2 template templates/summary.html around a folium map (Leaflet from the
+app; see analysis.folium_embed); cells go through analysis.export_cells.
 """
 
 from __future__ import annotations
@@ -10,10 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import folium
+import shapely
+import shapely.geometry
 from openpyxl import Workbook
 
 from analysis.export_cells import append_row, csv_text
-from analysis.print_page import environment, page_assets
+from analysis.folium_embed import local_map, text
+from analysis.print_page import PrintedPage, environment, render_page
 from app.demolition.blockers import Blocker
 from app.demolition.models import OWNER_LABELS, PIPELINE, STATUS_COLOURS, STATUS_LABELS, Unit
 from app.demolition.progress import Breakdown, Progress
@@ -143,53 +148,44 @@ def progress_xlsx(project: Project, progress: Progress, units: list[Unit]) -> by
     return out.getvalue()
 
 
-def _unit_map(units: list[Unit]) -> dict[str, Any]:
-    """Units coloured by status on a blank background (no online base map), for print_map.js."""
+def _unit_map(units: list[Unit]) -> folium.Map:
+    """Units coloured by status on a blank background (no online base map), with code and status tooltips."""
     shapes = [u for u in units if u.geometry]
+    fmap = local_map(location=[22.7, 114.25], zoom_start=15, height=420, prefer_canvas=True)
+    if not shapes:
+        return fmap
+    # Code and status travel as properties (JSON in folium's script), escaped for Leaflet's HTML tooltip;
+    # the colour is chosen in Python from the status, so no user text reaches the style function's output.
     features = [
         {
+            "type": "Feature",
             "geometry": u.geometry,
-            "style": {
-                "fillColor": STATUS_COLOURS[u.status],
-                "color": "#333333",
-                "weight": 1,
-                "fillOpacity": 0.8,
-            },
-            "tooltip": f"单元：{u.unit_code}\n状态：{u.status_zh}",
+            "properties": {"code": text(u.unit_code), "status": text(u.status_zh)},
+            "id": str(n),
         }
-        for u in shapes
+        for n, u in enumerate(shapes)
     ]
-    data: dict[str, Any] = {
-        "groups": [{"name": None, "features": features}],
-        "prefer_canvas": True,
-        "center": [22.7, 114.25],
-        "zoom": 15,
-        "bounds": None,
-    }
-    if shapes:
-        lons, lats = zip(*[c for u in shapes for c in _coordinates(u.geometry)], strict=True)
-        data["bounds"] = [[min(lats), min(lons)], [max(lats), max(lons)]]
-    return json.loads(json.dumps(data, default=str))
+    colours = {str(n): STATUS_COLOURS[u.status] for n, u in enumerate(shapes)}
+    folium.GeoJson(
+        json.loads(json.dumps({"type": "FeatureCollection", "features": features}, default=str)),
+        style_function=lambda f: {
+            "fillColor": colours[f["id"]],
+            "color": "#333333",
+            "weight": 1,
+            "fillOpacity": 0.8,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["code", "status"], aliases=[text("单元"), text("状态")]),
+    ).add_to(fmap)
+    west, south, east, north = shapely.total_bounds([shapely.geometry.shape(u.geometry) for u in shapes])
+    fmap.fit_bounds([[south, west], [north, east]])
+    return fmap
 
 
-def _coordinates(geometry: dict[str, Any] | None) -> list[tuple[float, float]]:
-    out: list[tuple[float, float]] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, list | tuple) and value and isinstance(value[0], int | float):
-            out.append((float(value[0]), float(value[1])))
-        elif isinstance(value, list | tuple):
-            for v in value:
-                walk(v)
-
-    walk((geometry or {}).get("coordinates"))
-    return out
-
-
-def summary_html(project: Project, progress: Progress, units: list[Unit], blockers: list[Blocker]) -> str:
+def summary_html(
+    project: Project, progress: Progress, units: list[Unit], blockers: list[Blocker]
+) -> PrintedPage:
     """A printable page: headline figures, status and sub-district tables, open blockers, the map."""
     context = {
-        **page_assets(None),
         "lang": "zh-CN",
         "title": f"征拆进度 {project.name}",
         "project": project,
@@ -204,6 +200,5 @@ def summary_html(project: Project, progress: Progress, units: list[Unit], blocke
             for b in blockers
             if b.status != "resolved"
         ],
-        "map_data": _unit_map(units),
     }
-    return _ENV.get_template("summary.html").render(context)
+    return render_page(_ENV, "summary.html", context, _unit_map(units))

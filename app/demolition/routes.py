@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
+from app.csp import page_policy
 from app.db import Conn, HeavyWork
 from app.demolition import blockers, exports, ledger
 from app.demolition.models import (
@@ -202,4 +203,7 @@ def summary_html(
     progress = project_progress(conn, project_id, as_of or today())
     units = ledger.list_units(conn, grant, project_id)
     open_blockers = blockers.list_blockers(conn, grant, project_id, None, None)
-    return HTMLResponse(exports.summary_html(project, progress, units, open_blockers))
+    page = exports.summary_html(project, progress, units, open_blockers)
+    # The page's own policy: the app's, with the map's inline code (folium's) allowed by hash.
+    policy = page_policy(page.script_hashes, page.style_hashes)
+    return HTMLResponse(page.html, headers={"Content-Security-Policy": policy})

@@ -16,6 +16,7 @@ from analysis.report_tables import hit_rows, to_csv, to_xlsx
 from analysis.rules_model import get_ruleset
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
+from app.csp import page_policy
 from app.db import Conn, HeavyWork
 from app.errors import NotFound, prefers_english
 
@@ -73,10 +74,11 @@ def report_html(
     if download:
         assets = leaflet_inline(request.app.state.settings.web_dir / "node_modules" / "leaflet" / "dist")
     page = render_html(report, meta, shapes, get_ruleset(), english=english, inline_assets=assets)
-    headers = (
-        {"Content-Disposition": _disposition("attachment", report_id, "html", english)} if download else {}
-    )
-    return HTMLResponse(page, headers=headers)
+    # The page's own policy: the app's, with the map's inline code (folium's) allowed by hash.
+    headers = {"Content-Security-Policy": page_policy(page.script_hashes, page.style_hashes)}
+    if download:
+        headers["Content-Disposition"] = _disposition("attachment", report_id, "html", english)
+    return HTMLResponse(page.html, headers=headers)
 
 
 @router.get(
