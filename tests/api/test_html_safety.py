@@ -1,17 +1,19 @@
 """Every HTML page escapes what users wrote and carries a strict Content-Security-Policy.
 
-Stored text (a project name, unit codes, blocker titles, a pre-evaluation's project code, feature values)
-holding script, attribute and <title> break-outs is read back with a real HTML parser: no script runs but
-the served files, no element has an event handler, and the text comes back as text, exactly.
+Stored text (a project name, unit codes, blocker titles, a pre-evaluation's project code, layer names and
+messages in a report's folium map, feature values) holding script, attribute and <title> break-outs is read
+back with a real HTML parser: no script runs but the served files and the folium map's own inline code
+(listed by SHA-256 in the page's policy, nothing else), no element has an event handler, and the text comes
+back as text, exactly.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from typing import Any
 
+import psycopg
 from fastapi.testclient import TestClient
+from psycopg.types.json import Jsonb
 
 from app.auth.policy import Role
 from app.ogc import html as ogc_html
@@ -19,11 +21,21 @@ from tests.api.test_demolition_ledger import new_unit
 from tests.api.test_demolition_tiles import SQUARE
 from tests.api.test_projects import new_project
 from tests.conftest import DemoEnv
-from tests.html_check import PAYLOADS, assert_inert, event_handlers, map_data, parse
+from tests.html_check import (
+    PAYLOADS,
+    Parsed,
+    assert_inert,
+    event_handlers,
+    folium_texts,
+    parse,
+    sha256_source,
+)
 from tests.preeval_world import CANDIDATES, geojson
 
 NAME = "".join(PAYLOADS)
 NOTHING = "default-src 'none'; frame-ancestors 'none'"
+# A break-out of folium's JavaScript template literals and of a JSON string, besides the HTML ones.
+FOLIUM_PAYLOAD = '`${window.pwned=1}`\\"</script><script>window.pwned=2</script>'
 
 
 def _policy(header: str) -> dict[str, list[str]]:
@@ -35,14 +47,13 @@ def _policy(header: str) -> dict[str, list[str]]:
     return out
 
 
-def _sha256(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
-
-
-def _assert_strict_page_policy(header: str | None) -> None:
+def _assert_strict_page_policy(header: str | None, parsed: Parsed | None = None) -> None:
+    """The app's page policy; with a page, its script-src/style-src also list exactly its inline code."""
     assert header, "no Content-Security-Policy"
     policy = _policy(header)
-    assert policy["script-src"] == ["'self'"] and policy["style-src"] == ["'self'"]
+    scripts = [sha256_source(s.text) for s in parsed.all("script") if "src" not in s.attrs] if parsed else []
+    styles = [sha256_source(s.text) for s in parsed.all("style")] if parsed else []
+    assert policy["script-src"] == ["'self'", *scripts] and policy["style-src"] == ["'self'", *styles]
     assert policy["default-src"] == ["'self'"] and policy["connect-src"] == ["'self'"]
     assert policy["object-src"] == ["'none'"] and policy["base-uri"] == ["'none'"]
     assert policy["frame-ancestors"] == ["'none'"]
@@ -73,14 +84,16 @@ def _demolition_summary(client: TestClient, make_account: Any) -> tuple[str, Any
 
 def test_demolition_summary_escapes_a_stored_project_name(client: TestClient, make_account: Any) -> None:
     page, response = _demolition_summary(client, make_account)
-    parsed = assert_inert(page)
+    header = response.headers.get("content-security-policy")
+    parsed = assert_inert(page, header)
     # The stored script injection of the issue: the name went into <title> unescaped.
     assert [t.text for t in parsed.all("title")] == [f"征拆进度 {NAME}"]
     assert [h.text for h in parsed.all("h1")] == [f"征拆进度报告：{NAME}"]
     assert PAYLOADS[2] in [td.text for td in parsed.all("td")]  # the blocker's title, as text
-    (group,) = map_data(parsed)["groups"]
-    assert [f["tooltip"] for f in group["features"]] == [f"单元：{PAYLOADS[0]}\n状态：调查"]
-    _assert_strict_page_policy(response.headers.get("content-security-policy"))
+    # The folium map's tooltip shows the unit code as text (folium's templates do not escape).
+    features, names = folium_texts(parsed)
+    assert features == [{"code": PAYLOADS[0], "status": "调查"}] and names == []
+    _assert_strict_page_policy(header, parsed)
 
 
 def test_report_escapes_the_project_code(preeval_world: DemoEnv) -> None:
@@ -94,20 +107,55 @@ def test_report_escapes_the_project_code(preeval_world: DemoEnv) -> None:
         assert created.status_code == 201, created.text
         url = f"/api/pre-evaluations/{created.json()['id']}/report.html"
         r = preeval_world.client.get(url, headers=unit.headers)
-        parsed = assert_inert(r.text)
+        header = r.headers.get("content-security-policy")
+        parsed = assert_inert(r.text, header)
         assert payload in [td.text for td in parsed.all("td")]
-        assert len(map_data(parsed)["groups"]) >= 2  # conflicts and the footprint
-        _assert_strict_page_policy(r.headers.get("content-security-policy"))
-        # The download carries Leaflet and the map script inline (it opens offline), and nothing else.
+        assert len(folium_texts(parsed)[1]) >= 2  # layers: the conflicts and the footprint
+        _assert_strict_page_policy(header, parsed)
+        # The download carries Leaflet, print.js and folium's scripts inline (it opens offline), nothing else.
         download = parse(preeval_world.client.get(url, params={"download": 1}, headers=unit.headers).text)
         assert event_handlers(download) == []
-        inline = [s.text for s in download.all("script") if not s.attrs]
-        assert len(inline) == 2 and all(payload not in text for text in inline)
-        # Opened from disk it has no header: a <meta> policy allows exactly those two scripts.
+        assert [s for s in download.all("script") if s.attrs] == [] and download.all("link") == []
+        inline = [s.text for s in download.all("script")]
+        assert len(inline) == 4 and all(payload not in text for text in inline)
+        assert "L.map(" in inline[-1] and "window.print()" in inline[-2]
+        # Opened from disk it has no header: a <meta> policy allows exactly those scripts and styles.
         (meta,) = [m for m in download.all("meta") if m.attrs.get("http-equiv") == "Content-Security-Policy"]
         policy = _policy(str(meta.attrs["content"]))
-        assert policy["script-src"] == [_sha256(text) for text in inline]
+        assert policy["script-src"] == [sha256_source(text) for text in inline]
+        assert policy["style-src"] == [sha256_source(s.text) for s in download.all("style")]
         assert policy["default-src"] == ["'none'"] and policy["base-uri"] == ["'none'"]
+
+
+def test_report_map_shows_layer_names_and_messages_as_text(preeval_world: DemoEnv) -> None:
+    """Layer names and rule messages reach folium's layer control and tooltips: as text, exactly."""
+    unit = preeval_world.account(Role.PROJECT_UNIT, "works")
+    created = preeval_world.client.post(
+        "/api/pre-evaluations",
+        headers=unit.headers,
+        json={"footprint": geojson(CANDIDATES["甲"]), "project_type": "school"},
+    )
+    assert created.status_code == 201, created.text
+    report_id, report = created.json()["id"], created.json()["report"]
+    names = [PAYLOADS[0], PAYLOADS[1], FOLIUM_PAYLOAD]
+    for n, finding in enumerate(report["findings"]):
+        finding["layer_name_zh"] = names[n % 3]
+        finding["message_zh"] = names[(n + 1) % 3]
+    with psycopg.connect(preeval_world.settings.owner_dsn, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE project.pre_evaluation SET report = %s WHERE id = %s", (Jsonb(report), report_id)
+        )
+    r = preeval_world.client.get(f"/api/pre-evaluations/{report_id}/report.html", headers=unit.headers)
+    header = r.headers.get("content-security-policy")
+    parsed = assert_inert(r.text, header)
+    _assert_strict_page_policy(header, parsed)
+    features, layers = folium_texts(parsed)
+    # Known answers: one layer and one tooltip per conflict feature, in the order of the findings.
+    expected = [(f, fid) for f in report["findings"] for fid in sorted(h["fid"] for h in f["features"])]
+    assert len(expected) >= 3
+    assert layers == [f"{f['layer_name_zh']} · {f['rule_id']}" for f, _ in expected] + ["用地范围"]
+    tips = [f"{f['layer_name_zh']}（{fid}）：{f['message_zh']}" for f, fid in expected]
+    assert features == [{"tooltip": t} for t in tips] + [{}]
 
 
 def test_ogc_pages_escape_feature_values() -> None:
@@ -134,6 +182,6 @@ def test_every_page_carries_a_strict_policy_and_other_responses_allow_nothing(
     for path in ("/api/health", "/api/openapi.json", "/assets/print/print.css", "/api/nowhere"):
         assert client.get(path).headers.get("content-security-policy") == NOTHING, path
     # A script's policy is its own when it runs as a worker: it gets the page policy.
-    script = client.get("/assets/print/print_map.js")
+    script = client.get("/assets/print/print.js")
     assert script.status_code == 200
     _assert_strict_page_policy(script.headers.get("content-security-policy"))

@@ -244,6 +244,10 @@ class Page:
                 session=self.session,
             )
 
+    def hover_at(self, x: float, y: float) -> None:
+        """A real mouse move to page coordinates (what opens a map's tooltip)."""
+        self.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y}, session=self.session)
+
     def set_files(self, selector: str, *paths: str) -> None:
         """Choose files in a file input, as the file dialog would."""
         expression = f"document.querySelector({json.dumps(selector)})"
