@@ -125,6 +125,8 @@ def test_the_demolition_summary_draws_under_the_policy(preeval_world: DemoEnv, l
         page.wait_for("document.querySelector('.leaflet-overlay-pane canvas')", timeout_s=30)
         assert page.js("document.title") == f"征拆进度 {PAYLOAD}"
         assert page.js("document.querySelector('h1').textContent") == f"征拆进度报告：{PAYLOAD}"
+        # folium's full-window styles for html and body are undone: the page is no wider than the window.
+        assert page.js("document.documentElement.scrollWidth <= innerWidth")
         # Every unit's tooltip (folium's GeoJsonTooltip) shows its code and status as text.
         assert _tooltips(page, _unit_points(page)) == {(code, "调查") for code in codes}
         assert page.js("window.pwned === undefined")
