@@ -214,6 +214,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        problem = getattr(exc, "problem", None)  # raised mid-stream by the edge (app/edge/middleware.py)
+        if isinstance(problem, DuoguiError):
+            return await _duogui(request, problem)
         zh, en = _HTTP_MESSAGES.get(exc.status_code, (str(exc.detail), str(exc.detail)))
         return problem_response(
             request, exc.status_code, f"http_{exc.status_code}", zh, en, headers=getattr(exc, "headers", None)

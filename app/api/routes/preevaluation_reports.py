@@ -16,6 +16,7 @@ from analysis.rules_model import get_ruleset
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
+from app.edge.params import RowId
 from app.errors import NotFound, prefers_english
 
 router = APIRouter(prefix="/api/pre-evaluations", tags=["pre-evaluation"])
@@ -56,7 +57,7 @@ def _disposition(kind: str, report_id: int, suffix: str, english: bool) -> str:
     responses={200: {"content": {"text/html": {}}}},
 )
 def report_html(
-    report_id: int,
+    report_id: RowId,
     request: Request,
     conn: Conn,
     grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
@@ -85,7 +86,7 @@ def report_html(
     responses={200: {"content": {"application/geo+json": {}}}},
 )
 def report_footprint(
-    report_id: int, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))]
+    report_id: RowId, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))]
 ) -> Response:
     """The stored footprint as a GeoJSON Feature in CRS84, for the map to draw an uploaded or reopened one."""
     row = conn.execute(
@@ -107,7 +108,7 @@ def report_footprint(
     responses={200: {"content": {"text/csv": {}}}},
 )
 def report_csv(
-    report_id: int,
+    report_id: RowId,
     request: Request,
     conn: Conn,
     grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
@@ -131,7 +132,7 @@ def report_csv(
     responses={200: {"content": {XLSX: {}}}},
 )
 def report_xlsx(
-    report_id: int,
+    report_id: RowId,
     request: Request,
     conn: Conn,
     grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
