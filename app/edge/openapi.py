@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.auth.policy import PUBLIC
+from app.edge.params import BIGINT_MAX
 from app.errors import PROBLEM_JSON
 
 PROBLEM_REF = "#/components/schemas/Problem"
@@ -92,12 +93,36 @@ def declare_problems(document: dict[str, Any]) -> dict[str, Any]:
                 if status.startswith(("4", "5")):
                     response["content"] = problem
                     response.setdefault("description", DESCRIPTIONS.get(status, "Problem"))
+    _exact_integer_bounds(document)
     # FastAPI's own validation error schemas are no longer referred to: leave them out.
     schemas = document["components"]["schemas"]
     if '"#/components/schemas/HTTPValidationError"' not in json.dumps(document.get("paths", {})):
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
     return document
+
+
+def _exact_integer_bounds(node: Any) -> None:
+    """Integer bounds as integers again: FastAPI's OpenAPI model types them as floats (2^63 - 1 → 2^63).
+
+    Past 2^53 a float cannot hold the bound exactly; the only such bounds here are bigint's own.
+    """
+    if isinstance(node, list):
+        for value in node:
+            _exact_integer_bounds(value)
+        return
+    if not isinstance(node, dict):
+        return
+    if node.get("type") == "integer":
+        for key in ("minimum", "maximum"):
+            value = node.get(key)
+            if isinstance(value, float) and value.is_integer():
+                if abs(value) < 2**53:
+                    node[key] = int(value)
+                else:
+                    node[key] = BIGINT_MAX if value > 0 else -BIGINT_MAX - 1
+    for value in node.values():
+        _exact_integer_bounds(value)
 
 
 def install_problem_responses(app: FastAPI) -> None:
