@@ -8,7 +8,6 @@ takes one and refuses a text field or file name holding a control character with
 from __future__ import annotations
 
 from fastapi import Request
-from fastapi.dependencies.models import Dependant
 from fastapi.params import Form
 from fastapi.routing import APIRoute
 from starlette.datastructures import UploadFile
@@ -18,11 +17,13 @@ from app.errors import Unprocessable
 
 
 def _takes_form(route: object) -> bool:
-    """Whether a route's body is a form (so FastAPI has parsed it before dependencies run)."""
-    if not isinstance(route, APIRoute):
+    """Whether a route's body is a form (so FastAPI has parsed it before dependencies run).
+
+    The route's body field gathers the form fields of its dependencies too (a shared upload form).
+    """
+    if not isinstance(route, APIRoute) or route.body_field is None:
         return False
-    dependant: Dependant = route.dependant
-    return any(isinstance(field.field_info, Form) for field in dependant.body_params)
+    return isinstance(route.body_field.field_info, Form)
 
 
 async def refuse_control_characters_in_forms(request: Request) -> None:

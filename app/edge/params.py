@@ -26,5 +26,8 @@ Offset = Annotated[int, Ge(0), Le(BIGINT_MAX)]
 Number = Annotated[int, Ge(0), Le(INTEGER_MAX)]
 """A version counter, version number or feature id (an ``integer`` column)."""
 
+Integer = Annotated[int, Ge(-(2**31)), Le(INTEGER_MAX)]
+"""Any value of an ``integer`` column (negative ones too, e.g. tile addresses answered by a 404)."""
+
 Year = Annotated[int, Ge(1), Le(9999)]
 """A calendar year (the range of Python's and PostgreSQL's dates)."""

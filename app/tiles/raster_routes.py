@@ -16,7 +16,7 @@ from app.api.routes.layers import visible_entry
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
-from app.edge.params import Number
+from app.edge.params import Integer, Number
 from app.errors import DuoguiError, NotFound
 from layers.catalog.model import LayerEntry, LayerKind
 from layers.tiles.grid import tile_in_range
@@ -111,9 +111,9 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 )
 def raster_tile(
     code: str,
-    z: Number,
-    x: Number,
-    y: Number,
+    z: Integer,
+    x: Integer,
+    y: Integer,
     request: Request,
     conn: Conn,
     grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -245,3 +246,51 @@ def test_the_document_is_still_valid_openapi(client: TestClient) -> None:
     from openapi_spec_validator import validate
 
     validate(client.get("/api/openapi.json").json())
+
+
+# --- refused text: every parameter and field, of every operation (new ones included) ---------------------
+
+
+def _resolve(schema: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    return doc["components"]["schemas"][ref.rsplit("/", 1)[-1]] if ref else schema
+
+
+def _takes_text(schema: dict[str, Any], doc: dict[str, Any]) -> bool:
+    schema = _resolve(schema, doc)
+    options = [schema, *[_resolve(o, doc) for o in schema.get("anyOf", [])]]
+    return any(o.get("type") == "string" and o.get("format") != "binary" for o in options)
+
+
+def test_every_text_parameter_and_field_refuses_nul(client: TestClient, make_account: Any) -> None:
+    """Guard: NUL in any query parameter, JSON field or form field of any operation is a 422 naming it."""
+    admin = make_account(Role.ADMIN, "gov-data")
+    doc = client.get("/api/openapi.json").json()
+    checked = Counter[str]()
+    for path, item in doc["paths"].items():
+        url = _concrete(path, item)
+        for method, op in item.items():
+            for p in op.get("parameters", []):
+                if p["in"] == "query" and _takes_text(p.get("schema", {}), doc):
+                    r = client.request(method, url, params={p["name"]: "a\x00b"}, headers=admin.headers)
+                    assert f"query.{p['name']}" in _named(r), f"{method} {path} {p['name']}: {r.text}"
+                    checked["query"] += 1
+            for media, content in op.get("requestBody", {}).get("content", {}).items():
+                for name, sub in _resolve(content.get("schema", {}), doc).get("properties", {}).items():
+                    if not _takes_text(sub, doc):
+                        continue
+                    if media == "application/json":
+                        r = client.request(method, url, json={name: "a\x00b"}, headers=admin.headers)
+                    elif media == "application/x-www-form-urlencoded":
+                        r = client.request(method, url, data={name: "a\x00b"}, headers=admin.headers)
+                    else:
+                        form = {name: (None, b"a\x00b")}
+                        r = client.request(method, url, files=form, headers=admin.headers)
+                    assert name in _named(r), f"{method} {path} {name}: {r.text}"
+                    checked[media] += 1
+    assert checked["query"] > 40 and checked["application/json"] > 40 and checked["multipart/form-data"] >= 10
+
+
+def _named(r: Any) -> list[str]:
+    assert r.status_code == 422, r.text
+    return [e["field"] for e in r.json()["errors"]]
