@@ -97,6 +97,21 @@ def test_control_characters_that_break_exports_are_refused_but_line_breaks_pass(
     assert r.json()["description"] == "第一行\n第二行\r\n\t缩进"
 
 
+def test_a_unit_code_with_a_vertical_tab_is_refused_so_the_progress_workbook_still_exports(
+    client: TestClient, make_account: Any
+) -> None:
+    """The fuzzer stored unit code "\x0b"; openpyxl's IllegalCharacterError then made progress.xlsx a 500."""
+    admin, coord = make_account(Role.ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
+    p = new_demolition_project(client, admin)
+    url = f"/api/demolition/projects/{p['id']}/units"
+    body = {"unit_code": "A\x0bB", "floor_area_m2": "100", "households": 1}
+    assert fields_named(client.post(url, json=body, headers=coord.headers)) == ["unit_code"]
+    new_unit(client, coord, p["id"], "A-1", owner_name="张三\t李四")
+    r = client.get(f"/api/demolition/projects/{p['id']}/progress.xlsx", headers=coord.headers)
+    assert r.status_code == 200, r.text
+    assert r.content[:2] == b"PK"  # a zip: the workbook was written
+
+
 @pytest.mark.parametrize(
     "url",
     [

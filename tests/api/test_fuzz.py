@@ -254,6 +254,7 @@ def _sweep(
     _examples(operation.as_strategy(path_parameters=path_parameters or None), 1, mutate)
 
 
+@pytest.mark.slow
 def test_no_generated_request_makes_a_server_error(world: Settings) -> None:
     started = time.monotonic()
     app = create_app(world)
