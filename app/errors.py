@@ -19,6 +19,7 @@ from psycopg_pool import PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.edge.routing import allowed_methods
 from layers.ingest.errors import IngestError
 
 log = logging.getLogger("duogui.errors")
@@ -241,10 +242,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        problem = getattr(exc, "problem", None)  # raised mid-stream by the edge (app/edge/middleware.py)
+        if isinstance(problem, DuoguiError):
+            return await _duogui(request, problem)
         zh, en = _HTTP_MESSAGES.get(exc.status_code, (str(exc.detail), str(exc.detail)))
-        return problem_response(
-            request, exc.status_code, f"http_{exc.status_code}", zh, en, headers=getattr(exc, "headers", None)
-        )
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            allow = allowed_methods(request.app, request.url.path)
+            headers = {**(headers or {}), "Allow": allow} if allow else headers
+        return problem_response(request, exc.status_code, f"http_{exc.status_code}", zh, en, headers=headers)
 
     @app.exception_handler(PoolTimeout)
     async def _pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse:

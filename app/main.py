@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,6 +37,9 @@ from app.demolition import blocker_routes as demolition_blocker_routes
 from app.demolition import import_routes as demolition_import_routes
 from app.demolition import routes as demolition_routes
 from app.demolition import tiles as demolition_tiles
+from app.edge.forms import refuse_control_characters_in_forms
+from app.edge.middleware import MEBIBYTE, RequestEdge
+from app.edge.openapi import install_problem_responses
 from app.errors import install_error_handlers
 from app.ogc import routes as ogc_routes
 from app.orgs import routes as org_routes
@@ -167,9 +170,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # Text fields of multipart forms (uploads) are checked here; the rest of the edge is RequestEdge.
+        dependencies=[Depends(refuse_control_characters_in_forms)],
     )
     app.state.settings = settings
     install_error_handlers(app)
+    install_problem_responses(app)
     app.state.catalog = load_catalog_logged()
     # Map tiles come by the dozen per screen: their routes are matched first.
     for module in (
@@ -199,5 +205,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(stamp_permissions(module.router))
     mount_web(app, settings)
     app.add_middleware(TileFastPath)
+    app.add_middleware(
+        RequestEdge,
+        max_body_bytes=settings.max_body_mb * MEBIBYTE,
+        max_upload_bytes=settings.max_upload_mb * MEBIBYTE,
+    )
     app.add_middleware(RequestContext)  # outermost: tiles get their request id and headers too
     return app

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         description="Largest in-memory copy of the pre-evaluation check index (0: read the database).",
     )
     max_upload_mb: int = Field(default=512, ge=1, description="Largest layer upload accepted.")
+    max_body_mb: int = Field(
+        default=10, ge=1, description="Largest request body other than a file upload (JSON, forms)."
+    )
 
     web_dir: Path = PROJECT_ROOT / "web"
 

@@ -8,6 +8,8 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader
+from starlette.exceptions import HTTPException
+from starlette.types import Receive, Scope, Send
 
 from analysis import print_page
 from app.ogc import html as ogc_html
@@ -25,6 +27,8 @@ ASSETS_DIR = Path(__file__).parent / "static"
 ASSETS_PATH = "/assets/app"
 SWAGGER_PATH = "/api/docs/assets"
 _ENV = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True)
+# Paths of the service's interfaces: an unknown one is a 404 whatever the method, never a web app file.
+API_PREFIXES = ("/api/", "/ogc/", "/tiles/")
 
 
 def mount_web(app: FastAPI, settings: Settings) -> None:
@@ -57,8 +61,27 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
     if font.is_dir():
         app.mount(FONT_PATH, StaticFiles(directory=font), name="font-noto-sans-sc")
 
-    site = _site_dir(settings.web_dir)
-    app.mount("/", StaticFiles(directory=site, html=True), name="web")
+    # The app itself answers whatever no route matches (not a mount at "/": a mount matches every path and
+    # method, so a wrong method on an API path would reach it and answer 404 instead of 405).
+    app.router.default = WebFallback(StaticFiles(directory=_site_dir(settings.web_dir), html=True))
+
+
+class WebFallback:
+    """ASGI app behind every route: the browser app's files for GET/HEAD, 404 under the API, else 405."""
+
+    def __init__(self, site: StaticFiles) -> None:
+        self.site = site
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve a file of the web app, or answer why there is none."""
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        if path.startswith(API_PREFIXES):
+            raise HTTPException(status_code=404)
+        if scope["method"] not in ("GET", "HEAD"):
+            raise HTTPException(status_code=405, headers={"Allow": "GET, HEAD"})
+        await self.site(scope, receive, send)
 
 
 def _site_dir(web_dir: Path) -> Path:

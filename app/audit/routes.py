@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
+from app.edge.params import RowId
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
@@ -46,11 +47,11 @@ def list_events(
     grant: Annotated[Grant, Depends(Allow(Action.AUDIT_READ))],
     object_type: Annotated[str | None, Query(max_length=64, description="对象类型，如 user")] = None,
     object_id: Annotated[str | None, Query(max_length=128, description="对象标识")] = None,
-    actor_id: Annotated[int | None, Query(description="操作人 ID")] = None,
+    actor_id: Annotated[RowId | None, Query(description="操作人 ID")] = None,
     action: Annotated[str | None, Query(max_length=64, description="操作，如 user.update")] = None,
     since: Annotated[datetime | None, Query(description="起始时间（含）")] = None,
     until: Annotated[datetime | None, Query(description="截止时间（不含）")] = None,
-    before_id: Annotated[int | None, Query(description="分页：返回 ID 小于此值的记录")] = None,
+    before_id: Annotated[RowId | None, Query(description="分页：返回 ID 小于此值的记录")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
     """Events matching every given filter, newest first, keyset-paged."""

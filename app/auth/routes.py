@@ -14,6 +14,7 @@ from app.auth.deps import Allow, AllowBriefly, Grant, client_ip, public
 from app.auth.policy import Action, Role, scope_for
 from app.auth.sessions import StaleCheck, check_password, settle_sign_in, sign_out, stored_password_hash
 from app.db import Conn, leased_connection
+from app.edge.params import Offset, RowId
 from app.errors import Conflict, Forbidden
 
 router = APIRouter(prefix="/api", tags=["auth"])
@@ -150,10 +151,10 @@ async def change_own_password(
 def list_users(
     conn: Conn,
     grant: Annotated[Grant, Depends(Allow(Action.USERS_READ))],
-    org_id: Annotated[int | None, Query(description="按组织筛选")] = None,
+    org_id: Annotated[RowId | None, Query(description="按组织筛选")] = None,
     role: Annotated[Role | None, Query(description="按角色筛选")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> list[users.User]:
     """Users the caller may see: all for administrators, else the caller's organisation."""
     own = grant.org_filter()
@@ -175,7 +176,7 @@ def create_user(
 
 @router.get("/users/{user_id}", response_model=users.User, tags=["users"], summary="用户详情")
 def get_user(
-    user_id: int, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.USERS_READ))]
+    user_id: RowId, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.USERS_READ))]
 ) -> users.User:
     """One account, if the caller may see it."""
     user = users.get_user(conn, user_id)
@@ -185,7 +186,7 @@ def get_user(
 
 @router.patch("/users/{user_id}", response_model=users.User, tags=["users"], summary="修改用户")
 def update_user(
-    user_id: int,
+    user_id: RowId,
     body: users.UserUpdate,
     conn: Conn,
     grant: Annotated[Grant, Depends(Allow(Action.USERS_MANAGE))],
@@ -203,7 +204,7 @@ def update_user(
     summary="重置密码（生成一次性密码）",
 )
 def reset_password(
-    user_id: int, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.USERS_MANAGE))]
+    user_id: RowId, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.USERS_MANAGE))]
 ) -> CreatedUser:
     """Issue a new one-time password; the account's sessions end."""
     user, password = users.reset_password(conn, grant.actor, user_id)
@@ -212,7 +213,7 @@ def reset_password(
 
 @router.post("/users/{user_id}/unlock", response_model=users.User, tags=["users"], summary="解除锁定")
 def unlock_user(
-    user_id: int, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.USERS_MANAGE))]
+    user_id: RowId, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.USERS_MANAGE))]
 ) -> users.User:
     """Lift a lock-out after repeated failed sign-ins."""
     return users.unlock_user(conn, grant.actor, user_id)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from app.audit.log import Actor, record
 from app.auth.passwords import check_policy, hash_password, one_time_password, verify_password
 from app.auth.policy import Role
+from app.edge.params import Number
 from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,62}$"
@@ -59,7 +60,7 @@ class UserCreate(BaseModel):
 class UserUpdate(BaseModel):
     """Changes to an account; ``version`` must be the one last read (optimistic locking)."""
 
-    version: int
+    version: Number
     display_name: str | None = Field(default=None, max_length=100)
     role: Role | None = None
     org_code: str | None = None

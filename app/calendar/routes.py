@@ -14,6 +14,7 @@ from app.calendar import store
 from app.calendar.basis import CalendarBasis
 from app.calendar.store import CalendarYear, CalendarYearInput, YearStatus
 from app.db import Conn
+from app.edge.params import Year
 from app.errors import Unprocessable
 
 router = APIRouter(prefix="/api/calendar", tags=["calendar"])
@@ -90,19 +91,19 @@ def list_years(conn: Conn, _: ReadGrant) -> Years:
 
 
 @router.get("/years/{year}", response_model=CalendarYear, summary="某年节假日与调休")
-def get_year(year: int, conn: Conn, _: ReadGrant) -> CalendarYear:
+def get_year(year: Year, conn: Conn, _: ReadGrant) -> CalendarYear:
     """One year's holidays and 调休 make-up working days."""
     return store.get_year(conn, year)
 
 
 @router.put("/years/{year}", response_model=CalendarYear, summary="加载或替换某年日历")
-def put_year(year: int, body: CalendarYearInput, conn: Conn, grant: ManageGrant) -> CalendarYear:
+def put_year(year: Year, body: CalendarYearInput, conn: Conn, grant: ManageGrant) -> CalendarYear:
     """Load or replace a year's official calendar (administrators; audited); it replaces a provisional one."""
     return store.replace_year(conn, grant.actor, year, body)
 
 
 @router.delete("/years/{year}", status_code=204, response_class=Response, summary="删除某年日历")
-def delete_year(year: int, conn: Conn, grant: ManageGrant) -> Response:
+def delete_year(year: Year, conn: Conn, grant: ManageGrant) -> Response:
     """Remove a year's calendar (administrators; audited): an official year with a shipped provisional
     calendar falls back to it; any other year is unloaded and calculations touching it are refused."""
     store.delete_year(conn, grant.actor, year)

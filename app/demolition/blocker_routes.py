@@ -13,6 +13,7 @@ from app.db import Conn
 from app.demolition import blockers
 from app.demolition.blockers import Blocker, BlockerActionIn, BlockerComment, BlockerCreate
 from app.demolition.ledger import visible_project
+from app.edge.params import RowId
 
 router = APIRouter(tags=["demolition"])
 
@@ -28,7 +29,7 @@ OverdueOn = Annotated[date | None, Query(description="只看在该日已逾期�
     status_code=201,
     summary="登记征拆问题",
 )
-def raise_blocker(project_id: int, body: BlockerCreate, conn: Conn, grant: WorkGrant) -> Blocker:
+def raise_blocker(project_id: RowId, body: BlockerCreate, conn: Conn, grant: WorkGrant) -> Blocker:
     """Coordinators raise a blocker on the project or one of its units, for a department, with a deadline."""
     return blockers.raise_blocker(conn, grant, project_id, body)
 
@@ -37,7 +38,7 @@ def raise_blocker(project_id: int, body: BlockerCreate, conn: Conn, grant: WorkG
     "/api/demolition/projects/{project_id}/blockers", response_model=list[Blocker], summary="项目征拆问题"
 )
 def project_blockers(
-    project_id: int, conn: Conn, grant: ReadGrant, status: Status = None, overdue_on: OverdueOn = None
+    project_id: RowId, conn: Conn, grant: ReadGrant, status: Status = None, overdue_on: OverdueOn = None
 ) -> list[Blocker]:
     """The project's blockers, earliest deadline first."""
     visible_project(conn, grant, project_id)
@@ -53,7 +54,7 @@ def my_blockers(
 
 
 @router.post("/api/demolition/blockers/{blocker_id}/actions", response_model=Blocker, summary="处理征拆问题")
-def act(blocker_id: int, body: BlockerActionIn, conn: Conn, grant: WorkGrant) -> Blocker:
+def act(blocker_id: RowId, body: BlockerActionIn, conn: Conn, grant: WorkGrant) -> Blocker:
     """Comment; resolve (coordinators or the assigned department); escalate or reassign (coordinators)."""
     return blockers.act(conn, grant, blocker_id, body)
 
@@ -63,6 +64,6 @@ def act(blocker_id: int, body: BlockerActionIn, conn: Conn, grant: WorkGrant) ->
     response_model=list[BlockerComment],
     summary="问题讨论记录",
 )
-def comments(blocker_id: int, conn: Conn, grant: WorkGrant) -> list[BlockerComment]:
+def comments(blocker_id: RowId, conn: Conn, grant: WorkGrant) -> list[BlockerComment]:
     """Raise, comments, escalations, reassignments and the resolution, oldest first."""
     return blockers.comments(conn, grant, blocker_id)

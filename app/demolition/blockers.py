@@ -15,6 +15,7 @@ from app.audit.log import record
 from app.auth.deps import Grant
 from app.auth.policy import Role, Scope
 from app.demolition.ledger import fetch_unit, visible_project
+from app.edge.params import Number, RowId
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.projects.supervision import SupervisionWarning, add_warning_source
 from app.projects.versioning import check_version
@@ -45,7 +46,7 @@ OPEN = ("open", "escalated")
 class BlockerCreate(BaseModel):
     """A new blocker on the project, or on one of its units."""
 
-    unit_id: int | None = Field(default=None, description="涉及的征拆单元（缺省为整个项目）")
+    unit_id: RowId | None = Field(default=None, description="涉及的征拆单元（缺省为整个项目）")
     category: BlockerCategory
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5000)
@@ -67,7 +68,7 @@ class BlockerActionIn(BaseModel):
 
     action: BlockerAction
     body: str = Field(min_length=1, max_length=5000, description="评论、升级理由或办结说明")
-    version: int | None = Field(default=None, description="升级、改派、办结时必填：读取时的版本号")
+    version: Number | None = Field(default=None, description="升级、改派、办结时必填：读取时的版本号")
     department_code: str | None = Field(default=None, description="改派或升级后的责任部门")
     deadline: date | None = Field(default=None, description="改派或升级后的新期限")
 

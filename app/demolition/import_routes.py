@@ -18,6 +18,7 @@ from app.demolition.bulk import BulkReport
 from app.demolition.creation import CreationReport
 from app.demolition.sheets import BULK_COLUMNS, COLUMNS, MAX_SHEET_BYTES, template_xlsx
 from app.demolition.sources import ReportChoice
+from app.edge.params import RowId
 from app.errors import PayloadTooLarge
 
 router = APIRouter(tags=["demolition"])
@@ -32,7 +33,7 @@ MAX_GIS_BYTES = 100 * 1024 * 1024
 class FromPreEvaluation(BaseModel):
     """Which stored pre-evaluation report to take the buildings from."""
 
-    pre_evaluation_id: int = Field(description="预评价报告编号")
+    pre_evaluation_id: RowId = Field(description="预评价报告编号")
 
 
 @router.get(
@@ -41,7 +42,7 @@ class FromPreEvaluation(BaseModel):
     summary="可用于生成征拆单元的预评价报告",
 )
 def pre_evaluation_choices(
-    project_id: int,
+    project_id: RowId,
     conn: Conn,
     grant: ManageGrant,
     limit: Annotated[int, Query(ge=1, le=500, description="最多列出的报告数")] = 100,
@@ -58,7 +59,7 @@ def pre_evaluation_choices(
     summary="由预评价生成征拆单元",
 )
 def from_pre_evaluation(
-    project_id: int, body: FromPreEvaluation, conn: Conn, grant: ManageGrant
+    project_id: RowId, body: FromPreEvaluation, conn: Conn, grant: ManageGrant
 ) -> CreationReport:
     """One unit per building the report found in the footprint; units already in the ledger are skipped."""
     return creation.from_pre_evaluation(conn, grant, project_id, body.pre_evaluation_id)
@@ -79,7 +80,7 @@ def _read_limited(file: UploadFile, limit: int) -> bytes:
     summary="由表格导入征拆单元",
 )
 def import_sheet(
-    project_id: int,
+    project_id: RowId,
     conn: Conn,
     grant: ManageGrant,
     file: Annotated[UploadFile, File(description="按模板填写的 .xlsx 或 .csv")],
@@ -97,7 +98,7 @@ def import_sheet(
     summary="由 GIS 文件导入征拆单元",
 )
 def import_gis(
-    project_id: int,
+    project_id: RowId,
     request: Request,
     conn: Conn,
     grant: ManageGrant,
@@ -150,7 +151,7 @@ def bulk_template(_: ReadGrant) -> Response:
     summary="批量更新征拆单元（表格）",
 )
 def bulk_update(
-    project_id: int,
+    project_id: RowId,
     conn: Conn,
     grant: ManageGrant,
     file: Annotated[UploadFile, File(description="按批量更新模板填写的 .xlsx 或 .csv")],

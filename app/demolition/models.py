@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from app.edge.params import Number
+
 
 class UnitStatus(StrEnum):
     """调查 → 评估 → 签约 → 补偿 → 腾空 → 拆除 → 移交."""
@@ -96,7 +98,7 @@ class UnitCreate(UnitFields):
 class UnitUpdate(UnitFields):
     """A versioned change of a unit's attributes (fields left out stay as they are)."""
 
-    version: int | None = Field(default=None, description="读取时的版本号（或使用 If-Match）")
+    version: Number | None = Field(default=None, description="读取时的版本号（或使用 If-Match）")
 
 
 class Attachment(BaseModel):
@@ -111,7 +113,7 @@ class TransitionIn(BaseModel):
     """Move a unit to another status; skipping steps or going back needs a reason."""
 
     to_status: UnitStatus
-    version: int | None = Field(default=None, description="读取时的版本号（或使用 If-Match）")
+    version: Number | None = Field(default=None, description="读取时的版本号（或使用 If-Match）")
     reason: str | None = Field(default=None, max_length=1000, description="跳步或退回的理由")
     note: str | None = Field(default=None, max_length=2000)
     attachment: Attachment | None = None

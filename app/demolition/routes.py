@@ -27,6 +27,7 @@ from app.demolition.models import (
 )
 from app.demolition.overview import LedgerProject, ledger_projects
 from app.demolition.progress import Breakdown, Progress, project_progress, subdistrict_progress
+from app.edge.params import RowId
 from app.projects.routes import today
 from app.projects.service import visibility
 from app.projects.versioning import etag, expected_version
@@ -61,7 +62,7 @@ def list_ledger_projects(conn: Conn, grant: ReadGrant) -> list[LedgerProject]:
 
 @router.get("/api/demolition/projects/{project_id}/units", response_model=list[Unit], summary="征拆台账")
 def list_units(
-    project_id: int,
+    project_id: RowId,
     conn: Conn,
     grant: ReadGrant,
     status: Annotated[UnitStatus | None, Query(description="只看某状态")] = None,
@@ -77,7 +78,7 @@ def list_units(
     summary="新增征拆单元",
 )
 def create_unit(
-    project_id: int, body: UnitCreate, response: Response, conn: Conn, grant: ManageGrant
+    project_id: RowId, body: UnitCreate, response: Response, conn: Conn, grant: ManageGrant
 ) -> Unit:
     """Enter one unit by hand (status 调查)."""
     unit = ledger.create_unit(conn, grant, project_id, body)
@@ -86,7 +87,7 @@ def create_unit(
 
 
 @router.get("/api/demolition/units/{unit_id}", response_model=Unit, summary="征拆单元")
-def get_unit(unit_id: int, response: Response, conn: Conn, grant: ReadGrant) -> Unit:
+def get_unit(unit_id: RowId, response: Response, conn: Conn, grant: ReadGrant) -> Unit:
     """One unit; its ETag is the version to send back with a change."""
     unit = ledger.fetch_unit(conn, unit_id, grant)
     response.headers["ETag"] = etag(unit.version)
@@ -95,7 +96,7 @@ def get_unit(unit_id: int, response: Response, conn: Conn, grant: ReadGrant) -> 
 
 @router.patch("/api/demolition/units/{unit_id}", response_model=Unit, summary="修改征拆单元")
 def update_unit(
-    unit_id: int,
+    unit_id: RowId,
     body: UnitUpdate,
     response: Response,
     conn: Conn,
@@ -111,7 +112,7 @@ def update_unit(
 
 @router.post("/api/demolition/units/{unit_id}/transitions", response_model=Unit, summary="变更征拆状态")
 def transition_unit(
-    unit_id: int,
+    unit_id: RowId,
     body: TransitionIn,
     response: Response,
     conn: Conn,
@@ -126,14 +127,14 @@ def transition_unit(
 
 
 @router.get("/api/demolition/units/{unit_id}/events", response_model=list[UnitEvent], summary="征拆单元日志")
-def unit_events(unit_id: int, conn: Conn, grant: ReadGrant) -> list[UnitEvent]:
+def unit_events(unit_id: RowId, conn: Conn, grant: ReadGrant) -> list[UnitEvent]:
     """Creation, transitions (who, when, note, reason, attachment) and attribute changes, oldest first."""
     return ledger.unit_events(conn, grant, unit_id)
 
 
 @router.get("/api/demolition/projects/{project_id}/progress", response_model=Progress, summary="征拆进度")
 def progress(
-    project_id: int,
+    project_id: RowId,
     conn: Conn,
     grant: ReadGrant,
     as_of: Annotated[date | None, Query(description="计算日期；缺省为今天")] = None,
@@ -157,7 +158,7 @@ def progress_by_subdistrict(conn: Conn, grant: ReadGrant) -> list[Breakdown]:
     responses={200: {"content": {"text/csv": {}}, "description": "CSV (UTF-8 with BOM)"}},
     summary="导出征拆台账（CSV）",
 )
-def units_csv(project_id: int, conn: Conn, grant: ReadGrant) -> Response:
+def units_csv(project_id: RowId, conn: Conn, grant: ReadGrant) -> Response:
     """The ledger with Chinese headers, as the 台账 sheet of the XLSX (the bulk update reads it back)."""
     project = ledger.visible_project(conn, grant, project_id)
     body = exports.ledger_csv(ledger.list_units(conn, grant, project_id))
@@ -173,7 +174,7 @@ def units_csv(project_id: int, conn: Conn, grant: ReadGrant) -> Response:
     summary="导出征拆进度（XLSX）",
 )
 def progress_xlsx(
-    project_id: int,
+    project_id: RowId,
     conn: Conn,
     grant: ReadGrant,
     as_of: Annotated[date | None, Query(description="计算日期；缺省为今天")] = None,
@@ -193,7 +194,7 @@ def progress_xlsx(
     summary="征拆进度报告（可打印，含地图）",
 )
 def summary_html(
-    project_id: int,
+    project_id: RowId,
     conn: Conn,
     grant: ReadGrant,
     as_of: Annotated[date | None, Query(description="计算日期；缺省为今天")] = None,

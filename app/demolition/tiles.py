@@ -19,6 +19,7 @@ from app.auth.policy import Action
 from app.db import Conn
 from app.demolition.ledger import ledger_mark, visible_project
 from app.demolition.models import STATUS_COLOURS, STATUS_LABELS
+from app.edge.params import TILE_INDEX_MAX, RowId
 from app.errors import NotFound
 from app.tiles.vector_routes import MVT, tile_cache
 from layers.tiles.grid import tile_in_range
@@ -71,7 +72,7 @@ def unit_tile_query(z: int, x: int, y: int) -> sql.Composed:
 
 
 Zoom = Annotated[int, Path(ge=0, le=22, description="缩放级别")]
-TileIndex = Annotated[int, Path(ge=0, description="瓦片行/列号")]
+TileIndex = Annotated[int, Path(ge=0, le=TILE_INDEX_MAX, description="瓦片行/列号")]
 
 
 @router.get(
@@ -85,7 +86,7 @@ TileIndex = Annotated[int, Path(ge=0, description="瓦片行/列号")]
     summary="征拆单元矢量瓦片（按状态着色）",
 )
 def demolition_tile(
-    project_id: int,
+    project_id: RowId,
     z: Zoom,
     x: TileIndex,
     y: TileIndex,
@@ -122,7 +123,7 @@ def demolition_tile(
     summary="征拆单元 MapLibre 样式（按状态着色）",
 )
 def demolition_style(
-    project_id: int,
+    project_id: RowId,
     request: Request,
     conn: Conn,
     grant: Annotated[Grant, Depends(Allow(Action.DEMOLITION_READ))],

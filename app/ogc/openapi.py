@@ -55,7 +55,11 @@ _ITEMS_ONLY = [
         f"每页要素数（1–{MAX_LIMIT}，更大的值按 {MAX_LIMIT} 处理）。",
         {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
     ),
-    _query("offset", "跳过的要素数（翻页用）。", {"type": "integer", "minimum": 0, "default": 0}),
+    _query(
+        "offset",
+        "跳过的要素数（翻页用）。",
+        {"type": "integer", "minimum": 0, "maximum": 999_999_999_999, "default": 0},
+    ),
     _query("datetime", "时间或时间区间（RFC 3339）；底图图层无时间几何，不据此筛选。", {"type": "string"}),
 ]
 

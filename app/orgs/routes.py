@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
+from app.edge.params import RowId
 from app.orgs import service
 from app.orgs.service import Organisation, OrganisationCreate, OrgKind
 
@@ -35,7 +36,7 @@ def create_org(
 
 @router.get("/{org_id}", response_model=Organisation, summary="组织详情")
 def get_org(
-    org_id: int, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.ORGS_READ))]
+    org_id: RowId, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.ORGS_READ))]
 ) -> Organisation:
     """One organisation."""
     return service.get_org(conn, org_id)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
+from app.edge.params import RowId
 from app.projects import demands
 from app.projects.demands import Demand, DemandCreate, Triage
 from app.projects.routes import IfMatch, today
@@ -39,14 +40,14 @@ def list_demands(
 
 
 @router.get("/{demand_id}", response_model=Demand, summary="需求详情与处理结果")
-def get_demand(demand_id: int, conn: Conn, grant: SubmitGrant) -> Demand:
+def get_demand(demand_id: RowId, conn: Conn, grant: SubmitGrant) -> Demand:
     """One demand with its outcome (merged into, project it became, or the reason it was rejected)."""
     return demands.get_demand(conn, grant, demand_id)
 
 
 @router.post("/{demand_id}/{verb}", response_model=Demand, summary="处理需求：合并、采纳或驳回")
 def decide_demand(
-    demand_id: int,
+    demand_id: RowId,
     verb: Literal["merge", "accept", "reject"],
     body: Triage,
     request: Request,

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from app.audit.log import record
 from app.auth.deps import Grant
 from app.auth.policy import Scope
+from app.edge.params import Number, RowId
 from app.errors import Conflict, NotFound, Unprocessable
 from app.projects import service
 from app.projects.models import ProjectCreate
@@ -65,10 +66,10 @@ class Demand(BaseModel):
 class Triage(BaseModel):
     """A decision on a demand, carrying the version read."""
 
-    version: int | None = None
+    version: Number | None = None
     reason: str | None = Field(default=None, max_length=2000, description="驳回理由 / 说明")
-    into_id: int | None = Field(default=None, description="合并：保留的需求")
-    project_id: int | None = Field(default=None, description="采纳：纳入已有项目")
+    into_id: RowId | None = Field(default=None, description="合并：保留的需求")
+    project_id: RowId | None = Field(default=None, description="采纳：纳入已有项目")
     new_project: ProjectCreate | None = Field(default=None, description="采纳：新建项目")
 
 

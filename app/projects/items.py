@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from app.audit.log import record
 from app.auth.deps import Grant
 from app.auth.policy import Role, Scope
+from app.edge.params import Number, RowId
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.projects import service
 from app.projects.demolition import check_gate
@@ -81,13 +82,13 @@ class TransitionRequest(BaseModel):
         description="submit, accept, start_review, return_for_correction, resubmit, supplement, "
         "approve, reject, cancel, merge"
     )
-    version: int | None = Field(default=None, description="读取时的版本号（或使用 If-Match）")
+    version: Number | None = Field(default=None, description="读取时的版本号（或使用 If-Match）")
     note: str | None = Field(default=None, max_length=2000, description="说明")
     missing_documents: list[str] | None = Field(
         default=None, max_length=50, description="容缺受理：缺少的次要材料"
     )
     supplement_due: date | None = Field(default=None, description="容缺受理：承诺补齐日期")
-    merge_into_id: int | None = Field(default=None, description="合并到的事项")
+    merge_into_id: RowId | None = Field(default=None, description="合并到的事项")
 
 
 class ItemEvent(BaseModel):

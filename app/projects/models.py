@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from app.edge.params import Number
+
 
 class ProjectStatus(StrEnum):
     """Lifecycle: 储备 → 前期 → 在建 → 竣工, or 终止."""
@@ -41,7 +43,7 @@ class PlanLink(BaseModel):
     """What a top-down project implements: a plan objective and/or a base-map layer feature."""
 
     layer: str | None = Field(default=None, description="图层代码，如 sp_parcel")
-    fid: int | None = Field(default=None, description="要素编号")
+    fid: Number | None = Field(default=None, description="要素编号")
     objective: str | None = Field(default=None, max_length=500, description="规划目标")
 
 
@@ -66,7 +68,7 @@ class ProjectCreate(BaseModel):
 class ProjectUpdate(BaseModel):
     """A versioned change of a project (fields left out stay as they are)."""
 
-    version: int | None = Field(default=None, description="读取时的版本号（或使用 If-Match）")
+    version: Number | None = Field(default=None, description="读取时的版本号（或使用 If-Match）")
     name: str | None = Field(default=None, min_length=1, max_length=200)
     investment_wan: Decimal | None = Field(default=None, ge=0, le=Decimal("1e10"))
     funding_source: str | None = Field(default=None, min_length=1, max_length=100)

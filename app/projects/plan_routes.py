@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
+from app.edge.params import RowId
 from app.projects import items as item_service
 from app.projects import plan as plan_service
 from app.projects import preevaluation_link
@@ -29,7 +30,7 @@ TransitionGrant = Annotated[Grant, Depends(Allow(Action.ITEMS_TRANSITION))]
 @router.post(
     "/api/projects/{project_id}/plan", response_model=list[Item], status_code=201, summary="生成审批计划"
 )
-def create_plan(project_id: int, conn: Conn, grant: ManageGrant) -> list[Item]:
+def create_plan(project_id: RowId, conn: Conn, grant: ManageGrant) -> list[Item]:
     """Instantiate the project type's template (investment thresholds drop or merge items); the latest
     stored pre-evaluation naming the project's code adds its triggered items."""
     return preevaluation_link.create_plan_with_pre_evaluation(conn, grant, project_id)
@@ -37,7 +38,7 @@ def create_plan(project_id: int, conn: Conn, grant: ManageGrant) -> list[Item]:
 
 @router.get("/api/projects/{project_id}/plan", response_model=PlanView, summary="倒排审批计划")
 def get_plan(
-    project_id: int,
+    project_id: RowId,
     conn: Conn,
     grant: ReadGrant,
     target_start: Annotated[date | None, Query(description="目标开工日期；缺省为项目计划开工日期")] = None,
@@ -57,7 +58,7 @@ def list_items(
     conn: Conn,
     grant: ReadGrant,
     status: Annotated[str | None, Query(description="状态，如 submitted、under_review")] = None,
-    project_id: Annotated[int | None, Query(description="项目")] = None,
+    project_id: Annotated[RowId | None, Query(description="项目")] = None,
     department: Annotated[str | None, Query(description="部门（组织代码）")] = None,
 ) -> list[Item]:
     """Work queues: a department sees its own items, a project unit its projects' items."""
@@ -65,7 +66,7 @@ def list_items(
 
 
 @router.get("/api/items/{item_id}", response_model=Item, summary="审批事项")
-def get_item(item_id: int, response: Response, conn: Conn, grant: ReadGrant) -> Item:
+def get_item(item_id: RowId, response: Response, conn: Conn, grant: ReadGrant) -> Item:
     """One item; its ETag is the version a transition must carry."""
     item = item_service.get_item(conn, grant, item_id)
     response.headers["ETag"] = etag(item.version)
@@ -74,7 +75,7 @@ def get_item(item_id: int, response: Response, conn: Conn, grant: ReadGrant) -> 
 
 @router.post("/api/items/{item_id}/transitions", response_model=Item, summary="办理审批事项")
 def take_transition(
-    item_id: int,
+    item_id: RowId,
     body: TransitionRequest,
     response: Response,
     conn: Conn,
@@ -89,7 +90,7 @@ def take_transition(
 
 
 @router.get("/api/items/{item_id}/events", response_model=list[ItemEvent], summary="事项办理记录")
-def list_events(item_id: int, conn: Conn, grant: ReadGrant) -> list[ItemEvent]:
+def list_events(item_id: RowId, conn: Conn, grant: ReadGrant) -> list[ItemEvent]:
     """Every transition of the item: who, when, from, to, note."""
     return item_service.list_events(conn, grant, item_id)
 
@@ -100,7 +101,7 @@ def list_events(item_id: int, conn: Conn, grant: ReadGrant) -> list[ItemEvent]:
     summary="按预评价结果增补审批事项",
 )
 def add_from_pre_evaluation(
-    project_id: int, pre_evaluation_id: int, conn: Conn, grant: ManageGrant
+    project_id: RowId, pre_evaluation_id: RowId, conn: Conn, grant: ManageGrant
 ) -> list[Item]:
     """Add the approval items a stored pre-evaluation triggers (conflict as the reason), before the items
     the rule set says they precede."""

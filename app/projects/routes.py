@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
+from app.edge.params import RowId
 from app.projects import service
 from app.projects.code import validate_code
 from app.projects.models import (
@@ -71,7 +72,7 @@ def list_projects(
 
 
 @router.get("/api/projects/{project_id}", response_model=Project, summary="项目详情")
-def get_project(project_id: int, response: Response, conn: Conn, grant: ReadGrant) -> Project:
+def get_project(project_id: RowId, response: Response, conn: Conn, grant: ReadGrant) -> Project:
     """One project; its ETag is the version to send back with a change."""
     project = service.fetch_project(conn, project_id, grant)
     response.headers["ETag"] = etag(project.version)
@@ -80,7 +81,7 @@ def get_project(project_id: int, response: Response, conn: Conn, grant: ReadGran
 
 @router.patch("/api/projects/{project_id}", response_model=Project, summary="修改项目")
 def update_project(
-    project_id: int,
+    project_id: RowId,
     body: ProjectUpdate,
     request: Request,
     response: Response,
@@ -102,7 +103,7 @@ def update_project(
     status_code=201,
     summary="新增项目红线",
 )
-def add_footprint(project_id: int, body: FootprintIn, conn: Conn, grant: ManageGrant) -> FootprintOut:
+def add_footprint(project_id: RowId, body: FootprintIn, conn: Conn, grant: ManageGrant) -> FootprintOut:
     """Store a new footprint; the previous one is kept as history."""
     return service.add_footprint(conn, grant, project_id, body)
 
@@ -110,7 +111,7 @@ def add_footprint(project_id: int, body: FootprintIn, conn: Conn, grant: ManageG
 @router.get(
     "/api/projects/{project_id}/footprints", response_model=list[FootprintOut], summary="项目红线历史"
 )
-def list_footprints(project_id: int, conn: Conn, grant: ReadGrant) -> list[FootprintOut]:
+def list_footprints(project_id: RowId, conn: Conn, grant: ReadGrant) -> list[FootprintOut]:
     """Every footprint of the project, current first."""
     return service.list_footprints(conn, grant, project_id)
 

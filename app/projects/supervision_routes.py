@@ -14,6 +14,7 @@ from analysis.export_cells import append_row, csv_text
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn, HeavyWork
+from app.edge.params import RowId
 from app.projects import supervision
 from app.projects.kpis import GroupBy, KpiRow
 from app.projects.routes import today
@@ -22,7 +23,7 @@ from app.projects.supervision import SupervisionWarning
 router = APIRouter(tags=["supervision"])
 
 ReadGrant = Annotated[Grant, Depends(Allow(Action.SUPERVISION_READ))]
-ProjectFilter = Annotated[int | None, Query(description="只看某项目")]
+ProjectFilter = Annotated[RowId | None, Query(description="只看某项目")]
 DepartmentFilter = Annotated[str | None, Query(description="只看某部门（组织代码）")]
 AsOf = Annotated[date | None, Query(description="计算日期；缺省为今天")]
 By = Annotated[GroupBy, Query(description="分组：total、department、item、month")]

@@ -16,6 +16,7 @@ from app.api.routes.layers import visible_entry
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
+from app.edge.params import Integer, Number
 from app.errors import DuoguiError, NotFound
 from layers.catalog.model import LayerEntry, LayerKind
 from layers.tiles.grid import tile_in_range
@@ -110,15 +111,15 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 )
 def raster_tile(
     code: str,
-    z: int,
-    x: int,
-    y: int,
+    z: Integer,
+    x: Integer,
+    y: Integer,
     request: Request,
     conn: Conn,
     grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))],
     if_none_match: Annotated[str | None, Header(description="上次响应的 ETag")] = None,
     v: Annotated[
-        int | None, Query(description="缓存区分参数（TileJSON 填入版本号）；总是返回当前版本")
+        Number | None, Query(description="缓存区分参数（TileJSON 填入版本号）；总是返回当前版本")
     ] = None,
 ) -> Response:
     """A 256×256 RGBA PNG of the layer's current version, coloured by its catalog ramp.

@@ -14,6 +14,7 @@ from app.api.routes.layers import catalog_of, visible_entry
 from app.auth.deps import Allow, AllowInEndpoint, Deferred, Grant
 from app.auth.policy import Action
 from app.db import Conn, gate_of
+from app.edge.params import TILE_INDEX_MAX
 from app.errors import NotFound
 from app.tiles.style import empty_glyphs, maplibre_style, tilejson
 from layers.catalog.model import LayerEntry, LayerKind
@@ -167,7 +168,7 @@ def _store_compressed(cache: TileCache, key: Any, raw: bytes) -> None:
 
 
 Zoom = Annotated[int, Path(ge=0, le=MAX_ZOOM, description="缩放级别")]
-TileIndex = Annotated[int, Path(ge=0, description="瓦片行/列号")]
+TileIndex = Annotated[int, Path(ge=0, le=TILE_INDEX_MAX, description="瓦片行/列号")]
 
 
 @router.get(

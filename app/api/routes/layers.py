@@ -18,6 +18,7 @@ from analysis.rules_model import get_ruleset
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn, HeavyWork
+from app.edge.params import Number, Offset
 from app.errors import NotFound, PayloadTooLarge, Unprocessable
 from layers.catalog.model import Catalog, LayerEntry, LayerKind
 from layers.ingest.intake import IntakeLimits
@@ -253,7 +254,7 @@ def list_layer_versions(
 @router.get("/{code}/versions/{number}/report", response_model=dict[str, Any], summary="导入报告")
 def version_report(
     code: str,
-    number: int,
+    number: Number,
     request: Request,
     conn: Conn,
     grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))],
@@ -275,8 +276,8 @@ def diff(
     request: Request,
     conn: Conn,
     grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))],
-    from_version: Annotated[int, Query(alias="from", ge=1, description="旧版本号")],
-    to_version: Annotated[int, Query(alias="to", ge=1, description="新版本号")],
+    from_version: Annotated[Number, Query(alias="from", ge=1, description="旧版本号")],
+    to_version: Annotated[Number, Query(alias="to", ge=1, description="新版本号")],
     tolerance_m: Annotated[
         float,
         Query(
@@ -347,7 +348,7 @@ def rollback_layer(
     conn: Conn,
     background: BackgroundTasks,
     grant: Annotated[Grant, Depends(Allow(Action.LAYERS_IMPORT))],
-    version: Annotated[int, Query(ge=1, description="要恢复为当前版本的版本号")],
+    version: Annotated[Number, Query(ge=1, description="要恢复为当前版本的版本号")],
 ) -> dict[str, Any]:
     """Make an older version current again (audited)."""
     entry = visible_entry(request, grant, code)
@@ -377,10 +378,10 @@ def features(
     request: Request,
     conn: Conn,
     grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))],
-    version: Annotated[int | None, Query(ge=1, description="版本号，缺省为当前版本")] = None,
+    version: Annotated[Number | None, Query(ge=1, description="版本号，缺省为当前版本")] = None,
     bbox: Annotated[str | None, Query(description="minLon,minLat,maxLon,maxLat（CRS84）")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> Response:
     """Features of the current or an older version as GeoJSON in CRS84, optionally within a bbox."""
     visible_entry(request, grant, code)

@@ -18,6 +18,7 @@ from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.csp import page_policy
 from app.db import Conn, HeavyWork
+from app.edge.params import RowId
 from app.errors import NotFound, prefers_english
 
 router = APIRouter(prefix="/api/pre-evaluations", tags=["pre-evaluation"])
@@ -59,7 +60,7 @@ def _disposition(kind: str, report_id: int, suffix: str, english: bool) -> str:
     responses={200: {"content": {"text/html": {}}}},
 )
 def report_html(
-    report_id: int,
+    report_id: RowId,
     request: Request,
     conn: Conn,
     grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
@@ -88,7 +89,7 @@ def report_html(
     responses={200: {"content": {"application/geo+json": {}}}},
 )
 def report_footprint(
-    report_id: int, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))]
+    report_id: RowId, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))]
 ) -> Response:
     """The stored footprint as a GeoJSON Feature in CRS84, for the map to draw an uploaded or reopened one."""
     row = conn.execute(
@@ -110,7 +111,7 @@ def report_footprint(
     responses={200: {"content": {"text/csv": {}}}},
 )
 def report_csv(
-    report_id: int,
+    report_id: RowId,
     request: Request,
     conn: Conn,
     grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
@@ -135,7 +136,7 @@ def report_csv(
     responses={200: {"content": {XLSX: {}}}},
 )
 def report_xlsx(
-    report_id: int,
+    report_id: RowId,
     request: Request,
     conn: Conn,
     grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],

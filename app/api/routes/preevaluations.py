@@ -22,6 +22,7 @@ from app.audit.rules import fingerprint
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
+from app.edge.params import RowId
 from app.errors import NotFound, Unprocessable
 
 router = APIRouter(prefix="/api/pre-evaluations", tags=["pre-evaluation"])
@@ -257,9 +258,9 @@ def _load(conn: Connection[Any], grant: Grant, report_id: int) -> tuple[StoredRe
     return stored, row[7]
 
 
-@router.get("/{report_id}", response_model=StoredReport, summary="预评价报告")
+@router.get("/{report_id:int}", response_model=StoredReport, summary="预评价报告")
 def get_report(
-    report_id: int, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))]
+    report_id: RowId, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))]
 ) -> StoredReport:
     """One stored report, exactly as produced, with stale marks (other organisations' reports answer 404)."""
     return _load(conn, grant, report_id)[0]
@@ -269,7 +270,7 @@ def get_report(
     "/{report_id}/recheck", response_model=StoredReport, status_code=201, summary="重新评价（图层更新后）"
 )
 def recheck_report(
-    report_id: int,
+    report_id: RowId,
     request: Request,
     conn: Conn,
     grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
