@@ -175,6 +175,46 @@ def test_invalid_geometry_is_repaired_and_reported(client: TestClient, planner: 
     assert "Self-intersection" in report["repaired"][0]["reason_en"]
 
 
+def _holes(n: int, per_row: int = 100) -> list[shapely.LinearRing]:
+    """``n`` holes of 1 m x 1 m on a 10 m grid from (X0, Y0), ``per_row`` to a row."""
+    xs = X0 + np.arange(n) % per_row * 10 + 1
+    ys = Y0 + np.arange(n) // per_row * 10 + 1
+    return list(shapely.get_exterior_ring(shapely.box(xs, ys, xs + 1, ys + 1)))
+
+
+def test_parts_with_many_holes_import_with_the_right_area_and_vertices(
+    client: TestClient, planner: Any, owner_conn: Any, tmp_path: Path
+) -> None:
+    """Regression: a non-last part with more than 64 holes crashed the import (IndexError, a 500)."""
+    shell = shapely.box(X0, Y0, X0 + 1000, Y0 + 1000).exterior
+    east = shapely.box(X0 + 2000, Y0, X0 + 2100, Y0 + 100)
+    geoms = [
+        shapely.MultiPolygon([shapely.Polygon(shell, _holes(90)), east]),  # the demo's cdp_unit shape
+        shapely.Polygon(shell, _holes(10_000)),
+    ]
+    frame = gpd.GeoDataFrame({"name": ["九十孔", "万孔"]}, geometry=geoms, crs=4547)
+    r = _upload(client, planner.headers, "cur_landuse", _write(frame, tmp_path / "holes.gpkg"))
+    assert r.status_code == 201, r.text
+    rows = owner_conn.execute(
+        """
+        SELECT f.area_m2, ST_Area(f.geom), f.vertices, ST_NPoints(f.geom), ST_NumInteriorRings(
+                 ST_GeometryN(f.geom, 1)),
+               ST_Area(ST_Transform(f.geom_3857, 4547)), ST_NPoints(f.geom_3857)
+        FROM basemap.feature f JOIN basemap.layer l ON l.current_version = f.version_id
+        WHERE l.code = 'cur_landuse' ORDER BY f.fid
+        """
+    ).fetchall()
+    # By hand: a 1000 m square less 1 m² per hole, plus the 100 m square; 5 positions per ring.
+    areas = [1_000_000 - 90 + 10_000, 1_000_000 - 10_000]
+    assert [round(row[0], 6) for row in rows] == areas and [round(row[1], 6) for row in rows] == areas
+    assert [(row[2], row[3], row[4]) for row in rows] == [
+        (5 * 92, 5 * 92, 90),
+        (5 * 10_001, 5 * 10_001, 10_000),
+    ]
+    for row, area in zip(rows, areas, strict=True):
+        assert abs(row[5] - area) < 1e-3 and row[6] == row[3]  # the web-map copy is the same shape
+
+
 def test_wrong_kind_is_refused_with_feature_number_unless_skipped(
     client: TestClient, planner: Any, tmp_path: Path
 ) -> None:
