@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 
 from app.auth.policy import Role
+from tests.api.test_demolition_ledger import new_project
 
 LON, LAT, D = 114.25, 22.70, 0.001  # a 100 m square in Longgang
 X0, Y0 = (round(v, 3) for v in Transformer.from_crs(4326, 4547, always_xy=True).transform(LON, LAT))
@@ -265,3 +266,26 @@ def test_a_dxf_with_a_bad_byte_is_a_clean_422(
     assert "vcpkg" not in r.text and ".cpp" not in r.text  # nor GDAL's own source paths
     assert owner_conn.execute("SELECT count(*) FROM basemap.layer_version").fetchone()[0] == versions
     assert _reports(owner_conn) == reports
+
+
+def test_demolition_units_with_non_finite_geometry_are_refused(quiet: TestClient, make_account: Any) -> None:
+    """The ledger's spreadsheet (WKT column) and GIS imports: a NaN/inf coordinate is a 422, none stored."""
+    admin, coord = make_account(Role.ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
+    project = new_project(quiet, admin)
+    units = f"/api/demolition/projects/{project['id']}/units"
+    for bad in ("NaN", "inf", "1e400"):
+        wkt = f"POLYGON(({X0} {Y0},{bad} {Y0},{X0 + 10} {Y0 + 10},{X0} {Y0}))"
+        sheet = "单元编号,地址,权属类型,建筑面积（m²）,户数,评估价（元）,责任街道,几何（WKT，EPSG:4547）\n"
+        sheet += f'S-1,新南村 1 号,私人,120.5,2,,,"{wkt}"\n'
+        files = {"file": ("台账.csv", sheet.encode())}
+        r = quiet.post(f"{units}/import", files=files, headers=coord.headers)
+        assert r.status_code == 422 and r.json()["code"] == "import_refused", r.text
+        assert [(p["row"], p["code"]) for p in r.json()["problems"]] == [(2, "invalid_cell")]
+    # A NaN literal; a vertex where EPSG:4547 is undefined.
+    for vertex, code in (("NaN", "non_finite_coordinate"), (24, "outside_crs_domain")):
+        polygon = _polygon(_ring(SQUARE[0], (vertex, 0 if vertex == 24 else LAT), *SQUARE[2:]))
+        feature = f'{{"type": "Feature", "properties": {{"unit_code": "G-1"}}, "geometry": {polygon}}}'
+        doc = f'{{"type": "FeatureCollection", "features": [{feature}]}}'.encode()
+        r = quiet.post(f"{units}/import-gis", files={"file": ("units.geojson", doc)}, headers=coord.headers)
+        assert r.status_code == 422 and r.json()["code"] == code, r.text
+    assert quiet.get(units, headers=coord.headers).json() == []
