@@ -37,23 +37,34 @@ def _refuse(zh: str, en: str, code: str = "invalid_footprint") -> IngestError:
     return IngestError(zh, en, code=code)
 
 
-def _geometries(document: Any, field: str) -> list[tuple[Any, str]]:
-    """The geometry objects of a GeoJSON geometry, Feature or FeatureCollection, with their paths."""
+def _geometries(document: Any, field: str, level: int = 0) -> list[tuple[Any, str]]:
+    """The geometry objects of a GeoJSON geometry, Feature or FeatureCollection, with their paths.
+
+    ``level`` keeps the nesting GeoJSON's: a collection holds features (or bare geometries), a feature a
+    geometry — a feature inside a feature's geometry is refused (endless nesting would exhaust the stack).
+    """
     if not isinstance(document, dict) or not isinstance(document.get("type"), str):
         raise _refuse(
             "请提交 GeoJSON 几何、要素或要素集合。", "Send a GeoJSON geometry, Feature or FeatureCollection."
         )
     kind = document["type"]
+    if kind in ("FeatureCollection", "Feature") and level >= (1 if kind == "FeatureCollection" else 2):
+        raise invalid_geometry(
+            f"{field}.type",
+            f"此处不能是 {kind}，应为几何对象。",
+            f"cannot be a {kind} here: expected a geometry.",
+            "invalid_footprint",
+        )
     if kind == "FeatureCollection":
         features = document.get("features")
         if not isinstance(features, list) or not features:
             raise _refuse("要素集合为空。", "The FeatureCollection is empty.", "empty_footprint")
-        return [g for i, f in enumerate(features) for g in _geometries(f, f"{field}.features[{i}]")]
+        return [g for i, f in enumerate(features) for g in _geometries(f, f"{field}.features[{i}]", 1)]
     if kind == "Feature":
         geometry = document.get("geometry")
         if geometry is None:
             raise _refuse("要素缺少几何。", "A feature has no geometry.", "empty_footprint")
-        return _geometries(geometry, f"{field}.geometry")
+        return _geometries(geometry, f"{field}.geometry", 2)
     return [(document, field)]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import shapely
 
+from analysis.footprint import parse_footprint
 from layers.ingest.errors import IngestError, safe_text
 from layers.ingest.geometry_input import (
     check_finite,
@@ -113,3 +114,23 @@ def test_refusals_quoting_a_file_are_valid_text() -> None:
     assert (error.message_zh, error.message_en) == ("坏\ufffd", "bad")
     assert error.details == [{"line": "\ufffd", "n": 1, "nested": ["\ufffd"]}]
     json.dumps(error.details, ensure_ascii=False).encode("utf-8")  # no lone surrogate left
+
+
+def test_a_footprint_nests_as_geojson_does_not_endlessly() -> None:
+    """Regression: a feature inside a feature's geometry recursed once per level (RecursionError, a 500)."""
+    polygon: dict[str, Any] = {"type": "Polygon", "coordinates": [RING]}
+    deep = polygon
+    for _ in range(5000):
+        deep = {"type": "Feature", "geometry": deep}
+    for document, field in [
+        (deep, "footprint.geometry.type"),
+        ({"type": "FeatureCollection", "features": [{"type": "FeatureCollection", "features": [polygon]}]},
+         "footprint.features[0].type"),
+    ]:  # fmt: skip
+        with pytest.raises(IngestError) as refused:
+            parse_footprint(document)
+        assert refused.value.code == "invalid_footprint" and refused.value.details == [{"field": field}]
+    # What GeoJSON allows still reads: a collection of a feature and a bare geometry (the same square twice).
+    pair = [polygon, {"type": "Feature", "geometry": polygon}]
+    both = parse_footprint({"type": "FeatureCollection", "features": pair})
+    assert both.area_m2 == pytest.approx(parse_footprint(polygon).area_m2)
