@@ -73,22 +73,7 @@ def parse_footprint(document: Any, crs: str | None = None, field: str = "footpri
 
     ``field`` names the footprint in the request, for the messages (e.g. ``footprint.coordinates[0][3]``).
     """
-    parts = []
-    for raw, path in _geometries(document, field):
-        check_geojson_geometry(raw, path, max_positions=MAX_VERTICES, code="invalid_footprint")
-        try:
-            geom = shape(raw)
-        except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.GEOSException) as exc:
-            raise _refuse(f"几何格式错误：{str(exc)[:120]}", f"Malformed geometry: {str(exc)[:120]}") from exc
-        if geom.is_empty:
-            raise _refuse("几何为空。", "The geometry is empty.", "empty_footprint")
-        if geom.geom_type not in ("Polygon", "MultiPolygon"):
-            raise _refuse(
-                f"用地范围须为面（Polygon/MultiPolygon），收到 {geom.geom_type}。",
-                f"A footprint must be a Polygon or MultiPolygon, got {geom.geom_type}.",
-                "wrong_geometry_kind",
-            )
-        parts.append(geom)
+    parts = _parts(document, field)
     merged = shapely.union_all(parts) if len(parts) > 1 else parts[0]
     if shapely.get_num_coordinates(merged) > MAX_VERTICES or len(shapely.get_parts(merged)) > MAX_PARTS:
         raise _refuse(
@@ -110,6 +95,33 @@ def parse_footprint(document: Any, crs: str | None = None, field: str = "footpri
         _check_repair_adds_no_area(geom, repaired, reason, field)
         repairs.append(f"几何无效（{reason}），已修复")
         geom = repaired
+    _check_area(geom, field)
+    return Footprint(geom, float(geom.area), repairs)
+
+
+def _parts(document: Any, field: str) -> list[shapely.Geometry]:
+    """The (multi)polygons of a footprint document, each checked as GeoJSON first."""
+    parts = []
+    for raw, path in _geometries(document, field):
+        check_geojson_geometry(raw, path, max_positions=MAX_VERTICES, code="invalid_footprint")
+        try:
+            geom = shape(raw)
+        except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.GEOSException) as exc:
+            raise _refuse(f"几何格式错误：{str(exc)[:120]}", f"Malformed geometry: {str(exc)[:120]}") from exc
+        if geom.is_empty:
+            raise _refuse("几何为空。", "The geometry is empty.", "empty_footprint")
+        if geom.geom_type not in ("Polygon", "MultiPolygon"):
+            raise _refuse(
+                f"用地范围须为面（Polygon/MultiPolygon），收到 {geom.geom_type}。",
+                f"A footprint must be a Polygon or MultiPolygon, got {geom.geom_type}.",
+                "wrong_geometry_kind",
+            )
+        parts.append(geom)
+    return parts
+
+
+def _check_area(geom: shapely.Geometry, field: str) -> None:
+    """Refuse a footprint without area, under the minimum or over the maximum."""
     if geom.is_empty or geom.area <= 0:
         raise _refuse("用地范围面积为零。", "The footprint has no area.", "empty_footprint")
     if geom.area < MIN_AREA_M2:
@@ -126,7 +138,6 @@ def parse_footprint(document: Any, crs: str | None = None, field: str = "footpri
             f"The footprint exceeds {MAX_AREA_M2 / 1e6:.0f} km².",
             "footprint_too_large",
         )
-    return Footprint(geom, float(geom.area), repairs)
 
 
 def _source_crs(document: Any, crs: str | None, field: str) -> pyproj.CRS:
