@@ -73,6 +73,7 @@ class SiteInput:
     index: int
     name: str | None
     geojson: Any
+    field: str = "footprint"  # where the footprint is in the request, for messages
 
 
 @dataclass
@@ -156,7 +157,7 @@ def evaluate_sites(
 
     def one(site: SiteInput, on: Connection[Any]) -> SiteResult:
         try:
-            footprint = parse_footprint(site.geojson, crs)
+            footprint = parse_footprint(site.geojson, crs, site.field)
         except IngestError as exc:
             return SiteResult(site, error=exc)
         report = evaluate(
@@ -184,8 +185,11 @@ def evaluate_sites(
     return results
 
 
-def sites_from_features(collection: Any, name_property: str = "name") -> list[SiteInput]:
-    """One site per feature of a FeatureCollection (a bare geometry or Feature is one site)."""
+def sites_from_features(
+    collection: Any, name_property: str = "name", field: str = "features"
+) -> list[SiteInput]:
+    """One site per feature of a FeatureCollection (a bare geometry or Feature is one site); ``field``
+    names the features in the request (``features[3]``), for messages."""
     if isinstance(collection, dict) and collection.get("type") == "FeatureCollection":
         features = collection.get("features")
         if not isinstance(features, list):
@@ -196,5 +200,5 @@ def sites_from_features(collection: Any, name_property: str = "name") -> list[Si
     for index, feature in enumerate(features):
         props = feature.get("properties") if isinstance(feature, dict) else None
         name = props.get(name_property) if isinstance(props, dict) else None
-        sites.append(SiteInput(index, None if name is None else str(name), feature))
+        sites.append(SiteInput(index, None if name is None else str(name), feature, f"{field}[{index}]"))
     return sites

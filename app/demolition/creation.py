@@ -31,6 +31,7 @@ from app.demolition.sheets import (
 from app.errors import NotFound, Unprocessable
 from layers.catalog.model import get_catalog
 from layers.ingest.crs import check_in_district, resolve_crs, transformer_to_storage
+from layers.ingest.geometry_input import check_finite, check_geojson_file
 from layers.ingest.intake import IntakeLimits, open_upload
 from layers.ingest.load import read_shapes
 
@@ -306,6 +307,8 @@ def gis_rows(upload: Path, filename: str, crs: str | None, workdir: Path) -> lis
     """Features of a GIS file as template rows (attributes by template keys or headers), with geometry."""
     source = open_upload(upload, filename, workdir, limits=IntakeLimits(max_upload_bytes=100 * 1024 * 1024))
     source_crs = resolve_crs(source.crs, crs)
+    if source.driver == "GeoJSON":
+        check_geojson_file(source.path, filename, max_numbers=4)
     geoms, attributes, _ = read_shapes(source, get_catalog().layers["cur_building"])
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     if present.any():
@@ -322,6 +325,7 @@ def gis_rows(upload: Path, filename: str, crs: str | None, workdir: Path) -> lis
             moved = shapely.transform(
                 geom, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
             )
+            check_finite(moved, f"{filename}.features[{i}]")
             raw["_geometry"] = shapely.make_valid(moved) if not moved.is_valid else moved
         rows.append(raw)
     return rows

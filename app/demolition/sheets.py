@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import numpy as np
 import shapely
 from openpyxl import Workbook, load_workbook
 from psycopg import Connection
@@ -223,8 +224,13 @@ def _wkt(text: str) -> shapely.Geometry:
         raise CellError("几何 WKT 无法解析", "the WKT geometry cannot be parsed") from exc
     if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
         raise CellError("几何须为多边形", "the geometry must be a polygon")
-    x, y = shapely.get_coordinates(geom)[0]
-    if not (400_000 < x < 600_000 and 2_400_000 < y < 2_600_000):
+    xy = shapely.get_coordinates(geom)
+    if not np.isfinite(xy).all():  # GEOS reads NaN and inf (and 1e400 as inf) in WKT
+        raise CellError(
+            "几何坐标含非有限数值（NaN、Infinity）", "the geometry has a coordinate that is not finite"
+        )
+    x, y = xy[:, 0], xy[:, 1]
+    if not ((400_000 < x) & (x < 600_000) & (2_400_000 < y) & (y < 2_600_000)).all():
         raise CellError(
             "几何坐标不在龙岗区 EPSG:4547 范围内", "the geometry is not in EPSG:4547 near Longgang"
         )

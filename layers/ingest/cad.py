@@ -10,7 +10,7 @@ from pathlib import Path
 
 import ezdxf
 from ezdxf import colors
-from ezdxf.lldxf.const import DXFError
+from ezdxf.document import Drawing
 
 from layers.ingest.errors import IngestError
 
@@ -22,16 +22,23 @@ def dxf_entity_styles(path: Path, name: str) -> tuple[str, dict[str, tuple[str, 
     """GDAL encoding name for the file, and entity handle → (CAD layer, colour index, colour #rrggbb)."""
     try:
         doc = ezdxf.readfile(str(path))
-    except (OSError, DXFError, UnicodeDecodeError) as exc:
+        return _encoding(doc), _styles(doc)
+    except Exception as exc:  # a malformed file surfaces as DXFError, ValueError, StopIteration, …
+        summary = str(exc)[:160] or type(exc).__name__
         raise IngestError(
-            f"无法读取 CAD 文件“{name}”：{str(exc)[:160]}",
-            f"Cannot read the DXF file '{name}': {str(exc)[:160]}",
+            f"无法读取 CAD 文件“{name}”：{summary}",
+            f"Cannot read the DXF file '{name}': {summary}",
             code="unreadable_file",
         ) from exc
+
+
+def _encoding(doc: Drawing) -> str:
     if doc.dxfversion >= _R2007:
-        encoding = "UTF-8"
-    else:
-        encoding = _CODEC_TO_GDAL.get(doc.encoding.lower().replace("_", ""), doc.encoding.upper())
+        return "UTF-8"
+    return _CODEC_TO_GDAL.get(doc.encoding.lower().replace("_", ""), doc.encoding.upper())
+
+
+def _styles(doc: Drawing) -> dict[str, tuple[str, int, str]]:
     layer_colours = {layer.dxf.name: abs(int(layer.dxf.color)) for layer in doc.layers}
     styles: dict[str, tuple[str, int, str]] = {}
     for entity in doc.modelspace():
@@ -42,4 +49,4 @@ def dxf_entity_styles(path: Path, name: str) -> tuple[str, dict[str, tuple[str, 
         true_colour = entity.dxf.get("true_color")
         rgb = colors.int2rgb(true_colour) if true_colour is not None else colors.aci2rgb(aci)
         styles[str(entity.dxf.handle).upper()] = (layer, aci, "#{:02X}{:02X}{:02X}".format(*rgb))
-    return encoding, styles
+    return styles

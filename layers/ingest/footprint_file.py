@@ -18,6 +18,7 @@ import shapely
 from layers.catalog.model import LayerEntry, LayerKind
 from layers.ingest.crs import check_in_district, resolve_crs
 from layers.ingest.errors import IngestError
+from layers.ingest.geometry_input import check_geojson_file
 from layers.ingest.intake import IntakeLimits, open_upload
 from layers.ingest.load import read_shapes
 
@@ -26,6 +27,7 @@ from layers.ingest.load import read_shapes
 _AREA_LAYER = LayerEntry.model_construct(kind=LayerKind.AREA)
 NAME_FIELDS = ("name", "NAME", "Name", "名称", "项目名称", "xmmc", "XMMC")
 MAX_FOOTPRINT_FEATURES = 5000
+MAX_FOOTPRINT_POSITIONS = 5_000_000  # what MAX_FOOTPRINT_FEATURES footprints of a real size may hold
 
 
 @dataclass
@@ -61,6 +63,8 @@ def read_footprint_file(
                 status=413,
             )
         file_crs = resolve_crs(source.crs, crs)
+        if source.driver == "GeoJSON":
+            check_geojson_file(source.path, source.original_name, max_positions=MAX_FOOTPRINT_POSITIONS)
         geoms, attributes, _ = read_shapes(source, _AREA_LAYER)
     if source.driver == "DXF":
         # A drawing carries notes, dimensions and lines besides the red line: keep its closed areas.

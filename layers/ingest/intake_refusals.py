@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from layers.ingest.errors import IngestError
+
+_SOURCE_LOCATION = re.compile(r"\S+\.(?:cpp|c|h), \d+: ")
 
 
 @dataclass(frozen=True)
@@ -159,4 +162,5 @@ def unreadable(name: str, exc: BaseException, path: Path) -> IngestError:
     lines = str(exc).strip().splitlines()
     # First line, first clause: GDAL appends hints ("prefix the path with '<DRIVER>:'") meant for developers.
     summary = (lines[0] if lines else type(exc).__name__).split("; ")[0].replace(str(path), name)
+    summary = _SOURCE_LOCATION.sub("", summary)  # GDAL's own source file and line: no use to the user
     return fail("unreadable", name=name, summary=summary.replace(str(path.parent), "…")[:200])

@@ -19,10 +19,15 @@ from layers.catalog.model import LayerEntry, LayerKind
 from layers.ingest.cad import dxf_entity_styles
 from layers.ingest.crs import check_in_district, resolve_crs, transformer_to_storage
 from layers.ingest.errors import IngestError
+from layers.ingest.geometry_input import check_geojson_file
 from layers.ingest.intake import IntakeLimits, SourceDataset, open_upload
 from layers.ingest.prepare import FeatureBatches
 from layers.store.versions import SourceMeta, VersionInfo, write_version
 
+# GeoJSON layers up to this size are checked as strictly as a JSON body (structure, finite numbers, closed
+# rings) before GDAL reads them; the check parses the whole file in Python (~10x its size in memory), so
+# bigger files are left to GDAL's own (more lenient) reader.
+CHECKED_GEOJSON_BYTES = 64 * 1024**2
 _DXF_OPTIONS = {"DXF_CLOSED_LINE_AS_POLYGON": "TRUE", "DXF_MERGE_BLOCK_GEOMETRIES": "TRUE"}
 
 
@@ -125,6 +130,8 @@ def import_path(
             limits=limits or IntakeLimits(),
         )
         source_crs = resolve_crs(source.crs, crs)
+        if source.driver == "GeoJSON" and source.size_bytes <= CHECKED_GEOJSON_BYTES:
+            check_geojson_file(source.path, original_name, max_numbers=4)
         wkb, attributes, source_fids = read_source_arrow(source, entry)
         if source.bounds is not None:  # GDAL's extent: checked before anything is written
             check_in_district(source.bounds, source_crs)

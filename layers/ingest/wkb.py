@@ -3,8 +3,9 @@
 Reprojecting prepared geometry to EPSG:3857 only moves coordinates: the WKB structure (byte order, types,
 counts) stays the same. :func:`transform_wkb` therefore finds the byte offset of every coordinate with a
 numpy walk over the WKB headers, transforms all coordinates in one pyproj call and writes them back into
-a copy of the buffer — no shapely object is created or serialised. Geometries with very many parts or
-rings (where the walk would need too many steps) go through shapely instead.
+a copy of the buffer — no shapely object is created or serialised. Geometries the walk cannot finish
+(very many parts or rings, parts in another byte order) go through shapely instead; the walk never reads
+past the value it is in, so one such geometry cannot send it into its neighbours' bytes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from layers.ingest.simple_features import Candidates, write_group
 
 _MAX_STEPS = 64  # parts or rings walked per geometry before it is handed to shapely
 _PLAIN_TYPES = (1, 2, 3, 4, 5, 6)  # ISO/OGC 2D Point … MultiPolygon
+
+Ints = NDArray[np.int64]
+Bools = NDArray[np.bool_]
 
 
 def _buffer(wkb: NDArray[np.object_]) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.int64]]:
@@ -79,55 +83,86 @@ def plain_2d_wkb(wkb: NDArray[np.object_]) -> NDArray[np.bool_]:
 
 
 class _Walk:
-    """Collects coordinate blocks (byte position, number of points) of little-endian 2D WKB."""
+    """Collects coordinate blocks (byte position, number of points) of little-endian 2D WKB.
 
-    def __init__(self, data: NDArray[np.uint8]) -> None:
+    Every read is checked against the end of its own value, and a value whose walk cannot finish — more
+    parts or rings than ``_MAX_STEPS``, a part in another byte order or of another type, a count that runs
+    past its end — is dropped from the walk at once (its cursor would be meaningless for the parts after
+    it) and listed in ``too_complex``, for shapely to handle.
+    """
+
+    def __init__(self, data: NDArray[np.uint8], ends: NDArray[np.int64]) -> None:
         self.data = data
+        self.ends = ends  # byte position after each value
         self.positions: list[NDArray[np.int64]] = []
         self.counts: list[NDArray[np.int64]] = []
         self.owners: list[NDArray[np.int64]] = []
         self.too_complex: list[NDArray[np.int64]] = []
 
     def block(self, pos: NDArray[np.int64], n: NDArray[np.int64], owner: NDArray[np.int64]) -> None:
+        """Record ``n`` points at byte position ``pos`` of value ``owner``."""
         self.positions.append(pos)
         self.counts.append(n)
         self.owners.append(owner)
 
-    def sequence(self, cursor: NDArray[np.int64], owner: NDArray[np.int64]) -> NDArray[np.int64]:
-        """A point count followed by the points; returns the position after it."""
-        n = _u32(self.data, cursor)
-        self.block(cursor + 4, n, owner)
-        return cursor + 4 + 16 * n
+    def give_up(self, owner: NDArray[np.int64]) -> None:
+        """Hand these values to shapely."""
+        self.too_complex.append(owner)
 
-    def rings(self, cursor: NDArray[np.int64], owner: NDArray[np.int64]) -> NDArray[np.int64]:
-        """A polygon body (ring count, rings) at each cursor; returns the positions after them."""
-        count = _u32(self.data, cursor)
-        cursor = cursor + 4
-        steps = int(count.max()) if len(count) else 0
-        if steps > _MAX_STEPS:
-            self.too_complex.append(owner[count > _MAX_STEPS])
-        for step in range(min(steps, _MAX_STEPS)):
-            active = count > step
-            cursor[active] = self.sequence(cursor[active], owner[active])
-        return cursor
+    def count(self, cursor: NDArray[np.int64], owner: NDArray[np.int64]) -> tuple[Ints, Bools]:
+        """The uint32 count at each cursor, and whether it lies inside its value."""
+        ok = cursor + 4 <= self.ends[owner]
+        count = np.zeros(len(cursor), dtype=np.int64)
+        count[ok] = _u32(self.data, cursor[ok])
+        return count, ok
 
-    def parts(self, cursor: NDArray[np.int64], owner: NDArray[np.int64], part_type: int) -> None:
-        """A multi-geometry body (part count, parts with their own headers) at each cursor."""
-        count = _u32(self.data, cursor)
+    def points(self, cursor: Ints, n: Ints, owner: Ints, ok: Bools) -> tuple[Ints, Bools]:
+        """``n`` points at each cursor (where ``ok``); returns the positions after them, and ``ok``."""
+        after = cursor + 16 * n
+        ok = ok & (after <= self.ends[owner])
+        self.block(cursor[ok], n[ok], owner[ok])
+        return after, ok
+
+    def sequence(self, cursor: Ints, owner: Ints) -> tuple[Ints, Bools]:
+        """A point count followed by the points; returns the positions after them, and which were whole."""
+        n, ok = self.count(cursor, owner)
+        return self.points(cursor + 4, n, owner, ok)
+
+    def rings(self, cursor: Ints, owner: Ints) -> tuple[Ints, Bools]:
+        """A polygon body (ring count, rings) at each cursor; returns the positions after them, and which
+        were walked to their end."""
+        count, ok = self.count(cursor, owner)
+        ok &= count <= _MAX_STEPS
         cursor = cursor + 4
-        steps = int(count.max()) if len(count) else 0
-        if steps > _MAX_STEPS:
-            self.too_complex.append(owner[count > _MAX_STEPS])
-        for step in range(min(steps, _MAX_STEPS)):
-            active = count > step
-            at, who = cursor[active] + 5, owner[active]  # skip the part's byte order and type
+        for step in range(int(count[ok].max()) if ok.any() else 0):
+            active = np.flatnonzero(ok & (count > step))
+            cursor[active], whole = self.sequence(cursor[active], owner[active])
+            ok[active[~whole]] = False
+        return cursor, ok
+
+    def parts(self, cursor: Ints, owner: Ints, part_type: int) -> Bools:
+        """A multi-geometry body (part count, parts with their own headers) at each cursor; returns which
+        were walked to their end."""
+        count, ok = self.count(cursor, owner)
+        ok &= count <= _MAX_STEPS
+        cursor = cursor + 4
+        for step in range(int(count[ok].max()) if ok.any() else 0):
+            active = np.flatnonzero(ok & (count > step))
+            at, who = cursor[active], owner[active]
+            header = at + 5 <= self.ends[who]
+            header[header] = (self.data[at[header]] == 1) & (_u32(self.data, at[header] + 1) == part_type)
+            at = at + 5  # the part's byte order and type
             if part_type == 1:
-                self.block(at, np.ones(len(at), dtype=np.int64), who)
-                cursor[active] = at + 16
-            elif part_type == 2:
-                cursor[active] = self.sequence(at, who)
+                cursor[active], whole = self.points(at, np.ones(len(at), dtype=np.int64), who, header)
             else:
-                cursor[active] = self.rings(at, who)
+                walk = self.sequence if part_type == 2 else self.rings
+                chosen = np.flatnonzero(header)
+                after, done = walk(at[chosen], who[chosen])
+                at[chosen], whole = after, np.zeros(len(at), dtype=bool)
+                whole[chosen] = done
+                cursor[active] = at
+            ok[active[~whole]] = False
+        return ok
 
 
 def transform_wkb(wkb: NDArray[np.object_], transformer: Transformer) -> NDArray[np.object_]:
@@ -136,24 +171,28 @@ def transform_wkb(wkb: NDArray[np.object_], transformer: Transformer) -> NDArray
     if len(wkb) == 0:
         return out
     data, starts, lengths = _buffer(wkb)
-    types = _u32(data, starts + 1)
-    walk = _Walk(data)
+    walk = _Walk(data, starts + lengths)
     index = np.arange(len(wkb), dtype=np.int64)
-    unknown = (data[starts] != 1) | ~np.isin(types, _PLAIN_TYPES)
-    walk.too_complex.append(index[unknown])
-    for kind, body in ((1, 5), (2, 5), (3, 5), (4, 5), (5, 5), (6, 5)):
+    unknown = ~plain_2d_wkb(wkb)
+    walk.give_up(index[unknown])
+    types = np.zeros(len(wkb), dtype=np.int64)
+    types[~unknown] = _u32(data, starts[~unknown] + 1)
+    for kind in _PLAIN_TYPES:
         chosen = (types == kind) & ~unknown
         if not chosen.any():
             continue
-        cursor, owner = starts[chosen] + body, index[chosen]
+        cursor, owner = starts[chosen] + 5, index[chosen]
         if kind == 1:
-            walk.block(cursor, np.ones(len(cursor), dtype=np.int64), owner)
+            _, whole = walk.points(
+                cursor, np.ones(len(cursor), dtype=np.int64), owner, np.ones(len(owner), bool)
+            )
         elif kind == 2:
-            walk.sequence(cursor, owner)
+            _, whole = walk.sequence(cursor, owner)
         elif kind == 3:
-            walk.rings(cursor, owner)
+            _, whole = walk.rings(cursor, owner)
         else:
-            walk.parts(cursor, owner, kind - 3)
+            whole = walk.parts(cursor, owner, kind - 3)
+        walk.give_up(owner[~whole])
     complex_ = np.zeros(len(wkb), dtype=bool)
     complex_[np.concatenate(walk.too_complex)] = True
     result = data.copy()

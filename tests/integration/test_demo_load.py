@@ -10,14 +10,20 @@ from typing import Any
 
 import numpy as np
 import psycopg
+import pyogrio
 import pytest
 import rasterio
+import shapely
 from rasterio.warp import calculate_default_transform, reproject
 
 from app.audit.log import Actor
+from app.settings import Settings
 from layers.catalog.model import LayerKind, get_catalog
 from layers.demo import iter_layers
+from layers.demo.generate import build_layer
+from layers.demo.world import World
 from layers.ingest.errors import IngestError
+from layers.ingest.load import import_path
 from layers.ingest.raster import import_raster
 from tests.conftest import cluster_lock, create_throwaway_database, drop_database
 
@@ -170,3 +176,37 @@ def test_a_raster_in_another_crs_is_reprojected_and_versioned(demo_db: Any, tmp_
                 conn, get_catalog().get("forest_land"), lonlat, "x.tif", Actor.system("t"), settings.data_dir
             )
     assert np.isfinite(original_max)
+
+
+@pytest.mark.slow
+def test_the_full_demos_plan_units_import_with_their_ninety_hole_part(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Regression: `full`'s cdp_unit has a part with 90 holes before other parts; its import crashed."""
+    world = World("full", 2017)
+    frame = build_layer(world, get_catalog().get("cdp_unit"))
+    holes = [[len(part.interiors) for part in shapely.get_parts(g)] for g in frame.geometry.values]
+    assert any(max(h[:-1], default=0) > 64 for h in holes)  # the shape that broke the walk
+    path = tmp_path / "cdp_unit.gpkg"
+    pyogrio.write_dataframe(frame, path, layer="cdp_unit", driver="GPKG")
+    with psycopg.connect(settings.owner_dsn) as conn:
+        info, _ = import_path(
+            conn, get_catalog().get("cdp_unit"), path, "demo-full-cdp_unit.gpkg", Actor.system("test")
+        )
+        rows = conn.execute(
+            """
+            SELECT f.area_m2, f.vertices, ST_NPoints(f.geom_3857), ST_Area(ST_Transform(f.geom_3857, 4547))
+            FROM basemap.feature f WHERE f.version_id = %s ORDER BY f.fid
+            """,
+            (info.id,),
+        ).fetchall()
+    # Known answers from the generated frame itself (EPSG:4547, valid as generated): shapely's figures.
+    assert info.feature_count == len(frame) == len(rows)
+    areas = shapely.area(frame.geometry.values)
+    assert np.allclose([r[0] for r in rows], areas, rtol=1e-9)
+    assert (
+        [r[1] for r in rows]
+        == [r[2] for r in rows]
+        == list(shapely.get_num_coordinates(frame.geometry.values))
+    )
+    assert np.allclose([r[3] for r in rows], areas, rtol=1e-6)

@@ -21,9 +21,17 @@ from pyproj import Transformer
 
 from app.auth.policy import Role
 from app.settings import Settings
+from tests.geometry_corpus import (
+    LAYER_ANSWERED_IN_DISTRICT,
+    case_id,
+    corpus_cases,
+    geodesic_area_m2,
+    load,
+    polygons_of,
+    relocated,
+)
 
 OGR2OGR = "/usr/bin/ogr2ogr"
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "geojson-invalid-geometry" / "examples"
 DUOGUI = str(Path(sys.executable).with_name("duogui"))
 
 # A point in Longgang (lon 114.25, lat 22.70) in EPSG:4547, and a 100 m x 200 m parcel south-west of it.
@@ -175,6 +183,46 @@ def test_invalid_geometry_is_repaired_and_reported(client: TestClient, planner: 
     assert "Self-intersection" in report["repaired"][0]["reason_en"]
 
 
+def _holes(n: int, per_row: int = 100) -> list[shapely.LinearRing]:
+    """``n`` holes of 1 m x 1 m on a 10 m grid from (X0, Y0), ``per_row`` to a row."""
+    xs = X0 + np.arange(n) % per_row * 10 + 1
+    ys = Y0 + np.arange(n) // per_row * 10 + 1
+    return list(shapely.get_exterior_ring(shapely.box(xs, ys, xs + 1, ys + 1)))
+
+
+def test_parts_with_many_holes_import_with_the_right_area_and_vertices(
+    client: TestClient, planner: Any, owner_conn: Any, tmp_path: Path
+) -> None:
+    """Regression: a non-last part with more than 64 holes crashed the import (IndexError, a 500)."""
+    shell = shapely.box(X0, Y0, X0 + 1000, Y0 + 1000).exterior
+    east = shapely.box(X0 + 2000, Y0, X0 + 2100, Y0 + 100)
+    geoms = [
+        shapely.MultiPolygon([shapely.Polygon(shell, _holes(90)), east]),  # the demo's cdp_unit shape
+        shapely.Polygon(shell, _holes(10_000)),
+    ]
+    frame = gpd.GeoDataFrame({"name": ["九十孔", "万孔"]}, geometry=geoms, crs=4547)
+    r = _upload(client, planner.headers, "cur_landuse", _write(frame, tmp_path / "holes.gpkg"))
+    assert r.status_code == 201, r.text
+    rows = owner_conn.execute(
+        """
+        SELECT f.area_m2, ST_Area(f.geom), f.vertices, ST_NPoints(f.geom), ST_NumInteriorRings(
+                 ST_GeometryN(f.geom, 1)),
+               ST_Area(ST_Transform(f.geom_3857, 4547)), ST_NPoints(f.geom_3857)
+        FROM basemap.feature f JOIN basemap.layer l ON l.current_version = f.version_id
+        WHERE l.code = 'cur_landuse' ORDER BY f.fid
+        """
+    ).fetchall()
+    # By hand: a 1000 m square less 1 m² per hole, plus the 100 m square; 5 positions per ring.
+    areas = [1_000_000 - 90 + 10_000, 1_000_000 - 10_000]
+    assert [round(row[0], 6) for row in rows] == areas and [round(row[1], 6) for row in rows] == areas
+    assert [(row[2], row[3], row[4]) for row in rows] == [
+        (5 * 92, 5 * 92, 90),
+        (5 * 10_001, 5 * 10_001, 10_000),
+    ]
+    for row, area in zip(rows, areas, strict=True):
+        assert abs(row[5] - area) < 1e-3 and row[6] == row[3]  # the web-map copy is the same shape
+
+
 def test_wrong_kind_is_refused_with_feature_number_unless_skipped(
     client: TestClient, planner: Any, tmp_path: Path
 ) -> None:
@@ -190,22 +238,33 @@ def test_wrong_kind_is_refused_with_feature_number_unless_skipped(
     assert ok.json()["report"]["skipped"][0]["feature"] == 2
 
 
-@pytest.mark.parametrize(
-    "sample", sorted(p for p in SHARED.glob("*/*.geojson")) if SHARED.exists() else [], ids=lambda p: p.name
-)
+@pytest.mark.parametrize("moved", [False, True], ids=["as_is", "in_district"])
+@pytest.mark.parametrize("sample", corpus_cases(), ids=case_id)
 def test_invalid_geojson_corpus_never_causes_a_500(
-    sample: Path, client: TestClient, make_account: Any, owner_conn: Any
+    sample: Path, moved: bool, app: Any, client: TestClient, planner: Any, owner_conn: Any
 ) -> None:
-    planner = make_account(Role.PLANNER)
+    """Each case of the vendored corpus, as it is (outside the district) and moved into the district: a
+    version with the right area, or a 4xx and no version; never a 500."""
+    quiet = TestClient(app, raise_server_exceptions=False)
+    document = relocated(load(sample)) if moved else load(sample)
     before = owner_conn.execute("SELECT count(*) FROM basemap.layer_version").fetchone()[0]
-    with sample.open("rb") as fh:
-        r = client.post(
-            "/api/layers/cur_site/versions", headers=planner.headers, files={"file": (sample.name, fh)}
-        )
-    assert r.status_code in (201, 413, 422), r.text
+    r = quiet.post(
+        "/api/layers/cur_site/versions",
+        headers=planner.headers,
+        files={"file": (sample.name, json.dumps(document).encode())},
+    )
+    answered = moved and case_id(sample) in LAYER_ANSWERED_IN_DISTRICT
+    assert (r.status_code == 201) if answered else (r.status_code in (413, 422)), r.text
     assert r.headers["content-type"] in ("application/json", "application/problem+json")
     after = owner_conn.execute("SELECT count(*) FROM basemap.layer_version").fetchone()[0]
     assert after == before + (1 if r.status_code == 201 else 0)
+    polygons = polygons_of(document) if answered else None
+    if polygons and not r.json()["report"]["repaired_count"]:
+        stored = owner_conn.execute(
+            "SELECT sum(f.area_m2) FROM basemap.feature f JOIN basemap.layer l"
+            " ON l.current_version = f.version_id WHERE l.code = 'cur_site'"
+        ).fetchone()[0]
+        assert stored == pytest.approx(geodesic_area_m2(polygons), rel=1e-4)
 
 
 def test_concurrent_import_of_the_same_layer_is_409(

@@ -15,6 +15,7 @@ from app.auth.policy import Action
 from app.db import Conn
 from app.errors import Unprocessable
 from layers.catalog.model import LayerEntry, LayerKind
+from layers.ingest.geometry_input import check_lonlat_in_domain
 from layers.tiles.mvt import WORLD
 
 router = APIRouter(prefix="/api", tags=["layers"])
@@ -82,7 +83,12 @@ def identify(
         bool, Query(description="同时返回要素几何（GeoJSON，按缩放级别简化），用于高亮")
     ] = False,
 ) -> list[IdentifiedFeature]:
-    """Features within ``tolerance_px`` screen pixels of the point at ``zoom``, nearest first per layer."""
+    """Features within ``tolerance_px`` screen pixels of the point at ``zoom``, nearest first per layer.
+
+    A point outside the district has no features (an empty list); a point where the storage CRS is not
+    defined cannot be projected at all and is refused (422).
+    """
+    check_lonlat_in_domain(lon, lat, "lon,lat")
     role = grant.principal.role.value
     if layers:
         entries = [visible_entry(request, grant, code) for code in layers.split(",") if code][:200]

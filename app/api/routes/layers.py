@@ -21,6 +21,7 @@ from app.db import Conn, HeavyWork
 from app.edge.params import Number, Offset
 from app.errors import NotFound, PayloadTooLarge, Unprocessable
 from layers.catalog.model import Catalog, LayerEntry, LayerKind
+from layers.ingest.geometry_input import storage_domain
 from layers.ingest.intake import IntakeLimits
 from layers.ingest.load import import_file
 from layers.store import versions
@@ -390,6 +391,10 @@ def features(
         what = f"第 {version} 版" if version else "当前版本"
         raise NotFound(f"图层“{code}”没有{what}。", f"Layer '{code}' has no such version.")
     env = _bbox(bbox)
+    if env is None:
+        return Response(
+            '{"type": "FeatureCollection", "features": [], "numberReturned": 0}', media_type=GEOJSON
+        )
     row = conn.execute(
         """
         SELECT json_build_object(
@@ -412,7 +417,8 @@ def features(
     return Response(row[0] if row else "{}", media_type=GEOJSON)
 
 
-def _bbox(text: str | None) -> dict[str, float | None]:
+def _bbox(text: str | None) -> dict[str, float | None] | None:
+    """The bbox's bounds within the storage CRS's domain (all None without a bbox; None outside it)."""
     if text is None:
         return {"x0": None, "y0": None, "x1": None, "y1": None}
     try:
@@ -423,6 +429,12 @@ def _bbox(text: str | None) -> dict[str, float | None]:
         ) from None
     if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
         raise Unprocessable("bbox 超出经纬度范围或顺序错误。", "bbox is out of range or not min-before-max.")
+    # Only the part where the storage CRS is defined can be projected (every feature lies inside it);
+    # projecting the rest gives garbage (a whole-world bbox used to select nothing).
+    west, south, east, north = storage_domain()
+    x0, y0, x1, y1 = max(x0, west), max(y0, south), min(x1, east), min(y1, north)
+    if x0 > x1 or y0 > y1:
+        return None  # no overlap: no feature can be inside
     return {"x0": x0, "y0": y0, "x1": x1, "y1": y1}
 
 

@@ -208,7 +208,9 @@ def compare_sites(
 ) -> Comparison:
     """Check 2–5 candidate footprints and rank them (the ordering rule is in the answer)."""
     check_candidate_count(len(body.candidates))
-    sites = [SiteInput(i, c.name, c.footprint) for i, c in enumerate(body.candidates)]
+    sites = [
+        SiteInput(i, c.name, c.footprint, f"candidates[{i}].footprint") for i, c in enumerate(body.candidates)
+    ]
     return compare_of(conn, request, grant, body, sites)
 
 
@@ -226,7 +228,7 @@ def compare_of(
     conn: Conn, request: Request, grant: Grant, body: CheckOptions, candidates: list[SiteInput]
 ) -> Comparison:
     """Check the candidates (unnamed ones become 方案1, 方案2, …), store their reports and rank them."""
-    sites = [SiteInput(s.index, s.name or f"方案{s.index + 1}", s.geojson) for s in candidates]
+    sites = [SiteInput(s.index, s.name or f"方案{s.index + 1}", s.geojson, s.field) for s in candidates]
     # A comparison needs every candidate: the first refused footprint fails the request, naming it.
     ruleset_for(body.project_type)
     for site in sites:
@@ -248,7 +250,7 @@ def compare_of(
 def _precheck(site: SiteInput, crs: str | None) -> None:
     """Refuse the comparison when one candidate's footprint is refused, naming the candidate."""
     try:
-        parse_footprint(site.geojson, crs)
+        parse_footprint(site.geojson, crs, site.field)
     except IngestError as exc:
         raise IngestError(
             f"方案“{site.name}”：{exc.message_zh}",
@@ -267,7 +269,7 @@ def batch_check(
     grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
 ) -> BatchResult:
     """Check every feature of a FeatureCollection; a refused feature gets its error, the rest are checked."""
-    sites = sites_from_features(body.footprints, body.name_property)
+    sites = sites_from_features(body.footprints, body.name_property, "footprints.features")
     return batch_of(conn, request, grant, body, sites)
 
 
