@@ -212,3 +212,22 @@ def test_password_change_checks_argon2_with_no_connection_held(
             (account.id,),
         ).fetchone()
     assert changes == (2,)
+
+
+def test_sign_in_upgrades_a_hash_made_with_old_parameters(
+    client: Any, make_account: Any, owner_conn: Any
+) -> None:
+    """The new hash is computed off the lock (in the password check) and stored while settling."""
+    from argon2 import PasswordHasher
+
+    account = make_account(Role.VIEWER, sign_in_now=False)
+    old = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4).hash(account.password)
+    owner_conn.execute("UPDATE auth.user SET password_hash = %s WHERE id = %s", (old, account.id))
+    r = client.post("/api/auth/token", data={"username": account.username, "password": account.password})
+    assert r.status_code == 200, r.text
+    (stored,) = owner_conn.execute(
+        "SELECT password_hash FROM auth.user WHERE id = %s", (account.id,)
+    ).fetchone()
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    again = client.post("/api/auth/token", data={"username": account.username, "password": account.password})
+    assert again.status_code == 200
