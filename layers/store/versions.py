@@ -378,37 +378,54 @@ def _same_version(conn: Connection[Any], version: int) -> dict[str, Any]:
 
 
 def _compare(conn: Connection[Any], old_id: int, new_id: int, tolerance_m: float) -> dict[str, Any]:
-    """Counts of added, removed, changed and unchanged features between two different versions."""
+    """Counts of added, removed, changed and unchanged features between two different versions.
+
+    Features are paired one to one, so every feature of either version is counted exactly once:
+    first same geometry and same attributes (unchanged), then same geometry (changed), then — with a
+    tolerance — the nearest within it among those left; the rest are added or removed. Twins (two
+    features on the very same ground) pair with twins, never crosswise.
+    """
     row = conn.execute(
         """
-        WITH a AS (SELECT fid, geom, md5(ST_AsBinary(ST_Normalize(geom))) AS g,
-                          md5(props::text || coalesce(extra::text, '')) AS p, coalesce(area_m2, 0) AS area
-                   FROM basemap.feature WHERE version_id = %(old)s),
-             b AS (SELECT fid, geom, md5(ST_AsBinary(ST_Normalize(geom))) AS g,
-                          md5(props::text || coalesce(extra::text, '')) AS p, coalesce(area_m2, 0) AS area
-                   FROM basemap.feature WHERE version_id = %(new)s),
-             j AS MATERIALIZED (SELECT a.fid AS af, b.fid AS bf, a.g AS ag, b.g AS bg, a.p AS ap, b.p AS bp,
-                                       a.area AS aa, b.area AS ba
-                                FROM a FULL JOIN b ON a.g = b.g),
+        WITH a AS MATERIALIZED (SELECT fid, geom, md5(ST_AsBinary(ST_Normalize(geom))) AS g,
+                                       md5(props::text || coalesce(extra::text, '')) AS p,
+                                       coalesce(area_m2, 0) AS area
+                                FROM basemap.feature WHERE version_id = %(old)s),
+             b AS MATERIALIZED (SELECT fid, geom, md5(ST_AsBinary(ST_Normalize(geom))) AS g,
+                                       md5(props::text || coalesce(extra::text, '')) AS p,
+                                       coalesce(area_m2, 0) AS area
+                                FROM basemap.feature WHERE version_id = %(new)s),
+             same AS MATERIALIZED (
+               SELECT x.fid AS af, y.fid AS bf
+               FROM (SELECT fid, g, p, row_number() OVER (PARTITION BY g, p ORDER BY fid) AS k FROM a) x
+               JOIN (SELECT fid, g, p, row_number() OVER (PARTITION BY g, p ORDER BY fid) AS k FROM b) y
+                 USING (g, p, k)),
+             edited AS MATERIALIZED (
+               SELECT x.fid AS af, y.fid AS bf
+               FROM (SELECT fid, g, row_number() OVER (PARTITION BY g ORDER BY fid) AS k
+                     FROM a WHERE fid NOT IN (SELECT af FROM same)) x
+               JOIN (SELECT fid, g, row_number() OVER (PARTITION BY g ORDER BY fid) AS k
+                     FROM b WHERE fid NOT IN (SELECT bf FROM same)) y
+                 USING (g, k)),
+             la AS MATERIALIZED (SELECT * FROM a WHERE fid NOT IN (SELECT af FROM same)
+                                                   AND fid NOT IN (SELECT af FROM edited)),
+             lb AS MATERIALIZED (SELECT * FROM b WHERE fid NOT IN (SELECT bf FROM same)
+                                                   AND fid NOT IN (SELECT bf FROM edited)),
              near AS (SELECT DISTINCT ON (lb.fid) la.fid AS af, lb.fid AS bf, la.p AS ap, lb.p AS bp,
                              ST_HausdorffDistance(la.geom, lb.geom) AS d
-                      FROM (SELECT b.* FROM b JOIN j ON j.bf = b.fid AND j.ag IS NULL) lb
-                      JOIN (SELECT a.* FROM a JOIN j ON j.af = a.fid AND j.bg IS NULL) la
+                      FROM lb JOIN la
                         ON la.geom && ST_Expand(lb.geom, %(tol)s)
                        AND ST_HausdorffDistance(la.geom, lb.geom) <= %(tol)s
                       WHERE %(tol)s > 0
                       ORDER BY lb.fid, d, la.fid),
              moved AS MATERIALIZED (SELECT DISTINCT ON (af) * FROM near ORDER BY af, d, bf)
-        SELECT count(*) FILTER (WHERE ag IS NULL AND bf NOT IN (SELECT bf FROM moved)),
-               coalesce(sum(ba) FILTER (WHERE ag IS NULL AND bf NOT IN (SELECT bf FROM moved)), 0),
-               count(*) FILTER (WHERE bg IS NULL AND af NOT IN (SELECT af FROM moved)),
-               coalesce(sum(aa) FILTER (WHERE bg IS NULL AND af NOT IN (SELECT af FROM moved)), 0),
-               count(*) FILTER (WHERE ag IS NOT NULL AND bg IS NOT NULL AND ap <> bp)
-                 + (SELECT count(*) FROM moved WHERE ap <> bp),
-               count(*) FILTER (WHERE ag IS NOT NULL AND bg IS NOT NULL AND ap = bp)
-                 + (SELECT count(*) FROM moved WHERE ap = bp),
+        SELECT (SELECT count(*) FROM lb WHERE fid NOT IN (SELECT bf FROM moved)),
+               (SELECT coalesce(sum(area), 0) FROM lb WHERE fid NOT IN (SELECT bf FROM moved)),
+               (SELECT count(*) FROM la WHERE fid NOT IN (SELECT af FROM moved)),
+               (SELECT coalesce(sum(area), 0) FROM la WHERE fid NOT IN (SELECT af FROM moved)),
+               (SELECT count(*) FROM edited) + (SELECT count(*) FROM moved WHERE ap <> bp),
+               (SELECT count(*) FROM same) + (SELECT count(*) FROM moved WHERE ap = bp),
                (SELECT count(*) FROM moved)
-        FROM j
         """,
         {"old": old_id, "new": new_id, "tol": tolerance_m},
     ).fetchone()

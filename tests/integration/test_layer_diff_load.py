@@ -10,6 +10,7 @@ from typing import Any
 
 import geopandas as gpd
 import httpx2 as httpx
+import pytest
 import shapely
 from fastapi.testclient import TestClient
 from pyproj import Transformer
@@ -21,12 +22,24 @@ from tests.integration.test_admission import run_against, tight
 X0, Y0 = (round(v, 3) for v in Transformer.from_crs(4326, 4547, always_xy=True).transform(114.26, 22.71))
 
 
-def _upload_parcels(client: TestClient, headers: dict[str, str], tmp_path: Path) -> int:
-    """Three parcels, two of them on the very same ground (a split lease recorded twice); the version."""
-    same = shapely.box(X0, Y0, X0 + 50, Y0 + 40)
+TWIN = shapely.box(X0, Y0, X0 + 50, Y0 + 40)  # 2,000 m²
+
+
+def _upload_parcels(
+    client: TestClient,
+    headers: dict[str, str],
+    tmp_path: Path,
+    rows: list[tuple[str, str, Any]] | None = None,
+) -> int:
+    """Parcels (default: three, two on the very same ground — a split lease recorded twice); the version."""
+    rows = rows or [
+        ("D-01", "甲", TWIN),
+        ("D-02", "乙", TWIN),
+        ("D-03", "丙", shapely.box(X0 + 100, Y0, X0 + 130, Y0 + 30)),
+    ]
     frame = gpd.GeoDataFrame(
-        {"parcel_code": ["D-01", "D-02", "D-03"], "备注": ["甲", "乙", "丙"]},
-        geometry=[same, same, shapely.box(X0 + 100, Y0, X0 + 130, Y0 + 30)],
+        {"parcel_code": [r[0] for r in rows], "备注": [r[1] for r in rows]},
+        geometry=[r[2] for r in rows],
         crs=4547,
     )
     base = tmp_path / "dup.base.gpkg"
@@ -68,6 +81,36 @@ def test_a_version_against_itself_is_all_unchanged(
         headers=planner.headers,
     )
     assert missing.status_code == 404
+
+
+def test_twins_pair_with_twins_between_versions(
+    client: TestClient, make_account: Any, tmp_path: Path
+) -> None:
+    """v1: twins A (甲) and B (乙) on one lot, C elsewhere; v2: A as it was, B re-noted 丁, C gone, D new.
+    By hand: unchanged 1 (A), changed 1 (B), removed 1 (C, 900 m²), added 1 (D, 1,200 m²) — four
+    features each side counted once. Pairing by geometry alone counted A–B' and B–A' too: 3 changed."""
+    planner = make_account(Role.PLANNER)
+    c = shapely.box(X0 + 100, Y0, X0 + 130, Y0 + 30)
+    d = shapely.box(X0 + 200, Y0, X0 + 240, Y0 + 30)
+    v1 = _upload_parcels(
+        client, planner.headers, tmp_path, [("A", "甲", TWIN), ("B", "乙", TWIN), ("C", "丙", c)]
+    )
+    (tmp_path / "dup.gpkg").unlink()
+    (tmp_path / "dup.base.gpkg").unlink()
+    v2 = _upload_parcels(
+        client, planner.headers, tmp_path, [("A", "甲", TWIN), ("B", "丁", TWIN), ("D", "戊", d)]
+    )
+    for tolerance in (0, 0.01):
+        r = client.get(
+            "/api/layers/cur_idle/diff",
+            params={"from": v1, "to": v2, "tolerance_m": tolerance},
+            headers=planner.headers,
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert (body["unchanged"], body["changed"], body["removed"], body["added"]) == (1, 1, 1, 1)
+        assert body["removed_area_m2"] == pytest.approx(900, abs=0.01)
+        assert body["added_area_m2"] == pytest.approx(1200, abs=0.01)
 
 
 def test_diffs_wait_in_their_own_gate_and_leave_the_pool_to_others(
