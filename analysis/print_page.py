@@ -26,6 +26,8 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 ASSETS_DIR = Path(__file__).parent / "print_assets"
 ASSETS_PATH = "/assets/print"
 LEAFLET_PATH = "/vendor/leaflet"
+# Noto Sans SC from the app's own install (see app/web.py): printed Chinese looks the same on every machine.
+FONT_PATH = "/vendor/fonts/noto-sans-sc"
 
 
 def environment(*template_dirs: Path) -> Environment:
@@ -113,6 +115,7 @@ def render_page(
     assets: dict[str, Any] = {
         "inline": None,
         "leaflet": LEAFLET_PATH,
+        "font": FONT_PATH,
         "assets": ASSETS_PATH,
         "map": drawn.context(),
     }

@@ -21,7 +21,7 @@ LEAFLET_PATH = print_page.LEAFLET_PATH
 MAPLIBRE_PATH = "/vendor/maplibre-gl"
 # Noto Sans SC (SIL Open Font License), split by Unicode range: the browser fetches only the parts a page
 # shows, so Chinese text and map labels look the same on every machine, with or without CJK fonts.
-FONT_PATH = "/vendor/fonts/noto-sans-sc"
+FONT_PATH = print_page.FONT_PATH
 # The app's own page assets (no page carries inline script or style: see the Content-Security-Policy).
 ASSETS_DIR = Path(__file__).parent / "static"
 ASSETS_PATH = "/assets/app"

@@ -70,6 +70,9 @@ def test_the_report_map_draws_under_the_policy_which_refuses_inline_script(
         assert page.js("document.querySelectorAll('path.duogui-footprint').length") == 1
         assert page.js("document.querySelector('.leaflet-control-layers') !== null")
         assert page.js("window.pwned === undefined")
+        # Chinese is drawn with the app's own Noto Sans SC (served, no CDN), not whatever the machine has.
+        assert page.js("getComputedStyle(document.body).fontFamily").startswith('"Noto Sans SC"')
+        assert page.js("document.fonts.load('16px \"Noto Sans SC\"', '预评价').then(f => f.length > 0)")
         assert page.csp_violations == []
         url = page.js("location.href")
     # The policy is enforced: a script written into the page does not run, and the driver fails the page.
