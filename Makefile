@@ -41,6 +41,7 @@ run: install
 lint: install
 	$(BIN)/ruff check $(CHECKED)
 	$(BIN)/ruff format --check $(CHECKED)
+	cd web && node_modules/.bin/eslint --max-warnings=0 .
 
 typecheck: install
 	$(BIN)/mypy
