@@ -12,11 +12,11 @@ from psycopg import Connection
 from analysis.checkindex import catch_up
 from analysis.rules_model import get_ruleset
 from app import localdb, migrate
-from app.audit.log import Actor, record
 from app.audit.rules import record_activation
 from app.auth.passwords import hash_password, one_time_password
 from app.orgs.service import ADMIN_ORG, seed_organisations
 from app.settings import Settings
+from layers.audit import Actor, record
 from layers.catalog.model import get_catalog
 from layers.demo.loader import demo_loaded, load_demo
 from layers.store.versions import register_layers

@@ -13,7 +13,6 @@ import typer
 from analysis.checkindex import catch_up
 from analysis.rules_model import get_ruleset
 from app import bootstrap, localdb, migrate
-from app.audit.log import Actor
 from app.auth import users as user_service
 from app.auth.policy import Role
 from app.demolition.cli import demolition_cli
@@ -21,6 +20,7 @@ from app.errors import DuoguiError
 from app.preeval_cli import check
 from app.projects.cli import calendar_cli, projects_cli
 from app.settings import Settings
+from layers.audit import Actor
 from layers.catalog.model import LayerEntry, LayerKind, get_catalog
 from layers.demo.loader import load_demo
 from layers.ingest.errors import IngestError
