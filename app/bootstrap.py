@@ -49,7 +49,7 @@ def prepare_database(settings: Settings, *, quiet: bool = False) -> None:
     """Start the local cluster and create the database when no DATABASE_URL is configured."""
     if settings.database_url is not None:
         return
-    cluster = localdb.LocalCluster(settings)
+    cluster = localdb.LocalCluster(settings.data_dir, settings.local_pg_port)
     cluster.ensure_running(quiet=quiet)
     cluster.ensure_database(settings.db_name, settings.app_role)
 

@@ -76,7 +76,7 @@ def db_current() -> None:
 def local_start() -> None:
     """Initialise (first time) and start the local cluster."""
     settings = _settings()
-    cluster = localdb.LocalCluster(settings)
+    cluster = localdb.LocalCluster(settings.data_dir, settings.local_pg_port)
     cluster.ensure_running()
     cluster.ensure_database(settings.db_name, settings.app_role)
     typer.echo(f"local cluster running; socket directory {cluster.socket_dir}, port {cluster.port}")
@@ -85,14 +85,16 @@ def local_start() -> None:
 @local_cli.command("stop")
 def local_stop() -> None:
     """Stop the local cluster."""
-    stopped = localdb.LocalCluster(_settings()).stop()
+    settings = _settings()
+    stopped = localdb.LocalCluster(settings.data_dir, settings.local_pg_port).stop()
     typer.echo("local cluster stopped" if stopped else "local cluster was not running")
 
 
 @local_cli.command("status")
 def local_status() -> None:
     """Tell whether the local cluster runs, and its connection string."""
-    cluster = localdb.LocalCluster(_settings())
+    settings = _settings()
+    cluster = localdb.LocalCluster(settings.data_dir, settings.local_pg_port)
     state = (
         "running" if cluster.is_running() else ("stopped" if cluster.is_initialised() else "not initialised")
     )
