@@ -12,18 +12,16 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import shapely
 from psycopg import Connection, sql
 from pydantic import BaseModel
 
+from analysis.findings import Finding
 from analysis.rules_model import RuleSet
-
-if TYPE_CHECKING:
-    from analysis.engine import Finding
-    from analysis.resident import Snapshot
+from analysis.snapshot import Snapshot
 
 BUILDING_RULE = "cur_building.demolition"
 ZONE_RULE = "demo_compensation_zone.price"

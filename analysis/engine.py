@@ -28,41 +28,16 @@ from pydantic import BaseModel, TypeAdapter
 
 from analysis.checkindex import GEOMETRIC, CheckedLayer, PerRules, checked_layers, per_rules
 from analysis.compensation import Compensation, estimate_compensation
+from analysis.findings import FeatureHit, Finding
 from analysis.footprint import Footprint
-from analysis.resident import ResidentIndex, Snapshot
+from analysis.resident import ResidentIndex
 from analysis.rules_model import Grade, OutcomeCache, Rule, RuleKind, RuleOutcome, RuleSet
+from analysis.snapshot import Snapshot
 from analysis.terrain import slope_stats
 from layers.catalog.model import Catalog, LayerEntry, LayerKind
 
 VERDICT_ZH = {Grade.PROHIBITED: "不通过", Grade.CONDITIONAL: "有条件通过", None: "通过"}
 VERDICT_EN = {Grade.PROHIBITED: "rejected", Grade.CONDITIONAL: "conditionally approved", None: "approved"}
-
-
-class FeatureHit(BaseModel):
-    """One feature a rule fired on."""
-
-    fid: int
-    attributes: dict[str, Any]
-    overlap_m2: float | None = None
-    distance_m: float | None = None
-
-
-class Finding(BaseModel):
-    """A rule that fired, with its measured extent and its consequences."""
-
-    rule_id: str
-    layer: str
-    layer_name_zh: str
-    grade: Grade
-    overlap_m2: float | None
-    share_pct: float | None
-    distance_m: float | None
-    message_zh: str
-    message_en: str
-    legal_basis: list[str]
-    department: str
-    approval_item: str | None
-    features: list[FeatureHit]
 
 
 class NotCheckable(BaseModel):

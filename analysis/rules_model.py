@@ -4,10 +4,10 @@ import functools
 import logging
 from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from analysis.rules.catalog_checks import COMPATIBILITY_ATTRIBUTE, check_matrix, check_rule, check_settings
 from analysis.rules.schema import (
@@ -21,16 +21,14 @@ from analysis.rules.schema import (
     CompensationTable,
     Condition,
     Grade,
-    Key,
     ProjectClass,
     ProjectType,
     ProjectTypeFilter,
+    Rule,
+    RuleException,
     RuleKind,
     RuleSetSettings,
     Stage,
-    Text,
-    as_condition_list,
-    field_error,
 )
 from layers.catalog import Catalog, get_catalog
 
@@ -38,7 +36,6 @@ RULES_DIR = Path(__file__).parent / "rules"
 """Directory of the packaged rule set: ``_ruleset.yaml`` plus one YAML file per theme."""
 
 RULESET_FILE = "_ruleset.yaml"
-RULE_ID_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
 
 # Values the engine supplies to message templates besides the feature's own attributes.
 ENGINE_FIELDS = frozenset(
@@ -46,76 +43,6 @@ ENGINE_FIELDS = frozenset(
 )
 
 logger = logging.getLogger(__name__)
-
-
-class RuleException(BaseModel):
-    """A case in which a rule's grade is replaced, e.g. linear infrastructure in the eco red line."""
-
-    model_config = STRICT
-
-    id: Key
-    project_types: ProjectTypeFilter | None = None
-    project_flags: Annotated[list[Key], Field(min_length=1)] | None = None
-    when: list[Condition] = Field(default_factory=list)
-    grade: Grade
-    approval_item: Key | None = None
-    department: Key | None = None
-    note_zh: Text
-    note_en: Text
-
-    _wrap_when = field_validator("when", mode="before")(as_condition_list)
-
-    @model_validator(mode="after")
-    def _check(self) -> Self:
-        if self.project_types is None and self.project_flags is None and not self.when:
-            raise field_error("project_types", "an exception needs project_types, project_flags or when")
-        if self.grade is Grade.CONDITIONAL and self.approval_item is None:
-            raise field_error("approval_item", "a conditional exception must name its approval_item")
-        return self
-
-
-class Rule(BaseModel):
-    """One pre-evaluation rule on one catalog layer."""
-
-    model_config = STRICT
-
-    id: Annotated[str, Field(pattern=RULE_ID_PATTERN)]
-    layer: Text
-    kind: RuleKind
-    grade: Grade
-    when: list[Condition] = Field(default_factory=list)
-    project_types: ProjectTypeFilter | None = None
-    distance_m: Annotated[float, Field(gt=0, le=5000)] | None = None
-    distance_attribute: Text | None = None
-    measures: list[Text] = Field(default_factory=list)
-    slope_deg: Annotated[float, Field(gt=0, lt=90)] | None = None
-    min_share: Annotated[float, Field(gt=0, le=1)] | None = None
-    message_zh: Text
-    message_en: Text
-    legal_basis: Annotated[list[Text], Field(min_length=1)]
-    department: Key
-    approval_item: Key | None = None
-    exceptions: list[RuleException] = Field(default_factory=list)
-    max_age_days: Annotated[int, Field(gt=0)] | None = None
-
-    _wrap_when = field_validator("when", mode="before")(as_condition_list)
-
-    @model_validator(mode="after")
-    def _check_kind(self) -> Self:
-        setback = self.kind is RuleKind.SETBACK
-        if setback != (self.distance_m is not None):
-            raise field_error("distance_m", "distance_m is required for, and only allowed on, setback rules")
-        if self.distance_attribute is not None and not setback:
-            raise field_error("distance_attribute", "distance_attribute is only allowed on setback rules")
-        if (self.kind is RuleKind.TERRAIN) != (self.slope_deg is not None):
-            raise field_error("slope_deg", "slope_deg is required for, and only allowed on, terrain rules")
-        if self.measures and self.kind is not RuleKind.DEMOLITION:
-            raise field_error("measures", "measures are only allowed on demolition rules")
-        if self.grade is Grade.CONDITIONAL and self.approval_item is None:
-            raise field_error("approval_item", "a conditional rule must name its approval_item")
-        if len({exception.id for exception in self.exceptions}) != len(self.exceptions):
-            raise field_error("exceptions", "exception ids must be unique within a rule")
-        return self
 
 
 class RuleOutcome(BaseModel):

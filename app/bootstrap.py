@@ -12,11 +12,11 @@ from psycopg import Connection
 from analysis.checkindex import catch_up
 from analysis.rules_model import get_ruleset
 from app import localdb, migrate
-from app.audit.log import Actor, record
 from app.audit.rules import record_activation
 from app.auth.passwords import hash_password, one_time_password
 from app.orgs.service import ADMIN_ORG, seed_organisations
 from app.settings import Settings
+from layers.audit import Actor, record
 from layers.catalog.model import get_catalog
 from layers.demo.loader import demo_loaded, load_demo
 from layers.store.versions import register_layers
@@ -49,7 +49,7 @@ def prepare_database(settings: Settings, *, quiet: bool = False) -> None:
     """Start the local cluster and create the database when no DATABASE_URL is configured."""
     if settings.database_url is not None:
         return
-    cluster = localdb.LocalCluster(settings)
+    cluster = localdb.LocalCluster(settings.data_dir, settings.local_pg_port)
     cluster.ensure_running(quiet=quiet)
     cluster.ensure_database(settings.db_name, settings.app_role)
 

@@ -13,7 +13,6 @@ import typer
 from analysis.checkindex import catch_up
 from analysis.rules_model import get_ruleset
 from app import bootstrap, localdb, migrate
-from app.audit.log import Actor
 from app.auth import users as user_service
 from app.auth.policy import Role
 from app.demolition.cli import demolition_cli
@@ -21,6 +20,7 @@ from app.errors import DuoguiError
 from app.preeval_cli import check
 from app.projects.cli import calendar_cli, projects_cli
 from app.settings import Settings
+from layers.audit import Actor
 from layers.catalog.model import LayerEntry, LayerKind, get_catalog
 from layers.demo.loader import load_demo
 from layers.ingest.errors import IngestError
@@ -76,7 +76,7 @@ def db_current() -> None:
 def local_start() -> None:
     """Initialise (first time) and start the local cluster."""
     settings = _settings()
-    cluster = localdb.LocalCluster(settings)
+    cluster = localdb.LocalCluster(settings.data_dir, settings.local_pg_port)
     cluster.ensure_running()
     cluster.ensure_database(settings.db_name, settings.app_role)
     typer.echo(f"local cluster running; socket directory {cluster.socket_dir}, port {cluster.port}")
@@ -85,14 +85,16 @@ def local_start() -> None:
 @local_cli.command("stop")
 def local_stop() -> None:
     """Stop the local cluster."""
-    stopped = localdb.LocalCluster(_settings()).stop()
+    settings = _settings()
+    stopped = localdb.LocalCluster(settings.data_dir, settings.local_pg_port).stop()
     typer.echo("local cluster stopped" if stopped else "local cluster was not running")
 
 
 @local_cli.command("status")
 def local_status() -> None:
     """Tell whether the local cluster runs, and its connection string."""
-    cluster = localdb.LocalCluster(_settings())
+    settings = _settings()
+    cluster = localdb.LocalCluster(settings.data_dir, settings.local_pg_port)
     state = (
         "running" if cluster.is_running() else ("stopped" if cluster.is_initialised() else "not initialised")
     )

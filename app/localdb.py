@@ -22,8 +22,6 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from app.settings import Settings
-
 OWNER_ROLE = "duogui"
 PG_MAJOR = 15
 PG_BIN = Path(f"/usr/lib/postgresql/{PG_MAJOR}/bin")
@@ -39,11 +37,10 @@ class LocalClusterError(RuntimeError):
 class LocalCluster:
     """Initialise, start, stop and address the project-local cluster."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.data_dir = settings.data_dir.resolve()
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.data_dir = data_dir.resolve()
         self.pgdata = self.data_dir / "postgres"
-        self.port = settings.local_pg_port
+        self.port = port
         self.log_file = self.data_dir / "postgres.log"
 
     # -- addressing ---------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.localdb import OWNER_ROLE, LocalCluster
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -75,9 +77,7 @@ class Settings(BaseSettings):
         """Connection string of the database owner (migrations, set-up)."""
         if self.database_url is not None:
             return normalise_dsn(self.database_url.get_secret_value())
-        from app import localdb
-
-        return localdb.LocalCluster(self).dsn(user=localdb.OWNER_ROLE, dbname=self.db_name)
+        return LocalCluster(self.data_dir, self.local_pg_port).dsn(user=OWNER_ROLE, dbname=self.db_name)
 
     @cached_property
     def app_dsn(self) -> str:
@@ -86,9 +86,7 @@ class Settings(BaseSettings):
             return normalise_dsn(self.app_database_url.get_secret_value())
         if self.database_url is not None:
             return self.owner_dsn
-        from app import localdb
-
-        return localdb.LocalCluster(self).dsn(user=self.app_role, dbname=self.db_name)
+        return LocalCluster(self.data_dir, self.local_pg_port).dsn(user=self.app_role, dbname=self.db_name)
 
 
 def normalise_dsn(url: str) -> str:

@@ -33,7 +33,7 @@ from pyproj import Transformer
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import migrate  # noqa: E402
-from app.audit.log import Actor  # noqa: E402
+from layers.audit import Actor  # noqa: E402
 from layers.catalog.model import get_catalog  # noqa: E402
 from layers.ingest.intake import IntakeLimits  # noqa: E402
 from layers.ingest.load import import_path  # noqa: E402

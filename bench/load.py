@@ -43,7 +43,6 @@ sys.path.insert(0, str(ROOT))
 from analysis.checkindex import catch_up  # noqa: E402
 from analysis.rules_model import get_ruleset  # noqa: E402
 from app import bootstrap, migrate  # noqa: E402
-from app.audit.log import Actor  # noqa: E402
 from app.auth import users  # noqa: E402
 from app.auth.passwords import hash_password  # noqa: E402
 from app.auth.policy import Role  # noqa: E402
@@ -51,6 +50,7 @@ from app.orgs.service import seed_organisations  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from bench.preevaluation import footprints  # noqa: E402
 from bench.tiles_vs_tipg import free_port, wait_for  # noqa: E402
+from layers.audit import Actor  # noqa: E402
 from layers.catalog.model import get_catalog  # noqa: E402
 from layers.demo.loader import demo_loaded, load_demo  # noqa: E402
 from layers.store.versions import register_layers  # noqa: E402

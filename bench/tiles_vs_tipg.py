@@ -34,9 +34,9 @@ from psycopg.conninfo import conninfo_to_dict
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.audit.log import Actor  # noqa: E402
 from app.auth import users  # noqa: E402
 from app.auth.policy import Role  # noqa: E402
+from layers.audit import Actor  # noqa: E402
 from layers.catalog.model import LayerEntry, LayerKind, get_catalog  # noqa: E402
 from layers.demo.loader import load_demo  # noqa: E402
 from layers.store.versions import register_layers  # noqa: E402

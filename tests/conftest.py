@@ -23,12 +23,12 @@ from pydantic import SecretStr
 from analysis.checkindex import catch_up
 from analysis.rules_model import get_ruleset
 from app import bootstrap, migrate
-from app.audit.log import Actor
 from app.auth import users
 from app.auth.policy import Role
 from app.main import create_app
 from app.orgs import service as orgs
 from app.settings import Settings
+from layers.audit import Actor
 from layers.catalog.model import get_catalog
 from layers.demo.loader import load_demo
 from layers.store.versions import register_layers

@@ -26,9 +26,9 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 
 from app import migrate
-from app.audit.log import Actor
 from app.main import create_app
 from app.orgs import service as orgs
+from layers.audit import Actor
 from layers.catalog.model import get_catalog
 from layers.ingest.load import import_path
 from layers.store.versions import register_layers

@@ -2,13 +2,10 @@
 
 import string
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from analysis.rules.schema import Condition, ProjectTypeFilter, RuleKind, RuleSetSettings
+from analysis.rules.schema import Condition, ProjectTypeFilter, Rule, RuleKind, RuleSetSettings
 from layers.catalog import Attribute, AttributeType, Catalog, LayerEntry, LayerKind
-
-if TYPE_CHECKING:
-    from analysis.rules_model import Rule
 
 Problem = tuple[str, str]
 """A problem found: the dotted field below the rule and a message."""
@@ -89,7 +86,7 @@ def _check_numeric_attribute(layer: LayerEntry, name: str, field: str) -> list[P
     return []
 
 
-def _check_kind(rule: "Rule", layer: LayerEntry) -> list[Problem]:
+def _check_kind(rule: Rule, layer: LayerEntry) -> list[Problem]:
     """Check that the rule's kind suits its layer."""
     problems: list[Problem] = []
     if rule.kind is RuleKind.TERRAIN and layer.kind is not LayerKind.RASTER:
@@ -106,7 +103,7 @@ def _check_kind(rule: "Rule", layer: LayerEntry) -> list[Problem]:
 
 
 def check_rule(
-    rule: "Rule", settings: RuleSetSettings, catalog: Catalog, engine_fields: Collection[str]
+    rule: Rule, settings: RuleSetSettings, catalog: Catalog, engine_fields: Collection[str]
 ) -> list[Problem]:
     """Return the problems of a rule against the catalog and the rule set's vocabularies."""
     layer = catalog.layers.get(rule.layer)

@@ -1,13 +1,14 @@
-"""Building blocks of the rule-set schema: grades, kinds, stages, conditions and shared vocabularies."""
+"""The rule-set schema: grades, kinds, stages, conditions, shared vocabularies and the rule model itself."""
 
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 KEY_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
+RULE_ID_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
 
 Text = Annotated[str, Field(min_length=1)]
 Key = Annotated[str, Field(pattern=KEY_PATTERN)]
@@ -238,3 +239,73 @@ class RuleSetSettings(BaseModel):
 
 
 CompatibilityMatrix = dict[str, dict[str, Compatibility]]
+
+
+class RuleException(BaseModel):
+    """A case in which a rule's grade is replaced, e.g. linear infrastructure in the eco red line."""
+
+    model_config = STRICT
+
+    id: Key
+    project_types: ProjectTypeFilter | None = None
+    project_flags: Annotated[list[Key], Field(min_length=1)] | None = None
+    when: list[Condition] = Field(default_factory=list)
+    grade: Grade
+    approval_item: Key | None = None
+    department: Key | None = None
+    note_zh: Text
+    note_en: Text
+
+    _wrap_when = field_validator("when", mode="before")(as_condition_list)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.project_types is None and self.project_flags is None and not self.when:
+            raise field_error("project_types", "an exception needs project_types, project_flags or when")
+        if self.grade is Grade.CONDITIONAL and self.approval_item is None:
+            raise field_error("approval_item", "a conditional exception must name its approval_item")
+        return self
+
+
+class Rule(BaseModel):
+    """One pre-evaluation rule on one catalog layer."""
+
+    model_config = STRICT
+
+    id: Annotated[str, Field(pattern=RULE_ID_PATTERN)]
+    layer: Text
+    kind: RuleKind
+    grade: Grade
+    when: list[Condition] = Field(default_factory=list)
+    project_types: ProjectTypeFilter | None = None
+    distance_m: Annotated[float, Field(gt=0, le=5000)] | None = None
+    distance_attribute: Text | None = None
+    measures: list[Text] = Field(default_factory=list)
+    slope_deg: Annotated[float, Field(gt=0, lt=90)] | None = None
+    min_share: Annotated[float, Field(gt=0, le=1)] | None = None
+    message_zh: Text
+    message_en: Text
+    legal_basis: Annotated[list[Text], Field(min_length=1)]
+    department: Key
+    approval_item: Key | None = None
+    exceptions: list[RuleException] = Field(default_factory=list)
+    max_age_days: Annotated[int, Field(gt=0)] | None = None
+
+    _wrap_when = field_validator("when", mode="before")(as_condition_list)
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> Self:
+        setback = self.kind is RuleKind.SETBACK
+        if setback != (self.distance_m is not None):
+            raise field_error("distance_m", "distance_m is required for, and only allowed on, setback rules")
+        if self.distance_attribute is not None and not setback:
+            raise field_error("distance_attribute", "distance_attribute is only allowed on setback rules")
+        if (self.kind is RuleKind.TERRAIN) != (self.slope_deg is not None):
+            raise field_error("slope_deg", "slope_deg is required for, and only allowed on, terrain rules")
+        if self.measures and self.kind is not RuleKind.DEMOLITION:
+            raise field_error("measures", "measures are only allowed on demolition rules")
+        if self.grade is Grade.CONDITIONAL and self.approval_item is None:
+            raise field_error("approval_item", "a conditional rule must name its approval_item")
+        if len({exception.id for exception in self.exceptions}) != len(self.exceptions):
+            raise field_error("exceptions", "exception ids must be unique within a rule")
+        return self

@@ -9,7 +9,7 @@ from typing import Any
 from psycopg import Connection
 
 from analysis.rules_model import RULES_DIR, RuleSet
-from app.audit.log import Actor, record
+from layers.audit import Actor, record
 
 
 def fingerprint(directory: Path = RULES_DIR) -> str:

@@ -13,10 +13,10 @@ from fastapi.security import OAuth2PasswordBearer
 from psycopg import Connection
 from starlette.concurrency import run_in_threadpool
 
-from app.audit.log import Actor
 from app.auth.policy import ALLOWED_BEFORE_PASSWORD_CHANGE, PUBLIC, Action, Role, Scope, scope_for
 from app.db import Conn, leased_connection
 from app.errors import Forbidden, NotFound, Unauthenticated
+from layers.audit import Actor
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 BearerToken = Annotated[str | None, Depends(oauth2_scheme)]

@@ -9,11 +9,11 @@ from typing import Any
 
 from psycopg import Connection
 
-from app.audit.log import Actor, record
 from app.auth.deps import Principal, token_digest
 from app.auth.passwords import hash_password, needs_rehash, verify_password
 from app.errors import DuoguiError, Locked, Unauthenticated
 from app.settings import Settings
+from layers.audit import Actor, record
 
 
 @dataclass(frozen=True, slots=True)

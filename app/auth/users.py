@@ -10,11 +10,11 @@ from psycopg import Connection
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
-from app.audit.log import Actor, record
 from app.auth.passwords import check_policy, hash_password, one_time_password, verify_password
 from app.auth.policy import Role
 from app.edge.params import Number
 from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
+from layers.audit import Actor, record
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,62}$"
 

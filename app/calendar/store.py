@@ -11,10 +11,10 @@ from typing import Any
 from psycopg import Connection
 from pydantic import BaseModel, Field
 
-from app.audit.log import Actor, record
 from app.calendar.provisional import OFFICIAL, PROVISIONAL, Status, note
 from app.calendar.workdays import WorkCalendar, build_calendar
 from app.errors import NotFound, Unprocessable
+from layers.audit import Actor, record
 
 SEED_FILE = Path(__file__).parent / "data" / "cn_holidays.json"
 PROVISIONAL_FILE = Path(__file__).parent / "data" / "cn_holidays_provisional.json"

@@ -11,7 +11,6 @@ from psycopg import Connection, sql
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
-from app.audit.log import record
 from app.auth.deps import Grant
 from app.auth.policy import Role, Scope
 from app.demolition.ledger import fetch_unit, visible_project
@@ -19,6 +18,7 @@ from app.edge.params import Number, RowId
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.projects.supervision import SupervisionWarning, add_warning_source
 from app.projects.versioning import check_version
+from layers.audit import record
 
 
 class BlockerCategory(StrEnum):

@@ -13,7 +13,6 @@ from psycopg import Connection
 from psycopg.rows import dict_row
 from pydantic import BaseModel
 
-from app.audit.log import record
 from app.auth.deps import Grant
 from app.demolition.creation import RowProblem
 from app.demolition.ledger import (
@@ -28,6 +27,7 @@ from app.demolition.models import TransitionIn, Unit, UnitStatus
 from app.demolition.pipeline import check_move
 from app.demolition.sheets import BULK_COLUMNS, CellError, convert, read_table, subdistrict_lookup
 from app.errors import Conflict, DuoguiError
+from layers.audit import record
 
 ATTRIBUTE_KEYS = [
     c.key for c in BULK_COLUMNS if c.key not in ("unit_code", "version", "to_status", "reason", "note")

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import psycopg
 import typer
 
-from app.audit.log import Actor
 from app.auth.deps import Grant, Principal
 from app.auth.policy import Action, Role, Scope
 from app.demolition import blockers, creation, exports, ledger
@@ -18,6 +17,7 @@ from app.demolition.progress import project_progress
 from app.errors import DuoguiError
 from app.projects.routes import today
 from app.settings import Settings
+from layers.audit import Actor
 from layers.ingest.errors import IngestError
 
 demolition_cli = typer.Typer(help="征拆台账 Demolition ledger.", no_args_is_help=True)

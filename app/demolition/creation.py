@@ -15,7 +15,6 @@ import shapely
 from psycopg import Connection
 from pydantic import BaseModel, Field
 
-from app.audit.log import record
 from app.auth.deps import Grant
 from app.demolition.ledger import insert_unit, visible_project
 from app.demolition.models import UnitSource
@@ -29,6 +28,7 @@ from app.demolition.sheets import (
     subdistrict_lookup,
 )
 from app.errors import NotFound, Unprocessable
+from layers.audit import record
 from layers.catalog.model import get_catalog
 from layers.ingest.crs import check_in_district, resolve_crs, transformer_to_storage
 from layers.ingest.geometry_input import check_finite, check_geojson_file

@@ -12,7 +12,6 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from analysis.footprint import parse_footprint
-from app.audit.log import Actor, record
 from app.auth.deps import Grant
 from app.demolition.models import (
     STATUS_LABELS,
@@ -30,6 +29,7 @@ from app.errors import Conflict, NotFound, Unprocessable
 from app.projects.models import Project
 from app.projects.service import fetch_project
 from app.projects.versioning import check_version
+from layers.audit import Actor, record
 
 UNIT_SELECT = """
     SELECT u.id, u.project_id, u.unit_code, u.address, u.owner_type, u.owner_name, u.floor_area_m2,

@@ -11,8 +11,8 @@ from psycopg import Connection
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
-from app.audit.log import Actor, record
 from app.errors import Conflict, NotFound
+from layers.audit import Actor, record
 
 
 class OrgKind(StrEnum):

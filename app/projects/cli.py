@@ -11,7 +11,6 @@ from typing import Annotated, Any
 import psycopg
 import typer
 
-from app.audit.log import Actor
 from app.auth.deps import Grant, Principal
 from app.auth.policy import Action, Role, Scope
 from app.calendar import store
@@ -23,6 +22,7 @@ from app.projects.code import validate_code
 from app.projects.kpis import GroupBy
 from app.projects.routes import today
 from app.settings import Settings
+from layers.audit import Actor
 
 projects_cli = typer.Typer(
     help="项目库与审批跟踪 Project library and approval tracker.", no_args_is_help=True

@@ -12,7 +12,6 @@ from psycopg import Connection
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
-from app.audit.log import record
 from app.auth.deps import Grant
 from app.auth.policy import Scope
 from app.edge.params import Number, RowId
@@ -20,6 +19,7 @@ from app.errors import Conflict, NotFound, Unprocessable
 from app.projects import service
 from app.projects.models import ProjectCreate
 from app.projects.versioning import check_version
+from layers.audit import record
 
 DISTRICT_BOX = (114.05, 22.55, 114.40, 22.82)
 

@@ -19,7 +19,6 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
-from app.audit.log import record
 from app.auth.deps import Grant
 from app.auth.policy import Role, Scope
 from app.edge.params import Number, RowId
@@ -28,6 +27,7 @@ from app.projects import service
 from app.projects.demolition import check_gate
 from app.projects.plan import ITEM_COLUMNS, Item, fetch_items
 from app.projects.versioning import check_version
+from layers.audit import record
 
 DONE = frozenset({"approved", "cancelled", "merged"})
 

@@ -10,7 +10,6 @@ from psycopg import Connection, sql
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
-from app.audit.log import record
 from app.auth.deps import Grant
 from app.calendar.basis import CalendarBasis
 from app.calendar.store import load_calendar
@@ -20,6 +19,7 @@ from app.projects import service
 from app.projects.schedule import Node, schedule
 from app.projects.templates import get_template, instantiate
 from app.projects.timing import Event, Timing, timing
+from layers.audit import record
 
 ITEM_COLUMNS = (
     "id, project_id, item_code, name_zh, name_en, stage, department_code, department_id, statutory_days,"

@@ -16,12 +16,12 @@ import yaml
 from psycopg import Connection
 
 from analysis.rules_model import get_ruleset
-from app.audit.log import record
 from app.auth.deps import Grant
 from app.auth.policy import Scope
 from app.errors import NotFound, Unprocessable
 from app.projects import service
 from app.projects.plan import Item, create_plan, fetch_items
+from layers.audit import record
 from layers.catalog.model import get_catalog
 
 LIMITS_FILE = Path(__file__).parent / "triggered_items.yaml"

@@ -11,7 +11,6 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from analysis.footprint import parse_footprint
-from app.audit.log import record
 from app.auth.deps import Grant
 from app.auth.policy import Role, Scope
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -28,6 +27,7 @@ from app.projects.models import (
 )
 from app.projects.templates import get_template
 from app.projects.versioning import check_version
+from layers.audit import record
 
 PROJECT_COLUMNS = sql.SQL(
     "id, code, name, project_type, owner_dept_id, unit_org_id, investment_wan, funding_source, planned_start,"

@@ -18,7 +18,7 @@ from typing import Any
 import pyogrio
 from psycopg import Connection
 
-from app.audit.log import Actor
+from layers.audit import Actor
 from layers.catalog.model import Catalog, LayerKind
 from layers.demo.core import Scale
 from layers.demo.generate import expected_feature_count, iter_layers

@@ -14,7 +14,7 @@ import pyogrio
 import shapely
 from psycopg import Connection
 
-from app.audit.log import Actor
+from layers.audit import Actor
 from layers.catalog.model import LayerEntry, LayerKind
 from layers.ingest.cad import dxf_entity_styles
 from layers.ingest.crs import check_in_district, resolve_crs, transformer_to_storage

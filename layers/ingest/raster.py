@@ -19,7 +19,7 @@ from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.warp import calculate_default_transform, reproject
 
-from app.audit.log import Actor
+from layers.audit import Actor
 from layers.catalog.model import LayerEntry, LayerKind
 from layers.ingest.crs import STORAGE_CRS, check_in_district, resolve_crs
 from layers.ingest.errors import IngestError

@@ -21,7 +21,7 @@ from psycopg import Connection, sql
 from psycopg.copy import QueuedLibpqWriter
 from psycopg.rows import dict_row
 
-from app.audit.log import Actor, record
+from layers.audit import Actor, record
 from layers.catalog.model import Catalog, LayerEntry
 from layers.ingest.errors import IngestError
 from layers.ingest.prepare import FeatureBatches, PreparedFeatures

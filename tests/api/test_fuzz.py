@@ -32,11 +32,11 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
 from schemathesis.python import asgi
 
-from app.audit.log import Actor
 from app.auth import users
 from app.auth.policy import Role
 from app.main import create_app
 from app.settings import Settings
+from layers.audit import Actor
 from tests.api.test_demands import NEED
 from tests.preeval_world import CANDIDATES, geojson
 

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 from rasterio.io import MemoryFile
 
-from app.audit.log import Actor
 from app.auth.policy import Role
+from layers.audit import Actor
 from layers.catalog.model import LayerKind, get_catalog
 from layers.demo.core import LONLAT_EXTENT
 from layers.ingest.raster import import_raster

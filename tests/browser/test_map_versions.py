@@ -17,11 +17,11 @@ import psycopg
 import pytest
 
 from app import migrate
-from app.audit.log import Actor
 from app.auth import users
 from app.auth.policy import Role
 from app.main import create_app
 from app.orgs import service as orgs
+from layers.audit import Actor
 from layers.catalog.model import get_catalog
 from layers.store.versions import register_layers
 from tests.browser.cdp import CHROMIUM, Page

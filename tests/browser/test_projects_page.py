@@ -19,11 +19,11 @@ import psycopg
 import pytest
 import shapely
 
-from app.audit.log import Actor
 from app.auth.policy import Role
 from app.calendar.store import PROVISIONAL_FILE, SEED_FILE
 from app.main import create_app
 from app.orgs import service as orgs
+from layers.audit import Actor
 from tests.browser.cdp import CHROMIUM, Page
 from tests.browser.live import RequestLog, live_server
 from tests.browser.mapapp import assert_offline, open_map, text

@@ -16,8 +16,8 @@ import rasterio
 import shapely
 from rasterio.warp import calculate_default_transform, reproject
 
-from app.audit.log import Actor
 from app.settings import Settings
+from layers.audit import Actor
 from layers.catalog.model import LayerKind, get_catalog
 from layers.demo import iter_layers
 from layers.demo.generate import build_layer

@@ -13,10 +13,10 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 
-from app.audit.log import Actor
 from app.auth import users
 from app.auth.policy import Role
 from app.settings import Settings
+from layers.audit import Actor
 from tests.geometry_corpus import (
     ANSWERED_IN_DISTRICT,
     case_id,

@@ -10,12 +10,12 @@ import psycopg
 from alembic import command
 from fastapi.testclient import TestClient
 
-from app.audit.log import Actor
 from app.auth import users
 from app.auth.policy import Role
 from app.main import create_app
 from app.migrate import alembic_config
 from app.orgs import service as orgs
+from layers.audit import Actor
 from tests.conftest import cluster_lock, create_throwaway_database, drop_database
 from tests.helpers import sign_in
 

@@ -17,9 +17,9 @@ from pyproj import Transformer
 
 from analysis.checkindex import catch_up
 from analysis.rules_model import get_ruleset
-from app.audit.log import Actor
 from app.auth.policy import Role
 from app.settings import Settings
+from layers.audit import Actor
 from layers.catalog.model import get_catalog
 from layers.ingest.load import import_path
 

@@ -25,8 +25,8 @@ from analysis.engine import Report, evaluate
 from analysis.footprint import Footprint
 from analysis.resident import ResidentIndex
 from analysis.rules_model import get_ruleset
-from app.audit.log import Actor
 from app.settings import Settings
+from layers.audit import Actor
 from layers.catalog.model import get_catalog
 from layers.ingest.load import import_path
 from tests.conftest import DemoEnv

@@ -9,8 +9,8 @@ from typing import Any
 import psycopg
 
 from analysis.rules_model import RULES_DIR, get_ruleset
-from app.audit.log import Actor
 from app.audit.rules import fingerprint, record_activation
+from layers.audit import Actor
 
 
 def _last(conn: psycopg.Connection[Any]) -> tuple[Any, Any]:

@@ -6,10 +6,10 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from app.audit.log import Actor
 from app.calendar import store
 from app.cli import cli
 from app.settings import Settings
+from layers.audit import Actor
 
 
 @pytest.fixture

@@ -33,11 +33,11 @@ from analysis.sites import (
 )
 from app.api.routes.layers import catalog_of
 from app.api.routes.preevaluations import insert_report
-from app.audit.log import record
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn, HeavyWork
 from app.errors import PayloadTooLarge, Unprocessable
+from layers.audit import record
 from layers.ingest.errors import IngestError
 
 router = APIRouter(prefix="/api/pre-evaluations", tags=["pre-evaluation"])
