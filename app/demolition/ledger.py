@@ -29,7 +29,7 @@ from app.demolition.pipeline import check_move
 from app.errors import Conflict, NotFound, Unprocessable
 from app.projects.models import Project
 from app.projects.service import fetch_project
-from app.projects.versioning import check_version
+from app.versioning import check_version
 
 UNIT_SELECT = """
     SELECT u.id, u.project_id, u.unit_code, u.address, u.owner_type, u.owner_name, u.floor_area_m2,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import HTMLResponse
 
 from app.auth.deps import Allow, Grant
@@ -27,16 +27,14 @@ from app.demolition.models import (
 )
 from app.demolition.overview import LedgerProject, ledger_projects
 from app.demolition.progress import Breakdown, Progress, project_progress, subdistrict_progress
+from app.deps import IfMatch, expected_version, send_version, today
 from app.edge.params import RowId
-from app.projects.routes import today
 from app.projects.service import visibility
-from app.projects.versioning import etag, expected_version
 
 router = APIRouter(tags=["demolition"])
 
 ReadGrant = Annotated[Grant, Depends(Allow(Action.DEMOLITION_READ))]
 ManageGrant = Annotated[Grant, Depends(Allow(Action.DEMOLITION_MANAGE))]
-IfMatch = Annotated[str | None, Header(description="读取时的 ETag（版本号）")]
 
 
 @router.get("/api/demolition/statuses", response_model=list[StatusInfo], summary="征拆状态与图例颜色")
@@ -82,7 +80,7 @@ def create_unit(
 ) -> Unit:
     """Enter one unit by hand (status 调查)."""
     unit = ledger.create_unit(conn, grant, project_id, body)
-    response.headers["ETag"] = etag(unit.version)
+    send_version(response, unit.version)
     return unit
 
 
@@ -90,7 +88,7 @@ def create_unit(
 def get_unit(unit_id: RowId, response: Response, conn: Conn, grant: ReadGrant) -> Unit:
     """One unit; its ETag is the version to send back with a change."""
     unit = ledger.fetch_unit(conn, unit_id, grant)
-    response.headers["ETag"] = etag(unit.version)
+    send_version(response, unit.version)
     return unit
 
 
@@ -106,7 +104,7 @@ def update_unit(
     """Change attributes (valuation, compensation…); stale versions answer 412 (If-Match) or 409."""
     expected, from_header = expected_version(body.version, if_match)
     unit = ledger.update_unit(conn, grant, unit_id, body, expected, from_header)
-    response.headers["ETag"] = etag(unit.version)
+    send_version(response, unit.version)
     return unit
 
 
@@ -122,7 +120,7 @@ def transition_unit(
     """Move the unit along the pipeline; skipping steps or going back needs a reason and is recorded."""
     expected, from_header = expected_version(body.version, if_match)
     unit = ledger.transition_unit(conn, grant, unit_id, body, expected, from_header)
-    response.headers["ETag"] = etag(unit.version)
+    send_version(response, unit.version)
     return unit
 
 

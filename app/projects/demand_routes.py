@@ -9,11 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
+from app.deps import IfMatch, catalog_of, expected_version, today
 from app.edge.params import RowId
 from app.projects import demands
 from app.projects.demands import Demand, DemandCreate, Triage
-from app.projects.routes import IfMatch, today
-from app.projects.versioning import expected_version
 
 router = APIRouter(prefix="/api/demands", tags=["demands"])
 
@@ -57,7 +56,7 @@ def decide_demand(
 ) -> Demand:
     """merge (into_id), accept (project_id or new_project) or reject (reason) an open demand."""
     expected, from_header = expected_version(body.version, if_match)
-    known = set(request.app.state.catalog.layers)
+    known = set(catalog_of(request).layers)
     return demands.decide(
         conn, grant, demand_id, verb, body, expected, from_header, known_layers=known, today=today()
     )

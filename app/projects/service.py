@@ -27,7 +27,7 @@ from app.projects.models import (
     ProjectUpdate,
 )
 from app.projects.templates import get_template
-from app.projects.versioning import check_version
+from app.versioning import check_version
 
 PROJECT_COLUMNS = sql.SQL(
     "id, code, name, project_type, owner_dept_id, unit_org_id, investment_wan, funding_source, planned_start,"
