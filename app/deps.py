@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, NamedTuple
+from typing import Annotated, NamedTuple, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from fastapi import Header, Request, Response, UploadFile
+from fastapi import Depends, Header, Request, Response, UploadFile
 
 from app.auth.deps import Grant
 from app.edge.middleware import MEBIBYTE, too_large
@@ -80,9 +80,41 @@ def expected_version(body_version: int | None, if_match: str | None) -> tuple[in
     )
 
 
-def send_version(response: Response, version: int) -> None:
-    """Answer with ``version`` as the ETag: the version a later change must carry."""
-    response.headers["ETag"] = etag(version)
+class HasVersion(Protocol):
+    """An object carrying the version a later change must send back."""
+
+    @property
+    def version(self) -> int:
+        """The object's current version."""
+        ...
+
+
+VersionedT = TypeVar("VersionedT", bound=HasVersion)
+
+
+def with_etag(response: Response, obj: VersionedT) -> VersionedT:
+    """``obj``, with its version sent as the response's ETag (the version a later change must carry)."""
+    response.headers["ETag"] = etag(obj.version)
+    return obj
+
+
+class VersionCheck:
+    """A versioned change's precondition (If-Match or the body's version field) and its answer's ETag."""
+
+    def __init__(self, response: Response, if_match: IfMatch = None) -> None:
+        self.response = response
+        self.if_match = if_match
+
+    def expected(self, body_version: int | None) -> tuple[int, bool]:
+        """The version the client read and whether it came from If-Match; 422 when neither is given."""
+        return expected_version(body_version, self.if_match)
+
+    def answer(self, obj: VersionedT) -> VersionedT:
+        """The changed object, with its new version as the ETag."""
+        return with_etag(self.response, obj)
+
+
+Versioned = Annotated[VersionCheck, Depends()]
 
 
 def scratch_dir(request: Request) -> Path:

@@ -27,7 +27,7 @@ from app.demolition.models import (
 )
 from app.demolition.overview import LedgerProject, ledger_projects
 from app.demolition.progress import Breakdown, Progress, project_progress, subdistrict_progress
-from app.deps import IfMatch, expected_version, send_version, today
+from app.deps import Versioned, today, with_etag
 from app.edge.params import RowId
 from app.projects.service import visibility
 
@@ -79,49 +79,37 @@ def create_unit(
     project_id: RowId, body: UnitCreate, response: Response, conn: Conn, grant: ManageGrant
 ) -> Unit:
     """Enter one unit by hand (status 调查)."""
-    unit = ledger.create_unit(conn, grant, project_id, body)
-    send_version(response, unit.version)
-    return unit
+    return with_etag(response, ledger.create_unit(conn, grant, project_id, body))
 
 
 @router.get("/api/demolition/units/{unit_id}", response_model=Unit, summary="征拆单元")
 def get_unit(unit_id: RowId, response: Response, conn: Conn, grant: ReadGrant) -> Unit:
     """One unit; its ETag is the version to send back with a change."""
-    unit = ledger.fetch_unit(conn, unit_id, grant)
-    send_version(response, unit.version)
-    return unit
+    return with_etag(response, ledger.fetch_unit(conn, unit_id, grant))
 
 
 @router.patch("/api/demolition/units/{unit_id}", response_model=Unit, summary="修改征拆单元")
 def update_unit(
     unit_id: RowId,
     body: UnitUpdate,
-    response: Response,
     conn: Conn,
     grant: ManageGrant,
-    if_match: IfMatch = None,
+    check: Versioned,
 ) -> Unit:
     """Change attributes (valuation, compensation…); stale versions answer 412 (If-Match) or 409."""
-    expected, from_header = expected_version(body.version, if_match)
-    unit = ledger.update_unit(conn, grant, unit_id, body, expected, from_header)
-    send_version(response, unit.version)
-    return unit
+    return check.answer(ledger.update_unit(conn, grant, unit_id, body, *check.expected(body.version)))
 
 
 @router.post("/api/demolition/units/{unit_id}/transitions", response_model=Unit, summary="变更征拆状态")
 def transition_unit(
     unit_id: RowId,
     body: TransitionIn,
-    response: Response,
     conn: Conn,
     grant: ManageGrant,
-    if_match: IfMatch = None,
+    check: Versioned,
 ) -> Unit:
     """Move the unit along the pipeline; skipping steps or going back needs a reason and is recorded."""
-    expected, from_header = expected_version(body.version, if_match)
-    unit = ledger.transition_unit(conn, grant, unit_id, body, expected, from_header)
-    send_version(response, unit.version)
-    return unit
+    return check.answer(ledger.transition_unit(conn, grant, unit_id, body, *check.expected(body.version)))
 
 
 @router.get("/api/demolition/units/{unit_id}/events", response_model=list[UnitEvent], summary="征拆单元日志")

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
-from app.deps import IfMatch, catalog_of, expected_version, send_version, today
+from app.deps import Versioned, catalog_of, today, with_etag
 from app.edge.params import RowId
 from app.projects import service
 from app.projects.code import validate_code
@@ -64,9 +64,7 @@ def list_projects(
 @router.get("/api/projects/{project_id}", response_model=Project, summary="项目详情")
 def get_project(project_id: RowId, response: Response, conn: Conn, grant: ReadGrant) -> Project:
     """One project; its ETag is the version to send back with a change."""
-    project = service.fetch_project(conn, project_id, grant)
-    send_version(response, project.version)
-    return project
+    return with_etag(response, service.fetch_project(conn, project_id, grant))
 
 
 @router.patch("/api/projects/{project_id}", response_model=Project, summary="修改项目")
@@ -74,17 +72,14 @@ def update_project(
     project_id: RowId,
     body: ProjectUpdate,
     request: Request,
-    response: Response,
     conn: Conn,
     grant: ManageGrant,
-    if_match: IfMatch = None,
+    check: Versioned,
 ) -> Project:
     """Change a project; a stale version answers 412 (If-Match) or 409 (version field) with the state."""
-    expected, from_header = expected_version(body.version, if_match)
+    expected, from_header = check.expected(body.version)
     known = set(catalog_of(request).layers)
-    project = service.update_project(conn, grant, project_id, body, expected, from_header, known)
-    send_version(response, project.version)
-    return project
+    return check.answer(service.update_project(conn, grant, project_id, body, expected, from_header, known))
 
 
 @router.post(
