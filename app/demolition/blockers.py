@@ -17,7 +17,7 @@ from app.demolition.ledger import fetch_unit, visible_project
 from app.edge.params import Number, RowId
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.projects.supervision import SupervisionWarning, add_warning_source
-from app.projects.versioning import check_version
+from app.versioning import check_version
 from layers.audit import record
 
 

@@ -14,8 +14,8 @@ from app.auth.deps import Grant, Principal
 from app.auth.policy import Action, Role, Scope
 from app.demolition import blockers, creation, exports, ledger
 from app.demolition.progress import project_progress
+from app.deps import today
 from app.errors import DuoguiError
-from app.projects.routes import today
 from app.settings import Settings
 from layers.audit import Actor
 from layers.ingest.errors import IngestError

@@ -36,6 +36,8 @@ from layers.ingest.intake import IntakeLimits, open_upload
 from layers.ingest.load import read_shapes
 
 BUILDING_RULE = "cur_building.demolition"
+# A GIS file read from the command line; uploads pass the service's configured limit instead.
+MAX_GIS_BYTES = 100 * 1024 * 1024
 OWNERSHIP = {"10": "state", "30": "collective"}
 
 
@@ -303,9 +305,11 @@ def import_sheet(
     return import_rows(conn, grant, project_id, read_table(data, filename, COLUMNS), UnitSource.SPREADSHEET)
 
 
-def gis_rows(upload: Path, filename: str, crs: str | None, workdir: Path) -> list[dict[str, Any]]:
+def gis_rows(
+    upload: Path, filename: str, crs: str | None, workdir: Path, max_bytes: int = MAX_GIS_BYTES
+) -> list[dict[str, Any]]:
     """Features of a GIS file as template rows (attributes by template keys or headers), with geometry."""
-    source = open_upload(upload, filename, workdir, limits=IntakeLimits(max_upload_bytes=100 * 1024 * 1024))
+    source = open_upload(upload, filename, workdir, limits=IntakeLimits(max_upload_bytes=max_bytes))
     source_crs = resolve_crs(source.crs, crs)
     if source.driver == "GeoJSON":
         check_geojson_file(source.path, filename, max_numbers=4)
@@ -339,9 +343,15 @@ def _blank(value: Any) -> bool:
 
 
 def import_gis(
-    conn: Connection[Any], grant: Grant, project_id: int, upload: Path, filename: str, crs: str | None
+    conn: Connection[Any],
+    grant: Grant,
+    project_id: int,
+    upload: Path,
+    filename: str,
+    crs: str | None,
+    max_bytes: int = MAX_GIS_BYTES,
 ) -> CreationReport:
     """Units from a GeoPackage, zipped Shapefile, GeoJSON, DXF or zipped FileGDB (read with layers/ingest)."""
     with tempfile.TemporaryDirectory(prefix="demolition-gis-") as work:
-        rows = gis_rows(upload, filename, crs, Path(work))
+        rows = gis_rows(upload, filename, crs, Path(work), max_bytes)
     return import_rows(conn, grant, project_id, rows, UnitSource.GIS)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
@@ -18,8 +15,8 @@ from app.demolition.bulk import BulkReport
 from app.demolition.creation import CreationReport
 from app.demolition.sheets import BULK_COLUMNS, COLUMNS, MAX_SHEET_BYTES, template_xlsx
 from app.demolition.sources import ReportChoice
+from app.deps import saved_upload, upload_limit
 from app.edge.params import RowId
-from app.errors import PayloadTooLarge
 
 router = APIRouter(tags=["demolition"])
 
@@ -27,7 +24,6 @@ ReadGrant = Annotated[Grant, Depends(Allow(Action.DEMOLITION_READ))]
 ManageGrant = Annotated[Grant, Depends(Allow(Action.DEMOLITION_MANAGE))]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _XLSX_RESPONSE: dict[int | str, dict[str, object]] = {200: {"content": {XLSX: {}}, "description": "XLSX"}}
-MAX_GIS_BYTES = 100 * 1024 * 1024
 
 
 class FromPreEvaluation(BaseModel):
@@ -65,13 +61,6 @@ def from_pre_evaluation(
     return creation.from_pre_evaluation(conn, grant, project_id, body.pre_evaluation_id)
 
 
-def _read_limited(file: UploadFile, limit: int) -> bytes:
-    data = file.file.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"文件超过 {limit // 1024 // 1024} MB。", "The file is too large.")
-    return data
-
-
 @router.post(
     "/api/demolition/projects/{project_id}/units/import",
     dependencies=[HeavyWork],
@@ -81,13 +70,15 @@ def _read_limited(file: UploadFile, limit: int) -> bytes:
 )
 def import_sheet(
     project_id: RowId,
+    request: Request,
     conn: Conn,
     grant: ManageGrant,
     file: Annotated[UploadFile, File(description="按模板填写的 .xlsx 或 .csv")],
 ) -> CreationReport:
     """All-or-nothing: any bad row refuses the file with every problem listed (422), nothing is written."""
-    data = _read_limited(file, MAX_SHEET_BYTES)
-    return creation.import_sheet(conn, grant, project_id, data, Path(file.filename or "upload").name)
+    with saved_upload(request, file, MAX_SHEET_BYTES) as upload:
+        data = upload.path.read_bytes()
+    return creation.import_sheet(conn, grant, project_id, data, upload.name)
 
 
 @router.post(
@@ -108,16 +99,9 @@ def import_gis(
     crs: Annotated[str | None, Form(max_length=200, description="文件无坐标系时指定，如 EPSG:4547")] = None,
 ) -> CreationReport:
     """Polygons with the template's attribute columns; reprojected to EPSG:4547; all-or-nothing."""
-    tmp_root = request.app.state.settings.data_dir / "tmp"
-    tmp_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="demolition-upload-", dir=tmp_root) as tmp:
-        target = Path(tmp) / "upload.bin"
-        with target.open("wb") as out:
-            shutil.copyfileobj(file.file, out, 1024 * 1024)
-        if target.stat().st_size > MAX_GIS_BYTES:
-            raise PayloadTooLarge("文件超过 100 MB。", "The file is larger than 100 MB.")
-        name = Path(file.filename or "upload").name or "upload"
-        return creation.import_gis(conn, grant, project_id, target, name, crs)
+    limit = upload_limit(request)
+    with saved_upload(request, file, limit) as upload:
+        return creation.import_gis(conn, grant, project_id, upload.path, upload.name, crs, limit)
 
 
 @router.get(
@@ -152,11 +136,13 @@ def bulk_template(_: ReadGrant) -> Response:
 )
 def bulk_update(
     project_id: RowId,
+    request: Request,
     conn: Conn,
     grant: ManageGrant,
     file: Annotated[UploadFile, File(description="按批量更新模板填写的 .xlsx 或 .csv")],
     dry_run: Annotated[bool, Query(description="true：只检查并列出将要修改的内容和全部问题")] = True,
 ) -> BulkReport:
     """Dry run lists every change and problem; apply is all-or-nothing (409 bulk_refused on any problem)."""
-    data = _read_limited(file, MAX_SHEET_BYTES)
-    return bulk.bulk_update(conn, grant, project_id, data, Path(file.filename or "upload").name, dry_run)
+    with saved_upload(request, file, MAX_SHEET_BYTES) as upload:
+        data = upload.path.read_bytes()
+    return bulk.bulk_update(conn, grant, project_id, data, upload.name, dry_run)

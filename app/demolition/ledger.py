@@ -28,7 +28,7 @@ from app.demolition.pipeline import check_move
 from app.errors import Conflict, NotFound, Unprocessable
 from app.projects.models import Project
 from app.projects.service import fetch_project
-from app.projects.versioning import check_version
+from app.versioning import check_version
 from layers.audit import Actor, record
 
 UNIT_SELECT = """

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import HTMLResponse
 
 from app.auth.deps import Allow, Grant
@@ -27,16 +27,14 @@ from app.demolition.models import (
 )
 from app.demolition.overview import LedgerProject, ledger_projects
 from app.demolition.progress import Breakdown, Progress, project_progress, subdistrict_progress
+from app.deps import Versioned, today, with_etag
 from app.edge.params import RowId
-from app.projects.routes import today
 from app.projects.service import visibility
-from app.projects.versioning import etag, expected_version
 
 router = APIRouter(tags=["demolition"])
 
 ReadGrant = Annotated[Grant, Depends(Allow(Action.DEMOLITION_READ))]
 ManageGrant = Annotated[Grant, Depends(Allow(Action.DEMOLITION_MANAGE))]
-IfMatch = Annotated[str | None, Header(description="读取时的 ETag（版本号）")]
 
 
 @router.get("/api/demolition/statuses", response_model=list[StatusInfo], summary="征拆状态与图例颜色")
@@ -81,49 +79,37 @@ def create_unit(
     project_id: RowId, body: UnitCreate, response: Response, conn: Conn, grant: ManageGrant
 ) -> Unit:
     """Enter one unit by hand (status 调查)."""
-    unit = ledger.create_unit(conn, grant, project_id, body)
-    response.headers["ETag"] = etag(unit.version)
-    return unit
+    return with_etag(response, ledger.create_unit(conn, grant, project_id, body))
 
 
 @router.get("/api/demolition/units/{unit_id}", response_model=Unit, summary="征拆单元")
 def get_unit(unit_id: RowId, response: Response, conn: Conn, grant: ReadGrant) -> Unit:
     """One unit; its ETag is the version to send back with a change."""
-    unit = ledger.fetch_unit(conn, unit_id, grant)
-    response.headers["ETag"] = etag(unit.version)
-    return unit
+    return with_etag(response, ledger.fetch_unit(conn, unit_id, grant))
 
 
 @router.patch("/api/demolition/units/{unit_id}", response_model=Unit, summary="修改征拆单元")
 def update_unit(
     unit_id: RowId,
     body: UnitUpdate,
-    response: Response,
     conn: Conn,
     grant: ManageGrant,
-    if_match: IfMatch = None,
+    check: Versioned,
 ) -> Unit:
     """Change attributes (valuation, compensation…); stale versions answer 412 (If-Match) or 409."""
-    expected, from_header = expected_version(body.version, if_match)
-    unit = ledger.update_unit(conn, grant, unit_id, body, expected, from_header)
-    response.headers["ETag"] = etag(unit.version)
-    return unit
+    return check.answer(ledger.update_unit(conn, grant, unit_id, body, *check.expected(body.version)))
 
 
 @router.post("/api/demolition/units/{unit_id}/transitions", response_model=Unit, summary="变更征拆状态")
 def transition_unit(
     unit_id: RowId,
     body: TransitionIn,
-    response: Response,
     conn: Conn,
     grant: ManageGrant,
-    if_match: IfMatch = None,
+    check: Versioned,
 ) -> Unit:
     """Move the unit along the pipeline; skipping steps or going back needs a reason and is recorded."""
-    expected, from_header = expected_version(body.version, if_match)
-    unit = ledger.transition_unit(conn, grant, unit_id, body, expected, from_header)
-    response.headers["ETag"] = etag(unit.version)
-    return unit
+    return check.answer(ledger.transition_unit(conn, grant, unit_id, body, *check.expected(body.version)))
 
 
 @router.get("/api/demolition/units/{unit_id}/events", response_model=list[UnitEvent], summary="征拆单元日志")

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
+from app.deps import catalog_of, visible_layers
 from app.errors import NotFound
 from app.ogc import documents, html, queries
 from app.ogc.documents import OPENAPI_30
@@ -42,7 +43,7 @@ from app.ogc.params import (
     wants_html,
 )
 from app.ogc.schemas import Collection, Collections, Conformance, LandingPage, Link
-from layers.catalog.model import Catalog, LayerEntry, LayerKind
+from layers.catalog.model import LayerEntry, LayerKind
 
 router = APIRouter(prefix="/ogc", tags=["ogc-features"])
 
@@ -51,22 +52,14 @@ CollectionId = Annotated[str, Path(description="集合编码（即底图目录�
 FeatureId = Annotated[str, Path(description="要素编号（fid）")]
 
 
-def _catalog(request: Request) -> Catalog:
-    catalog: Catalog = request.app.state.catalog
-    return catalog
-
-
 def _visible_collections(request: Request, grant: Grant) -> list[LayerEntry]:
     """The vector layers the caller may see, in catalog order."""
-    role = grant.principal.role.value
-    return [
-        e for e in _catalog(request).layers.values() if e.kind is not LayerKind.RASTER and e.visible_to(role)
-    ]
+    return [e for e in visible_layers(request, grant) if e.kind is not LayerKind.RASTER]
 
 
 def _collection_entry(request: Request, grant: Grant, code: str) -> LayerEntry:
     """The catalog entry of a visible vector layer, else 404 (hidden layers are not revealed)."""
-    entry = _catalog(request).layers.get(code)
+    entry = catalog_of(request).layers.get(code)
     if entry is None or entry.kind is LayerKind.RASTER or not entry.visible_to(grant.principal.role.value):
         raise NotFound(f"要素集合“{code}”不存在。", f"No feature collection '{code}'.")
     return entry

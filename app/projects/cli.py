@@ -16,11 +16,11 @@ from app.auth.policy import Action, Role, Scope
 from app.calendar import store
 from app.calendar.provisional import note
 from app.calendar.workdays import WorkCalendar
+from app.deps import today
 from app.errors import DuoguiError
 from app.projects import plan, service, supervision
 from app.projects.code import validate_code
 from app.projects.kpis import GroupBy
-from app.projects.routes import today
 from app.settings import Settings
 from layers.audit import Actor
 

@@ -9,11 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
+from app.deps import Versioned, catalog_of, today
 from app.edge.params import RowId
 from app.projects import demands
 from app.projects.demands import Demand, DemandCreate, Triage
-from app.projects.routes import IfMatch, today
-from app.projects.versioning import expected_version
 
 router = APIRouter(prefix="/api/demands", tags=["demands"])
 
@@ -53,11 +52,11 @@ def decide_demand(
     request: Request,
     conn: Conn,
     grant: TriageGrant,
-    if_match: IfMatch = None,
+    check: Versioned,
 ) -> Demand:
     """merge (into_id), accept (project_id or new_project) or reject (reason) an open demand."""
-    expected, from_header = expected_version(body.version, if_match)
-    known = set(request.app.state.catalog.layers)
+    expected, from_header = check.expected(body.version)
+    known = set(catalog_of(request).layers)
     return demands.decide(
         conn, grant, demand_id, verb, body, expected, from_header, known_layers=known, today=today()
     )

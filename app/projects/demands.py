@@ -18,7 +18,7 @@ from app.edge.params import Number, RowId
 from app.errors import Conflict, NotFound, Unprocessable
 from app.projects import service
 from app.projects.models import ProjectCreate
-from app.projects.versioning import check_version
+from app.versioning import check_version
 from layers.audit import record
 
 DISTRICT_BOX = (114.05, 22.55, 114.40, 22.82)

@@ -26,7 +26,7 @@ from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.projects import service
 from app.projects.demolition import check_gate
 from app.projects.plan import ITEM_COLUMNS, Item, fetch_items
-from app.projects.versioning import check_version
+from app.versioning import check_version
 from layers.audit import record
 
 DONE = frozenset({"approved", "cancelled", "merged"})

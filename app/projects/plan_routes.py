@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
+from app.deps import Versioned, today, with_etag
 from app.edge.params import RowId
 from app.projects import items as item_service
 from app.projects import plan as plan_service
@@ -17,8 +18,6 @@ from app.projects import preevaluation_link
 from app.projects import service as project_service
 from app.projects.items import ItemEvent, TransitionRequest
 from app.projects.plan import Item, PlanView
-from app.projects.routes import IfMatch, today
-from app.projects.versioning import etag, expected_version
 
 router = APIRouter(tags=["approvals"])
 
@@ -68,25 +67,20 @@ def list_items(
 @router.get("/api/items/{item_id}", response_model=Item, summary="审批事项")
 def get_item(item_id: RowId, response: Response, conn: Conn, grant: ReadGrant) -> Item:
     """One item; its ETag is the version a transition must carry."""
-    item = item_service.get_item(conn, grant, item_id)
-    response.headers["ETag"] = etag(item.version)
-    return item
+    return with_etag(response, item_service.get_item(conn, grant, item_id))
 
 
 @router.post("/api/items/{item_id}/transitions", response_model=Item, summary="办理审批事项")
 def take_transition(
     item_id: RowId,
     body: TransitionRequest,
-    response: Response,
     conn: Conn,
     grant: TransitionGrant,
-    if_match: IfMatch = None,
+    check: Versioned,
 ) -> Item:
     """Move an item (unit: submit/resubmit/supplement; department: accept/容缺/review/补正/approve/reject)."""
-    expected, from_header = expected_version(body.version, if_match)
-    item = item_service.transition(conn, grant, item_id, body, expected, from_header, today())
-    response.headers["ETag"] = etag(item.version)
-    return item
+    expected, from_header = check.expected(body.version)
+    return check.answer(item_service.transition(conn, grant, item_id, body, expected, from_header, today()))
 
 
 @router.get("/api/items/{item_id}/events", response_model=list[ItemEvent], summary="事项办理记录")

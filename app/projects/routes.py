@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
+from app.deps import Versioned, catalog_of, today, with_etag
 from app.edge.params import RowId
 from app.projects import service
 from app.projects.code import validate_code
@@ -25,20 +24,11 @@ from app.projects.models import (
     Tier,
 )
 from app.projects.templates import Template, load_templates
-from app.projects.versioning import etag, expected_version
 
 router = APIRouter(tags=["projects"])
 
 ReadGrant = Annotated[Grant, Depends(Allow(Action.PROJECTS_READ))]
 ManageGrant = Annotated[Grant, Depends(Allow(Action.PROJECTS_MANAGE))]
-IfMatch = Annotated[str | None, Header(description="读取时的 ETag（版本号）")]
-
-DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
-
-
-def today() -> date:
-    """Today in the district's time zone."""
-    return datetime.now(DISTRICT_TZ).date()
 
 
 class CodeCheck(BaseModel):
@@ -56,7 +46,7 @@ class CodeCheck(BaseModel):
 @router.post("/api/projects", response_model=Project, status_code=201, summary="登记项目")
 def create_project(body: ProjectCreate, request: Request, conn: Conn, grant: ManageGrant) -> Project:
     """Register a project: departments top-down (with the plan feature it implements), units their own."""
-    known = set(request.app.state.catalog.layers)
+    known = set(catalog_of(request).layers)
     return service.create_project(conn, grant, body, known_layers=known, today=today())
 
 
@@ -74,9 +64,7 @@ def list_projects(
 @router.get("/api/projects/{project_id}", response_model=Project, summary="项目详情")
 def get_project(project_id: RowId, response: Response, conn: Conn, grant: ReadGrant) -> Project:
     """One project; its ETag is the version to send back with a change."""
-    project = service.fetch_project(conn, project_id, grant)
-    response.headers["ETag"] = etag(project.version)
-    return project
+    return with_etag(response, service.fetch_project(conn, project_id, grant))
 
 
 @router.patch("/api/projects/{project_id}", response_model=Project, summary="修改项目")
@@ -84,17 +72,14 @@ def update_project(
     project_id: RowId,
     body: ProjectUpdate,
     request: Request,
-    response: Response,
     conn: Conn,
     grant: ManageGrant,
-    if_match: IfMatch = None,
+    check: Versioned,
 ) -> Project:
     """Change a project; a stale version answers 412 (If-Match) or 409 (version field) with the state."""
-    expected, from_header = expected_version(body.version, if_match)
-    known = set(request.app.state.catalog.layers)
-    project = service.update_project(conn, grant, project_id, body, expected, from_header, known)
-    response.headers["ETag"] = etag(project.version)
-    return project
+    expected, from_header = check.expected(body.version)
+    known = set(catalog_of(request).layers)
+    return check.answer(service.update_project(conn, grant, project_id, body, expected, from_header, known))
 
 
 @router.post(

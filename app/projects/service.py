@@ -26,7 +26,7 @@ from app.projects.models import (
     ProjectUpdate,
 )
 from app.projects.templates import get_template
-from app.projects.versioning import check_version
+from app.versioning import check_version
 from layers.audit import record
 
 PROJECT_COLUMNS = sql.SQL(

@@ -14,10 +14,10 @@ from analysis.export_cells import append_row, csv_text
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn, HeavyWork
+from app.deps import today
 from app.edge.params import RowId
 from app.projects import supervision
 from app.projects.kpis import GroupBy, KpiRow
-from app.projects.routes import today
 from app.projects.supervision import SupervisionWarning
 
 router = APIRouter(tags=["supervision"])

@@ -12,10 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from app.api.routes.layers import visible_entry
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
+from app.deps import visible_entry
 from app.edge.params import Integer, Number
 from app.errors import DuoguiError, NotFound
 from layers.catalog.model import LayerEntry, LayerKind

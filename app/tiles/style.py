@@ -206,34 +206,3 @@ def maplibre_style(entries: list[LayerEntry], base_url: str) -> dict[str, Any]:
         "sources": sources,
         "layers": layers,
     }
-
-
-def legend(entries: list[LayerEntry]) -> list[dict[str, Any]]:
-    """Legend entries: each layer's symbol and, for categorised styles, one item per category."""
-    out = []
-    for e in entries:
-        s = e.style
-        item: dict[str, Any] = {
-            "code": e.code,
-            "name_zh": e.name_zh,
-            "name_en": e.name_en,
-            "kind": e.kind.value,
-            "group": e.group,
-            "symbol": s.model_dump(exclude_none=True, exclude={"categories"}),
-        }
-        if s.by and s.categories:
-            attr = e.attribute(s.by)
-            labels = {c.value: (c.label_zh, c.label_en) for c in (attr.codes or [])} if attr else {}
-            item["categories"] = [
-                {
-                    "value": v,
-                    "colour": colour,
-                    "label_zh": labels.get(v, (v, v))[0],
-                    "label_en": labels.get(v, (v, v))[1],
-                }
-                for v, colour in s.categories.items()
-            ]
-        if s.ramp:
-            item["ramp"] = [{"value": v, "colour": c} for v, c in s.ramp]
-        out.append(item)
-    return out

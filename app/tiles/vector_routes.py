@@ -10,10 +10,10 @@ from isal import igzip
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from app.api.routes.layers import catalog_of, visible_entry
 from app.auth.deps import Allow, AllowInEndpoint, Deferred, Grant
 from app.auth.policy import Action
 from app.db import Conn, gate_of
+from app.deps import visible_entry, visible_layers
 from app.edge.params import TILE_INDEX_MAX
 from app.errors import NotFound
 from app.tiles.style import empty_glyphs, maplibre_style, tilejson
@@ -224,9 +224,7 @@ def style(
     request: Request, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))]
 ) -> dict[str, Any]:
     """A MapLibre style: one source for all visible vector layers, one style layer per catalog layer."""
-    role = grant.principal.role.value
-    entries = [e for e in catalog_of(request).layers.values() if e.visible_to(role)]
-    return maplibre_style(entries, str(request.base_url).rstrip("/"))
+    return maplibre_style(visible_layers(request, grant), str(request.base_url).rstrip("/"))
 
 
 @router.get(

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from psycopg import sql
 from pydantic import BaseModel
 
-from app.api.routes.layers import catalog_of, visible_entry
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
+from app.deps import visible_entry, visible_layers
 from app.errors import Unprocessable
 from layers.catalog.model import LayerEntry, LayerKind
 from layers.ingest.geometry_input import check_lonlat_in_domain
@@ -89,13 +89,10 @@ def identify(
     defined cannot be projected at all and is refused (422).
     """
     check_lonlat_in_domain(lon, lat, "lon,lat")
-    role = grant.principal.role.value
     if layers:
         entries = [visible_entry(request, grant, code) for code in layers.split(",") if code][:200]
     else:
-        entries = [
-            e for e in catalog_of(request).layers.values() if e.visible_to(role) and e.min_zoom <= zoom
-        ]
+        entries = [e for e in visible_layers(request, grant) if e.min_zoom <= zoom]
     entries = [e for e in entries if e.kind is not LayerKind.RASTER]
     if not entries:
         raise Unprocessable("没有可查询的矢量图层。", "No vector layer to query.")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from datetime import date, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Query, Request, Response, UploadFile
@@ -18,9 +15,11 @@ from analysis.rules_model import get_ruleset
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn, HeavyWork
+from app.deps import catalog_of, saved_upload, upload_limit, visible_entry, visible_layers
 from app.edge.params import Number, Offset
-from app.errors import NotFound, PayloadTooLarge, Unprocessable
-from layers.catalog.model import Catalog, LayerEntry, LayerKind
+from app.errors import NotFound, Unprocessable
+from layers.catalog.legend import legend
+from layers.catalog.model import LayerEntry, LayerKind
 from layers.ingest.geometry_input import storage_domain
 from layers.ingest.intake import IntakeLimits
 from layers.ingest.load import import_file
@@ -112,20 +111,6 @@ class VersionDiff(BaseModel):
     within_tolerance: int
 
 
-def catalog_of(request: Request) -> Catalog:
-    """The catalog loaded at start-up."""
-    catalog: Catalog = request.app.state.catalog
-    return catalog
-
-
-def visible_entry(request: Request, grant: Grant, code: str) -> LayerEntry:
-    """A catalog entry the caller may see, else 404 (restricted layers are not revealed)."""
-    entry = catalog_of(request).layers.get(code)
-    if entry is None or not entry.visible_to(grant.principal.role.value):
-        raise NotFound(f"图层“{code}”不存在。", f"No layer '{code}'.")
-    return entry
-
-
 _STATE_SQL = """
     SELECT l.code, v.number AS current_version, v.feature_count, l.updated_at,
            CASE WHEN v.extent IS NULL THEN NULL ELSE
@@ -175,11 +160,10 @@ def list_layers(
 ) -> list[dict[str, Any]]:
     """Every layer the caller may see, in catalog order, with its current version and extent."""
     states = _states(conn)
-    role = grant.principal.role.value
     return [
         _summary(e, states.get(e.code))
-        for e in catalog_of(request).layers.values()
-        if e.visible_to(role) and (group is None or e.group == group)
+        for e in visible_layers(request, grant)
+        if group is None or e.group == group
     ]
 
 
@@ -221,10 +205,7 @@ def layer_legend(
     request: Request, grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))]
 ) -> list[dict[str, Any]]:
     """Legend data of every visible layer: symbol colours, categories with Chinese labels, colour ramps."""
-    from app.tiles.style import legend
-
-    role = grant.principal.role.value
-    return legend([e for e in catalog_of(request).layers.values() if e.visible_to(role)])
+    return legend(visible_layers(request, grant))
 
 
 @router.get("/{code}", response_model=LayerDetail, summary="图层详情")
@@ -317,26 +298,15 @@ def import_version(
 ) -> ImportResult:
     """Upload a file as the layer's new current version (atomic; the old version stays intact on error)."""
     entry = visible_entry(request, grant, code)
-    limits = IntakeLimits(max_upload_bytes=request.app.state.settings.max_upload_mb * 1024 * 1024)
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > limits.max_upload_bytes + 1024 * 1024:
-        raise _too_large(limits)
-    tmp_root = request.app.state.settings.data_dir / "tmp"
-    tmp_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="upload-", dir=tmp_root) as tmp:
-        name = Path(file.filename or "upload").name or "upload"
-        target = Path(tmp) / "upload.bin"
-        with target.open("wb") as out:
-            shutil.copyfileobj(file.file, out, 1024 * 1024)
-        if target.stat().st_size > limits.max_upload_bytes:
-            raise _too_large(limits)
+    limits = IntakeLimits(max_upload_bytes=upload_limit(request))
+    with saved_upload(request, file) as upload:
         options: dict[str, Any] = {"crs": crs, "note": note}
         if entry.kind is not LayerKind.RASTER:
             options.update(
                 encoding=encoding, source_layer=source_layer, skip_invalid=skip_invalid, limits=limits
             )
         number, count, report = import_file(
-            conn, entry, target, name, grant.actor, request.app.state.settings.data_dir, **options
+            conn, entry, upload.path, upload.name, grant.actor, request.app.state.settings.data_dir, **options
         )
     _catch_up_after_response(request, background, code)
     return ImportResult(layer=code, version=number, feature_count=count, report=report)
@@ -436,8 +406,3 @@ def _bbox(text: str | None) -> dict[str, float | None] | None:
     if x0 > x1 or y0 > y1:
         return None  # no overlap: no feature can be inside
     return {"x0": x0, "y0": y0, "x1": x1, "y1": y1}
-
-
-def _too_large(limits: IntakeLimits) -> PayloadTooLarge:
-    mb = limits.max_upload_bytes // (1024 * 1024)
-    return PayloadTooLarge(f"上传文件超过 {mb} MB 上限。", f"The upload exceeds the {mb} MB limit.")

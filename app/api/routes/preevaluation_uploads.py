@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +10,6 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from analysis.engine import evaluate
 from analysis.footprint import parse_footprint
 from analysis.sites import SiteInput, sites_from_features
-from app.api.routes.layers import catalog_of
 from app.api.routes.preevaluation_sites import (
     BatchResult,
     CheckOptions,
@@ -26,7 +23,8 @@ from app.api.routes.preevaluations import StoredReport, store_report_audited
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn, HeavyWork
-from app.errors import PayloadTooLarge
+from app.deps import catalog_of, saved_upload, scratch_dir, upload_limit
+from app.edge.middleware import MEBIBYTE
 from layers.ingest.footprint_file import FileFootprint, as_feature_collection, read_footprint_file
 from layers.ingest.intake import IntakeLimits
 
@@ -44,40 +42,20 @@ ProjectCode = Annotated[str | None, Form(max_length=64, description="项目代�
 Flags = Annotated[str | None, Form(max_length=500, description="项目属性，逗号分隔，如 national_major")]
 
 
-def _limits(request: Request) -> IntakeLimits:
-    megabytes = min(MAX_FOOTPRINT_UPLOAD_MB, request.app.state.settings.max_upload_mb)
-    return IntakeLimits(max_upload_bytes=megabytes * 1024 * 1024)
-
-
 def _read(
     request: Request, file: UploadFile, crs: str | None, encoding: str | None, source_layer: str | None
 ) -> list[FileFootprint]:
     """Save the upload privately and read its features through the layer intake (4xx on a bad file)."""
-    limits = _limits(request)
-    too_large = PayloadTooLarge(
-        f"文件超过 {limits.max_upload_bytes // 1024 // 1024} MB 上限。",
-        f"The file exceeds {limits.max_upload_bytes // 1024 // 1024} MB.",
-        code="file_too_large",
-    )
-    if int(request.headers.get("content-length") or 0) > limits.max_upload_bytes + 1024 * 1024:
-        raise too_large
-    tmp_root = request.app.state.settings.data_dir / "tmp"
-    tmp_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="footprint-upload-", dir=tmp_root) as tmp:
-        target = Path(tmp) / "upload.bin"
-        with target.open("wb") as out:
-            shutil.copyfileobj(file.file, out, 1024 * 1024)
-        if target.stat().st_size > limits.max_upload_bytes:
-            raise too_large
-        name = Path(file.filename or "upload").name or "upload"
+    limit = upload_limit(request, MAX_FOOTPRINT_UPLOAD_MB * MEBIBYTE)
+    with saved_upload(request, file, limit) as upload:
         return read_footprint_file(
-            target,
-            name,
+            upload.path,
+            upload.name,
             crs=crs,
             encoding=encoding,
             source_layer=source_layer,
-            limits=limits,
-            workdir=tmp_root,
+            limits=IntakeLimits(max_upload_bytes=limit),
+            workdir=scratch_dir(request),
         )
 
 

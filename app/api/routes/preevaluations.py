@@ -16,11 +16,11 @@ from analysis.engine import Report, evaluate
 from analysis.footprint import Footprint, parse_footprint
 from analysis.report_diff import ReportChanges, compare
 from analysis.rules_model import get_ruleset
-from app.api.routes.layers import catalog_of
 from app.audit.rules import fingerprint
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
+from app.deps import catalog_of
 from app.edge.params import RowId
 from app.errors import NotFound, Unprocessable
 from layers.audit import record
