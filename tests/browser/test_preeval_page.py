@@ -434,6 +434,7 @@ def test_a_file_of_several_footprints_is_checked_one_by_one_or_compared(
         assert page.wait_for(VERDICT, timeout_s=30) == "有条件通过"
 
         page.set_files("#preeval-file", str(pair))
+        page.wait_for("!document.getElementById('preeval-file-compare').disabled")
         page.js("document.getElementById('preeval-file-compare').click()")
         page.wait_for("document.querySelector('#preeval-comparison table')", timeout_s=60)
         heads = "[...document.querySelectorAll('#preeval-comparison thead th')].map(h => h.textContent)"
@@ -445,6 +446,8 @@ def test_a_file_of_several_footprints_is_checked_one_by_one_or_compared(
         one = tmp_path / "一处.gpkg"
         gpd.GeoDataFrame({"name": ["甲"]}, geometry=[CANDIDATES["甲"]], crs=4547).to_file(one, driver="GPKG")
         page.set_files("#preeval-file", str(one))
+        # The comparison shows before the report list is refreshed; the buttons come back after that.
+        page.wait_for("!document.getElementById('preeval-file-compare').disabled")
         page.js("document.getElementById('preeval-file-compare').click()")
         assert page.wait_for("document.getElementById('preeval-error').textContent", timeout_s=30) == (
             "比选方案须为 2–5 个，收到 1 个。"
