@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 from psycopg import Connection, sql
 
-from analysis.rules_model import RuleKind, RuleSet
+from analysis.rules.model import RuleSet
+from analysis.rules.schema import RuleKind
 from layers.catalog.model import Catalog, LayerEntry, LayerKind
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from psycopg import Connection, sql
 from pydantic import BaseModel
 
 from analysis.findings import Finding
-from analysis.rules_model import RuleSet
+from analysis.rules.model import RuleSet
 from analysis.snapshot import Snapshot
 
 BUILDING_RULE = "cur_building.demolition"

@@ -31,7 +31,8 @@ from analysis.compensation import Compensation, estimate_compensation
 from analysis.findings import FeatureHit, Finding
 from analysis.footprint import Footprint
 from analysis.resident import ResidentIndex
-from analysis.rules_model import Grade, OutcomeCache, Rule, RuleKind, RuleOutcome, RuleSet
+from analysis.rules.model import OutcomeCache, RuleOutcome, RuleSet
+from analysis.rules.schema import Grade, Rule, RuleKind
 from analysis.snapshot import Snapshot
 from analysis.terrain import slope_stats
 from layers.catalog.model import Catalog, LayerEntry, LayerKind

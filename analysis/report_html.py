@@ -21,8 +21,8 @@ from analysis.engine import Report
 from analysis.folium_embed import local_map, text
 from analysis.print_page import PrintedPage, environment, render_page
 from analysis.report_tables import COLUMNS, hit_rows
+from analysis.rules.model import RuleSet
 from analysis.rules.schema import Grade
-from analysis.rules_model import RuleSet
 
 GRADE_COLOURS = {
     Grade.PROHIBITED: "#d7191c",

@@ -10,8 +10,8 @@ from openpyxl.styles import Font
 
 from analysis.engine import Report
 from analysis.export_cells import append_row, csv_text
+from analysis.rules.model import RuleSet
 from analysis.rules.schema import GRADE_LABELS_ZH
-from analysis.rules_model import RuleSet
 
 # (key, Chinese header, English header) — the columns of the hit table, in order.
 COLUMNS: list[tuple[str, str, str]] = [

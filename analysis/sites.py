@@ -19,8 +19,8 @@ from pydantic import BaseModel
 from analysis.engine import Report, evaluate
 from analysis.footprint import Footprint, parse_footprint
 from analysis.resident import ResidentIndex
+from analysis.rules.model import RuleSet
 from analysis.rules.schema import Grade
-from analysis.rules_model import RuleSet
 from layers.catalog.model import Catalog
 from layers.ingest.errors import IngestError
 

@@ -10,7 +10,7 @@ import psycopg
 from psycopg import Connection
 
 from analysis.checkindex import catch_up
-from analysis.rules_model import get_ruleset
+from analysis.rules.loader import get_ruleset
 from app import localdb, migrate
 from app.audit.rules import record_activation
 from app.auth.passwords import hash_password, one_time_password

@@ -11,7 +11,7 @@ import psycopg
 import typer
 
 from analysis.checkindex import catch_up
-from analysis.rules_model import get_ruleset
+from analysis.rules.loader import get_ruleset
 from app import bootstrap, localdb, migrate
 from app.auth import users as user_service
 from app.auth.policy import Role

@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from analysis.resident import ResidentIndex
-from analysis.rules_model import get_ruleset
+from analysis.rules.loader import get_ruleset
 from app import __version__
 from app.api.routes import (
     health,

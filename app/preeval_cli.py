@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import psycopg
 import typer
 
-from analysis.rules_model import get_ruleset
+from analysis.rules.loader import get_ruleset
 from analysis.sites import SiteResult, evaluate_sites, sites_from_features, summarize
 from app.settings import Settings
 from layers.catalog.model import get_catalog

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from analysis.checkindex import catch_up  # noqa: E402
-from analysis.rules_model import get_ruleset  # noqa: E402
+from analysis.rules.loader import get_ruleset  # noqa: E402
 from app import bootstrap, migrate  # noqa: E402
 from app.auth import users  # noqa: E402
 from app.auth.passwords import hash_password  # noqa: E402

@@ -48,7 +48,7 @@ from analysis.checkindex import CheckedLayer, catch_up, checked_layers  # noqa: 
 from analysis.engine import evaluate  # noqa: E402
 from analysis.footprint import Footprint  # noqa: E402
 from analysis.resident import ResidentIndex  # noqa: E402
-from analysis.rules_model import get_ruleset  # noqa: E402
+from analysis.rules.loader import get_ruleset  # noqa: E402
 from app import migrate  # noqa: E402
 from app.auth import users  # noqa: E402
 from app.auth.policy import Role  # noqa: E402

@@ -21,7 +21,7 @@ from psycopg.conninfo import make_conninfo
 from pydantic import SecretStr
 
 from analysis.checkindex import catch_up
-from analysis.rules_model import get_ruleset
+from analysis.rules.loader import get_ruleset
 from app import bootstrap, migrate
 from app.auth import users
 from app.auth.policy import Role

@@ -8,7 +8,8 @@ from typing import Any
 
 from psycopg import Connection
 
-from analysis.rules_model import RULES_DIR, RuleSet
+from analysis.rules.loader import RULES_DIR
+from analysis.rules.model import RuleSet
 from layers.audit import Actor, record
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from psycopg import Connection
 
-from analysis.rules_model import get_ruleset
+from analysis.rules.loader import get_ruleset
 from app.auth.deps import Grant
 from app.auth.policy import Scope
 from app.errors import NotFound, Unprocessable

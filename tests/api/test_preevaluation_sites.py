@@ -165,7 +165,7 @@ def test_a_batch_on_two_connections_answers_exactly_as_on_one(preeval_world: Dem
     """The helper thread checks every other footprint; results keep their order and their figures."""
     import psycopg
 
-    from analysis.rules_model import get_ruleset
+    from analysis.rules.loader import get_ruleset
     from analysis.sites import SiteInput, evaluate_sites
     from layers.catalog.model import get_catalog
 

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 
 from analysis.checkindex import catch_up
-from analysis.rules_model import get_ruleset
+from analysis.rules.loader import get_ruleset
 from app.auth.policy import Role
 from app.settings import Settings
 from layers.audit import Actor

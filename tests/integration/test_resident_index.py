@@ -24,7 +24,7 @@ from analysis.checkindex import catch_up
 from analysis.engine import Report, evaluate
 from analysis.footprint import Footprint
 from analysis.resident import ResidentIndex
-from analysis.rules_model import get_ruleset
+from analysis.rules.loader import get_ruleset
 from app.settings import Settings
 from layers.audit import Actor
 from layers.catalog.model import get_catalog

@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from analysis.rules_model import RULES_DIR, get_ruleset
+from analysis.rules.loader import RULES_DIR, get_ruleset
 from app.audit.rules import fingerprint, record_activation
 from layers.audit import Actor
 

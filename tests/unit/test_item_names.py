@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from analysis.rules_model import get_ruleset
+from analysis.rules.loader import get_ruleset
 from app.projects.preevaluation_link import LIMITS_FILE, _item_code
 from app.projects.templates import TEMPLATE_DIR, TemplateItem, load_templates
 

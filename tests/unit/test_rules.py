@@ -8,20 +8,9 @@ import pytest
 import yaml
 
 from analysis.rules.catalog_checks import COMPATIBILITY_ATTRIBUTE
-from analysis.rules_model import (
-    RULES_DIR,
-    Compatibility,
-    Grade,
-    Rule,
-    RuleKind,
-    RuleOutcome,
-    RuleSet,
-    Stage,
-    compatibility,
-    get_ruleset,
-    load_ruleset,
-    rules_for_layer,
-)
+from analysis.rules.loader import RULES_DIR, compatibility, get_ruleset, load_ruleset, rules_for_layer
+from analysis.rules.model import RuleOutcome, RuleSet
+from analysis.rules.schema import Compatibility, Grade, Rule, RuleKind, Stage
 from layers.catalog import get_catalog
 
 

@@ -11,7 +11,7 @@ from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
 from analysis.checkindex import catch_up_later
-from analysis.rules_model import get_ruleset
+from analysis.rules.loader import get_ruleset
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn, HeavyWork

@@ -13,7 +13,7 @@ from analysis.engine import Report
 from analysis.print_page import leaflet_inline
 from analysis.report_html import StoredMeta, conflict_shapes, render_html
 from analysis.report_tables import hit_rows, to_csv, to_xlsx
-from analysis.rules_model import get_ruleset
+from analysis.rules.loader import get_ruleset
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.csp import page_policy

@@ -19,7 +19,8 @@ from pydantic import BaseModel, Field
 
 from analysis.engine import Report
 from analysis.footprint import Footprint, parse_footprint
-from analysis.rules_model import RuleSet, get_ruleset
+from analysis.rules.loader import get_ruleset
+from analysis.rules.model import RuleSet
 from analysis.sites import (
     ORDERING_RULE_EN,
     ORDERING_RULE_ZH,

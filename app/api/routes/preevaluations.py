@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from analysis.engine import Report, evaluate
 from analysis.footprint import Footprint, parse_footprint
 from analysis.report_diff import ReportChanges, compare
-from analysis.rules_model import get_ruleset
+from analysis.rules.loader import get_ruleset
 from app.audit.rules import fingerprint
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
