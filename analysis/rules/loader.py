@@ -6,7 +6,6 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from analysis.rules.catalog_checks import check_matrix, check_rule, check_settings
@@ -20,6 +19,7 @@ from analysis.rules.schema import (
     RuleSetSettings,
 )
 from layers.catalog import Catalog, get_catalog
+from layers.yaml_model import located_errors, location, read_mapping
 
 RULES_DIR = Path(__file__).parent
 """Directory of the packaged rule set: ``_ruleset.yaml`` plus one YAML file per theme."""
@@ -30,6 +30,8 @@ RULESET_FILE = "_ruleset.yaml"
 ENGINE_FIELDS = frozenset(
     {"area_m2", "length_m", "distance_m", "share_pct", "slope_deg", "count", "layer_name", "cost_yuan"}
 )
+
+_NOT_A_MAPPING = "expected a mapping at the top level"
 
 logger = logging.getLogger(__name__)
 
@@ -47,11 +49,7 @@ class RuleError(BaseModel):
 
     def __str__(self) -> str:
         """Format as ``file:rule_id:field: message`` for logs."""
-        where = (
-            self.rule_id if self.rule_id is not None else (f"#{self.index}" if self.index is not None else "")
-        )
-        location = ":".join(part for part in (self.file, where, self.field) if part)
-        return f"{location}: {self.message}"
+        return f"{location(self.file, self.rule_id, self.index, self.field)}: {self.message}"
 
 
 class RuleSetLoad(BaseModel):
@@ -66,41 +64,15 @@ class RuleSetLoad(BaseModel):
         return self.ruleset is not None and not self.errors
 
 
-def _errors_from(exc: ValidationError, file: str, rule_id: str | None, index: int | None) -> list[RuleError]:
-    """Turn a pydantic validation error into rule errors with dotted field paths."""
-    found = []
-    for error in exc.errors(include_url=False):
-        parts = [str(part) for part in error["loc"]]
-        below = (error.get("ctx") or {}).get(FIELD_KEY)
-        if below:
-            parts.append(str(below))
-        field = ".".join(parts)
-        found.append(RuleError(file=file, rule_id=rule_id, index=index, field=field, message=error["msg"]))
-    return found
-
-
-def _read_yaml(path: Path, errors: list[RuleError]) -> dict[str, Any] | None:
-    """Parse one YAML file into a mapping; report and return None if it is unusable."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        errors.append(RuleError(file=path.name, message=f"cannot read YAML: {' '.join(str(exc).split())}"))
-        return None
-    if not isinstance(document, dict):
-        errors.append(RuleError(file=path.name, message="expected a mapping at the top level"))
-        return None
-    return document
-
-
 def _load_settings(root: Path, catalog: Catalog, errors: list[RuleError]) -> RuleSetSettings | None:
     """Read and validate the header file; None if it is missing or broken."""
-    document = _read_yaml(root / RULESET_FILE, errors)
+    document = read_mapping(root / RULESET_FILE, errors, RuleError, _NOT_A_MAPPING)
     if document is None:
         return None
     try:
         settings = RuleSetSettings.model_validate(document)
     except ValidationError as exc:
-        errors.extend(_errors_from(exc, RULESET_FILE, None, None))
+        errors.extend(located_errors(exc, FIELD_KEY, RuleError, file=RULESET_FILE))
         return None
     for field, message in check_settings(settings, catalog):
         errors.append(RuleError(file=RULESET_FILE, field=field, message=message))
@@ -111,7 +83,7 @@ def _load_theme(
     path: Path, settings: RuleSetSettings, catalog: Catalog, rules: dict[str, Rule], errors: list[RuleError]
 ) -> dict[str, Any]:
     """Validate one theme file's rules into ``rules``; return the file's other top-level keys."""
-    document = _read_yaml(path, errors)
+    document = read_mapping(path, errors, RuleError, _NOT_A_MAPPING)
     if document is None:
         return {}
     raw_rules = document.get("rules", [])
@@ -124,7 +96,9 @@ def _load_theme(
         try:
             rule = Rule.model_validate(raw)
         except ValidationError as exc:
-            errors.extend(_errors_from(exc, path.name, rule_id, index))
+            errors.extend(
+                located_errors(exc, FIELD_KEY, RuleError, file=path.name, rule_id=rule_id, index=index)
+            )
             continue
         if rule.id in rules:
             errors.append(

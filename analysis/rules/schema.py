@@ -7,6 +7,8 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from layers import yaml_model
+
 KEY_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
 RULE_ID_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
 
@@ -21,8 +23,7 @@ FIELD_KEY = "rule_field"
 
 def field_error(field: str, message: str) -> PydanticCustomError:
     """Build a validation error that names the offending field below the validated model."""
-    # The message travels in the context so braces in it are never taken as placeholders.
-    return PydanticCustomError("rule_field", "{message}", {FIELD_KEY: field, "message": message})
+    return yaml_model.field_error(FIELD_KEY, field, message)
 
 
 class Grade(StrEnum):

@@ -9,9 +9,10 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, Self
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
+
+from layers.yaml_model import field_error, located_errors, location, read_mapping
 
 DATA_DIR = Path(__file__).parent / "data"
 """Directory of the packaged catalog: one ``NN_group.yaml`` file per layer group."""
@@ -72,8 +73,7 @@ _STYLE_ALLOWED: dict[LayerKind, frozenset[str]] = {
 
 def _field_error(field: str, message: str) -> PydanticCustomError:
     """Build a validation error that names the offending field below the validated model."""
-    # The message is passed through the context so braces in it are never taken as placeholders.
-    return PydanticCustomError("catalog_field", "{message}", {_FIELD_KEY: field, "message": message})
+    return field_error(_FIELD_KEY, field, message)
 
 
 def _duplicates(values: Iterable[str]) -> list[str]:
@@ -313,9 +313,7 @@ class CatalogError(BaseModel):
 
     def __str__(self) -> str:
         """Format as ``file:code:field: message`` for logs."""
-        where = self.code if self.code is not None else (f"#{self.index}" if self.index is not None else "")
-        location = ":".join(part for part in (self.file, where, self.field) if part)
-        return f"{location}: {self.message}"
+        return f"{location(self.file, self.code, self.index, self.field)}: {self.message}"
 
 
 class CatalogLoad(BaseModel):
@@ -330,35 +328,16 @@ class CatalogLoad(BaseModel):
         return not self.errors
 
 
-def _errors_from(exc: ValidationError, file: str, code: str | None, index: int | None) -> list[CatalogError]:
-    """Turn a pydantic validation error into catalog errors with dotted field paths."""
-    found = []
-    for error in exc.errors(include_url=False):
-        parts = [str(part) for part in error["loc"]]
-        below = (error.get("ctx") or {}).get(_FIELD_KEY)
-        if below:
-            parts.append(str(below))
-        found.append(
-            CatalogError(file=file, code=code, index=index, field=".".join(parts), message=error["msg"])
-        )
-    return found
-
-
 def _read_group_file(path: Path, errors: list[CatalogError]) -> tuple[LayerGroup, list[Any]] | None:
     """Parse one group file into its header and raw layer entries; None if the file is unusable."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        errors.append(CatalogError(file=path.name, message=f"cannot read YAML: {' '.join(str(exc).split())}"))
-        return None
-    if not isinstance(document, dict):
-        errors.append(CatalogError(file=path.name, message="expected a mapping with id, names and layers"))
+    document = read_mapping(path, errors, CatalogError, "expected a mapping with id, names and layers")
+    if document is None:
         return None
     header = {key: value for key, value in document.items() if key != "layers"}
     try:
         group = LayerGroup.model_validate(header)
     except ValidationError as exc:
-        errors.extend(_errors_from(exc, path.name, None, None))
+        errors.extend(located_errors(exc, _FIELD_KEY, CatalogError, file=path.name))
         return None
     raw_layers = document.get("layers")
     if not isinstance(raw_layers, list):
@@ -378,7 +357,7 @@ def _validate_entry(
     try:
         entry = LayerEntry.model_validate(raw)
     except ValidationError as exc:
-        errors.extend(_errors_from(exc, file, code, index))
+        errors.extend(located_errors(exc, _FIELD_KEY, CatalogError, file=file, code=code, index=index))
         return None
     if entry.group != group_id:
         message = f"layer group {entry.group!r} does not match the file's group {group_id!r}"
