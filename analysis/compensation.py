@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import shapely
 from psycopg import Connection, sql
-from pydantic import BaseModel
 
+from analysis.compensation_model import Compensation, CompensationLine, UnpricedBuilding
 from analysis.findings import Finding
 from analysis.rules.model import RuleSet
 from analysis.snapshot import Snapshot
@@ -32,39 +32,6 @@ OWNERSHIP_LAYER = "cur_ownership"
 OWNERSHIP_ATTRIBUTE = "ownership"
 # cur_ownership codes → owner types of the price table.
 OWNER_TYPE_BY_CODE = {"10": "state", "30": "collective"}
-
-
-class CompensationLine(BaseModel):
-    """Buildings of one zone and one owner type, priced."""
-
-    zone: str
-    owner_type: str
-    owner_type_zh: str
-    buildings: int
-    floor_area_m2: float
-    unit_price: float
-    amount_yuan: float
-
-
-class UnpricedBuilding(BaseModel):
-    """A building the table cannot price, and why."""
-
-    fid: int
-    building_code: str | None
-    floor_area_m2: float
-    reason_zh: str
-    reason_en: str
-
-
-class Compensation(BaseModel):
-    """Estimated compensation of the demolition scope (a planning figure, not an assessed value)."""
-
-    total_yuan: float
-    unit: str
-    table_version: str
-    source_zh: str | None
-    lines: list[CompensationLine]
-    unpriced: list[UnpricedBuilding]
 
 
 def _number(value: Any) -> float:

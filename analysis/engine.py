@@ -24,75 +24,19 @@ import numpy as np
 import psycopg
 import shapely
 from psycopg import Connection, pq, sql
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
 from analysis.checkindex import GEOMETRIC, CheckedLayer, PerRules, checked_layers, per_rules
-from analysis.compensation import Compensation, estimate_compensation
+from analysis.compensation import estimate_compensation
 from analysis.findings import FeatureHit, Finding
 from analysis.footprint import Footprint
+from analysis.report import VERDICT_EN, VERDICT_ZH, Buildable, Demolition, NotCheckable, Report, Terrain
 from analysis.resident import ResidentIndex
 from analysis.rules.model import OutcomeCache, RuleOutcome, RuleSet
 from analysis.rules.schema import Grade, Rule, RuleKind
 from analysis.snapshot import Snapshot
 from analysis.terrain import slope_stats
 from layers.catalog.model import Catalog, LayerEntry, LayerKind
-
-VERDICT_ZH = {Grade.PROHIBITED: "不通过", Grade.CONDITIONAL: "有条件通过", None: "通过"}
-VERDICT_EN = {Grade.PROHIBITED: "rejected", Grade.CONDITIONAL: "conditionally approved", None: "approved"}
-
-
-class NotCheckable(BaseModel):
-    """A layer that cannot answer for this footprint: no data is never reported as no conflict."""
-
-    layer: str
-    layer_name_zh: str
-    reason_zh: str
-    reason_en: str
-
-
-class Terrain(BaseModel):
-    """Slope over the footprint, from the slope raster."""
-
-    mean_slope_deg: float
-    steep_share_pct: float
-    steep_area_m2: float
-
-
-class Demolition(BaseModel):
-    """What the footprint implies for demolition (征拆): it seeds the demolition ledger."""
-
-    buildings: int
-    floor_area_m2: float
-    households: int
-    collective_land_m2: float
-    state_land_m2: float
-    compensation: Compensation | None = None
-
-
-class Buildable(BaseModel):
-    """The footprint minus every prohibited overlap."""
-
-    area_m2: float
-    share_pct: float
-    geometry_wkt: str
-
-
-class Report(BaseModel):
-    """The pre-evaluation report."""
-
-    verdict: str
-    verdict_en: str
-    project_type: str
-    flags: list[str] = []
-    footprint_area_m2: float
-    findings: list[Finding]
-    not_checkable: list[NotCheckable]
-    layer_versions: dict[str, int]
-    rules_version: str
-    repairs: list[str]
-    terrain: Terrain | None
-    demolition: Demolition
-    buildable: Buildable
 
 
 class _Formatter(string.Formatter):

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from analysis.engine import Report
 from analysis.findings import Finding
+from analysis.report import Report
 
 # Overlaps and distances that differ by less than this are the same measurement.
 _TOLERANCE = 0.01

@@ -17,9 +17,9 @@ import shapely
 from psycopg import Connection, sql
 from pyproj import Transformer
 
-from analysis.engine import Report
 from analysis.folium_embed import local_map, text
 from analysis.print_page import PrintedPage, environment, render_page
+from analysis.report import Report
 from analysis.report_tables import COLUMNS, hit_rows
 from analysis.rules.model import RuleSet
 from analysis.rules.schema import Grade

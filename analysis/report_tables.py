@@ -8,8 +8,8 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from analysis.engine import Report
 from analysis.export_cells import append_row, csv_text
+from analysis.report import Report
 from analysis.rules.model import RuleSet
 from analysis.rules.schema import GRADE_LABELS_ZH
 

@@ -16,8 +16,9 @@ from typing import Any
 from psycopg import Connection
 from pydantic import BaseModel
 
-from analysis.engine import Report, evaluate
+from analysis.engine import evaluate
 from analysis.footprint import Footprint, parse_footprint
+from analysis.report import Report
 from analysis.resident import ResidentIndex
 from analysis.rules.model import RuleSet
 from analysis.rules.schema import Grade

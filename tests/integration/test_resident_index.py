@@ -21,8 +21,9 @@ from fastapi.testclient import TestClient
 
 from analysis import resident as resident_module
 from analysis.checkindex import catch_up
-from analysis.engine import Report, evaluate
+from analysis.engine import evaluate
 from analysis.footprint import Footprint
+from analysis.report import Report
 from analysis.resident import ResidentIndex
 from analysis.rules.loader import get_ruleset
 from app.settings import Settings

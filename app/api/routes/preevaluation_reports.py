@@ -9,8 +9,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from analysis.engine import Report
 from analysis.print_page import leaflet_inline
+from analysis.report import Report
 from analysis.report_html import StoredMeta, conflict_shapes, render_html
 from analysis.report_tables import hit_rows, to_csv, to_xlsx
 from analysis.rules.loader import get_ruleset

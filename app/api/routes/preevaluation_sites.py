@@ -17,8 +17,8 @@ from psycopg import Connection
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 
-from analysis.engine import Report
 from analysis.footprint import Footprint, parse_footprint
+from analysis.report import Report
 from analysis.rules.loader import get_ruleset
 from analysis.rules.model import RuleSet
 from analysis.sites import (

@@ -12,8 +12,9 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
-from analysis.engine import Report, evaluate
+from analysis.engine import evaluate
 from analysis.footprint import Footprint, parse_footprint
+from analysis.report import Report
 from analysis.report_diff import ReportChanges, compare
 from analysis.rules.loader import get_ruleset
 from app.audit.rules import fingerprint

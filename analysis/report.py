@@ -1,0 +1,71 @@
+"""The pre-evaluation report: its schema, as stored and served, and the verdict names.
+
+The engine (:mod:`analysis.engine`) fills it; the renderers (``report_html``, ``report_tables``), the
+comparison of two reports (``report_diff``) and site comparison (``sites``) read it. Stored reports are
+this model's JSON, so its fields and their order are a storage format.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from analysis.compensation_model import Compensation
+from analysis.findings import Finding
+from analysis.rules.schema import Grade
+
+VERDICT_ZH = {Grade.PROHIBITED: "不通过", Grade.CONDITIONAL: "有条件通过", None: "通过"}
+VERDICT_EN = {Grade.PROHIBITED: "rejected", Grade.CONDITIONAL: "conditionally approved", None: "approved"}
+
+
+class NotCheckable(BaseModel):
+    """A layer that cannot answer for this footprint: no data is never reported as no conflict."""
+
+    layer: str
+    layer_name_zh: str
+    reason_zh: str
+    reason_en: str
+
+
+class Terrain(BaseModel):
+    """Slope over the footprint, from the slope raster."""
+
+    mean_slope_deg: float
+    steep_share_pct: float
+    steep_area_m2: float
+
+
+class Demolition(BaseModel):
+    """What the footprint implies for demolition (征拆): it seeds the demolition ledger."""
+
+    buildings: int
+    floor_area_m2: float
+    households: int
+    collective_land_m2: float
+    state_land_m2: float
+    compensation: Compensation | None = None
+
+
+class Buildable(BaseModel):
+    """The footprint minus every prohibited overlap."""
+
+    area_m2: float
+    share_pct: float
+    geometry_wkt: str
+
+
+class Report(BaseModel):
+    """The pre-evaluation report."""
+
+    verdict: str
+    verdict_en: str
+    project_type: str
+    flags: list[str] = []
+    footprint_area_m2: float
+    findings: list[Finding]
+    not_checkable: list[NotCheckable]
+    layer_versions: dict[str, int]
+    rules_version: str
+    repairs: list[str]
+    terrain: Terrain | None
+    demolition: Demolition
+    buildable: Buildable
