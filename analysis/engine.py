@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import operator
-import select
 import string
 import threading
 from collections.abc import Collection
@@ -18,18 +17,25 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
-import psycopg
 import shapely
-from psycopg import Connection, pq, sql
+from psycopg import Connection, sql
 from pydantic import TypeAdapter
 
 from analysis.checkindex import GEOMETRIC, CheckedLayer, PerRules, checked_layers, per_rules
 from analysis.compensation import estimate_compensation
 from analysis.findings import FeatureHit, Finding
 from analysis.footprint import Footprint
+from analysis.layer_states import (
+    NO_DATABASE,
+    CurrentVersions,
+    LayerState,
+    LayerStates,
+    NeedsDatabase,
+    read_current,
+)
 from analysis.report import VERDICT_EN, VERDICT_ZH, Buildable, Demolition, NotCheckable, Report, Terrain
 from analysis.resident import ResidentIndex
 from analysis.rules.model import OutcomeCache, RuleOutcome, RuleSet
@@ -302,33 +308,32 @@ def evaluate(
     """
     args = (footprint, project_type, catalog, ruleset, flags, today or date.today(), data_dir, resident)
     if resident is None:
-        return _evaluate(conn, _States(conn.execute(_STATE_SQL).fetchall()), *args)
+        return _evaluate(conn, LayerStates.read(conn), *args)
     last = resident.last_states
     # Running ahead pays only when the layers are in memory (else the database is needed anyway).
-    asked = _CurrentVersions.ask(conn) if last is not None and resident.snapshot is not None else None
+    asked = CurrentVersions.ask(conn) if last is not None and resident.snapshot is not None else None
     if asked is None or last is None:
-        row = conn.execute(_CURRENT_SQL).fetchone()
-        current = row[0] if row and row[0] else ""
+        current = read_current(conn)
     else:
         report = None
         try:
             # Anything that needs the database (a layer not held in memory, a version not seen yet)
             # gives up here and waits for the answer below.
-            report = _evaluate(_NO_DATABASE, last, *args)
-        except _NeedsDatabase:
+            report = _evaluate(NO_DATABASE, last, *args)
+        except NeedsDatabase:
             pass
         finally:
             current = asked.answer()
         if report is not None and current == last.current:
             return report
-    states = _resident_states(conn, resident, current)
+    states = resident.states(conn, current)
     resident.last_states = states
     return _evaluate(conn, states, *args)
 
 
 def _evaluate(
     conn: Connection[Any],
-    states: _States,
+    states: LayerStates,
     footprint: Footprint,
     project_type: str,
     catalog: Catalog,
@@ -364,12 +369,12 @@ def _evaluate(
             )
             continue
         plans[entry.code] = plan
-        if snapshot is not None and snapshot.versions.get(entry.code) == current[0]:
+        if snapshot is not None and snapshot.versions.get(entry.code) == current.version_id:
             held[entry.code] = plan.measure[0]
-        elif current[3]:
+        elif current.indexed:
             indexed.append(layer)
         else:
-            fallback.append((layer, current[0]))
+            fallback.append((layer, current.version_id))
     if resident is not None and (indexed or fallback):
         resident.request_refresh()
     candidates = _gather(conn, fp, plans, indexed, fallback, state, snapshot, held)
@@ -412,7 +417,7 @@ def _gather(
     plans: dict[str, _LayerPlan],
     indexed: list[CheckedLayer],
     fallback: list[tuple[CheckedLayer, int]],
-    state: dict[str, Any],
+    state: dict[str, LayerState],
     snapshot: Snapshot | None,
     held: dict[str, float],
 ) -> dict[tuple[str, int], _Candidate]:
@@ -466,7 +471,7 @@ def _candidates_found(
     fp: shapely.Geometry,
     indexed: list[CheckedLayer],
     fallback: list[tuple[CheckedLayer, int]],
-    state: dict[str, Any],
+    state: dict[str, LayerState],
 ) -> list[Any]:
     """The candidate rows, all read from the versions the report records (``state``).
 
@@ -478,126 +483,14 @@ def _candidates_found(
     found = conn.execute(_candidates_query(conn, indexed, fallback), box, binary=True).fetchall()
     held = next((row[2] for row in found if row[0] is None), None) or {}
     rows = [row for row in found if row[0] is not None]
-    moved = [layer for layer in indexed if held.get(layer.entry.code) != state[layer.entry.code][0]]
+    moved = [layer for layer in indexed if held.get(layer.entry.code) != state[layer.entry.code].version_id]
     if not moved:
         return rows
     codes = {layer.entry.code for layer in moved}
-    again = [(layer, state[layer.entry.code][0]) for layer in moved]
+    again = [(layer, state[layer.entry.code].version_id) for layer in moved]
     rows = [row for row in rows if row[0] not in codes]
     rows += conn.execute(_candidates_query(conn, [], again), box, binary=True).fetchall()
     return rows
-
-
-class _States:
-    """The layer states a check runs on, from rows of ``_STATE_SQL``: per layer with a current version,
-    its code, version id, number, extent (four values), whether the check index holds it, raster path.
-    Read-only once made (checks on several threads share the last one)."""
-
-    __slots__ = ("by_layer", "current", "ids", "numbers", "rasters")
-
-    def __init__(self, rows: list[tuple[Any, ...]], current: str = "") -> None:
-        # The text of ``_CURRENT_SQL`` these states were read for ("" when read by ``_STATE_SQL``).
-        self.current = current
-        self.by_layer: dict[str, tuple[int, int, tuple[float, float, float, float] | None, bool | None]] = {
-            code: (version, number, (x0, y0, x1, y1) if x0 is not None else None, indexed)
-            for code, version, number, x0, y0, x1, y1, indexed, _ in rows
-        }
-        self.rasters: dict[str, str] = {row[0]: row[8] for row in rows if row[8]}
-        self.numbers = {code: values[1] for code, values in self.by_layer.items()}
-        self.ids = {code: values[0] for code, values in self.by_layer.items()}
-
-
-def _resident_states(conn: Connection[Any], resident: ResidentIndex, current: str) -> _States:
-    """The layer states of ``current`` (the text of ``_CURRENT_SQL``). A version's number, extent and
-    raster never change once it is current, so only the current version ids are read per check; the
-    rest comes from the index's cache of version details."""
-    layers = []
-    for item in current.split(",") if current else []:
-        code, version, indexed = item.split(" ")
-        layers.append((code, int(version), {"t": True, "f": False}.get(indexed)))
-    details = resident.version_details(conn, [version for _, version, _ in layers])
-    rows = [
-        (code, version, *details[version][:5], indexed, details[version][5])
-        for code, version, indexed in layers
-    ]
-    return _States(rows, current)
-
-
-# Per layer with data, in code order: its code, current version id and whether the check index holds
-# that version (t, f, or n without an index row), as one text a check compares with the last one.
-# Layer codes are identifiers ([a-z0-9_]), so spaces and commas separate safely.
-_CURRENT_SQL = (
-    "SELECT string_agg(l.code || ' ' || l.current_version || ' ' ||"
-    " CASE WHEN s.version_id IS NULL THEN 'n' WHEN s.version_id = l.current_version THEN 't' ELSE 'f' END,"
-    " ',' ORDER BY l.code) FROM basemap.layer l"
-    " LEFT JOIN basemap.check_state s ON s.layer_code = l.code WHERE l.current_version IS NOT NULL"
-)
-
-
-class _NeedsDatabase(Exception):
-    """A check run ahead of its layer states met something only the database can answer."""
-
-
-class _NoDatabase:
-    """Stands for the connection while the layer states are on their way: any use of it gives up."""
-
-    def __getattr__(self, name: str) -> Any:
-        raise _NeedsDatabase(name)
-
-
-_NO_DATABASE = cast(Connection[Any], _NoDatabase())
-
-
-class _CurrentVersions:
-    """``_CURRENT_SQL`` sent on the connection without waiting for its answer (libpq's asynchronous
-    calls, under psycopg): the check goes on meanwhile, and :meth:`answer` waits for the rows."""
-
-    def __init__(self, pgconn: Any) -> None:
-        self._pgconn = pgconn
-
-    @classmethod
-    def ask(cls, conn: Connection[Any]) -> _CurrentVersions | None:
-        """Send the query; None when the connection is not idle (then the caller asks the usual way)."""
-        pgconn = conn.pgconn
-        if (
-            conn.closed
-            or pgconn.pipeline_status != pq.PipelineStatus.OFF
-            or pgconn.transaction_status not in (pq.TransactionStatus.IDLE, pq.TransactionStatus.INTRANS)
-        ):
-            return None
-        pgconn.send_query(_CURRENT_SQL.encode())
-        while pgconn.flush():  # a non-blocking connection may take the query in more than one go
-            select.select([], [pgconn.socket], [])
-        return cls(pgconn)
-
-    def answer(self) -> str:
-        """The text of ``_CURRENT_SQL``; a database error is raised as psycopg's."""
-        pgconn = self._pgconn
-        pgconn.consume_input()
-        while pgconn.is_busy():
-            select.select([pgconn.socket], [], [])
-            pgconn.consume_input()
-        results = []
-        while (result := pgconn.get_result()) is not None:
-            results.append(result)
-        (result,) = results
-        if result.status != pq.ExecStatus.TUPLES_OK:
-            sqlstate = result.error_field(pq.DiagnosticField.SQLSTATE)
-            try:
-                error = psycopg.errors.lookup(sqlstate.decode()) if sqlstate else psycopg.DatabaseError
-            except KeyError:
-                error = psycopg.DatabaseError
-            raise error(result.error_message.decode(errors="replace"))
-        value = result.get_value(0, 0) if result.ntuples else None
-        return value.decode() if value else ""
-
-
-_STATE_SQL = (
-    "SELECT l.code, v.id, v.number, ST_XMin(v.extent), ST_YMin(v.extent), ST_XMax(v.extent),"
-    " ST_YMax(v.extent), s.version_id = v.id, v.raster_path"
-    " FROM basemap.layer l JOIN basemap.layer_version v ON v.id = l.current_version"
-    " LEFT JOIN basemap.check_state s ON s.layer_code = l.code ORDER BY l.code"
-)
 
 
 def _grade(
@@ -789,7 +682,7 @@ def _buildable(fp: shapely.Geometry, prohibited: list[shapely.Geometry]) -> Buil
 
 def _unavailable(
     entry: LayerEntry,
-    state: tuple[int, int, tuple[float, float, float, float] | None, bool | None] | None,
+    state: LayerState | None,
     fp: shapely.Geometry,
     bounds: tuple[float, float, float, float],
     max_age: int,
@@ -801,7 +694,7 @@ def _unavailable(
         return "图层无数据", "the layer has no data"
     if (today - entry.vintage).days > max_age:
         return f"图层现势性过期（{entry.vintage}）", f"the layer is out of date ({entry.vintage})"
-    extent = state[2]
+    extent = state.extent
     # A layer whose data lies nowhere near the footprint cannot say "no conflict" about it.
     if extent is None:
         return "图层数据未覆盖用地范围", "the layer does not cover the footprint"

@@ -28,6 +28,7 @@ import shapely
 from psycopg import Connection, sql
 
 from analysis.compensation import BUILDING_LAYER
+from analysis.layer_states import LayerStates, VersionDetails
 from analysis.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -90,22 +91,28 @@ class ResidentIndex:
         self._thread: threading.Thread | None = None
         self._asked = -REFRESH_INTERVAL_S
         self._closed = budget_mb <= 0
-        self._versions: dict[int, tuple[Any, ...]] = {}
-        # The layer states the last check met (engine._States): the next check runs on them while it
-        # asks for the current ones (see engine.evaluate).
-        self.last_states: Any = None
+        self._versions: dict[int, VersionDetails] = {}
+        # The layer states the last check met: the next check runs on them while it asks for the
+        # current ones (see engine.evaluate).
+        self.last_states: LayerStates | None = None
 
-    def version_details(self, conn: Connection[Any], ids: list[int]) -> dict[int, tuple[Any, ...]]:
+    def states(self, conn: Connection[Any], current: str) -> LayerStates:
+        """The layer states of ``current`` (the text of ``CURRENT_SQL``): only the current version ids
+        are read per check, the rest comes from the cache of version details."""
+        return LayerStates.of_current(current, lambda ids: self.version_details(conn, ids))
+
+    def version_details(self, conn: Connection[Any], ids: list[int]) -> dict[int, VersionDetails]:
         """Number, extent (xmin, ymin, xmax, ymax; None without one) and raster path of each layer
         version in ``ids``, read once per version: none of them changes once a version is current."""
         missing = [i for i in ids if i not in self._versions]
         if missing:
-            for row in conn.execute(
+            for version, number, x0, y0, x1, y1, raster_path in conn.execute(
                 "SELECT id, number, ST_XMin(extent), ST_YMin(extent), ST_XMax(extent), ST_YMax(extent),"
                 " raster_path FROM basemap.layer_version WHERE id = ANY(%s)",
                 (missing,),
             ):
-                self._versions[row[0]] = tuple(row[1:])
+                extent = (x0, y0, x1, y1) if x0 is not None else None
+                self._versions[version] = VersionDetails(number, extent, raster_path)
         return self._versions
 
     def request_refresh(self) -> None:
