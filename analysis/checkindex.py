@@ -12,28 +12,14 @@ next catch-up (``duogui setup`` runs one).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from psycopg import Connection, sql
 
-from analysis.rules.model import RuleSet
-from analysis.rules.schema import RuleKind
-from layers.catalog.model import Catalog, LayerEntry, LayerKind
+from analysis.checkplan import CheckedLayer, CheckPlan
 
 log = logging.getLogger(__name__)
-
-# Rules measured against the footprint's geometry (terrain rules read the slope raster instead).
-GEOMETRIC = (RuleKind.OVERLAP, RuleKind.SETBACK, RuleKind.COMPATIBILITY, RuleKind.DEMOLITION)
-
-
-@dataclass(frozen=True)
-class CheckedLayer:
-    """A layer some geometric rule reads, and how far from the footprint its rules look."""
-
-    entry: LayerEntry
-    reach_m: float
 
 
 @dataclass(frozen=True)
@@ -46,47 +32,10 @@ class Switch:
     stale_reports: int
 
 
-T = TypeVar("T")
-PerRules = dict[tuple[int, int], tuple[Catalog, RuleSet, T]]
-
-
-def per_rules(cache: PerRules[T], catalog: Catalog, ruleset: RuleSet, build: Callable[[], T]) -> T:
-    """``build()`` once per catalog and rule set (the objects themselves), remembered in ``cache``."""
-    key = (id(catalog), id(ruleset))
-    cached = cache.get(key)
-    # The objects are kept in the entry, so an id cannot be reused by another catalog or rule set.
-    if cached is not None and cached[0] is catalog and cached[1] is ruleset:
-        return cached[2]
-    value = build()
-    if len(cache) > 8:
-        cache.clear()
-    cache[key] = (catalog, ruleset, value)
-    return value
-
-
-_CHECKED: PerRules[list[CheckedLayer]] = {}
-
-
-def checked_layers(catalog: Catalog, ruleset: RuleSet) -> list[CheckedLayer]:
-    """The vector pre-evaluation layers with at least one geometric rule, in catalog order (cached)."""
-
-    def build() -> list[CheckedLayer]:
-        out = []
-        for entry in catalog.pre_evaluation_layers():
-            rules = [r for r in ruleset.rules_for_layer(entry.code) if r.kind in GEOMETRIC]
-            if rules and entry.kind is not LayerKind.RASTER:
-                out.append(CheckedLayer(entry, float(max([r.distance_m or 0.0 for r in rules] + [0.0]))))
-        return out
-
-    return per_rules(_CHECKED, catalog, ruleset, build)
-
-
-def catch_up(
-    conn: Connection[Any], catalog: Catalog, ruleset: RuleSet, codes: list[str] | None = None
-) -> list[Switch]:
-    """Bring the check index up to the current versions (of ``codes``, or every checked layer)."""
+def catch_up(conn: Connection[Any], plan: CheckPlan, codes: list[str] | None = None) -> list[Switch]:
+    """Bring the check index up to the current versions (of ``codes``, or every layer ``plan`` checks)."""
     switches = []
-    for layer in checked_layers(catalog, ruleset):
+    for layer in plan.checked_layers:
         if codes is not None and layer.entry.code not in codes:
             continue
         with conn.transaction():
@@ -152,10 +101,10 @@ def _exists(conn: Connection[Any], table: str) -> bool:
     return bool(row and row[0])
 
 
-def catch_up_later(pool: Any, catalog: Catalog, ruleset: RuleSet, codes: list[str]) -> None:
+def catch_up_later(pool: Any, plan: CheckPlan, codes: list[str]) -> None:
     """Background form of :func:`catch_up` for a request that has switched versions (own connection)."""
     try:
         with pool.connection() as conn:
-            catch_up(conn, catalog, ruleset, codes)
+            catch_up(conn, plan, codes)
     except Exception:  # noqa: BLE001 - the next catch-up retries; the engine falls back meanwhile
         log.exception("check index catch-up failed for %s; it is retried by the next one", codes)

@@ -1,19 +1,18 @@
 """The pre-evaluation engine: a footprint against every pre-evaluation layer, graded by the rule set.
 
-Framework-agnostic: it takes a connection, a checked footprint and a project type, and returns a typed
-report (the API, the CLI and batch jobs share it). This slice covers overlap and setback rules, sliver
-tolerance, not-checkable layers and the verdict; compatibility, demolition and terrain come next.
+Framework-agnostic: it takes a connection, a checked footprint, a project type and the compiled rules
+(:class:`~analysis.checkplan.CheckPlan`), and returns a typed report (:mod:`analysis.report`); the API,
+the CLI and batch jobs share it. A check reads the layer states (:mod:`analysis.layer_states`), gathers
+the parts within reach from memory (:mod:`analysis.resident`) or the database
+(:mod:`analysis.candidates`), measures them here (:func:`_measure`, one function for both paths) and
+grades every feature by its layer's rules; terrain, demolition and compensation have their own modules.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import operator
-import string
-import threading
 from collections.abc import Collection
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -21,11 +20,13 @@ from typing import Any
 
 import numpy as np
 import shapely
-from psycopg import Connection, sql
+from psycopg import Connection
 from pydantic import TypeAdapter
 
-from analysis.checkindex import GEOMETRIC, CheckedLayer, PerRules, checked_layers, per_rules
-from analysis.compensation import estimate_compensation
+from analysis import overlay
+from analysis.candidates import candidates_found
+from analysis.checkplan import CheckedLayer, CheckPlan, LayerPlan
+from analysis.demolition import demolition
 from analysis.findings import FeatureHit, Finding
 from analysis.footprint import Footprint
 from analysis.layer_states import (
@@ -35,124 +36,16 @@ from analysis.layer_states import (
     LayerStates,
     NeedsDatabase,
     read_current,
+    unavailable,
 )
-from analysis.report import VERDICT_EN, VERDICT_ZH, Buildable, Demolition, NotCheckable, Report, Terrain
+from analysis.messages import labelled, new_finding
+from analysis.report import VERDICT_EN, VERDICT_ZH, Buildable, NotCheckable, Report
 from analysis.resident import ResidentIndex
-from analysis.rules.model import OutcomeCache, RuleOutcome, RuleSet
-from analysis.rules.schema import Grade, Rule, RuleKind
+from analysis.rules.model import OutcomeCache
+from analysis.rules.schema import Grade
 from analysis.snapshot import Snapshot
-from analysis.terrain import slope_stats
-from layers.catalog.model import Catalog, LayerEntry, LayerKind
-
-
-class _Formatter(string.Formatter):
-    """Message templates: unknown placeholders stay visible instead of failing."""
-
-    def get_value(self, key: int | str, args: Any, kwargs: Any) -> Any:
-        if isinstance(key, str) and key not in kwargs:
-            return "{" + key + "}"
-        return super().get_value(key, args, kwargs)
-
-    def format_field(self, value: Any, format_spec: str) -> Any:
-        try:
-            return super().format_field(value, format_spec)
-        except (ValueError, TypeError):
-            return str(value)
-
-
-_FORMAT = _Formatter()
-
-
-class _Visible(dict[str, Any]):
-    """Values for a message template: an unknown placeholder stays visible as ``{name}``."""
-
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-def _message(template: str, values: dict[str, Any]) -> str:
-    """Fill a message template; the fast C path first, the tolerant formatter for odd values."""
-    try:
-        return template.format_map(_Visible(values))
-    except (ValueError, TypeError, IndexError, AttributeError, KeyError):
-        return _FORMAT.format(template, **values)
-
-
-def _code_labels(entry: LayerEntry, english: bool = False) -> list[tuple[str, dict[str, str]]]:
-    """The layer's coded attributes with the Chinese (or English) label of each code value."""
-    coded = [
-        (attr.name, {c.value: c.label_en if english else c.label_zh for c in attr.codes or []})
-        for attr in entry.attributes
-    ]
-    return [(name, labels) for name, labels in coded if labels]
-
-
-def _labelled(code_labels: list[tuple[str, dict[str, str]]], props: dict[str, Any]) -> dict[str, Any]:
-    """Attribute values with code values replaced by their labels (for messages)."""
-    out = dict(props)
-    for name, labels in code_labels:
-        if name in out and str(out[name]) in labels:
-            out[name] = labels[str(out[name])]
-    return out
-
-
-def _candidates_sql(indexed: list[CheckedLayer], fallback: list[tuple[CheckedLayer, int]]) -> sql.Composed:
-    """One statement: every feature part whose box comes within its layer's reach of the footprint's box.
-
-    Layers the check index holds at their current version are one probe of ``basemap.check_part``;
-    the others (just switched, not yet caught up) are read from their version tables. Each row:
-    layer code, fid, attributes and the whole part (WKB). The exact tests and the clipping are done
-    by :func:`_measure`, once per part, on geometries decoded once (a server-side overlay converted
-    each part to GEOS again for every function it went through).
-    """
-    box = sql.SQL("ST_MakeEnvelope(%(x0)s - {r}, %(y0)s - {r}, %(x1)s + {r}, %(y1)s + {r}, 4547)")
-    statements = []
-    if indexed:
-        statements.append(
-            sql.SQL(
-                # One index probe with the largest reach; the per-layer reach is applied to what it
-                # found (materialised, so the planner cannot turn it back into one probe per layer).
-                "(WITH c AS MATERIALIZED (SELECT layer_code, fid, props, geom FROM basemap.check_part "
-                "WHERE geom && {widest}) "
-                "SELECT c.layer_code, c.fid, c.props, ST_AsBinary(c.geom) FROM c "
-                "JOIN unnest({codes}::text[], {reaches}::float8[]) r(code, reach) ON r.code = c.layer_code "
-                "WHERE c.geom && {own})"
-            ).format(
-                widest=box.format(r=sql.Literal(max(_reach(layer) for layer in indexed))),
-                own=box.format(r=sql.SQL("r.reach")),
-                codes=sql.Literal([layer.entry.code for layer in indexed]),
-                reaches=sql.Literal([_reach(layer) for layer in indexed]),
-            )
-        )
-    for layer, version in fallback:
-        statements.append(
-            sql.SQL(
-                "(SELECT {code}::text, t.fid, t.props, ST_AsBinary(t.geom) "
-                "FROM (SELECT fid, props, geom FROM {f} WHERE vertices <= 256 UNION ALL "
-                "SELECT p.fid, f.props, p.geom FROM {p} p JOIN {f} f USING (fid)) t WHERE t.geom && {box})"
-            ).format(
-                code=sql.Literal(layer.entry.code),
-                f=sql.Identifier("basemap", f"f_{version}"),
-                p=sql.Identifier("basemap", f"p_{version}"),
-                box=box.format(r=sql.Literal(_reach(layer))),
-            )
-        )
-    if indexed:
-        # The versions the index held when it was read, in the same snapshot as the parts: a catch-up
-        # between the state query and this one would otherwise mix versions (see :func:`evaluate`).
-        statements.append(
-            sql.SQL(
-                "(SELECT NULL, NULL, (SELECT jsonb_object_agg(layer_code, version_id) "
-                "FROM basemap.check_state WHERE layer_code = ANY({codes})), NULL)"
-            ).format(codes=sql.Literal([layer.entry.code for layer in indexed]))
-        )
-    return sql.SQL(" UNION ALL ").join(statements)
-
-
-def _reach(layer: CheckedLayer) -> float:
-    """How far from the footprint a part of the layer can matter: its widest rule, plus the tolerance
-    with which a setback at exactly its distance counts."""
-    return layer.reach_m + SETBACK_TOLERANCE_M if layer.reach_m > 0 else 0.0
+from analysis.terrain import grade_terrain
+from layers.catalog.model import LayerKind
 
 
 def _measure(
@@ -180,33 +73,8 @@ def _measure(
     overlaps = np.full(len(parts), None, dtype=object)
     overlaps[inside] = parts[inside]
     if across.any():
-        overlaps[across] = _overlay(parts[across], fp)
+        overlaps[across] = overlay.intersection(parts[across], fp)
     return keep, overlaps.tolist(), distance
-
-
-# The overlay of the parts across the footprint's edge is most of a check's geometry work. shapely
-# releases the interpreter lock while GEOS runs, so a second thread halves it on an idle machine. The
-# helper takes half of a check's overlay only when it is free: under load a check never waits for
-# another check's half, it does its own overlay whole.
-OVERLAY_SPLIT_MIN = 16  # fewer parts: the hand-over (~50 µs) costs more than it saves
-_overlay_helper: ThreadPoolExecutor | None = None
-_overlay_free = threading.Semaphore(1)
-
-
-def _overlay(parts: Any, fp: shapely.Geometry) -> Any:
-    """``shapely.intersection(parts, fp)``, half of it on the helper thread when that one is free."""
-    global _overlay_helper
-    if len(parts) < OVERLAY_SPLIT_MIN or not _overlay_free.acquire(blocking=False):
-        return shapely.intersection(parts, fp)
-    try:
-        if _overlay_helper is None:
-            _overlay_helper = ThreadPoolExecutor(1, thread_name_prefix="preeval-overlay")
-        half = len(parts) // 2
-        other = _overlay_helper.submit(shapely.intersection, parts[half:].copy(), fp)
-        mine = shapely.intersection(parts[:half].copy(), fp)
-        return np.concatenate([mine, other.result()])
-    finally:
-        _overlay_free.release()
 
 
 @dataclass
@@ -225,74 +93,12 @@ class _Candidate:
         return shapely.union_all(sorted(self.pieces, key=lambda g: (*g.bounds, g.area, g.wkb)))
 
 
-@dataclass(frozen=True)
-class _LayerPlan:
-    """What the engine needs of one checked layer that does not change between checks."""
-
-    layer: CheckedLayer
-    # The layer's overlap and setback rules in file order, each with its reach (None: must overlap).
-    tests: list[tuple[Rule, float | None]]
-    max_age_days: int
-    code_labels: list[tuple[str, dict[str, str]]]
-    code_labels_en: list[tuple[str, dict[str, str]]]
-    # (reach of its parts, area layer): what :func:`_measure` needs of each part of the layer.
-    measure: tuple[float, bool]
-
-
-_PLANS: PerRules[list[_LayerPlan]] = {}
-
-
-def _layer_plans(catalog: Catalog, ruleset: RuleSet) -> list[_LayerPlan]:
-    """The checked layers with their rules and age limit (cached per catalog and rule set)."""
-
-    def build() -> list[_LayerPlan]:
-        plans = []
-        for layer in checked_layers(catalog, ruleset):
-            rules = ruleset.rules_for_layer(layer.entry.code)
-            tests: list[tuple[Rule, float | None]] = []
-            for rule in rules:
-                if rule.kind in _AREA_KINDS:
-                    tests.append((rule, None))
-                elif rule.kind is RuleKind.SETBACK and rule.distance_m is not None:
-                    tests.append((rule, rule.distance_m + SETBACK_TOLERANCE_M))
-            ages = [r.max_age_days for r in rules if r.kind in GEOMETRIC and r.max_age_days]
-            max_age = min(ages + [layer.entry.max_age_days or 10**9])
-            measure = (_reach(layer), layer.entry.kind is LayerKind.AREA)
-            labels = (_code_labels(layer.entry), _code_labels(layer.entry, english=True))
-            plans.append(_LayerPlan(layer, tests, max_age, *labels, measure))
-        return plans
-
-    return per_rules(_PLANS, catalog, ruleset, build)
-
-
-_QUERIES: dict[tuple[Any, ...], tuple[list[CheckedLayer], list[tuple[CheckedLayer, int]], bytes]] = {}
-
-
-def _candidates_query(
-    conn: Connection[Any], indexed: list[CheckedLayer], fallback: list[tuple[CheckedLayer, int]]
-) -> bytes:
-    """:func:`_candidates_sql` rendered once per set of layers (it is the same text check after check)."""
-    # The layers are the cached objects of checked_layers; they are kept in the entry, so an id
-    # cannot be reused by another layer while the entry exists.
-    key = (*map(id, indexed), None, *[(id(layer), version) for layer, version in fallback])
-    cached = _QUERIES.get(key)
-    if cached is not None and all(map(operator.is_, cached[0], indexed)):
-        if all(a is b for (a, _), (b, _) in zip(cached[1], fallback, strict=True)):
-            return cached[2]
-    if len(_QUERIES) > 64:
-        _QUERIES.clear()
-    query = _candidates_sql(indexed, fallback).as_bytes(conn)
-    _QUERIES[key] = (list(indexed), list(fallback), query)
-    return query
-
-
 def evaluate(
     conn: Connection[Any],
     footprint: Footprint,
     project_type: str,
     *,
-    catalog: Catalog,
-    ruleset: RuleSet,
+    plan: CheckPlan,
     flags: Collection[str] = (),
     today: date | None = None,
     data_dir: Path | None = None,
@@ -306,7 +112,7 @@ def evaluate(
     check met: when they are still current (nearly always) that is the report; otherwise it is done
     again on the current ones. Either way the report is the one of the current versions.
     """
-    args = (footprint, project_type, catalog, ruleset, flags, today or date.today(), data_dir, resident)
+    args = (footprint, project_type, plan, flags, today or date.today(), data_dir, resident)
     if resident is None:
         return _evaluate(conn, LayerStates.read(conn), *args)
     last = resident.last_states
@@ -336,8 +142,7 @@ def _evaluate(
     states: LayerStates,
     footprint: Footprint,
     project_type: str,
-    catalog: Catalog,
-    ruleset: RuleSet,
+    plan: CheckPlan,
     flags: Collection[str],
     today: date,
     data_dir: Path | None,
@@ -349,15 +154,15 @@ def _evaluate(
     not_checkable: list[NotCheckable] = []
     indexed: list[CheckedLayer] = []
     fallback: list[tuple[CheckedLayer, int]] = []
-    plans: dict[str, _LayerPlan] = {}
+    plans: dict[str, LayerPlan] = {}
     held: dict[str, float] = {}
     snapshot = resident.snapshot if resident is not None else None
     bounds = fp.bounds
-    for plan in _layer_plans(catalog, ruleset):
-        layer = plan.layer
+    for layer_plan in plan.layer_plans:
+        layer = layer_plan.layer
         entry = layer.entry
         current = state.get(entry.code)
-        reason = _unavailable(entry, current, fp, bounds, plan.max_age_days, today, layer.reach_m)
+        reason = unavailable(entry, current, fp, bounds, layer_plan.max_age_days, today, layer.reach_m)
         if reason or current is None:
             not_checkable.append(
                 NotCheckable(
@@ -368,25 +173,25 @@ def _evaluate(
                 )
             )
             continue
-        plans[entry.code] = plan
+        plans[entry.code] = layer_plan
         if snapshot is not None and snapshot.versions.get(entry.code) == current.version_id:
-            held[entry.code] = plan.measure[0]
+            held[entry.code] = layer_plan.measure[0]
         elif current.indexed:
             indexed.append(layer)
         else:
             fallback.append((layer, current.version_id))
     if resident is not None and (indexed or fallback):
         resident.request_refresh()
-    candidates = _gather(conn, fp, plans, indexed, fallback, state, snapshot, held)
+    candidates = _gather(conn, plan, fp, plans, indexed, fallback, state, snapshot, held)
     findings: dict[str, Finding] = {}
     prohibited: list[shapely.Geometry] = []
-    _grade(findings, sorted(candidates.items()), plans, ruleset, project_type, frozenset(flags), prohibited)
+    _grade(findings, sorted(candidates.items()), plans, plan, project_type, frozenset(flags), prohibited)
     for finding in findings.values():
         if finding.overlap_m2 is not None:
             finding.share_pct = round(100 * finding.overlap_m2 / footprint.area_m2, 4)
             finding.overlap_m2 = float(finding.overlap_m2)
-    terrain = _terrain(
-        states.rasters, footprint, project_type, catalog, ruleset, flags, data_dir, findings, not_checkable
+    terrain = grade_terrain(
+        states.rasters, footprint, project_type, plan, flags, data_dir, findings, not_checkable
     )
     ordered = sorted(findings.values(), key=lambda f: (_SEVERITY[f.grade], f.layer, f.rule_id))
     worst = next(
@@ -401,20 +206,19 @@ def _evaluate(
         findings=ordered,
         not_checkable=not_checkable,
         layer_versions=dict(states.numbers),
-        rules_version=ruleset.version,
+        rules_version=plan.ruleset.version,
         repairs=footprint.repairs,
         terrain=terrain,
-        demolition=_demolition(findings).model_copy(
-            update={"compensation": estimate_compensation(conn, findings, ruleset, states.ids, snapshot)}
-        ),
+        demolition=demolition(conn, findings, plan.ruleset, states.ids, snapshot),
         buildable=_buildable(fp, prohibited),
     )
 
 
 def _gather(
     conn: Connection[Any],
+    plan: CheckPlan,
     fp: shapely.Geometry,
-    plans: dict[str, _LayerPlan],
+    plans: dict[str, LayerPlan],
     indexed: list[CheckedLayer],
     fallback: list[tuple[CheckedLayer, int]],
     state: dict[str, LayerState],
@@ -426,7 +230,7 @@ def _gather(
     Parts come from memory (``held`` layers of ``snapshot``) and from the database (the others); both
     go through the same :func:`_measure`, so the path does not change the answer.
     """
-    found = _candidates_found(conn, fp, indexed, fallback, state) if indexed or fallback else []
+    found = candidates_found(conn, plan, fp, indexed, fallback, state) if indexed or fallback else []
     codes = [row[0] for row in found]
     fids = [row[1] for row in found]
     attributes: list[Any] = [row[2] for row in found]
@@ -466,38 +270,11 @@ def _gather(
     return candidates
 
 
-def _candidates_found(
-    conn: Connection[Any],
-    fp: shapely.Geometry,
-    indexed: list[CheckedLayer],
-    fallback: list[tuple[CheckedLayer, int]],
-    state: dict[str, LayerState],
-) -> list[Any]:
-    """The candidate rows, all read from the versions the report records (``state``).
-
-    The index may have caught up with a newer version after the state was read; such layers are read
-    again from their recorded version's tables, so the report never mixes versions.
-    """
-    x0, y0, x1, y1 = fp.bounds
-    box = {"x0": x0, "y0": y0, "x1": x1, "y1": y1}
-    found = conn.execute(_candidates_query(conn, indexed, fallback), box, binary=True).fetchall()
-    held = next((row[2] for row in found if row[0] is None), None) or {}
-    rows = [row for row in found if row[0] is not None]
-    moved = [layer for layer in indexed if held.get(layer.entry.code) != state[layer.entry.code].version_id]
-    if not moved:
-        return rows
-    codes = {layer.entry.code for layer in moved}
-    again = [(layer, state[layer.entry.code].version_id) for layer in moved]
-    rows = [row for row in rows if row[0] not in codes]
-    rows += conn.execute(_candidates_query(conn, [], again), box, binary=True).fetchall()
-    return rows
-
-
 def _grade(
     findings: dict[str, Finding],
     candidates: list[tuple[tuple[str, int], _Candidate]],
-    plans: dict[str, _LayerPlan],
-    ruleset: RuleSet,
+    plans: dict[str, LayerPlan],
+    plan: CheckPlan,
     project_type: str,
     flags: frozenset[str],
     prohibited: list[shapely.Geometry],
@@ -510,8 +287,8 @@ def _grade(
     areas = shapely.area(overlaps).tolist()
     lengths = shapely.length(overlaps).tolist()
     empty = shapely.is_empty(overlaps).tolist()
-    min_area, min_width = ruleset.settings.sliver_area_m2, ruleset.settings.sliver_width_m
-    outcomes = ruleset.outcomes()
+    min_area, min_width = plan.ruleset.settings.sliver_area_m2, plan.ruleset.settings.sliver_width_m
+    outcomes = plan.outcomes()
     tallies: dict[str, _Tally] = {}
     for index, ((code, fid), candidate) in enumerate(candidates):
         geometry = overlaps[index]
@@ -521,9 +298,8 @@ def _grade(
             # Slivers: below the area tolerance, or thinner than the width one (width ≈ 2 × area / perimeter).
             sliver = area < min_area or (length > 0 and 2 * area / length < min_width)
             overlap = _Overlap(geometry, area, not (empty[index] or sliver))
-        plan = plans[code]
         _apply_rules(
-            findings, tallies, plan, outcomes, project_type, flags, fid, candidate, overlap, prohibited
+            findings, tallies, plans[code], outcomes, project_type, flags, fid, candidate, overlap, prohibited
         )
     for rule_id, tally in tallies.items():
         finding = findings[rule_id]
@@ -554,120 +330,7 @@ class _Overlap:
     counts: bool
 
 
-# "At exactly the distance" counts; a millimetre absorbs the rounding of coordinates sent in lon/lat.
-SETBACK_TOLERANCE_M = 0.001
-
-_AREA_KINDS = (RuleKind.OVERLAP, RuleKind.COMPATIBILITY, RuleKind.DEMOLITION)
-
 _SEVERITY = {Grade.PROHIBITED: 0, Grade.CONDITIONAL: 1, Grade.ADVISORY: 2, Grade.INFO: 3}
-
-
-def _new_finding(
-    rule: Rule,
-    entry: LayerEntry,
-    outcome: RuleOutcome,
-    values: dict[str, Any],
-    *,
-    values_en: dict[str, Any] | None = None,
-    overlap_m2: float | None = None,
-    share_pct: float | None = None,
-    distance_m: float | None = None,
-) -> Finding:
-    """A finding for a rule that fired, with its messages filled from ``values`` (the English one from
-    ``values_en`` when given: coded attributes carry their English labels there)."""
-    return Finding(
-        rule_id=rule.id,
-        layer=entry.code,
-        layer_name_zh=entry.name_zh,
-        grade=outcome.grade,
-        overlap_m2=overlap_m2,
-        share_pct=share_pct,
-        distance_m=distance_m,
-        message_zh=_message(rule.message_zh, values),
-        message_en=_message(rule.message_en, values if values_en is None else values_en),
-        legal_basis=list(rule.legal_basis),
-        department=outcome.department,
-        approval_item=outcome.approval_item.name_zh if outcome.approval_item else None,
-        features=[],
-    )
-
-
-_TERRAIN_RULES: PerRules[list[Rule]] = {}
-
-
-def _terrain(
-    rasters: dict[str, str],
-    footprint: Footprint,
-    project_type: str,
-    catalog: Catalog,
-    ruleset: RuleSet,
-    flags: Collection[str],
-    data_dir: Path | None,
-    findings: dict[str, Finding],
-    not_checkable: list[NotCheckable],
-) -> Terrain | None:
-    """Slope statistics and the terrain rules they fire; the slope layer is not checkable without a raster."""
-    rules = per_rules(
-        _TERRAIN_RULES,
-        catalog,
-        ruleset,
-        lambda: [r for r in ruleset.rules.values() if r.kind is RuleKind.TERRAIN],
-    )
-    if not rules:
-        return None
-    entry = catalog.layers.get(rules[0].layer)
-    if entry is None:
-        return None
-    path = rasters.get(entry.code)
-    stats = None
-    if path and data_dir is not None:
-        stats = slope_stats(data_dir / path, footprint.geometry, rules[0].slope_deg or 25.0)
-    if stats is None:
-        not_checkable.append(
-            NotCheckable(
-                layer=entry.code,
-                layer_name_zh=entry.name_zh,
-                reason_zh="坡度数据未覆盖用地范围",
-                reason_en="no slope data over the footprint",
-            )
-        )
-        return None
-    share_pct = 100 * stats.steep_share
-    for rule in rules:
-        outcome = ruleset.evaluate(rule, project_type, {}, flags)
-        if outcome is None or stats.steep_area_m2 <= 0 or stats.steep_share < (rule.min_share or 0):
-            continue
-        values = {"share_pct": share_pct, "area_m2": stats.steep_area_m2}
-        findings[rule.id] = _new_finding(
-            rule, entry, outcome, values, overlap_m2=stats.steep_area_m2, share_pct=round(share_pct, 4)
-        )
-    return Terrain(
-        mean_slope_deg=round(stats.mean_deg, 3),
-        steep_share_pct=round(share_pct, 4),
-        steep_area_m2=round(stats.steep_area_m2, 3),
-    )
-
-
-def _demolition(findings: dict[str, Finding]) -> Demolition:
-    """Buildings, floor area, households and land ownership from the demolition findings."""
-
-    def number(value: Any) -> float:
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            return 0.0
-
-    buildings = findings.get("cur_building.demolition")
-    hits = buildings.features if buildings else []
-    collective = findings.get("cur_ownership.collective")
-    state = findings.get("cur_ownership.state")
-    return Demolition(
-        buildings=len(hits),
-        floor_area_m2=round(sum(number(h.attributes.get("floor_area")) for h in hits), 2),
-        households=int(sum(number(h.attributes.get("households")) for h in hits)),
-        collective_land_m2=round((collective.overlap_m2 or 0.0) if collective else 0.0, 3),
-        state_land_m2=round((state.overlap_m2 or 0.0) if state else 0.0, 3),
-    )
 
 
 def _buildable(fp: shapely.Geometry, prohibited: list[shapely.Geometry]) -> Buildable:
@@ -680,39 +343,10 @@ def _buildable(fp: shapely.Geometry, prohibited: list[shapely.Geometry]) -> Buil
     )
 
 
-def _unavailable(
-    entry: LayerEntry,
-    state: LayerState | None,
-    fp: shapely.Geometry,
-    bounds: tuple[float, float, float, float],
-    max_age: int,
-    today: date,
-    reach: float,
-) -> tuple[str, str] | None:
-    """Why a layer cannot answer for this footprint (of these bounds), or None when it can."""
-    if state is None:
-        return "图层无数据", "the layer has no data"
-    if (today - entry.vintage).days > max_age:
-        return f"图层现势性过期（{entry.vintage}）", f"the layer is out of date ({entry.vintage})"
-    extent = state.extent
-    # A layer whose data lies nowhere near the footprint cannot say "no conflict" about it.
-    if extent is None:
-        return "图层数据未覆盖用地范围", "the layer does not cover the footprint"
-    margin = max(1.0, reach)
-    x0, y0, x1, y1 = extent[0] - margin, extent[1] - margin, extent[2] + margin, extent[3] + margin
-    fx0, fy0, fx1, fy1 = bounds
-    inside = x0 <= fx0 and y0 <= fy0 and fx1 <= x1 and fy1 <= y1
-    if not inside and (
-        fx1 < x0 or fx0 > x1 or fy1 < y0 or fy0 > y1 or not shapely.box(x0, y0, x1, y1).intersects(fp)
-    ):
-        return "图层数据未覆盖用地范围", "the layer does not cover the footprint"
-    return None
-
-
 def _apply_rules(
     findings: dict[str, Finding],
     tallies: dict[str, _Tally],
-    plan: _LayerPlan,
+    plan: LayerPlan,
     outcomes: OutcomeCache,
     project_type: str,
     flags: frozenset[str],
@@ -744,12 +378,12 @@ def _apply_rules(
         if tally is None:
             entry = plan.layer.entry
             measured = {"area_m2": area or 0.0, "distance_m": distance, "distance": distance}
-            findings[rule.id] = _new_finding(
+            findings[rule.id] = new_finding(
                 rule,
                 entry,
                 outcome,
-                {**_labelled(plan.code_labels, props), **measured},
-                values_en={**_labelled(plan.code_labels_en, props), **measured},
+                {**labelled(plan.code_labels, props), **measured},
+                values_en={**labelled(plan.code_labels_en, props), **measured},
             )
             tally = tallies[rule.id] = _Tally([], 0.0 if area is not None else None, distance)
         tally.hits.append(hit)

@@ -1,4 +1,4 @@
-"""The layer states a check runs on, and the two ways of reading them.
+"""The layer states a check runs on, the two ways of reading them, and which layers they let answer.
 
 Per layer with a current version: that version's id and number, its extent, whether the check index holds
 it, and its raster. Without the check index in memory a check reads them all with :data:`STATE_SQL`. With
@@ -6,17 +6,22 @@ it, a check asks only for :data:`CURRENT_SQL` (one text: code, version id and in
 takes numbers, extents and rasters from the index's cache of version details (they never change once a
 version is current); it sends that query with libpq's asynchronous calls (:class:`CurrentVersions`) and
 runs ahead on the states the previous check met while the answer is on its way, with
-:data:`NO_DATABASE` standing for the connection (see :func:`analysis.engine.evaluate`).
+:data:`NO_DATABASE` standing for the connection (see :func:`analysis.engine.evaluate`). A layer without
+a state, out of date or away from the footprint is not checkable (:func:`unavailable`).
 """
 
 from __future__ import annotations
 
 import select
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any, NamedTuple, cast
 
 import psycopg
+import shapely
 from psycopg import Connection, pq
+
+from layers.catalog.model import LayerEntry
 
 Extent = tuple[float, float, float, float]
 
@@ -26,7 +31,7 @@ class LayerState(NamedTuple):
 
     version_id: int
     number: int
-    extent: Extent | None  # xmin, ymin, xmax, ymax (None: the version has no features)
+    extent: Extent | None  # xmin, ymin, xmax, ymax (None: the version has no extent)
     indexed: bool | None  # whether the check index holds this version (None: no index row for the layer)
 
 
@@ -169,3 +174,32 @@ class CurrentVersions:
             raise error(result.error_message.decode(errors="replace"))
         value = result.get_value(0, 0) if result.ntuples else None
         return value.decode() if value else ""
+
+
+def unavailable(
+    entry: LayerEntry,
+    state: LayerState | None,
+    fp: shapely.Geometry,
+    bounds: tuple[float, float, float, float],
+    max_age: int,
+    today: date,
+    reach: float,
+) -> tuple[str, str] | None:
+    """Why a layer cannot answer for this footprint (of these bounds), or None when it can."""
+    if state is None:
+        return "图层无数据", "the layer has no data"
+    if (today - entry.vintage).days > max_age:
+        return f"图层现势性过期（{entry.vintage}）", f"the layer is out of date ({entry.vintage})"
+    extent = state.extent
+    # A layer whose data lies nowhere near the footprint cannot say "no conflict" about it.
+    if extent is None:
+        return "图层数据未覆盖用地范围", "the layer does not cover the footprint"
+    margin = max(1.0, reach)
+    x0, y0, x1, y1 = extent[0] - margin, extent[1] - margin, extent[2] + margin, extent[3] + margin
+    fx0, fy0, fx1, fy1 = bounds
+    inside = x0 <= fx0 and y0 <= fy0 and fx1 <= x1 and fy1 <= y1
+    if not inside and (
+        fx1 < x0 or fx0 > x1 or fy1 < y0 or fy0 > y1 or not shapely.box(x0, y0, x1, y1).intersects(fp)
+    ):
+        return "图层数据未覆盖用地范围", "the layer does not cover the footprint"
+    return None

@@ -1,7 +1,8 @@
 """More than one footprint: batch checks and site comparison (选址比选) on one connection.
 
 Framework-agnostic like the engine: the API, the ``duogui check`` command and batch jobs share it. The
-catalog and the rule set are passed in (loaded once); every footprint is evaluated on the same connection.
+catalog and the rule set are passed in compiled once (a ``CheckPlan``); every footprint is evaluated on the
+same connection.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from typing import Any
 from psycopg import Connection
 from pydantic import BaseModel
 
+from analysis.checkplan import CheckPlan
 from analysis.engine import evaluate
 from analysis.footprint import Footprint, parse_footprint
 from analysis.report import Report
 from analysis.resident import ResidentIndex
 from analysis.rules.model import RuleSet
 from analysis.rules.schema import Grade
-from layers.catalog.model import Catalog
 from layers.ingest.errors import IngestError
 
 ORDERING_RULE_ZH = (
@@ -140,8 +141,7 @@ def evaluate_sites(
     sites: list[SiteInput],
     project_type: str,
     *,
-    catalog: Catalog,
-    ruleset: RuleSet,
+    plan: CheckPlan,
     crs: str | None = None,
     flags: Collection[str] = (),
     data_dir: Path | None = None,
@@ -165,8 +165,7 @@ def evaluate_sites(
             on,
             footprint,
             project_type,
-            catalog=catalog,
-            ruleset=ruleset,
+            plan=plan,
             flags=flags,
             today=today,
             data_dir=data_dir,

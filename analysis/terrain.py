@@ -1,9 +1,10 @@
-"""Terrain of a footprint from the slope raster: share steeper than a threshold, mean slope."""
+"""Terrain of a footprint from the slope raster: share steeper than a threshold, mean slope; terrain rules."""
 
 from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,12 @@ import shapely
 from rasterio.errors import RasterioError
 from rasterio.features import geometry_mask
 from rasterio.windows import from_bounds
+
+from analysis.checkplan import CheckPlan
+from analysis.findings import Finding
+from analysis.footprint import Footprint
+from analysis.messages import new_finding
+from analysis.report import NotCheckable, Terrain
 
 
 @dataclass(frozen=True)
@@ -134,4 +141,52 @@ def slope_stats(path: Path, footprint: shapely.Geometry, threshold_deg: float) -
         steep_share=steep / values.size,
         steep_area_m2=steep * cell_area,
         mean_deg=float(values.mean()),
+    )
+
+
+def grade_terrain(
+    rasters: dict[str, str],
+    footprint: Footprint,
+    project_type: str,
+    plan: CheckPlan,
+    flags: Collection[str],
+    data_dir: Path | None,
+    findings: dict[str, Finding],
+    not_checkable: list[NotCheckable],
+) -> Terrain | None:
+    """Slope statistics and the terrain rules they fire (into ``findings``); the slope layer is not
+    checkable without a raster (then it joins ``not_checkable``)."""
+    rules = plan.terrain_rules
+    if not rules:
+        return None
+    entry = plan.catalog.layers.get(rules[0].layer)
+    if entry is None:
+        return None
+    path = rasters.get(entry.code)
+    stats = None
+    if path and data_dir is not None:
+        stats = slope_stats(data_dir / path, footprint.geometry, rules[0].slope_deg or 25.0)
+    if stats is None:
+        not_checkable.append(
+            NotCheckable(
+                layer=entry.code,
+                layer_name_zh=entry.name_zh,
+                reason_zh="坡度数据未覆盖用地范围",
+                reason_en="no slope data over the footprint",
+            )
+        )
+        return None
+    share_pct = 100 * stats.steep_share
+    for rule in rules:
+        outcome = plan.ruleset.evaluate(rule, project_type, {}, flags)
+        if outcome is None or stats.steep_area_m2 <= 0 or stats.steep_share < (rule.min_share or 0):
+            continue
+        values = {"share_pct": share_pct, "area_m2": stats.steep_area_m2}
+        findings[rule.id] = new_finding(
+            rule, entry, outcome, values, overlap_m2=stats.steep_area_m2, share_pct=round(share_pct, 4)
+        )
+    return Terrain(
+        mean_slope_deg=round(stats.mean_deg, 3),
+        steep_share_pct=round(share_pct, 4),
+        steep_area_m2=round(stats.steep_area_m2, 3),
     )

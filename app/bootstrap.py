@@ -10,6 +10,7 @@ import psycopg
 from psycopg import Connection
 
 from analysis.checkindex import catch_up
+from analysis.checkplan import get_check_plan
 from analysis.rules.loader import get_ruleset
 from app import localdb, migrate
 from app.audit.rules import record_activation
@@ -79,7 +80,7 @@ def setup(settings: Settings, *, quiet: bool = False) -> SetupReport:
             demo = report.features
         # Catch the footprint-check index up (after the demo, or after a crash between a switch and its
         # catch-up); a no-op when every layer is current.
-        catch_up(conn, get_catalog(), get_ruleset())
+        catch_up(conn, get_check_plan())
         # The rule set in force is part of the audit trail (recorded once per change of the rule files).
         record_activation(conn, get_ruleset(), actor)
     return SetupReport(before, after, added, password, demo)

@@ -11,7 +11,7 @@ import psycopg
 import typer
 
 from analysis.checkindex import catch_up
-from analysis.rules.loader import get_ruleset
+from analysis.checkplan import get_check_plan
 from app import bootstrap, localdb, migrate
 from app.auth import users as user_service
 from app.auth.policy import Role
@@ -233,7 +233,7 @@ def layers_import(
                 typer.echo(f"  - {d}", err=True)
             _fail(f"{exc.message_zh}\n{exc.message_en}")
             return
-        catch_up(conn, get_catalog(), get_ruleset(), [entry.code])
+        catch_up(conn, get_check_plan(), [entry.code])
     typer.echo(
         f"{entry.code}: version {number} with {count} features "
         f"({report.get('repaired_count', 0)} repaired, {report.get('skipped_count', 0)} skipped)"
@@ -250,7 +250,7 @@ def layers_rollback(code: str, version: int) -> None:
         except IngestError as exc:
             _fail(f"{exc.message_zh} {exc.message_en}")
             return
-        catch_up(conn, get_catalog(), get_ruleset(), [entry.code])
+        catch_up(conn, get_check_plan(), [entry.code])
     typer.echo(f"{code}: version {version} is current again")
 
 
@@ -271,7 +271,7 @@ def demo_generate(
         except IngestError as exc:
             _fail(f"{exc.message_zh}\n{exc.message_en}")
             return
-        catch_up(conn, get_catalog(), get_ruleset())
+        catch_up(conn, get_check_plan())
     typer.echo(
         f"demo district ({scale}): {report.layers} layers, {report.features:,} features"
         f" in {report.seconds:.0f}s"

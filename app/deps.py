@@ -1,4 +1,5 @@
-"""Request helpers shared by every domain's routes: the catalog, the district clock, versions, uploads.
+"""Request helpers shared by every domain's routes: the catalog and check plan, the district clock,
+versions, uploads.
 
 Route packages (``app.api``, ``app.tiles``, ``app.ogc``, the workflow domains) import these from here,
 never from one another. The storage side of versioned updates (the stale check) is :mod:`app.versioning`.
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Header, Request, Response, UploadFile
 
+from analysis.checkplan import CheckPlan
 from app.auth.deps import Grant
 from app.edge.middleware import MEBIBYTE, too_large
 from app.errors import NotFound, Unprocessable
@@ -34,6 +36,12 @@ def catalog_of(request: Request) -> Catalog:
     """The catalog loaded at start-up."""
     catalog: Catalog = request.app.state.catalog
     return catalog
+
+
+def check_plan_of(request: Request) -> CheckPlan:
+    """The catalog and the rule set compiled for checks at start-up."""
+    plan: CheckPlan = request.app.state.check_plan
+    return plan
 
 
 def visible_layers(request: Request, grant: Grant) -> list[LayerEntry]:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from analysis.checkplan import CheckPlan
 from analysis.resident import ResidentIndex
 from analysis.rules.loader import get_ruleset
 from app import __version__
@@ -149,6 +150,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.password_gate = AdmissionGate(
             "passwords", PASSWORD_CHECKS_AT_ONCE, settings.pool_timeout_s, settings.pool_queue_limit
         )
+        # The catalog and the rule set compiled once for every check (before the heap is frozen).
+        app.state.check_plan = CheckPlan(app.state.catalog, get_ruleset())
         settle_heap()
         # The check index is copied into memory in the background; checks read the database until then.
         app.state.resident = ResidentIndex(pool.connection, settings.check_memory_mb)

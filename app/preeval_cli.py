@@ -11,10 +11,10 @@ from typing import Annotated, Any
 import psycopg
 import typer
 
+from analysis.checkplan import get_check_plan
 from analysis.rules.loader import get_ruleset
 from analysis.sites import SiteResult, evaluate_sites, sites_from_features, summarize
 from app.settings import Settings
-from layers.catalog.model import get_catalog
 from layers.ingest.errors import IngestError
 from layers.ingest.footprint_file import as_feature_collection, read_footprint_file
 
@@ -102,9 +102,7 @@ def check(
         raise typer.Exit(1) from exc
     sites = sites_from_features(as_feature_collection(footprints))
     with psycopg.connect(settings.owner_dsn) as conn:
-        results = evaluate_sites(
-            conn, sites, project_type, catalog=get_catalog(), ruleset=ruleset, data_dir=settings.data_dir
-        )
+        results = evaluate_sites(conn, sites, project_type, plan=get_check_plan(), data_dir=settings.data_dir)
     summaries = [summarize(r.site, r.report, ruleset) if r.report else None for r in results]
     if output is OutputFormat.JSON:
         items = [

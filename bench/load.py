@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from analysis.checkindex import catch_up  # noqa: E402
-from analysis.rules.loader import get_ruleset  # noqa: E402
+from analysis.checkplan import get_check_plan  # noqa: E402
 from app import bootstrap, migrate  # noqa: E402
 from app.auth import users  # noqa: E402
 from app.auth.passwords import hash_password  # noqa: E402
@@ -92,7 +92,7 @@ def prepare_database(settings: Settings) -> None:
         if not demo_loaded(conn):
             print("loading the district demo (once) …", flush=True)
             load_demo(conn, catalog, "district", settings.data_dir, progress=lambda _: None)
-        catch_up(conn, catalog, get_ruleset())
+        catch_up(conn, get_check_plan())
         departments = [
             r[0]
             for r in conn.execute(

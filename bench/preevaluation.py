@@ -44,11 +44,11 @@ from pyproj import Transformer
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from analysis.checkindex import CheckedLayer, catch_up, checked_layers  # noqa: E402
+from analysis.checkindex import catch_up  # noqa: E402
+from analysis.checkplan import CheckedLayer, get_check_plan  # noqa: E402
 from analysis.engine import evaluate  # noqa: E402
 from analysis.footprint import Footprint  # noqa: E402
 from analysis.resident import ResidentIndex  # noqa: E402
-from analysis.rules.loader import get_ruleset  # noqa: E402
 from app import migrate  # noqa: E402
 from app.auth import users  # noqa: E402
 from app.auth.policy import Role  # noqa: E402
@@ -57,7 +57,6 @@ from app.orgs.service import seed_organisations  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from bench.tiles_vs_tipg import free_port, wait_for  # noqa: E402
 from layers.audit import Actor  # noqa: E402
-from layers.catalog.model import get_catalog  # noqa: E402
 from layers.demo.loader import demo_loaded, load_demo  # noqa: E402
 from layers.store.versions import register_layers  # noqa: E402
 from tests.conftest import create_throwaway_database, drop_database  # noqa: E402
@@ -213,7 +212,8 @@ def main() -> None:  # noqa: C901, PLR0915 - a linear script
     parser.add_argument("--n", type=int, default=200, help="random 1–20 ha footprints")
     parser.add_argument("--reuse", help="use (and keep) this database; loaded once if empty")
     args = parser.parse_args()
-    catalog, ruleset = get_catalog(), get_ruleset()
+    plan = get_check_plan()
+    catalog = plan.catalog
     if args.reuse:
         settings = Settings(db_name=args.reuse)
         name = None
@@ -241,7 +241,7 @@ def main() -> None:  # noqa: C901, PLR0915 - a linear script
                     ),
                 )
             started = time.perf_counter()
-            caught = catch_up(conn, catalog, ruleset)
+            caught = catch_up(conn, plan)
             print(f"check index caught up: {len(caught)} layers in {time.perf_counter() - started:.1f} s")
             features = conn.execute(
                 "SELECT sum(v.feature_count) FROM basemap.layer l JOIN basemap.layer_version v"
@@ -259,9 +259,7 @@ def main() -> None:  # noqa: C901, PLR0915 - a linear script
                     " JOIN basemap.layer_version v ON v.id = l.current_version"
                 ).fetchall()
             }
-            layers = [
-                (c, state[c.entry.code][0]) for c in checked_layers(catalog, ruleset) if c.entry.code in state
-            ]
+            layers = [(c, state[c.entry.code][0]) for c in plan.checked_layers if c.entry.code in state]
             layers_x = [(c, v, state[c.entry.code][1]) for c, v in layers]
             small = footprints(conn, args.n, (1e4, 2e5), 1)
             km1 = footprints(conn, 20, (1e6, 1e6), 2)
@@ -281,8 +279,7 @@ def main() -> None:  # noqa: C901, PLR0915 - a linear script
                     conn,
                     Footprint(fp, float(fp.area)),
                     "housing",
-                    catalog=catalog,
-                    ruleset=ruleset,
+                    plan=plan,
                     data_dir=settings.data_dir,
                     resident=memory,
                 )

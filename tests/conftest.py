@@ -21,7 +21,7 @@ from psycopg.conninfo import make_conninfo
 from pydantic import SecretStr
 
 from analysis.checkindex import catch_up
-from analysis.rules.loader import get_ruleset
+from analysis.checkplan import get_check_plan
 from app import bootstrap, migrate
 from app.auth import users
 from app.auth.policy import Role
@@ -135,7 +135,7 @@ def demo() -> Iterator[DemoEnv]:
             orgs.seed_organisations(conn, Actor.system("tests"))
             register_layers(conn, get_catalog())
             load_demo(conn, get_catalog(), "small", demo_settings.data_dir, progress=lambda _: None)
-            catch_up(conn, get_catalog(), get_ruleset())
+            catch_up(conn, get_check_plan())
         with TestClient(create_app(demo_settings)) as client:
             yield DemoEnv(demo_settings, client)
     finally:

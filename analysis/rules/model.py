@@ -3,7 +3,7 @@
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import BaseModel, Field
 
 from analysis.rules.catalog_checks import COMPATIBILITY_ATTRIBUTE
 from analysis.rules.schema import (
@@ -32,10 +32,6 @@ class RuleOutcome(BaseModel):
     note_zh: str | None = None
 
 
-_NO_RULES: list[Rule] = []
-_OUTCOMES_MAX = 50_000
-
-
 def _reads(rule: Rule) -> tuple[str, ...]:
     """The feature attributes a rule's outcome depends on (conditions, exceptions, compatibility)."""
     names = [c.attribute for c in rule.when]
@@ -60,11 +56,6 @@ class RuleSet(BaseModel):
     rules: dict[str, Rule] = Field(default_factory=dict)
     compatibility_matrix: CompatibilityMatrix = Field(default_factory=dict)
     compatibility_approval_item: str | None = None
-    # Rules grouped by layer, rebuilt when the rules dict is replaced or grows.
-    _by_layer: dict[str, list[Rule]] = PrivateAttr(default_factory=dict)
-    _by_layer_key: tuple[int, int] | None = PrivateAttr(default=None)
-    # Outcomes remembered by the values they depend on (see ``outcomes``).
-    _outcomes: "OutcomeCache | None" = PrivateAttr(default=None)
 
     @property
     def version(self) -> str:
@@ -72,22 +63,8 @@ class RuleSet(BaseModel):
         return self.settings.version
 
     def rules_for_layer(self, code: str) -> list[Rule]:
-        """Return the rules on a layer, in file order (a shared list: do not mutate it)."""
-        key = (id(self.rules), len(self.rules))
-        if self._by_layer_key != key:
-            by_layer: dict[str, list[Rule]] = {}
-            for rule in self.rules.values():
-                by_layer.setdefault(rule.layer, []).append(rule)
-            self._by_layer, self._by_layer_key = by_layer, key
-        return self._by_layer.get(code, _NO_RULES)
-
-    def outcomes(self) -> "OutcomeCache":
-        """The remembered outcomes of this rule set (one per rules dict; reset when it grows large)."""
-        key = (id(self.rules), len(self.rules))
-        cache = self._outcomes
-        if cache is None or cache.key != key or len(cache) > _OUTCOMES_MAX:
-            cache = self._outcomes = OutcomeCache(self, key)
-        return cache
+        """Return the rules on a layer, in file order (checks use ``CheckPlan.rules_by_layer``)."""
+        return [rule for rule in self.rules.values() if rule.layer == code]
 
     def _check_project_type(self, project_type: str) -> None:
         if project_type not in self.settings.project_types:
@@ -185,13 +162,12 @@ class OutcomeCache:
     unhashable values (lists, objects) are evaluated each time.
     """
 
-    __slots__ = ("_outcomes", "_reads", "_ruleset", "key")
+    __slots__ = ("_outcomes", "_reads", "_ruleset")
 
-    def __init__(self, ruleset: RuleSet, key: tuple[int, int]) -> None:
+    def __init__(self, ruleset: RuleSet) -> None:
         self._ruleset = ruleset
         self._outcomes: dict[tuple[Any, ...], RuleOutcome | None] = {}
         self._reads: dict[str, tuple[str, ...]] = {}
-        self.key = key
 
     def __len__(self) -> int:
         return len(self._outcomes)

@@ -165,13 +165,12 @@ def test_a_batch_on_two_connections_answers_exactly_as_on_one(preeval_world: Dem
     """The helper thread checks every other footprint; results keep their order and their figures."""
     import psycopg
 
-    from analysis.rules.loader import get_ruleset
+    from analysis.checkplan import get_check_plan
     from analysis.sites import SiteInput, evaluate_sites
-    from layers.catalog.model import get_catalog
 
     shapes = list(CANDIDATES.items()) * 2
     sites = [SiteInput(index=i, name=n, geojson=geojson(g)) for i, (n, g) in enumerate(shapes)]
-    options: dict[str, Any] = {"catalog": get_catalog(), "ruleset": get_ruleset()}
+    options: dict[str, Any] = {"plan": get_check_plan()}
     dsn = preeval_world.settings.owner_dsn
     with psycopg.connect(dsn, autocommit=True) as one, psycopg.connect(dsn, autocommit=True) as two:
         alone = evaluate_sites(one, sites, "school", **options)

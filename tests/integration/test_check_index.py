@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 
 from analysis.checkindex import catch_up
-from analysis.rules.loader import get_ruleset
+from analysis.checkplan import get_check_plan
 from app.auth.policy import Role
 from app.settings import Settings
 from layers.audit import Actor
@@ -101,7 +101,7 @@ def test_index_and_version_tables_give_the_same_report(
     expected = shapely.intersection(_park(), _received(footprint)).area
     from_tables = _run(client, unit.headers, footprint)["report"]
 
-    catch_up(owner_conn, get_catalog(), get_ruleset(), [LAYER])
+    catch_up(owner_conn, get_check_plan(), [LAYER])
     state = _state(owner_conn)
     assert state is not None and state[0] is True
     assert state[1] > 16  # 4,096 vertices in parts of at most 256, plus the far square
@@ -115,7 +115,7 @@ def test_index_and_version_tables_give_the_same_report(
     assert from_tables["verdict"] == from_index["verdict"] == "有条件通过"
     assert from_tables["buildable"] == from_index["buildable"]
     # A second catch-up has nothing to do.
-    assert catch_up(owner_conn, get_catalog(), get_ruleset(), [LAYER]) == []
+    assert catch_up(owner_conn, get_check_plan(), [LAYER]) == []
 
 
 def test_a_layer_update_marks_met_reports_stale_and_a_recheck_shows_the_change(
@@ -127,7 +127,7 @@ def test_a_layer_update_marks_met_reports_stale_and_a_recheck_shows_the_change(
 ) -> None:
     unit = make_account(Role.PROJECT_UNIT, "works")
     _import(owner_conn, tmp_path, 0.0)
-    catch_up(owner_conn, get_catalog(), get_ruleset(), [LAYER])
+    catch_up(owner_conn, get_check_plan(), [LAYER])
     near = shapely.box(X0 + 200, Y0 - 100, X0 + 400, Y0 + 100)  # on the park's east rim
     far = shapely.box(X0 + 3050, Y0 + 50, X0 + 3100, Y0 + 100)  # inside the unchanged far park
     near_report = _run(client, unit.headers, near, "2026-440307-48-01-000001")
@@ -137,7 +137,7 @@ def test_a_layer_update_marks_met_reports_stale_and_a_recheck_shows_the_change(
 
     # The park moves 50 m west: the near footprint's overlap changes, the far park is identical.
     _import(owner_conn, tmp_path, -50.0)
-    switches = catch_up(owner_conn, get_catalog(), get_ruleset(), [LAYER])
+    switches = catch_up(owner_conn, get_check_plan(), [LAYER])
     assert [(s.layer, s.stale_reports) for s in switches] == [(LAYER, 1)]
 
     near_now = client.get(f"/api/pre-evaluations/{near_report['id']}", headers=unit.headers).json()
@@ -194,7 +194,7 @@ def test_a_catch_up_during_a_check_does_not_mix_versions(
     from analysis.footprint import parse_footprint
 
     _import(owner_conn, tmp_path, 0.0)
-    catch_up(owner_conn, get_catalog(), get_ruleset(), [LAYER])
+    catch_up(owner_conn, get_check_plan(), [LAYER])
     footprint = parse_footprint(
         {
             "type": "Polygon",
@@ -206,17 +206,16 @@ def test_a_catch_up_during_a_check_does_not_mix_versions(
 
     def move_the_park() -> None:  # on another connection, committed before the engine reads candidates
         _import(owner_conn, tmp_path, -50.0)
-        catch_up(owner_conn, get_catalog(), get_ruleset(), [LAYER])
+        catch_up(owner_conn, get_check_plan(), [LAYER])
 
     with psycopg.connect(settings.owner_dsn) as conn:
         raced = evaluate(
             _CatchUpBetweenStatements(conn, move_the_park),  # type: ignore[arg-type]
             footprint,
             "housing",
-            catalog=get_catalog(),
-            ruleset=get_ruleset(),
+            plan=get_check_plan(),
         )
-        now = evaluate(conn, footprint, "housing", catalog=get_catalog(), ruleset=get_ruleset())
+        now = evaluate(conn, footprint, "housing", plan=get_check_plan())
     state = _state(owner_conn)
     assert state is not None and state[0] is True  # the index did move on to the new version
     assert recorded is not None

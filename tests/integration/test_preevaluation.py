@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from pyproj import Transformer
 
 from analysis.checkindex import catch_up
-from analysis.rules.loader import get_ruleset
+from analysis.checkplan import get_check_plan
 from app.auth.policy import Role
 from app.settings import Settings
 from layers.audit import Actor
@@ -71,7 +71,7 @@ def base(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> None:
             frame.to_file(path, driver="GPKG")
             import_path(conn, get_catalog().get(code), path, path.name, Actor.system("tests"))
         # Checks below read the footprint-check index (test_check_index covers the fallback path).
-        catch_up(conn, get_catalog(), get_ruleset(), ["forest_land", "util_hv_line", "cur_building"])
+        catch_up(conn, get_check_plan(), ["forest_land", "util_hv_line", "cur_building"])
 
 
 def _check(

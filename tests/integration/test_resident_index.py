@@ -21,11 +21,11 @@ from fastapi.testclient import TestClient
 
 from analysis import resident as resident_module
 from analysis.checkindex import catch_up
+from analysis.checkplan import get_check_plan
 from analysis.engine import evaluate
 from analysis.footprint import Footprint
 from analysis.report import Report
 from analysis.resident import ResidentIndex
-from analysis.rules.loader import get_ruleset
 from app.settings import Settings
 from layers.audit import Actor
 from layers.catalog.model import get_catalog
@@ -58,8 +58,7 @@ def _check(
         conn,
         Footprint(geom, float(geom.area)),
         project_type,
-        catalog=get_catalog(),
-        ruleset=get_ruleset(),
+        plan=get_check_plan(),
         today=TODAY,
         resident=resident,
     )
@@ -142,7 +141,7 @@ def test_a_switched_layer_is_read_from_the_database_until_reloaded(
     footprint = shapely.box(X0, Y0, X0 + 200, Y0 + 100)
     # Version 1: a 100 m square half under the footprint (5,000 m²).
     _import(owner_conn, tmp_path, [shapely.box(X0 + 150, Y0, X0 + 250, Y0 + 100)], "a")
-    catch_up(owner_conn, get_catalog(), get_ruleset(), [LAYER])
+    catch_up(owner_conn, get_check_plan(), [LAYER])
     resident = _index(owner_conn)
     resident.refresh()
     first_id, first_number = _current(owner_conn)
@@ -160,7 +159,7 @@ def test_a_switched_layer_is_read_from_the_database_until_reloaded(
     assert _overlap(report) == pytest.approx(10_000.0, rel=1e-12)
     assert report.layer_versions[LAYER] == second_number
     # Caught up, not reloaded: read from the check index in the database.
-    catch_up(owner_conn, get_catalog(), get_ruleset(), [LAYER])
+    catch_up(owner_conn, get_check_plan(), [LAYER])
     from_index = _check(owner_conn, footprint, "housing", resident)
     assert from_index.model_dump() == report.model_dump()
     # Reloaded: only the moved layer was read again, and memory gives the same report.
@@ -184,12 +183,12 @@ def test_a_check_that_meets_a_moved_layer_has_it_reloaded_in_the_background(
     monkeypatch.setattr(resident_module, "REFRESH_INTERVAL_S", 0.0)
     footprint = shapely.box(X0 + 2000, Y0, X0 + 2200, Y0 + 100)
     _import(owner_conn, tmp_path, [shapely.box(X0 + 2100, Y0, X0 + 2300, Y0 + 100)], "c")
-    catch_up(owner_conn, get_catalog(), get_ruleset(), [LAYER])
+    catch_up(owner_conn, get_check_plan(), [LAYER])
     resident = _index(owner_conn)
     try:
         resident.refresh()
         _import(owner_conn, tmp_path, [shapely.box(X0 + 2150, Y0, X0 + 2350, Y0 + 100)], "d")
-        catch_up(owner_conn, get_catalog(), get_ruleset(), [LAYER])
+        catch_up(owner_conn, get_check_plan(), [LAYER])
         moved_to, _ = _current(owner_conn)
         report = _check(owner_conn, footprint, "housing", resident)  # asks for the reload
         assert _overlap(report) == pytest.approx(5000.0, rel=1e-12)
@@ -261,7 +260,7 @@ def test_compensation_from_memory_prices_like_the_database(preeval_world: DemoEn
     from tests.preeval_world import CANDIDATES
 
     with psycopg.connect(preeval_world.settings.owner_dsn, autocommit=True) as conn:
-        catch_up(conn, get_catalog(), get_ruleset())
+        catch_up(conn, get_check_plan())
         resident = _index(conn)
         resident.refresh()
         assert resident.snapshot is not None

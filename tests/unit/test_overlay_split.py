@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import shapely
 
-from analysis import engine
+from analysis import overlay
 
 
 def _parts(n: int) -> np.ndarray:
@@ -36,10 +36,10 @@ def _wkb(geoms: Any) -> list[bytes]:
 
 def test_split_overlay_equals_the_single_call_part_by_part(monkeypatch: pytest.MonkeyPatch) -> None:
     helper = _Counting()
-    monkeypatch.setattr(engine, "_overlay_helper", helper)
+    monkeypatch.setattr(overlay, "_helper", helper)
     footprint = shapely.Polygon([(-150, -120), (160, -90), (130, 140), (-20, 60), (-140, 150)])
     parts = _parts(101)
-    got = engine._overlay(parts, footprint)
+    got = overlay.intersection(parts, footprint)
     assert helper.submitted == 1  # half went to the helper
     assert _wkb(got) == _wkb(shapely.intersection(parts, footprint))  # the same bits, in order
     helper.shutdown()
@@ -49,16 +49,16 @@ def test_a_busy_helper_or_few_parts_mean_the_check_does_its_own_overlay(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     helper = _Counting()
-    monkeypatch.setattr(engine, "_overlay_helper", helper)
+    monkeypatch.setattr(overlay, "_helper", helper)
     footprint = shapely.box(-100, -100, 100, 100)
     parts = _parts(40)
-    assert engine._overlay_free.acquire(blocking=False)  # another check holds the helper
+    assert overlay._helper_free.acquire(blocking=False)  # another check holds the helper
     try:
-        got = engine._overlay(parts, footprint)
+        got = overlay.intersection(parts, footprint)
     finally:
-        engine._overlay_free.release()
+        overlay._helper_free.release()
     assert _wkb(got) == _wkb(shapely.intersection(parts, footprint))
-    few = parts[: engine.OVERLAY_SPLIT_MIN - 1]
-    assert _wkb(engine._overlay(few, footprint)) == _wkb(shapely.intersection(few, footprint))
+    few = parts[: overlay.SPLIT_MIN - 1]
+    assert _wkb(overlay.intersection(few, footprint)) == _wkb(shapely.intersection(few, footprint))
     assert helper.submitted == 0
     helper.shutdown()

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
+from analysis.checkplan import CheckPlan
 from analysis.rules.catalog_checks import COMPATIBILITY_ATTRIBUTE
 from analysis.rules.loader import RULES_DIR, compatibility, get_ruleset, load_ruleset, rules_for_layer
 from analysis.rules.model import RuleOutcome, RuleSet
@@ -371,7 +372,8 @@ def _samples(rule: Rule) -> list[dict[str, Any]]:
 
 def test_remembered_outcomes_equal_evaluated_ones(ruleset: RuleSet) -> None:
     """The engine's outcome cache answers exactly what evaluate answers, for values of every type."""
-    outcomes = ruleset.outcomes()
+    plan = CheckPlan(get_catalog(), ruleset)
+    outcomes = plan.outcomes()
     for rule in ruleset.rules.values():
         for project_type in ruleset.settings.project_types:
             for flags in (frozenset(), frozenset({"national_major"}), frozenset({"six_class_major"})):
@@ -379,4 +381,4 @@ def test_remembered_outcomes_equal_evaluated_ones(ruleset: RuleSet) -> None:
                     expected = ruleset.evaluate(rule, project_type, attributes, flags)
                     for _ in range(2):  # the first answer is computed, the second remembered
                         assert outcomes.get(rule, project_type, attributes, flags) == expected
-    assert ruleset.outcomes() is outcomes
+    assert plan.outcomes() is outcomes

@@ -11,11 +11,10 @@ from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
 from analysis.checkindex import catch_up_later
-from analysis.rules.loader import get_ruleset
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn, HeavyWork
-from app.deps import catalog_of, saved_upload, upload_limit, visible_entry, visible_layers
+from app.deps import catalog_of, check_plan_of, saved_upload, upload_limit, visible_entry, visible_layers
 from app.edge.params import Number, Offset
 from app.errors import NotFound, Unprocessable
 from layers.catalog.legend import legend
@@ -330,9 +329,7 @@ def rollback_layer(
 
 def _catch_up_after_response(request: Request, background: BackgroundTasks, code: str) -> None:
     """Refresh the footprint-check index for a switched layer once the response is sent."""
-    background.add_task(
-        catch_up_later, request.app.state.pool, request.app.state.catalog, get_ruleset(), [code]
-    )
+    background.add_task(catch_up_later, request.app.state.pool, check_plan_of(request), [code])
 
 
 GEOJSON = "application/geo+json"

@@ -36,7 +36,7 @@ from app.api.routes.preevaluations import insert_report
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn, HeavyWork
-from app.deps import catalog_of
+from app.deps import check_plan_of
 from app.errors import PayloadTooLarge, Unprocessable
 from layers.audit import record
 from layers.ingest.errors import IngestError
@@ -171,8 +171,7 @@ def run_sites(
             conn,
             sites,
             body.project_type,
-            catalog=catalog_of(request),
-            ruleset=ruleset,
+            plan=check_plan_of(request),
             crs=body.crs,
             flags=body.flags,
             data_dir=request.app.state.settings.data_dir,

@@ -23,7 +23,7 @@ from app.api.routes.preevaluations import StoredReport, store_report_audited
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn, HeavyWork
-from app.deps import catalog_of, saved_upload, scratch_dir, upload_limit
+from app.deps import check_plan_of, saved_upload, scratch_dir, upload_limit
 from app.edge.middleware import MEBIBYTE
 from layers.ingest.footprint_file import FileFootprint, as_feature_collection, read_footprint_file
 from layers.ingest.intake import IntakeLimits
@@ -86,15 +86,14 @@ def upload_pre_evaluation(
 ) -> StoredReport:
     """All polygons of the file form one footprint, checked and stored like ``POST /api/pre-evaluations``."""
     options = _options(project_type, project_code, flags)
-    ruleset = ruleset_for(project_type)
+    ruleset_for(project_type)
     footprints = _read(request, file, crs, encoding, source_layer)
     footprint = parse_footprint(as_feature_collection(footprints))
     report = evaluate(
         conn,
         footprint,
         project_type,
-        catalog=catalog_of(request),
-        ruleset=ruleset,
+        plan=check_plan_of(request),
         flags=options.flags,
         data_dir=request.app.state.settings.data_dir,
         resident=request.app.state.resident,

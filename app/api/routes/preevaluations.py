@@ -21,7 +21,7 @@ from app.audit.rules import fingerprint
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
-from app.deps import catalog_of
+from app.deps import check_plan_of
 from app.edge.params import RowId
 from app.errors import NotFound, Unprocessable
 from layers.audit import record
@@ -99,8 +99,7 @@ def run_pre_evaluation(
         conn,
         footprint,
         body.project_type,
-        catalog=catalog_of(request),
-        ruleset=ruleset,
+        plan=check_plan_of(request),
         flags=body.flags,
         data_dir=request.app.state.settings.data_dir,
         resident=request.app.state.resident,
@@ -284,8 +283,7 @@ def recheck_report(
         conn,
         footprint,
         previous.report.project_type,
-        catalog=catalog_of(request),
-        ruleset=get_ruleset(),
+        plan=check_plan_of(request),
         flags=previous.report.flags,
         data_dir=request.app.state.settings.data_dir,
         resident=request.app.state.resident,
