@@ -10,7 +10,12 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from analysis.engine import evaluate
 from analysis.footprint import parse_footprint
 from analysis.sites import SiteInput, sites_from_features
-from app.api.routes.preevaluation_sites import (
+from app.auth.deps import Allow, Grant
+from app.auth.policy import Action
+from app.db import Conn, HeavyWork
+from app.deps import catalog_of, saved_upload, scratch_dir, upload_limit
+from app.edge.middleware import MEBIBYTE
+from app.preevaluation.sites import (
     BatchResult,
     CheckOptions,
     Comparison,
@@ -19,12 +24,7 @@ from app.api.routes.preevaluation_sites import (
     compare_of,
     ruleset_for,
 )
-from app.api.routes.preevaluations import StoredReport, store_report_audited
-from app.auth.deps import Allow, Grant
-from app.auth.policy import Action
-from app.db import Conn, HeavyWork
-from app.deps import catalog_of, saved_upload, scratch_dir, upload_limit
-from app.edge.middleware import MEBIBYTE
+from app.preevaluation.store import StoredReport, store_report_audited
 from layers.ingest.footprint_file import FileFootprint, as_feature_collection, read_footprint_file
 from layers.ingest.intake import IntakeLimits
 
