@@ -13,8 +13,7 @@ from analysis.sites import SiteInput, sites_from_features
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn, HeavyWork
-from app.deps import catalog_of, saved_upload, scratch_dir, upload_limit
-from app.edge.middleware import MEBIBYTE
+from app.deps import UploadKind, catalog_of, saved_upload, scratch_dir, upload_limit
 from app.preevaluation.sites import (
     BatchResult,
     CheckOptions,
@@ -30,9 +29,6 @@ from layers.ingest.intake import IntakeLimits
 
 router = APIRouter(prefix="/api/pre-evaluations", tags=["pre-evaluation"])
 
-# Footprint files are small; a tighter cap than layer uploads keeps a mistaken upload cheap to refuse.
-MAX_FOOTPRINT_UPLOAD_MB = 50
-
 FileField = Annotated[UploadFile, File(description="Shapefile（zip）、GeoPackage、GeoJSON 或 DXF")]
 ProjectType = Annotated[str, Form(max_length=64, description="项目类型，如 school、road、housing")]
 Crs = Annotated[str | None, Form(max_length=2000, description="文件无坐标系时指定（DXF 必填），如 EPSG:4547")]
@@ -46,8 +42,8 @@ def _read(
     request: Request, file: UploadFile, crs: str | None, encoding: str | None, source_layer: str | None
 ) -> list[FileFootprint]:
     """Save the upload privately and read its features through the layer intake (4xx on a bad file)."""
-    limit = upload_limit(request, MAX_FOOTPRINT_UPLOAD_MB * MEBIBYTE)
-    with saved_upload(request, file, limit) as upload:
+    limit = upload_limit(request, UploadKind.FOOTPRINT)
+    with saved_upload(request, file, UploadKind.FOOTPRINT) as upload:
         return read_footprint_file(
             upload.path,
             upload.name,
