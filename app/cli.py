@@ -17,7 +17,7 @@ from app.auth import users as user_service
 from app.auth.policy import Role
 from app.demolition.cli import demolition_cli
 from app.errors import DuoguiError
-from app.preeval_cli import check
+from app.preevaluation.cli import check
 from app.projects.cli import calendar_cli, projects_cli
 from app.settings import Settings
 from layers.audit import Actor

@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NamedTuple, Protocol, TypeVar
 from zoneinfo import ZoneInfo
@@ -132,10 +133,19 @@ def scratch_dir(request: Request) -> Path:
     return root
 
 
-def upload_limit(request: Request, cap: int | None = None) -> int:
-    """The largest upload accepted in bytes: the configured limit, or a route's tighter ``cap``."""
-    configured: int = request.app.state.settings.max_upload_mb * MEBIBYTE
-    return configured if cap is None else min(cap, configured)
+class UploadKind(StrEnum):
+    """What an upload route accepts; each kind has its configured size limit (a setting in MB)."""
+
+    LAYER = "max_upload_mb"
+    FOOTPRINT = "max_footprint_upload_mb"
+    SHEET = "max_sheet_upload_mb"
+
+
+def upload_limit(request: Request, kind: UploadKind = UploadKind.LAYER) -> int:
+    """The largest upload of this kind accepted, in bytes (never above the general upload limit)."""
+    settings = request.app.state.settings
+    configured: int = min(getattr(settings, kind.value), settings.max_upload_mb) * MEBIBYTE
+    return configured
 
 
 class SavedUpload(NamedTuple):
@@ -146,13 +156,13 @@ class SavedUpload(NamedTuple):
 
 
 @contextmanager
-def saved_upload(request: Request, file: UploadFile, limit: int | None = None) -> Iterator[SavedUpload]:
-    """The upload saved in a private folder removed afterwards; 413 past ``upload_limit(request, limit)``.
+def saved_upload(request: Request, file: UploadFile, kind: UploadKind) -> Iterator[SavedUpload]:
+    """The upload saved in a private folder removed afterwards; 413 past ``upload_limit(request, kind)``.
 
     A declared Content-Length well past the limit is refused before a byte is read, a longer stream as
     soon as its bytes pass the limit (the multipart framing gets 1 MiB of slack in the first check).
     """
-    cap = upload_limit(request, limit)
+    cap = upload_limit(request, kind)
     if int(request.headers.get("content-length") or 0) > cap + MEBIBYTE:
         raise too_large(cap, upload=True)
     with tempfile.TemporaryDirectory(prefix="upload-", dir=scratch_dir(request)) as tmp:

@@ -18,15 +18,7 @@ from analysis.checkplan import CheckPlan
 from analysis.resident import ResidentIndex
 from analysis.rules.loader import get_ruleset
 from app import __version__
-from app.api.routes import (
-    health,
-    identify,
-    layers,
-    preevaluation_reports,
-    preevaluation_sites,
-    preevaluation_uploads,
-    preevaluations,
-)
+from app.api.routes import health, identify, layers
 from app.audit import routes as audit_routes
 from app.auth import routes as auth_routes
 from app.auth.deps import Allow, Public
@@ -44,6 +36,10 @@ from app.edge.openapi import install_problem_responses
 from app.errors import install_error_handlers
 from app.ogc import routes as ogc_routes
 from app.orgs import routes as org_routes
+from app.preevaluation import renderings as preevaluation_renderings
+from app.preevaluation import routes as preevaluation_routes
+from app.preevaluation import sites as preevaluation_sites
+from app.preevaluation import uploads as preevaluation_uploads
 from app.projects import demand_routes, plan_routes, supervision_routes
 from app.projects import routes as project_routes
 from app.settings import Settings
@@ -190,8 +186,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit_routes,
         layers,
         identify,
-        preevaluations,
-        preevaluation_reports,
+        preevaluation_routes,
+        preevaluation_renderings,
         preevaluation_sites,
         preevaluation_uploads,
         calendar_routes,

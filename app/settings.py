@@ -59,7 +59,16 @@ class Settings(BaseSettings):
         ge=0,
         description="Largest in-memory copy of the pre-evaluation check index (0: read the database).",
     )
-    max_upload_mb: int = Field(default=512, ge=1, description="Largest layer upload accepted.")
+    max_upload_mb: int = Field(
+        default=512, ge=1, description="Largest file upload accepted (layer files; caps every other kind)."
+    )
+    # Footprint files and spreadsheets are small: a tighter limit keeps a mistaken upload cheap to refuse.
+    max_footprint_upload_mb: int = Field(
+        default=50, ge=1, description="Largest footprint file accepted for pre-evaluation."
+    )
+    max_sheet_upload_mb: int = Field(
+        default=10, ge=1, description="Largest spreadsheet accepted (ledger import, bulk update)."
+    )
     max_body_mb: int = Field(
         default=10, ge=1, description="Largest request body other than a file upload (JSON, forms)."
     )

@@ -57,7 +57,7 @@ async def issue_token(
 ) -> TokenResponse:
     """Exchange username and password for a bearer token.
 
-    Argon2 takes about 0.1 s of CPU, so it runs with no connection and no lock held: read the stored
+    Argon2 takes about 27 ms of CPU, so it runs with no connection and no lock held: read the stored
     hash, check the password (at most a few at once), then settle under the row lock in a few short
     statements. A password changed in between is checked again against the new hash.
     """

@@ -28,6 +28,7 @@ from app.demolition.sheets import (
     subdistrict_lookup,
 )
 from app.errors import NotFound, Unprocessable
+from app.preevaluation.store import fetch_document
 from layers.audit import record
 from layers.catalog.model import get_catalog
 from layers.ingest.crs import check_in_district, resolve_crs, transformer_to_storage
@@ -87,12 +88,10 @@ def from_pre_evaluation(
     conn: Connection[Any], grant: Grant, project_id: int, pre_evaluation_id: int
 ) -> CreationReport:
     """One unit per building the stored report found inside the footprint (rule cur_building.demolition)."""
-    row = conn.execute(
-        "SELECT report FROM project.pre_evaluation WHERE id = %s", (pre_evaluation_id,)
-    ).fetchone()
-    if row is None:
+    stored = fetch_document(conn, pre_evaluation_id)
+    if stored is None:
         raise NotFound("预评价报告不存在。", "No such pre-evaluation report.")
-    report = row[0]
+    report = stored.report
     finding = next((f for f in report.get("findings", []) if f.get("rule_id") == BUILDING_RULE), None)
     fids = sorted({int(h["fid"]) for h in (finding or {}).get("features", [])})
     with conn.transaction():

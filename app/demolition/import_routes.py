@@ -13,9 +13,9 @@ from app.db import Conn, HeavyWork
 from app.demolition import bulk, creation, sources
 from app.demolition.bulk import BulkReport
 from app.demolition.creation import CreationReport
-from app.demolition.sheets import BULK_COLUMNS, COLUMNS, MAX_SHEET_BYTES, template_xlsx
+from app.demolition.sheets import BULK_COLUMNS, COLUMNS, template_xlsx
 from app.demolition.sources import ReportChoice
-from app.deps import saved_upload, upload_limit
+from app.deps import UploadKind, saved_upload, upload_limit
 from app.edge.params import RowId
 
 router = APIRouter(tags=["demolition"])
@@ -76,7 +76,7 @@ def import_sheet(
     file: Annotated[UploadFile, File(description="按模板填写的 .xlsx 或 .csv")],
 ) -> CreationReport:
     """All-or-nothing: any bad row refuses the file with every problem listed (422), nothing is written."""
-    with saved_upload(request, file, MAX_SHEET_BYTES) as upload:
+    with saved_upload(request, file, UploadKind.SHEET) as upload:
         data = upload.path.read_bytes()
     return creation.import_sheet(conn, grant, project_id, data, upload.name)
 
@@ -99,8 +99,8 @@ def import_gis(
     crs: Annotated[str | None, Form(max_length=200, description="文件无坐标系时指定，如 EPSG:4547")] = None,
 ) -> CreationReport:
     """Polygons with the template's attribute columns; reprojected to EPSG:4547; all-or-nothing."""
-    limit = upload_limit(request)
-    with saved_upload(request, file, limit) as upload:
+    limit = upload_limit(request, UploadKind.LAYER)
+    with saved_upload(request, file, UploadKind.LAYER) as upload:
         return creation.import_gis(conn, grant, project_id, upload.path, upload.name, crs, limit)
 
 
@@ -143,6 +143,6 @@ def bulk_update(
     dry_run: Annotated[bool, Query(description="true：只检查并列出将要修改的内容和全部问题")] = True,
 ) -> BulkReport:
     """Dry run lists every change and problem; apply is all-or-nothing (409 bulk_refused on any problem)."""
-    with saved_upload(request, file, MAX_SHEET_BYTES) as upload:
+    with saved_upload(request, file, UploadKind.SHEET) as upload:
         data = upload.path.read_bytes()
     return bulk.bulk_update(conn, grant, project_id, data, upload.name, dry_run)

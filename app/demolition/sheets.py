@@ -21,7 +21,6 @@ from analysis.export_cells import append_row, read_csv_cell
 from app.demolition.models import OWNER_LABELS, PIPELINE, STATUS_LABELS, OwnerType
 from app.errors import PayloadTooLarge, Unprocessable
 
-MAX_SHEET_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 20_000
 LEDGER_SHEETS = ("台账", "征拆台账", "批量更新")
 
@@ -94,8 +93,6 @@ def template_xlsx(columns: list[Column], sheet_title: str) -> bytes:
 
 def read_table(data: bytes, filename: str, columns: list[Column]) -> list[dict[str, Any]]:
     """Rows of an XLSX or CSV file as {key: cell}, each with its spreadsheet row number as ``_row``."""
-    if len(data) > MAX_SHEET_BYTES:
-        raise PayloadTooLarge("表格文件超过 10 MB。", "The spreadsheet is larger than 10 MB.")
     lowered = filename.lower()
     if lowered.endswith(".xlsx"):
         rows = _xlsx_rows(data)

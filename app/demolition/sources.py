@@ -6,29 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import Connection
-from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
 from app.auth.deps import Grant
 from app.demolition.creation import BUILDING_RULE
 from app.demolition.ledger import visible_project
-
-# Reports whose demolition finding holds buildings; the project's own (same project code) first.
-_CHOICES = """
-    SELECT e.id, e.created_at, e.project_code, e.project_type, e.verdict, e.footprint_area_m2,
-           coalesce(e.project_code = %(code)s, false) AS linked,
-           EXISTS (SELECT 1 FROM project.pre_evaluation_stale s WHERE s.report_id = e.id) AS stale,
-           coalesce((e.report -> 'demolition' ->> 'buildings')::int, 0) AS buildings,
-           coalesce((e.report -> 'demolition' ->> 'households')::int, 0) AS households,
-           coalesce((e.report -> 'demolition' ->> 'floor_area_m2')::float8, 0) AS floor_area_m2,
-           jsonb_path_query_array(e.report, '$.findings[*] ? (@.rule_id == $rule).features[*]',
-                                  jsonb_build_object('rule', %(rule)s::text)) AS hits
-    FROM project.pre_evaluation e
-    WHERE (%(org)s::bigint IS NULL OR e.org_id = %(org)s)
-      AND coalesce((e.report -> 'demolition' ->> 'buildings')::int, 0) > 0
-    ORDER BY linked DESC, e.id DESC
-    LIMIT %(limit)s
-"""
+from app.preevaluation.store import demolition_sources
 
 
 class ReportChoice(BaseModel):
@@ -62,9 +45,7 @@ def report_choices(
         r[0]
         for r in conn.execute("SELECT unit_code FROM demolition.unit WHERE project_id = %s", (project_id,))
     }
-    params = {"code": project.code, "rule": BUILDING_RULE, "org": grant.org_filter(), "limit": limit}
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(_CHOICES, params).fetchall()
+    rows = demolition_sources(conn, project.code, BUILDING_RULE, grant.org_filter(), limit)
     choices = []
     for row in rows:
         hits = row.pop("hits") or []

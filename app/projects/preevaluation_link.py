@@ -19,6 +19,7 @@ from analysis.rules.loader import get_ruleset
 from app.auth.deps import Grant
 from app.auth.policy import Scope
 from app.errors import NotFound, Unprocessable
+from app.preevaluation.store import fetch_document, latest_report_id
 from app.projects import service
 from app.projects.plan import Item, create_plan, fetch_items
 from layers.audit import record
@@ -37,18 +38,15 @@ def _limits() -> dict[str, Any]:
 
 
 def _report(conn: Connection[Any], grant: Grant, pre_evaluation_id: int, project: Any) -> dict[str, Any]:
-    row = conn.execute(
-        "SELECT org_id, project_code, report FROM project.pre_evaluation WHERE id = %s", (pre_evaluation_id,)
-    ).fetchone()
+    stored = fetch_document(conn, pre_evaluation_id)
     # A report belongs to the project when it names its code or was run by its unit.
-    if row is None or not (
+    if stored is None or not (
         grant.scope is Scope.ANY
-        or row[1] == project.code
-        or row[0] in (project.unit_org_id, grant.principal.org_id)
+        or stored.project_code == project.code
+        or stored.org_id in (project.unit_org_id, grant.principal.org_id)
     ):
         raise NotFound("预评价报告不存在。", "No such pre-evaluation report.")
-    report: dict[str, Any] = row[2]
-    return report
+    return stored.report
 
 
 def _item_code(settings: Any, named: str | None) -> str | None:
@@ -170,11 +168,8 @@ def create_plan_with_pre_evaluation(conn: Connection[Any], grant: Grant, project
     with conn.transaction():
         items = create_plan(conn, grant, project_id)
         project = service.fetch_project(conn, project_id)
-        row = conn.execute(
-            "SELECT id FROM project.pre_evaluation WHERE project_code = %s ORDER BY id DESC LIMIT 1",
-            (project.code,),
-        ).fetchone()
-        if row is None:
+        latest = latest_report_id(conn, project.code)
+        if latest is None:
             return items
-        add_from_pre_evaluation(conn, grant, project_id, int(row[0]))
+        add_from_pre_evaluation(conn, grant, project_id, latest)
         return fetch_items(conn, "i.project_id = %(p)s", {"p": project_id})

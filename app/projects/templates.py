@@ -139,7 +139,7 @@ def _resolve(raw: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
 
 @cache
 def load_templates() -> dict[str, Template]:
-    """Every template, validated (a broken file fails loudly at start-up and in the tests)."""
+    """Every template, validated once on first use (a broken file fails loudly there and in the tests)."""
     raw = {p.stem: yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(TEMPLATE_DIR.glob("*.yaml"))}
     return {name: Template(**_resolve(raw, name)) for name in raw}
 

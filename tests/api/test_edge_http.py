@@ -17,6 +17,7 @@ from app.main import create_app
 from app.settings import Settings
 
 CHUNK = 256 * 1024
+MIB = 1024 * 1024
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
@@ -294,3 +295,38 @@ def test_every_text_parameter_and_field_refuses_nul(client: TestClient, make_acc
 def _named(r: Any) -> list[str]:
     assert r.status_code == 422, r.text
     return [e["field"] for e in r.json()["errors"]]
+
+
+# --- configured limits per kind of upload -----------------------------------------------------------
+
+
+def test_each_upload_route_enforces_its_kinds_configured_limit(
+    settings: Settings, client: TestClient, make_account: Any
+) -> None:
+    coordinator = make_account(Role.COORDINATOR, "land-prep")
+    unit = make_account(Role.PROJECT_UNIT, "works")
+    tight = settings.model_copy(update={"max_sheet_upload_mb": 1, "max_footprint_upload_mb": 1})
+    body = b"x" * (MIB + MIB // 2)
+    with TestClient(create_app(tight)) as small:
+        sheet = small.post(
+            "/api/demolition/projects/1/units/import",
+            files={"file": ("ledger.csv", body, "text/csv")},
+            headers=coordinator.headers,
+        )
+        footprint = small.post(
+            "/api/pre-evaluations/upload",
+            data={"project_type": "school"},
+            files={"file": ("site.geojson", body, "application/geo+json")},
+            headers=unit.headers,
+        )
+        # A sheet under the limit passes the size check and is answered on its merits (no such project).
+        small_sheet = small.post(
+            "/api/demolition/projects/999999999/units/import",
+            files={"file": ("ledger.csv", "单元编号\n".encode(), "text/csv")},
+            headers=coordinator.headers,
+        )
+    for answer in (sheet, footprint):
+        assert answer.status_code == 413, answer.text
+        assert answer.json()["message_en"] == "The upload exceeds the 1 MB limit."
+        assert answer.json()["message_zh"] == "上传文件超过 1 MB 上限。"
+    assert small_sheet.status_code == 404

@@ -11,7 +11,7 @@ import pytest
 from fastapi import Response
 from starlette.datastructures import Headers, UploadFile
 
-from app.deps import VersionCheck, saved_upload, upload_limit, with_etag
+from app.deps import UploadKind, VersionCheck, saved_upload, upload_limit, with_etag
 from app.errors import PayloadTooLarge, Unprocessable
 
 MIB = 1024 * 1024
@@ -20,8 +20,11 @@ MIB = 1024 * 1024
 class _Request:
     """Just what the helpers read from a request: the settings and the headers."""
 
-    def __init__(self, data_dir: Path, max_upload_mb: int, content_length: int | None = None) -> None:
-        settings = SimpleNamespace(data_dir=data_dir, max_upload_mb=max_upload_mb)
+    def __init__(
+        self, data_dir: Path, max_upload_mb: int, content_length: int | None = None, **kinds: int
+    ) -> None:
+        limits = {"max_footprint_upload_mb": 50, "max_sheet_upload_mb": 10, **kinds}
+        settings = SimpleNamespace(data_dir=data_dir, max_upload_mb=max_upload_mb, **limits)
         self.app = SimpleNamespace(state=SimpleNamespace(settings=settings))
         self.headers = Headers({"content-length": str(content_length)} if content_length else {})
 
@@ -37,13 +40,15 @@ class _CountingFile(io.BytesIO):
         return data
 
 
-def _request(tmp_path: Path, max_upload_mb: int = 2, content_length: int | None = None) -> Any:
-    return _Request(tmp_path, max_upload_mb, content_length)
+def _request(tmp_path: Path, max_upload_mb: int = 2, content_length: int | None = None, **kinds: int) -> Any:
+    return _Request(tmp_path, max_upload_mb, content_length, **kinds)
 
 
 def test_an_upload_is_saved_privately_with_its_bare_name_and_removed_afterwards(tmp_path: Path) -> None:
     body = b"x" * (MIB + 7)
-    with saved_upload(_request(tmp_path), UploadFile(io.BytesIO(body), filename="a/b/楼栋.gpkg")) as up:
+    with saved_upload(
+        _request(tmp_path), UploadFile(io.BytesIO(body), filename="a/b/楼栋.gpkg"), UploadKind.LAYER
+    ) as up:
         assert (up.name, up.path.read_bytes()) == ("楼栋.gpkg", body)
         assert up.path.parent.parent == tmp_path / "tmp"
         saved = up.path
@@ -54,19 +59,26 @@ def test_an_upload_is_saved_privately_with_its_bare_name_and_removed_afterwards(
 def test_an_upload_without_a_usable_name_is_called_upload(
     tmp_path: Path, filename: str | None, name: str
 ) -> None:
-    with saved_upload(_request(tmp_path), UploadFile(io.BytesIO(b"1"), filename=filename)) as up:
+    with saved_upload(
+        _request(tmp_path), UploadFile(io.BytesIO(b"1"), filename=filename), UploadKind.LAYER
+    ) as up:
         assert up.name == name
 
 
-def test_the_configured_limit_holds_and_a_route_may_only_tighten_it(tmp_path: Path) -> None:
+def test_each_kind_has_its_configured_limit_never_above_the_general_one(tmp_path: Path) -> None:
     assert upload_limit(_request(tmp_path, 2)) == 2 * MIB
-    assert upload_limit(_request(tmp_path, 2), 10 * MIB) == 2 * MIB
-    assert upload_limit(_request(tmp_path, 512), 50 * MIB) == 50 * MIB
+    assert upload_limit(_request(tmp_path, 2), UploadKind.SHEET) == 2 * MIB
+    assert upload_limit(_request(tmp_path, 512), UploadKind.FOOTPRINT) == 50 * MIB
+    assert upload_limit(_request(tmp_path, 512), UploadKind.SHEET) == 10 * MIB
+    assert upload_limit(_request(tmp_path, 512, max_sheet_upload_mb=3), UploadKind.SHEET) == 3 * MIB
 
 
 def test_a_stream_past_the_limit_is_refused_as_soon_as_it_passes(tmp_path: Path) -> None:
     source = _CountingFile(b"x" * (5 * MIB))
-    with pytest.raises(PayloadTooLarge) as refused, saved_upload(_request(tmp_path), UploadFile(source)):
+    with (
+        pytest.raises(PayloadTooLarge) as refused,
+        saved_upload(_request(tmp_path), UploadFile(source), UploadKind.LAYER),
+    ):
         pytest.fail("an oversized upload was handed over")
     # 2 MiB allowed: the third 1 MiB chunk passes it; the remaining 2 MiB are never read.
     assert source.pulled == 3 * MIB
@@ -79,14 +91,15 @@ def test_a_stream_past_the_limit_is_refused_as_soon_as_it_passes(tmp_path: Path)
 def test_a_declared_length_past_the_limit_is_refused_before_a_byte_is_read(tmp_path: Path) -> None:
     source = _CountingFile(b"x")
     request = _request(tmp_path, content_length=3 * MIB + 1)
-    with pytest.raises(PayloadTooLarge), saved_upload(request, UploadFile(source), 10 * MIB):
+    with pytest.raises(PayloadTooLarge), saved_upload(request, UploadFile(source), UploadKind.SHEET):
         pytest.fail("an oversized upload was handed over")
     assert source.pulled == 0
 
 
-def test_a_tighter_route_cap_is_the_one_enforced(tmp_path: Path) -> None:
+def test_the_kind_of_upload_sets_the_limit_enforced(tmp_path: Path) -> None:
+    request = _request(tmp_path, 512, max_sheet_upload_mb=1)
     with pytest.raises(PayloadTooLarge) as refused:
-        with saved_upload(_request(tmp_path, 512), UploadFile(io.BytesIO(b"x" * (MIB + 1))), MIB):
+        with saved_upload(request, UploadFile(io.BytesIO(b"x" * (MIB + 1))), UploadKind.SHEET):
             pytest.fail("an oversized upload was handed over")
     assert refused.value.message_en == "The upload exceeds the 1 MB limit."
 

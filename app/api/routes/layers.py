@@ -14,7 +14,15 @@ from analysis.checkindex import catch_up_later
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn, HeavyWork
-from app.deps import catalog_of, check_plan_of, saved_upload, upload_limit, visible_entry, visible_layers
+from app.deps import (
+    UploadKind,
+    catalog_of,
+    check_plan_of,
+    saved_upload,
+    upload_limit,
+    visible_entry,
+    visible_layers,
+)
 from app.edge.params import Number, Offset
 from app.errors import NotFound, Unprocessable
 from layers.catalog.legend import legend
@@ -298,7 +306,7 @@ def import_version(
     """Upload a file as the layer's new current version (atomic; the old version stays intact on error)."""
     entry = visible_entry(request, grant, code)
     limits = IntakeLimits(max_upload_bytes=upload_limit(request))
-    with saved_upload(request, file) as upload:
+    with saved_upload(request, file, UploadKind.LAYER) as upload:
         options: dict[str, Any] = {"crs": crs, "note": note}
         if entry.kind is not LayerKind.RASTER:
             options.update(

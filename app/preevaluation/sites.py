@@ -32,12 +32,12 @@ from analysis.sites import (
     sites_from_features,
     summarize,
 )
-from app.api.routes.preevaluations import insert_report
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn, HeavyWork
 from app.deps import check_plan_of
 from app.errors import PayloadTooLarge, Unprocessable
+from app.preevaluation.store import insert_report
 from layers.audit import record
 from layers.ingest.errors import IngestError
 

@@ -1,42 +1,29 @@
-"""Route: pre-evaluation (预评价) of a project footprint against the base map."""
+"""Stored pre-evaluation reports: the only module of ``app/`` that reads or writes ``project.pre_evaluation``
+and ``project.pre_evaluation_stale``.
+
+Reports are append-only for the service: a re-check stores a new report naming the one it replaces.
+The one other writer is the engine: ``analysis/checkindex.py`` marks reports stale (inserts into
+``project.pre_evaluation_stale``) when the check index catches up with a new layer version. That statement
+stays there because it is the engine's own bookkeeping of the index switch, run in the same transaction by
+the CLI, the layer routes and the bench alike, and ``analysis/`` may not import ``app/``.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any, NamedTuple
 
 import shapely
-from fastapi import APIRouter, Depends, Query, Request, Response
 from psycopg import Connection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
-from analysis.engine import evaluate
-from analysis.footprint import Footprint, parse_footprint
 from analysis.report import Report
 from analysis.report_diff import ReportChanges, compare
-from analysis.rules.loader import get_ruleset
-from app.audit.rules import fingerprint
-from app.auth.deps import Allow, Grant
-from app.auth.policy import Action
-from app.db import Conn
-from app.deps import check_plan_of
-from app.edge.params import RowId
-from app.errors import NotFound, Unprocessable
+from app.auth.deps import Grant
+from app.errors import NotFound
 from layers.audit import record
-
-router = APIRouter(prefix="/api/pre-evaluations", tags=["pre-evaluation"])
-
-
-class PreEvaluationRequest(BaseModel):
-    """A footprint (GeoJSON geometry, Feature or FeatureCollection) and the kind of project."""
-
-    footprint: dict[str, Any] = Field(description="GeoJSON（默认 CRS84 经纬度）")
-    project_type: str = Field(description="项目类型，如 school、road、housing")
-    crs: str | None = Field(default=None, description="坐标系，如 EPSG:4547；缺省为 CRS84")
-    flags: list[str] = Field(default_factory=list, description="项目属性，如 national_major")
-    project_code: str | None = Field(default=None, max_length=64, description="项目代码（可选）")
 
 
 class StaleMark(BaseModel):
@@ -78,41 +65,12 @@ class ReportSummary(BaseModel):
     stale: bool
 
 
-@router.post("", response_model=StoredReport, status_code=201, summary="项目预评价")
-def run_pre_evaluation(
-    body: PreEvaluationRequest,
-    request: Request,
-    conn: Conn,
-    grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
-) -> Response:
-    """Check a footprint against every pre-evaluation layer: verdict, findings, not-checkable layers."""
-    ruleset = get_ruleset()
-    if body.project_type not in ruleset.settings.project_types:
-        known = "、".join(ruleset.settings.project_types)
-        raise Unprocessable(
-            f"未知项目类型“{body.project_type}”，可选：{known}。",
-            f"Unknown project type '{body.project_type}'.",
-            code="unknown_project_type",
-        )
-    footprint = parse_footprint(body.footprint, body.crs)
-    report = evaluate(
-        conn,
-        footprint,
-        body.project_type,
-        plan=check_plan_of(request),
-        flags=body.flags,
-        data_dir=request.app.state.settings.data_dir,
-        resident=request.app.state.resident,
-    )
-    stored = store_report_audited(
-        conn, grant, body.project_code, grant.principal.org_id, footprint.geometry, report
-    )
-    return _json(stored, 201)
+class ReportDocument(NamedTuple):
+    """A stored report as its JSON document, with the organisation and project code it was run for."""
 
-
-def _json(stored: StoredReport, status: int = 200) -> Response:
-    """The stored report as JSON, written once by pydantic (not validated again on the way out)."""
-    return Response(stored.model_dump_json(), status_code=status, media_type="application/json")
+    org_id: int
+    project_code: str | None
+    report: dict[str, Any]
 
 
 def insert_report(
@@ -198,14 +156,10 @@ def store_report_audited(
     )
 
 
-@router.get("", response_model=list[ReportSummary], summary="预评价报告列表")
-def list_reports(
-    conn: Conn,
-    grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
-    project_code: Annotated[str | None, Query(max_length=64, description="按项目代码筛选")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+def list_summaries(
+    conn: Connection[Any], org_id: int | None, project_code: str | None, limit: int
 ) -> list[ReportSummary]:
-    """Stored reports the caller may see (a project unit: its own organisation's), newest first."""
+    """Stored reports of one organisation (``None``: every one), optionally of one project, newest first."""
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             """
@@ -216,21 +170,16 @@ def list_reports(
               AND (%(code)s::text IS NULL OR project_code = %(code)s)
             ORDER BY id DESC LIMIT %(limit)s
             """,
-            {"org": grant.org_filter(), "code": project_code, "limit": limit},
+            {"org": org_id, "code": project_code, "limit": limit},
         ).fetchall()
     return [ReportSummary(**r) for r in rows]
 
 
-@router.get("/rules", response_model=dict[str, Any], summary="预评价规则（公开的评价标准）")
-def published_rules(grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))]) -> dict[str, Any]:
-    """The rule set in force: every rule's layer, grade, conditions, distances, legal basis, department and
-    the approval it triggers, the compatibility matrix, tolerances, and the rule files' fingerprint."""
-    ruleset = get_ruleset()
-    return {"version": ruleset.version, "sha256": fingerprint(), **ruleset.model_dump(mode="json")}
+def visible_report(conn: Connection[Any], grant: Grant, report_id: int) -> tuple[StoredReport, bytes]:
+    """A stored report the caller may see, with its stale marks and its footprint (WKB).
 
-
-def _load(conn: Connection[Any], grant: Grant, report_id: int) -> tuple[StoredReport, bytes]:
-    """A stored report the caller may see, with its stale marks and its footprint (WKB)."""
+    Other organisations' reports answer 404, like missing ones.
+    """
     row = conn.execute(
         "SELECT id, created_at, created_by_id, org_id, project_code, report, previous_id,"
         " ST_AsBinary(footprint) FROM project.pre_evaluation WHERE id = %s",
@@ -255,39 +204,63 @@ def _load(conn: Connection[Any], grant: Grant, report_id: int) -> tuple[StoredRe
         report=Report.model_validate(row[5]),
         stale=[StaleMark(**m) for m in marks],
     )
-    return stored, row[7]
+    return stored, bytes(row[7])
 
 
-@router.get("/{report_id:int}", response_model=StoredReport, summary="预评价报告")
-def get_report(
-    report_id: RowId, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))]
-) -> StoredReport:
-    """One stored report, exactly as produced, with stale marks (other organisations' reports answer 404)."""
-    return _load(conn, grant, report_id)[0]
+def visible_footprint(conn: Connection[Any], grant: Grant, report_id: int) -> dict[str, Any]:
+    """The footprint of a report the caller may see, as a GeoJSON geometry in CRS84."""
+    row = conn.execute(
+        "SELECT org_id, ST_AsGeoJSON(ST_Transform(footprint, 4326), 7)::json"
+        " FROM project.pre_evaluation WHERE id = %s",
+        (report_id,),
+    ).fetchone()
+    if row is None:
+        raise NotFound("预评价报告不存在。", "No such pre-evaluation report.")
+    grant.check_org(row[0])
+    geometry: dict[str, Any] = row[1]
+    return geometry
 
 
-@router.post(
-    "/{report_id}/recheck", response_model=StoredReport, status_code=201, summary="重新评价（图层更新后）"
-)
-def recheck_report(
-    report_id: RowId,
-    request: Request,
-    conn: Conn,
-    grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
-) -> StoredReport:
-    """Check a stored report's footprint again on today's layers; the answer lists what changed."""
-    previous, wkb = _load(conn, grant, report_id)
-    geometry = shapely.from_wkb(wkb)
-    footprint = Footprint(geometry, float(geometry.area), list(previous.report.repairs))
-    report = evaluate(
-        conn,
-        footprint,
-        previous.report.project_type,
-        plan=check_plan_of(request),
-        flags=previous.report.flags,
-        data_dir=request.app.state.settings.data_dir,
-        resident=request.app.state.resident,
-    )
-    return store_report_audited(
-        conn, grant, previous.project_code, previous.org_id, geometry, report, (previous.id, previous.report)
-    )
+def fetch_document(conn: Connection[Any], report_id: int) -> ReportDocument | None:
+    """A stored report's JSON document and whom it was run for (the caller decides who may see it)."""
+    row = conn.execute(
+        "SELECT org_id, project_code, report FROM project.pre_evaluation WHERE id = %s", (report_id,)
+    ).fetchone()
+    return None if row is None else ReportDocument(row[0], row[1], row[2])
+
+
+def latest_report_id(conn: Connection[Any], project_code: str) -> int | None:
+    """The newest report naming ``project_code``, of any organisation."""
+    row = conn.execute(
+        "SELECT id FROM project.pre_evaluation WHERE project_code = %s ORDER BY id DESC LIMIT 1",
+        (project_code,),
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+# Reports whose demolition finding holds buildings; the project's own (same project code) first.
+_DEMOLITION_SOURCES = """
+    SELECT e.id, e.created_at, e.project_code, e.project_type, e.verdict, e.footprint_area_m2,
+           coalesce(e.project_code = %(code)s, false) AS linked,
+           EXISTS (SELECT 1 FROM project.pre_evaluation_stale s WHERE s.report_id = e.id) AS stale,
+           coalesce((e.report -> 'demolition' ->> 'buildings')::int, 0) AS buildings,
+           coalesce((e.report -> 'demolition' ->> 'households')::int, 0) AS households,
+           coalesce((e.report -> 'demolition' ->> 'floor_area_m2')::float8, 0) AS floor_area_m2,
+           jsonb_path_query_array(e.report, '$.findings[*] ? (@.rule_id == $rule).features[*]',
+                                  jsonb_build_object('rule', %(rule)s::text)) AS hits
+    FROM project.pre_evaluation e
+    WHERE (%(org)s::bigint IS NULL OR e.org_id = %(org)s)
+      AND coalesce((e.report -> 'demolition' ->> 'buildings')::int, 0) > 0
+    ORDER BY linked DESC, e.id DESC
+    LIMIT %(limit)s
+"""
+
+
+def demolition_sources(
+    conn: Connection[Any], project_code: str, rule_id: str, org_id: int | None, limit: int
+) -> list[dict[str, Any]]:
+    """Reports with buildings to demolish (those naming ``project_code`` first, then newest first): their
+    summary, demolition figures, stale flag, and under ``hits`` the features of finding ``rule_id``."""
+    params = {"code": project_code, "rule": rule_id, "org": org_id, "limit": limit}
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(_DEMOLITION_SOURCES, params).fetchall()

@@ -19,7 +19,8 @@ from app.auth.policy import Action
 from app.csp import page_policy
 from app.db import Conn, HeavyWork
 from app.edge.params import RowId
-from app.errors import NotFound, prefers_english
+from app.errors import prefers_english
+from app.preevaluation.store import visible_footprint, visible_report
 
 router = APIRouter(prefix="/api/pre-evaluations", tags=["pre-evaluation"])
 
@@ -31,15 +32,8 @@ Lang = Annotated[
 
 def _load(conn: Conn, grant: Grant, report_id: int) -> tuple[Report, StoredMeta]:
     """A stored report the caller may see (other organisations' reports answer 404)."""
-    row = conn.execute(
-        "SELECT id, created_at, org_id, project_code, report, ST_AsBinary(footprint)"
-        " FROM project.pre_evaluation WHERE id = %s",
-        (report_id,),
-    ).fetchone()
-    if row is None:
-        raise NotFound("预评价报告不存在。", "No such pre-evaluation report.")
-    grant.check_org(row[2])
-    return Report.model_validate(row[4]), StoredMeta(row[0], row[1], row[3], bytes(row[5]))
+    stored, footprint_wkb = visible_report(conn, grant, report_id)
+    return stored.report, StoredMeta(stored.id, stored.created_at, stored.project_code, footprint_wkb)
 
 
 def _english(request: Request, lang: str | None) -> bool:
@@ -92,15 +86,8 @@ def report_footprint(
     report_id: RowId, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))]
 ) -> Response:
     """The stored footprint as a GeoJSON Feature in CRS84, for the map to draw an uploaded or reopened one."""
-    row = conn.execute(
-        "SELECT org_id, ST_AsGeoJSON(ST_Transform(footprint, 4326), 7)::json"
-        " FROM project.pre_evaluation WHERE id = %s",
-        (report_id,),
-    ).fetchone()
-    if row is None:
-        raise NotFound("预评价报告不存在。", "No such pre-evaluation report.")
-    grant.check_org(row[0])
-    feature = {"type": "Feature", "properties": {"id": report_id}, "geometry": row[1]}
+    geometry = visible_footprint(conn, grant, report_id)
+    feature = {"type": "Feature", "properties": {"id": report_id}, "geometry": geometry}
     return Response(json.dumps(feature), media_type="application/geo+json")
 
 

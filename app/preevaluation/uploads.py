@@ -10,7 +10,11 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from analysis.engine import evaluate
 from analysis.footprint import parse_footprint
 from analysis.sites import SiteInput, sites_from_features
-from app.api.routes.preevaluation_sites import (
+from app.auth.deps import Allow, Grant
+from app.auth.policy import Action
+from app.db import Conn, HeavyWork
+from app.deps import UploadKind, check_plan_of, saved_upload, scratch_dir, upload_limit
+from app.preevaluation.sites import (
     BatchResult,
     CheckOptions,
     Comparison,
@@ -19,19 +23,11 @@ from app.api.routes.preevaluation_sites import (
     compare_of,
     ruleset_for,
 )
-from app.api.routes.preevaluations import StoredReport, store_report_audited
-from app.auth.deps import Allow, Grant
-from app.auth.policy import Action
-from app.db import Conn, HeavyWork
-from app.deps import check_plan_of, saved_upload, scratch_dir, upload_limit
-from app.edge.middleware import MEBIBYTE
+from app.preevaluation.store import StoredReport, store_report_audited
 from layers.ingest.footprint_file import FileFootprint, as_feature_collection, read_footprint_file
 from layers.ingest.intake import IntakeLimits
 
 router = APIRouter(prefix="/api/pre-evaluations", tags=["pre-evaluation"])
-
-# Footprint files are small; a tighter cap than layer uploads keeps a mistaken upload cheap to refuse.
-MAX_FOOTPRINT_UPLOAD_MB = 50
 
 FileField = Annotated[UploadFile, File(description="Shapefile（zip）、GeoPackage、GeoJSON 或 DXF")]
 ProjectType = Annotated[str, Form(max_length=64, description="项目类型，如 school、road、housing")]
@@ -46,8 +42,8 @@ def _read(
     request: Request, file: UploadFile, crs: str | None, encoding: str | None, source_layer: str | None
 ) -> list[FileFootprint]:
     """Save the upload privately and read its features through the layer intake (4xx on a bad file)."""
-    limit = upload_limit(request, MAX_FOOTPRINT_UPLOAD_MB * MEBIBYTE)
-    with saved_upload(request, file, limit) as upload:
+    limit = upload_limit(request, UploadKind.FOOTPRINT)
+    with saved_upload(request, file, UploadKind.FOOTPRINT) as upload:
         return read_footprint_file(
             upload.path,
             upload.name,
