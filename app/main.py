@@ -18,6 +18,7 @@ from analysis.resident import ResidentIndex
 from analysis.rules_model import get_ruleset
 from app import __version__
 from app.api.routes import (
+    district,
     health,
     identify,
     layers,
@@ -50,6 +51,7 @@ from app.tiles import raster_routes, vector_routes
 from app.tiles.fast_path import TileFastPath
 from app.web import mount_web
 from layers.catalog.model import Catalog, load_catalog
+from layers.district import DISTRICT
 
 log = logging.getLogger("duogui")
 
@@ -165,7 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="多规合一平台 Duogui API",
         version=__version__,
-        description="龙岗区“多规合一”平台：一张底图、项目预评价、审批跟踪、征拆协调。",
+        description=f"{DISTRICT.name_zh}“多规合一”平台：一张底图、项目预评价、审批跟踪、征拆协调。",
         openapi_url="/api/openapi.json",
         docs_url=None,
         redoc_url=None,
@@ -187,6 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit_routes,
         layers,
         identify,
+        district,
         preevaluations,
         preevaluation_reports,
         preevaluation_sites,

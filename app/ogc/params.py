@@ -17,10 +17,11 @@ from starlette.requests import Request
 
 from app.errors import BadRequest
 from layers.catalog.model import Attribute, AttributeType, LayerEntry
+from layers.district import DISTRICT, STORAGE_SRID
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-EPSG4547 = "http://www.opengis.net/def/crs/EPSG/0/4547"
-SUPPORTED_CRS = [CRS84, EPSG4547]
+STORAGE_CRS_URI = DISTRICT.storage_crs.uri
+SUPPORTED_CRS = [CRS84, STORAGE_CRS_URI]
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
@@ -41,13 +42,15 @@ class OutputCrs:
 
     uri: str
     srid: int
-    northing_first: bool  # EPSG:4547 orders its axes northing, easting (OGC API Part 2 honours it)
+    # The storage CRS (Gauss-Kruger, as EPSG defines it) orders its axes northing, easting; OGC API
+    # Part 2 honours the CRS's axis order.
+    northing_first: bool
     digits: int  # decimal digits of GeoJSON coordinates
 
 
 OUTPUT_CRS = {
     CRS84: OutputCrs(CRS84, 4326, northing_first=False, digits=7),
-    EPSG4547: OutputCrs(EPSG4547, 4547, northing_first=True, digits=9),
+    STORAGE_CRS_URI: OutputCrs(STORAGE_CRS_URI, STORAGE_SRID, northing_first=True, digits=9),
 }
 
 _CRS_ALIASES = {
@@ -56,10 +59,10 @@ _CRS_ALIASES = {
     "crs84": CRS84,
     "ogc:crs84": CRS84,
     "[ogc:crs84]": CRS84,
-    EPSG4547: EPSG4547,
-    EPSG4547.replace("http://", "https://"): EPSG4547,
-    "epsg:4547": EPSG4547,
-    "[epsg:4547]": EPSG4547,
+    STORAGE_CRS_URI: STORAGE_CRS_URI,
+    STORAGE_CRS_URI.replace("http://", "https://"): STORAGE_CRS_URI,
+    f"epsg:{STORAGE_SRID}": STORAGE_CRS_URI,
+    f"[epsg:{STORAGE_SRID}]": STORAGE_CRS_URI,
 }
 
 
@@ -137,7 +140,7 @@ def _integer(name: str, value: str | None, default: int, minimum: int) -> int:
 
 
 def parse_bbox(value: str | None, crs_value: str | None) -> BBox | None:
-    """A ``bbox`` (4 or 6 numbers) in CRS84 or, with ``bbox-crs``, EPSG:4547 (northing first)."""
+    """A ``bbox`` (4 or 6 numbers) in CRS84 or, with ``bbox-crs``, the storage CRS (northing first)."""
     if value is None:
         return None
     crs = output_crs(crs_value)

@@ -184,7 +184,7 @@ def check_finite(geom: shapely.Geometry, field: str) -> None:
 def storage_domain() -> tuple[float, float, float, float]:
     """Where the storage CRS is defined (its EPSG area of use), as west, south, east, north in degrees."""
     area = STORAGE_CRS.area_of_use
-    assert area is not None  # EPSG:4547 has one
+    assert area is not None  # an EPSG CRS has one
     return area.bounds
 
 

@@ -25,6 +25,7 @@ from app.auth.policy import Action
 from app.db import Conn, HeavyWork
 from app.deps import catalog_of, saved_upload, scratch_dir, upload_limit
 from app.edge.middleware import MEBIBYTE
+from layers.district import DISTRICT
 from layers.ingest.footprint_file import FileFootprint, as_feature_collection, read_footprint_file
 from layers.ingest.intake import IntakeLimits
 
@@ -35,7 +36,10 @@ MAX_FOOTPRINT_UPLOAD_MB = 50
 
 FileField = Annotated[UploadFile, File(description="Shapefile（zip）、GeoPackage、GeoJSON 或 DXF")]
 ProjectType = Annotated[str, Form(max_length=64, description="项目类型，如 school、road、housing")]
-Crs = Annotated[str | None, Form(max_length=2000, description="文件无坐标系时指定（DXF 必填），如 EPSG:4547")]
+Crs = Annotated[
+    str | None,
+    Form(max_length=2000, description=f"文件无坐标系时指定（DXF 必填），如 {DISTRICT.storage_crs.label}"),
+]
 Encoding = Annotated[str | None, Form(max_length=40, description="属性编码，如 GBK")]
 SourceLayer = Annotated[str | None, Form(max_length=200, description="多图层文件中的图层名")]
 ProjectCode = Annotated[str | None, Form(max_length=64, description="项目代码（可选）")]

@@ -24,6 +24,7 @@ from app.deps import catalog_of
 from app.edge.params import RowId
 from app.errors import NotFound, Unprocessable
 from layers.audit import record
+from layers.district import DISTRICT, STORAGE_SRID
 
 router = APIRouter(prefix="/api/pre-evaluations", tags=["pre-evaluation"])
 
@@ -33,7 +34,9 @@ class PreEvaluationRequest(BaseModel):
 
     footprint: dict[str, Any] = Field(description="GeoJSON（默认 CRS84 经纬度）")
     project_type: str = Field(description="项目类型，如 school、road、housing")
-    crs: str | None = Field(default=None, description="坐标系，如 EPSG:4547；缺省为 CRS84")
+    crs: str | None = Field(
+        default=None, description=f"坐标系，如 {DISTRICT.storage_crs.label}；缺省为 CRS84"
+    )
     flags: list[str] = Field(default_factory=list, description="项目属性，如 national_major")
     project_code: str | None = Field(default=None, max_length=64, description="项目代码（可选）")
 
@@ -131,7 +134,7 @@ def insert_report(
         INSERT INTO project.pre_evaluation
           (created_by_id, org_id, project_code, project_type, verdict, footprint, footprint_area_m2,
            rules_version, layer_versions, report, previous_id)
-        VALUES (%s, %s, %s, %s, %s, ST_GeomFromWKB(%s, 4547), %s, %s, %s, %s::jsonb, %s)
+        VALUES (%s, %s, %s, %s, %s, ST_GeomFromWKB(%s, %s), %s, %s, %s, %s::jsonb, %s)
         RETURNING id, created_at
         """,
         (
@@ -141,6 +144,7 @@ def insert_report(
             report.project_type,
             report.verdict,
             shapely.to_wkb(footprint),
+            STORAGE_SRID,
             report.footprint_area_m2,
             report.rules_version,
             Jsonb(report.layer_versions),
