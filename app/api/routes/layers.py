@@ -16,6 +16,7 @@ from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn, HeavyWork
 from app.deps import catalog_of, saved_upload, upload_limit, visible_entry, visible_layers
+from app.edge.bbox import BBoxError, BBoxProblem, parse_bbox
 from app.edge.params import Number, Offset
 from app.errors import NotFound, Unprocessable
 from layers.catalog.legend import legend
@@ -395,13 +396,15 @@ def _bbox(text: str | None) -> dict[str, float | None] | None:
     if text is None:
         return {"x0": None, "y0": None, "x1": None, "y1": None}
     try:
-        x0, y0, x1, y1 = (float(v) for v in text.split(","))
-    except ValueError:
+        x0, y0, x1, y1 = parse_bbox(text, allow_empty=False)
+    except BBoxError as exc:
+        if exc.problem is BBoxProblem.NUMBERS:
+            raise Unprocessable(
+                "bbox 应为 minLon,minLat,maxLon,maxLat 四个数。", "bbox must be minLon,minLat,maxLon,maxLat."
+            ) from None
         raise Unprocessable(
-            "bbox 应为 minLon,minLat,maxLon,maxLat 四个数。", "bbox must be minLon,minLat,maxLon,maxLat."
+            "bbox 超出经纬度范围或顺序错误。", "bbox is out of range or not min-before-max."
         ) from None
-    if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
-        raise Unprocessable("bbox 超出经纬度范围或顺序错误。", "bbox is out of range or not min-before-max.")
     # Only the part where the storage CRS is defined can be projected (every feature lies inside it);
     # projecting the rest gives garbage (a whole-world bbox used to select nothing).
     west, south, east, north = storage_domain()
