@@ -72,6 +72,7 @@ class District(BaseModel):
     extent: _Box
     region: _Box
     start_zoom: int = Field(ge=0, le=22)
+    sample_point: tuple[float, float]
     gauss_kruger: dict[str, tuple[tuple[int, int], ...]]
 
     @field_validator("time_zone")
@@ -84,10 +85,13 @@ class District(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _region_holds_extent(self) -> Self:
+    def _boxes_nest(self) -> Self:
         (w, s, e, n), (rw, rs, re, rn) = self.extent, self.region
         if not (rw <= w and rs <= s and e <= re and n <= rn):
             raise ValueError("the region must contain the extent")
+        lon, lat = self.sample_point
+        if not (w <= lon <= e and s <= lat <= n):
+            raise ValueError("the sample point must lie in the extent")
         return self
 
     @property

@@ -20,6 +20,7 @@ def test_the_packaged_block_is_longgang_in_cgcs2000_gauss_kruger_114e() -> None:
     assert DISTRICT.extent == (114.05, 22.55, 114.40, 22.82)
     assert DISTRICT.region == (113.4, 21.9, 115.1, 23.5)
     assert DISTRICT.centre == pytest.approx((114.225, 22.685))
+    assert DISTRICT.sample_point == (114.25, 22.70)
     assert DISTRICT.gauss_kruger["cgcs2000"][0] == (4547, 3)
 
 
@@ -36,6 +37,7 @@ def _broken(tmp_path: Path, **changes: object) -> Path:
         {"time_zone": "Asia/Nowhere"},
         {"extent": [114.4, 22.55, 114.05, 22.82]},  # west after east
         {"region": [114.1, 22.6, 114.3, 22.8]},  # does not hold the extent
+        {"sample_point": [113.9, 22.7]},  # outside the extent
         {"code": "4403"},
         {"unknown_setting": 1},
     ],
