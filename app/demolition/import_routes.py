@@ -88,6 +88,8 @@ def import_sheet(
     response_model=CreationReport,
     status_code=201,
     summary="由 GIS 文件导入征拆单元",
+    description="Polygons with the template's attribute columns; "
+    f"reprojected to {DISTRICT.storage_crs.label}; all-or-nothing.",
 )
 def import_gis(
     project_id: RowId,
