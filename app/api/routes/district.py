@@ -22,7 +22,7 @@ class DistrictInfo(BaseModel):
     name_en: str
     time_zone: str = Field(description="辖区时区（IANA），日期按它计")
     storage_srid: int = Field(description="存储坐标系的 EPSG 代码")
-    storage_crs: str = Field(description="存储坐标系，如 EPSG:4547")
+    storage_crs: str = Field(description=f"存储坐标系，如 {DISTRICT.storage_crs.label}")
     storage_crs_name_zh: str
     storage_crs_name_en: str
     extent: list[float] = Field(description="辖区范围 [西, 南, 东, 北]（经纬度，近似）")
