@@ -35,6 +35,7 @@ from analysis.rules_model import Grade, OutcomeCache, Rule, RuleKind, RuleOutcom
 from analysis.snapshot import Snapshot
 from analysis.terrain import slope_stats
 from layers.catalog.model import Catalog, LayerEntry, LayerKind
+from layers.district import STORAGE_SRID
 
 VERDICT_ZH = {Grade.PROHIBITED: "不通过", Grade.CONDITIONAL: "有条件通过", None: "通过"}
 VERDICT_EN = {Grade.PROHIBITED: "rejected", Grade.CONDITIONAL: "conditionally approved", None: "approved"}
@@ -154,7 +155,8 @@ def _candidates_sql(indexed: list[CheckedLayer], fallback: list[tuple[CheckedLay
     by :func:`_measure`, once per part, on geometries decoded once (a server-side overlay converted
     each part to GEOS again for every function it went through).
     """
-    box = sql.SQL("ST_MakeEnvelope(%(x0)s - {r}, %(y0)s - {r}, %(x1)s + {r}, %(y1)s + {r}, 4547)")
+    box = sql.SQL("ST_MakeEnvelope(%(x0)s - {r}, %(y0)s - {r}, %(x1)s + {r}, %(y1)s + {r}, {srid})")
+    srid = sql.Literal(STORAGE_SRID)
     statements = []
     if indexed:
         statements.append(
@@ -167,8 +169,8 @@ def _candidates_sql(indexed: list[CheckedLayer], fallback: list[tuple[CheckedLay
                 "JOIN unnest({codes}::text[], {reaches}::float8[]) r(code, reach) ON r.code = c.layer_code "
                 "WHERE c.geom && {own})"
             ).format(
-                widest=box.format(r=sql.Literal(max(_reach(layer) for layer in indexed))),
-                own=box.format(r=sql.SQL("r.reach")),
+                widest=box.format(r=sql.Literal(max(_reach(layer) for layer in indexed)), srid=srid),
+                own=box.format(r=sql.SQL("r.reach"), srid=srid),
                 codes=sql.Literal([layer.entry.code for layer in indexed]),
                 reaches=sql.Literal([_reach(layer) for layer in indexed]),
             )
@@ -183,7 +185,7 @@ def _candidates_sql(indexed: list[CheckedLayer], fallback: list[tuple[CheckedLay
                 code=sql.Literal(layer.entry.code),
                 f=sql.Identifier("basemap", f"f_{version}"),
                 p=sql.Identifier("basemap", f"p_{version}"),
-                box=box.format(r=sql.Literal(_reach(layer))),
+                box=box.format(r=sql.Literal(_reach(layer)), srid=srid),
             )
         )
     if indexed:

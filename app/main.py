@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from analysis.resident import ResidentIndex
 from analysis.rules_model import get_ruleset
 from app import __version__
-from app.api.routes import health, identify, layers
+from app.api.routes import district, health, identify, layers
 from app.audit import routes as audit_routes
 from app.auth import routes as auth_routes
 from app.auth.deps import Allow, Public
@@ -46,6 +46,7 @@ from app.tiles import raster_routes, vector_routes
 from app.tiles.fast_path import TileFastPath
 from app.web import mount_web
 from layers.catalog.model import Catalog, load_catalog
+from layers.district import DISTRICT
 
 log = logging.getLogger("duogui")
 
@@ -161,7 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="多规合一平台 Duogui API",
         version=__version__,
-        description="龙岗区“多规合一”平台：一张底图、项目预评价、审批跟踪、征拆协调。",
+        description=f"{DISTRICT.name_zh}“多规合一”平台：一张底图、项目预评价、审批跟踪、征拆协调。",
         openapi_url="/api/openapi.json",
         docs_url=None,
         redoc_url=None,
@@ -183,6 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit_routes,
         layers,
         identify,
+        district,
         preevaluation_routes,
         preevaluation_renderings,
         preevaluation_sites,
