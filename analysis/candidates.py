@@ -14,6 +14,7 @@ from psycopg import Connection, sql
 
 from analysis.checkplan import CheckedLayer, CheckPlan, search_reach
 from analysis.layer_states import LayerState
+from layers.district import STORAGE_SRID
 
 # Rendered statements kept per plan: one per set of layers met, so a handful in practice.
 QUERIES_MAX = 64
@@ -28,7 +29,8 @@ def candidates_sql(indexed: list[CheckedLayer], fallback: list[tuple[CheckedLaye
     by ``engine._measure``, once per part, on geometries decoded once (a server-side overlay converted
     each part to GEOS again for every function it went through).
     """
-    box = sql.SQL("ST_MakeEnvelope(%(x0)s - {r}, %(y0)s - {r}, %(x1)s + {r}, %(y1)s + {r}, 4547)")
+    box = sql.SQL("ST_MakeEnvelope(%(x0)s - {r}, %(y0)s - {r}, %(x1)s + {r}, %(y1)s + {r}, {srid})")
+    srid = sql.Literal(STORAGE_SRID)
     statements = []
     if indexed:
         statements.append(
@@ -41,8 +43,8 @@ def candidates_sql(indexed: list[CheckedLayer], fallback: list[tuple[CheckedLaye
                 "JOIN unnest({codes}::text[], {reaches}::float8[]) r(code, reach) ON r.code = c.layer_code "
                 "WHERE c.geom && {own})"
             ).format(
-                widest=box.format(r=sql.Literal(max(search_reach(layer) for layer in indexed))),
-                own=box.format(r=sql.SQL("r.reach")),
+                widest=box.format(r=sql.Literal(max(search_reach(layer) for layer in indexed)), srid=srid),
+                own=box.format(r=sql.SQL("r.reach"), srid=srid),
                 codes=sql.Literal([layer.entry.code for layer in indexed]),
                 reaches=sql.Literal([search_reach(layer) for layer in indexed]),
             )
@@ -57,7 +59,7 @@ def candidates_sql(indexed: list[CheckedLayer], fallback: list[tuple[CheckedLaye
                 code=sql.Literal(layer.entry.code),
                 f=sql.Identifier("basemap", f"f_{version}"),
                 p=sql.Identifier("basemap", f"p_{version}"),
-                box=box.format(r=sql.Literal(search_reach(layer))),
+                box=box.format(r=sql.Literal(search_reach(layer)), srid=srid),
             )
         )
     if indexed:

@@ -22,6 +22,7 @@ from analysis.compensation_model import Compensation, CompensationLine, Unpriced
 from analysis.findings import Finding
 from analysis.rules.model import RuleSet
 from analysis.snapshot import Snapshot
+from layers.district import STORAGE_SRID
 
 BUILDING_RULE = "cur_building.demolition"
 ZONE_RULE = "demo_compensation_zone.price"
@@ -56,8 +57,13 @@ def _lookup(version: int | None, attribute: str, *, few_large: bool = False) -> 
         return sql.SQL(
             "SELECT DISTINCT ON (b.fid) b.fid, z.props->>{attr} AS value FROM {layer} z"
             " CROSS JOIN LATERAL (SELECT b.fid FROM b WHERE ST_Intersects(z.geom, b.pt)) b"
-            " WHERE z.geom && ST_SetSRID((SELECT ST_Extent(pt) FROM b)::geometry, 4547) ORDER BY b.fid, z.fid"
-        ).format(attr=sql.Literal(attribute), layer=sql.Identifier("basemap", f"f_{version}"))
+            " WHERE z.geom && ST_SetSRID((SELECT ST_Extent(pt) FROM b)::geometry, {srid})"
+            " ORDER BY b.fid, z.fid"
+        ).format(
+            attr=sql.Literal(attribute),
+            layer=sql.Identifier("basemap", f"f_{version}"),
+            srid=sql.Literal(STORAGE_SRID),
+        )
     return sql.SQL(
         "SELECT DISTINCT ON (b.fid) b.fid, z.props->>{attr} AS value FROM b"
         " JOIN {layer} z ON ST_Intersects(z.geom, b.pt) ORDER BY b.fid, z.fid"

@@ -1,7 +1,8 @@
-"""Project footprints for pre-evaluation: GeoJSON in, a valid EPSG:4547 (multi)polygon out, or a clear 422."""
+"""Project footprints for pre-evaluation: GeoJSON in, a valid storage-CRS (multi)polygon or a 422 out."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,7 @@ import pyproj
 import shapely
 from shapely.geometry import shape
 
+from layers.district import DISTRICT
 from layers.ingest.crs import check_in_district, resolve_crs, transformer_to_storage
 from layers.ingest.errors import IngestError
 from layers.ingest.geometry_input import check_finite, check_geojson_geometry, invalid_geometry
@@ -22,6 +24,8 @@ MIN_AREA_M2 = 1.0
 # A repair may take area away (a bow-tie's overlap), never add it: anything beyond this, outside the
 # outlines as drawn, means the geometry meant something else (a hole outside its shell).
 _REPAIR_SLACK_M2 = 0.01
+# A document's (pre-RFC 7946) ``crs`` member naming the storage CRS, as messages show it.
+_CRS_MEMBER = json.dumps({"type": "name", "properties": {"name": DISTRICT.storage_crs.label}})
 
 
 @dataclass
@@ -150,8 +154,8 @@ def _source_crs(document: Any, crs: str | None, field: str) -> pyproj.CRS:
     if not isinstance(name, str):
         raise invalid_geometry(
             f"{field}.crs",
-            '应为 {"type": "name", "properties": {"name": "EPSG:4547"}}（或省略，默认 CRS84）。',
-            'must be {"type": "name", "properties": {"name": "EPSG:4547"}} (or left out for CRS84).',
+            f"应为 {_CRS_MEMBER}（或省略，默认 CRS84）。",
+            f"must be {_CRS_MEMBER} (or left out for CRS84).",
             "bad_crs",
         )
     named = resolve_crs(None, name)

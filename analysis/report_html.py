@@ -23,6 +23,7 @@ from analysis.report import Report
 from analysis.report_tables import COLUMNS, hit_rows
 from analysis.rules.model import RuleSet
 from analysis.rules.schema import Grade
+from layers.district import STORAGE_SRID
 
 GRADE_COLOURS = {
     Grade.PROHIBITED: "#d7191c",
@@ -70,12 +71,12 @@ def conflict_shapes(conn: Connection[Any], report: Report, footprint_wkb: bytes)
             continue
         reach = max(CONTEXT_M, (finding.distance_m or 0.0) + CONTEXT_M)
         query = sql.SQL(
-            "WITH fp AS (SELECT ST_GeomFromWKB(%(fp)s, 4547) AS g) "
+            "WITH fp AS (SELECT ST_GeomFromWKB(%(fp)s, {srid}) AS g) "
             "SELECT f.fid, ST_AsGeoJSON(ST_Transform(CASE WHEN ST_Dimension(f.geom) = 2 "
             "AND ST_Intersects(f.geom, fp.g) THEN ST_Intersection(f.geom, fp.g) "
             "ELSE ST_Intersection(f.geom, ST_Buffer(fp.g, %(reach)s)) END, 4326), 7)::json "
             "FROM {table} f, fp WHERE f.fid = ANY(%(fids)s) ORDER BY f.fid"
-        ).format(table=sql.Identifier("basemap", f"f_{row[0]}"))
+        ).format(table=sql.Identifier("basemap", f"f_{row[0]}"), srid=sql.Literal(STORAGE_SRID))
         for fid, geometry in conn.execute(query, {"fp": footprint_wkb, "reach": reach, "fids": fids}):
             if geometry and geometry.get("coordinates"):
                 shapes.append(ConflictShape(finding.rule_id, finding.grade, fid, geometry))
@@ -215,7 +216,7 @@ def report_map(
     report: Report, footprint: shapely.Geometry, shapes: list[ConflictShape], english: bool
 ) -> folium.Map:
     """The folium map: a layer per conflict feature in its grade's colour, then the footprint, framed."""
-    to_lonlat = Transformer.from_crs(4547, 4326, always_xy=True)
+    to_lonlat = Transformer.from_crs(STORAGE_SRID, 4326, always_xy=True)
     lonlat = shapely.transform(footprint, lambda x, y: to_lonlat.transform(x, y), interleaved=False)
     fmap = local_map(height=520)
     names = {f.rule_id: f for f in report.findings}

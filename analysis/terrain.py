@@ -107,7 +107,7 @@ def _centres_inside(footprint: shapely.Geometry, shape: tuple[int, ...], transfo
 
 
 def slope_stats(path: Path, footprint: shapely.Geometry, threshold_deg: float) -> SlopeStats | None:
-    """Statistics of the slope COG (EPSG:4547) inside ``footprint``; None when it holds no valid cell."""
+    """Statistics of the slope COG (storage CRS) inside ``footprint``; None when it holds no valid cell."""
     try:
         raster = _in_memory(path)
         if raster is not None:

@@ -23,6 +23,7 @@ from app.settings import Settings
 from layers.audit import Actor
 from layers.catalog.model import LayerEntry, LayerKind, get_catalog
 from layers.demo.loader import load_demo
+from layers.district import DISTRICT
 from layers.ingest.errors import IngestError
 from layers.ingest.load import import_file
 from layers.store.versions import register_layers, rollback
@@ -211,7 +212,9 @@ def layers_import(
         typer.Argument(exists=True, help="GeoPackage / Shapefile (.shp or .zip) / GeoJSON / DXF / FileGDB"),
     ],
     layer: Annotated[str, typer.Option("--layer", help="目标图层代码 target layer code")],
-    crs: Annotated[str | None, typer.Option(help="文件无坐标系时指定 e.g. EPSG:4547")] = None,
+    crs: Annotated[
+        str | None, typer.Option(help=f"文件无坐标系时指定 e.g. {DISTRICT.storage_crs.label}")
+    ] = None,
     encoding: Annotated[str | None, typer.Option(help="属性编码 e.g. GBK")] = None,
     source_layer: Annotated[str | None, typer.Option(help="多图层文件中的图层名")] = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="跳过无法修复的要素")] = False,

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.errors import ServiceBusy
 from app.settings import Settings
+from layers.district import DISTRICT
 
 
 def connection_options(settings: Settings) -> str:
@@ -27,7 +28,7 @@ def connection_options(settings: Settings) -> str:
         f" -c statement_timeout={settings.statement_timeout_ms}"
         f" -c lock_timeout={min(settings.statement_timeout_ms, 10_000)}"
         " -c idle_in_transaction_session_timeout=60000"
-        " -c timezone=Asia/Shanghai"
+        f" -c timezone={DISTRICT.time_zone}"
         # Tile and identify statements are many short queries; JIT compilation only adds latency to them.
         " -c jit=off"
     )

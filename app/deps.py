@@ -14,7 +14,6 @@ from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NamedTuple, Protocol, TypeVar
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Header, Request, Response, UploadFile
 
@@ -24,13 +23,12 @@ from app.edge.middleware import MEBIBYTE, too_large
 from app.errors import NotFound, Unprocessable
 from app.versioning import etag
 from layers.catalog.model import Catalog, LayerEntry
-
-DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
+from layers.district import DISTRICT
 
 
 def today() -> date:
     """Today in the district's time zone."""
-    return datetime.now(DISTRICT_TZ).date()
+    return datetime.now(DISTRICT.tz).date()
 
 
 def catalog_of(request: Request) -> Catalog:

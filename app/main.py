@@ -18,7 +18,7 @@ from analysis.checkplan import CheckPlan
 from analysis.resident import ResidentIndex
 from analysis.rules.loader import get_ruleset
 from app import __version__
-from app.api.routes import health, identify, layers
+from app.api.routes import district, health, identify, layers
 from app.audit import routes as audit_routes
 from app.auth import routes as auth_routes
 from app.auth.deps import Allow, Public
@@ -47,6 +47,7 @@ from app.tiles import raster_routes, vector_routes
 from app.tiles.fast_path import TileFastPath
 from app.web import mount_web
 from layers.catalog.model import Catalog, load_catalog
+from layers.district import DISTRICT
 
 log = logging.getLogger("duogui")
 
@@ -164,7 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="多规合一平台 Duogui API",
         version=__version__,
-        description="龙岗区“多规合一”平台：一张底图、项目预评价、审批跟踪、征拆协调。",
+        description=f"{DISTRICT.name_zh}“多规合一”平台：一张底图、项目预评价、审批跟踪、征拆协调。",
         openapi_url="/api/openapi.json",
         docs_url=None,
         redoc_url=None,
@@ -186,6 +187,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit_routes,
         layers,
         identify,
+        district,
         preevaluation_routes,
         preevaluation_renderings,
         preevaluation_sites,

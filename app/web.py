@@ -63,7 +63,7 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
 
     # The app itself answers whatever no route matches (not a mount at "/": a mount matches every path and
     # method, so a wrong method on an API path would reach it and answer 404 instead of 405).
-    app.router.default = WebFallback(StaticFiles(directory=_site_dir(settings.web_dir), html=True))
+    app.router.default = WebFallback(StaticFiles(directory=settings.web_dir / "public", html=True))
 
 
 class WebFallback:
@@ -82,9 +82,3 @@ class WebFallback:
         if scope["method"] not in ("GET", "HEAD"):
             raise HTTPException(status_code=405, headers={"Allow": "GET, HEAD"})
         await self.site(scope, receive, send)
-
-
-def _site_dir(web_dir: Path) -> Path:
-    """The built web app (``web/dist``) when present, else the plain sources in ``web/public``."""
-    built = web_dir / "dist"
-    return built if (built / "index.html").exists() else web_dir / "public"

@@ -1,4 +1,8 @@
-"""Alembic environment: runs the raw-SQL migrations over a psycopg 3 connection."""
+"""Alembic environment: runs the raw-SQL migrations over a psycopg 3 connection.
+
+The migrations write the storage SRID (4547) literally: they are history, never re-read from the district
+block (layers/catalog/district.yaml), whose SRID must be the one the database's geometry columns carry.
+"""
 
 import psycopg
 from alembic import context

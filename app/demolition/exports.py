@@ -23,6 +23,7 @@ from app.demolition.blockers import Blocker
 from app.demolition.models import OWNER_LABELS, PIPELINE, STATUS_COLOURS, STATUS_LABELS, Unit
 from app.demolition.progress import Breakdown, Progress
 from app.projects.models import Project
+from layers.district import DISTRICT
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _ENV = environment(Path(__file__).parent / "templates")
@@ -151,7 +152,8 @@ def progress_xlsx(project: Project, progress: Progress, units: list[Unit]) -> by
 def _unit_map(units: list[Unit]) -> folium.Map:
     """Units coloured by status on a blank background (no online base map), with code and status tooltips."""
     shapes = [u for u in units if u.geometry]
-    fmap = local_map(location=[22.7, 114.25], zoom_start=15, height=420, prefer_canvas=True)
+    lon, lat = DISTRICT.sample_point
+    fmap = local_map(location=[lat, lon], zoom_start=15, height=420, prefer_canvas=True)
     if not shapes:
         return fmap
     # Code and status travel as properties (JSON in folium's script), escaped for Leaflet's HTML tooltip;

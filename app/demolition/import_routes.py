@@ -17,6 +17,7 @@ from app.demolition.sheets import BULK_COLUMNS, COLUMNS, template_xlsx
 from app.demolition.sources import ReportChoice
 from app.deps import UploadKind, saved_upload, upload_limit
 from app.edge.params import RowId
+from layers.district import DISTRICT
 
 router = APIRouter(tags=["demolition"])
 
@@ -87,6 +88,8 @@ def import_sheet(
     response_model=CreationReport,
     status_code=201,
     summary="由 GIS 文件导入征拆单元",
+    description="Polygons with the template's attribute columns; "
+    f"reprojected to {DISTRICT.storage_crs.label}; all-or-nothing.",
 )
 def import_gis(
     project_id: RowId,
@@ -96,9 +99,11 @@ def import_gis(
     file: Annotated[
         UploadFile, File(description="GeoPackage、Shapefile（zip）、GeoJSON、DXF 或 FileGDB（zip）")
     ],
-    crs: Annotated[str | None, Form(max_length=200, description="文件无坐标系时指定，如 EPSG:4547")] = None,
+    crs: Annotated[
+        str | None, Form(max_length=200, description=f"文件无坐标系时指定，如 {DISTRICT.storage_crs.label}")
+    ] = None,
 ) -> CreationReport:
-    """Polygons with the template's attribute columns; reprojected to EPSG:4547; all-or-nothing."""
+    """Polygons with the template's attribute columns; reprojected to the storage CRS; all-or-nothing."""
     limit = upload_limit(request, UploadKind.LAYER)
     with saved_upload(request, file, UploadKind.LAYER) as upload:
         return creation.import_gis(conn, grant, project_id, upload.path, upload.name, crs, limit)

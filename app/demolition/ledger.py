@@ -30,6 +30,7 @@ from app.projects.models import Project
 from app.projects.service import fetch_project
 from app.versioning import check_version
 from layers.audit import Actor, record
+from layers.district import STORAGE_SRID
 
 UNIT_SELECT = """
     SELECT u.id, u.project_id, u.unit_code, u.address, u.owner_type, u.owner_name, u.floor_area_m2,
@@ -192,10 +193,11 @@ def _insert(
         sql.SQL(
             "INSERT INTO demolition.unit (project_id, unit_code, {cols}, subdistrict_id, source, source_ref,"
             " geom, created_by_id) VALUES (%(project_id)s, %(unit_code)s, {vals}, %(sd)s, %(source)s,"
-            " %(ref)s, ST_GeomFromWKB(%(geom)s, 4547), %(by)s) RETURNING id"
+            " %(ref)s, ST_GeomFromWKB(%(geom)s, {srid}), %(by)s) RETURNING id"
         ).format(
             cols=sql.SQL(", ").join(map(sql.Identifier, ATTRIBUTE_COLUMNS)),
             vals=sql.SQL(", ").join(map(sql.Placeholder, ATTRIBUTE_COLUMNS)),
+            srid=sql.Literal(STORAGE_SRID),
         ),
         {
             **{k: getattr(v, "value", v) for k, v in values.items()},

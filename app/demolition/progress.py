@@ -17,6 +17,7 @@ from psycopg import Connection, sql
 from pydantic import BaseModel, Field
 
 from app.demolition.models import CLEARED, PIPELINE, STATUS_LABELS, UnitStatus
+from layers.district import DISTRICT
 
 # The pace of the forecast is measured over this many most recent days.
 PACE_WINDOW_DAYS = 30
@@ -285,10 +286,10 @@ def subdistrict_progress(
 def load_events(conn: Connection[Any], project_id: int, until: date) -> list[StatusEvent]:
     """Status-changing events of the project up to ``until`` (district days)."""
     rows = conn.execute(
-        "SELECT unit_id, (at AT TIME ZONE 'Asia/Shanghai')::date, to_status FROM demolition.unit_event"
-        " WHERE project_id = %s AND kind IN ('create', 'transition')"
-        " AND (at AT TIME ZONE 'Asia/Shanghai')::date <= %s ORDER BY at, id",
-        (project_id, until),
+        "SELECT unit_id, (at AT TIME ZONE %(tz)s::text)::date, to_status FROM demolition.unit_event"
+        " WHERE project_id = %(project)s AND kind IN ('create', 'transition')"
+        " AND (at AT TIME ZONE %(tz)s::text)::date <= %(until)s ORDER BY at, id",
+        {"tz": DISTRICT.time_zone, "project": project_id, "until": until},
     ).fetchall()
     return [StatusEvent(r[0], r[1], UnitStatus(r[2])) for r in rows]
 

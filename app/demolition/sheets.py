@@ -20,6 +20,7 @@ from psycopg import Connection
 from analysis.export_cells import append_row, read_csv_cell
 from app.demolition.models import OWNER_LABELS, PIPELINE, STATUS_LABELS, OwnerType
 from app.errors import PayloadTooLarge, Unprocessable
+from layers.district import DISTRICT
 
 MAX_ROWS = 20_000
 LEDGER_SHEETS = ("台账", "征拆台账", "批量更新")
@@ -48,7 +49,12 @@ COLUMNS: list[Column] = [
     Column("agreed_compensation_yuan", "协议补偿（元）", "decimal", "数字"),
     Column("paid_compensation_yuan", "已付补偿（元）", "decimal", "数字"),
     Column("subdistrict_code", "责任街道", "subdistrict", "街道名称（平湖街道）或组织代码（sd-pinghu）"),
-    Column("wkt", "几何（WKT，EPSG:4547）", "wkt", "可选；CGCS2000 3 度带 114°E 平面坐标的多边形"),
+    Column(
+        "wkt",
+        f"几何（WKT，{DISTRICT.storage_crs.label}）",
+        "wkt",
+        "可选；CGCS2000 3 度带 114°E 平面坐标的多边形",
+    ),
 ]
 BULK_COLUMNS: list[Column] = [
     Column("unit_code", "单元编号", "text", "必填；已有单元的编号"),
@@ -227,8 +233,11 @@ def _wkt(text: str) -> shapely.Geometry:
             "几何坐标含非有限数值（NaN、Infinity）", "the geometry has a coordinate that is not finite"
         )
     x, y = xy[:, 0], xy[:, 1]
-    if not ((400_000 < x) & (x < 600_000) & (2_400_000 < y) & (y < 2_600_000)).all():
+    x0, y0, x1, y1 = DISTRICT.storage_crs.plausible_bounds
+    if not ((x0 < x) & (x < x1) & (y0 < y) & (y < y1)).all():
+        crs = DISTRICT.storage_crs.label
         raise CellError(
-            "几何坐标不在龙岗区 EPSG:4547 范围内", "the geometry is not in EPSG:4547 near Longgang"
+            f"几何坐标不在{DISTRICT.name_zh} {crs} 范围内",
+            f"the geometry is not in {crs} near {DISTRICT.name_en}",
         )
     return shapely.make_valid(geom) if not geom.is_valid else geom

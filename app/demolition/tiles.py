@@ -22,8 +22,9 @@ from app.demolition.models import STATUS_COLOURS, STATUS_LABELS
 from app.edge.params import TILE_INDEX_MAX, RowId
 from app.errors import NotFound
 from app.tiles.vector_routes import MVT, tile_cache
+from layers.district import DISTRICT, STORAGE_SRID
 from layers.tiles.grid import tile_in_range
-from layers.tiles.mvt import BUFFER, EXTENT, REGION
+from layers.tiles.mvt import BUFFER, EXTENT
 
 router = APIRouter(tags=["tiles"])
 LAYER_NAME = "demolition_unit"
@@ -44,14 +45,14 @@ def unit_tile_query(z: int, x: int, y: int) -> sql.Composed:
           SELECT ST_TileEnvelope({z}, {x}, {y}) AS env,
                  ST_Transform(ST_Intersection(
                    ST_TileEnvelope({z}, {x}, {y}, margin => {margin}),
-                   ST_Transform(ST_MakeEnvelope({w}, {s}, {e}, {n}, 4326), 3857)), 4547) AS env_4547
+                   ST_Transform(ST_MakeEnvelope({w}, {s}, {e}, {n}, 4326), 3857)), {srid}) AS env_stored
         )
         SELECT coalesce((SELECT ST_AsMVT(t, {name}, {extent}, 'geom', 'id') FROM (
           SELECT u.id, u.unit_code, u.status, {label} AS status_zh, {colour} AS colour,
                  u.floor_area_m2::float8 AS floor_area_m2, u.households,
                  ST_AsMVTGeom(ST_Transform(u.geom, 3857), b.env, {extent}, {buffer}, true) AS geom
           FROM demolition.unit u, b
-          WHERE u.project_id = %(project_id)s AND u.geom && b.env_4547
+          WHERE u.project_id = %(project_id)s AND u.geom && b.env_stored
         ) t WHERE geom IS NOT NULL), ''::bytea)
         """
     ).format(
@@ -59,10 +60,11 @@ def unit_tile_query(z: int, x: int, y: int) -> sql.Composed:
         x=sql.Literal(x),
         y=sql.Literal(y),
         margin=sql.Literal(BUFFER / EXTENT),
-        w=sql.Literal(REGION[0]),
-        s=sql.Literal(REGION[1]),
-        e=sql.Literal(REGION[2]),
-        n=sql.Literal(REGION[3]),
+        w=sql.Literal(DISTRICT.region[0]),
+        s=sql.Literal(DISTRICT.region[1]),
+        e=sql.Literal(DISTRICT.region[2]),
+        n=sql.Literal(DISTRICT.region[3]),
+        srid=sql.Literal(STORAGE_SRID),
         name=sql.Literal(LAYER_NAME),
         extent=sql.Literal(EXTENT),
         buffer=sql.Literal(BUFFER),

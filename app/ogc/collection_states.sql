@@ -1,5 +1,5 @@
 -- The current version of each named layer and its extent in CRS84.
--- The stored extent is a rectangle in EPSG:4547; it is densified before the transformation so that
+-- The stored extent is a rectangle in the storage CRS; it is densified before the transformation so that
 -- the curved edges of its image stay inside the reported longitude/latitude box.
 SELECT l.code,
        v.id AS version_id,

@@ -8,10 +8,11 @@ from urllib.parse import urlencode
 
 from starlette.requests import Request
 
-from app.ogc.params import CRS84, EPSG4547, GEOJSON, HTML, JSON, SUPPORTED_CRS, ItemsQuery
+from app.ogc.params import CRS84, GEOJSON, HTML, JSON, STORAGE_CRS_URI, SUPPORTED_CRS, ItemsQuery
 from app.ogc.queries import CollectionState
 from app.ogc.schemas import Collection, Collections, Conformance, Extent, LandingPage, Link, SpatialExtent
 from layers.catalog.model import LayerEntry
+from layers.district import DISTRICT
 
 OPENAPI_30 = "application/vnd.oai.openapi+json;version=3.0"
 
@@ -25,8 +26,9 @@ CONFORMANCE_CLASSES = [
 
 SERVICE_TITLE = "多规合一底图要素服务"
 SERVICE_DESCRIPTION = (
-    "龙岗区“多规合一”平台一张底图的矢量图层，按 OGC API – Features 提供（GeoJSON、HTML；"
-    "CRS84 与 EPSG:4547）。Base-map vector layers of the Duogui platform as OGC API – Features."
+    f"{DISTRICT.name_zh}“多规合一”平台一张底图的矢量图层，按 OGC API – Features 提供（GeoJSON、HTML；"
+    f"CRS84 与 {DISTRICT.storage_crs.label}）。"
+    "Base-map vector layers of the Duogui platform as OGC API – Features."
 )
 
 
@@ -106,7 +108,7 @@ def collection(request: Request, entry: LayerEntry, state: CollectionState | Non
         links=links,
         extent=extent,
         crs=SUPPORTED_CRS,
-        storage_crs=EPSG4547,
+        storage_crs=STORAGE_CRS_URI,
     )
 
 

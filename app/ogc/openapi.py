@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.ogc.params import DEFAULT_LIMIT, GEOJSON, HTML, JSON, MAX_LIMIT, SUPPORTED_CRS
+from layers.district import DISTRICT
 
 
 def _query(name: str, description: str, schema: dict[str, Any], *, form: bool = False) -> dict[str, Any]:
@@ -29,7 +30,7 @@ _F = _query(
 )
 _CRS = _query(
     "crs",
-    "输出坐标参照系（缺省 CRS84）。EPSG:4547 的坐标按该坐标系的轴序（北坐标在前）。",
+    f"输出坐标参照系（缺省 CRS84）。{DISTRICT.storage_crs.label} 的坐标按该坐标系的轴序（北坐标在前）。",
     {"type": "string", "format": "uri", "enum": SUPPORTED_CRS, "default": SUPPORTED_CRS[0]},
 )
 _PROPERTIES = _query(
@@ -41,7 +42,8 @@ _PROPERTIES = _query(
 _ITEMS_ONLY = [
     _query(
         "bbox",
-        "范围 minLon,minLat,maxLon,maxLat（CRS84；bbox-crs 为 EPSG:4547 时为 minN,minE,maxN,maxE）。",
+        f"范围 minLon,minLat,maxLon,maxLat（CRS84；bbox-crs 为 {DISTRICT.storage_crs.label} 时为 "
+        "minN,minE,maxN,maxE）。",
         {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
         form=True,
     ),

@@ -15,12 +15,14 @@ from typing import Any
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
+from app.edge.bbox import BBoxError, BBoxProblem, parse_bbox
 from app.errors import BadRequest
 from layers.catalog.model import Attribute, AttributeType, LayerEntry
+from layers.district import DISTRICT, STORAGE_SRID
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-EPSG4547 = "http://www.opengis.net/def/crs/EPSG/0/4547"
-SUPPORTED_CRS = [CRS84, EPSG4547]
+STORAGE_CRS_URI = DISTRICT.storage_crs.uri
+SUPPORTED_CRS = [CRS84, STORAGE_CRS_URI]
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
@@ -41,13 +43,15 @@ class OutputCrs:
 
     uri: str
     srid: int
-    northing_first: bool  # EPSG:4547 orders its axes northing, easting (OGC API Part 2 honours it)
+    # The storage CRS (Gauss-Kruger, as EPSG defines it) orders its axes northing, easting; OGC API
+    # Part 2 honours the CRS's axis order.
+    northing_first: bool
     digits: int  # decimal digits of GeoJSON coordinates
 
 
 OUTPUT_CRS = {
     CRS84: OutputCrs(CRS84, 4326, northing_first=False, digits=7),
-    EPSG4547: OutputCrs(EPSG4547, 4547, northing_first=True, digits=9),
+    STORAGE_CRS_URI: OutputCrs(STORAGE_CRS_URI, STORAGE_SRID, northing_first=True, digits=9),
 }
 
 _CRS_ALIASES = {
@@ -56,10 +60,10 @@ _CRS_ALIASES = {
     "crs84": CRS84,
     "ogc:crs84": CRS84,
     "[ogc:crs84]": CRS84,
-    EPSG4547: EPSG4547,
-    EPSG4547.replace("http://", "https://"): EPSG4547,
-    "epsg:4547": EPSG4547,
-    "[epsg:4547]": EPSG4547,
+    STORAGE_CRS_URI: STORAGE_CRS_URI,
+    STORAGE_CRS_URI.replace("http://", "https://"): STORAGE_CRS_URI,
+    f"epsg:{STORAGE_SRID}": STORAGE_CRS_URI,
+    f"[epsg:{STORAGE_SRID}]": STORAGE_CRS_URI,
 }
 
 
@@ -136,32 +140,29 @@ def _integer(name: str, value: str | None, default: int, minimum: int) -> int:
     return int(value)
 
 
-def parse_bbox(value: str | None, crs_value: str | None) -> BBox | None:
-    """A ``bbox`` (4 or 6 numbers) in CRS84 or, with ``bbox-crs``, EPSG:4547 (northing first)."""
+_SHAPE = ("bbox 应为 4 个（或 6 个）以逗号分隔的数。", "bbox must be 4 (or 6) comma-separated numbers.")
+_BBOX_MESSAGES = {
+    BBoxProblem.NUMBERS: _SHAPE,
+    BBoxProblem.NOT_FINITE: _SHAPE,
+    BBoxProblem.RANGE: ("bbox 超出经纬度范围。", "bbox is outside the longitude/latitude range."),
+    BBoxProblem.ORDER: (
+        "bbox 的最小值应不大于最大值（不支持跨越 180° 经线）。",
+        "bbox minimum must not exceed its maximum (boxes across the antimeridian are not supported).",
+    ),
+}
+
+
+def items_bbox(value: str | None, crs_value: str | None) -> BBox | None:
+    """A ``bbox`` (4 or 6 numbers) in CRS84 or, with ``bbox-crs``, the storage CRS (northing first)."""
     if value is None:
         return None
     crs = output_crs(crs_value)
     try:
-        numbers = [float(v) for v in value.split(",")]
-    except ValueError:
-        numbers = []
-    if len(numbers) not in (4, 6) or not all(math.isfinite(v) for v in numbers):
-        raise _bad(
-            "bbox 应为 4 个（或 6 个）以逗号分隔的数。", "bbox must be 4 (or 6) comma-separated numbers."
+        x0, y0, x1, y1 = parse_bbox(
+            value, counts=(4, 6), northing_first=crs.northing_first, lonlat=crs.srid == 4326
         )
-    low, high = (numbers[0], numbers[1]), (numbers[2], numbers[3])
-    if len(numbers) == 6:
-        low, high = (numbers[0], numbers[1]), (numbers[3], numbers[4])
-    if crs.northing_first:
-        low, high = (low[1], low[0]), (high[1], high[0])
-    (x0, y0), (x1, y1) = low, high
-    if crs.srid == 4326 and not (-180 <= x0 <= 180 and -180 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
-        raise _bad("bbox 超出经纬度范围。", "bbox is outside the longitude/latitude range.")
-    if x0 > x1 or y0 > y1:
-        raise _bad(
-            "bbox 的最小值应不大于最大值（不支持跨越 180° 经线）。",
-            "bbox minimum must not exceed its maximum (boxes across the antimeridian are not supported).",
-        )
+    except BBoxError as exc:
+        raise _bad(*_BBOX_MESSAGES[exc.problem]) from None
     return BBox(x0, y0, x1, y1, crs.srid)
 
 
@@ -251,7 +252,7 @@ def parse_items_query(params: QueryParams, entry: LayerEntry) -> ItemsQuery:
         if (name := attr.name) in values and name not in ITEMS_PARAMETERS
     }
     return ItemsQuery(
-        where=FeatureFilter(bbox=parse_bbox(values.get("bbox"), values.get("bbox-crs")), match=match),
+        where=FeatureFilter(bbox=items_bbox(values.get("bbox"), values.get("bbox-crs")), match=match),
         crs=output_crs(values.get("crs")),
         properties=parse_properties(values.get("properties"), entry),
         limit=min(_integer("limit", values.get("limit"), DEFAULT_LIMIT, 1), MAX_LIMIT),

@@ -16,6 +16,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from app.ogc.params import BBox, FeatureFilter, OutputCrs
+from layers.district import STORAGE_SRID
 
 _SQL_DIR = Path(__file__).parent
 
@@ -32,7 +33,7 @@ SELECT_FEATURES = _load("select_features")
 
 # Densify a CRS84 bbox every 0.001° (about 100 m) before transforming it, so the transformed box covers
 # the curved image of its edges; a bbox already in the storage CRS needs no densifying.
-_DENSIFY_STEP = {4326: 0.001, 4547: 1e12}
+_DENSIFY_STEP = {4326: 0.001, STORAGE_SRID: 1e12}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,7 @@ def _filter_params(version_id: int, where: FeatureFilter) -> dict[str, Any]:
         "y1": box.y1 if box else None,
         "bbox_srid": box.srid if box else 4326,
         "step": _DENSIFY_STEP[box.srid] if box else 1.0,
+        "srid": STORAGE_SRID,
         "match": Jsonb(where.match) if where.match else None,
     }
 

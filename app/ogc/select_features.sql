@@ -1,7 +1,7 @@
 -- One page of features (or one feature by fid) as GeoJSON Feature objects, one row each.
 -- Properties: the catalog attributes in catalog order (null when absent), then, when asked for, the
 -- source's unknown columns kept in ``extra`` (never shadowing a catalog attribute).
--- Output in CRS84 is transformed; output in EPSG:4547 is the stored geometry in that CRS's axis
+-- Output in CRS84 is transformed; output in the storage CRS is the stored geometry in that CRS's axis
 -- order (northing, easting).
 -- The page is cut in a subquery first, so rows skipped by OFFSET are never serialised.
 SELECT json_build_object(
@@ -30,7 +30,7 @@ FROM (
     AND (%(fid)s::int IS NULL OR f.fid = %(fid)s::int)
     AND (%(x0)s::float8 IS NULL OR f.geom && ST_Transform(ST_Segmentize(
            ST_MakeEnvelope(%(x0)s::float8, %(y0)s::float8, %(x1)s::float8, %(y1)s::float8, %(bbox_srid)s::int),
-           %(step)s::float8), 4547))
+           %(step)s::float8), %(srid)s::int))
     AND (%(match)s::jsonb IS NULL OR f.props @> %(match)s::jsonb)
   ORDER BY f.fid
   LIMIT %(limit)s OFFSET %(offset)s

@@ -15,6 +15,7 @@ from analysis.checkplan import get_check_plan
 from analysis.rules.loader import get_ruleset
 from analysis.sites import SiteResult, evaluate_sites, sites_from_features, summarize
 from app.settings import Settings
+from layers.district import DISTRICT
 from layers.ingest.errors import IngestError
 from layers.ingest.footprint_file import as_feature_collection, read_footprint_file
 
@@ -76,7 +77,9 @@ def check(
     output: Annotated[
         OutputFormat, typer.Option("--format", help="table（默认）或 json")
     ] = OutputFormat.TABLE,
-    crs: Annotated[str | None, typer.Option(help="文件无坐标系时指定，如 EPSG:4547")] = None,
+    crs: Annotated[
+        str | None, typer.Option(help=f"文件无坐标系时指定，如 {DISTRICT.storage_crs.label}")
+    ] = None,
     encoding: Annotated[str | None, typer.Option(help="属性编码，如 GBK")] = None,
     source_layer: Annotated[str | None, typer.Option(help="多图层文件中的图层名")] = None,
     name_field: Annotated[str | None, typer.Option(help="名称字段（缺省自动识别 name/名称）")] = None,

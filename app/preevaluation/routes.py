@@ -25,6 +25,7 @@ from app.preevaluation.store import (
     store_report_audited,
     visible_report,
 )
+from layers.district import DISTRICT
 
 router = APIRouter(prefix="/api/pre-evaluations", tags=["pre-evaluation"])
 
@@ -34,7 +35,9 @@ class PreEvaluationRequest(BaseModel):
 
     footprint: dict[str, Any] = Field(description="GeoJSON（默认 CRS84 经纬度）")
     project_type: str = Field(description="项目类型，如 school、road、housing")
-    crs: str | None = Field(default=None, description="坐标系，如 EPSG:4547；缺省为 CRS84")
+    crs: str | None = Field(
+        default=None, description=f"坐标系，如 {DISTRICT.storage_crs.label}；缺省为 CRS84"
+    )
     flags: list[str] = Field(default_factory=list, description="项目属性，如 national_major")
     project_code: str | None = Field(default=None, max_length=64, description="项目代码（可选）")
 

@@ -39,6 +39,7 @@ from app.deps import check_plan_of
 from app.errors import PayloadTooLarge, Unprocessable
 from app.preevaluation.store import insert_report
 from layers.audit import record
+from layers.district import DISTRICT
 from layers.ingest.errors import IngestError
 
 router = APIRouter(prefix="/api/pre-evaluations", tags=["pre-evaluation"])
@@ -51,7 +52,9 @@ class CheckOptions(BaseModel):
     """What every footprint of a request is checked as."""
 
     project_type: str = Field(description="项目类型，如 school、road、housing")
-    crs: str | None = Field(default=None, description="坐标系，如 EPSG:4547；缺省为 CRS84")
+    crs: str | None = Field(
+        default=None, description=f"坐标系，如 {DISTRICT.storage_crs.label}；缺省为 CRS84"
+    )
     flags: list[str] = Field(default_factory=list, description="项目属性，如 national_major")
     project_code: str | None = Field(default=None, max_length=64, description="项目代码（可选）")
 

@@ -24,6 +24,7 @@ from analysis.report_diff import ReportChanges, compare
 from app.auth.deps import Grant
 from app.errors import NotFound
 from layers.audit import record
+from layers.district import STORAGE_SRID
 
 
 class StaleMark(BaseModel):
@@ -89,7 +90,7 @@ def insert_report(
         INSERT INTO project.pre_evaluation
           (created_by_id, org_id, project_code, project_type, verdict, footprint, footprint_area_m2,
            rules_version, layer_versions, report, previous_id)
-        VALUES (%s, %s, %s, %s, %s, ST_GeomFromWKB(%s, 4547), %s, %s, %s, %s::jsonb, %s)
+        VALUES (%s, %s, %s, %s, %s, ST_GeomFromWKB(%s, %s), %s, %s, %s, %s::jsonb, %s)
         RETURNING id, created_at
         """,
         (
@@ -99,6 +100,7 @@ def insert_report(
             report.project_type,
             report.verdict,
             shapely.to_wkb(footprint),
+            STORAGE_SRID,
             report.footprint_area_m2,
             report.rules_version,
             Jsonb(report.layer_versions),

@@ -24,6 +24,7 @@ from app.preevaluation.sites import (
     ruleset_for,
 )
 from app.preevaluation.store import StoredReport, store_report_audited
+from layers.district import DISTRICT
 from layers.ingest.footprint_file import FileFootprint, as_feature_collection, read_footprint_file
 from layers.ingest.intake import IntakeLimits
 
@@ -31,7 +32,10 @@ router = APIRouter(prefix="/api/pre-evaluations", tags=["pre-evaluation"])
 
 FileField = Annotated[UploadFile, File(description="Shapefile（zip）、GeoPackage、GeoJSON 或 DXF")]
 ProjectType = Annotated[str, Form(max_length=64, description="项目类型，如 school、road、housing")]
-Crs = Annotated[str | None, Form(max_length=2000, description="文件无坐标系时指定（DXF 必填），如 EPSG:4547")]
+Crs = Annotated[
+    str | None,
+    Form(max_length=2000, description=f"文件无坐标系时指定（DXF 必填），如 {DISTRICT.storage_crs.label}"),
+]
 Encoding = Annotated[str | None, Form(max_length=40, description="属性编码，如 GBK")]
 SourceLayer = Annotated[str | None, Form(max_length=200, description="多图层文件中的图层名")]
 ProjectCode = Annotated[str | None, Form(max_length=64, description="项目代码（可选）")]

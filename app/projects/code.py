@@ -1,7 +1,7 @@
 """National project codes (GB/T 40058-2021): ``YYYY-AAAAAA-DD-TT-RRRRRC``, 24 characters.
 
-``YYYY`` year, ``AAAAAA`` region (龙岗区 440307), ``DD`` industry/department, ``TT`` project type
-(01 审批, 02 核准, 03 备案), ``RRRRR`` serial, ``C`` check character.
+``YYYY`` year, ``AAAAAA`` region (the district's code, e.g. 龙岗区 440307), ``DD`` industry/department,
+``TT`` project type (01 审批, 02 核准, 03 备案), ``RRRRR`` serial, ``C`` check character.
 
 The check character is computed by :func:`check_character` alone, so a different algorithm can replace it
 in one place. DOMAIN.md does not state one; we use the GB/T 17710 (ISO/IEC 7064) **MOD 11,10** hybrid
@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 
 from app.errors import Unprocessable
+from layers.district import DISTRICT
 
-REGION = "440307"
+REGION = DISTRICT.code
 PROJECT_TYPES = {"01": "审批", "02": "核准", "03": "备案"}
 CODE_PATTERN = re.compile(r"^([0-9]{4})-([0-9]{6})-([0-9]{2})-([0-9]{2})-([0-9]{5})([0-9])$")
 

@@ -20,8 +20,7 @@ from app.projects import service
 from app.projects.models import ProjectCreate
 from app.versioning import check_version
 from layers.audit import record
-
-DISTRICT_BOX = (114.05, 22.55, 114.40, 22.82)
+from layers.district import DISTRICT, STORAGE_SRID
 
 
 class SourceKind(StrEnum):
@@ -112,10 +111,10 @@ def submit(conn: Connection[Any], grant: Grant, data: DemandCreate) -> Demand:
     if (data.lon is None) != (data.lat is None):
         raise Unprocessable("经纬度须同时提供。", "Give both lon and lat.", code="bad_location")
     if data.lon is not None and data.lat is not None:
-        west, south, east, north = DISTRICT_BOX
+        west, south, east, north = DISTRICT.extent
         if not (west <= data.lon <= east and south <= data.lat <= north):
             raise Unprocessable(
-                f"位置（{data.lon}, {data.lat}）不在龙岗区范围内。",
+                f"位置（{data.lon}, {data.lat}）不在{DISTRICT.name_zh}范围内。",
                 f"Location ({data.lon}, {data.lat}) is outside the district.",
                 code="outside_district",
             )
@@ -126,7 +125,7 @@ def submit(conn: Connection[Any], grant: Grant, data: DemandCreate) -> Demand:
               submitter_org_id)
             VALUES (%s, %s, %s,
               CASE WHEN %s::float8 IS NULL THEN NULL
-                   ELSE ST_Transform(ST_SetSRID(ST_MakePoint(%s, %s), 4326), 4547) END, %s, %s)
+                   ELSE ST_Transform(ST_SetSRID(ST_MakePoint(%s, %s), 4326), %s) END, %s, %s)
             RETURNING id
             """,
             (
@@ -136,6 +135,7 @@ def submit(conn: Connection[Any], grant: Grant, data: DemandCreate) -> Demand:
                 data.lon,
                 data.lon,
                 data.lat,
+                STORAGE_SRID,
                 grant.principal.user_id,
                 grant.principal.org_id,
             ),

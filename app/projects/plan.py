@@ -20,6 +20,7 @@ from app.projects.schedule import Node, schedule
 from app.projects.templates import get_template, instantiate
 from app.projects.timing import Event, Timing, timing
 from layers.audit import record
+from layers.district import DISTRICT
 
 ITEM_COLUMNS = (
     "id, project_id, item_code, name_zh, name_en, stage, department_code, department_id, statutory_days,"
@@ -112,9 +113,9 @@ def item_events(conn: Connection[Any], item_ids: list[int]) -> dict[int, list[Ev
     """Each item's events in order, dated in the district's time zone."""
     out: dict[int, list[Event]] = {i: [] for i in item_ids}
     rows = conn.execute(
-        "SELECT item_id, to_status, (at AT TIME ZONE 'Asia/Shanghai')::date, action FROM approval.item_event"
+        "SELECT item_id, to_status, (at AT TIME ZONE %s::text)::date, action FROM approval.item_event"
         " WHERE item_id = ANY(%s) ORDER BY at, id",
-        (item_ids,),
+        (DISTRICT.time_zone, item_ids),
     ).fetchall()
     for item_id, to_status, on, action in rows:
         out[item_id].append(Event(to_status, on, action))

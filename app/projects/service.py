@@ -28,6 +28,7 @@ from app.projects.models import (
 from app.projects.templates import get_template
 from app.versioning import check_version
 from layers.audit import record
+from layers.district import STORAGE_SRID
 
 PROJECT_COLUMNS = sql.SQL(
     "id, code, name, project_type, owner_dept_id, unit_org_id, investment_wan, funding_source, planned_start,"
@@ -283,10 +284,11 @@ def add_footprint(conn: Connection[Any], grant: Grant, project_id: int, data: Fo
         )
         row = conn.execute(
             "INSERT INTO project.footprint (project_id, geom, area_m2, note, created_by_id)"
-            " VALUES (%s, ST_GeomFromWKB(%s, 4547), %s, %s, %s) RETURNING id",
+            " VALUES (%s, ST_GeomFromWKB(%s, %s), %s, %s, %s) RETURNING id",
             (
                 project_id,
                 shapely.to_wkb(footprint.geometry),
+                STORAGE_SRID,
                 footprint.geometry.area,
                 data.note,
                 grant.principal.user_id,

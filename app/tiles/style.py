@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from layers.catalog.model import LayerEntry, LayerKind, Style
+from layers.district import DISTRICT
 from layers.tiles.mvt import tile_attributes
 
-DISTRICT_BOUNDS = [114.05, 22.55, 114.40, 22.82]
+DISTRICT_BOUNDS = list(DISTRICT.extent)
 MAX_ZOOM = 16  # tiles exist beyond it; clients over-zoom the z16 tiles
 VECTOR_SOURCE = "duogui"
 
@@ -198,11 +199,8 @@ def maplibre_style(entries: list[LayerEntry], base_url: str) -> dict[str, Any]:
         "glyphs": f"{base_url}/tiles/fonts/{{fontstack}}/{{range}}.pbf",
         "name": "多规合一 · 一张底图",
         "metadata": {"duogui:layers": len(entries)},
-        "center": [
-            round((DISTRICT_BOUNDS[0] + DISTRICT_BOUNDS[2]) / 2, 4),
-            round((DISTRICT_BOUNDS[1] + DISTRICT_BOUNDS[3]) / 2, 4),
-        ],
-        "zoom": 11,
+        "center": [round(v, 4) for v in DISTRICT.centre],
+        "zoom": DISTRICT.start_zoom,
         "sources": sources,
         "layers": layers,
     }

@@ -18,6 +18,7 @@ from app.edge.params import TILE_INDEX_MAX
 from app.errors import NotFound
 from app.tiles.style import empty_glyphs, maplibre_style, tilejson
 from layers.catalog.model import LayerEntry, LayerKind
+from layers.district import STORAGE_SRID
 from layers.tiles.cache import TileCache
 from layers.tiles.grid import tile_in_range
 from layers.tiles.mvt import StaleVersions, TileLayer, render_composite
@@ -250,11 +251,11 @@ def _bounds(conn: Conn, entries: list[LayerEntry]) -> list[float] | None:
     row = conn.execute(
         """
         SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
-        FROM (SELECT ST_Transform(ST_SetSRID(ST_Extent(v.extent), 4547), 4326)::box2d AS e
+        FROM (SELECT ST_Transform(ST_SetSRID(ST_Extent(v.extent), %s), 4326)::box2d AS e
               FROM basemap.layer l JOIN basemap.layer_version v ON v.id = l.current_version
               WHERE l.code = ANY(%s)) s
         """,
-        ([e.code for e in entries],),
+        (STORAGE_SRID, [e.code for e in entries]),
     ).fetchone()
     return [round(float(v), 6) for v in row] if row and row[0] is not None else None
 

@@ -121,7 +121,7 @@ def _attributes(key: str, n: int, rng: np.random.Generator) -> tuple[np.ndarray,
 
 
 def parcel_buildings(fabric: Fabric, seed_rng: np.random.Generator, density: float, fine: float) -> Buildings:
-    """Lay buildings out in every parcel by its land use (``fine`` < 1: a finer survey), map to EPSG:4547."""
+    """Lay buildings out in every parcel by its land use (``fine`` < 1: a finer survey), storage CRS."""
     geoms_all = fabric.cat("parcel_geoms")
     uv_all = fabric.cat("parcel_uv")
     use_all = fabric.cat("parcel_use")

@@ -13,9 +13,10 @@ from affine import Affine
 from pyproj import Transformer
 from shapely.geometry import shape
 
+from layers.district import DISTRICT
+
 Scale = Literal["small", "district", "full"]
-CRS = "EPSG:4547"
-LONLAT_EXTENT = (114.05, 22.55, 114.40, 22.82)
+CRS = DISTRICT.storage_crs.label
 SMALL_CENTRE = (114.255, 22.727)
 SMALL_SIZE = (6000.0, 5000.0)
 
@@ -25,13 +26,13 @@ FloatArray = np.ndarray
 
 
 def lonlat_to_xy(lon: float, lat: float) -> tuple[float, float]:
-    """Project a CGCS2000 lon/lat to EPSG:4547 metres."""
+    """Project a CGCS2000 lon/lat to storage CRS metres."""
     x, y = _TO_GK.transform(lon, lat)
     return float(x), float(y)
 
 
 def _district_bounds() -> tuple[float, float, float, float]:
-    lon0, lat0, lon1, lat1 = LONLAT_EXTENT
+    lon0, lat0, lon1, lat1 = DISTRICT.extent
     xs, ys = _TO_GK.transform([lon0, lon1, lon0, lon1], [lat0, lat0, lat1, lat1])
     return (
         float(np.floor(min(xs) / 100) * 100),
@@ -42,7 +43,7 @@ def _district_bounds() -> tuple[float, float, float, float]:
 
 
 DISTRICT_BOUNDS = _district_bounds()
-"""Bounding box (EPSG:4547) of the real Longgang extent the demo district lives in."""
+"""Bounding box (storage CRS, rounded out to 100 m) of the district's extent the demo district fills."""
 
 
 def scale_bounds(scale: Scale) -> tuple[float, float, float, float]:

@@ -84,7 +84,7 @@ def _dtype(layer: LayerEntry, name: str) -> str | None:
 
 
 def iter_layers(scale: Scale, seed: int = 2017) -> Iterator[tuple[str, gpd.GeoDataFrame]]:
-    """Yield (catalog code, GeoDataFrame in EPSG:4547) for every vector catalog layer."""
+    """Yield (catalog code, GeoDataFrame in the storage CRS) for every vector catalog layer."""
     world = World(scale, seed)
     for layer in get_catalog().layers.values():
         if layer.kind is LayerKind.RASTER:

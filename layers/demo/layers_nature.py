@@ -11,13 +11,14 @@ from layers.demo.generic import Produced, arr, class_polygons, land_patches, pic
 from layers.demo.names import RIDGES_NAMES, SUBDISTRICT_ADMIN, SUBDISTRICTS, coin
 from layers.demo.terrain import BASINS, RIDGES
 from layers.demo.world import World
+from layers.district import DISTRICT
 
 G = np.random.Generator
 
 
 @recipe("admin_district")
 def _district(w: World, rng: G) -> Produced:
-    return arr([w.admin.district]), {"admin_code": "440307", "name": "龙岗区"}
+    return arr([w.admin.district]), {"admin_code": DISTRICT.code, "name": DISTRICT.name_zh}
 
 
 @recipe("admin_subdistrict")
@@ -128,7 +129,7 @@ def _subdistrict_at(w: World, pts: np.ndarray) -> np.ndarray:
 
 def _building_codes(w: World) -> np.ndarray:
     b, _ = w.buildings
-    return np.array([f"440307{i:010d}" for i in range(1, len(b.geoms) + 1)], dtype=object)
+    return np.array([f"{DISTRICT.code}{i:010d}" for i in range(1, len(b.geoms) + 1)], dtype=object)
 
 
 @recipe("base_contour")
@@ -189,7 +190,7 @@ def _lup_control(w: World, rng: G) -> Produced:
 def _redline(w: World, rng: G) -> Produced:
     geoms = arr(w.land.red_line)
     return geoms, {
-        "redline_code": [f"440307-HX-{i:04d}" for i in range(1, len(geoms) + 1)],
+        "redline_code": [f"{DISTRICT.code}-HX-{i:04d}" for i in range(1, len(geoms) + 1)],
         "eco_function": rng.choice(
             np.array(["water_conservation", "biodiversity", "soil_conservation"], dtype=object), len(geoms)
         ),
@@ -203,7 +204,7 @@ def _farm_subsets(w: World, rng: G) -> Produced:
     g = farms[idx]
     return g, {
         "land_class": rng.choice(np.array(["0101", "0102", "0103"], dtype=object), len(g), p=[0.6, 0.3, 0.1]),
-        "tb_code": [f"4403070{i:06d}" for i in idx + 1],
+        "tb_code": [f"{DISTRICT.code}0{i:06d}" for i in idx + 1],
         "block_code": [f"JBNT-{i:05d}" for i in idx + 1],
         "responsible_unit": "龙岗区规划和自然资源局",
     }
@@ -317,7 +318,7 @@ def _cultivated(w: World, rng: G) -> Produced:
     _, slope = w.elevation_at(g)
     grade = np.clip(np.digitize(slope, [2, 6, 15, 25]) + 1, 1, 5).astype(str)
     return g, {
-        "tb_code": [f"4403070{i:06d}" for i in range(1, len(g) + 1)],
+        "tb_code": [f"{DISTRICT.code}0{i:06d}" for i in range(1, len(g) + 1)],
         "slope_grade": grade,
         "land_class": rng.choice(
             np.array(["0101", "0102", "0103"], dtype=object), len(g), p=[0.5, 0.35, 0.15]
@@ -328,16 +329,16 @@ def _cultivated(w: World, rng: G) -> Produced:
 @recipe("agri_garden", "agri_high_standard", "forest_nursery", "agri_facility")
 def _garden(w: World, rng: G) -> Produced:
     g = arr(w.land.garden)
-    return g, {"tb_code": [f"4403071{i:06d}" for i in range(1, len(g) + 1)]}
+    return g, {"tb_code": [f"{DISTRICT.code}1{i:06d}" for i in range(1, len(g) + 1)]}
 
 
 @recipe("agri_pond")
 def _pond(w: World, rng: G) -> Produced:
     g = arr(w.land.pond) if len(w.land.pond) else arr([r.buffer(30) for r in w.hydro.reservoir_geoms])
-    return g, {"tb_code": [f"4403072{i:06d}" for i in range(1, len(g) + 1)]}
+    return g, {"tb_code": [f"{DISTRICT.code}2{i:06d}" for i in range(1, len(g) + 1)]}
 
 
 @recipe("agri_grass")
 def _grass(w: World, rng: G) -> Produced:
     g = arr(w.land.grass) if len(w.land.grass) else arr(w.land.garden)[:5]
-    return g, {"tb_code": [f"4403073{i:06d}" for i in range(1, len(g) + 1)]}
+    return g, {"tb_code": [f"{DISTRICT.code}3{i:06d}" for i in range(1, len(g) + 1)]}

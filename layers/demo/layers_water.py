@@ -8,6 +8,7 @@ import shapely
 from layers.demo.generic import Produced, arr, class_polygons, land_patches, pick, recipe, smooth
 from layers.demo.names import RESERVOIR_INFO
 from layers.demo.world import World
+from layers.district import DISTRICT
 
 G = np.random.Generator
 
@@ -106,7 +107,7 @@ def _hazard_points(w: World, rng: G) -> Produced:
     idx = rng.choice(steep, size=min(len(steep), max(8, len(steep) // 400)), replace=False)
     pts = shapely.points(xs.ravel()[idx], ys.ravel()[idx])
     return pts, {
-        "point_code": [f"440307{i:06d}" for i in range(1, len(idx) + 1)],
+        "point_code": [f"{DISTRICT.code}{i:06d}" for i in range(1, len(idx) + 1)],
         "hazard_type": rng.choice(
             np.array(["landslide", "collapse", "debris_flow"], dtype=object), len(idx), p=[0.6, 0.3, 0.1]
         ),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from layers.district import DISTRICT
+
 # code, name, seed lon, lat, number of communities (sums to 111)
 SUBDISTRICTS: list[tuple[str, str, float, float, int]] = [
     ("pinghu", "平湖街道", 114.125, 22.700, 12),
@@ -19,7 +21,7 @@ SUBDISTRICTS: list[tuple[str, str, float, float, int]] = [
     ("pingdi", "坪地街道", 114.325, 22.775, 9),
 ]
 SUBDISTRICT_CODES = [s[0] for s in SUBDISTRICTS]
-SUBDISTRICT_ADMIN = {code: f"440307{i + 1:03d}" for i, code in enumerate(SUBDISTRICT_CODES)}
+SUBDISTRICT_ADMIN = {code: f"{DISTRICT.code}{i + 1:03d}" for i, code in enumerate(SUBDISTRICT_CODES)}
 
 COMMUNITIES: dict[str, list[str]] = {
     "pinghu": "平湖 山厦 良安田 白坭坑 新南 鹅公岭 辅城坳 凤凰 力昌 新木 上木古 禾花".split(),

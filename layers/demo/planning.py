@@ -26,7 +26,7 @@ class Frame:
     phase: tuple[float, float]
 
     def to_xy(self, uv: np.ndarray) -> np.ndarray:
-        """Map (N, 2) grid coordinates to EPSG:4547."""
+        """Map (N, 2) grid coordinates to the storage CRS."""
         u, v = uv[:, 0], uv[:, 1]
         uu = u + self.amp * np.sin(v / self.wave + self.phase[0])
         vv = v + self.amp * np.sin(u / (self.wave * 1.3) + self.phase[1])
@@ -34,7 +34,7 @@ class Frame:
         return np.column_stack([self.ox + uu * c - vv * s, self.oy + uu * s + vv * c])
 
     def map(self, geoms: np.ndarray) -> np.ndarray:
-        """Map grid-space geometries to EPSG:4547."""
+        """Map grid-space geometries to the storage CRS."""
         return shapely.transform(geoms, self.to_xy)
 
 

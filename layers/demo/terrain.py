@@ -85,7 +85,7 @@ def fractal(xs: np.ndarray, ys: np.ndarray, seed: int, key: str, base: float, oc
 
 
 def elevation(xs: np.ndarray, ys: np.ndarray, seed: int) -> np.ndarray:
-    """Evaluate the district's DEM (metres) at arbitrary EPSG:4547 points."""
+    """Evaluate the district's DEM (metres) at arbitrary points of the storage CRS."""
     hills = np.zeros_like(xs, dtype=np.float64)
     for _name, lon, lat, peak, s_long, s_cross, azimuth in RIDGES:
         cx, cy = lonlat_to_xy(lon, lat)
@@ -164,7 +164,7 @@ def _write_cog(path: Path, array: np.ndarray, grid: Grid, nodata: float | None) 
 
 
 def write_rasters(scale: Scale, out_dir: Path, seed: int = 2017) -> dict[str, Path]:
-    """Write base_dem, base_slope and base_hillshade as COGs in EPSG:4547; return {code: path}."""
+    """Write base_dem, base_slope and base_hillshade as COGs in the storage CRS; return {code: path}."""
     from layers.catalog import get_catalog
 
     catalog = get_catalog()

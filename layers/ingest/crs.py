@@ -9,25 +9,18 @@ from typing import Any
 import pyproj
 from pyproj.exceptions import CRSError, ProjError
 
+from layers.district import DISTRICT, Bounds
 from layers.ingest.errors import IngestError
 
-DISTRICT_BOUNDS_LONLAT = (114.05, 22.55, 114.40, 22.82)  # Longgang, approx.
-STORAGE_CRS = pyproj.CRS.from_epsg(4547)  # CGCS2000 / 3-degree GK CM 114E
+STORAGE_CRS = pyproj.CRS.from_epsg(DISTRICT.storage_crs.srid)
 
-Bounds = tuple[float, float, float, float]
-
-_CRS_EXAMPLE_ZH = "例如 EPSG:4547 CGCS2000 / 3° 高斯-克吕格 114°E"
-_CRS_EXAMPLE_EN = "e.g. EPSG:4547 CGCS2000 / 3-degree Gauss-Kruger CM 114E"
+_CRS_EXAMPLE_ZH = f"例如 {DISTRICT.storage_crs.label} {DISTRICT.storage_crs.name_zh}"
+_CRS_EXAMPLE_EN = f"e.g. {DISTRICT.storage_crs.label} {DISTRICT.storage_crs.name_en}"
 _METRES_PER_DEGREE = 111_320.0
 _MAX_OVERRIDE_CHARS = 20_000
 
-# Gauss-Kruger CRSs under which Longgang can be expressed, per datum, as (EPSG code, zone width in degrees):
-# 3-degree CM 114E, 3-degree zone 38 (prefixed), 6-degree CM 117E, 6-degree zone 20 (prefixed).
-_GK_CANDIDATES: dict[str, tuple[tuple[int, int], ...]] = {
-    "cgcs2000": ((4547, 3), (4526, 3), (4509, 6), (4498, 6)),
-    "xian1980": ((2383, 3), (2362, 3), (2345, 6), (2334, 6)),
-    "beijing1954": ((2435, 3), (2414, 3), (21460, 6), (21420, 6)),
-}
+# Gauss-Kruger CRSs under which the district can be expressed, per datum (the district block's list).
+_GK_CANDIDATES = DISTRICT.gauss_kruger
 _DATUM_BY_SEMI_MAJOR = {6378140.0: "xian1980", 6378245.0: "beijing1954"}
 
 
@@ -55,9 +48,9 @@ def check_in_district(
     if lonlat is not None and _overlaps_district(lonlat, margin_m):
         return
     diagnosis = _diagnose(raw, crs, margin_m)
-    west, south, east, north = DISTRICT_BOUNDS_LONLAT
-    expected_zh = f"龙岗区范围约为 {west:.2f}–{east:.2f}°E、{south:.2f}–{north:.2f}°N"
-    expected_en = f"Longgang lies at about {west:.2f}–{east:.2f}°E, {south:.2f}–{north:.2f}°N"
+    west, south, east, north = DISTRICT.extent
+    expected_zh = f"{DISTRICT.name_zh}范围约为 {west:.2f}–{east:.2f}°E、{south:.2f}–{north:.2f}°N"
+    expected_en = f"{DISTRICT.name_en} lies at about {west:.2f}–{east:.2f}°E, {south:.2f}–{north:.2f}°N"
     if lonlat is None:
         found_zh = f"坐标 {_fmt(raw)} 超出坐标系 {describe_crs(crs)} 的有效范围"
         found_en = f"The coordinates {_fmt(raw)} are outside the valid range of {describe_crs(crs)}"
@@ -71,8 +64,9 @@ def check_in_district(
         "not found; check the coordinate reference system and give the right one with --crs",
     )
     raise IngestError(
-        f"数据不在龙岗区范围内，可能原因：{hint_zh}。{found_zh}，{expected_zh}。",
-        f"The data lies outside Longgang district. Likely cause: {hint_en}. {found_en}; {expected_en}.",
+        f"数据不在{DISTRICT.name_zh}范围内，可能原因：{hint_zh}。{found_zh}，{expected_zh}。",
+        f"The data lies outside {DISTRICT.name_en} district. "
+        f"Likely cause: {hint_en}. {found_en}; {expected_en}.",
         code="outside_district",
         details=[
             {
@@ -81,7 +75,7 @@ def check_in_district(
                 "source_crs": describe_crs(crs),
                 "source_bounds": list(raw),
                 "lonlat_bounds": list(lonlat) if lonlat else None,
-                "district_bounds": list(DISTRICT_BOUNDS_LONLAT),
+                "district_bounds": list(DISTRICT.extent),
             }
         ],
     )
@@ -94,7 +88,7 @@ def transformer_to_storage(crs: pyproj.CRS) -> pyproj.Transformer:
 
 
 def describe_crs(crs: pyproj.CRS) -> str:
-    """Name a CRS for messages: ``EPSG:4547 (CGCS2000 / 3-degree Gauss-Kruger CM 114E)`` when known."""
+    """Name a CRS for messages: ``EPSG:<code> (<its name>)`` when known."""
     code = crs.to_epsg(min_confidence=90)
     return f"EPSG:{code} ({crs.name})" if code else crs.name
 
@@ -162,7 +156,7 @@ def _lonlat_bounds(raw: Bounds, crs: pyproj.CRS) -> Bounds | None:
 
 
 def _overlaps_district(lonlat: Bounds, margin_m: float) -> bool:
-    west, south, east, north = DISTRICT_BOUNDS_LONLAT
+    west, south, east, north = DISTRICT.extent
     dlat = margin_m / _METRES_PER_DEGREE
     dlon = margin_m / (_METRES_PER_DEGREE * math.cos(math.radians((south + north) / 2)))
     minx, miny, maxx, maxy = lonlat
@@ -260,10 +254,10 @@ def _explain_gk(
     return (
         "central_meridian",
         suggested,
-        f"中央经线错误：声明的坐标系中央经线为 {declared_cm:g}°E，数据按 {cm:g}°E 解释才落在龙岗区，"
-        f"应为 {suggested}（{_epsg(code).name}）",
-        f"wrong central meridian: the declared CRS uses {declared_cm:g}E but the data only fall in Longgang "
-        f"with {cm:g}E; use {suggested} ({_epsg(code).name})",
+        f"中央经线错误：声明的坐标系中央经线为 {declared_cm:g}°E，"
+        f"数据按 {cm:g}°E 解释才落在{DISTRICT.name_zh}，应为 {suggested}（{_epsg(code).name}）",
+        f"wrong central meridian: the declared CRS uses {declared_cm:g}E but the data only fall in "
+        f"{DISTRICT.name_en} with {cm:g}E; use {suggested} ({_epsg(code).name})",
     )
 
 

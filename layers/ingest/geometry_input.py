@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from layers.district import DISTRICT
 from layers.ingest.crs import STORAGE_CRS, describe_crs
 from layers.ingest.errors import IngestError
 
@@ -26,6 +27,7 @@ _DEPTH = {"Point": 1, "MultiPoint": 2, "LineString": 2, "MultiLineString": 3, "P
 GEOJSON_TYPES = (*_DEPTH, "GeometryCollection")
 _MAX_NESTING = 8  # GeometryCollections inside GeometryCollections
 _MAX_ABS = 1e300  # larger numbers overflow once squared (areas, distances) even where they are finite
+_EXAMPLE = "[{:.2f}, {:.2f}]".format(*DISTRICT.sample_point)  # a position in the district, for messages
 
 
 def invalid_geometry(field: str, zh: str, en: str, code: str = "invalid_geometry") -> IngestError:
@@ -109,8 +111,8 @@ class _Walker:
         if not isinstance(value, list | tuple) or not 2 <= len(value) <= self.max_numbers:
             raise invalid_geometry(
                 field,
-                f"坐标应为 2–{self.max_numbers} 个数（经度、纬度[、高程]）组成的数组，如 [114.25, 22.70]。",
-                f"a position must be 2 to {self.max_numbers} numbers (x, y[, z]), e.g. [114.25, 22.70].",
+                f"坐标应为 2–{self.max_numbers} 个数（经度、纬度[、高程]）组成的数组，如 {_EXAMPLE}。",
+                f"a position must be 2 to {self.max_numbers} numbers (x, y[, z]), e.g. {_EXAMPLE}.",
             )
         for number in value:
             if type(number) not in (int, float):
@@ -184,7 +186,7 @@ def check_finite(geom: shapely.Geometry, field: str) -> None:
 def storage_domain() -> tuple[float, float, float, float]:
     """Where the storage CRS is defined (its EPSG area of use), as west, south, east, north in degrees."""
     area = STORAGE_CRS.area_of_use
-    assert area is not None  # EPSG:4547 has one
+    assert area is not None  # an EPSG CRS has one
     return area.bounds
 
 

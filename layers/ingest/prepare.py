@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from pyproj import Transformer
 
 from layers.catalog.model import LayerEntry, LayerKind
+from layers.district import STORAGE_SRID
 from layers.ingest.attributes import MappedAttributes, map_attributes
 from layers.ingest.errors import IngestError
 from layers.ingest.repair import prepare_geometries
@@ -30,16 +31,16 @@ from layers.ingest.wkb import arrow_buffer, plain_2d_wkb, transform_wkb, with_co
 MAX_LISTED_PROBLEMS = 200
 BATCH_SIZE = 20_000
 
-_TO_3857 = Transformer.from_crs(4547, 3857, always_xy=True)
+_TO_3857 = Transformer.from_crs(STORAGE_SRID, 3857, always_xy=True)
 
 
 @dataclass
 class PreparedFeatures:
-    """One batch ready for COPY: geometry in EPSG:4547 and 3857 as WKB, attributes as JSON text."""
+    """One batch ready for COPY: geometry in the storage CRS and EPSG:3857 as WKB, attributes as JSON text."""
 
     fids: NDArray[np.int32]
     source_fids: pa.Array  # large_binary: UTF-8 text or null
-    wkb_4547: pa.Array  # large_binary
+    wkb_stored: pa.Array  # large_binary
     wkb_3857: pa.Array  # large_binary
     area_m2: NDArray[np.float64]
     length_m: NDArray[np.float64]
@@ -136,15 +137,15 @@ class FeatureBatches:
         keep = np.flatnonzero(prepared.keep)
         kept = prepared.geoms[keep]
         passthrough = ~prepared.changed[keep] & plain_2d_wkb(slow_raw[keep])
-        slow_4547 = np.empty(len(keep), dtype=object)
-        slow_4547[passthrough] = slow_raw[keep][passthrough]
-        slow_4547[~passthrough] = shapely.to_wkb(kept[~passthrough])
+        slow_stored = np.empty(len(keep), dtype=object)
+        slow_stored[passthrough] = slow_raw[keep][passthrough]
+        slow_stored[~passthrough] = shapely.to_wkb(kept[~passthrough])
         fast_rows = fast.rows
         in_order = bool(np.array_equal(fast_rows, np.arange(len(raw))))
-        fast_4547 = raw if in_order else raw.take(pa.array(fast_rows))
+        fast_stored = raw if in_order else raw.take(pa.array(fast_rows))
         if self._reprojects:
-            fast_4547 = with_coordinates(fast_4547, fast)
-        fast_3857 = with_coordinates(fast_4547, fast.transformed(_TO_3857.transform))
+            fast_stored = with_coordinates(fast_stored, fast)
+        fast_3857 = with_coordinates(fast_stored, fast.transformed(_TO_3857.transform))
         rows = np.concatenate((fast_rows, slow_rows[keep]))
         order = np.argsort(rows, kind="stable")
         area = np.full(len(rows), np.nan)
@@ -160,8 +161,8 @@ class FeatureBatches:
         return PreparedFeatures(
             fids=(rows + start + 1).astype(np.int32),
             source_fids=self._source_fids.take(pa.array(rows + start)),
-            wkb_4547=_merged(fast_4547, slow_4547, order),
-            wkb_3857=_merged(fast_3857, transform_wkb(slow_4547, _TO_3857), order),
+            wkb_stored=_merged(fast_stored, slow_stored, order),
+            wkb_3857=_merged(fast_3857, transform_wkb(slow_stored, _TO_3857), order),
             area_m2=area,
             length_m=length,
             vertices=vertices,
@@ -170,7 +171,7 @@ class FeatureBatches:
         )
 
     def _simple_features(self, raw: pa.Array) -> tuple[Candidates, NDArray[np.float64]]:
-        """The batch's provably valid simple features (coordinates in EPSG:4547) and their source box."""
+        """The batch's provably valid simple features (in the storage CRS) and their source box."""
         found = find_candidates(*arrow_buffer(raw), self.entry.kind).finite()
         source_box = found.box()
         if self._reprojects:

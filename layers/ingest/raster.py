@@ -21,6 +21,7 @@ from rasterio.warp import calculate_default_transform, reproject
 
 from layers.audit import Actor
 from layers.catalog.model import LayerEntry, LayerKind
+from layers.district import DISTRICT
 from layers.ingest.crs import STORAGE_CRS, check_in_district, resolve_crs
 from layers.ingest.errors import IngestError
 from layers.store.versions import SourceMeta, insert_version, lock_layer, make_current
@@ -37,7 +38,7 @@ def _sha256(path: Path) -> str:
 
 
 def _to_cog(source: Path, target: Path, crs_override: str | None, name: str) -> dict[str, Any]:
-    """Reproject (when needed) to EPSG:4547 and write a tiled, compressed COG with overviews."""
+    """Reproject (when needed) to the storage CRS and write a tiled, compressed COG with overviews."""
     try:
         with rasterio.open(source) as src:
             crs = resolve_crs(_pyproj(src.crs), crs_override)
@@ -54,7 +55,7 @@ def _to_cog(source: Path, target: Path, crs_override: str | None, name: str) -> 
                 "count": src.count,
                 "width": width,
                 "height": height,
-                "crs": "EPSG:4547",
+                "crs": DISTRICT.storage_crs.label,
                 "transform": transform,
                 "nodata": src.nodata,
                 "compress": "DEFLATE",
@@ -73,7 +74,7 @@ def _to_cog(source: Path, target: Path, crs_override: str | None, name: str) -> 
                             rasterio.band(src, band),
                             rasterio.band(dst, band),
                             src_crs=crs.to_wkt(),
-                            dst_crs="EPSG:4547",
+                            dst_crs=DISTRICT.storage_crs.label,
                             dst_transform=transform,
                             resampling=Resampling.bilinear,
                         )

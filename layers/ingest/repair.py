@@ -78,7 +78,7 @@ def prepare_geometries(
     *,
     numbers: NDArray[np.int64] | None = None,
 ) -> Geometries:
-    """Force 2D, reproject to EPSG:4547, repair, check the kind; ``numbers`` are the feature numbers
+    """Force 2D, reproject to the storage CRS, repair, check the kind; ``numbers`` are the feature numbers
     (1, 2, … when not given)."""
     n = len(geoms)
     number = np.arange(1, n + 1) if numbers is None else numbers

@@ -86,7 +86,7 @@ def copy_rows(version_id: int, features: PreparedFeatures) -> memoryview:
     head["fid"] = features.fids
     head["sf_len"] = np.where(source_fids.is_null().to_numpy(zero_copy_only=False), -1, _lengths(source_fids))
     tail = np.zeros(n, _TAIL)
-    tail["vert_len"], tail["vertices"], tail["geom_len"] = 4, features.vertices, _lengths(features.wkb_4547)
+    tail["vert_len"], tail["vertices"], tail["geom_len"] = 4, features.vertices, _lengths(features.wkb_stored)
     geom_3857_len = np.zeros(n, _LEN)
     geom_3857_len["len"] = _lengths(features.wkb_3857)
     empty = pa.scalar(b"", pa.large_binary())
@@ -100,7 +100,7 @@ def copy_rows(version_id: int, features: PreparedFeatures) -> memoryview:
         _float_fields(features.area_m2),
         _float_fields(features.length_m),
         _fixed(tail),
-        features.wkb_4547,
+        features.wkb_stored,
         _fixed(geom_3857_len),
         features.wkb_3857,
     ]

@@ -23,6 +23,7 @@ from psycopg.rows import dict_row
 
 from layers.audit import Actor, record
 from layers.catalog.model import Catalog, LayerEntry
+from layers.district import STORAGE_SRID
 from layers.ingest.errors import IngestError
 from layers.ingest.prepare import FeatureBatches, PreparedFeatures
 from layers.store.payload import COLUMNS, COPY_HEADER, COPY_TRAILER, copy_rows
@@ -129,7 +130,8 @@ def insert_version(
            skipped_count, total_area_m2, total_length_m, extent, raster_path, report, note)
         SELECT %(code)s, coalesce(max(number), 0) + 1, %(uid)s, %(uname)s, %(name)s, %(sha)s, %(size)s,
                %(driver)s, %(crs)s, %(enc)s, %(count)s, %(repaired)s, %(skipped)s, %(area)s, %(length)s,
-               ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4547), %(raster)s, %(report)s::jsonb, %(note)s
+               ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, %(srid)s), %(raster)s, %(report)s::jsonb,
+               %(note)s
         FROM basemap.layer_version WHERE layer_code = %(code)s
         RETURNING id, number, created_at
         """,
@@ -152,6 +154,7 @@ def insert_version(
             "y0": bounds[1],
             "x1": bounds[2],
             "y1": bounds[3],
+            "srid": STORAGE_SRID,
             "raster": raster_path,
             "report": _json(report),
             "note": source.note,
@@ -208,7 +211,7 @@ def write_version(
             """
             UPDATE basemap.layer_version
             SET feature_count = %s, repaired_count = %s, skipped_count = %s, total_area_m2 = %s,
-                total_length_m = %s, extent = ST_MakeEnvelope(%s, %s, %s, %s, 4547), report = %s::jsonb
+                total_length_m = %s, extent = ST_MakeEnvelope(%s, %s, %s, %s, %s), report = %s::jsonb
             WHERE id = %s
             """,
             (
@@ -221,6 +224,7 @@ def write_version(
                 y0,
                 x1,
                 y1,
+                STORAGE_SRID,
                 _json(report),
                 version_id,
             ),

@@ -1,7 +1,7 @@
 """Composite Mapbox Vector Tiles from PostGIS: one statement returns every requested layer of a tile.
 
 Each layer of the tile reads its current version's partition (``basemap.f_<version id>``), filters on the
-stored EPSG:4547 geometry with the tile envelope transformed to EPSG:4547 (plus a buffer), simplifies the
+stored geometry with the tile envelope transformed to the storage CRS (plus a buffer), simplifies the
 prepared EPSG:3857 geometry to about a pixel at low zooms, and encodes it with ``ST_AsMVTGeom`` /
 ``ST_AsMVT``. The per-layer MVT blobs are concatenated, which is itself a valid MVT.
 """
@@ -16,6 +16,7 @@ from typing import Any
 from psycopg import Connection, sql
 
 from layers.catalog.model import AttributeType, LayerEntry, LayerKind
+from layers.district import DISTRICT, STORAGE_SRID
 from layers.tiles.grid import WORLD
 
 EXTENT = 4096
@@ -31,8 +32,6 @@ MAX_LEVEL = 6
 # An over-budget tile's first plan aims this far under the budget (the plan is an estimate).
 PLAN_TARGET = 0.75
 PLAN_ROUNDS = 3
-# Lon/lat box around the district beyond which no stored feature lies (imports refuse such data).
-REGION = (113.4, 21.9, 115.1, 23.5)
 
 
 @dataclass(frozen=True)
@@ -122,7 +121,7 @@ def _weights_sql(layer: TileLayer, z: int) -> sql.Composable:
                 "coalesce(sum(4 + least(coalesce(vertices, 1), {cap})) FILTER (WHERE {passes}), 0)"
             ).format(cap=cap, passes=passes)
         )
-    return sql.SQL("(SELECT ARRAY[{weights}]::float8[] FROM {table} WHERE geom && b.env_4547)").format(
+    return sql.SQL("(SELECT ARRAY[{weights}]::float8[] FROM {table} WHERE geom && b.env_stored)").format(
         weights=sql.SQL(", ").join(weights), table=sql.Identifier("basemap", f"f_{layer.version_id}")
     )
 
@@ -152,7 +151,7 @@ def _layer_sql(layer: TileLayer, z: int, level: int = 0) -> sql.Composable:
         coalesce((SELECT ST_AsMVT(t, {name}, {extent}, 'geom', 'fid') FROM (
            SELECT fid, ST_AsMVTGeom({geom}, b.env, {extent}, {buffer}, true) AS geom{attrs}
            FROM {table}
-           WHERE geom && b.env_4547{where}
+           WHERE geom && b.env_stored{where}
            LIMIT {limit}
          ) t WHERE geom IS NOT NULL), ''::bytea)
         """
@@ -169,7 +168,7 @@ def _layer_sql(layer: TileLayer, z: int, level: int = 0) -> sql.Composable:
 
 
 def _region_3857() -> tuple[float, float, float, float]:
-    """:data:`REGION` in Web Mercator metres."""
+    """The district's region (beyond which no stored feature lies) in Web Mercator metres."""
 
     def merc(lon: float, lat: float) -> tuple[float, float]:
         return (
@@ -177,7 +176,8 @@ def _region_3857() -> tuple[float, float, float, float]:
             math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)) * 6378137.0,
         )
 
-    (x0, y0), (x1, y1) = merc(REGION[0], REGION[1]), merc(REGION[2], REGION[3])
+    west, south, east, north = DISTRICT.region
+    (x0, y0), (x1, y1) = merc(west, south), merc(east, north)
     return x0, y0, x1, y1
 
 
@@ -218,7 +218,7 @@ def _in_tile(z: int, columns: list[sql.Composable], verify: list[str] | None = N
           SELECT ST_TileEnvelope({z}, %(x)s::int, %(y)s::int) AS env,
                  ST_Transform(ST_Intersection(
                    ST_TileEnvelope({z}, %(x)s::int, %(y)s::int, margin => {margin}),
-                   ST_MakeEnvelope({x0}, {y0}, {x1}, {y1}, 3857)), 4547) AS env_4547
+                   ST_MakeEnvelope({x0}, {y0}, {x1}, {y1}, 3857)), {srid}) AS env_stored
         )
         SELECT {columns} FROM b
         """
@@ -229,6 +229,7 @@ def _in_tile(z: int, columns: list[sql.Composable], verify: list[str] | None = N
         y0=sql.Literal(round(y0, 3)),
         x1=sql.Literal(round(x1, 3)),
         y1=sql.Literal(round(y1, 3)),
+        srid=sql.Literal(STORAGE_SRID),
         columns=sql.SQL(", ").join(columns),
     )
 

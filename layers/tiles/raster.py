@@ -322,7 +322,7 @@ def render_tile(
     bounds = tile_bounds(z, x, y)
     if not _intersects(bounds, info.bounds_mercator):
         return TRANSPARENT_TILE
-    # EPSG:4547 (Gauss–Krüger) metres are ground metres; a Mercator metre is cos(lat) of one.
+    # The storage CRS's (Gauss–Krüger) metres are ground metres; a Mercator metre is cos(lat) of one.
     pixel = (bounds[2] - bounds[0]) / TILE_SIZE
     tile_resolution = pixel * math.cos(math.radians(tile_centre_latitude(z, y)))
     with datasets.dataset(path, info.overview_level(tile_resolution)) as ds:

@@ -19,7 +19,7 @@ from rasterio.io import MemoryFile
 from app.auth.policy import Role
 from layers.audit import Actor
 from layers.catalog.model import LayerKind, get_catalog
-from layers.demo.core import LONLAT_EXTENT
+from layers.district import DISTRICT
 from layers.ingest.raster import import_raster
 from layers.store.versions import rollback
 from layers.tiles.raster import ColourRamp, DatasetCache, RasterUnavailable, render_tile
@@ -360,7 +360,7 @@ def test_tilejson(demo: DemoEnv, viewer: Account, dem: Dem) -> None:
     lon1, lat1 = TO_LONLAT.transform(dem.bounds.right, dem.bounds.top)
     assert west == pytest.approx(lon0, abs=2e-3) and east == pytest.approx(lon1, abs=2e-3)
     assert south == pytest.approx(lat0, abs=2e-3) and north == pytest.approx(lat1, abs=2e-3)
-    x0, y0, x1, y1 = LONLAT_EXTENT
+    x0, y0, x1, y1 = DISTRICT.extent
     assert x0 <= west < east <= x1 and y0 <= south < north <= y1
     lon, lat, zoom = doc["center"]
     assert west < lon < east and south < lat < north and doc["minzoom"] <= zoom <= doc["maxzoom"]

@@ -9,8 +9,8 @@ import pyproj
 import pytest
 from shapely.geometry import Polygon
 
+from layers.district import DISTRICT
 from layers.ingest.crs import (
-    DISTRICT_BOUNDS_LONLAT,
     STORAGE_CRS,
     check_in_district,
     resolve_crs,
@@ -157,7 +157,7 @@ def test_correct_files_pass(tmp_path: Path, code: int) -> None:
 
 
 def test_margin() -> None:
-    east = DISTRICT_BOUNDS_LONLAT[2]
+    east = DISTRICT.extent[2]
     check_in_district((east + 0.03, 22.7, east + 0.04, 22.71), pyproj.CRS.from_epsg(4490))  # ~3 km out
     outside((east + 0.2, 22.7, east + 0.21, 22.71), 4490)  # ~20 km out
     check_in_district((east + 0.2, 22.7, east + 0.21, 22.71), pyproj.CRS.from_epsg(4490), margin_m=25_000)

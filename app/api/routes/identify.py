@@ -15,6 +15,7 @@ from app.db import Conn
 from app.deps import visible_entry, visible_layers
 from app.errors import Unprocessable
 from layers.catalog.model import LayerEntry, LayerKind
+from layers.district import STORAGE_SRID
 from layers.ingest.geometry_input import check_lonlat_in_domain
 from layers.tiles.mvt import WORLD
 
@@ -127,8 +128,9 @@ def identify(
     if not parts:
         return []
     query = sql.SQL(
-        "WITH p AS (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), 4547) AS pt) {}"
-    ).format(sql.SQL(" UNION ALL ").join(parts))
+        "WITH p AS (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), {srid}) AS pt) "
+        "{parts}"
+    ).format(srid=sql.Literal(STORAGE_SRID), parts=sql.SQL(" UNION ALL ").join(parts))
     rows = conn.execute(query, {"lon": lon, "lat": lat, "tol": tolerance, "half_pixel": pixel / 2}).fetchall()
     by_code = {e.code: e for e in entries}
     order = {e.code: i for i, e in enumerate(entries)}

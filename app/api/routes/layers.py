@@ -23,10 +23,12 @@ from app.deps import (
     visible_entry,
     visible_layers,
 )
+from app.edge.bbox import BBoxError, BBoxProblem, parse_bbox
 from app.edge.params import Number, Offset
 from app.errors import NotFound, Unprocessable
 from layers.catalog.legend import legend
 from layers.catalog.model import LayerEntry, LayerKind
+from layers.district import DISTRICT, STORAGE_SRID
 from layers.ingest.geometry_input import storage_domain
 from layers.ingest.intake import IntakeLimits
 from layers.ingest.load import import_file
@@ -297,7 +299,9 @@ def import_version(
     file: Annotated[
         UploadFile, File(description="GeoPackage、Shapefile（zip）、GeoJSON、DXF 或 FileGDB（zip）")
     ],
-    crs: Annotated[str | None, Form(max_length=2000, description="文件无坐标系时指定，如 EPSG:4547")] = None,
+    crs: Annotated[
+        str | None, Form(max_length=2000, description=f"文件无坐标系时指定，如 {DISTRICT.storage_crs.label}")
+    ] = None,
     encoding: Annotated[str | None, Form(max_length=40, description="属性编码，如 GBK")] = None,
     source_layer: Annotated[str | None, Form(max_length=200, description="多图层文件中的图层名")] = None,
     skip_invalid: Annotated[bool, Form(description="跳过无法修复的要素（逐一列入报告）")] = False,
@@ -383,11 +387,11 @@ def features(
           SELECT fid, geom, props, extra FROM basemap.feature
           WHERE version_id = %(v)s
             AND (%(x0)s::float8 IS NULL OR geom && ST_Transform(
-                   ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326), 4547))
+                   ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326), %(srid)s))
           ORDER BY fid LIMIT %(limit)s OFFSET %(offset)s
         ) f
         """,
-        {"v": vid, "limit": limit, "offset": offset, **env},
+        {"v": vid, "limit": limit, "offset": offset, "srid": STORAGE_SRID, **env},
     ).fetchone()
     return Response(row[0] if row else "{}", media_type=GEOJSON)
 
@@ -397,13 +401,15 @@ def _bbox(text: str | None) -> dict[str, float | None] | None:
     if text is None:
         return {"x0": None, "y0": None, "x1": None, "y1": None}
     try:
-        x0, y0, x1, y1 = (float(v) for v in text.split(","))
-    except ValueError:
+        x0, y0, x1, y1 = parse_bbox(text, allow_empty=False)
+    except BBoxError as exc:
+        if exc.problem is BBoxProblem.NUMBERS:
+            raise Unprocessable(
+                "bbox 应为 minLon,minLat,maxLon,maxLat 四个数。", "bbox must be minLon,minLat,maxLon,maxLat."
+            ) from None
         raise Unprocessable(
-            "bbox 应为 minLon,minLat,maxLon,maxLat 四个数。", "bbox must be minLon,minLat,maxLon,maxLat."
+            "bbox 超出经纬度范围或顺序错误。", "bbox is out of range or not min-before-max."
         ) from None
-    if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
-        raise Unprocessable("bbox 超出经纬度范围或顺序错误。", "bbox is out of range or not min-before-max.")
     # Only the part where the storage CRS is defined can be projected (every feature lies inside it);
     # projecting the rest gives garbage (a whole-world bbox used to select nothing).
     west, south, east, north = storage_domain()

@@ -91,7 +91,7 @@ function reportView(answer) {
   return el("div", { className: "report", role: "status" }, ...parts.filter(Boolean));
 }
 
-function uploadForm(code, onImported) {
+function uploadForm(code, onImported, storageCrs) {
   const field = (key, input) => {
     input.id = `upload-${key}`;
     return el("div", { className: "field" }, el("label", { htmlFor: input.id, textContent: t(key) }), input);
@@ -104,7 +104,7 @@ function uploadForm(code, onImported) {
     el("h3", { textContent: t("upload") }),
     field("uploadFile", file),
     field("versionNote", el("input", { name: "note", maxLength: 2000 })),
-    field("crs", el("input", { name: "crs", maxLength: 2000, placeholder: "EPSG:4547" })),
+    field("crs", el("input", { name: "crs", maxLength: 2000, placeholder: storageCrs })),
     field("encoding", el("input", { name: "encoding", maxLength: 40, placeholder: "GBK" })),
     el("div", { className: "field inline" }, skip, el("label", { htmlFor: skip.id, textContent: t("skipInvalid") })),
     submit, status);
@@ -131,9 +131,10 @@ function uploadForm(code, onImported) {
 /**
  * Load and show one layer. `canImport`: the user may upload versions; `zoomTo(extent)` frames the layer;
  * `onImported(code, answer)` is told after a successful upload (the tree and the tiles refresh);
+ * `storageCrs` ("EPSG:…", from /api/district) is the upload form's example CRS;
  * `lastImport` is that answer, shown under the history when the details are drawn again after it.
  */
-export async function showDetails(root, code, { groups, canImport, zoomTo, onImported }, lastImport = null) {
+export async function showDetails(root, code, { groups, canImport, zoomTo, onImported, storageCrs }, lastImport = null) {
   panelMessage(root, "…");
   let layer;
   try {
@@ -164,7 +165,7 @@ export async function showDetails(root, code, { groups, canImport, zoomTo, onImp
     el("h3", { textContent: t("versions") }),
     versionTable(layer.code, layer.versions),
     lastImport ? reportView(lastImport) : null,
-    canImport ? uploadForm(layer.code, onImported) : null,
+    canImport ? uploadForm(layer.code, onImported, storageCrs) : null,
   ];
   root.replaceChildren(...parts.filter(Boolean));
   root.dataset.code = layer.code;

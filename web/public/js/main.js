@@ -11,7 +11,6 @@ import { LayerTree } from "./tree.js";
 
 const $ = id => document.getElementById(id);
 const CHECKED_KEY = "duogui.layers";
-const DISTRICT = [114.05, 22.55, 114.4, 22.82]; // app/tiles/style.py, when no layer has data yet
 const BASE_LAYER = "base_hillshade";
 const VIEW_KEY = "duogui.view";
 // The views besides the map: their page class and the permission that shows them (from /api/auth/me).
@@ -28,12 +27,15 @@ function savedSelection(layersByCode) {
   return new Set(codes.filter(code => layersByCode.has(code)));
 }
 
-/** The district's extent: the district boundary layer's, else the union of every layer's, else the catalog's. */
-function districtBounds(layers) {
-  const district = layers.find(l => l.code === "admin_district" && l.extent);
-  if (district) return district.extent;
+/**
+ * The district's extent: the district boundary layer's, else the union of every layer's, else the
+ * district settings' (`/api/district`, when no layer has data yet).
+ */
+function districtBounds(layers, district) {
+  const boundary = layers.find(l => l.code === "admin_district" && l.extent);
+  if (boundary) return boundary.extent;
   const extents = layers.map(l => l.extent).filter(Boolean);
-  if (!extents.length) return DISTRICT;
+  if (!extents.length) return district.extent;
   return [0, 1, 2, 3].map(i => (i < 2 ? Math.min : Math.max)(...extents.map(e => e[i])));
 }
 
@@ -57,16 +59,17 @@ function showSignIn(note = "") {
 }
 
 async function start() {
-  const [user, layers, groups, legend, style] = await Promise.all([
+  const [user, layers, groups, legend, style, district] = await Promise.all([
     api("/api/auth/me"), api("/api/layers"), api("/api/layers/groups"), api("/api/layers/legend"),
-    api("/tiles/style.json"),
+    api("/tiles/style.json"), api("/api/district"),
   ]);
   $("sign-in-page").hidden = true;
   $("workspace").hidden = false;
   $("sign-out").hidden = false;
   $("user").textContent = `${user.display_name || user.username} · ${user.org_name_zh}`;
   const layersByCode = new Map(layers.map(l => [l.code, l]));
-  session = { user, layers, layersByCode, groups, legend, detailsCode: null, lastClick: null, pages: {} };
+  session = { user, layers, layersByCode, groups, legend, district, detailsCode: null, lastClick: null, pages: {} };
+  $("preeval-crs").placeholder = district.storage_crs; // the example CRS is the one features are stored in
   const checked = savedSelection(layersByCode);
   session.tree = new LayerTree($("tree"), groups, layers, checked, {
     onChange: selectionChanged,
@@ -75,7 +78,7 @@ async function start() {
   });
   const ticked = () => session.tree.checkedCodes().map(code => layersByCode.get(code));
   session.ticked = ticked;
-  session.map = new PlanMap($("map"), style, districtBounds(layers), ticked(), {
+  session.map = new PlanMap($("map"), style, districtBounds(layers, district), ticked(), {
     onError: error => { if (error?.status === 401) expire(); },
   });
   session.map.on("zoomend", () => session.tree.setZoom(session.map.zoom()));
@@ -172,6 +175,7 @@ function openDetails(code, lastImport = null) {
   const canImport = Boolean(session.user.permissions?.["layers:import"]);
   return showDetails($("details"), code, {
     groups: session.groups, canImport, zoomTo: extent => session.map.fitBounds(extent), onImported: layerImported,
+    storageCrs: session.district.storage_crs,
   }, lastImport);
 }
 
