@@ -13,11 +13,11 @@ from analysis.print_page import leaflet_inline
 from analysis.report import Report
 from analysis.report_html import StoredMeta, conflict_shapes, render_html
 from analysis.report_tables import hit_rows, to_csv, to_xlsx
-from analysis.rules.loader import get_ruleset
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.csp import page_policy
 from app.db import Conn, HeavyWork
+from app.deps import check_plan_of
 from app.edge.params import RowId
 from app.errors import prefers_english
 from app.preevaluation.store import visible_footprint, visible_report
@@ -68,7 +68,9 @@ def report_html(
     assets = None
     if download:
         assets = leaflet_inline(request.app.state.settings.web_dir / "node_modules" / "leaflet" / "dist")
-    page = render_html(report, meta, shapes, get_ruleset(), english=english, inline_assets=assets)
+    page = render_html(
+        report, meta, shapes, check_plan_of(request).ruleset, english=english, inline_assets=assets
+    )
     # The page's own policy: the app's, with the map's inline code (folium's) allowed by hash.
     headers = {"Content-Security-Policy": page_policy(page.script_hashes, page.style_hashes)}
     if download:
@@ -107,7 +109,7 @@ def report_csv(
     """Every hit (rule × feature) with Chinese headers, UTF-8 with a byte-order mark."""
     report, _ = _load(conn, grant, report_id)
     english = _english(request, lang)
-    body = to_csv(hit_rows(report, get_ruleset(), english=english), english=english)
+    body = to_csv(hit_rows(report, check_plan_of(request).ruleset, english=english), english=english)
     return Response(
         body,
         media_type="text/csv; charset=utf-8",
@@ -132,7 +134,7 @@ def report_xlsx(
     """The hits on one sheet and the report summary on another."""
     report, meta = _load(conn, grant, report_id)
     english = _english(request, lang)
-    rows = hit_rows(report, get_ruleset(), english=english)
+    rows = hit_rows(report, check_plan_of(request).ruleset, english=english)
     body = to_xlsx(rows, _summary(report, meta, english), english=english)
     return Response(
         body,

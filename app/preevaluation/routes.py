@@ -10,14 +10,13 @@ from pydantic import BaseModel, Field
 
 from analysis.engine import evaluate
 from analysis.footprint import Footprint, parse_footprint
-from analysis.rules.loader import get_ruleset
 from app.audit.rules import fingerprint
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
 from app.deps import check_plan_of
 from app.edge.params import RowId
-from app.errors import Unprocessable
+from app.preevaluation.sites import ruleset_for
 from app.preevaluation.store import (
     ReportSummary,
     StoredReport,
@@ -50,14 +49,7 @@ def run_pre_evaluation(
     grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
 ) -> Response:
     """Check a footprint against every pre-evaluation layer: verdict, findings, not-checkable layers."""
-    ruleset = get_ruleset()
-    if body.project_type not in ruleset.settings.project_types:
-        known = "、".join(ruleset.settings.project_types)
-        raise Unprocessable(
-            f"未知项目类型“{body.project_type}”，可选：{known}。",
-            f"Unknown project type '{body.project_type}'.",
-            code="unknown_project_type",
-        )
+    ruleset_for(request, body.project_type)
     footprint = parse_footprint(body.footprint, body.crs)
     report = evaluate(
         conn,
@@ -91,10 +83,12 @@ def list_reports(
 
 
 @router.get("/rules", response_model=dict[str, Any], summary="预评价规则（公开的评价标准）")
-def published_rules(grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))]) -> dict[str, Any]:
+def published_rules(
+    request: Request, grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))]
+) -> dict[str, Any]:
     """The rule set in force: every rule's layer, grade, conditions, distances, legal basis, department and
     the approval it triggers, the compatibility matrix, tolerances, and the rule files' fingerprint."""
-    ruleset = get_ruleset()
+    ruleset = check_plan_of(request).ruleset
     return {"version": ruleset.version, "sha256": fingerprint(), **ruleset.model_dump(mode="json")}
 
 

@@ -19,7 +19,6 @@ from pydantic import BaseModel, Field
 
 from analysis.footprint import Footprint, parse_footprint
 from analysis.report import Report
-from analysis.rules.loader import get_ruleset
 from analysis.rules.model import RuleSet
 from analysis.sites import (
     ORDERING_RULE_EN,
@@ -124,9 +123,9 @@ class BatchResult(BaseModel):
     items: list[BatchItem]
 
 
-def ruleset_for(project_type: str) -> RuleSet:
-    """The rule set, after refusing an unknown project type (422)."""
-    ruleset = get_ruleset()
+def ruleset_for(request: Request, project_type: str) -> RuleSet:
+    """The rule set in force, after refusing an unknown project type (422)."""
+    ruleset = check_plan_of(request).ruleset
     if project_type not in ruleset.settings.project_types:
         known = "、".join(ruleset.settings.project_types)
         raise Unprocessable(
@@ -168,7 +167,7 @@ def run_sites(
     conn: Conn, request: Request, grant: Grant, body: CheckOptions, sites: list[SiteInput], action: str
 ) -> tuple[RuleSet, list[SiteResult], list[SiteSummary | None]]:
     """Evaluate, store every report and audit the call once, in one transaction."""
-    ruleset = ruleset_for(body.project_type)
+    ruleset = ruleset_for(request, body.project_type)
     with _spare_connection(request, len(sites)) as helper:
         results = evaluate_sites(
             conn,
@@ -233,7 +232,7 @@ def compare_of(
     """Check the candidates (unnamed ones become 方案1, 方案2, …), store their reports and rank them."""
     sites = [SiteInput(s.index, s.name or f"方案{s.index + 1}", s.geojson, s.field) for s in candidates]
     # A comparison needs every candidate: the first refused footprint fails the request, naming it.
-    ruleset_for(body.project_type)
+    ruleset_for(request, body.project_type)
     for site in sites:
         _precheck(site, body.crs)
     ruleset, _, summaries = run_sites(conn, request, grant, body, sites, "pre_evaluation.compare")

@@ -86,7 +86,7 @@ def upload_pre_evaluation(
 ) -> StoredReport:
     """All polygons of the file form one footprint, checked and stored like ``POST /api/pre-evaluations``."""
     options = _options(project_type, project_code, flags)
-    ruleset_for(project_type)
+    ruleset_for(request, project_type)
     footprints = _read(request, file, crs, encoding, source_layer)
     footprint = parse_footprint(as_feature_collection(footprints))
     report = evaluate(
@@ -122,7 +122,7 @@ def _file_sites(
     """The form of a file of several footprints: the check options and one site per feature, named by its
     name/名称 attribute when present (an unknown project type or a bad file is refused first)."""
     options = _options(project_type, project_code, flags)
-    ruleset_for(project_type)
+    ruleset_for(request, project_type)
     footprints = _read(request, file, crs, encoding, source_layer)
     return options, sites_from_features(as_feature_collection(footprints))
 
