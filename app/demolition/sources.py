@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from psycopg import Connection
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from app.auth.deps import Grant
 from app.demolition.creation import BUILDING_RULE
 from app.demolition.ledger import visible_project
-from app.preevaluation.store import demolition_sources
+from app.preevaluation.store import ReportHeading, demolition_sources
 
 
-class ReportChoice(BaseModel):
+class ReportChoice(ReportHeading):
     """A stored pre-evaluation with demolition findings, as offered for creating the ledger."""
 
-    id: int
-    created_at: datetime
-    project_code: str | None
-    project_type: str
-    verdict: str
-    footprint_area_m2: float
     linked: bool = Field(description="报告的项目代码即本项目代码")
     stale: bool = Field(description="报告所用图层此后有更新（建议重新评价）")
     buildings: int

@@ -53,8 +53,8 @@ class StoredReport(BaseModel):
     changes: ReportChanges | None = Field(default=None, description="重新评价时：与上一份报告相比的变化")
 
 
-class ReportSummary(BaseModel):
-    """One line of the report list."""
+class ReportHeading(BaseModel):
+    """What names a stored report in a list: number, time, project, type, verdict and area."""
 
     id: int
     created_at: datetime
@@ -62,6 +62,11 @@ class ReportSummary(BaseModel):
     project_type: str
     verdict: str
     footprint_area_m2: float
+
+
+class ReportSummary(ReportHeading):
+    """One line of the report list."""
+
     rules_version: str
     stale: bool
 
