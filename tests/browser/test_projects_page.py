@@ -286,6 +286,8 @@ def test_a_unit_registers_a_project_and_finds_it_in_the_library(
         ("#pj-f-start", TARGET),
     ]:
         set_value(page, selector, value)
+    # The code's example names the district's region code (from /api/district).
+    assert page.js("document.getElementById('pj-f-code').placeholder") == "YYYY-440307-DD-TT-RRRRRC"
     # A given code with a wrong check character: the server's own message, on the form and the field.
     body = "2025440307470100001"
     wrong = (int(mod_11_10(body)) + 1) % 10

@@ -118,7 +118,7 @@ function showView(name) {
   document.body.dataset.view = name; // for tests and tools
   if (name === "map") { session.map.resize(); return; }
   const { Page } = VIEWS[name];
-  session.pages[name] ??= new Page($(`${name}-page`), { user: session.user, layersByCode: session.layersByCode });
+  session.pages[name] ??= new Page($(`${name}-page`), { user: session.user, layersByCode: session.layersByCode, district: session.district });
   session.pages[name].activate();
 }
 

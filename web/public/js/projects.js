@@ -16,10 +16,11 @@ const EMPTY_FORM = {
 };
 
 export class ProjectsPage {
-  /** root: the page's <main>; context: {user} (user.permissions from /api/auth/me). */
+  /** root: the page's <main>; context: {user, district} (user.permissions from /api/auth/me; /api/district). */
   constructor(root, context) {
     this.root = root;
     this.user = context.user;
+    this.district = context.district;
     this.section = "library";
     this.loaded = false;
     this.projects = [];
@@ -232,7 +233,7 @@ export class ProjectsPage {
       field("pj-f-funding", t("pjFunding"), bind("funding_source", el("input", { maxLength: 100 }))),
       field("pj-f-start", t("pjPlannedStart"), bind("planned_start", el("input", { type: "date" }))),
       field("pj-f-tier", t("pjTierLabel"), bind("tier", select(Object.entries(t("pjTier"))))),
-      field("pj-f-code", t("pjCodeOptional"), bind("code", el("input", { maxLength: 24, placeholder: "YYYY-440307-DD-TT-RRRRRC" })), t("pjCodeHint")),
+      field("pj-f-code", t("pjCodeOptional"), bind("code", el("input", { maxLength: 24, placeholder: `YYYY-${this.district.code}-DD-TT-RRRRRC` })), t("pjCodeHint")),
     );
     const own = role === "reviewer" ? [t("pjOwner"), this.user.org_name_zh] : role === "project_unit" ? [t("pjUnit"), this.user.org_name_zh] : null;
     const form = el("form", { id: "pj-form", className: "pj-form", noValidate: true },
