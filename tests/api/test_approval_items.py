@@ -7,6 +7,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from app.auth.policy import Role
+from app.settings import Settings
+from tests.concurrency import race_on_locked_row
 from tests.api.test_projects import new_project
 
 
@@ -148,9 +150,9 @@ def test_work_queues_per_department_and_unit(client: TestClient, make_account: A
     assert client.get(f"/api/items?project_id={p['id']}&department=pnr", headers=water.headers).json() == []
 
 
-def test_concurrent_moves_with_one_version_lose_nothing(client: TestClient, make_account: Any) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
+def test_concurrent_moves_with_one_version_lose_nothing(
+    client: TestClient, make_account: Any, settings: Settings
+) -> None:
     unit, pnr = make_account(Role.PROJECT_UNIT, "works"), make_account(Role.REVIEWER, "pnr")
     p = new_project(client, unit, owner_dept_code="education", investment_wan="800")
     item = plan_items(client, unit, p["id"])["land_pre_review"]
@@ -160,8 +162,15 @@ def test_concurrent_moves_with_one_version_lose_nothing(client: TestClient, make
         body = {"action": action, "version": item["version"]}
         return client.post(f"/api/items/{item['id']}/transitions", json=body, headers=pnr.headers).status_code
 
-    with ThreadPoolExecutor(2) as pool:
-        codes = sorted(pool.map(attempt, ["accept", "reject"]))
+    # Both requests wait on the item's row, held by a third connection, before either reads its version.
+    codes = sorted(
+        race_on_locked_row(
+            settings.owner_dsn,
+            "SELECT 1 FROM approval.item WHERE id = %s FOR UPDATE",
+            [item["id"]],
+            [lambda: attempt("accept"), lambda: attempt("reject")],
+        )
+    )
     assert codes == [200, 409]  # one wins; the other is told the state changed
     events = client.get(f"/api/items/{item['id']}/events", headers=unit.headers).json()
     assert len(events) == 2
