@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from app.auth.policy import Role
+from app.settings import Settings
 from tests.api.test_approval_items import move, plan_items
 from tests.api.test_projects import new_project as make_project
+from tests.concurrency import race_on_locked_row
 
 SHA = "ab" * 32
 
@@ -145,27 +147,28 @@ def test_other_units_projects_are_invisible(client: TestClient, make_account: An
     assert len(client.get(f"/api/demolition/projects/{p['id']}/units", headers=mine.headers).json()) == 1
 
 
-def test_two_concurrent_updaters_one_wins_nothing_lost(client: TestClient, make_account: Any) -> None:
+def test_two_concurrent_updaters_one_wins_nothing_lost(
+    client: TestClient, make_account: Any, settings: Settings
+) -> None:
     a, b = make_account(Role.COORDINATOR, "land-prep"), make_account(Role.COORDINATOR, "sd-pinghu")
     p = new_project(client, make_account(Role.ADMIN, "gov-data"))
     u = new_unit(client, a, p["id"], "C-1")
-    barrier = threading.Barrier(2)
     results: dict[str, Any] = {}
 
     def update(name: str, acct: Any, body: dict[str, Any], header: bool) -> None:
-        barrier.wait()
         headers = {**acct.headers, **({"If-Match": f'"{u["version"]}"'} if header else {})}
         payload = body if header else {**body, "version": u["version"]}
         results[name] = client.patch(f"/api/demolition/units/{u['id']}", json=payload, headers=headers)
 
-    threads = [
-        threading.Thread(target=update, args=("a", a, {"valuation_yuan": "100"}, True)),
-        threading.Thread(target=update, args=("b", b, {"owner_name": "张三"}, True)),
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    def race(*calls: Callable[[], None]) -> None:
+        """Both requests wait on the unit's row, held by a third connection, before either reads it."""
+        lock = "SELECT 1 FROM demolition.unit WHERE id = %s FOR UPDATE"
+        race_on_locked_row(settings.owner_dsn, lock, [u["id"]], calls)
+
+    race(
+        lambda: update("a", a, {"valuation_yuan": "100"}, True),
+        lambda: update("b", b, {"owner_name": "张三"}, True),
+    )
     codes = sorted(r.status_code for r in results.values())
     assert codes == [200, 412], codes
     loser = next(r for r in results.values() if r.status_code == 412)
@@ -188,18 +191,13 @@ def test_two_concurrent_updaters_one_wins_nothing_lost(client: TestClient, make_
     results.clear()
 
     def move_it(name: str, acct: Any) -> None:
-        barrier.wait()
         results[name] = client.post(
             f"/api/demolition/units/{u['id']}/transitions",
             json={"to_status": "valued", "version": u["version"]},
             headers=acct.headers,
         )
 
-    threads = [threading.Thread(target=move_it, args=(n, acct)) for n, acct in (("a", a), ("b", b))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    race(lambda: move_it("a", a), lambda: move_it("b", b))
     assert sorted(r.status_code for r in results.values()) == [200, 409]
     loser = next(r for r in results.values() if r.status_code == 409)
     assert loser.json()["code"] == "stale_version" and loser.json()["current"]["status"] == "valued"
