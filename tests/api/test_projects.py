@@ -9,6 +9,8 @@ from fastapi.testclient import TestClient
 from app.auth.policy import Role
 from app.orgs.service import OrgKind
 from app.projects.code import validate_code
+from app.settings import Settings
+from tests.concurrency import race_on_locked_row
 
 SQUARE = {
     "type": "Polygon",
@@ -30,6 +32,26 @@ def new_project(client: TestClient, acct: Any, **extra: Any) -> dict[str, Any]:
     r = client.post("/api/projects", json=body, headers=acct.headers)
     assert r.status_code == 201, r.text
     return dict(r.json())
+
+
+def test_concurrent_registrations_get_consecutive_serials(
+    client: TestClient, make_account: Any, settings: Settings
+) -> None:
+    unit = make_account(Role.PROJECT_UNIT, "works")
+    first = new_project(client, unit, owner_dept_code="education")
+    prefix, serial = first["code"][:17], int(first["code"][18:23])  # year-region-industry-type, serial
+    # Both registrations wait on the prefix's serial row, held by a third connection, then race for it.
+    created = race_on_locked_row(
+        settings.owner_dsn,
+        "SELECT 1 FROM project.code_serial WHERE prefix = %s FOR UPDATE",
+        [prefix],
+        [lambda: new_project(client, unit, owner_dept_code="education")] * 2,
+    )
+    codes = [p["code"] for p in created]
+    assert all(code.startswith(prefix) for code in codes)
+    assert sorted(int(code[18:23]) for code in codes) == [serial + 1, serial + 2]
+    for code in codes:
+        validate_code(code)
 
 
 def test_unit_registers_with_a_generated_code(client: TestClient, make_account: Any) -> None:
