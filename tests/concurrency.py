@@ -37,6 +37,10 @@ def race_on_locked_row(
     """Run ``calls`` in threads while ``lock_sql`` (a ``SELECT ... FOR UPDATE``) holds the contested
     row(s); release it once all of them wait for a lock, and return their results in order.
 
+    The calls are started one by one, each once the previous one waits, so they queue for the row in
+    the order given: PostgreSQL grants a contested row lock first come, first served, and the first call
+    is the one that wins the race (so a test can state the exact outcome).
+
     Fails (instead of passing by luck) when the calls do not all come to wait: a call that got through
     while the row was held did not lock it.
     """
@@ -54,17 +58,18 @@ def race_on_locked_row(
         assert locked, "the row to hold is missing"
         pid = holder.info.backend_pid
         threads = [threading.Thread(target=run, args=(i, c), daemon=True) for i, c in enumerate(calls)]
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + WAIT_S
-        while (waiting := waiting_backends(observer, pid)) < len(calls):
-            finished = [i for i, t in enumerate(threads) if not t.is_alive()]
-            assert not finished and time.monotonic() < deadline, (
-                f"only {waiting} of {len(calls)} requests waited for the held row; finished early: "
-                f"{finished} {[results[i] for i in finished]} {errors}"
-            )
-            time.sleep(0.01)
-        holder.rollback()  # release: the waiting requests now race for the row
+        for n, thread in enumerate(threads, start=1):
+            # One at a time: each call queues behind the previous one, so they take the row in order.
+            thread.start()
+            deadline = time.monotonic() + WAIT_S
+            while (waiting := waiting_backends(observer, pid)) < n:
+                finished = [i for i, t in enumerate(threads[:n]) if not t.is_alive()]
+                assert not finished and time.monotonic() < deadline, (
+                    f"only {waiting} of {n} requests waited for the held row; finished early: "
+                    f"{finished} {[results[i] for i in finished]} {errors}"
+                )
+                time.sleep(0.01)
+        holder.rollback()  # release: the waiting requests now take the row, first queued first
     for t in threads:
         t.join(timeout=60)
     if errors:

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 
 from app.auth.policy import Role
 from app.settings import Settings
-from tests.concurrency import race_on_locked_row
 from tests.api.test_projects import new_project
+from tests.concurrency import race_on_locked_row
 
 
 def plan_items(client: TestClient, acct: Any, project_id: int) -> dict[str, dict[str, Any]]:

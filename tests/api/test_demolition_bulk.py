@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from app.auth.policy import Role
+from app.settings import Settings
 from tests.api.test_demolition_creation import _xlsx
 from tests.api.test_demolition_ledger import new_project, new_unit
+from tests.concurrency import race_on_locked_row
 
 HEADER = ["单元编号", "版本号", "目标状态", "理由", "备注", "评估价（元）", "责任街道"]
 
@@ -127,3 +130,57 @@ def test_dry_run_lists_every_problem_and_apply_is_atomic(client: TestClient, mak
     assert after["U3"] == before["U3"]
     events = client.get(f"/api/demolition/units/{u2['id']}/events", headers=coord.headers).json()
     assert events[-1]["irregular"] and events[-1]["reason"] == "同日签约"
+
+
+@pytest.mark.parametrize("first", ["bulk", "patch"])
+def test_a_bulk_apply_racing_a_patch_of_one_unit_loses_nothing(
+    first: str, client: TestClient, make_account: Any, settings: Settings
+) -> None:
+    admin, coord = make_account(Role.ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
+    p = new_project(client, admin)
+    units = {code: new_unit(client, coord, p["id"], code) for code in ("R1", "R2")}
+    sheet = _xlsx(
+        [HEADER, ["R1", 1, "评估", None, None, 500000, None], ["R2", 1, "评估", None, None, 600000, None]]
+    )
+    contested = units["R2"]["id"]
+    calls = {
+        "bulk": lambda: _post(client, coord, p["id"], sheet, dry_run=False),
+        "patch": lambda: client.patch(
+            f"/api/demolition/units/{contested}",
+            json={"version": 1, "owner_name": "王五"},
+            headers=coord.headers,
+        ),
+    }
+    order = [first, "patch" if first == "bulk" else "bulk"]
+    # Both wait on R2's row, held by a third connection; the first queued takes it first.
+    results = dict(
+        zip(
+            order,
+            race_on_locked_row(
+                settings.owner_dsn,
+                "SELECT 1 FROM demolition.unit WHERE id = %s FOR UPDATE",
+                [contested],
+                [calls[name] for name in order],
+            ),
+            strict=True,
+        )
+    )
+    after = _state(client, coord, p["id"])
+    owner = client.get(f"/api/demolition/units/{contested}", headers=coord.headers).json()["owner_name"]
+    if first == "bulk":
+        assert results["bulk"].status_code == 200 and results["bulk"].json()["applied"]
+        patched = results["patch"]
+        assert patched.status_code == 409 and patched.json()["code"] == "stale_version"
+        # Each unit: one update (the valuation) and one transition, as in the apply above.
+        assert after == {"R1": ("valued", 3, "500000.00"), "R2": ("valued", 3, "600000.00")}
+        assert owner is None
+    else:
+        assert results["patch"].status_code == 200
+        refused = results["bulk"]
+        assert refused.status_code == 409 and refused.json()["code"] == "bulk_refused"
+        assert [(q["unit_code"], q["code"]) for q in refused.json()["report"]["problems"]] == [
+            ("R2", "stale_version")
+        ]
+        # All or nothing: R1, not contested, is left as it was too.
+        assert after == {"R1": ("surveyed", 1, None), "R2": ("surveyed", 2, None)}
+        assert owner == "王五"
