@@ -45,7 +45,7 @@ def test_no_tracker_route_answers_500(client: TestClient, make_account: Any) -> 
                             concrete,
                             json=body,
                             headers=acct.headers,
-                            params={"from": "2025-13-01", "date": "x", "days": "y", "as_of": "z"},
+                            params=BAD_PARAMS,
                         )
                         assert r.status_code < 500, (
                             f"{method.upper()} {concrete} {body}: {r.status_code} {r.text}"

@@ -341,7 +341,12 @@ def test_killed_import_leaves_the_current_version_intact(
         " WHERE tablename IN ('f_' || v.id, 'p_' || v.id))"
     ).fetchone()[0]
     assert leftovers == 0
-    assert json.dumps(before)  # the old version is still fully readable
+    # The old version is still fully readable through the API: its three parcels, with their attributes.
+    served = client.get("/api/layers/cur_supplied/features", headers=planner.headers)
+    assert served.status_code == 200
+    features = served.json()["features"]
+    assert [f["properties"]["parcel_code"] for f in features] == ["P-01", "P-02", "P-03"]
+    assert [f["id"] for f in features] == [fid for fid, _, _ in before]
 
 
 def test_older_versions_stay_queryable_as_geojson(client: TestClient, planner: Any, tmp_path: Path) -> None:
