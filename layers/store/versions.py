@@ -268,6 +268,14 @@ def rollback(conn: Connection[Any], entry: LayerEntry, number: int, actor: Actor
                 code="no_such_version",
                 status=404,
             )
+        if row[0] == previous:
+            # Nothing would change: refused, so the audit log never shows a rollback that did nothing.
+            raise IngestError(
+                f"第 {number} 版已是图层“{entry.name_zh}”的当前版本，无需回退。",
+                f"Version {number} is already the current version of layer '{entry.code}'.",
+                code="already_current",
+                status=409,
+            )
         conn.execute(
             "UPDATE basemap.layer SET current_version = %s, updated_at = now() WHERE code = %s",
             (row[0], entry.code),
