@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import psycopg
 from psycopg import Connection
 from psycopg.rows import dict_row
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from app.errors import Conflict, NotFound
 from layers.audit import Actor, record
@@ -41,8 +41,11 @@ class OrganisationCreate(BaseModel):
     """A new organisation."""
 
     code: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,62}$")
-    name_zh: str = Field(min_length=1, max_length=200)
-    name_en: str | None = Field(default=None, max_length=200)
+    # A name of blanks is refused, not stored: pickers and exports would show an empty organisation.
+    name_zh: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name_en: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = (
+        None
+    )
     kind: OrgKind
 
 
