@@ -91,7 +91,9 @@ def identify(
     """
     check_lonlat_in_domain(lon, lat, "lon,lat")
     if layers:
-        entries = [visible_entry(request, grant, code) for code in layers.split(",") if code][:200]
+        # Each layer once, in the order asked: a repeated code would list its features twice.
+        codes = list(dict.fromkeys(code for code in layers.split(",") if code))[:200]
+        entries = [visible_entry(request, grant, code) for code in codes]
     else:
         entries = [e for e in visible_layers(request, grant) if e.min_zoom <= zoom]
     entries = [e for e in entries if e.kind is not LayerKind.RASTER]
