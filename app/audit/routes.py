@@ -13,6 +13,8 @@ from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
 from app.edge.params import RowId
+from app.errors import Unprocessable
+from layers.district import DISTRICT
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
@@ -55,6 +57,11 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
     """Events matching every given filter, newest first, keyset-paged."""
+    if since is not None and until is not None and _comparable(since) >= _comparable(until):
+        raise Unprocessable(
+            "起始时间（since）须早于截止时间（until）。",
+            "The start time (since) must be before the end time (until).",
+        )
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             """
@@ -84,3 +91,8 @@ def list_events(
     more = len(rows) > limit
     events = [AuditEvent(**r) for r in rows[:limit]]
     return AuditPage(events=events, next_before_id=events[-1].id if more and events else None)
+
+
+def _comparable(moment: datetime) -> datetime:
+    """A time with its offset: one without is a district time, as the pooled connections read it."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=DISTRICT.tz)
