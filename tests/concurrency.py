@@ -22,11 +22,23 @@ WAIT_S = 20.0
 
 
 def waiting_backends(observer: psycopg.Connection[Any], holder_pid: int) -> int:
-    """Backends of this database waiting for a lock, other than the holder (tuple-lock queues included)."""
+    """Backends waiting, directly or in the queue behind another waiter, for the holder's lock.
+
+    The first request to wait is blocked by the holder; the next ones by the first (it holds the
+    row's tuple lock while it waits), so the chain is followed rather than only direct waiters counted.
+    """
     row = observer.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-        " AND wait_event_type = 'Lock' AND pid <> %s",
-        (holder_pid,),
+        """
+        WITH RECURSIVE blocked(pid) AS (
+          SELECT pid FROM pg_stat_activity
+          WHERE datname = current_database() AND %(holder)s = ANY(pg_blocking_pids(pid))
+          UNION
+          SELECT a.pid FROM pg_stat_activity a JOIN blocked b ON b.pid = ANY(pg_blocking_pids(a.pid))
+          WHERE a.datname = current_database()
+        )
+        SELECT count(*) FROM blocked
+        """,
+        {"holder": holder_pid},
     ).fetchone()
     return int(row[0]) if row else 0
 

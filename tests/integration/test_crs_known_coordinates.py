@@ -31,9 +31,9 @@ from app.auth.policy import Role
 from tests.known_coordinates import CGCS2000, XIAN1980, gauss_kruger
 
 LAYER = "sp_parcel"
-# Quadrilaterals with corners at exact lon/lat, at the district's south-west corner, centre and
+# Quadrilaterals with corners at exact lon/lat, at the district's south-west corner, middle and
 # north-east corner (the farthest from the central meridian the district reaches).
-CORNERS = [(114.05, 22.55), (114.25, 22.70), (114.40, 22.82)]
+CORNERS = [(114.05, 22.55), (114.27, 22.66), (114.40, 22.82)]
 STEP = 0.001  # degrees, about 100 m
 MM = 0.001
 
