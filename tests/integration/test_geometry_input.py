@@ -19,7 +19,8 @@ from pyproj import Transformer
 from app.auth.policy import Role
 from tests.api.test_demolition_ledger import new_project
 
-LON, LAT, D = 114.25, 22.70, 0.001  # a 100 m square in Longgang
+# A 100 m square in Longgang, at a point no other test puts features at (identify lists every layer there).
+LON, LAT, D = 114.3137, 22.6411, 0.001
 X0, Y0 = (round(v, 3) for v in Transformer.from_crs(4326, 4547, always_xy=True).transform(LON, LAT))
 
 
