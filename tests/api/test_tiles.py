@@ -441,3 +441,28 @@ def test_layer_groups_come_with_the_layers_each_role_may_see(demo: DemoEnv, plan
         for gid in seen
     }
     assert demo.client.get("/api/layers/groups").status_code == 401
+
+
+def test_identify_lists_the_smallest_area_under_the_click_first(demo: DemoEnv, planner: Any) -> None:
+    """A click on a building shows the building, then its parcel, then its sub-district and district —
+    ordered by the areas PostGIS measures here, not by the catalog's group order (admin first)."""
+    lon, lat = _centre(demo, "cur_building")
+    codes = ["admin_district", "admin_subdistrict", "sp_parcel", "cur_building"]
+    found = demo.client.get(
+        "/api/identify",
+        params={"lon": lon, "lat": lat, "layers": ",".join(codes), "zoom": 18, "tolerance_px": 0},
+        headers=planner.headers,
+    ).json()
+    with psycopg.connect(demo.settings.owner_dsn) as conn:
+        under = conn.execute(
+            """
+            SELECT l.code, f.fid, ST_Area(f.geom) FROM basemap.feature f
+            JOIN basemap.layer l ON l.current_version = f.version_id
+            WHERE l.code = ANY(%s)
+              AND ST_Intersects(f.geom, ST_Transform(ST_SetSRID(ST_MakePoint(%s, %s), 4326), 4547))
+            """,
+            (codes, lon, lat),
+        ).fetchall()
+    expected = [(code, fid) for code, fid, _ in sorted(under, key=lambda r: r[2])]
+    assert len(expected) >= 3 and expected[0][0] == "cur_building"
+    assert [(f["layer"], f["fid"]) for f in found] == expected

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
-from app.deps import visible_entry, visible_layers
+from app.deps import catalog_of, visible_entry, visible_layers
 from app.errors import Unprocessable
 from layers.catalog.model import LayerEntry, LayerKind
 from layers.district import STORAGE_SRID
@@ -84,7 +84,7 @@ def identify(
         bool, Query(description="同时返回要素几何（GeoJSON，按缩放级别简化），用于高亮")
     ] = False,
 ) -> list[IdentifiedFeature]:
-    """Features within ``tolerance_px`` screen pixels of the point at ``zoom``, nearest first per layer.
+    """Features within ``tolerance_px`` screen pixels of the point at ``zoom``, the likeliest meant first.
 
     A point outside the district has no features (an empty list); a point where the storage CRS is not
     defined cannot be projected at all and is refused (422).
@@ -116,7 +116,8 @@ def identify(
     )
     parts = [
         sql.SQL(
-            "(SELECT {code} AS code, fid, props, extra, ST_Distance(geom, p.pt) AS d, {shape} AS shape "
+            "(SELECT {code} AS code, fid, props, extra, ST_Distance(geom, p.pt) AS d, {shape} AS shape, "
+            "coalesce(area_m2, 0) AS area "
             "FROM {table}, p WHERE ST_DWithin(geom, p.pt, %(tol)s) ORDER BY d LIMIT {limit})"
         ).format(
             shape=shape,
@@ -135,8 +136,8 @@ def identify(
     ).format(srid=sql.Literal(STORAGE_SRID), parts=sql.SQL(" UNION ALL ").join(parts))
     rows = conn.execute(query, {"lon": lon, "lat": lat, "tol": tolerance, "half_pixel": pixel / 2}).fetchall()
     by_code = {e.code: e for e in entries}
-    order = {e.code: i for i, e in enumerate(entries)}
-    rows.sort(key=lambda r: (order[r[0]], r[4]))
+    drawn = {code: i for i, code in enumerate(catalog_of(request).layers)}  # the style stacks in this order
+    rows.sort(key=lambda r: _picking_order(by_code[r[0]], r[6], r[4], drawn[r[0]]))
     return [
         IdentifiedFeature(
             layer=code,
@@ -148,5 +149,18 @@ def identify(
             extra=extra,
             geometry=shape,
         )
-        for code, fid, props, extra, d, shape in rows
+        for code, fid, props, extra, d, shape, _area in rows
     ]
+
+
+# Points are drawn over lines and lines over areas; a smaller area lies within or over a larger one.
+_KIND_RANK = {LayerKind.POINT: 0, LayerKind.LINE: 1, LayerKind.AREA: 2}
+
+
+def _picking_order(
+    entry: LayerEntry, area_m2: float, distance_m: float, drawn: int
+) -> tuple[int, float, float, int]:
+    """What a click most likely meant first: points, then lines, then areas from the smallest (a building
+    before its parcel before its sub-district); ties go to the nearer feature, then to the layer drawn on top
+    (later in the catalog)."""
+    return (_KIND_RANK[entry.kind], area_m2 if entry.kind is LayerKind.AREA else 0.0, distance_m, -drawn)

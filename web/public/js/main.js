@@ -162,7 +162,7 @@ async function identify(lngLat) {
     const features = await api(`/api/identify?${query}`);
     if (session?.lastClick === lngLat) {
       renderIdentify(root, features, session.layersByCode, pickFeature);
-      pickFeature(features[0] || null); // the nearest feature of the first layer
+      pickFeature(features[0] || null); // the likeliest meant: a point, a line, else the smallest area
     }
   } catch (error) {
     if (session?.lastClick === lngLat) panelMessage(root, `${t("loadFailed")}${error.message}`, true);
