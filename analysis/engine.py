@@ -23,7 +23,7 @@ import shapely
 from psycopg import Connection
 
 from analysis import overlay
-from analysis.areas import conditional_area
+from analysis.areas import conditional_area, is_all
 from analysis.candidates import candidates_found
 from analysis.checkplan import CheckedLayer, CheckPlan, LayerPlan
 from analysis.demolition import demolition
@@ -184,7 +184,8 @@ def _evaluate(
     candidates = _gather(conn, plan, fp, plans, indexed, fallback, state, snapshot, held)
     findings: dict[str, Finding] = {}
     graded: dict[Grade, dict[str, list[shapely.Geometry]]] = {Grade.PROHIBITED: {}, Grade.CONDITIONAL: {}}
-    _grade(findings, sorted(candidates.items()), plans, plan, project_type, frozenset(flags), graded)
+    found = sorted(candidates.items())
+    _grade(findings, found, plans, plan, project_type, frozenset(flags), graded, footprint)
     for finding in findings.values():
         if finding.overlap_m2 is not None:
             # The overlaps lie in the footprint: a union's last bits of rounding never pass 100 %.
@@ -279,6 +280,7 @@ def _grade(
     project_type: str,
     flags: frozenset[str],
     graded: dict[Grade, dict[str, list[shapely.Geometry]]],
+    footprint: Footprint,
 ) -> None:
     """Measure every candidate's overlap (areas and lengths in one vectorised call) and apply its rules.
 
@@ -313,9 +315,12 @@ def _grade(
             overlap,
         )
     for rule_id, tally in tallies.items():
-        findings[rule_id] = finding = tally.finding()
+        findings[rule_id] = finding = tally.finding(footprint.area_m2)
         if finding.grade in graded and tally.overlaps:
-            graded[finding.grade].setdefault(finding.department, []).extend(tally.overlaps)
+            # A finding over the whole footprint is the footprint: the areas of unions below need no more.
+            whole = is_all(finding.overlap_m2 or 0.0, footprint.area_m2)
+            overlaps = [footprint.geometry] if whole else tally.overlaps
+            graded[finding.grade].setdefault(finding.department, []).extend(overlaps)
 
 
 _SEVERITY = {Grade.PROHIBITED: 0, Grade.CONDITIONAL: 1, Grade.ADVISORY: 2, Grade.INFO: 3}

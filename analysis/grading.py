@@ -35,10 +35,11 @@ class Tally:
     measured: bool = False  # whether any hit has an overlap (an area layer's)
     distance: float = math.inf
 
-    def finding(self) -> Finding:
-        """The finding: its overlap the area of the union of its features' overlaps, and its message
-        the one feature's, or the figures of all of them when there are several."""
-        overlap = union_area(self.overlaps) if self.measured else None
+    def finding(self, footprint_area_m2: float) -> Finding:
+        """The finding: its overlap the area of the union of its features' overlaps (at most the
+        footprint's), and its message the one feature's, or the figures of all of them when there
+        are several."""
+        overlap = union_area(self.overlaps, footprint_area_m2) if self.measured else None
         entry = self.plan.layer.entry
         if len(self.hits) == 1:
             message_zh, message_en = self.hits[0]["message_zh"], self.hits[0]["message_en"]
