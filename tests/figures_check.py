@@ -24,11 +24,12 @@ from analysis.rules.schema import Grade
 EPSG4547 = "http://www.opengis.net/def/crs/EPSG/0/4547"
 TOLERANCE_M2 = 0.01
 FeatureOf = Callable[[str, int], shapely.Geometry]
+Bounds = tuple[float, float, float, float]
 
 
 def random_footprints(
     rng: np.random.Generator,
-    bounds: tuple[float, float, float, float],
+    bounds: Bounds,
     n: int,
     area_range: tuple[float, float],
 ) -> list[shapely.Geometry]:
@@ -65,6 +66,24 @@ class OgcFeatures:
             )
         return self.cache[key]
 
+    def prefetch(self, layer: str, fids: list[int], bounds: Bounds) -> None:
+        """Read every feature of ``layer`` whose box meets ``bounds`` in one request when several of
+        ``fids`` are not read yet (a large footprint meets thousands of buildings: one request each
+        would take minutes)."""
+        if layer in self.unpublished or sum((layer, fid) not in self.cache for fid in fids) < 2:
+            return
+        x0, y0, x1, y1 = bounds
+        params = {"crs": EPSG4547, "bbox-crs": EPSG4547, "bbox": f"{y0},{x0},{y1},{x1}", "limit": "10000"}
+        r = self.client.get(f"/ogc/collections/{layer}/items", params=params, headers=self.headers)
+        if r.status_code == 404:
+            self.unpublished.add(layer)
+            return
+        assert r.status_code == 200, (layer, r.text)
+        body = r.json()
+        for item in body["features"]:
+            geometry = shapely.geometry.shape(item["geometry"])
+            self.cache[(layer, item["id"])] = shapely.transform(geometry, lambda xy: xy[:, ::-1])
+
     def _served(self, layer: str, fid: int) -> shapely.Geometry:
         url = f"/ogc/collections/{layer}/items/{fid}"
         r = self.client.get(url, params={"crs": EPSG4547}, headers=self.headers)
@@ -97,6 +116,8 @@ def problems(report: Report, fp: shapely.Geometry, feature: FeatureOf) -> list[s
     for finding in report.findings:
         if finding.overlap_m2 is None or not finding.features:
             continue  # a line or point layer, or terrain (a raster, not features)
+        if isinstance(feature, OgcFeatures):
+            feature.prefetch(finding.layer, [hit.fid for hit in finding.features], fp.bounds)
         geometries = [feature(finding.layer, hit.fid) for hit in finding.features]
         for hit, geometry in zip(finding.features, geometries, strict=True):
             own = float(shapely.intersection(fp, geometry).area)
