@@ -9,6 +9,7 @@ their area counted once), so no message quotes one feature's figure for the whol
 
 from __future__ import annotations
 
+import functools
 import string
 from typing import Any
 
@@ -99,6 +100,7 @@ def summary_messages(
 _OPEN, _CLOSE = "（(", "）)"
 
 
+@functools.lru_cache(maxsize=1024)
 def consequence(template: str, separator: str) -> str | None:
     """The template's closing clause (after its last ``separator`` outside brackets) when it names no
     feature value: what the rule requires, which holds for every feature ("需协商收回土地使用权")."""
