@@ -212,10 +212,21 @@ def _as_text(value: Any) -> str | None:
 
 
 def _fill_zone_message(finding: Finding | None, lines: list[CompensationLine]) -> None:
-    """The zone rule's message names the estimated cost of the zone it describes (its first feature)."""
+    """Each zone's message names the estimated cost of that zone; the finding's message too when it
+    is one zone's (a finding over several zones states its own figures, not one zone's cost)."""
     if finding is None or not finding.features:
         return
-    zone = str(finding.features[0].attributes.get(ZONE_ATTRIBUTE))
-    amount = f"{sum(line.amount_yuan for line in lines if line.zone == zone):,.0f}"
-    finding.message_zh = finding.message_zh.replace("{cost_yuan}", amount)
-    finding.message_en = finding.message_en.replace("{cost_yuan}", amount)
+    zones = {str(hit.attributes.get(ZONE_ATTRIBUTE)) for hit in finding.features}
+    for hit in finding.features:
+        zone = str(hit.attributes.get(ZONE_ATTRIBUTE))
+        amount = f"{sum(line.amount_yuan for line in lines if line.zone == zone):,.0f}"
+        if hit.message_zh is not None and hit.message_en is not None:
+            hit.message_zh = hit.message_zh.replace("{cost_yuan}", amount)
+            hit.message_en = hit.message_en.replace("{cost_yuan}", amount)
+        if len(finding.features) == 1:
+            finding.message_zh = finding.message_zh.replace("{cost_yuan}", amount)
+            finding.message_en = finding.message_en.replace("{cost_yuan}", amount)
+    if len(finding.features) > 1:
+        total = f"{sum(line.amount_yuan for line in lines if line.zone in zones):,.0f}"
+        finding.message_zh += f"，估算补偿合计 {total} 元"
+        finding.message_en += f"; estimated {total} yuan in all"

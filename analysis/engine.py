@@ -21,14 +21,15 @@ from typing import Any
 import numpy as np
 import shapely
 from psycopg import Connection
-from pydantic import TypeAdapter
 
 from analysis import overlay
+from analysis.areas import conditional_area, is_all
 from analysis.candidates import candidates_found
 from analysis.checkplan import CheckedLayer, CheckPlan, LayerPlan
 from analysis.demolition import demolition
-from analysis.findings import FeatureHit, Finding
+from analysis.findings import Finding
 from analysis.footprint import Footprint
+from analysis.grading import Overlap, Tally, apply_rules
 from analysis.layer_states import (
     NO_DATABASE,
     CurrentVersions,
@@ -38,10 +39,8 @@ from analysis.layer_states import (
     read_current,
     unavailable,
 )
-from analysis.messages import labelled, new_finding
 from analysis.report import VERDICT_EN, VERDICT_ZH, Buildable, NotCheckable, Report
 from analysis.resident import ResidentIndex
-from analysis.rules.model import OutcomeCache
 from analysis.rules.schema import Grade
 from analysis.snapshot import Snapshot
 from analysis.terrain import grade_terrain
@@ -184,13 +183,15 @@ def _evaluate(
         resident.request_refresh()
     candidates = _gather(conn, plan, fp, plans, indexed, fallback, state, snapshot, held)
     findings: dict[str, Finding] = {}
-    prohibited: list[shapely.Geometry] = []
-    _grade(findings, sorted(candidates.items()), plans, plan, project_type, frozenset(flags), prohibited)
+    graded: dict[Grade, dict[str, list[shapely.Geometry]]] = {Grade.PROHIBITED: {}, Grade.CONDITIONAL: {}}
+    found = sorted(candidates.items())
+    _grade(findings, found, plans, plan, project_type, frozenset(flags), graded, footprint)
     for finding in findings.values():
         if finding.overlap_m2 is not None:
+            # The overlaps lie in the footprint: a union's last bits of rounding never pass 100 %.
+            finding.overlap_m2 = min(float(finding.overlap_m2), footprint.area_m2)
             finding.share_pct = round(100 * finding.overlap_m2 / footprint.area_m2, 4)
-            finding.overlap_m2 = float(finding.overlap_m2)
-    terrain = grade_terrain(
+    terrain, steep = grade_terrain(
         states.rasters, footprint, project_type, plan, flags, data_dir, findings, not_checkable
     )
     ordered = sorted(findings.values(), key=lambda f: (_SEVERITY[f.grade], f.layer, f.rule_id))
@@ -210,7 +211,8 @@ def _evaluate(
         repairs=footprint.repairs,
         terrain=terrain,
         demolition=demolition(conn, findings, plan.ruleset, states.ids, snapshot),
-        buildable=_buildable(fp, prohibited),
+        buildable=_buildable(fp, [g for overlaps in graded[Grade.PROHIBITED].values() for g in overlaps]),
+        conditional=conditional_area(graded[Grade.CONDITIONAL], steep, footprint.area_m2),
     )
 
 
@@ -277,9 +279,12 @@ def _grade(
     plan: CheckPlan,
     project_type: str,
     flags: frozenset[str],
-    prohibited: list[shapely.Geometry],
+    graded: dict[Grade, dict[str, list[shapely.Geometry]]],
+    footprint: Footprint,
 ) -> None:
-    """Measure every candidate's overlap (areas and lengths in one vectorised call) and apply its rules."""
+    """Measure every candidate's overlap (areas and lengths in one vectorised call) and apply its rules.
+
+    ``graded`` receives the overlaps of prohibited and conditional findings, by department."""
     overlaps: list[shapely.Geometry | None] = [
         candidate.overlap() if plans[code].layer.entry.kind is LayerKind.AREA else None
         for (code, _), candidate in candidates
@@ -289,7 +294,7 @@ def _grade(
     empty = shapely.is_empty(overlaps).tolist()
     min_area, min_width = plan.ruleset.settings.sliver_area_m2, plan.ruleset.settings.sliver_width_m
     outcomes = plan.outcomes()
-    tallies: dict[str, _Tally] = {}
+    tallies: dict[str, Tally] = {}
     for index, ((code, fid), candidate) in enumerate(candidates):
         geometry = overlaps[index]
         overlap = None
@@ -297,37 +302,25 @@ def _grade(
             area, length = areas[index], lengths[index]
             # Slivers: below the area tolerance, or thinner than the width one (width ≈ 2 × area / perimeter).
             sliver = area < min_area or (length > 0 and 2 * area / length < min_width)
-            overlap = _Overlap(geometry, area, not (empty[index] or sliver))
-        _apply_rules(
-            findings, tallies, plans[code], outcomes, project_type, flags, fid, candidate, overlap, prohibited
+            overlap = Overlap(geometry, area, not (empty[index] or sliver))
+        apply_rules(
+            tallies,
+            plans[code],
+            outcomes,
+            project_type,
+            flags,
+            fid,
+            candidate.props,
+            candidate.distance,
+            overlap,
         )
     for rule_id, tally in tallies.items():
-        finding = findings[rule_id]
-        finding.features = _HITS.validate_python(tally.hits)
-        finding.overlap_m2 = tally.overlap
-        finding.distance_m = tally.distance
-
-
-@dataclass
-class _Tally:
-    """A rule's hits while grading, kept out of the pydantic models until the end (a dense block
-    has thousands, and every assignment to a model field is validated)."""
-
-    hits: list[dict[str, Any]]
-    overlap: float | None
-    distance: float
-
-
-_HITS = TypeAdapter(list[FeatureHit])
-
-
-@dataclass(frozen=True)
-class _Overlap:
-    """A feature's overlap with the footprint, its area, and whether it counts (not empty, no sliver)."""
-
-    geometry: shapely.Geometry
-    area: float
-    counts: bool
+        findings[rule_id] = finding = tally.finding(footprint.area_m2)
+        if finding.grade in graded and tally.overlaps:
+            # A finding over the whole footprint is the footprint: the areas of unions below need no more.
+            whole = is_all(finding.overlap_m2 or 0.0, footprint.area_m2)
+            overlaps = [footprint.geometry] if whole else tally.overlaps
+            graded[finding.grade].setdefault(finding.department, []).extend(overlaps)
 
 
 _SEVERITY = {Grade.PROHIBITED: 0, Grade.CONDITIONAL: 1, Grade.ADVISORY: 2, Grade.INFO: 3}
@@ -341,52 +334,3 @@ def _buildable(fp: shapely.Geometry, prohibited: list[shapely.Geometry]) -> Buil
         share_pct=round(100 * float(remainder.area) / float(fp.area), 4),
         geometry_wkt=shapely.to_wkt(remainder, rounding_precision=3),
     )
-
-
-def _apply_rules(
-    findings: dict[str, Finding],
-    tallies: dict[str, _Tally],
-    plan: LayerPlan,
-    outcomes: OutcomeCache,
-    project_type: str,
-    flags: frozenset[str],
-    fid: int,
-    candidate: _Candidate,
-    overlap: _Overlap | None,
-    prohibited: list[shapely.Geometry],
-) -> None:
-    """Record every rule of the feature's layer that fires on it (its overlap is measured already)."""
-    props = candidate.props
-    distance = candidate.distance
-    for rule, reach in plan.tests:
-        if reach is None:  # overlap, compatibility and demolition rules
-            if overlap is None:
-                if distance > 0:
-                    continue
-            elif not overlap.counts:
-                continue
-        elif distance > reach:
-            continue
-        outcome = outcomes.get(rule, project_type, props, flags)
-        if outcome is None:
-            continue
-        if outcome.grade is Grade.PROHIBITED and overlap is not None:
-            prohibited.append(overlap.geometry)
-        area = overlap.area if overlap is not None else None
-        hit = {"fid": fid, "attributes": props, "overlap_m2": area, "distance_m": round(distance, 3)}
-        tally = tallies.get(rule.id)
-        if tally is None:
-            entry = plan.layer.entry
-            measured = {"area_m2": area or 0.0, "distance_m": distance, "distance": distance}
-            findings[rule.id] = new_finding(
-                rule,
-                entry,
-                outcome,
-                {**labelled(plan.code_labels, props), **measured},
-                values_en={**labelled(plan.code_labels_en, props), **measured},
-            )
-            tally = tallies[rule.id] = _Tally([], 0.0 if area is not None else None, distance)
-        tally.hits.append(hit)
-        if area is not None:
-            tally.overlap = (tally.overlap or 0.0) + area
-        tally.distance = min(tally.distance, distance)

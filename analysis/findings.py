@@ -10,16 +10,23 @@ from analysis.rules.schema import Grade
 
 
 class FeatureHit(BaseModel):
-    """One feature a rule fired on."""
+    """One feature a rule fired on, with its own overlap, distance and message (the rule's template
+    filled with this feature's attributes and figures; absent in reports stored before it existed)."""
 
     fid: int
     attributes: dict[str, Any]
     overlap_m2: float | None = None
     distance_m: float | None = None
+    message_zh: str | None = None
+    message_en: str | None = None
 
 
 class Finding(BaseModel):
-    """A rule that fired, with its measured extent and its consequences."""
+    """A rule that fired, with its measured extent and its consequences.
+
+    ``overlap_m2`` is the area of the footprint the rule's features cover, each square metre counted
+    once (the area of the union of the features' overlaps, never their sum), so ``share_pct`` ≤ 100.
+    """
 
     rule_id: str
     layer: str

@@ -2,11 +2,14 @@
 
 A template names attributes of its layer and the values the engine supplies (``ENGINE_FIELDS`` of the rule
 loader, which checks every template against them); coded attributes read as their labels, Chinese in the
-Chinese message and English in the English one.
+Chinese message and English in the English one. Every feature gets the template filled with its own
+figures; a finding over several features states the finding's own figures instead (how many features,
+their area counted once), so no message quotes one feature's figure for the whole finding.
 """
 
 from __future__ import annotations
 
+import functools
 import string
 from typing import Any
 
@@ -70,6 +73,49 @@ def labelled(coded: CodeLabels, props: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def messages(rule: Rule, values: dict[str, Any], values_en: dict[str, Any] | None = None) -> tuple[str, str]:
+    """The rule's Chinese and English messages filled from ``values`` (the English one from ``values_en``
+    when given: coded attributes carry their English labels there)."""
+    return fill(rule.message_zh, values), fill(rule.message_en, values if values_en is None else values_en)
+
+
+def summary_messages(
+    rule: Rule, entry: LayerEntry, count: int, area_m2: float | None, distance_m: float
+) -> tuple[str, str]:
+    """The messages of a finding over ``count`` features: how many, their area counted once (or the
+    nearest distance when they do not meet the footprint), then what the rule requires."""
+    if area_m2:
+        zh = f"涉及 {count} 处{entry.name_zh}，合计 {area_m2:,.0f} m²"
+        en = f"{count} features of {entry.name_en}, {area_m2:,.0f} m² in all"
+    elif distance_m > 0:
+        zh = f"涉及 {count} 处{entry.name_zh}，最近 {distance_m:,.1f} m"
+        en = f"{count} features of {entry.name_en}, the nearest {distance_m:,.1f} m away"
+    else:
+        zh = f"涉及 {count} 处{entry.name_zh}"
+        en = f"{count} features of {entry.name_en}"
+    action_zh, action_en = consequence(rule.message_zh, "，"), consequence(rule.message_en, "; ")
+    return (f"{zh}，{action_zh}" if action_zh else zh), (f"{en}; {action_en}" if action_en else en)
+
+
+_OPEN, _CLOSE = "（(", "）)"
+
+
+@functools.lru_cache(maxsize=1024)
+def consequence(template: str, separator: str) -> str | None:
+    """The template's closing clause (after its last ``separator`` outside brackets) when it names no
+    feature value: what the rule requires, which holds for every feature ("需协商收回土地使用权")."""
+    depth, cut = 0, -1
+    for at, char in enumerate(template):
+        if char in _OPEN:
+            depth += 1
+        elif char in _CLOSE:
+            depth -= 1
+        elif depth == 0 and template.startswith(separator, at):
+            cut = at + len(separator)
+    tail = template[cut:].strip() if cut >= 0 else ""
+    return tail if tail and "{" not in tail else None
+
+
 def new_finding(
     rule: Rule,
     entry: LayerEntry,
@@ -81,8 +127,8 @@ def new_finding(
     share_pct: float | None = None,
     distance_m: float | None = None,
 ) -> Finding:
-    """A finding for a rule that fired, with its messages filled from ``values`` (the English one from
-    ``values_en`` when given: coded attributes carry their English labels there)."""
+    """A finding for a rule that fired, with its messages filled from ``values`` (see :func:`messages`)."""
+    message_zh, message_en = messages(rule, values, values_en)
     return Finding(
         rule_id=rule.id,
         layer=entry.code,
@@ -91,8 +137,8 @@ def new_finding(
         overlap_m2=overlap_m2,
         share_pct=share_pct,
         distance_m=distance_m,
-        message_zh=fill(rule.message_zh, values),
-        message_en=fill(rule.message_en, values if values_en is None else values_en),
+        message_zh=message_zh,
+        message_en=message_en,
         legal_basis=list(rule.legal_basis),
         department=outcome.department,
         approval_item=outcome.approval_item.name_zh if outcome.approval_item else None,

@@ -53,6 +53,14 @@ class Buildable(BaseModel):
     geometry_wkt: str
 
 
+class ConditionalArea(BaseModel):
+    """The footprint's area under conditional findings, each square metre counted once (an area of a
+    union, not a sum over findings), in all and by department."""
+
+    area_m2: float
+    by_department: dict[str, float]
+
+
 class Report(BaseModel):
     """The pre-evaluation report."""
 
@@ -69,3 +77,9 @@ class Report(BaseModel):
     terrain: Terrain | None
     demolition: Demolition
     buildable: Buildable
+    # Reports stored before the union areas were measured have none (their comparison figures stay sums).
+    conditional: ConditionalArea | None = None
+
+    def prohibited_area_m2(self) -> float:
+        """The footprint minus the buildable remainder: prohibited overlaps counted once."""
+        return round(max(self.footprint_area_m2 - self.buildable.area_m2, 0.0), 3)

@@ -17,6 +17,7 @@ import shapely
 from psycopg import Connection, sql
 from pyproj import Transformer
 
+from analysis.findings import Finding
 from analysis.folium_embed import local_map, text
 from analysis.print_page import PrintedPage, environment, render_page
 from analysis.report import Report
@@ -92,6 +93,8 @@ _TEXT = {
     "verdict": ("结论", "Verdict"),
     "footprint": ("用地面积", "Footprint area"),
     "buildable": ("可建设面积", "Buildable area"),
+    "prohibited": ("禁止类占用面积", "Prohibited area"),
+    "conditional": ("有条件类占用面积", "Conditional area"),
     "rules": ("规则版本", "Rules version"),
     "map": ("用地范围与冲突分布", "Footprint and conflicts"),
     "footprint_layer": ("用地范围", "Footprint"),
@@ -134,6 +137,8 @@ def _summary(
         [t["project_code"], meta.project_code or "—"],
         [t["project_type"], kind_name],
         [t["footprint"], f"{report.footprint_area_m2:,.1f} m²"],
+        [t["prohibited"], f"{report.prohibited_area_m2():,.1f} m²"],
+        *([[t["conditional"], f"{report.conditional.area_m2:,.1f} m²"]] if report.conditional else []),
         [t["buildable"], f"{report.buildable.area_m2:,.1f} m²（{report.buildable.share_pct:.2f} %）"],
         [t["rules"], report.rules_version],
     ]
@@ -212,6 +217,15 @@ def render_html(
     return render_page(_ENV, "report.html", context, fmap, inline_assets)
 
 
+def _feature_message(finding: Finding, fid: int, english: bool) -> str:
+    """The message of one feature of a finding (a report stored before features had one: the finding's)."""
+    hit = next((h for h in finding.features if h.fid == fid), None)
+    text = None if hit is None else hit.message_en if english else hit.message_zh
+    if text is None:
+        return finding.message_en if english else finding.message_zh
+    return text
+
+
 def report_map(
     report: Report, footprint: shapely.Geometry, shapes: list[ConflictShape], english: bool
 ) -> folium.Map:
@@ -230,7 +244,7 @@ def report_map(
             "fillOpacity": 0.45,
             "className": f"duogui-conflict duogui-{shape.grade.value}",
         }
-        message = finding.message_en if english else finding.message_zh
+        message = _feature_message(finding, shape.fid, english)
         group = folium.FeatureGroup(name=text(f"{finding.layer_name_zh} · {shape.rule_id}"))
         # The tooltip travels as a property (JSON in folium's script), escaped for Leaflet's HTML.
         tip = text(f"{finding.layer_name_zh}（{shape.fid}）：{message}")

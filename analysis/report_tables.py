@@ -48,13 +48,15 @@ def hit_rows(report: Report, ruleset: RuleSet, *, english: bool = False) -> list
             "grade": (GRADE_LABELS_EN if english else GRADE_LABELS_ZH)[finding.grade],
             "department": finding.department if english else departments.get(finding.department),
             "approval_item": finding.approval_item,
-            "message": finding.message_en if english else finding.message_zh,
             "legal_basis": "；".join(finding.legal_basis),
         }
-        hits: list[tuple[int | None, float | None, float | None]] = [
-            (h.fid, h.overlap_m2, h.distance_m) for h in finding.features
-        ] or [(None, finding.overlap_m2, finding.distance_m)]
-        for fid, overlap, distance in hits:
+        message = finding.message_en if english else finding.message_zh
+        # Each feature's row carries its own text (reports stored before features had one: the finding's).
+        hits: list[tuple[int | None, float | None, float | None, str | None]] = [
+            (h.fid, h.overlap_m2, h.distance_m, h.message_en if english else h.message_zh)
+            for h in finding.features
+        ] or [(None, finding.overlap_m2, finding.distance_m, message)]
+        for fid, overlap, distance, text in hits:
             share = None if overlap is None else 100 * overlap / report.footprint_area_m2
             rows.append(
                 {
@@ -64,6 +66,7 @@ def hit_rows(report: Report, ruleset: RuleSet, *, english: bool = False) -> list
                     "overlap_m2": _round(overlap, 2),
                     "share_pct": _round(share, 4),
                     "distance_m": _round(distance, 3),
+                    "message": message if text is None else text,
                 }
             )
     return rows

@@ -41,7 +41,8 @@ _VERDICT_RANK = {"通过": 0, "有条件通过": 1, "不通过": 2}
 
 
 class DepartmentArea(BaseModel):
-    """Conditional overlap attributed to one department (sum of its conditional findings' areas)."""
+    """Conditional overlap attributed to one department: the area its conditional findings cover, each
+    square metre counted once."""
 
     department: str
     department_zh: str
@@ -90,10 +91,7 @@ class SiteResult:
 
 def summarize(site: SiteInput, report: Report, ruleset: RuleSet) -> SiteSummary:
     """The comparison figures of one report."""
-    departments: dict[str, float] = {}
-    for finding in report.findings:
-        if finding.grade is Grade.CONDITIONAL and finding.overlap_m2:
-            departments[finding.department] = departments.get(finding.department, 0.0) + finding.overlap_m2
+    conditional, departments = _conditional(report)
     names = ruleset.settings.departments
     compensation = report.demolition.compensation
     return SiteSummary(
@@ -102,9 +100,8 @@ def summarize(site: SiteInput, report: Report, ruleset: RuleSet) -> SiteSummary:
         verdict=report.verdict,
         verdict_en=report.verdict_en,
         footprint_area_m2=report.footprint_area_m2,
-        # The footprint minus the buildable remainder: prohibited overlaps counted once where they overlap.
-        prohibited_area_m2=round(max(report.footprint_area_m2 - report.buildable.area_m2, 0.0), 3),
-        conditional_area_m2=round(sum(departments.values()), 3),
+        prohibited_area_m2=report.prohibited_area_m2(),
+        conditional_area_m2=conditional,
         conditional_by_department=[
             DepartmentArea(department=key, department_zh=names.get(key, key), area_m2=round(area, 3))
             for key, area in sorted(departments.items())
@@ -116,6 +113,18 @@ def summarize(site: SiteInput, report: Report, ruleset: RuleSet) -> SiteSummary:
         buildable_share_pct=report.buildable.share_pct,
         not_checkable=len(report.not_checkable),
     )
+
+
+def _conditional(report: Report) -> tuple[float, dict[str, float]]:
+    """The conditional area, in all and by department: the union areas the engine measured; a report
+    stored before it measured them keeps the figures it was compared by then (sums over findings)."""
+    if report.conditional is not None:
+        return report.conditional.area_m2, report.conditional.by_department
+    departments: dict[str, float] = {}
+    for finding in report.findings:
+        if finding.grade is Grade.CONDITIONAL and finding.overlap_m2:
+            departments[finding.department] = departments.get(finding.department, 0.0) + finding.overlap_m2
+    return round(sum(departments.values()), 3), departments
 
 
 def ordering_key(summary: SiteSummary) -> tuple[Any, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +16,13 @@ from rasterio.errors import RasterioError
 from rasterio.features import geometry_mask
 from rasterio.windows import from_bounds
 
+from analysis.areas import SteepCells
 from analysis.checkplan import CheckPlan
 from analysis.findings import Finding
 from analysis.footprint import Footprint
 from analysis.messages import new_finding
 from analysis.report import NotCheckable, Terrain
+from analysis.rules.schema import Grade
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class SlopeStats:
     steep_share: float
     steep_area_m2: float
     mean_deg: float
+    # The centres of the steep cells (x, y in the raster's CRS), for areas that must count them once.
+    steep_xy: np.ndarray = field(default_factory=lambda: np.empty((0, 2)), compare=False, repr=False)
 
 
 # Whole rasters kept in memory, by path (a path names one immutable version): the district's slope
@@ -132,15 +136,22 @@ def slope_stats(path: Path, footprint: shapely.Geometry, threshold_deg: float) -
         return None
     inside = _centres_inside(footprint, data.shape, transform)
     # Plain arrays from here: a masked array's indexing and mean cost several times as much.
-    values = np.ma.getdata(data)[inside & ~np.ma.getmaskarray(data)]
+    valid = inside & ~np.ma.getmaskarray(data)
+    values = np.ma.getdata(data)[valid]
     if values.size == 0:
         return None
-    steep = int(np.count_nonzero(values > threshold_deg))
+    is_steep = values > threshold_deg
+    steep = int(np.count_nonzero(is_steep))
+    rows, cols = np.nonzero(valid)
+    col, row = cols[is_steep] + 0.5, rows[is_steep] + 0.5
+    xs = transform.c + transform.a * col + transform.b * row
+    ys = transform.f + transform.d * col + transform.e * row
     return SlopeStats(
         cells=int(values.size),
         steep_share=steep / values.size,
         steep_area_m2=steep * cell_area,
         mean_deg=float(values.mean()),
+        steep_xy=np.column_stack([xs, ys]),
     )
 
 
@@ -153,15 +164,16 @@ def grade_terrain(
     data_dir: Path | None,
     findings: dict[str, Finding],
     not_checkable: list[NotCheckable],
-) -> Terrain | None:
-    """Slope statistics and the terrain rules they fire (into ``findings``); the slope layer is not
-    checkable without a raster (then it joins ``not_checkable``)."""
+) -> tuple[Terrain | None, SteepCells | None]:
+    """Slope statistics and the terrain rules they fire (into ``findings``), with the steep cells of
+    the first conditional one; the slope layer is not checkable without a raster (then it joins
+    ``not_checkable``)."""
     rules = plan.terrain_rules
     if not rules:
-        return None
+        return None, None
     entry = plan.catalog.layers.get(rules[0].layer)
     if entry is None:
-        return None
+        return None, None
     path = rasters.get(entry.code)
     stats = None
     if path and data_dir is not None:
@@ -175,8 +187,9 @@ def grade_terrain(
                 reason_en="no slope data over the footprint",
             )
         )
-        return None
+        return None, None
     share_pct = 100 * stats.steep_share
+    steep = None
     for rule in rules:
         outcome = plan.ruleset.evaluate(rule, project_type, {}, flags)
         if outcome is None or stats.steep_area_m2 <= 0 or stats.steep_share < (rule.min_share or 0):
@@ -185,8 +198,12 @@ def grade_terrain(
         findings[rule.id] = new_finding(
             rule, entry, outcome, values, overlap_m2=stats.steep_area_m2, share_pct=round(share_pct, 4)
         )
-    return Terrain(
+        if steep is None and outcome.grade is Grade.CONDITIONAL:
+            cell_area = stats.steep_area_m2 / len(stats.steep_xy)
+            steep = SteepCells(stats.steep_xy, cell_area, outcome.department)
+    terrain = Terrain(
         mean_slope_deg=round(stats.mean_deg, 3),
         steep_share_pct=round(share_pct, 4),
         steep_area_m2=round(stats.steep_area_m2, 3),
     )
+    return terrain, steep

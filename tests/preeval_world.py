@@ -94,8 +94,9 @@ def _frames() -> dict[str, gpd.GeoDataFrame]:
     }
 
 
-def build_world(tmp: Path) -> Iterator[Any]:
-    """Yield a DemoEnv-like environment over the hand-made world (its own database)."""
+def build_world(tmp: Path, frames: dict[str, gpd.GeoDataFrame] | None = None) -> Iterator[Any]:
+    """Yield a DemoEnv-like environment over the hand-made world, or over ``frames`` (layer code →
+    features), in its own database."""
     from tests.conftest import DemoEnv, cluster_lock, create_throwaway_database, drop_database
 
     with cluster_lock():
@@ -105,7 +106,7 @@ def build_world(tmp: Path) -> Iterator[Any]:
         with psycopg.connect(world_settings.owner_dsn) as conn:
             orgs.seed_organisations(conn, Actor.system("tests"))
             register_layers(conn, get_catalog())
-            for code, frame in _frames().items():
+            for code, frame in (_frames() if frames is None else frames).items():
                 path = tmp / f"{code}-{uuid.uuid4().hex[:6]}.gpkg"
                 frame.to_file(path, driver="GPKG")
                 import_path(conn, get_catalog().get(code), path, path.name, Actor.system("tests"))

@@ -146,12 +146,15 @@ def report_xlsx(
 def _summary(report: Report, meta: StoredMeta, english: bool) -> list[tuple[str, Any]]:
     """The key figures of the report, for the summary sheet."""
     compensation = report.demolition.compensation
+    conditional = report.conditional.area_m2 if report.conditional else ""  # none in older reports
     figures: list[tuple[str, str, Any]] = [
         ("报告编号", "Report", meta.id),
         ("项目代码", "Project code", meta.project_code or ""),
         ("项目类型", "Project type", report.project_type),
         ("结论", "Verdict", report.verdict_en if english else report.verdict),
         ("用地面积（m²）", "Footprint (m²)", report.footprint_area_m2),
+        ("禁止类占用面积（m²）", "Prohibited area (m²)", report.prohibited_area_m2()),
+        ("有条件类占用面积（m²）", "Conditional area (m²)", conditional),
         ("可建设面积（m²）", "Buildable (m²)", report.buildable.area_m2),
         ("涉及建筑（栋）", "Buildings", report.demolition.buildings),
         ("户数", "Households", report.demolition.households),

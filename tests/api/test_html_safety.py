@@ -141,6 +141,8 @@ def test_report_map_shows_layer_names_and_messages_as_text(preeval_world: DemoEn
     for n, finding in enumerate(report["findings"]):
         finding["layer_name_zh"] = names[n % 3]
         finding["message_zh"] = names[(n + 1) % 3]
+        for m, hit in enumerate(finding["features"]):  # a tooltip shows its own feature's message
+            hit["message_zh"] = names[(n + m + 2) % 3]
     with psycopg.connect(preeval_world.settings.owner_dsn, autocommit=True) as conn:
         conn.execute(
             "UPDATE project.pre_evaluation SET report = %s WHERE id = %s", (Jsonb(report), report_id)
@@ -151,10 +153,10 @@ def test_report_map_shows_layer_names_and_messages_as_text(preeval_world: DemoEn
     _assert_strict_page_policy(header, parsed)
     features, layers = folium_texts(parsed)
     # Known answers: one layer and one tooltip per conflict feature, in the order of the findings.
-    expected = [(f, fid) for f in report["findings"] for fid in sorted(h["fid"] for h in f["features"])]
+    expected = [(f, h) for f in report["findings"] for h in sorted(f["features"], key=lambda h: h["fid"])]
     assert len(expected) >= 3
     assert layers == [f"{f['layer_name_zh']} · {f['rule_id']}" for f, _ in expected] + ["用地范围"]
-    tips = [f"{f['layer_name_zh']}（{fid}）：{f['message_zh']}" for f, fid in expected]
+    tips = [f"{f['layer_name_zh']}（{h['fid']}）：{h['message_zh']}" for f, h in expected]
     assert features == [{"tooltip": t} for t in tips] + [{}]
 
 

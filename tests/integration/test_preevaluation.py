@@ -99,7 +99,7 @@ def test_half_over_grade_i_forest_is_prohibited_with_the_exact_area(
     assert finding["share_pct"] == pytest.approx(50, rel=1e-6)
     assert finding["grade"] == "prohibited" and report["verdict"] == "不通过"
     assert [f["fid"] for f in finding["features"]] == [1]
-    assert "Ⅰ级" in finding["message_zh"] and "5000" in finding["message_zh"]
+    assert "Ⅰ级" in finding["message_zh"] and "5,000 m²" in finding["message_zh"]
     assert finding["legal_basis"] and finding["department"]
     assert report["footprint_area_m2"] == pytest.approx(10_000, rel=1e-6)
     # The buildable remainder is the half not on grade Ⅰ forest.
@@ -132,8 +132,8 @@ def test_grade_iii_forest_is_conditional_and_triggers_the_forest_use_permit(
     assert finding["overlap_m2"] == pytest.approx(2500, rel=1e-6)
     assert finding["approval_item"] == "使用林地审核同意书"
     # The coded grade reads as its label in each language.
-    assert finding["message_zh"].startswith("占用Ⅲ级保护林地 2500 m²（小班 ")
-    assert finding["message_en"].startswith("Occupies 2500 m² of protected forest land (Grade III); ")
+    assert finding["message_zh"].startswith("占用Ⅲ级保护林地 2,500 m²（小班 ")
+    assert finding["message_en"].startswith("Occupies 2,500 m² of protected forest land (Grade III); ")
     assert _finding(report, "forest_land.grade_i") is None
     assert report["verdict"] == "有条件通过"
 

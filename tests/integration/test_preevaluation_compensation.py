@@ -54,11 +54,21 @@ def test_buildings_are_priced_by_zone_and_ownership(preeval_world: DemoEnv) -> N
     # State land [50,130] and collective land [130,450], 100 m deep.
     assert demolition["state_land_m2"] == pytest.approx(8000, rel=1e-9)
     assert demolition["collective_land_m2"] == pytest.approx(32000, rel=1e-9)
-    # The zone rule's message carries the estimate of the zone it names (zone 1: B1; zone 3: B2 + B3).
+    # Each zone's message carries the estimate of that zone (zone 1: B1; zone 3: B2 + B3); the finding
+    # over both zones states the count, the area and the total estimate (38.4 M + 15.4 M).
     zone = next(f for f in report["findings"] if f["rule_id"] == "demo_compensation_zone.price")
-    named = zone["features"][0]["attributes"]["zone_grade"]
-    assert {"1": "38,400,000", "3": "15,400,000"}[named] in zone["message_zh"]
-    assert "{cost_yuan" not in zone["message_zh"] + zone["message_en"]
+    by_zone = {hit["attributes"]["zone_grade"]: hit for hit in zone["features"]}
+    assert sorted(by_zone) == ["1", "3"]
+    assert "38,400,000" in by_zone["1"]["message_zh"] and "38,400,000" in by_zone["1"]["message_en"]
+    assert "15,400,000" in by_zone["3"]["message_zh"] and "15,400,000" in by_zone["3"]["message_en"]
+    assert zone["message_zh"].startswith("涉及 2 处") and "合计 53,800,000 元" in zone["message_zh"]
+    assert "53,800,000 yuan in all" in zone["message_en"]
+    texts = [
+        zone["message_zh"],
+        zone["message_en"],
+        *(h["message_zh"] + h["message_en"] for h in zone["features"]),
+    ]
+    assert not any("{cost_yuan" in text for text in texts)
 
 
 def test_no_buildings_means_a_zero_estimate(preeval_world: DemoEnv) -> None:
