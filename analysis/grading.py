@@ -105,7 +105,9 @@ def apply_rules(
             continue
         area = overlap.area if overlap is not None else None
         if values is None:  # labelled once per feature, for all its rules
-            measured = {"area_m2": area or 0.0, "distance_m": distance, "distance": distance}
+            # Measured figures have names of their own: a layer's attribute `distance` (a protection or
+            # safety distance) is quoted as it is, never replaced by the footprint's distance to the zone.
+            measured = {"area_m2": area or 0.0, "distance_m": distance}
             values = (
                 {**labelled(plan.code_labels, props), **measured},
                 {**labelled(plan.code_labels_en, props), **measured},

@@ -7,6 +7,7 @@ one finding overlap each other and findings overlap each other:
                            F3 grade Ⅰ [300,400]×[0,100]   F4 grade Ⅰ [350,450]×[0,100]  (overlap [350,400])
     heritage_control_zone  H [0,75]×[0,100] (over F1 and part of F2)
     cur_supplied           S1 [600,630]×[0,50] 1,500 m²   S2 [640,680]×[0,50] 2,000 m²   S3 [750,850]×[0,40]
+    trans_metro_protect    M [1000,1100]×[0,100], line 3号线, protection distance 50 m
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ SITES = {
     "conditional": box(25, 0, 175, 100),  # 15,000 m²
     "prohibited": box(325, 0, 475, 100),  # 15,000 m²
     "supplied": box(600, 0, 800, 100),  # 20,000 m²
+    "metro": box(1000, 0, 1050, 100),  # 5,000 m², wholly in M
 }
 
 
@@ -46,6 +48,9 @@ def _frames() -> dict[str, gpd.GeoDataFrame]:
             {"contract_no": ["HT-1", "HT-2", "HT-3"], "supply_mode": ["allocation"] * 3},
             geometry=[box(600, 0, 630, 50), box(640, 0, 680, 50), box(750, 0, 850, 40)],
             crs=4547,
+        ),
+        "trans_metro_protect": gpd.GeoDataFrame(
+            {"line_name": ["3号线"], "distance": [50.0]}, geometry=[box(1000, 0, 1100, 100)], crs=4547
         ),
     }
 
@@ -145,3 +150,11 @@ def test_comparison_areas_are_union_areas(world: DemoEnv) -> None:
         buildable = footprint * row["buildable_share_pct"] / 100
         assert row["prohibited_area_m2"] + buildable <= footprint + 0.01
         assert row["conditional_area_m2"] <= footprint + 0.01
+
+
+def test_a_zones_own_distance_attribute_is_quoted_not_the_measured_distance(world: DemoEnv) -> None:
+    report = _check(world, "metro")[0]["report"]
+    metro = _finding(report, "trans_metro_protect.occupy")
+    # The zone's protection distance (an attribute, 50 m), not the footprint's distance to it (0 m).
+    assert metro["message_zh"] == "位于轨道交通安全保护区（3号线，50 m）内 5,000 m²，作业方案需经地铁集团同意"
+    assert metro["overlap_m2"] == pytest.approx(5000, abs=0.01)
