@@ -151,12 +151,18 @@ def test_the_report_map_shows_layer_names_and_messages_as_text(preeval_world: De
     for n, finding in enumerate(report["findings"]):  # as if the catalog and rules held these
         finding["layer_name_zh"] = MAP_PAYLOADS[n % 3]
         finding["message_zh"] = MAP_PAYLOADS[(n + 1) % 3]
+        for hit in finding["features"]:  # each feature's tooltip shows its own message
+            hit["message_zh"] = MAP_PAYLOADS[(n + 2) % 3]
     with psycopg.connect(preeval_world.settings.owner_dsn, autocommit=True) as conn:
         conn.execute(
             "UPDATE project.pre_evaluation SET report = %s WHERE id = %s", (Jsonb(report), report_id)
         )
     expected = [(f, fid) for f in report["findings"] for fid in sorted(h["fid"] for h in f["features"])]
-    tips = {(f"{f['layer_name_zh']}（{fid}）：{f['message_zh']}",) for f, fid in expected}
+    tips = {
+        (f"{f['layer_name_zh']}（{h['fid']}）：{h['message_zh']}",)
+        for f in report["findings"]
+        for h in f["features"]
+    }
     with Page() as page:
         _open(page, f"{live_url}/api/pre-evaluations/{report_id}/report.html?lang=zh", unit)
         page.wait_for(f"document.querySelectorAll('path.duogui-conflict').length === {len(expected)}")

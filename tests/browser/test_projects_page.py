@@ -838,7 +838,7 @@ def test_a_stored_pre_evaluation_adds_the_forest_item_once_with_its_reason(
     page.wait_for("document.getElementById('pj-link-items')")
     assert text(page, "#pj-link-notice") == f"已按预评价报告 #{report_id} 增补或标注 1 个审批事项："
     reason = (
-        f"预评价#{report_id} 林地：占用Ⅲ级保护林地 5000 m²（小班 B），需在用地预审前取得使用林地审核同意书"
+        f"预评价#{report_id} 林地：占用Ⅲ级保护林地 5,000 m²（小班 B），需在用地预审前取得使用林地审核同意书"
     )
     assert (
         text(page, "#pj-link-items li[data-item-code=forest_use_permit]") == f"使用林地审核同意书 — {reason}"
@@ -850,7 +850,7 @@ def test_a_stored_pre_evaluation_adds_the_forest_item_once_with_its_reason(
     assert text(page, "#pj-item-reason") == reason
     page.js("document.getElementById('lang').click()")
     assert text(page, "#pj-link-items li[data-item-code=forest_use_permit]") == (
-        f"Forest-land use approval — Pre-evaluation #{report_id} Forest land: Occupies 5000 m² of protected"
+        f"Forest-land use approval — Pre-evaluation #{report_id} Forest land: Occupies 5,000 m² of protected"
         " forest land (Grade III); forest-land use approval before land pre-review"
     )
     page.js("document.getElementById('lang').click()")
