@@ -213,6 +213,8 @@ def unlock_user(conn: Connection[Any], actor: Actor, user_id: int) -> User:
     """Lift a lock-out."""
     with conn.transaction():
         before = get_user(conn, user_id)
+        if before.locked_until is None and before.failed_attempts == 0:
+            return before  # nothing to lift: no change, so no audit row claiming one
         conn.execute(
             "UPDATE auth.user SET failed_attempts = 0, locked_until = NULL, updated_at = now() WHERE id = %s",
             (user_id,),

@@ -15,7 +15,7 @@ from app.auth.policy import Action
 from app.db import Conn, gate_of
 from app.deps import visible_entry, visible_layers
 from app.edge.params import TILE_INDEX_MAX
-from app.errors import NotFound
+from app.errors import BadRequest, NotFound
 from app.tiles.style import empty_glyphs, maplibre_style, tilejson
 from layers.catalog.model import LayerEntry, LayerKind
 from layers.district import STORAGE_SRID
@@ -50,8 +50,12 @@ def tile_cache(request: Request) -> TileCache:
 
 def _entries(request: Request, grant: Grant, codes: str) -> list[LayerEntry]:
     names = [c for c in codes.split(",") if c]
+    # A malformed list is the client's mistake (400); a well-formed list naming an unknown layer is a 404.
     if not names or len(names) > MAX_CODES or len(set(names)) != len(names):
-        raise NotFound("图层列表无效。", "Invalid layer list.")
+        raise BadRequest(
+            f"图层列表无效：须为 1–{MAX_CODES} 个不重复的图层代码，以逗号分隔。",
+            f"Invalid layer list: give 1–{MAX_CODES} distinct layer codes separated by commas.",
+        )
     entries = [visible_entry(request, grant, code) for code in names]
     raster = [e.code for e in entries if e.kind is LayerKind.RASTER]
     if raster:

@@ -84,6 +84,18 @@ def test_lock_out_after_repeated_failures_then_admin_unlock(
     assert client.post(f"/api/users/{acct.id}/unlock", headers=admin.headers).status_code == 200
     assert sign_in(client, acct.username, acct.password)
 
+    def unlocks() -> int:
+        row = owner_conn.execute(
+            "SELECT count(*) FROM audit.event WHERE action = 'user.unlock' AND object_id = %s", (str(acct.id),)
+        ).fetchone()
+        return int(row[0])
+
+    # Unlocking an account that is not locked changes nothing, so it leaves no audit row claiming a change.
+    assert unlocks() == 1
+    r = client.post(f"/api/users/{acct.id}/unlock", headers=admin.headers)
+    assert r.status_code == 200 and r.json()["locked_until"] is None
+    assert unlocks() == 1
+
 
 def test_lock_expires_by_itself(client: TestClient, make_account: Any, owner_conn: Any) -> None:
     acct = make_account(Role.VIEWER, sign_in_now=False)

@@ -106,6 +106,12 @@ def test_tiles_outside_the_data_are_empty_and_bad_requests_are_refused(demo: Dem
     assert demo.client.get("/tiles/sp_parcel/23/0/0.mvt", headers=planner.headers).status_code == 422
     assert demo.client.get("/tiles/no_such_layer/10/0/0.mvt", headers=planner.headers).status_code == 404
     assert demo.client.get("/tiles/base_dem/10/0/0.mvt", headers=planner.headers).status_code == 404
+    too_many = ",".join(f"layer{i}" for i in range(201))
+    for codes in (",", ",,", "sp_parcel,sp_parcel", too_many):
+        for url in (f"/tiles/{codes}/10/0/0.mvt", f"/tiles/{codes}/tilejson.json"):
+            r = demo.client.get(url, headers=planner.headers)
+            assert r.status_code == 400, (url, r.status_code)
+            assert "图层列表无效" in r.json()["message_zh"]
     assert demo.client.get("/tiles/sp_parcel/10/0/0.mvt").status_code == 401
     viewer = demo.account(Role.VIEWER)
     assert demo.client.get("/tiles/cur_cadastre/14/0/0.mvt", headers=viewer.headers).status_code == 404
