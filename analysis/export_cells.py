@@ -12,7 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from openpyxl.worksheet.worksheet import Worksheet
@@ -61,12 +62,25 @@ def xlsx_text(text: str) -> str:
     return _ILLEGAL_XML.sub(REPLACEMENT, text)
 
 
-def append_row(sheet: Worksheet, values: Iterable[Any]) -> None:
-    """Append a row to a worksheet: text is always a string cell (never a formula), numbers stay numbers."""
+# Number formats of XLSX cells: the value stays a number a spreadsheet can add up, shown as people read it.
+AREA = "#,##0.00"  # m², two decimals
+COUNT = "#,##0"
+MONEY = "#,##0.00"  # 元
+DECIMAL = "#,##0.0#"  # one or two decimals (working days, distances)
+PERCENT = '0.0#"%"'  # a share already multiplied by 100
+RATIO = "0.0%"  # a 0–1 ratio shown as a percentage
+
+
+def append_row(sheet: Worksheet, values: Iterable[Any], formats: Sequence[str | None] = ()) -> None:
+    """Append a row to a worksheet: text is always a string cell (never a formula), numbers stay numbers,
+    shown in the number format of their column in ``formats`` (None or missing: General)."""
     cleaned = [xlsx_text(v) if isinstance(v, str) else v for v in values]
     sheet.append(cleaned)
     row = sheet.max_row  # the row just written (an empty one writes no cell and needs nothing)
     for column, value in enumerate(cleaned, start=1):
+        number_format = formats[column - 1] if column <= len(formats) else None
+        if number_format and isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+            sheet.cell(row=row, column=column).number_format = number_format
         if isinstance(value, str):
             cell = sheet.cell(row=row, column=column)
             cell.data_type = "s"  # openpyxl would write a text starting with "=" as a formula

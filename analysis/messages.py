@@ -17,6 +17,7 @@ from analysis.findings import Finding
 from analysis.rules.model import RuleOutcome
 from analysis.rules.schema import Rule
 from layers.catalog.model import LayerEntry
+from layers.numbers import format_number
 
 CodeLabels = list[tuple[str, dict[str, str]]]
 """A layer's coded attributes, each with the label of every code value."""
@@ -47,8 +48,24 @@ class _Visible(dict[str, Any]):
         return "{" + key + "}"
 
 
+class _Figure(float):
+    """A measured or stored figure: a bare ``{name}`` reads as people write it (27,700, not 27700.0); a
+    placeholder with its own format spec (``{area_m2:,.0f}``) keeps it."""
+
+    def __format__(self, format_spec: str) -> str:
+        return super().__format__(format_spec) if format_spec else format_number(self)
+
+    def __str__(self) -> str:
+        return format_number(self)
+
+
+def _figures(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _Figure(v) if type(v) is float else v for k, v in values.items()}
+
+
 def fill(template: str, values: dict[str, Any]) -> str:
     """Fill a message template; the fast C path first, the tolerant formatter for odd values."""
+    values = _figures(values)
     try:
         return template.format_map(_Visible(values))
     except (ValueError, TypeError, IndexError, AttributeError, KeyError):

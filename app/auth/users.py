@@ -18,6 +18,11 @@ from layers.audit import Actor, record
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,62}$"
 
+# Event logs keep the login name of who acted (``actor_name``); people read the account's display name.
+# Queries alias the log table ``e`` and add these two fragments.
+ACTOR_DISPLAY_NAME = "coalesce(nullif(actor.display_name, ''), e.actor_name) AS actor_display_name"
+JOIN_ACTOR = "LEFT JOIN auth.user actor ON actor.id = e.actor_id"
+
 _COLUMNS = """
     u.id, u.username, u.display_name, u.role, u.org_id, o.code AS org_code, o.name_zh AS org_name_zh,
     u.must_change_password, u.disabled, u.failed_attempts,

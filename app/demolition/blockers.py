@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from app.auth.deps import Grant
 from app.auth.policy import Role, Scope
+from app.auth.users import ACTOR_DISPLAY_NAME, JOIN_ACTOR
 from app.demolition.ledger import fetch_unit, visible_project
 from app.edge.params import Number, RowId
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -86,11 +87,13 @@ class Blocker(BaseModel):
     description: str
     department_id: int
     department_code: str
+    department_name_zh: str = Field(description="责任部门名称")
     deadline: date
     status: str
     escalation_level: int
     resolution: str | None
     raised_by: str | None
+    raised_by_name: str | None = Field(description="登记人姓名（账户显示名，未设时为登录名）")
     raised_at: datetime
     resolved_at: datetime | None
     version: int
@@ -103,13 +106,16 @@ class BlockerComment(BaseModel):
     kind: str
     body: str
     actor_name: str
+    actor_display_name: str = Field(description="留言人姓名（账户显示名，未设时为登录名）")
     at: datetime
 
 
 _SELECT = """
     SELECT b.id, b.project_id, b.unit_id, u.unit_code, b.category, b.title, b.description, b.department_id,
-           d.code AS department_code, b.deadline, b.status, b.escalation_level, b.resolution,
-           r.username AS raised_by, b.raised_at, b.resolved_at, b.version,
+           d.code AS department_code, d.name_zh AS department_name_zh, b.deadline, b.status,
+           b.escalation_level, b.resolution,
+           r.username AS raised_by, coalesce(nullif(r.display_name, ''), r.username) AS raised_by_name,
+           b.raised_at, b.resolved_at, b.version,
            p.code AS project_code, p.name AS project_name, p.unit_org_id
     FROM demolition.blocker b JOIN auth.organisation d ON d.id = b.department_id
     JOIN project.project p ON p.id = b.project_id
@@ -287,8 +293,8 @@ def comments(conn: Connection[Any], grant: Grant, blocker_id: int) -> list[Block
     fetch_blocker(conn, grant, blocker_id)
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
-            "SELECT id, kind, body, actor_name, at FROM demolition.blocker_comment"
-            " WHERE blocker_id = %s ORDER BY id",
+            "SELECT e.id, e.kind, e.body, e.actor_name, " + ACTOR_DISPLAY_NAME + ", e.at"
+            " FROM demolition.blocker_comment e " + JOIN_ACTOR + " WHERE e.blocker_id = %s ORDER BY e.id",
             (blocker_id,),
         ).fetchall()
     return [BlockerComment(**r) for r in rows]

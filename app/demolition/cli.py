@@ -14,6 +14,7 @@ from app.auth.deps import Grant, Principal
 from app.auth.policy import Action, Role, Scope
 from app.demolition import blockers, creation, exports, ledger
 from app.demolition.progress import project_progress
+from app.demolition.sheets import subdistrict_names
 from app.deps import today
 from app.errors import DuoguiError
 from app.settings import Settings
@@ -127,7 +128,7 @@ def export(
             p = project_progress(conn, project_id, date.fromisoformat(as_of) if as_of else today())
             units = ledger.list_units(conn, grant, project_id)
             if out.suffix.lower() == ".xlsx":
-                out.write_bytes(exports.progress_xlsx(project, p, units))
+                out.write_bytes(exports.progress_xlsx(project, p, units, subdistrict_names(conn)))
             else:
                 found = blockers.list_blockers(conn, grant, project_id, None, None)
                 out.write_text(exports.summary_html(project, p, units, found).html, encoding="utf-8")

@@ -16,7 +16,7 @@ import shapely
 import shapely.geometry
 from openpyxl import Workbook
 
-from analysis.export_cells import append_row, csv_text
+from analysis.export_cells import AREA, COUNT, MONEY, PERCENT, append_row, csv_text
 from analysis.folium_embed import local_map, text
 from analysis.print_page import PrintedPage, environment, render_page
 from app.demolition.blockers import Blocker
@@ -33,6 +33,8 @@ def _tally_rows(b: Breakdown) -> list[list[Any]]:
     return [[t.name_zh, t.units, t.floor_area_m2, t.households] for t in b.by_status]
 
 
+# Blocker states as people read them (the page's dmBlockerStatus).
+BLOCKER_STATUS_ZH = {"open": "办理中", "escalated": "已升级", "resolved": "已办结"}
 LEDGER_HEADERS = [
     "单元编号",
     "版本号",
@@ -46,11 +48,15 @@ LEDGER_HEADERS = [
     "协议补偿（元）",
     "已付补偿（元）",
     "责任街道",
+    "责任街道代码",  # the only code column; the import reads 责任街道 (a name or a code) and ignores it
 ]
+# Number formats of the ledger's columns in XLSX (figures stay numbers).
+LEDGER_FORMATS = [None, None, None, None, None, None, AREA, COUNT, MONEY, MONEY, MONEY, None, None]
 
 
-def ledger_table(units: list[Unit]) -> list[list[Any]]:
-    """The ledger as rows under Chinese headers (the bulk update reads them back as they are)."""
+def ledger_table(units: list[Unit], subdistricts: dict[str, str]) -> list[list[Any]]:
+    """The ledger as rows under Chinese headers (the bulk update reads them back as they are); sub-districts
+    by name (``subdistricts``: code → name), their codes in a column of their own."""
     rows: list[list[Any]] = [list(LEDGER_HEADERS)]
     for u in units:
         rows.append(
@@ -66,18 +72,21 @@ def ledger_table(units: list[Unit]) -> list[list[Any]]:
                 u.valuation_yuan,
                 u.agreed_compensation_yuan,
                 u.paid_compensation_yuan,
+                subdistricts.get(u.subdistrict_code, u.subdistrict_code) if u.subdistrict_code else None,
                 u.subdistrict_code,
             ]
         )
     return rows
 
 
-def ledger_csv(units: list[Unit]) -> str:
+def ledger_csv(units: list[Unit], subdistricts: dict[str, str]) -> str:
     """The ledger as CSV with a byte-order mark, so that Excel reads the Chinese headers as UTF-8."""
-    return "\ufeff" + csv_text(ledger_table(units))
+    return "\ufeff" + csv_text(ledger_table(units, subdistricts))
 
 
-def progress_xlsx(project: Project, progress: Progress, units: list[Unit]) -> bytes:
+def progress_xlsx(
+    project: Project, progress: Progress, units: list[Unit], subdistricts: dict[str, str]
+) -> bytes:
     """Four sheets: 进度汇总, 街道进度, 燃尽, 台账."""
     book = Workbook()
     summary = book.active
@@ -96,15 +105,18 @@ def progress_xlsx(project: Project, progress: Progress, units: list[Unit]) -> by
             progress.forecast.finish_on,
             progress.forecast.message_zh,
         ],
+        [None, PERCENT],
     )
     append_row(summary, [])
     append_row(summary, ["状态", "单元数", "建筑面积（m²）", "户数"])
+    tally = [None, COUNT, AREA, COUNT]
     for row in _tally_rows(total):
-        append_row(summary, row)
-    append_row(summary, ["合计", total.units, total.floor_area_m2, total.households])
+        append_row(summary, row, tally)
+    append_row(summary, ["合计", total.units, total.floor_area_m2, total.households], tally)
     append_row(
         summary,
         ["已拆除（拆除+移交）", total.cleared_units, total.cleared_floor_area_m2, total.cleared_households],
+        tally,
     )
 
     districts = book.create_sheet("街道进度")
@@ -126,6 +138,7 @@ def progress_xlsx(project: Project, progress: Progress, units: list[Unit]) -> by
                 b.progress_pct,
             ]
             + [t.units for t in b.by_status],
+            [None, COUNT, AREA, COUNT, COUNT, AREA, PERCENT] + [COUNT] * len(PIPELINE),
         )
 
     burndown = book.create_sheet("燃尽")
@@ -139,11 +152,12 @@ def progress_xlsx(project: Project, progress: Progress, units: list[Unit]) -> by
             burndown,
             [p.day, p.units, p.remaining_units, p.remaining_floor_area_m2, p.remaining_households]
             + [p.by_status[s.value] for s in PIPELINE],
+            [None, COUNT, COUNT, AREA, COUNT] + [COUNT] * len(PIPELINE),
         )
 
     ledger = book.create_sheet("台账")
-    for row in ledger_table(units):
-        append_row(ledger, row)
+    for row in ledger_table(units, subdistricts):
+        append_row(ledger, row, LEDGER_FORMATS)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -198,7 +212,14 @@ def summary_html(
             [b.name_zh, b.units, b.cleared_units, b.progress_pct] for b in progress.by_subdistrict
         ],
         "open_blockers": [
-            [b.title, b.category_zh, b.department_code, b.deadline, b.status, b.unit_code]
+            [
+                b.title,
+                b.category_zh,
+                b.department_name_zh,
+                b.deadline,
+                BLOCKER_STATUS_ZH.get(b.status, b.status),
+                b.unit_code,
+            ]
             for b in blockers
             if b.status != "resolved"
         ],

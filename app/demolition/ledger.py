@@ -13,6 +13,7 @@ from psycopg.types.json import Jsonb
 
 from analysis.footprint import parse_footprint
 from app.auth.deps import Grant
+from app.auth.users import ACTOR_DISPLAY_NAME, JOIN_ACTOR
 from app.demolition.models import (
     STATUS_LABELS,
     TransitionIn,
@@ -356,8 +357,9 @@ def unit_events(conn: Connection[Any], grant: Grant, unit_id: int) -> list[UnitE
     fetch_unit(conn, unit_id, grant)
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
-            "SELECT id, unit_id, kind, from_status, to_status, irregular, reason, note, attachment, changes,"
-            " actor_name, at FROM demolition.unit_event WHERE unit_id = %s ORDER BY at, id",
+            "SELECT e.id, e.unit_id, e.kind, e.from_status, e.to_status, e.irregular, e.reason, e.note,"
+            " e.attachment, e.changes, e.actor_name, " + ACTOR_DISPLAY_NAME + ", e.at"
+            " FROM demolition.unit_event e " + JOIN_ACTOR + " WHERE e.unit_id = %s ORDER BY e.at, e.id",
             (unit_id,),
         ).fetchall()
     return [UnitEvent(**r) for r in rows]

@@ -159,6 +159,7 @@ class UnitEvent(BaseModel):
     attachment: dict[str, Any] | None
     changes: dict[str, Any] | None
     actor_name: str
+    actor_display_name: str = Field(description="操作人姓名（账户显示名，未设时为登录名）")
     at: datetime
 
 

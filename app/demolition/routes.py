@@ -27,6 +27,7 @@ from app.demolition.models import (
 )
 from app.demolition.overview import LedgerProject, ledger_projects
 from app.demolition.progress import Breakdown, Progress, project_progress, subdistrict_progress
+from app.demolition.sheets import subdistrict_names
 from app.deps import Versioned, today, with_etag
 from app.edge.params import RowId
 from app.projects.service import visibility
@@ -147,7 +148,7 @@ def progress_by_subdistrict(conn: Conn, grant: ReadGrant) -> list[Breakdown]:
 def units_csv(project_id: RowId, conn: Conn, grant: ReadGrant) -> Response:
     """The ledger with Chinese headers, as the 台账 sheet of the XLSX (the bulk update reads it back)."""
     project = ledger.visible_project(conn, grant, project_id)
-    body = exports.ledger_csv(ledger.list_units(conn, grant, project_id))
+    body = exports.ledger_csv(ledger.list_units(conn, grant, project_id), subdistrict_names(conn))
     headers = {"Content-Disposition": f'attachment; filename="demolition-ledger-{project.code}.csv"'}
     return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
 
@@ -168,7 +169,8 @@ def progress_xlsx(
     """Summary by status, sub-districts, burndown and the ledger itself, with Chinese headers."""
     project = ledger.visible_project(conn, grant, project_id)
     progress = project_progress(conn, project_id, as_of or today())
-    body = exports.progress_xlsx(project, progress, ledger.list_units(conn, grant, project_id))
+    units = ledger.list_units(conn, grant, project_id)
+    body = exports.progress_xlsx(project, progress, units, subdistrict_names(conn))
     headers = {"Content-Disposition": f'attachment; filename="demolition-{project.code}.xlsx"'}
     return Response(body, media_type=exports.XLSX, headers=headers)
 

@@ -167,6 +167,13 @@ def subdistrict_lookup(conn: Connection[Any]) -> dict[str, str]:
     return out
 
 
+def subdistrict_names(conn: Connection[Any]) -> dict[str, str]:
+    """Sub-district organisation code → Chinese name (平湖街道办事处), for exports people read."""
+    return dict(
+        conn.execute("SELECT code, name_zh FROM auth.organisation WHERE kind = 'subdistrict'").fetchall()
+    )
+
+
 class CellError(ValueError):
     """A cell that cannot be read, with a bilingual message."""
 

@@ -9,10 +9,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from analysis.export_cells import AREA, COUNT, MONEY
 from analysis.print_page import leaflet_inline
 from analysis.report import Report
 from analysis.report_html import StoredMeta, conflict_shapes, render_html
-from analysis.report_tables import hit_rows, to_csv, to_xlsx
+from analysis.report_tables import SummaryLine, hit_rows, to_csv, to_xlsx
+from analysis.rules.model import RuleSet
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.csp import page_policy
@@ -134,8 +136,9 @@ def report_xlsx(
     """The hits on one sheet and the report summary on another."""
     report, meta = _load(conn, grant, report_id)
     english = _english(request, lang)
-    rows = hit_rows(report, check_plan_of(request).ruleset, english=english)
-    body = to_xlsx(rows, _summary(report, meta, english), english=english)
+    ruleset = check_plan_of(request).ruleset
+    rows = hit_rows(report, ruleset, english=english)
+    body = to_xlsx(rows, _summary(report, meta, ruleset, english), english=english)
     return Response(
         body,
         media_type=XLSX,
@@ -143,22 +146,25 @@ def report_xlsx(
     )
 
 
-def _summary(report: Report, meta: StoredMeta, english: bool) -> list[tuple[str, Any]]:
-    """The key figures of the report, for the summary sheet."""
+def _summary(report: Report, meta: StoredMeta, ruleset: RuleSet, english: bool) -> list[SummaryLine]:
+    """The key figures of the report, for the summary sheet (numbers shown grouped, units in the labels)."""
     compensation = report.demolition.compensation
     conditional = report.conditional.area_m2 if report.conditional else ""  # none in older reports
-    figures: list[tuple[str, str, Any]] = [
-        ("报告编号", "Report", meta.id),
-        ("项目代码", "Project code", meta.project_code or ""),
-        ("项目类型", "Project type", report.project_type),
-        ("结论", "Verdict", report.verdict_en if english else report.verdict),
-        ("用地面积（m²）", "Footprint (m²)", report.footprint_area_m2),
-        ("禁止类占用面积（m²）", "Prohibited area (m²)", report.prohibited_area_m2()),
-        ("有条件类占用面积（m²）", "Conditional area (m²)", conditional),
-        ("可建设面积（m²）", "Buildable (m²)", report.buildable.area_m2),
-        ("涉及建筑（栋）", "Buildings", report.demolition.buildings),
-        ("户数", "Households", report.demolition.households),
-        ("估算补偿（元）", "Compensation (yuan)", compensation.total_yuan if compensation else ""),
-        ("规则版本", "Rules version", report.rules_version),
+    kind = ruleset.settings.project_types.get(report.project_type)
+    kind_name = (kind.name_en if english else kind.name_zh) if kind else report.project_type
+    figures: list[tuple[str, str, Any, str | None]] = [
+        ("报告编号", "Report", meta.id, None),
+        ("项目代码", "Project code", meta.project_code or "", None),
+        ("项目类型", "Project type", kind_name, None),
+        ("结论", "Verdict", report.verdict_en if english else report.verdict, None),
+        ("用地面积（m²）", "Footprint (m²)", report.footprint_area_m2, AREA),
+        ("禁止类占用面积（m²）", "Prohibited area (m²)", report.prohibited_area_m2(), AREA),
+        ("有条件类占用面积（m²）", "Conditional area (m²)", conditional, AREA),
+        ("可建设面积（m²）", "Buildable (m²)", report.buildable.area_m2, AREA),
+        ("涉及建筑（栋）", "Buildings", report.demolition.buildings, COUNT),
+        ("户数", "Households", report.demolition.households, COUNT),
+        ("估算补偿（元）", "Compensation (yuan)", compensation.total_yuan if compensation else "", MONEY),
+        ("规则版本", "Rules version", report.rules_version, None),
+        ("项目类型代码", "Project type code", report.project_type, None),
     ]
-    return [(en if english else zh, value) for zh, en, value in figures]
+    return [(en if english else zh, value, number_format) for zh, en, value, number_format in figures]

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from app.auth.deps import Grant
 from app.auth.policy import Role, Scope
+from app.auth.users import ACTOR_DISPLAY_NAME, JOIN_ACTOR
 from app.edge.params import Number, RowId
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.projects import service
@@ -100,6 +101,7 @@ class ItemEvent(BaseModel):
     to_status: str
     actor_id: int | None
     actor_name: str
+    actor_display_name: str = Field(description="办理人姓名（账户显示名，未设时为登录名）")
     actor_org_id: int | None
     at: Any
     note: str | None
@@ -312,8 +314,9 @@ def list_events(conn: Connection[Any], grant: Grant, item_id: int) -> list[ItemE
     """An item's event log, oldest first."""
     get_item(conn, grant, item_id)
     rows = conn.execute(
-        "SELECT id, action, from_status, to_status, actor_id, actor_name, actor_org_id, at, note, detail"
-        " FROM approval.item_event WHERE item_id = %s ORDER BY at, id",
+        "SELECT e.id, e.action, e.from_status, e.to_status, e.actor_id, e.actor_name,"
+        " " + ACTOR_DISPLAY_NAME + ", e.actor_org_id, e.at, e.note, e.detail"
+        " FROM approval.item_event e " + JOIN_ACTOR + " WHERE e.item_id = %s ORDER BY e.at, e.id",
         (item_id,),
     ).fetchall()
     keys = (
@@ -323,6 +326,7 @@ def list_events(conn: Connection[Any], grant: Grant, item_id: int) -> list[ItemE
         "to_status",
         "actor_id",
         "actor_name",
+        "actor_display_name",
         "actor_org_id",
         "at",
         "note",

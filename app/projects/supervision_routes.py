@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 from datetime import date
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from openpyxl import Workbook
+from psycopg import sql
 
-from analysis.export_cells import append_row, csv_text
+from analysis.export_cells import COUNT, DECIMAL, PERCENT, append_row, csv_text
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn, HeavyWork
@@ -29,18 +30,21 @@ AsOf = Annotated[date | None, Query(description="计算日期；缺省为今天"
 By = Annotated[GroupBy, Query(description="分组：total、department、item、month")]
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# (field, Chinese header, English header, XLSX number format): the group's name first, its code last.
 COLUMNS = [
-    ("key", "分组"),
-    ("items", "事项数"),
-    ("finished", "办结数"),
-    ("early", "提前办结数"),
-    ("early_completion_rate", "提前办结率"),
-    ("approved", "批准数"),
-    ("one_time_pass", "一次性通过数"),
-    ("one_time_pass_rate", "一次性通过率"),
-    ("mean_working_days", "平均办理工作日"),
-    ("overdue", "超时数"),
+    ("name", "分组", "Group", None),
+    ("items", "事项数", "Items", COUNT),
+    ("finished", "办结数", "Finished", COUNT),
+    ("early", "提前办结数", "Finished early", COUNT),
+    ("early_completion_rate", "提前办结率（%）", "Early-completion rate (%)", PERCENT),
+    ("approved", "批准数", "Approved", COUNT),
+    ("one_time_pass", "一次性通过数", "Passed first time", COUNT),
+    ("one_time_pass_rate", "一次性通过率（%）", "First-time pass rate (%)", PERCENT),
+    ("mean_working_days", "平均办理工作日", "Mean working days", DECIMAL),
+    ("overdue", "超时数", "Overdue", COUNT),
+    ("key", "分组代码", "Group code", None),
 ]
+Lang = Annotated[Literal["zh", "en"], Query(description="表头和名称的语言 zh/en")]
 
 
 class ExportFormat(StrEnum):
@@ -75,9 +79,30 @@ def list_kpis(
     return supervision.kpis(conn, grant, by, as_of or today(), project_id, department)
 
 
-def _cell(row: KpiRow, field: str) -> object:
+def _cell(row: KpiRow, field: str, names: dict[str, str]) -> object:
+    if field == "name":
+        return names.get(row.key, row.key)
+    if field == "key":
+        return row.key if row.key in names and row.key != "total" else None
     value = getattr(row, field)
-    return round(value, 4) if isinstance(value, float) else value
+    if field.endswith("_rate"):
+        return None if value is None else round(100 * value, 1)
+    return round(value, 2) if isinstance(value, float) else value
+
+
+def _group_names(conn: Conn, rows: list[KpiRow], by: GroupBy, english: bool) -> dict[str, str]:
+    """What people call each group: the department's or the item's name, 合计 for the total; a month is
+    its own name (and has no code)."""
+    if by is GroupBy.DEPARTMENT:
+        column = "name_en" if english else "name_zh"
+        query = sql.SQL(
+            "SELECT code, coalesce(nullif({}, ''), name_zh) FROM auth.organisation WHERE code = ANY(%s)"
+        ).format(sql.Identifier(column))
+        found = conn.execute(query, ([r.key for r in rows],)).fetchall()
+        return dict(found)
+    if by is GroupBy.ITEM:
+        return {r.key: (r.name_en if english else r.name_zh) or r.key for r in rows}
+    return {"total": "Total" if english else "合计"}
 
 
 @router.get(
@@ -95,25 +120,28 @@ def export_kpis(
     project_id: ProjectFilter = None,
     department: DepartmentFilter = None,
     as_of: AsOf = None,
+    lang: Lang = "zh",
 ) -> Response:
     """The KPI table as CSV (UTF-8 with BOM, opens in Excel) or XLSX, with Chinese column headers."""
     rows = supervision.kpis(conn, grant, by, as_of or today(), project_id, department)
-    # By item, the item's names follow its code (the code alone tells a reader little).
-    columns = COLUMNS[:1] + [("name_zh", "事项名称"), ("name_en", "Item")] + COLUMNS[1:]
-    columns = columns if by is GroupBy.ITEM else COLUMNS
+    english = lang == "en"
+    names = _group_names(conn, rows, by, english)
+    head = [en if english else zh for _, zh, en, _ in COLUMNS]
+    table = [[_cell(r, field, names) for field, *_ in COLUMNS] for r in rows]
     name = f"kpis-{by.value}.{format.value}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if format is ExportFormat.CSV:
-        table: list[list[object]] = [[zh for _, zh in columns]]
-        table.extend([_cell(r, f) for f, _ in columns] for r in rows)
-        return Response("\ufeff" + csv_text(table), media_type="text/csv; charset=utf-8", headers=headers)
+        return Response(
+            "\ufeff" + csv_text([head, *table]), media_type="text/csv; charset=utf-8", headers=headers
+        )
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = "绩效指标"
-    append_row(sheet, [zh for _, zh in columns])
-    for r in rows:
-        append_row(sheet, [_cell(r, f) for f, _ in columns])
+    sheet.title = "KPIs" if english else "绩效指标"
+    append_row(sheet, head)
+    formats = [number_format for *_, number_format in COLUMNS]
+    for cells in table:
+        append_row(sheet, cells, formats)
     out = io.BytesIO()
     book.save(out)
     return Response(out.getvalue(), media_type=XLSX, headers=headers)

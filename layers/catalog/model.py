@@ -103,6 +103,8 @@ class Attribute(BaseModel):
     required: bool = False
     codes: list[CodeValue] | None = None
     unit: Text | None = None
+    # Thousands separators when shown; false for figures read as a whole (years: 2008, not 2,008).
+    grouped: bool = True
 
     @model_validator(mode="after")
     def _check_codes(self) -> Self:

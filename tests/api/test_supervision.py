@@ -126,18 +126,29 @@ def test_warnings_and_kpis_from_the_event_log(
     r = client.get(f"/api/kpis/export?format=csv&by=department&{q}", headers=unit.headers)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     table = list(csv.reader(io.StringIO(r.text.lstrip("\ufeff"))))
-    assert table[0][0] == "分组" and [t[0] for t in table[1:]] == ["eco-env", "pnr"]
+    # People read the department's name; its code has a column of its own, the last.
+    assert (table[0][0], table[0][-1]) == ("分组", "分组代码")
+    assert [(t[0], t[-1]) for t in table[1:]] == [
+        ("深圳市生态环境局龙岗管理局", "eco-env"),
+        ("规划和自然资源局龙岗管理局", "pnr"),
+    ]
+    pnr_row = dict(zip(table[0], table[2], strict=True))
+    assert pnr_row["提前办结率（%）"] == "100.0" and pnr_row["平均办理工作日"] == "5.0"
     r = client.get(f"/api/kpis/export?format=xlsx&by=month&{q}", headers=unit.headers)
     assert r.status_code == 200
     sheet = load_workbook(io.BytesIO(r.content)).active
     assert sheet is not None
     assert [c.value for c in sheet[1]][:3] == ["分组", "事项数", "办结数"]
     assert [c.value for c in sheet["A"]][1:] == ["2025-03", "2025-10"]
-    # By item, the names follow the code.
-    r = client.get(f"/api/kpis/export?format=csv&by=item&{q}", headers=unit.headers)
-    table = list(csv.reader(io.StringIO(r.text.lstrip("\ufeff"))))
-    assert table[0][:4] == ["分组", "事项名称", "Item", "事项数"]
-    named = {row[0]: row[1:3] for row in table[1:]}
-    english = "Land-use pre-review and site selection opinion"
-    assert named["land_pre_review"] == ["用地预审与选址意见书", english]
+    assert [c.value for c in sheet["K"]][1:] == [None, None]  # a month has no code
+    # By item, the item's name in the chosen language, its code last.
+    for lang, head, name in (
+        ("zh", ["分组", "事项数"], "用地预审与选址意见书"),
+        ("en", ["Group", "Items"], "Land-use pre-review and site selection opinion"),
+    ):
+        r = client.get(f"/api/kpis/export?format=csv&by=item&lang={lang}&{q}", headers=unit.headers)
+        table = list(csv.reader(io.StringIO(r.text.lstrip("\ufeff"))))
+        assert table[0][:2] == head
+        named = {row[-1]: row[0] for row in table[1:]}
+        assert named["land_pre_review"] == name
     assert client.get(f"/api/kpis/export?format=pdf&{q}", headers=unit.headers).status_code == 422

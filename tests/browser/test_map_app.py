@@ -15,7 +15,7 @@ import pytest
 from app.auth.policy import Role
 from app.main import create_app
 from app.migrate import head_revision
-from layers.catalog.model import get_catalog
+from layers.catalog.model import Attribute, get_catalog
 from tests.browser.cdp import CHROMIUM, Page
 from tests.browser.live import RequestLog, live_server
 from tests.browser.mapapp import ALL, assert_offline, details_facts, open_map, sign_in, text, tick
@@ -186,6 +186,20 @@ def _a_building(demo: DemoEnv) -> tuple[int, float, float, dict[str, Any]]:
     return int(row[0]), float(row[1]), float(row[2]), dict(row[3])
 
 
+def _as_read(attr: Attribute, value: Any, english: bool = False) -> str:
+    """An attribute value as a person should read it, written here independently of the app: a code's label,
+    a figure with thousands separators (not for years), at most two decimals and its unit."""
+    code = next((c for c in attr.codes or [] if c.value == str(value)), None)
+    if code:
+        return code.label_en if english else code.label_zh
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "—" if value in (None, "") else str(value)
+    figure = f"{value:{',' if attr.grouped else ''}.2f}".rstrip("0").rstrip(".")
+    if not attr.unit:
+        return figure
+    return f"{figure}{attr.unit}" if attr.unit == "%" else f"{figure} {attr.unit}"
+
+
 def click_map_centre(page: Page) -> None:
     """A click in the middle of the map (where the view was centred)."""
     box = page.js(
@@ -214,12 +228,25 @@ def test_clicking_a_building_shows_its_attributes_with_chinese_labels(
     assert len(labels) >= 4
     values = page.js(f"[...document.querySelectorAll({json.dumps(found + ' dd')})].map(d => d.textContent)")
     assert values[0] == str(fid)
-    # A code value shows its Chinese label with the code, e.g. “钢筋混凝土（rc）”.
+    # A code value shows its label only (钢混结构, never “钢混结构（3）”); figures have separators and units.
     shown = dict(zip(labels[1:], values[1:], strict=True))
     structure = entry.attribute("structure")
     assert structure is not None and "structure" in props
     code = next(c for c in structure.codes or [] if c.value == str(props["structure"]))
-    assert shown[structure.label_zh] == f"{code.label_zh}（{code.value}）"
+    assert shown[structure.label_zh] == code.label_zh
+    assert shown == {a.label_zh: _as_read(a, props[a.name]) for a in entry.attributes if a.name in props}
+    assert any(a.unit == "m²" for a in entry.attributes if a.name in props)  # e.g. 建筑面积 12,799.96 m²
+    page.js("document.getElementById('lang').click()")
+    first_label = f"document.querySelector({json.dumps(found + ' dt:nth-of-type(2)')})?.textContent"
+    page.wait_for(f"({first_label} ?? {json.dumps(labels[1])}) !== {json.dumps(labels[1])}")
+    pairs = page.js(
+        f"[...document.querySelectorAll({json.dumps(found + ' dt')})].slice(1)"
+        ".map(d => [d.textContent, d.nextElementSibling.textContent])"
+    )
+    assert dict(pairs) == {
+        a.label_en: _as_read(a, props[a.name], english=True) for a in entry.attributes if a.name in props
+    }
+    page.js("document.getElementById('lang').click()")
     # The nearest feature is outlined on the map and marked in the panel.
     page.wait_for(f"document.body.dataset.highlight === 'cur_building:{fid}'", timeout_s=10)
     assert page.js(f"document.querySelector({json.dumps(found)}).classList.contains('picked')") is True

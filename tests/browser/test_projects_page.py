@@ -19,6 +19,7 @@ import psycopg
 import pytest
 import shapely
 
+from app.auth import users
 from app.auth.policy import Role
 from app.calendar.store import PROVISIONAL_FILE, SEED_FILE
 from app.main import create_app
@@ -28,7 +29,7 @@ from tests.browser.cdp import CHROMIUM, Page
 from tests.browser.live import RequestLog, live_server
 from tests.browser.mapapp import assert_offline, open_map, text
 from tests.conftest import DemoEnv
-from tests.helpers import Account, unique
+from tests.helpers import Account, sign_in, unique
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is required")
 
@@ -501,6 +502,51 @@ def test_items_are_moved_with_their_version_and_history_in_both_languages(
         ["approve", "approved", drc.username, "材料齐全，同意"],
     ]
     assert_offline(page, url)
+
+
+def test_the_plan_names_items_and_handlers_never_their_codes_or_logins(
+    page: Page, server: tuple[str, RequestLog], demo: DemoEnv
+) -> None:
+    url, _ = server
+    unit = demo.account(Role.PROJECT_UNIT, "works")
+    project = new_project(demo, unit, f"办理人测试{unique('p')[-8:]}", plan=True)
+    login, password = unique("clerk"), "Passw0rd-" + unique("x")[-6:]
+    with psycopg.connect(demo.settings.owner_dsn, autocommit=True) as conn:
+        users.create_user(
+            conn,
+            Actor.system("tests"),
+            users.UserCreate(
+                username=login,
+                display_name="李办事",
+                role=Role.PROJECT_UNIT,
+                org_code="works",
+                password=password,
+            ),
+        )
+    clerk = Account(0, login, password, 0, sign_in(demo.client, login, password))
+    item = project["items"]["project_proposal"]
+    r = demo.client.post(
+        f"/api/items/{item['id']}/transitions",
+        json={"action": "submit"},
+        headers={**clerk.headers, "If-Match": f'"{item["version"]}"'},
+    )
+    assert r.status_code == 200, r.text
+    open_projects(page, url, unit)
+    open_project(page, project["code"])
+    for name in ("项目建议书批复", "Project proposal approval"):
+        cell = row_cells(page, "#pj-plan tr[data-item-code=project_proposal]")["name"]
+        assert cell == name  # the name alone: no “project_proposal” after it
+        open_item(page, "project_proposal")
+        assert "project_proposal" not in text(page, "#pj-item h4")
+        actors = page.js(
+            "[...document.querySelectorAll('#pj-events td[data-col=actor]')].map(td => td.textContent)"
+        )
+        assert actors == ["李办事"]  # the person, not the login name
+        assert login not in text(page, "#pj-item")
+        if name == "项目建议书批复":
+            page.js("document.getElementById('lang').click()")
+            page.wait_for("document.documentElement.lang === 'en'")
+    page.js("document.getElementById('lang').click()")
 
 
 def test_a_role_without_items_transition_sees_no_buttons(

@@ -113,7 +113,7 @@ def test_three_features_are_named_with_their_total_and_rows_carry_their_own_text
     rows = [
         row
         for row in csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")))
-        if row["规则"] == "cur_supplied.recover"
+        if row["规则代码"] == "cur_supplied.recover"
     ]
     texts = {row["要素编号"]: (float(row["重叠面积（m²）"]), row["说明"]) for row in rows}
     assert texts == {

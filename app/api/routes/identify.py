@@ -14,9 +14,10 @@ from app.auth.policy import Action
 from app.db import Conn
 from app.deps import catalog_of, visible_entry, visible_layers
 from app.errors import Unprocessable
-from layers.catalog.model import LayerEntry, LayerKind
+from layers.catalog.model import Attribute, LayerEntry, LayerKind
 from layers.district import STORAGE_SRID
 from layers.ingest.geometry_input import check_lonlat_in_domain
+from layers.numbers import DASH, with_unit
 from layers.tiles.mvt import WORLD
 
 router = APIRouter(prefix="/api", tags=["layers"])
@@ -24,7 +25,7 @@ MAX_PER_LAYER = 20
 
 
 class IdentifiedAttribute(BaseModel):
-    """One attribute value with its labels (code values also carry their label)."""
+    """One attribute value with its labels (code values also carry their label) and the text people read."""
 
     name: str
     label_zh: str
@@ -32,6 +33,10 @@ class IdentifiedAttribute(BaseModel):
     value: Any
     value_label_zh: str | None = None
     value_label_en: str | None = None
+    unit: str | None = None
+    # What the panel shows: a code's label, a number with separators and unit, or the text as stored.
+    text_zh: str
+    text_en: str
 
 
 class IdentifiedFeature(BaseModel):
@@ -48,6 +53,15 @@ class IdentifiedFeature(BaseModel):
     geometry: dict[str, Any] | None = None
 
 
+def _shown(attr: Attribute, value: Any) -> str:
+    """A value as people read it (not a code's label): numbers grouped, with the declared unit."""
+    if value is None or value == "":
+        return DASH
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return with_unit(value, attr.unit, grouped=attr.grouped)
+    return str(value)
+
+
 def _labelled(entry: LayerEntry, props: dict[str, Any]) -> list[IdentifiedAttribute]:
     out = []
     for attr in entry.attributes:
@@ -55,6 +69,7 @@ def _labelled(entry: LayerEntry, props: dict[str, Any]) -> list[IdentifiedAttrib
             continue
         value = props[attr.name]
         code = next((c for c in attr.codes or [] if c.value == str(value)), None)
+        shown = _shown(attr, value)
         out.append(
             IdentifiedAttribute(
                 name=attr.name,
@@ -63,6 +78,9 @@ def _labelled(entry: LayerEntry, props: dict[str, Any]) -> list[IdentifiedAttrib
                 value=value,
                 value_label_zh=code.label_zh if code else None,
                 value_label_en=code.label_en if code else None,
+                unit=attr.unit,
+                text_zh=code.label_zh if code else shown,
+                text_en=code.label_en if code else shown,
             )
         )
     return out

@@ -143,7 +143,7 @@ export class BlockerPanel {
     const b = this.list.find(x => x.id === this.openId);
     if (!b) return null;
     const thread = el("ol", { className: "dm-events", id: "dm-thread" }, ...this.thread.map(c =>
-      el("li", {}, el("span", { className: "dm-when", textContent: `${formatDate(c.at, true)} · ${c.actor_name} · ${t("dmActions")[c.kind] ?? c.kind}` }),
+      el("li", {}, el("span", { className: "dm-when", textContent: `${formatDate(c.at, true)} · ${c.actor_display_name ?? c.actor_name} · ${t("dmActions")[c.kind] ?? c.kind}` }),
         el("span", { className: "dm-what", textContent: c.body }))));
     return el("article", { className: "dm-blocker", id: "dm-blocker" },
       el("h4", { textContent: `${b.title}（${t("dmCategories")[b.category] ?? b.category}）` }),

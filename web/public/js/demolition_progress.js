@@ -1,18 +1,15 @@
 // The progress of the chosen project's demolition: headline figures, the share cleared against the threshold the
 // construction permit needs, and the units in each status with its legend colour.
-import { currentLang, formatCount, pick, t } from "./i18n.js";
+import { currentLang, formatCount, formatNumber, pick, t, withUnit } from "./i18n.js";
 import { el } from "./panels.js";
 
 /** Replace a node's children, leaving out the parts not shown (null). */
 export const fill = (node, ...children) => node.replaceChildren(...children.filter(c => c != null));
 
-/** A number with at most two decimals and thousands separators. */
-export const formatNumber = value =>
-  value == null || value === "" ? "—" : Number(value).toLocaleString(currentLang() === "zh" ? "zh-CN" : "en", { maximumFractionDigits: 2 });
-
-export const formatArea = value => (value == null ? "—" : `${formatNumber(value)} m²`);
-export const formatYuan = value => (value == null ? "—" : `${formatNumber(value)} ${t("dmYuan")}`);
-const formatPct = value => (value == null ? "—" : `${formatNumber(value)}%`);
+export { formatNumber };
+export const formatArea = value => withUnit(value, "m²");
+export const formatYuan = value => withUnit(value, t("dmYuan"));
+const formatPct = value => withUnit(value, "%");
 
 /** A small coloured square for a status. */
 export function statusSwatch(status) {

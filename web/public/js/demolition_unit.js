@@ -12,6 +12,8 @@ const FIELDS = [ // attribute, input kind
   ["paid_compensation_yuan", "number"], ["subdistrict_code", "subdistrict"],
 ];
 const REQUIRED = new Set(["floor_area_m2", "households"]);
+// The form labels name the unit (建筑面积（m²）); the facts show it after each figure, so their labels drop it.
+const withoutUnit = label => label.replace(/\s*[（(][^（()）]*[）)]$/, "");
 
 export class UnitPanel {
   constructor(root, page) {
@@ -92,7 +94,7 @@ export class UnitPanel {
     for (const [key, value] of Object.entries(shown)) {
       const dd = el("dd", { textContent: value });
       dd.dataset.key = key;
-      dl.append(el("dt", { textContent: t("dmFields")[key] }), dd);
+      dl.append(el("dt", { textContent: withoutUnit(t("dmFields")[key]) }), dd);
     }
     const block = el("div", {}, dl);
     if (this.page.can.manage) {
@@ -213,7 +215,7 @@ export class UnitPanel {
         what = t("dmEventUpdate", fields.join("；"));
       }
       const li = el("li", {},
-        el("span", { className: "dm-when", textContent: `${formatDate(e.at, true)} · ${e.actor_name}` }),
+        el("span", { className: "dm-when", textContent: `${formatDate(e.at, true)} · ${e.actor_display_name ?? e.actor_name}` }),
         el("span", { className: "dm-what", textContent: what }),
         e.irregular ? el("span", { className: "badge stale", textContent: t("dmIrregular") }) : null,
         e.reason ? el("span", { className: "dm-reason", textContent: `${t("dmReasonShown")}：${e.reason}` }) : null,

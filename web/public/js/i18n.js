@@ -90,3 +90,18 @@ export function formatDate(value, withTime = false) {
 
 /** A count with thousands separators. */
 export const formatCount = n => (n == null ? "—" : Number(n).toLocaleString(lang === "zh" ? "zh-CN" : "en"));
+
+/** A figure with thousands separators and at most `digits` decimals (no trailing zeros): 27,700 or 12,799.96. */
+export const formatNumber = (value, digits = 2) =>
+  (value == null || value === "" ? "—"
+    : Number(value).toLocaleString(lang === "zh" ? "zh-CN" : "en", { maximumFractionDigits: digits }));
+
+// Units written straight after the figure (50%, 12.5°); the others follow a space (27,700 元/m²).
+const TIGHT_UNITS = new Set(["%", "°", "‰"]);
+
+/** A figure and its unit, as layers/numbers.py writes them: "27,700 元/m²", "49.97%"; a dash when missing. */
+export function withUnit(value, unit, digits = 2) {
+  const figure = formatNumber(value, digits);
+  if (figure === "—" || !unit) return figure;
+  return TIGHT_UNITS.has(unit) ? `${figure}${unit}` : `${figure} ${unit}`;
+}

@@ -56,11 +56,9 @@ export function renderLegend(root, legend, codes) {
   root.replaceChildren(...(items.length ? items.map(legendItem) : [el("p", { className: "note", textContent: t("legendEmpty") })]));
 }
 
+/** An attribute as people read it: the server's text (a code's label, a number with its unit), never the code. */
 function attributeValue(attr) {
-  const value = attr.value == null || attr.value === "" ? "—" : String(attr.value);
-  const label = pick(attr, "value_label");
-  if (!label || label === value) return value;
-  return `${label}（${value}）`;
+  return pick(attr, "text") || (attr.value == null || attr.value === "" ? "—" : String(attr.value));
 }
 
 /**

@@ -174,7 +174,7 @@ export class ProjectDetail {
     const name = item => {
       const open = el("button", { type: "button", className: "link", textContent: itemName(item) });
       open.addEventListener("click", () => this.#openItem(item.id));
-      return el("span", {}, open, el("small", { className: "mono note", textContent: ` ${item.item_code}` }));
+      return el("span", {}, open); // the item code stays in the API and the row's data-item-code
     };
     const columns = [
       { key: "stage", head: t("pjStage"), cell: i => label("pjStages", i.stage) },
@@ -226,7 +226,7 @@ export class ProjectDetail {
     const close = el("button", { type: "button", className: "link", id: "pj-item-close", textContent: t("pjClose") });
     close.addEventListener("click", () => { this.itemId = null; this.ctx.rerender(); });
     const panel = el("section", { id: "pj-item", className: "pj-item" },
-      el("h4", {}, el("span", { textContent: `${itemName(item)} ` }), el("small", { className: "mono", textContent: item.item_code }), close),
+      el("h4", {}, el("span", { textContent: `${itemName(item)} ` }), close),
       facts([
         [t("pjItemStatusLabel"), el("span", { id: "pj-item-status", textContent: label("pjItemStatus", item.status) })],
         [t("pjDepartment"), this.ctx.orgs().name(item.department_code)],
@@ -320,7 +320,7 @@ export class ProjectDetail {
       { key: "at", head: t("pjAt"), cell: e => formatDate(e.at, true) },
       { key: "action", head: t("pjAction"), cell: e => label("pjActions", e.action) },
       { key: "change", head: t("pjChange"), cell: e => `${label("pjItemStatus", e.from_status)} → ${label("pjItemStatus", e.to_status)}` },
-      { key: "actor", head: t("pjActor"), cell: e => e.actor_name },
+      { key: "actor", head: t("pjActor"), cell: e => e.actor_display_name ?? e.actor_name },
       { key: "note", head: t("pjNote"), cell: detail },
     ], this.events, { id: "pj-events", rowProps: e => ({ action: e.action, to: e.to_status }) });
   }

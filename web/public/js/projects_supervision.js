@@ -1,7 +1,7 @@
 // 预警与绩效: e-supervision warnings (yellow near the promised limit, red overdue or a late 容缺 supplement)
 // and the KPIs computed from the event log, as tables, with the KPI table as CSV or XLSX.
 import { api, download } from "./api.js";
-import { pick, t } from "./i18n.js";
+import { currentLang, formatCount, pick, t } from "./i18n.js";
 import { day, el, field, itemName, label, message, ratio, select, table } from "./projects_common.js";
 
 export class Supervision {
@@ -57,10 +57,10 @@ export class Supervision {
   #kpiKey(row) {
     if (this.by === "department") return this.ctx.orgs().name(row.key);
     if (this.by === "item") {
-      if (row.name_zh) return `${itemName(row)} (${row.key})`;
+      if (row.name_zh) return itemName(row);
       for (const tpl of this.ctx.templates().values()) {
         const item = tpl.items.find(i => i.code === row.key);
-        if (item) return `${itemName(item)} (${row.key})`;
+        if (item) return itemName(item);
       }
     }
     return row.key === "total" ? t("pjTotal") : row.key;
@@ -72,7 +72,7 @@ export class Supervision {
     const exportButton = format => {
       const button = el("button", { type: "button", id: `pj-kpi-${format}`, textContent: t("pjExport", format.toUpperCase()) });
       button.addEventListener("click", async () => {
-        const params = new URLSearchParams({ format, by: this.by });
+        const params = new URLSearchParams({ format, by: this.by, lang: currentLang() });
         if (this.ctx.asOf()) params.set("as_of", this.ctx.asOf());
         try { await download(`/api/kpis/export?${params}`, `kpis-${this.by}.${format}`); } catch (error) { this.notice = error; this.ctx.rerender(); }
       });
@@ -81,7 +81,7 @@ export class Supervision {
     const tools = el("div", { className: "pj-tools" }, field("pj-kpi-by", t("pjGroupByLabel"), by).wrap, exportButton("csv"), exportButton("xlsx"));
     if (this.kpis == null) return el("div", {}, tools, el("p", { className: "note", textContent: t("pjLoading") }));
     if (!this.kpis.length) return el("div", {}, tools, el("p", { className: "note", id: "pj-no-kpis", textContent: t("pjNoKpis") }));
-    const num = v => (v == null ? "—" : String(v));
+    const num = formatCount;
     return el("div", {}, tools, el("p", { className: "note", textContent: t("pjKpiNote") }), table([
       { key: "key", head: t("pjGroup"), cell: r => this.#kpiKey(r) },
       { key: "items", head: t("pjKpiItems"), cell: r => num(r.items), className: "num" },

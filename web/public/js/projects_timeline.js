@@ -59,7 +59,7 @@ export function timeline(items, plan) {
     }
     track.append(...[marker("as-of", plan.as_of, t("pjAsOf")), marker("target", plan.target_start, t("pjTarget"))].filter(Boolean));
     const row = el("div", { className: `gantt-row${s?.critical ? " critical" : ""}` },
-      el("span", { className: "gantt-label", textContent: itemName(item), title: item.item_code }), track);
+      el("span", { className: "gantt-label", textContent: itemName(item) }), track);
     row.dataset.itemCode = item.item_code;
     return row;
   });
