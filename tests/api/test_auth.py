@@ -86,7 +86,8 @@ def test_lock_out_after_repeated_failures_then_admin_unlock(
 
     def unlocks() -> int:
         row = owner_conn.execute(
-            "SELECT count(*) FROM audit.event WHERE action = 'user.unlock' AND object_id = %s", (str(acct.id),)
+            "SELECT count(*) FROM audit.event WHERE action = 'user.unlock' AND object_id = %s",
+            (str(acct.id),),
         ).fetchone()
         return int(row[0])
 
