@@ -157,8 +157,8 @@ def _check_actor(grant: Grant, who: Who, item: Item, unit_org_id: int, action: s
         )
 
 
-def _pending_prerequisites(conn: Connection[Any], item: Item) -> list[str]:
-    """Codes of prerequisites not yet done (merged/cancelled ones pass their own prerequisites on)."""
+def _pending_prerequisites(conn: Connection[Any], item: Item) -> list[tuple[str, str, str]]:
+    """(code, name zh, name en) of prerequisites not yet done (merged/cancelled ones pass theirs on)."""
     rows = conn.execute(
         """
         WITH RECURSIVE pre(id) AS (
@@ -167,16 +167,16 @@ def _pending_prerequisites(conn: Connection[Any], item: Item) -> list[str]:
           SELECT ip.prerequisite_id FROM pre JOIN approval.item i ON i.id = pre.id
             JOIN approval.item_prerequisite ip ON ip.item_id = i.id WHERE i.status IN ('cancelled', 'merged')
         )
-        SELECT i.item_code FROM pre JOIN approval.item i ON i.id = pre.id
+        SELECT i.item_code, i.name_zh, i.name_en FROM pre JOIN approval.item i ON i.id = pre.id
         WHERE i.status NOT IN ('approved', 'cancelled', 'merged') ORDER BY i.item_code
         """,
         (item.id,),
     ).fetchall()
-    return [r[0] for r in rows]
+    return [(str(code), str(zh), str(en or zh)) for code, zh, en in rows]
 
 
-def _refuse(item: Item, action: str, zh: str, en: str, code: str) -> Conflict:
-    return Conflict(zh, en, code=code, current=item.model_dump(mode="json"), action=action)
+def _refuse(item: Item, action: str, zh: str, en: str, code: str, **extra: Any) -> Conflict:
+    return Conflict(zh, en, code=code, current=item.model_dump(mode="json"), action=action, **extra)
 
 
 def _validate(conn: Connection[Any], item: Item, req: TransitionRequest, today: date) -> dict[str, Any]:
@@ -189,9 +189,11 @@ def _validate(conn: Connection[Any], item: Item, req: TransitionRequest, today: 
             raise _refuse(
                 item,
                 req.action,
-                f"前置事项尚未办结：{'、'.join(pending)}。",
-                f"Prerequisites not done: {', '.join(pending)}.",
+                f"前置事项尚未办结：{'、'.join(zh for _, zh, _ in pending)}。",
+                f"Prerequisites not done: {'; '.join(en for _, _, en in pending)}.",
                 "prerequisites_pending",
+                # People read the names; clients get the codes.
+                pending=[code for code, _, _ in pending],
             )
         check_gate(conn, item.project_id, item.item_code)
     elif req.action == "accept" and req.missing_documents:

@@ -105,7 +105,10 @@ def test_item_life_with_conditional_acceptance_and_correction(client: TestClient
     assert move(client, unit, items["land_planning_permit"], "submit").status_code == 200
     r = move(client, unit, items["preliminary_design"], "submit")
     assert r.status_code == 409 and r.json()["code"] == "prerequisites_pending"
-    assert "land_planning_permit" in r.json()["message_en"]
+    # People read the item's name; the code stays in the machine-readable field only.
+    assert r.json()["message_zh"] == "前置事项尚未办结：建设用地规划许可证。"
+    assert "land_planning_permit" not in r.json()["message_en"]
+    assert r.json()["pending"] == ["land_planning_permit"]
     r = move(client, unit, items["preliminary_design"], "fly")
     assert r.status_code == 422 and r.json()["code"] == "unknown_action"
 

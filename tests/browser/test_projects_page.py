@@ -435,7 +435,7 @@ def test_items_are_moved_with_their_version_and_history_in_both_languages(
     open_item(page, "land_pre_review")
     assert action_buttons(page) == ["submit"]
     take(page, "submit")
-    assert text(page, "#pj-item-notice") == "前置事项尚未办结：project_proposal。"
+    assert text(page, "#pj-item-notice") == "前置事项尚未办结：项目建议书批复。"
     assert text(page, "#pj-item-status") == "未申报"
 
     open_item(page, "project_proposal")
