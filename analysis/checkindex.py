@@ -58,7 +58,8 @@ def mark_stale(conn: Connection[Any], layer: CheckedLayer, old: int, new: int) -
     """Mark the latest report of every project whose footprint meets features changed from ``old`` to ``new``.
 
     A feature counts as changed when no feature with the same geometry and attributes exists in the
-    other version, within the layer's rule reach of the footprint. Returns how many reports were marked.
+    other version, within the layer's rule reach of the footprint; a coverage that leaves a different
+    part of the footprint uncovered counts as one change. Returns how many reports were marked.
     """
     old_t, new_t = sql.Identifier("basemap", f"f_{old}"), sql.Identifier("basemap", f"f_{new}")
     if not _exists(conn, f"f_{old}") or not _exists(conn, f"f_{new}"):
@@ -69,18 +70,25 @@ def mark_stale(conn: Connection[Any], layer: CheckedLayer, old: int, new: int) -
     )
     query = sql.SQL(
         """
-        WITH latest AS (
-          SELECT DISTINCT ON (org_id, project_code) id, footprint FROM project.pre_evaluation
+        WITH cov AS (
+          SELECT o.coverage AS old_c, n.coverage AS new_c, o.coverage_key <> n.coverage_key AS moved
+          FROM basemap.layer_version o, basemap.layer_version n WHERE o.id = %(old)s AND n.id = %(new)s
+        ), latest AS (
+          SELECT DISTINCT ON (org_id, project_code) id, footprint FROM project.pre_evaluation, cov
           WHERE project_code IS NOT NULL
-            AND footprint && ST_Expand(
+            AND (footprint && ST_Expand(
                   (SELECT ST_Collect(extent) FROM basemap.layer_version WHERE id IN (%(old)s, %(new)s)),
                   %(reach)s)
+                 OR (cov.moved AND NOT (ST_Covers(cov.old_c, footprint) AND ST_Covers(cov.new_c, footprint))))
           ORDER BY org_id, project_code, id DESC
         ), changed AS (
           SELECT r.id,
                  (SELECT count(*) FROM (({new_near}) EXCEPT ALL ({old_near})) a)
-               + (SELECT count(*) FROM (({old_near}) EXCEPT ALL ({new_near})) b) AS n
-          FROM latest r
+               + (SELECT count(*) FROM (({old_near}) EXCEPT ALL ({new_near})) b)
+               + CASE WHEN cov.moved AND abs(ST_Area(ST_Difference(r.footprint, cov.old_c))
+                                             - ST_Area(ST_Difference(r.footprint, cov.new_c))) > 0.01
+                      THEN 1 ELSE 0 END AS n
+          FROM latest r, cov
         )
         INSERT INTO project.pre_evaluation_stale (report_id, layer_code, from_version, to_version, changed)
         SELECT c.id, %(code)s,

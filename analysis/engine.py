@@ -26,6 +26,7 @@ from analysis import overlay
 from analysis.areas import conditional_area, is_all
 from analysis.candidates import candidates_found
 from analysis.checkplan import CheckedLayer, CheckPlan, LayerPlan
+from analysis.coverage import Unavailable, unavailable
 from analysis.demolition import demolition
 from analysis.findings import Finding
 from analysis.footprint import Footprint
@@ -37,9 +38,8 @@ from analysis.layer_states import (
     LayerStates,
     NeedsDatabase,
     read_current,
-    unavailable,
 )
-from analysis.report import VERDICT_EN, VERDICT_ZH, Buildable, NotCheckable, Report
+from analysis.report import VERDICT_EN, VERDICT_ZH, Buildable, NotCheckable, Report, not_checkable_of
 from analysis.resident import ResidentIndex
 from analysis.rules.schema import Grade
 from analysis.snapshot import Snapshot
@@ -156,21 +156,17 @@ def _evaluate(
     plans: dict[str, LayerPlan] = {}
     held: dict[str, float] = {}
     snapshot = resident.snapshot if resident is not None else None
-    bounds = fp.bounds
+    tested: dict[str, Unavailable | None] = {}
+    sliver_m2 = plan.ruleset.settings.sliver_area_m2
     for layer_plan in plan.layer_plans:
         layer = layer_plan.layer
         entry = layer.entry
         current = state.get(entry.code)
-        reason = unavailable(entry, current, fp, bounds, layer_plan.max_age_days, today, layer.reach_m)
-        if reason or current is None:
-            not_checkable.append(
-                NotCheckable(
-                    layer=entry.code,
-                    layer_name_zh=entry.name_zh,
-                    reason_zh=reason[0] if reason else "",
-                    reason_en=reason[1] if reason else "",
-                )
-            )
+        coverage = current.coverage if current is not None else None
+        reason = unavailable(entry, coverage, fp, layer_plan.max_age_days, today, tested, sliver_m2)
+        if reason is not None:
+            not_checkable.append(not_checkable_of(entry, reason))
+        if current is None or (reason is not None and not reason.partial):
             continue
         plans[entry.code] = layer_plan
         if snapshot is not None and snapshot.versions.get(entry.code) == current.version_id:

@@ -1,29 +1,26 @@
 """The layer states a check runs on, the two ways of reading them, and which layers they let answer.
 
-Per layer with a current version: that version's id and number, its extent, whether the check index holds
-it, and its raster. Without the check index in memory a check reads them all with :data:`STATE_SQL`. With
-it, a check asks only for :data:`CURRENT_SQL` (one text: code, version id and index state per layer) and
-takes numbers, extents and rasters from the index's cache of version details (they never change once a
-version is current); it sends that query with libpq's asynchronous calls (:class:`CurrentVersions`) and
-runs ahead on the states the previous check met while the answer is on its way, with
-:data:`NO_DATABASE` standing for the connection (see :func:`analysis.engine.evaluate`). A layer without
-a state, out of date or away from the footprint is not checkable (:func:`unavailable`).
+Per layer with a current version: that version's id and number, its coverage (:mod:`analysis.coverage`),
+whether the check index holds it, and its raster. Without the check index in memory a check reads them
+all with :data:`STATE_SQL`. With it, a check asks only for :data:`CURRENT_SQL` (one text: code, version id
+and index state per layer) and takes numbers, coverages and rasters from the index's cache of version
+details (they never change once a version is current); it sends that query with libpq's asynchronous
+calls (:class:`CurrentVersions`) and runs ahead on the states the previous check met while the answer is
+on its way, with :data:`NO_DATABASE` standing for the connection (see :func:`analysis.engine.evaluate`).
+A layer without a state, out of date or whose coverage leaves the footprint is not checkable
+(:func:`analysis.coverage.unavailable`).
 """
 
 from __future__ import annotations
 
 import select
 from collections.abc import Callable, Mapping
-from datetime import date
 from typing import Any, NamedTuple, cast
 
 import psycopg
-import shapely
 from psycopg import Connection, pq
 
-from layers.catalog.model import LayerEntry
-
-Extent = tuple[float, float, float, float]
+from analysis.coverage import CoverageArea, coverages_of
 
 
 class LayerState(NamedTuple):
@@ -31,7 +28,7 @@ class LayerState(NamedTuple):
 
     version_id: int
     number: int
-    extent: Extent | None  # xmin, ymin, xmax, ymax (None: the version has no extent)
+    coverage: CoverageArea  # where the version's data answers
     indexed: bool | None  # whether the check index holds this version (None: no index row for the layer)
 
 
@@ -39,7 +36,7 @@ class VersionDetails(NamedTuple):
     """What never changes of a layer version once it is current."""
 
     number: int
-    extent: Extent | None
+    coverage: CoverageArea
     raster_path: str | None
 
 
@@ -61,11 +58,12 @@ class LayerStates:
     def read(cls, conn: Connection[Any]) -> LayerStates:
         """Every layer's state, read by :data:`STATE_SQL`."""
         rows = conn.execute(STATE_SQL).fetchall()
+        coverages = coverages_of(conn, [(version, key) for _, version, _, key, _, _ in rows])
         by_layer = {
-            code: LayerState(version, number, (x0, y0, x1, y1) if x0 is not None else None, indexed)
-            for code, version, number, x0, y0, x1, y1, indexed, _ in rows
+            code: LayerState(version, number, coverages[key], indexed)
+            for code, version, number, key, indexed, _ in rows
         }
-        return cls(by_layer, {row[0]: row[8] for row in rows if row[8]})
+        return cls(by_layer, {row[0]: row[5] for row in rows if row[5]})
 
     @classmethod
     def of_current(
@@ -78,8 +76,8 @@ class LayerStates:
         by_layer: dict[str, LayerState] = {}
         rasters: dict[str, str] = {}
         for code, version, indexed in layers:
-            number, extent, raster_path = details[version]
-            by_layer[code] = LayerState(version, number, extent, indexed)
+            number, coverage, raster_path = details[version]
+            by_layer[code] = LayerState(version, number, coverage, indexed)
             if raster_path:
                 rasters[code] = raster_path
         return cls(by_layer, rasters, current)
@@ -111,8 +109,7 @@ CURRENT_SQL = (
 )
 
 STATE_SQL = (
-    "SELECT l.code, v.id, v.number, ST_XMin(v.extent), ST_YMin(v.extent), ST_XMax(v.extent),"
-    " ST_YMax(v.extent), s.version_id = v.id, v.raster_path"
+    "SELECT l.code, v.id, v.number, v.coverage_key, s.version_id = v.id, v.raster_path"
     " FROM basemap.layer l JOIN basemap.layer_version v ON v.id = l.current_version"
     " LEFT JOIN basemap.check_state s ON s.layer_code = l.code ORDER BY l.code"
 )
@@ -174,32 +171,3 @@ class CurrentVersions:
             raise error(result.error_message.decode(errors="replace"))
         value = result.get_value(0, 0) if result.ntuples else None
         return value.decode() if value else ""
-
-
-def unavailable(
-    entry: LayerEntry,
-    state: LayerState | None,
-    fp: shapely.Geometry,
-    bounds: tuple[float, float, float, float],
-    max_age: int,
-    today: date,
-    reach: float,
-) -> tuple[str, str] | None:
-    """Why a layer cannot answer for this footprint (of these bounds), or None when it can."""
-    if state is None:
-        return "图层无数据", "the layer has no data"
-    if (today - entry.vintage).days > max_age:
-        return f"图层现势性过期（{entry.vintage}）", f"the layer is out of date ({entry.vintage})"
-    extent = state.extent
-    # A layer whose data lies nowhere near the footprint cannot say "no conflict" about it.
-    if extent is None:
-        return "图层数据未覆盖用地范围", "the layer does not cover the footprint"
-    margin = max(1.0, reach)
-    x0, y0, x1, y1 = extent[0] - margin, extent[1] - margin, extent[2] + margin, extent[3] + margin
-    fx0, fy0, fx1, fy1 = bounds
-    inside = x0 <= fx0 and y0 <= fy0 and fx1 <= x1 and fy1 <= y1
-    if not inside and (
-        fx1 < x0 or fx0 > x1 or fy1 < y0 or fy0 > y1 or not shapely.box(x0, y0, x1, y1).intersects(fp)
-    ):
-        return "图层数据未覆盖用地范围", "the layer does not cover the footprint"
-    return None

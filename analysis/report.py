@@ -10,20 +10,42 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from analysis.compensation_model import Compensation
+from analysis.coverage import Unavailable
 from analysis.findings import Finding
 from analysis.rules.schema import Grade
+from layers.catalog.model import LayerEntry
 
 VERDICT_ZH = {Grade.PROHIBITED: "不通过", Grade.CONDITIONAL: "有条件通过", None: "通过"}
 VERDICT_EN = {Grade.PROHIBITED: "rejected", Grade.CONDITIONAL: "conditionally approved", None: "approved"}
 
 
 class NotCheckable(BaseModel):
-    """A layer that cannot answer for this footprint: no data is never reported as no conflict."""
+    """A layer that cannot answer for this footprint (or for its part outside the layer's coverage): no
+    data is never reported as no conflict."""
 
     layer: str
     layer_name_zh: str
     reason_zh: str
     reason_en: str
+    # no_data, out_of_date, outside_coverage or partly_outside_coverage (None in reports stored before
+    # coverages were recorded).
+    reason_code: str | None = None
+    # For partly_outside_coverage: the footprint's area outside the coverage and its share of the footprint.
+    uncovered_m2: float | None = None
+    uncovered_share_pct: float | None = None
+
+
+def not_checkable_of(entry: LayerEntry, reason: Unavailable) -> NotCheckable:
+    """The report's entry for a layer that cannot answer (wholly or in part) for ``reason``."""
+    return NotCheckable(
+        layer=entry.code,
+        layer_name_zh=entry.name_zh,
+        reason_zh=reason.reason_zh,
+        reason_en=reason.reason_en,
+        reason_code=reason.reason_code,
+        uncovered_m2=reason.uncovered_m2,
+        uncovered_share_pct=reason.uncovered_share_pct,
+    )
 
 
 class Terrain(BaseModel):

@@ -28,6 +28,7 @@ import shapely
 from psycopg import Connection, sql
 
 from analysis.compensation import BUILDING_LAYER
+from analysis.coverage import coverages_of
 from analysis.layer_states import LayerStates, VersionDetails
 from analysis.snapshot import Snapshot
 
@@ -102,17 +103,17 @@ class ResidentIndex:
         return LayerStates.of_current(current, lambda ids: self.version_details(conn, ids))
 
     def version_details(self, conn: Connection[Any], ids: list[int]) -> dict[int, VersionDetails]:
-        """Number, extent (xmin, ymin, xmax, ymax; None without one) and raster path of each layer
-        version in ``ids``, read once per version: none of them changes once a version is current."""
+        """Number, coverage and raster path of each layer version in ``ids``, read once per version:
+        none of them changes once a version is current."""
         missing = [i for i in ids if i not in self._versions]
         if missing:
-            for version, number, x0, y0, x1, y1, raster_path in conn.execute(
-                "SELECT id, number, ST_XMin(extent), ST_YMin(extent), ST_XMax(extent), ST_YMax(extent),"
-                " raster_path FROM basemap.layer_version WHERE id = ANY(%s)",
+            rows = conn.execute(
+                "SELECT id, number, coverage_key, raster_path FROM basemap.layer_version WHERE id = ANY(%s)",
                 (missing,),
-            ):
-                extent = (x0, y0, x1, y1) if x0 is not None else None
-                self._versions[version] = VersionDetails(number, extent, raster_path)
+            ).fetchall()
+            coverages = coverages_of(conn, [(version, key) for version, _, key, _ in rows])
+            for version, number, key, raster_path in rows:
+                self._versions[version] = VersionDetails(number, coverages[key], raster_path)
         return self._versions
 
     def request_refresh(self) -> None:

@@ -185,6 +185,7 @@ def grade_terrain(
                 layer_name_zh=entry.name_zh,
                 reason_zh="坡度数据未覆盖用地范围",
                 reason_en="no slope data over the footprint",
+                reason_code="outside_coverage",
             )
         )
         return None, None

@@ -24,6 +24,7 @@ from layers.audit import Actor
 from layers.catalog.model import LayerEntry, LayerKind, get_catalog
 from layers.demo.loader import load_demo
 from layers.district import DISTRICT
+from layers.ingest.coverage_file import coverage_option
 from layers.ingest.errors import IngestError
 from layers.ingest.load import import_file
 from layers.store.versions import register_layers, rollback
@@ -219,6 +220,10 @@ def layers_import(
     source_layer: Annotated[str | None, typer.Option(help="多图层文件中的图层名")] = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="跳过无法修复的要素")] = False,
     note: Annotated[str | None, typer.Option(help="版本说明")] = None,
+    coverage: Annotated[
+        str | None,
+        typer.Option(help="数据覆盖范围 coverage: 'district' 或覆盖范围文件 a polygon file (partial survey)"),
+    ] = None,
 ) -> None:
     """Import a file as a layer's new version (atomic, audited)."""
     entry = _entry(layer)
@@ -228,6 +233,10 @@ def layers_import(
         options.update(encoding=encoding, source_layer=source_layer, skip_invalid=skip_invalid)
     with psycopg.connect(settings.owner_dsn) as conn:
         try:
+            if coverage is not None and coverage != "district":
+                options["coverage"] = coverage_option(None, Path(coverage), Path(coverage).name)
+            else:
+                options["coverage"] = coverage_option(coverage)
             number, count, report = import_file(
                 conn, entry, file, file.name, _cli_actor(), settings.data_dir, **options
             )

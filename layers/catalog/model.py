@@ -9,7 +9,15 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from layers.yaml_model import field_error, located_errors, location, read_mapping
@@ -179,6 +187,13 @@ class RasterSource(BaseModel):
         return value
 
 
+def _lonlat_box(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    west, south, east, north = box
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise ValueError("coverage_box is west, south, east, north in degrees, west < east, south < north")
+    return box
+
+
 class LayerEntry(BaseModel):
     """One layer of the base map: identity, provenance, schema, display and access."""
 
@@ -204,6 +219,9 @@ class LayerEntry(BaseModel):
     pre_evaluation: bool
     raster: RasterSource | None = None
     description_zh: Text | None = None
+    # A partial survey: the lon/lat box (west, south, east, north) its data covers, used as a version's
+    # coverage when the import declares none (None: the whole district).
+    coverage_box: Annotated[tuple[float, float, float, float], AfterValidator(_lonlat_box)] | None = None
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:

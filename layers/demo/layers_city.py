@@ -237,8 +237,10 @@ def _networks(w: World, rng: G) -> Produced:
 
 # ---- parcel-derived areas and points ----------------------------------------------------------------------
 _PARCEL_AREAS: dict[str, tuple[float, tuple[str, ...]]] = {
-    "sp_green": (0.9, ("G",)),
-    "green_line": (0.9, ("G",)),
+    # Green space of green parcels only: the prefix "G" alone also took public-facility parcels (GIC*),
+    # drawing green lines over every planned school.
+    "sp_green": (0.9, ("G1", "G2")),
+    "green_line": (0.9, ("G1", "G2")),
     "green_park": (0.5, ("G1",)),
     "green_square": (0.3, ("G1", "C1")),
     "green_buffer": (0.9, ("G2",)),

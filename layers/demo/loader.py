@@ -16,16 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pyogrio
+import shapely
 from psycopg import Connection
 
 from layers.audit import Actor
 from layers.catalog.model import Catalog, LayerKind
-from layers.demo.core import Scale
+from layers.demo.core import Scale, scale_bounds
 from layers.demo.generate import expected_feature_count, iter_layers
 from layers.demo.terrain import write_rasters
 from layers.ingest.intake import IntakeLimits
 from layers.ingest.load import import_path
 from layers.ingest.raster import import_raster
+from layers.store.coverage import Coverage
 
 Progress = Callable[[str], None]
 
@@ -66,6 +68,12 @@ def load_demo(
     target = expected_feature_count(scale)
     limits = IntakeLimits(max_upload_bytes=16 * 1024**3)
     note = f"演示数据（{scale}，种子 {seed}）"
+    # The small demo is a window of the district: its data answers there only (a partial survey).
+    coverage = (
+        Coverage("declared", wkb=shapely.to_wkb(shapely.box(*scale_bounds(scale))))
+        if scale == "small"
+        else None
+    )
     with tempfile.TemporaryDirectory(prefix="duogui-demo-") as tmp:
         folder = Path(tmp)
         for code, frame in iter_layers(scale, seed):
@@ -73,7 +81,14 @@ def load_demo(
             path = folder / f"{code}.gpkg"
             pyogrio.write_dataframe(frame, path, layer=code, driver="GPKG")
             info, _ = import_path(
-                conn, entry, path, f"demo-{scale}-{code}.gpkg", actor, note=note, limits=limits
+                conn,
+                entry,
+                path,
+                f"demo-{scale}-{code}.gpkg",
+                actor,
+                note=note,
+                limits=limits,
+                coverage=coverage,
             )
             path.unlink()
             report.layers += 1
@@ -88,7 +103,8 @@ def load_demo(
             entry = catalog.get(code)
             if entry.kind is not LayerKind.RASTER:
                 continue
-            import_raster(conn, entry, path, f"demo-{scale}-{path.name}", actor, data_dir, note=note)
+            name = f"demo-{scale}-{path.name}"
+            import_raster(conn, entry, path, name, actor, data_dir, note=note, coverage=coverage)
             report.layers += 1
             report.per_layer[code] = 0
             progress(f"  [{report.layers:>3}] {code:<28} 栅格  {time.monotonic() - started:6.1f}s")

@@ -22,6 +22,7 @@ from layers.ingest.errors import IngestError
 from layers.ingest.geometry_input import check_geojson_file
 from layers.ingest.intake import IntakeLimits, SourceDataset, open_upload
 from layers.ingest.prepare import FeatureBatches
+from layers.store.coverage import Coverage
 from layers.store.versions import SourceMeta, VersionInfo, write_version
 
 # GeoJSON layers up to this size are checked as strictly as a JSON body (structure, finite numbers, closed
@@ -118,8 +119,11 @@ def import_path(
     skip_invalid: bool = False,
     note: str | None = None,
     limits: IntakeLimits | None = None,
+    coverage: Coverage | None = None,
 ) -> tuple[VersionInfo, dict[str, Any]]:
-    """Import one uploaded file as the layer's new version; return the version and its report."""
+    """Import one uploaded file as the layer's new version; return the version and its report.
+
+    ``coverage`` is where the version's data answers (None: the layer's default coverage)."""
     with tempfile.TemporaryDirectory(prefix="duogui-import-") as work:
         source = open_upload(
             upload,
@@ -166,7 +170,7 @@ def import_path(
             encoding=source.encoding,
             note=note,
         )
-        info = write_version(conn, entry, features, meta, actor)
+        info = write_version(conn, entry, features, meta, actor, coverage)
     return info, features.report
 
 
@@ -192,6 +196,7 @@ def import_file(
             data_dir,
             crs=options.get("crs"),
             note=options.get("note"),
+            coverage=options.get("coverage"),
         )
         return number, 0, report
     info, report = import_path(conn, entry, upload, original_name, actor, **options)

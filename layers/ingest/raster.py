@@ -24,6 +24,7 @@ from layers.catalog.model import LayerEntry, LayerKind
 from layers.district import DISTRICT
 from layers.ingest.crs import STORAGE_CRS, check_in_district, resolve_crs
 from layers.ingest.errors import IngestError
+from layers.store.coverage import Coverage
 from layers.store.versions import SourceMeta, insert_version, lock_layer, make_current
 
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -115,6 +116,7 @@ def import_raster(
     *,
     crs: str | None = None,
     note: str | None = None,
+    coverage: Coverage | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Store a GeoTIFF as the raster layer's new current version; return (version number, report)."""
     if entry.kind is not LayerKind.RASTER:
@@ -145,7 +147,14 @@ def import_raster(
         with conn.transaction():
             previous = lock_layer(conn, entry)
             version_id, number, _ = insert_version(
-                conn, entry, source, actor, bounds=(x0, y0, x1, y1), report=report, raster_path=relative
+                conn,
+                entry,
+                source,
+                actor,
+                bounds=(x0, y0, x1, y1),
+                report=report,
+                raster_path=relative,
+                coverage=coverage,
             )
             make_current(
                 conn,

@@ -26,6 +26,7 @@ from layers.catalog.model import Catalog, LayerEntry
 from layers.district import STORAGE_SRID
 from layers.ingest.errors import IngestError
 from layers.ingest.prepare import FeatureBatches, PreparedFeatures
+from layers.store.coverage import COVERAGE_SQL, Coverage, default_coverage
 from layers.store.payload import COLUMNS, COPY_HEADER, COPY_TRAILER, copy_rows
 
 SUBDIVIDE_ABOVE = 256  # features with more vertices get ST_Subdivide parts for footprint checks
@@ -120,22 +121,31 @@ def insert_version(
     area_m2: float | None = None,
     length_m: float | None = None,
     raster_path: str | None = None,
+    coverage: Coverage | None = None,
 ) -> tuple[int, int, datetime]:
-    """Add the next version row of a layer (inside the caller's transaction); return id, number, time."""
+    """Add the next version row of a layer (inside the caller's transaction); return id, number, time.
+
+    ``coverage`` is where its data answers (None: the layer's default, see :mod:`layers.store.coverage`)."""
+    coverage = coverage or default_coverage(entry)
     row = conn.execute(
         """
         INSERT INTO basemap.layer_version
           (layer_code, number, created_by_id, created_by_username, source_name, source_sha256,
            source_size, source_driver, source_crs, source_encoding, feature_count, repaired_count,
-           skipped_count, total_area_m2, total_length_m, extent, raster_path, report, note)
+           skipped_count, total_area_m2, total_length_m, extent, raster_path, report, note,
+           coverage, coverage_source)
         SELECT %(code)s, coalesce(max(number), 0) + 1, %(uid)s, %(uname)s, %(name)s, %(sha)s, %(size)s,
                %(driver)s, %(crs)s, %(enc)s, %(count)s, %(repaired)s, %(skipped)s, %(area)s, %(length)s,
                ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, %(srid)s), %(raster)s, %(report)s::jsonb,
-               %(note)s
+               %(note)s, """
+        + COVERAGE_SQL
+        + """, %(coverage_source)s
         FROM basemap.layer_version WHERE layer_code = %(code)s
         RETURNING id, number, created_at
         """,
         {
+            **coverage.params(),
+            "coverage_source": coverage.source,
             "code": entry.code,
             "uid": actor.user_id,
             "uname": actor.username,
@@ -189,7 +199,12 @@ def make_current(
 
 
 def write_version(
-    conn: Connection[Any], entry: LayerEntry, features: FeatureBatches, source: SourceMeta, actor: Actor
+    conn: Connection[Any],
+    entry: LayerEntry,
+    features: FeatureBatches,
+    source: SourceMeta,
+    actor: Actor,
+    coverage: Coverage | None = None,
 ) -> VersionInfo:
     """Store ``features`` as the layer's new current version, atomically, and audit it.
 
@@ -200,7 +215,7 @@ def write_version(
     with conn.transaction():
         previous = lock_layer(conn, entry)
         version_id, number, created_at = insert_version(
-            conn, entry, source, actor, bounds=(0.0, 0.0, 0.0, 0.0), report={}
+            conn, entry, source, actor, bounds=(0.0, 0.0, 0.0, 0.0), report={}, coverage=coverage
         )
         table = conn.execute("SELECT basemap.begin_version(%s)", (version_id,)).fetchone()
         assert table is not None
@@ -311,7 +326,9 @@ def list_versions(conn: Connection[Any], code: str) -> list[dict[str, Any]]:
             SELECT v.id, v.number, v.created_at, v.created_by_username, v.source_name, v.source_sha256,
                    v.source_size, v.source_driver, v.source_crs, v.source_encoding, v.feature_count,
                    v.repaired_count, v.skipped_count, v.total_area_m2, v.total_length_m, v.note,
-                   v.id = l.current_version AS current
+                   v.id = l.current_version AS current, v.coverage_source,
+                   round(ST_Area(v.coverage)::numeric, 2)::float8 AS coverage_area_m2,
+                   ST_AsGeoJSON(ST_Transform(v.coverage, 4326), 7)::json AS coverage
             FROM basemap.layer_version v JOIN basemap.layer l ON l.code = v.layer_code
             WHERE v.layer_code = %s ORDER BY v.number DESC
             """,

@@ -22,6 +22,7 @@ from app.settings import Settings
 from layers.audit import Actor
 from layers.catalog.model import get_catalog
 from layers.ingest.load import import_path
+from layers.store.coverage import Coverage
 
 # A clear area in the south-east of the district, away from the other tests' layers.
 X0, Y0 = (round(v, 3) for v in Transformer.from_crs(4326, 4547, always_xy=True).transform(114.33, 22.60))
@@ -66,10 +67,18 @@ def base(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> None:
         crs=4547,
     )
     with psycopg.connect(settings.owner_dsn) as conn:
+        # The forest survey covers a 3 km × 2 km area around its squares (a partial survey): a site
+        # beyond it is not checkable for forest land.
+        survey = Coverage(
+            "declared", wkb=shapely.to_wkb(shapely.box(X0 - 1000, Y0 - 1000, X0 + 2000, Y0 + 1000))
+        )
         for code, frame in (("forest_land", forest), ("util_hv_line", line), ("cur_building", buildings)):
             path = Path(folder) / f"{code}.gpkg"
             frame.to_file(path, driver="GPKG")
-            import_path(conn, get_catalog().get(code), path, path.name, Actor.system("tests"))
+            coverage = survey if code == "forest_land" else None
+            import_path(
+                conn, get_catalog().get(code), path, path.name, Actor.system("tests"), coverage=coverage
+            )
         # Checks below read the footprint-check index (test_check_index covers the fallback path).
         catch_up(conn, get_check_plan(), ["forest_land", "util_hv_line", "cur_building"])
 

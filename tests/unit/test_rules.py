@@ -45,7 +45,7 @@ def test_packaged_ruleset_loads_without_errors() -> None:
     assert [str(error) for error in loaded.errors] == []
     assert loaded.ok
     assert loaded.ruleset is not None
-    assert loaded.ruleset.version == "2026.11.4"
+    assert loaded.ruleset.version == "2026.12.1"
     assert loaded.ruleset.settings.sliver_area_m2 == 1.0
     assert loaded.ruleset.settings.sliver_width_m == 0.2
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Query, Request, Response, UploadFile
 from psycopg import Connection
@@ -29,10 +29,12 @@ from app.errors import NotFound, Unprocessable
 from layers.catalog.legend import legend
 from layers.catalog.model import LayerEntry, LayerKind
 from layers.district import DISTRICT, STORAGE_SRID
+from layers.ingest.coverage_file import coverage_option
 from layers.ingest.geometry_input import storage_domain
 from layers.ingest.intake import IntakeLimits
 from layers.ingest.load import import_file
 from layers.store import versions
+from layers.store.coverage import Coverage
 
 router = APIRouter(prefix="/api/layers", tags=["layers"])
 
@@ -78,6 +80,13 @@ class VersionSummary(BaseModel):
     total_area_m2: float | None
     total_length_m: float | None
     note: str | None
+    coverage_source: Literal["district", "catalog", "declared"] = Field(
+        description=(
+            "数据覆盖范围来源：district 全区（缺省），catalog 图层目录声明的局部调查范围，declared 导入时声明"
+        )
+    )
+    coverage_area_m2: float = Field(description="数据覆盖范围面积（m²）：范围内无要素即“无冲突”")
+    coverage: dict[str, Any] = Field(description="数据覆盖范围（GeoJSON MultiPolygon，CRS84）")
 
 
 class LayerDetail(LayerSummary):
@@ -306,12 +315,23 @@ def import_version(
     source_layer: Annotated[str | None, Form(max_length=200, description="多图层文件中的图层名")] = None,
     skip_invalid: Annotated[bool, Form(description="跳过无法修复的要素（逐一列入报告）")] = False,
     note: Annotated[str | None, Form(max_length=2000, description="版本说明")] = None,
+    coverage: Annotated[
+        str | None,
+        Form(max_length=40, description="数据覆盖范围：district（全区）；缺省为图层目录的声明或全区"),
+    ] = None,
+    coverage_file: Annotated[
+        UploadFile | None, File(description="数据覆盖范围文件（面，局部调查时）：范围外的用地无法评价")
+    ] = None,
 ) -> ImportResult:
     """Upload a file as the layer's new current version (atomic; the old version stays intact on error)."""
     entry = visible_entry(request, grant, code)
     limits = IntakeLimits(max_upload_bytes=upload_limit(request))
     with saved_upload(request, file, UploadKind.LAYER) as upload:
-        options: dict[str, Any] = {"crs": crs, "note": note}
+        options: dict[str, Any] = {
+            "crs": crs,
+            "note": note,
+            "coverage": _coverage(request, coverage, coverage_file),
+        }
         if entry.kind is not LayerKind.RASTER:
             options.update(
                 encoding=encoding, source_layer=source_layer, skip_invalid=skip_invalid, limits=limits
@@ -337,6 +357,15 @@ def rollback_layer(
     versions.rollback(conn, entry, version, grant.actor)
     _catch_up_after_response(request, background, code)
     return _summary(entry, _states(conn, code).get(code))
+
+
+def _coverage(request: Request, keyword: str | None, file: UploadFile | None) -> Coverage | None:
+    """The coverage an import asks for (read, and refused when bad, before anything is written)."""
+    if file is None:
+        return coverage_option(keyword)
+    with saved_upload(request, file, UploadKind.FOOTPRINT) as saved:
+        limits = IntakeLimits(max_upload_bytes=upload_limit(request, UploadKind.FOOTPRINT))
+        return coverage_option(keyword, saved.path, saved.name, limits=limits)
 
 
 def _catch_up_after_response(request: Request, background: BackgroundTasks, code: str) -> None:
