@@ -9,6 +9,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 WEB_STAMP := web/node_modules/.installed-stamp
+# The map's glyph ranges, built from the bundled font (git-ignored; rebuilt when the font or renderer changes).
+GLYPH_STAMP := build/glyphs/.built-stamp
 CHECKED := app layers analysis tests migrations bench
 
 .PHONY: help run test stop lint typecheck system-deps install lock clean
@@ -32,7 +34,11 @@ $(WEB_STAMP): web/package.json web/package-lock.json | system-deps
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-install: system-deps $(STAMP) $(WEB_STAMP)
+$(GLYPH_STAMP): $(STAMP) $(WEB_STAMP) layers/tiles/glyphs.py
+	$(BIN)/duogui glyphs
+	@mkdir -p $(@D) && touch $@
+
+install: system-deps $(STAMP) $(WEB_STAMP) $(GLYPH_STAMP)
 
 run: install
 	$(BIN)/duogui setup
@@ -60,4 +66,4 @@ lock:
 	/tmp/duogui-lock/bin/pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt
 
 clean: stop
-	rm -rf $(VENV) web/node_modules
+	rm -rf $(VENV) web/node_modules build/glyphs

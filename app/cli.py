@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +29,7 @@ from layers.ingest.coverage_file import coverage_option
 from layers.ingest.errors import IngestError
 from layers.ingest.load import import_file
 from layers.store.versions import register_layers, rollback
+from layers.tiles.glyphs import GlyphStore, font_dir
 
 cli = typer.Typer(help="多规合一平台 Duogui：服务、数据库与账户管理。", no_args_is_help=True)
 db_cli = typer.Typer(help="数据库迁移 Database migrations.", no_args_is_help=True)
@@ -127,6 +129,25 @@ def setup() -> None:
         )
     if not report.changed:
         typer.echo("duogui: set-up already complete; nothing changed")
+    build_glyphs()
+
+
+@cli.command("glyphs")
+def build_glyphs() -> None:
+    """Build the map's glyph ranges from the bundled Noto Sans SC (only those not built yet)."""
+    settings = _settings()
+    store = GlyphStore(settings.glyph_dir, font_dir(settings.web_dir))
+    if not store.available:
+        typer.echo("duogui: web/node_modules has no Noto Sans SC; map labels fall back to empty glyphs")
+        return
+    started = time.monotonic()
+    report = store.build()
+    if report.built:
+        took = time.monotonic() - started
+        typer.echo(
+            f"duogui: {report.built} of {report.ranges} glyph ranges built in {took:.0f} s"
+            f" ({report.bytes / 1e6:.1f} MB, {store.directory})"
+        )
 
 
 @users_cli.command("create")

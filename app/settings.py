@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     )
 
     web_dir: Path = PROJECT_ROOT / "web"
+    glyph_dir: Path = Field(
+        default=PROJECT_ROOT / "build" / "glyphs",
+        description="Cache of the map's glyph ranges, built from the bundled font by set-up (git-ignored).",
+    )
 
     @model_validator(mode="after")
     def _pool_bounds(self) -> Settings:

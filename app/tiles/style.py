@@ -6,6 +6,7 @@ from typing import Any
 
 from layers.catalog.model import LayerEntry, LayerKind, Style
 from layers.district import DISTRICT
+from layers.tiles.glyphs import FONTSTACK
 from layers.tiles.mvt import tile_attributes
 
 DISTRICT_BOUNDS = list(DISTRICT.extent)
@@ -101,7 +102,8 @@ def style_layers(entry: LayerEntry) -> list[dict[str, Any]]:
     ]
 
 
-FONT = "Noto Sans Regular"
+# The glyph ranges /tiles/fonts serves (built from the bundled Noto Sans SC): labels need no local font.
+FONT = FONTSTACK
 
 
 def label_attribute(entry: LayerEntry) -> str | None:
@@ -111,11 +113,7 @@ def label_attribute(entry: LayerEntry) -> str | None:
 
 
 def label_layer(entry: LayerEntry) -> dict[str, Any] | None:
-    """A symbol layer with the Chinese names of a layer's features.
-
-    Han characters are drawn by the browser from local fonts (MapLibre's ``localIdeographFontFamily``), so
-    no CJK glyph files are needed; the glyph endpoint only has to answer for the other ranges.
-    """
+    """A symbol layer with the Chinese names of a layer's features, in the served glyphs of :data:`FONT`."""
     attribute = label_attribute(entry)
     if attribute is None:
         return None
@@ -138,22 +136,6 @@ def label_layer(entry: LayerEntry) -> dict[str, Any] | None:
         "layout": layout,
         "paint": {"text-color": "#333333", "text-halo-color": "#ffffff", "text-halo-width": 1.2},
     }
-
-
-def empty_glyphs(fontstack: str, glyph_range: str) -> bytes:
-    """A valid glyph PBF with no glyphs (protobuf ``glyphs { stacks { name, range } }``)."""
-
-    def field(number: int, payload: bytes) -> bytes:
-        length, out = len(payload), bytearray()
-        while True:
-            byte, length = length & 0x7F, length >> 7
-            out.append(byte | (0x80 if length else 0))
-            if not length:
-                break
-        return bytes([number << 3 | 2]) + bytes(out) + payload
-
-    stack = field(1, fontstack.encode()) + field(2, glyph_range.encode())
-    return field(1, stack)
 
 
 def maplibre_style(entries: list[LayerEntry], base_url: str) -> dict[str, Any]:

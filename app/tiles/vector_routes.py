@@ -16,14 +16,16 @@ from app.db import Conn, gate_of
 from app.deps import visible_entry, visible_layers
 from app.edge.params import TILE_INDEX_MAX
 from app.errors import BadRequest, NotFound
-from app.tiles.style import empty_glyphs, maplibre_style, tilejson
+from app.tiles.style import maplibre_style, tilejson
 from layers.catalog.model import LayerEntry, LayerKind
 from layers.district import STORAGE_SRID
 from layers.tiles.cache import TileCache
+from layers.tiles.glyphs import FONTSTACK, GlyphStore, encode_glyphs, font_dir, parse_range
 from layers.tiles.grid import tile_in_range
 from layers.tiles.mvt import StaleVersions, TileLayer, render_composite
 
 MVT = "application/vnd.mapbox-vector-tile"
+GLYPHS = "application/x-protobuf"
 router = APIRouter(tags=["tiles"])
 _MVT_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {MVT: {}}, "description": "Mapbox Vector Tile (gzip when accepted)"},
@@ -232,23 +234,55 @@ def style(
     return maplibre_style(visible_layers(request, grant), str(request.base_url).rstrip("/"))
 
 
+def glyph_store(request: Request) -> GlyphStore:
+    """The application's glyph ranges (built by set-up; a missing range is built on first request)."""
+    store: GlyphStore | None = getattr(request.app.state, "glyph_store", None)
+    if store is None:
+        settings = request.app.state.settings
+        store = request.app.state.glyph_store = GlyphStore(settings.glyph_dir, font_dir(settings.web_dir))
+    return store
+
+
 @router.get(
     "/tiles/fonts/{fontstack}/{glyph_range}.pbf",
     response_class=Response,
-    responses={200: {"content": {"application/x-protobuf": {}}, "description": "Glyph PBF"}},
-    summary="字形（中文由浏览器本地字体绘制）",
+    responses={
+        200: {"content": {"application/x-protobuf": {}}, "description": "Glyph PBF (gzip when accepted)"},
+        304: {"description": "Not modified"},
+    },
+    summary="地图字形（Noto Sans SC 的 SDF 字形，每 256 个码位一组）",
 )
 def glyphs(
-    fontstack: Annotated[str, Path(max_length=200)],
-    glyph_range: Annotated[str, Path(pattern=r"^[0-9]{1,5}-[0-9]{1,5}$")],
+    request: Request,
+    fontstack: Annotated[str, Path(max_length=200, description=f"字体名（{FONTSTACK}），逗号分隔")],
+    glyph_range: Annotated[
+        str, Path(pattern=r"^[0-9]{1,5}-[0-9]{1,5}$", description="码位范围，如 19968-20223")
+    ],
     grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))],
 ) -> Response:
-    """An empty glyph set: labels are Chinese, drawn from local fonts by the browser (offline, no CDN)."""
-    return Response(
-        empty_glyphs(fontstack, glyph_range),
-        media_type="application/x-protobuf",
-        headers={"Cache-Control": "private, max-age=86400"},
-    )
+    """The signed-distance-field glyphs of one range, the same on every client (no local font needed)."""
+    start = parse_range(glyph_range)
+    if start is None:
+        raise NotFound(f"字形范围无效：{glyph_range}", "Invalid glyph range (start-end, 256 codepoints).")
+    if FONTSTACK not in fontstack.split(","):
+        raise NotFound(
+            f"没有字体“{fontstack}”，请使用 {FONTSTACK}。", f"Unknown font stack; use {FONTSTACK}."
+        )
+    store = glyph_store(request)
+    headers = {
+        # Weak: the gzip and identity encodings are the same glyphs. The fingerprint changes with the font.
+        "ETag": f'W/"{store.fingerprint}-{start}"',
+        "Cache-Control": "private, max-age=86400",
+        "Vary": "Accept-Encoding, Authorization",
+    }
+    if headers["ETag"][2:] in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    body = store.compressed(start)
+    if body is None:  # no glyph of the font there (or no font installed): a valid empty range
+        return Response(encode_glyphs(fontstack, glyph_range, []), media_type=GLYPHS, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(body, media_type=GLYPHS, headers={**headers, "Content-Encoding": "gzip"})
+    return Response(igzip.decompress(body), media_type=GLYPHS, headers=headers)
 
 
 def _bounds(conn: Conn, entries: list[LayerEntry]) -> list[float] | None:

@@ -161,8 +161,11 @@ def test_tilejson_style_and_legend(demo: DemoEnv, planner: Any) -> None:
     assert style["glyphs"].endswith("/tiles/fonts/{fontstack}/{range}.pbf")
     label = next(layer for layer in style["layers"] if layer["id"] == "admin_community-label")
     assert label["type"] == "symbol" and label["layout"]["text-field"] == ["get", "name"]
-    glyphs = demo.client.get("/tiles/fonts/Noto%20Sans%20Regular/0-255.pbf", headers=planner.headers)
-    assert glyphs.status_code == 200 and glyphs.content == b"\n\x1a\n\x11Noto Sans Regular\x12\x050-255"
+    # Labels name the font whose glyph ranges the app serves (tests/api/test_glyphs.py decodes them).
+    assert label["layout"]["text-font"] == ["Noto Sans SC Regular"]
+    glyphs = demo.client.get("/tiles/fonts/Noto%20Sans%20SC%20Regular/0-255.pbf", headers=planner.headers)
+    assert glyphs.status_code == 200 and glyphs.content.startswith(b"\n")
+    assert b"\n\x14Noto Sans SC Regular\x12\x050-255" in glyphs.content
     hidden = [e.code for e in get_catalog().layers.values() if not e.visible_to("planner")]
     assert hidden and not set(hidden) & ids  # restricted layers stay out of a planner's style
     legend = demo.client.get("/api/layers/legend", headers=planner.headers).json()

@@ -74,8 +74,9 @@ export class PlanMap {
       hash: "map", // the view is kept in the address (#map=zoom/lat/lon): reload and share keep the place
       maxZoom: 20,
       transformRequest: authorise,
-      // The app's own Noto Sans SC (served from web/node_modules), then the machine's CJK fonts.
-      localIdeographFontFamily: '"Noto Sans SC", "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", sans-serif',
+      // Han characters too come from the served glyph ranges (/tiles/fonts, built from the bundled Noto Sans
+      // SC), never from the machine's fonts: labels read the same on a client with no CJK font.
+      localIdeographFontFamily: false,
       attributionControl: false,
     });
     this.map.addControl(new maplibregl.NavigationControl({ visualizePitch: false }), "top-right");
