@@ -38,7 +38,6 @@ def _round(value: float | None, digits: int) -> float | None:
 
 def hit_rows(report: Report, ruleset: RuleSet, *, english: bool = False) -> list[dict[str, Any]]:
     """One row per feature a rule fired on (a rule without features, e.g. terrain, gives one row)."""
-    departments = ruleset.settings.departments
     rows: list[dict[str, Any]] = []
     for finding in report.findings:
         common = {
@@ -46,7 +45,7 @@ def hit_rows(report: Report, ruleset: RuleSet, *, english: bool = False) -> list
             "layer": finding.layer,
             "layer_name": finding.layer_name_zh,
             "grade": (GRADE_LABELS_EN if english else GRADE_LABELS_ZH)[finding.grade],
-            "department": finding.department if english else departments.get(finding.department),
+            "department": ruleset.settings.department_name(finding.department, english),
             "approval_item": finding.approval_item,
             "legal_basis": "；".join(finding.legal_basis),
         }
