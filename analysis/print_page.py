@@ -66,6 +66,7 @@ def offline_policy(scripts: list[str], styles: list[str]) -> str:
     """The policy a downloaded page carries in a <meta> element: its own inline scripts and styles only.
 
     Opened from disk it has no HTTP header; this keeps it as strict (frame-ancestors cannot be set by meta).
+    Fonts come from ``data:`` URLs only: a downloaded report carries its own (see analysis.report_font).
     """
     return "; ".join(
         [
@@ -73,6 +74,7 @@ def offline_policy(scripts: list[str], styles: list[str]) -> str:
             "script-src " + " ".join(hash_source(s) for s in scripts),
             "style-src " + " ".join(hash_source(s) for s in styles),
             "img-src data:",
+            "font-src data:",
             "object-src 'none'",
             "base-uri 'none'",
             "form-action 'none'",
@@ -105,15 +107,18 @@ def render_page(
     context: dict[str, Any],
     fmap: folium.Map,
     inline: tuple[str, str] | None = None,
+    font_css: str | None = None,
 ) -> PrintedPage:
     """Render a printable page around a folium map; with ``inline`` (Leaflet's JS and CSS) it opens offline.
 
     The page's template places folium's styles and head scripts in <head>, the map's <div>, and its script
     after Leaflet (see print_base.html); the page order of inline scripts and styles is the order kept here.
+    ``font_css`` (``@font-face`` rules with the font inline) goes into the offline page's head.
     """
     drawn = embed(fmap)
     assets: dict[str, Any] = {
         "inline": None,
+        "static": False,
         "leaflet": LEAFLET_PATH,
         "font": FONT_PATH,
         "assets": ASSETS_PATH,
@@ -123,10 +128,7 @@ def render_page(
         page = env.get_template(template).render({**context, **assets, "inline": None})
         return PrintedPage(page, drawn.scripts, drawn.head_styles)
     js, css = inline
-    own_js, own_css = (
-        (ASSETS_DIR / "print.js").read_text("utf-8"),
-        (ASSETS_DIR / "print.css").read_text("utf-8"),
-    )
+    own_js, own_css = (ASSETS_DIR / "print.js").read_text("utf-8"), _print_css(font_css)
     scripts = (*drawn.head_scripts, js, own_js, drawn.script)
     styles = (css, *drawn.head_styles, own_css)
     assets["inline"] = {
@@ -138,3 +140,19 @@ def render_page(
     }
     page = env.get_template(template).render({**context, **assets})
     return PrintedPage(page, scripts, styles)
+
+
+def _print_css(font_css: str | None) -> str:
+    """The print stylesheet, after the page's own font faces if it carries them."""
+    css = (ASSETS_DIR / "print.css").read_text("utf-8")
+    return css if font_css is None else f"{font_css}\n{css}"
+
+
+def render_static(env: Environment, template: str, context: dict[str, Any], font_css: str) -> str:
+    """A page without map script or any other script (for a PDF): the print stylesheet and fonts inline."""
+    assets = {
+        "static": True,
+        "inline": {"print_css": _embeddable(_print_css(font_css), "style")},
+        "map": None,
+    }
+    return env.get_template(template).render({**context, **assets})

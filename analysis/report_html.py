@@ -1,59 +1,75 @@
-"""The printable HTML pre-evaluation report: summary, a folium map of footprint and conflicts, tables.
+"""The printable HTML pre-evaluation report (正式报告): an A4 document with a static site map, and on screen
+an interactive folium map of the footprint and conflicts.
 
-The page is the Jinja2 template templates/report.html (autoescaped) around a folium map (see
-analysis.folium_embed: its inline code is allowed by hash, user text reaches it escaped). Leaflet comes from
-the app itself (``/vendor/leaflet/``, from web/node_modules), never from a CDN, and no base-map tiles are
-requested, so the page names no external host.
+The page is the Jinja2 template templates/report.html (autoescaped); its text comes from
+:mod:`analysis.report_document`, its site map is an SVG drawn here (:mod:`analysis.site_map`), so that it
+prints and goes into the PDF without a script. The interactive map is folium's (see analysis.folium_embed:
+its inline code is allowed by hash, user text reaches it escaped). Leaflet comes from the app itself
+(``/vendor/leaflet/``, from web/node_modules), never from a CDN, and no base-map tiles are requested, so the
+page names no external host. A downloaded page or a PDF carries the subset of the font it uses.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import folium
 import shapely
+from markupsafe import Markup
 from psycopg import Connection, sql
 from pyproj import Transformer
 
+from analysis.checkplan import CheckPlan
 from analysis.findings import Finding
 from analysis.folium_embed import local_map, text
-from analysis.print_page import PrintedPage, environment, render_page
-from analysis.report import Report
-from analysis.report_tables import COLUMNS, hit_rows
-from analysis.rules.model import RuleSet
-from analysis.rules.schema import Grade
+from analysis.print_page import PrintedPage, environment, render_page, render_static
+from analysis.report import VERDICT_ZH, Report
+from analysis.report_document import (
+    GRADE_LABELS_EN,
+    PLATFORM,
+    TEXT,
+    Words,
+    demolition_rows,
+    figure_rows,
+    finding_rows,
+    header_rows,
+    not_checkable_rows,
+    percent,
+    version_rows,
+)
+from analysis.report_font import font_face_css
+from analysis.rules.schema import GRADE_LABELS_ZH, Grade
+from analysis.site_map import FOOTPRINT_COLOUR, GRADE_COLOURS, MapFeature, site_map_svg
 from layers.district import STORAGE_SRID
 
-GRADE_COLOURS = {
-    Grade.PROHIBITED: "#d7191c",
-    Grade.CONDITIONAL: "#fdae61",
-    Grade.ADVISORY: "#2b83ba",
-    Grade.INFO: "#7f7f7f",
-}
 # Setback features (lines, points) are shown within this distance of the footprint.
 CONTEXT_M = 50.0
 
 
 @dataclass
 class ConflictShape:
-    """One feature a rule fired on, as CRS84 GeoJSON clipped to the footprint (or its surroundings)."""
+    """One feature a rule fired on, clipped to the footprint (or its surroundings): CRS84 GeoJSON for the
+    interactive map, and the same part in the storage CRS for the printed one."""
 
     rule_id: str
     grade: Grade
     fid: int
     geometry: dict[str, Any]
+    storage: shapely.Geometry
 
 
 @dataclass
 class StoredMeta:
-    """What the store knows about a report besides the report itself."""
+    """What the store knows about a report besides the report itself, and the digest of its stored JSON."""
 
     id: int
     created_at: datetime
     project_code: str | None
     footprint_wkb: bytes
+    sha256: str = ""
 
 
 def conflict_shapes(conn: Connection[Any], report: Report, footprint_wkb: bytes) -> list[ConflictShape]:
@@ -73,148 +89,107 @@ def conflict_shapes(conn: Connection[Any], report: Report, footprint_wkb: bytes)
         reach = max(CONTEXT_M, (finding.distance_m or 0.0) + CONTEXT_M)
         query = sql.SQL(
             "WITH fp AS (SELECT ST_GeomFromWKB(%(fp)s, {srid}) AS g) "
-            "SELECT f.fid, ST_AsGeoJSON(ST_Transform(CASE WHEN ST_Dimension(f.geom) = 2 "
+            "SELECT fid, ST_AsGeoJSON(ST_Transform(part, 4326), 7)::json, ST_AsBinary(part) FROM ("
+            "SELECT f.fid, CASE WHEN ST_Dimension(f.geom) = 2 "
             "AND ST_Intersects(f.geom, fp.g) THEN ST_Intersection(f.geom, fp.g) "
-            "ELSE ST_Intersection(f.geom, ST_Buffer(fp.g, %(reach)s)) END, 4326), 7)::json "
-            "FROM {table} f, fp WHERE f.fid = ANY(%(fids)s) ORDER BY f.fid"
+            "ELSE ST_Intersection(f.geom, ST_Buffer(fp.g, %(reach)s)) END AS part "
+            "FROM {table} f, fp WHERE f.fid = ANY(%(fids)s)) clipped ORDER BY fid"
         ).format(table=sql.Identifier("basemap", f"f_{row[0]}"), srid=sql.Literal(STORAGE_SRID))
-        for fid, geometry in conn.execute(query, {"fp": footprint_wkb, "reach": reach, "fids": fids}):
+        for fid, geometry, wkb in conn.execute(query, {"fp": footprint_wkb, "reach": reach, "fids": fids}):
             if geometry and geometry.get("coordinates"):
-                shapes.append(ConflictShape(finding.rule_id, finding.grade, fid, geometry))
+                storage = shapely.from_wkb(bytes(wkb))
+                shapes.append(ConflictShape(finding.rule_id, finding.grade, fid, geometry, storage))
     return shapes
 
-
-_TEXT = {
-    "title": ("项目预评价报告", "Pre-evaluation report"),
-    "report_no": ("报告编号", "Report"),
-    "created": ("生成时间", "Created"),
-    "project_code": ("项目代码", "Project code"),
-    "project_type": ("项目类型", "Project type"),
-    "verdict": ("结论", "Verdict"),
-    "footprint": ("用地面积", "Footprint area"),
-    "buildable": ("可建设面积", "Buildable area"),
-    "prohibited": ("禁止类占用面积", "Prohibited area"),
-    "conditional": ("有条件类占用面积", "Conditional area"),
-    "rules": ("规则版本", "Rules version"),
-    "map": ("用地范围与冲突分布", "Footprint and conflicts"),
-    "footprint_layer": ("用地范围", "Footprint"),
-    "findings": ("冲突与提示", "Findings"),
-    "none": ("无", "None"),
-    "not_checkable": (
-        "无法判定的图层（无数据不等于无冲突）",
-        "Layers that cannot answer (no data is not no conflict)",
-    ),
-    "reason": ("原因", "Reason"),
-    "demolition": ("征拆测算", "Demolition estimate"),
-    "buildings": ("涉及建筑", "Buildings"),
-    "floor_area": ("建筑面积", "Floor area"),
-    "households": ("户数", "Households"),
-    "state_land": ("国有土地", "State land"),
-    "collective_land": ("集体土地", "Collective land"),
-    "compensation": ("估算补偿", "Estimated compensation"),
-    "unpriced": ("未能估价", "Unpriced"),
-    "terrain": ("地形", "Terrain"),
-    "mean_slope": ("平均坡度", "Mean slope"),
-    "steep": ("坡度大于 25° 的比例", "Share steeper than 25°"),
-    "versions": ("所用图层版本", "Layer versions used"),
-    "downloads": ("下载", "Download"),
-    "print": ("打印", "Print"),
-    "other_lang": ("English", "中文"),
-    "repairs": ("几何修复", "Geometry repairs"),
-}
 
 _ENV = environment()
 
 
-def _summary(
-    report: Report, meta: StoredMeta, ruleset: RuleSet, t: dict[str, str], english: bool
-) -> list[Any]:
-    kind = ruleset.settings.project_types.get(report.project_type)
-    kind_name = (kind.name_en if english else kind.name_zh) if kind else report.project_type
-    summary: list[list[Any]] = [
-        [t["report_no"], meta.id],
-        [t["created"], meta.created_at.strftime("%Y-%m-%d %H:%M")],
-        [t["project_code"], meta.project_code or "—"],
-        [t["project_type"], kind_name],
-        [t["footprint"], f"{report.footprint_area_m2:,.1f} m²"],
-        [t["prohibited"], f"{report.prohibited_area_m2():,.1f} m²"],
-        *([[t["conditional"], f"{report.conditional.area_m2:,.1f} m²"]] if report.conditional else []),
-        [t["buildable"], f"{report.buildable.area_m2:,.1f} m²（{report.buildable.share_pct:.2f} %）"],
-        [t["rules"], report.rules_version],
-    ]
-    if report.repairs:
-        summary.append([t["repairs"], "；".join(report.repairs)])
-    return summary
+@dataclass(frozen=True)
+class PrintOptions:
+    """How a report page is delivered: served (app assets), downloaded (all inline) or for a PDF (static)."""
+
+    english: bool = False
+    base_url: str = "report"
+    inline_assets: tuple[str, str] | None = None  # Leaflet's JS and CSS: the page opens offline
+    font_dir: Path | None = None  # the bundled Noto Sans SC: embed the subset the page uses
+    static: bool = False  # no script, no interactive map (a PDF)
 
 
-def _demolition(report: Report, t: dict[str, str], english: bool) -> list[list[Any]]:
-    d = report.demolition
-    demolition: list[list[Any]] = [
-        [t["buildings"], d.buildings],
-        [t["floor_area"], f"{d.floor_area_m2:,.2f} m²"],
-        [t["households"], d.households],
-        [t["state_land"], f"{d.state_land_m2:,.1f} m²"],
-        [t["collective_land"], f"{d.collective_land_m2:,.1f} m²"],
-    ]
-    if d.compensation is not None:
-        demolition.append([t["compensation"], f"{d.compensation.total_yuan:,.0f} 元"])
-        for line in d.compensation.lines:
-            label = f"  {line.zone} · {line.owner_type if english else line.owner_type_zh}"
-            demolition.append(
-                [label, f"{line.floor_area_m2:,.2f} m² × {line.unit_price:,.0f} = {line.amount_yuan:,.0f} 元"]
-            )
-        if d.compensation.unpriced:
-            codes = "、".join(
-                f"{u.building_code or u.fid}（{u.reason_en if english else u.reason_zh}）"
-                for u in d.compensation.unpriced
-            )
-            demolition.append([t["unpriced"], codes])
-    return demolition
-
-
-def render_html(
-    report: Report,
-    meta: StoredMeta,
-    shapes: list[ConflictShape],
-    ruleset: RuleSet,
-    *,
-    english: bool = False,
-    base_url: str = "report",
-    inline_assets: tuple[str, str] | None = None,
-) -> PrintedPage:
-    """The whole report page; the map shows the footprint and one path per conflict feature.
-
-    With ``inline_assets`` (Leaflet's JS and CSS) the page carries Leaflet itself and opens offline.
-    """
-    t = {k: v[1 if english else 0] for k, v in _TEXT.items()}
-    rows = hit_rows(report, ruleset, english=english)
+def _context(
+    report: Report, meta: StoredMeta, shapes: list[ConflictShape], plan: CheckPlan, options: PrintOptions
+) -> dict[str, Any]:
+    words = Words(plan, options.english)
+    t, english = words.t, options.english
     terrain = report.terrain
-    context = {
+    grades = sorted({s.grade for s in shapes}, key=list(Grade).index)
+    verdict_grade = {v: (g.value if g else "approved") for g, v in VERDICT_ZH.items()}.get(report.verdict, "")
+    footprint = shapely.from_wkb(meta.footprint_wkb)
+    features = [MapFeature(s.grade, s.storage) for s in shapes]
+    return {
         "lang": "en" if english else "zh-CN",
         "lang_code": "en" if english else "zh",
         "other_lang": "zh" if english else "en",
         "title": f"{t['title']} #{meta.id}",
         "t": t,
-        "base_url": base_url,
+        "platform": PLATFORM[1 if english else 0],
+        "base_url": options.base_url,
+        "head": header_rows(report, meta.id, meta.created_at, meta.project_code, words),
         "verdict": report.verdict_en if english else report.verdict,
-        "summary": _summary(report, meta, ruleset, t, english),
-        "hit_head": [en if english else zh for _, zh, en in COLUMNS],
-        "hits": [[r[k] for k, _, _ in COLUMNS] for r in rows],
-        "not_checkable": [
-            [f"{n.layer_name_zh}（{n.layer}）", n.reason_en if english else n.reason_zh]
-            for n in report.not_checkable
-        ],
-        "demolition": _demolition(report, t, english),
+        "verdict_grade": verdict_grade,
+        "figures": figure_rows(report, words),
+        "site_map": Markup(site_map_svg(footprint, features, title=t["map"])),  # built by ElementTree
+        "footprint_colour": FOOTPRINT_COLOUR,
+        "legend": [(words.grade(g), GRADE_COLOURS[g]) for g in grades],
+        "findings": finding_rows(report, words),
+        "not_checkable": not_checkable_rows(report, words),
+        "demolition": demolition_rows(report, words),
         "terrain": None
         if terrain is None
         else [
             [t["mean_slope"], f"{terrain.mean_slope_deg:.2f}°"],
-            [t["steep"], f"{terrain.steep_share_pct:.2f} %"],
+            [t["steep"], percent(terrain.steep_share_pct)],
         ],
-        "versions": sorted(report.layer_versions.items()),
+        "rules_version": report.rules_version,
+        "versions": version_rows(report, words),
+        "report_id": meta.id,
+        "sha256": meta.sha256,
+        "verify_how": t["verify_how"].replace("{id}", str(meta.id)),
     }
-    fmap = report_map(report, shapely.from_wkb(meta.footprint_wkb), shapes, english)
-    return render_page(_ENV, "report.html", context, fmap, inline_assets)
+
+
+def render_html(
+    report: Report, meta: StoredMeta, shapes: list[ConflictShape], plan: CheckPlan, options: PrintOptions
+) -> PrintedPage:
+    """The whole report page: header, verdict, site map (SVG), findings, figures, verification line.
+
+    Served, it also shows the interactive folium map; downloaded, it carries Leaflet and the subset font.
+    """
+    context = _context(report, meta, shapes, plan, options)
+    font_css = None if options.font_dir is None else font_face_css(options.font_dir, _page_text(context))
+    fmap = report_map(report, shapely.from_wkb(meta.footprint_wkb), shapes, options.english)
+    return render_page(_ENV, "report.html", context, fmap, options.inline_assets, font_css)
+
+
+def render_static_html(
+    report: Report,
+    meta: StoredMeta,
+    shapes: list[ConflictShape],
+    plan: CheckPlan,
+    font_dir: Path,
+    english: bool,
+) -> str:
+    """The page for a PDF: no script and no interactive map, its font subset inline."""
+    context = _context(report, meta, shapes, plan, PrintOptions(english=english, static=True))
+    return render_static(_ENV, "report.html", context, font_face_css(font_dir, _page_text(context)))
+
+
+def _page_text(context: dict[str, Any]) -> str:
+    """Every character the page may show: its text as rendered without fonts, plus the tooltips' text."""
+    page = _ENV.get_template("report.html").render(
+        {**context, "static": True, "inline": {"print_css": ""}, "map": None}
+    )
+    return page + "0123456789,.%²°×=—–·/-:;()（）：；、"
 
 
 def _feature_message(finding: Finding, fid: int, english: bool) -> str:
@@ -234,6 +209,7 @@ def report_map(
     lonlat = shapely.transform(footprint, lambda x, y: to_lonlat.transform(x, y), interleaved=False)
     fmap = local_map(height=520)
     names = {f.rule_id: f for f in report.findings}
+    numbers = {f.rule_id: n for n, f in enumerate(report.findings, start=1)}
     for shape in shapes:
         finding = names[shape.rule_id]
         colour = GRADE_COLOURS[shape.grade]
@@ -245,7 +221,10 @@ def report_map(
             "className": f"duogui-conflict duogui-{shape.grade.value}",
         }
         message = _feature_message(finding, shape.fid, english)
-        group = folium.FeatureGroup(name=text(f"{finding.layer_name_zh} · {shape.rule_id}"))
+        grade = GRADE_LABELS_EN[shape.grade] if english else GRADE_LABELS_ZH[shape.grade]
+        # Named by the finding's number in the findings table (not its rule id), feature and grade.
+        number = numbers[shape.rule_id]
+        group = folium.FeatureGroup(name=text(f"{number}. {finding.layer_name_zh}（{shape.fid}）· {grade}"))
         # The tooltip travels as a property (JSON in folium's script), escaped for Leaflet's HTML.
         tip = text(f"{finding.layer_name_zh}（{shape.fid}）：{message}")
         feature = {"type": "Feature", "geometry": shape.geometry, "properties": {"tooltip": tip}}
@@ -259,7 +238,7 @@ def report_map(
     # The footprint lies over the conflicts it holds: it lets the mouse through to their tooltips.
     folium.GeoJson(
         {"type": "Feature", "geometry": shapely.geometry.mapping(lonlat), "properties": {}},
-        name=_TEXT["footprint_layer"][1 if english else 0],
+        name=TEXT["footprint_layer"][1 if english else 0],
         interactive=False,
         style_function=lambda _f: {
             "color": "#1f3b99",

@@ -53,8 +53,7 @@ def _named(finding: Finding, ruleset: RuleSet, english: bool) -> dict[str, Any]:
         "layer": finding.layer,
         "layer_name": entry.name_en if english and entry else finding.layer_name_zh,
         "grade": (GRADE_LABELS_EN if english else GRADE_LABELS_ZH)[finding.grade],
-        # The rules name departments in Chinese only: a name, never the code, in either language.
-        "department": settings.departments.get(finding.department, finding.department),
+        "department": settings.department_name(finding.department, english),
         "approval_item": item.name_en if english and item else finding.approval_item,
         "legal_basis": "；".join(finding.legal_basis),
     }

@@ -92,7 +92,6 @@ class SiteResult:
 def summarize(site: SiteInput, report: Report, ruleset: RuleSet) -> SiteSummary:
     """The comparison figures of one report."""
     conditional, departments = _conditional(report)
-    names = ruleset.settings.departments
     compensation = report.demolition.compensation
     return SiteSummary(
         index=site.index,
@@ -103,7 +102,9 @@ def summarize(site: SiteInput, report: Report, ruleset: RuleSet) -> SiteSummary:
         prohibited_area_m2=report.prohibited_area_m2(),
         conditional_area_m2=conditional,
         conditional_by_department=[
-            DepartmentArea(department=key, department_zh=names.get(key, key), area_m2=round(area, 3))
+            DepartmentArea(
+                department=key, department_zh=ruleset.settings.department_name(key), area_m2=round(area, 3)
+            )
             for key, area in sorted(departments.items())
         ],
         buildings=report.demolition.buildings,

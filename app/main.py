@@ -36,6 +36,7 @@ from app.edge.openapi import install_problem_responses
 from app.errors import install_error_handlers
 from app.ogc import routes as ogc_routes
 from app.orgs import routes as org_routes
+from app.preevaluation import printed as preevaluation_printed
 from app.preevaluation import renderings as preevaluation_renderings
 from app.preevaluation import routes as preevaluation_routes
 from app.preevaluation import sites as preevaluation_sites
@@ -190,6 +191,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         district,
         preevaluation_routes,
         preevaluation_renderings,
+        preevaluation_printed,
         preevaluation_sites,
         preevaluation_uploads,
         calendar_routes,

@@ -174,6 +174,31 @@ class ProjectClass(BaseModel):
     members: Annotated[list[Key], Field(min_length=1)]
 
 
+class Department(BaseModel):
+    """A department (or outside body) findings send an applicant to, named in both report languages."""
+
+    model_config = STRICT
+
+    name_zh: Text
+    name_en: Text
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_in_both(cls, value: Any) -> Any:
+        # A bare name was the format before reports were bilingual: say what is expected instead.
+        if isinstance(value, str):
+            raise PydanticCustomError(
+                "department_names",
+                "a department needs name_zh and name_en, e.g. {{name_zh: {zh}, name_en: …}}",
+                {"zh": value},
+            )
+        return value
+
+    def name(self, english: bool = False) -> str:
+        """The department's name in the report's language."""
+        return self.name_en if english else self.name_zh
+
+
 class ApprovalItem(BaseModel):
     """An approval a rule triggers, placed in the approval plan by stage and precedence."""
 
@@ -219,9 +244,14 @@ class RuleSetSettings(BaseModel):
     project_types: Annotated[dict[Key, ProjectType], Field(min_length=1)]
     project_classes: dict[Key, ProjectClass]
     project_flags: dict[Key, ProjectFlag] = Field(default_factory=dict)
-    departments: Annotated[dict[Key, Text], Field(min_length=1)]
+    departments: Annotated[dict[Key, Department], Field(min_length=1)]
     approval_items: dict[Key, ApprovalItem]
     compensation: CompensationTable
+
+    def department_name(self, key: str, english: bool = False) -> str:
+        """A department's name in the report's language (its key if the rule set no longer has it)."""
+        department = self.departments.get(key)
+        return key if department is None else department.name(english)
 
     @model_validator(mode="after")
     def _check_references(self) -> Self:

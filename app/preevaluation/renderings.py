@@ -1,4 +1,4 @@
-"""Routes: renderings of a stored pre-evaluation report: printable HTML with a map, CSV, XLSX, footprint."""
+"""Routes: renderings of a stored pre-evaluation report: CSV, XLSX, footprint (HTML and PDF: printed.py)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,15 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 
 from analysis.export_cells import AREA, COUNT, MONEY
-from analysis.print_page import leaflet_inline
 from analysis.report import Report
-from analysis.report_html import StoredMeta, conflict_shapes, render_html
+from analysis.report_html import StoredMeta
 from analysis.report_tables import SummaryLine, hit_rows, to_csv, to_xlsx
 from analysis.rules.model import RuleSet
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
-from app.csp import page_policy
 from app.db import Conn, HeavyWork
 from app.deps import check_plan_of
 from app.edge.params import RowId
@@ -46,38 +44,6 @@ def _disposition(kind: str, report_id: int, suffix: str, english: bool) -> str:
     """An attachment header with a Chinese file name (RFC 6266 / 5987) and an ASCII fallback."""
     name = f"{'pre-evaluation' if english else '预评价报告'}-{report_id}.{suffix}"
     return f"{kind}; filename=\"pre-evaluation-{report_id}.{suffix}\"; filename*=UTF-8''{quote(name)}"
-
-
-@router.get(
-    "/{report_id}/report.html",
-    dependencies=[HeavyWork],
-    response_class=HTMLResponse,
-    summary="预评价报告（HTML，可打印）",
-    responses={200: {"content": {"text/html": {}}}},
-)
-def report_html(
-    report_id: RowId,
-    request: Request,
-    conn: Conn,
-    grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
-    lang: Lang = None,
-    download: Annotated[bool, Query(description="作为附件下载（内嵌 Leaflet，可离线打开）")] = False,
-) -> HTMLResponse:
-    """The printable report with a map of the footprint and every conflict (Leaflet served by the app)."""
-    report, meta = _load(conn, grant, report_id)
-    english = _english(request, lang)
-    shapes = conflict_shapes(conn, report, meta.footprint_wkb)
-    assets = None
-    if download:
-        assets = leaflet_inline(request.app.state.settings.web_dir / "node_modules" / "leaflet" / "dist")
-    page = render_html(
-        report, meta, shapes, check_plan_of(request).ruleset, english=english, inline_assets=assets
-    )
-    # The page's own policy: the app's, with the map's inline code (folium's) allowed by hash.
-    headers = {"Content-Security-Policy": page_policy(page.script_hashes, page.style_hashes)}
-    if download:
-        headers["Content-Disposition"] = _disposition("attachment", report_id, "html", english)
-    return HTMLResponse(page.html, headers=headers)
 
 
 @router.get(

@@ -36,6 +36,8 @@ NAME = "".join(PAYLOADS)
 NOTHING = "default-src 'none'; frame-ancestors 'none'"
 # A break-out of folium's JavaScript template literals and of a JSON string, besides the HTML ones.
 FOLIUM_PAYLOAD = '`${window.pwned=1}`\\"</script><script>window.pwned=2</script>'
+# The grades as the report names them (no rule ids where people read).
+GRADES_ZH = {"prohibited": "禁止", "conditional": "有条件", "advisory": "提示", "info": "统计"}
 
 
 def _policy(header: str) -> dict[str, list[str]]:
@@ -155,7 +157,10 @@ def test_report_map_shows_layer_names_and_messages_as_text(preeval_world: DemoEn
     # Known answers: one layer and one tooltip per conflict feature, in the order of the findings.
     expected = [(f, h) for f in report["findings"] for h in sorted(f["features"], key=lambda h: h["fid"])]
     assert len(expected) >= 3
-    assert layers == [f"{f['layer_name_zh']} · {f['rule_id']}" for f, _ in expected] + ["用地范围"]
+    assert layers == [
+        f"{report['findings'].index(f) + 1}. {f['layer_name_zh']}（{h['fid']}）· {GRADES_ZH[f['grade']]}"
+        for f, h in expected
+    ] + ["用地范围"]
     tips = [f"{f['layer_name_zh']}（{h['fid']}）：{h['message_zh']}" for f, h in expected]
     assert features == [{"tooltip": t} for t in tips] + [{}]
 

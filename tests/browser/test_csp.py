@@ -35,6 +35,8 @@ MAP_PAYLOADS = [
 ]
 # The folium map of a page: its variable is named as its <div> (see analysis.folium_embed).
 MAP = "window[document.querySelector('.folium-map').id]"
+# The grades as the report names them (no rule ids where people read).
+GRADES_ZH = {"prohibited": "禁止", "conditional": "有条件", "advisory": "提示", "info": "统计"}
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +172,10 @@ def test_the_report_map_shows_layer_names_and_messages_as_text(preeval_world: De
             "[...document.querySelectorAll('.leaflet-control-layers-overlays label')]"
             ".map(l => l.textContent.trim())"
         )
-        assert labels == [f"{f['layer_name_zh']} · {f['rule_id']}" for f, _ in expected] + ["用地范围"]
+        assert labels == [
+            f"{report['findings'].index(f) + 1}. {f['layer_name_zh']}（{fid}）· {GRADES_ZH[f['grade']]}"
+            for f, fid in expected
+        ] + ["用地范围"]
         assert page.js("document.querySelector('.leaflet-control-layers label span span *')") is None
         # The conflicts' tooltips (the footprint over them lets the mouse through) show text only.
         seen = _tooltips(page, _path_points(page))

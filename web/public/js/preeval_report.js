@@ -38,6 +38,7 @@ const layerName = (ctx, code, fallback) => {
 function findingView(finding, ctx) {
   const settings = ctx.rules?.settings;
   const item = finding.approval_item ? settings?.approval_items[finding.approval_item] : null;
+  const department = settings?.departments[finding.department];
   const article = el("article", { className: `finding grade-${finding.grade}` },
     el("h4", { textContent: layerName(ctx, finding.layer, finding.layer_name_zh) }),
     el("p", { textContent: pick(finding, "message") }),
@@ -47,7 +48,7 @@ function findingView(finding, ctx) {
       // A distance says something only when the footprint does not overlap the feature.
       [t("distance"), finding.distance_m == null || finding.overlap_m2 ? null : metres(finding.distance_m)],
       [t("legalBasis"), finding.legal_basis.join("；")],
-      [t("department"), settings?.departments[finding.department] || finding.department],
+      [t("department"), department ? pick(department) : finding.department],
       [t("approvalItem"), finding.approval_item ? (item ? pick(item) : finding.approval_item) : null],
     ]));
   article.dataset.layer = finding.layer;
