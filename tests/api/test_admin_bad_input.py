@@ -209,13 +209,14 @@ def test_user_reset_and_unlock_refuse_bad_targets_and_write_nothing(
 
 def test_tilejson_refuses_bad_layer_lists(client: TestClient, admin: Any, make_account: Any) -> None:
     h = admin.headers
-    for codes, code in [
-        ("no_such_layer", "not_found"),
-        (",", "not_found"),
-        ("sp_parcel,,sp_parcel", "not_found"),
-        ("base_dem", "not_found"),  # a raster has its own TileJSON under /tiles/raster
+    # A malformed list is the client's mistake (400); a well-formed one naming no vector layer is a 404.
+    for codes, status, code in [
+        ("no_such_layer", 404, "not_found"),
+        (",", 400, "bad_request"),
+        ("sp_parcel,,sp_parcel", 400, "bad_request"),
+        ("base_dem", 404, "not_found"),  # a raster has its own TileJSON under /tiles/raster
     ]:
-        refused(client.get(f"/tiles/{codes}/tilejson.json", headers=h), 404, code)
+        refused(client.get(f"/tiles/{codes}/tilejson.json", headers=h), status, code)
     refused(client.get("/tiles/raster/no_such_layer/tilejson.json", headers=h), 404)
     refused(client.get("/tiles/raster/sp_parcel/tilejson.json", headers=h), 404)
     viewer = make_account(Role.VIEWER)

@@ -181,6 +181,6 @@ def test_exports_name_things_and_keep_codes_in_their_own_columns(
     forest_en = next(row for row in rows_en if row["Rule code"] == "forest_land.grade_i")
     assert (forest_en["Layer"], forest_en["Department"]) == (
         "Forest land",
-        "龙岗区城市管理和综合执法局（林业）",
+        "Longgang District Urban Management and Law Enforcement Bureau (Forestry)",
     )
     assert {row[0].value: row[1].value for row in english["Summary"].iter_rows()}["Project type"] == "School"
