@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -56,11 +57,8 @@ def _element_pixels(page: Page, selector: str, tmp_path: Path) -> Image.Image:
 
 
 def _count(image: Image.Image, colour: tuple[int, int, int], tolerance: int = 6) -> int:
-    return sum(
-        1
-        for pixel in image.getdata()
-        if all(abs(a - b) <= tolerance for a, b in zip(pixel, colour, strict=True))
-    )
+    pixels = np.asarray(image, dtype=np.int16).reshape(-1, 3)
+    return int(np.count_nonzero((np.abs(pixels - np.asarray(colour)) <= tolerance).all(axis=1)))
 
 
 def test_the_served_report_draws_its_site_map_and_readable_columns(
