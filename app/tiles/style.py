@@ -72,7 +72,11 @@ def style_layers(entry: LayerEntry) -> list[dict[str, Any]]:
                 **common,
                 "id": entry.code,
                 "type": "fill",
-                "paint": {"fill-color": _colour(s, s.fill), "fill-opacity": s.fill_opacity or 0.5},
+                # A declared opacity of 0 (boundaries drawn as lines only) is kept, not taken for "unset".
+                "paint": {
+                    "fill-color": _colour(s, s.fill),
+                    "fill-opacity": 0.5 if s.fill_opacity is None else s.fill_opacity,
+                },
             },
             {
                 **common,

@@ -53,7 +53,9 @@ const rasterTileUrl = layer =>
  * visible, with their sources and the style's glyphs. Returns {glyphs, sources, layers}.
  */
 export function baseMapStyle(style, layersByCode) {
-  const layers = (style.metadata?.["duogui:base_map"] ?? []).map(code => layersByCode.get(code)).filter(Boolean);
+  // Only layers with data: an empty one has no tiles to fetch (and its failing requests keep a map unloaded).
+  const layers = (style.metadata?.["duogui:base_map"] ?? []).map(code => layersByCode.get(code))
+    .filter(layer => layer?.current_version != null);
   const on = new Set(layers.map(l => l.code));
   const tileUrls = new Map();
   prepareStyle(style, layers, tileUrls);

@@ -23,6 +23,7 @@ function swatch(kind, colour, symbol = {}) {
   if (kind === "line") s.style.borderTopColor = colour;
   else s.style.background = colour;
   if (kind === "area" && symbol.line) s.style.borderColor = symbol.line;
+  if (kind === "area" && symbol.fill_opacity === 0) s.style.background = "transparent"; // drawn as an outline
   if (symbol.dash && kind === "line") s.style.borderTopStyle = "dashed";
   return s;
 }
