@@ -226,3 +226,9 @@ async def heavy_work(request: Request) -> AsyncIterator[None]:
 
 
 HeavyWork = Depends(heavy_work, scope="function")
+
+
+def contains_pattern(text: str) -> str:
+    """An ILIKE pattern finding ``text`` anywhere, its wildcards (``%``, ``_``, ``\\``) taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

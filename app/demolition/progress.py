@@ -227,16 +227,20 @@ def forecast(series: list[BurndownPoint], as_of: date) -> Forecast:
             message_en=f"Every unit was down on {done}.",
         )
     window = min(PACE_WINDOW_DAYS, (as_of - series[0].day).days)
+    if window <= 0:
+        return _first_day(last)
     base = next((p for p in series if p.day == as_of - timedelta(days=window)), series[0])
-    pace = (cleared_now - (base.units - base.remaining_units)) / window if window > 0 else 0.0
+    pace = (cleared_now - (base.units - base.remaining_units)) / window
     if pace <= 0:
         return Forecast(
             pace_units_per_day=0,
             window_days=window,
             remaining_units=last.remaining_units,
             finish_on=None,
-            message_zh=f"近 {window} 天没有拆除进展，无法预测完成日期。",
-            message_en=f"No unit was cleared in the last {window} days; no finish date can be forecast.",
+            message_zh=f"近 {window} 天没有拆除进展（尚余 {last.remaining_units} 个单元未拆除），"
+            "无法预测完成日期。",
+            message_en=f"No unit was cleared in the last {window} days ({last.remaining_units} still"
+            " standing); no finish date can be forecast.",
         )
     finish = as_of + timedelta(days=math.ceil(last.remaining_units / pace))
     return Forecast(
@@ -246,6 +250,21 @@ def forecast(series: list[BurndownPoint], as_of: date) -> Forecast:
         finish_on=finish,
         message_zh=f"按近 {window} 天每天 {pace:.2f} 户（栋）的速度，预计 {finish} 完成。",
         message_en=f"At {pace:.2f} units a day (last {window} days) the ledger is cleared by {finish}.",
+    )
+
+
+def _first_day(last: BurndownPoint) -> Forecast:
+    """The ledger's first day: what stands and what is down, and no pace yet (one day is not a trend)."""
+    cleared = last.units - last.remaining_units
+    return Forecast(
+        pace_units_per_day=0,
+        window_days=0,
+        remaining_units=last.remaining_units,
+        finish_on=None,
+        message_zh=f"台账自 {last.day} 起记录：共 {last.units} 个单元，已拆除 {cleared} 个，尚余"
+        f" {last.remaining_units} 个；记录满一天后按拆除速度预测完成日期。",
+        message_en=f"The ledger starts on {last.day}: {last.units} units, {cleared} cleared,"
+        f" {last.remaining_units} standing; a finish date is forecast once a day of progress is recorded.",
     )
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
-from app.edge.params import RowId
+from app.edge.params import Offset, RowId
 from app.orgs import service
 from app.orgs.service import Organisation, OrganisationCreate, OrgKind
 
@@ -21,9 +21,14 @@ def list_orgs(
     conn: Conn,
     grant: Annotated[Grant, Depends(Allow(Action.ORGS_READ))],
     kind: Annotated[OrgKind | None, Query(description="按类型筛选")] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="按名称（中英文）或代码搜索")
+    ] = None,
+    limit: Annotated[int | None, Query(ge=1, le=1000, description="最多返回条数（缺省：全部）")] = None,
+    offset: Annotated[Offset, Query(description="跳过条数（分页）")] = 0,
 ) -> list[Organisation]:
     """Departments, project units and sub-districts."""
-    return service.list_orgs(conn, kind)
+    return service.list_orgs(conn, kind, q, limit, offset)
 
 
 @router.post("", response_model=Organisation, status_code=201, summary="新增组织")

@@ -11,6 +11,7 @@ from psycopg import Connection
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field, StringConstraints
 
+from app.db import contains_pattern
 from app.errors import Conflict, NotFound
 from layers.audit import Actor, record
 
@@ -58,12 +59,21 @@ def get_org(conn: Connection[Any], org_id: int) -> Organisation:
     return Organisation(**row)
 
 
-def list_orgs(conn: Connection[Any], kind: OrgKind | None = None) -> list[Organisation]:
-    """All organisations, optionally of one kind."""
+def list_orgs(
+    conn: Connection[Any],
+    kind: OrgKind | None = None,
+    q: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Organisation]:
+    """Organisations, optionally of one kind and matching ``q`` (name in either language, or code)."""
+    pattern = contains_pattern(q.strip()) if q and q.strip() else None
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
-            "SELECT * FROM auth.organisation WHERE %(k)s::text IS NULL OR kind = %(k)s ORDER BY kind, code",
-            {"k": kind},
+            "SELECT * FROM auth.organisation WHERE (%(k)s::text IS NULL OR kind = %(k)s)"
+            " AND (%(p)s::text IS NULL OR name_zh ILIKE %(p)s OR name_en ILIKE %(p)s OR code ILIKE %(p)s)"
+            " ORDER BY kind, code LIMIT %(limit)s OFFSET %(offset)s",
+            {"k": kind, "p": pattern, "limit": limit, "offset": offset},
         ).fetchall()
     return [Organisation(**r) for r in rows]
 

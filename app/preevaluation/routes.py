@@ -14,13 +14,13 @@ from app.audit.rules import fingerprint
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
-from app.deps import check_plan_of
-from app.edge.params import RowId
+from app.deps import catalog_of, check_plan_of
+from app.edge.params import Offset, RowId
+from app.preevaluation import listing
+from app.preevaluation.listing import ReportListing
 from app.preevaluation.sites import ruleset_for
 from app.preevaluation.store import (
-    ReportSummary,
     StoredReport,
-    list_summaries,
     store_report_audited,
     visible_report,
 )
@@ -71,15 +71,34 @@ def _json(stored: StoredReport, status: int = 200) -> Response:
     return Response(stored.model_dump_json(), status_code=status, media_type="application/json")
 
 
-@router.get("", response_model=list[ReportSummary], summary="预评价报告列表")
+@router.get("", response_model=list[ReportListing], summary="预评价报告列表")
 def list_reports(
+    request: Request,
     conn: Conn,
     grant: Annotated[Grant, Depends(Allow(Action.PREEVAL_RUN))],
     project_code: Annotated[str | None, Query(max_length=64, description="按项目代码筛选")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[ReportSummary]:
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="搜索：报告编号、项目代码或名称、项目类型、所在街道、结论（中英文均可）",
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="最多返回条数")] = 100,
+    offset: Annotated[Offset, Query(description="跳过条数（分页）")] = 0,
+) -> list[ReportListing]:
     """Stored reports the caller may see (a project unit: its own organisation's), newest first."""
-    return list_summaries(conn, grant.org_filter(), project_code, limit)
+    return listing.list_reports(
+        conn,
+        check_plan_of(request).ruleset,
+        catalog_of(request),
+        org_id=grant.org_filter(),
+        project_code=project_code,
+        q=q,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.get("/rules", response_model=dict[str, Any], summary="预评价规则（公开的评价标准）")

@@ -163,25 +163,6 @@ def store_report_audited(
     )
 
 
-def list_summaries(
-    conn: Connection[Any], org_id: int | None, project_code: str | None, limit: int
-) -> list[ReportSummary]:
-    """Stored reports of one organisation (``None``: every one), optionally of one project, newest first."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
-            """
-            SELECT id, created_at, project_code, project_type, verdict, footprint_area_m2, rules_version,
-                   EXISTS (SELECT 1 FROM project.pre_evaluation_stale s WHERE s.report_id = e.id) AS stale
-            FROM project.pre_evaluation e
-            WHERE (%(org)s::bigint IS NULL OR org_id = %(org)s)
-              AND (%(code)s::text IS NULL OR project_code = %(code)s)
-            ORDER BY id DESC LIMIT %(limit)s
-            """,
-            {"org": org_id, "code": project_code, "limit": limit},
-        ).fetchall()
-    return [ReportSummary(**r) for r in rows]
-
-
 def visible_report(conn: Connection[Any], grant: Grant, report_id: int) -> tuple[StoredReport, bytes]:
     """A stored report the caller may see, with its stale marks and its footprint (WKB).
 

@@ -7,7 +7,7 @@ from typing import Any
 from layers.catalog.model import LayerEntry, LayerKind, Style
 from layers.district import DISTRICT
 from layers.tiles.glyphs import FONTSTACK
-from layers.tiles.mvt import tile_attributes
+from layers.tiles.mvt import label_code, tile_attributes
 
 DISTRICT_BOUNDS = list(DISTRICT.extent)
 MAX_ZOOM = 16  # tiles exist beyond it; clients over-zoom the z16 tiles
@@ -73,7 +73,11 @@ def style_layers(entry: LayerEntry) -> list[dict[str, Any]]:
                 **common,
                 "id": entry.code,
                 "type": "fill",
-                "paint": {"fill-color": _colour(s, s.fill), "fill-opacity": s.fill_opacity or 0.5},
+                # A declared opacity of 0 (boundaries drawn as lines only) is kept, not taken for "unset".
+                "paint": {
+                    "fill-color": _colour(s, s.fill),
+                    "fill-opacity": 0.5 if s.fill_opacity is None else s.fill_opacity,
+                },
             },
             {
                 **common,
@@ -112,13 +116,27 @@ def label_attribute(entry: LayerEntry) -> str | None:
     return names[0] if names else None
 
 
+def label_text(entry: LayerEntry) -> Any:
+    """A feature's label: its name attribute, or its base-map code drawn as the code's Chinese label."""
+    attribute = label_attribute(entry)
+    if attribute is not None:
+        return ["get", attribute]
+    code = label_code(entry)
+    if code is None or not code.codes:
+        return None
+    expression: list[Any] = ["match", ["to-string", ["get", code.name]]]
+    for item in code.codes:
+        expression += [item.value, item.label_zh]
+    return [*expression, ""]
+
+
 def label_layer(entry: LayerEntry) -> dict[str, Any] | None:
     """A symbol layer with the Chinese names of a layer's features, in the served glyphs of :data:`FONT`."""
-    attribute = label_attribute(entry)
-    if attribute is None:
+    text = label_text(entry)
+    if text is None:
         return None
     layout: dict[str, Any] = {
-        "text-field": ["get", attribute],
+        "text-field": text,
         "text-font": [FONT],
         "text-size": 12,
         "visibility": "none",
@@ -131,7 +149,8 @@ def label_layer(entry: LayerEntry) -> dict[str, Any] | None:
         "type": "symbol",
         "source": VECTOR_SOURCE,
         "source-layer": entry.code,
-        "minzoom": max(entry.min_zoom, 12),
+        # Base-map names (district, sub-districts, water, roads) are read from the first view on.
+        "minzoom": entry.min_zoom if entry.base_map else max(entry.min_zoom, 12),
         "metadata": {"duogui:name_zh": entry.name_zh, "duogui:group": entry.group},
         "layout": layout,
         "paint": {"text-color": "#333333", "text-halo-color": "#ffffff", "text-halo-width": 1.2},
@@ -180,7 +199,11 @@ def maplibre_style(entries: list[LayerEntry], base_url: str) -> dict[str, Any]:
         "version": 8,
         "glyphs": f"{base_url}/tiles/fonts/{{fontstack}}/{{range}}.pbf",
         "name": "多规合一 · 一张底图",
-        "metadata": {"duogui:layers": len(entries)},
+        # The 底图 ticked on first sight, in catalog order (the browser's default selection).
+        "metadata": {
+            "duogui:layers": len(entries),
+            "duogui:base_map": [e.code for e in entries if e.base_map],
+        },
         "center": [round(v, 4) for v in DISTRICT.centre],
         "zoom": DISTRICT.start_zoom,
         "sources": sources,

@@ -11,6 +11,8 @@ def legend(entries: list[LayerEntry]) -> list[dict[str, Any]]:
     """Legend entries: each layer's symbol and, for categorised styles, one item per category."""
     out = []
     for e in entries:
+        if e.raster is not None and e.raster.unit is None:
+            continue  # a shade (晕渲) has no values to read off a ramp: no legend is better than "0–255"
         s = e.style
         item: dict[str, Any] = {
             "code": e.code,
@@ -34,5 +36,6 @@ def legend(entries: list[LayerEntry]) -> list[dict[str, Any]]:
             ]
         if s.ramp:
             item["ramp"] = [{"value": v, "colour": c} for v, c in s.ramp]
+            item["unit"] = e.raster.unit if e.raster else None
         out.append(item)
     return out

@@ -217,6 +217,9 @@ class LayerEntry(BaseModel):
     # Roles that may see a restricted layer; None on a restricted layer means administrators only.
     restricted_roles: Annotated[list[Role], Field(min_length=1)] | None = None
     pre_evaluation: bool
+    # Part of the 底图 a planner expects on first sight (boundaries, main roads, water, place names): ticked
+    # in the map until the user chooses otherwise, and its features' names are labelled from its min_zoom.
+    base_map: bool = False
     raster: RasterSource | None = None
     description_zh: Text | None = None
     # A partial survey: the lon/lat box (west, south, east, north) its data covers, used as a version's

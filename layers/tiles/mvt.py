@@ -15,7 +15,7 @@ from typing import Any
 
 from psycopg import Connection, sql
 
-from layers.catalog.model import AttributeType, LayerEntry, LayerKind
+from layers.catalog.model import Attribute, AttributeType, LayerEntry, LayerKind
 from layers.district import DISTRICT, STORAGE_SRID
 from layers.tiles.grid import WORLD
 
@@ -47,6 +47,16 @@ def pixel_size(z: int) -> float:
     return WORLD / (EXTENT * 2**z)
 
 
+def label_code(entry: LayerEntry) -> Attribute | None:
+    """The code attribute naming a base-map layer's features when it has no name attribute (e.g. 街道).
+
+    Its labels come from the catalog's code list, so the tiles carry only the short code.
+    """
+    if not entry.base_map or any(a.name == "name" or a.name.endswith("_name") for a in entry.attributes):
+        return None
+    return next((a for a in entry.attributes if a.codes), None)
+
+
 def tile_attributes(entry: LayerEntry) -> list[str]:
     """The attributes a tile carries: what the style needs and the feature's name or code.
 
@@ -61,6 +71,9 @@ def tile_attributes(entry: LayerEntry) -> list[str]:
     )
     if label and label not in names:
         names.append(label)
+    code = label_code(entry)
+    if code is not None and code.name not in names:
+        names.append(code.name)
     # The feature id and the geometry have these column names in the tile statement.
     return [n for n in names if n not in ("fid", "geom")]
 

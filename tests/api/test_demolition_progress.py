@@ -150,3 +150,24 @@ def test_progress_per_subdistrict_over_visible_projects(client: TestClient, make
     pingdi = next(r for r in rows if r["key"] == "sd-pingdi")
     assert pingdi["name_zh"] == "坪地街道办事处" and pingdi["units"] >= 2
     assert pingdi["cleared_floor_area_m2"] >= 50
+
+
+def test_a_ledger_of_one_day_is_described_not_forecast() -> None:
+    """Day one: the forecast says what stands and what is down, never a pace of zero days or a finish date."""
+    ids = {code: i for i, (code, *_rest) in enumerate(UNITS, start=1)}
+    facts = [UnitFact(ids[c], UnitStatus("surveyed"), a, h, sd, sd) for c, a, h, sd in UNITS]
+    facts[0] = UnitFact(ids["A"], UnitStatus.DEMOLISHED, 100, 2, "sd-pinghu", "sd-pinghu")
+    events = [StatusEvent(ids[u], date(2026, 3, 1), UnitStatus(to)) for _d, u, _f, to in LOG[:4]]
+    events.append(StatusEvent(ids["A"], date(2026, 3, 1), UnitStatus.DEMOLISHED))
+    f = forecast(burndown(facts, events, date(2026, 3, 1)), date(2026, 3, 1))
+    assert (f.finish_on, f.window_days, f.remaining_units, f.pace_units_per_day) == (None, 0, 3, 0)
+    assert f.message_zh == (
+        "台账自 2026-03-01 起记录：共 4 个单元，已拆除 1 个，尚余 3 个；记录满一天后按拆除速度预测完成日期。"
+    )
+    assert "0 天" not in f.message_zh and "0 days" not in f.message_en
+    assert f.message_en.startswith("The ledger starts on 2026-03-01: 4 units, 1 cleared, 3 standing;")
+    # A week with nothing cleared: the message says how many still stand.
+    later = forecast(burndown(facts, events, date(2026, 3, 8)), date(2026, 3, 8))
+    assert later.finish_on is None and later.message_zh == (
+        "近 7 天没有拆除进展（尚余 3 个单元未拆除），无法预测完成日期。"
+    )

@@ -41,6 +41,12 @@ def tick(page: Page, *codes: str) -> None:
     page.js(f"{json.dumps(list(codes))}.forEach(c => document.getElementById(`layer-${{c}}`).click())")
 
 
+def only(page: Page, *codes: str) -> None:
+    """Untick every layer (the base map is on by default), then tick ``codes``."""
+    page.js("document.getElementById('clear-layers').click()")
+    tick(page, *codes)
+
+
 def assert_offline(page: Page, url: str) -> None:
     """Every request of the page and its workers went to the test server (or was inline data)."""
     assert page.requests, "no request was recorded"

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,12 @@ from app.main import create_app
 from app.orgs import service as orgs
 from layers.audit import Actor
 from layers.catalog.model import get_catalog
+from layers.district import DISTRICT
 from layers.store.versions import register_layers
 from tests.browser.cdp import CHROMIUM, Page
 from tests.browser.live import RequestLog, live_server
 from tests.browser.mapapp import assert_offline, open_map, text
+from tests.browser.pixels import capture, save_screenshot
 from tests.conftest import cluster_lock, create_throwaway_database, drop_database
 from tests.helpers import Account, sign_in, unique
 
@@ -406,6 +409,7 @@ def test_a_click_on_the_map_opens_the_unit(page: Page, world: World) -> None:
     ]
     assert tiles, "no demolition tile was requested"
     # The map is framed on the five squares in a row: its centre lies in the middle one, D-03.
+    page.js("document.getElementById('dm-map-canvas').scrollIntoView({block: 'center'})")
     box = page.js(
         "(r => [r.left + r.width / 2, r.top + r.height / 2])"
         "(document.getElementById('dm-map-canvas').getBoundingClientRect())"
@@ -606,3 +610,51 @@ def test_a_coordinator_raises_a_blocker_and_escalates_it(page: Page, world: Worl
     assert "龙岗区土地整备局" in text(page, row)
     thread = page.js("[...document.querySelectorAll('#dm-thread li')].map(li => li.textContent)")
     assert len(thread) == 2 and "街道协调未果，提请区土地整备局" in thread[-1] and "升级" in thread[-1]
+
+
+def _day_one_message(world: World) -> str:
+    """The day-one forecast, written from the ledger's units (statuses counted here, not by progress.py)."""
+    units = world.client.get(
+        f"/api/demolition/projects/{world.project['id']}/units", headers=world.admin.headers
+    ).json()
+    cleared = sum(u["status"] in ("demolished", "handed_over") for u in units)
+    day = datetime.now(DISTRICT.tz).date()
+    return (
+        f"台账自 {day} 起记录：共 {len(units)} 个单元，已拆除 {cleared} 个，尚余 {len(units) - cleared} 个；"
+        "记录满一天后按拆除速度预测完成日期。"
+    )
+
+
+def test_day_one_forecast_and_burndown(page: Page, world: World) -> None:
+    """The ledger was started today: the forecast says what is known, and the burndown draws its one day."""
+    open_page(page, world, world.coordinator)
+    assert text(page, "#dm-forecast-line") == _day_one_message(world)
+    page.js("document.getElementById('dm-burndown-chart').scrollIntoView()")
+    page.wait_for("document.getElementById('dm-map').dataset.loaded === 'true'", timeout_s=60)
+    left, top, width, height = page.js(
+        "(r => [r.left, r.top, r.width, r.height])"
+        "(document.getElementById('dm-burndown-chart').getBoundingClientRect())"
+    )
+    chart = capture(page)[int(top) : int(top + height), int(left) : int(left + width)]
+    r, g, b = chart[..., 0], chart[..., 1], chart[..., 2]
+    remaining = (abs(r - 0xD7) < 40) & (abs(g - 0x30) < 40) & (abs(b - 0x27) < 40)  # #D73027
+    assert remaining.sum() >= 20, "the day's remaining units are drawn"
+    page.js("document.getElementById('dm-map').scrollIntoView()")
+    page.js("new Promise(resolve => setTimeout(resolve, 500))")
+    save_screenshot(page, "demolition")
+
+
+def test_the_project_selector_is_usable_on_a_phone(world: World) -> None:
+    with Page(width=390, height=844) as page:
+        open_page(page, world, world.coordinator)
+        box = page.js(
+            "(s => { const r = s.getBoundingClientRect(); const hit = document.elementFromPoint("
+            "r.left + r.width / 2, r.top + r.height / 2);"
+            " return {left: r.left, right: r.right, width: r.width, height: r.height, top: r.top,"
+            " hit: hit === s, font: parseFloat(getComputedStyle(s).fontSize),"
+            " page: document.documentElement.scrollWidth}; })(document.getElementById('dm-project'))"
+        )
+        assert box["hit"] is True, box  # visible, nothing over it
+        assert box["left"] >= 0 and box["right"] <= 390 and box["page"] <= 390, box  # no overflow
+        assert box["width"] >= 250, box  # the project's name can be read
+        assert box["height"] >= 44 and box["font"] >= 16, box  # a finger's target; no zoom-on-focus

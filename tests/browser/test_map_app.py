@@ -18,7 +18,7 @@ from app.migrate import head_revision
 from layers.catalog.model import Attribute, get_catalog
 from tests.browser.cdp import CHROMIUM, Page
 from tests.browser.live import RequestLog, live_server
-from tests.browser.mapapp import ALL, assert_offline, details_facts, open_map, sign_in, text, tick
+from tests.browser.mapapp import ALL, assert_offline, details_facts, only, open_map, sign_in, text, tick
 from tests.conftest import DemoEnv
 from tests.helpers import Account
 
@@ -83,7 +83,7 @@ def test_an_expired_token_brings_back_the_sign_in_form(
     token = page.js("sessionStorage.getItem('duogui.token')")
     revoked = demo.client.post("/api/auth/logout", headers={"Authorization": f"Bearer {token}"})
     assert revoked.status_code == 204
-    tick(page, *TWO_LAYERS)  # the tiles now answer 401
+    only(page, *TWO_LAYERS)  # the tiles now answer 401
     page.wait_for("!document.getElementById('sign-in-page').hidden", timeout_s=30)
     assert text(page, "#sign-in-note") == "登录已过期，请重新登录。"
     assert page.js("document.getElementById('workspace').hidden") is True
@@ -107,9 +107,12 @@ def test_the_layer_tree_lists_every_visible_layer_under_its_group(
     )
     assert [tuple(g) for g in shown] == expected
     assert sum(len(g[2]) for g in expected) >= 160
-    # The hillshade base map is on; the count says so.
-    assert page.js("document.getElementById('layer-base_hillshade').checked") is True
-    assert text(page, "#active-count") == "已选 1 个"
+    # The 底图 is on (the catalog's base_map layers); the count says so.
+    base = [e.code for e in catalog.layers.values() if e.base_map and e.visible_to("planner")]
+    assert {"admin_district", "admin_subdistrict", "trans_expressway", "water_river"} <= {*base}
+    checked = page.js(f"[...{ALL}('#tree li input[type=checkbox]:checked')].map(i => i.dataset.code)")
+    assert sorted(checked) == sorted(base)
+    assert text(page, "#active-count") == f"已选 {len(base)} 个"
 
     # Search narrows the tree to matching layers (name or code), groups opened.
     search = (
@@ -141,7 +144,9 @@ def test_two_ticked_layers_come_in_one_composite_tile_request_per_tile(
 ) -> None:
     url, log = server
     open_map(page, url, planner)
+    only(page, "base_hillshade")
     before = len(log.seen)  # the log is the module's: earlier tests asked for these layers too
+    start = len(page.requests)  # the 底图's own tiles came before
     tick(page, *TWO_LAYERS)
     assert text(page, "#active-count") == "已选 3 个"
     tile = re.compile(r"^/tiles/([^/]+)/(\d+)/(\d+)/(\d+)\.mvt$")
@@ -152,7 +157,7 @@ def test_two_ticked_layers_come_in_one_composite_tile_request_per_tile(
         return [(m[1], f"{m[2]}/{m[3]}/{m[4]}", status) for m, status in matched if m]
 
     def asked() -> list[str]:
-        return [urlsplit(u).path for u in page.requests if tile.match(urlsplit(u).path)]
+        return [urlsplit(u).path for u in page.requests[start:] if tile.match(urlsplit(u).path)]
 
     def all_answered() -> bool:
         done = {f"/tiles/{codes}/{zxy}.mvt" for codes, zxy, _ in answered()}
@@ -166,7 +171,8 @@ def test_two_ticked_layers_come_in_one_composite_tile_request_per_tile(
     assert any(status == 200 for _, _, status in tiles)
     assert len(asked()) == len(set(asked())), "a tile was asked for twice"
     legend = page.js("[...document.querySelectorAll('#legend .legend-item')].map(i => i.dataset.code)")
-    assert legend == ["admin_subdistrict", "base_hillshade", "water_river"]  # catalog order
+    # Catalog order; the hillshade has no legend (a shade has no values to read off).
+    assert legend == ["admin_subdistrict", "water_river"]
     assert_offline(page, url)
 
 
@@ -215,7 +221,7 @@ def test_clicking_a_building_shows_its_attributes_with_chinese_labels(
     url, _ = server
     fid, lon, lat, props = _a_building(demo)
     open_map(page, url, planner, view=f"#map=18/{lat:.6f}/{lon:.6f}")
-    tick(page, "cur_building")
+    only(page, "cur_building")
     click_map_centre(page)
     found = f"#identify article[data-layer='cur_building'][data-fid='{fid}']"
     page.wait_for(f"document.querySelector({json.dumps(found)})", timeout_s=30)
@@ -259,7 +265,7 @@ def test_picking_another_identified_feature_outlines_it(
     url, _ = server
     fid, lon, lat, _ = _a_building(demo)
     open_map(page, url, planner, view=f"#map=18/{lat:.6f}/{lon:.6f}")
-    tick(page, "cur_building")
+    only(page, "cur_building")
     tick(page, "cur_ownership")
     click_map_centre(page)
     page.wait_for("document.querySelectorAll('#identify article.feature').length >= 2", timeout_s=30)
@@ -288,7 +294,8 @@ def test_the_english_switch_changes_the_interface_and_is_remembered(
     assert text(page, "h1") == "Duogui · one base map"
     assert page.js("document.documentElement.lang") == "en"
     assert text(page, "#tab-legend") == "Legend"
-    assert text(page, "#active-count") == "1 on"
+    base = [e for e in get_catalog().layers.values() if e.base_map and e.visible_to("planner")]
+    assert text(page, "#active-count") == f"{len(base)} on"
     group = get_catalog().groups["01"]
     assert text(page, "#tree details[data-group='01'] .group-name") == group.name_en
     hillshade = get_catalog().layers["base_hillshade"]

@@ -26,7 +26,7 @@ from layers.catalog.model import get_catalog
 from layers.store.versions import register_layers
 from tests.browser.cdp import CHROMIUM, Page
 from tests.browser.live import RequestLog, live_server
-from tests.browser.mapapp import ALL, assert_offline, details_facts, open_map, text, tick
+from tests.browser.mapapp import ALL, assert_offline, details_facts, only, open_map, text
 from tests.conftest import cluster_lock, create_throwaway_database, drop_database
 from tests.helpers import Account, unique
 
@@ -103,7 +103,7 @@ def test_uploads_become_versions_that_the_map_draws_and_compares(
     parks = _pocket_parks(tmp_path / "街头绿地.geojson")
     with Page() as page:
         open_map(page, url, planner, view=f"#map=16/{LAT}/{LON}")
-        tick(page, LAYER)
+        only(page, LAYER)
         page.js(f"document.querySelector('#tree button[data-details={LAYER}]').click()")
         page.wait_for("document.querySelector('#details h3 + p.note')")
         assert text(page, "#details h3 + p.note") == "尚无数据版本。"
@@ -188,7 +188,7 @@ def test_another_users_upload_reaches_an_open_map_when_it_comes_back_into_view(
     before = _api(url, f"/api/layers/{LAYER}", token)[1]["current_version"]
     with Page() as page:
         open_map(page, url, planner, view=f"#map=16/{LAT}/{LON}")
-        tick(page, LAYER)
+        only(page, LAYER)
         page.js(f"document.querySelector('#tree button[data-details={LAYER}]').click()")
         page.wait_for(f"document.querySelector('#details table.versions tbody tr') && {ALL}('#details dd')")
         assert details_facts(page)["当前版本"] == str(before)

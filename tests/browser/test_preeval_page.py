@@ -19,6 +19,7 @@ from app.main import create_app
 from tests.browser.cdp import CHROMIUM, Page
 from tests.browser.live import RequestLog, live_server
 from tests.browser.mapapp import assert_offline, open_map, text
+from tests.browser.pixels import save_screenshot
 from tests.conftest import DemoEnv
 from tests.helpers import Account
 from tests.preeval_world import CANDIDATES, TO_LONLAT, WX0, WY0, geojson
@@ -183,6 +184,7 @@ def test_a_project_unit_draws_a_footprint_and_reads_the_report(
     assert page.js("document.querySelectorAll('#preeval-list tbody tr').length") == len(stored)
     assert text(page, "#preeval-list tbody tr").startswith(f"#{stored[0]['id']}")
 
+    save_screenshot(page, "preeval")  # the README's picture of a pre-evaluation
     # The CSV is fetched with the token (a plain link could not send it).
     page.js("document.querySelector('#preeval-report button[data-download=csv]').click()")
     csv_path = f"/api/pre-evaluations/{stored[0]['id']}/report.csv"

@@ -28,6 +28,7 @@ from layers.audit import Actor
 from tests.browser.cdp import CHROMIUM, Page
 from tests.browser.live import RequestLog, live_server
 from tests.browser.mapapp import assert_offline, open_map, text
+from tests.browser.pixels import save_screenshot
 from tests.conftest import DemoEnv
 from tests.helpers import Account, sign_in, unique
 
@@ -322,6 +323,7 @@ def test_a_unit_registers_a_project_and_finds_it_in_the_library(
         "investment_wan": "8,000 万元",
         "planned_start": TARGET,
     }
+    save_screenshot(page, "projects")  # the README's picture of the project library
     # The text search and the status filter narrow the list.
     set_value(page, "#pj-search", name[-8:])
     assert page.js("document.querySelectorAll('#pj-projects tbody tr').length") == 1

@@ -54,6 +54,7 @@ class LayerSummary(BaseModel):
     stale: bool
     min_zoom: int
     pre_evaluation: bool
+    base_map: bool = Field(description="属于底图（首次打开地图时默认显示）")
     restricted: bool
     current_version: int | None = Field(description="当前版本号")
     feature_count: int | None
@@ -161,6 +162,7 @@ def _summary(entry: LayerEntry, state: dict[str, Any] | None) -> dict[str, Any]:
         "stale": entry.is_stale(date.today()),
         "min_zoom": entry.min_zoom,
         "pre_evaluation": entry.pre_evaluation,
+        "base_map": entry.base_map,
         "restricted": entry.restricted,
         "current_version": state.get("current_version"),
         "feature_count": state.get("feature_count"),

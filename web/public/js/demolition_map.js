@@ -5,6 +5,7 @@ import { api, authorise, errorText } from "./api.js";
 import { pick, t } from "./i18n.js";
 import { el } from "./panels.js";
 import { statusSwatch } from "./demolition_progress.js";
+import { baseMapStyle } from "./map.js";
 
 const FILL = "demolition-unit-fill"; // the layers of /tiles/demolition/{id}/style.json
 const PICKED = "demolition-unit-picked";
@@ -62,9 +63,9 @@ export class UnitMap {
     Object.assign(this, { ticket, creating: true, shownProject: projectId, error: null });
     this.destroy();
     this.root.dataset.loaded = "false";
-    let style;
+    let style, base;
     try {
-      style = await api(`/tiles/demolition/${projectId}/style.json`);
+      [style, base] = await Promise.all([api(`/tiles/demolition/${projectId}/style.json`), this.#baseMap()]);
     } catch (error) {
       if (ticket === this.ticket) Object.assign(this, { error, creating: false });
       this.render();
@@ -74,12 +75,16 @@ export class UnitMap {
     this.creating = false;
     this.tileBase = style.sources.demolition.tiles[0];
     style.sources.demolition.tiles = [`${this.tileBase}?v=${this.page.revision}`];
-    style.layers.unshift({ id: "background", type: "background", paint: { "background-color": "#eef1f4" } });
+    // The 底图 (boundaries, roads, water, names) under the units, so a unit is seen where it is.
+    Object.assign(style.sources, base.sources);
+    style.glyphs ??= base.glyphs;
+    style.layers.unshift({ id: "background", type: "background", paint: { "background-color": "#eef1f4" } }, ...base.layers);
     style.layers.push({ id: PICKED, type: "line", source: "demolition", "source-layer": "demolition_unit",
       filter: ["==", ["id"], -1], paint: { "line-color": "#0b4f8a", "line-width": 3 } });
     const map = new maplibregl.Map({
       container: this.canvas, style, bounds, fitBoundsOptions: { padding: 30, maxZoom: 18 }, maxZoom: 20,
       transformRequest: authorise, attributionControl: false,
+      localIdeographFontFamily: false, // Han labels from the served glyphs, as on the main map
     });
     this.map = map;
     this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
@@ -93,6 +98,13 @@ export class UnitMap {
     this.tilesRevision = this.page.revision;
     this.#watch(map);
     this.map.once("load", () => this.#refresh());
+  }
+
+  /** The base map's sources and layers (none when the page was opened without the map's layer list). */
+  async #baseMap() {
+    const layersByCode = this.page.context.layersByCode;
+    if (!layersByCode) return { sources: {}, layers: [] };
+    return baseMapStyle(await api("/tiles/style.json"), layersByCode);
   }
 
   /**

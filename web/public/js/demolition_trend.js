@@ -55,6 +55,10 @@ function chart(progress) {
   const points = series.map(p => `${x(dayNumber(p.day)).toFixed(1)},${y(p.remaining_units).toFixed(1)}`);
   root.append(svg("polyline", { points: series.map(p => `${x(dayNumber(p.day)).toFixed(1)},${y(p.units).toFixed(1)}`).join(" "), class: "dm-line-total" }));
   root.append(svg("polyline", { points: points.join(" "), class: "dm-line-remaining" }));
+  // Today's figures as dots: a ledger's first day is one point, which a line alone would not draw.
+  const today = series[series.length - 1];
+  const dot = (value, cls) => svg("circle", { cx: x(last).toFixed(1), cy: y(value).toFixed(1), r: 4, class: cls });
+  root.append(dot(today.units, "dm-dot-total"), dot(today.remaining_units, "dm-dot-remaining"));
   if (finish != null) {
     root.append(svg("line", { x1: x(last), y1: y(series[series.length - 1].remaining_units), x2: x(finish), y2: y(0), class: "dm-line-forecast" }));
   }

@@ -27,8 +27,8 @@ const PREPARE = {
   pjMoved: (a, s) => [named("pjActions", a), named("pjItemStatus", s)],
   pjDemandDecided: (id, verb) => [id, named("pjTriageVerbs", verb)],
   pjEdited: keys => [list(keys.map(k => named("pjEditFields", k)))],
-  pjLinkOption: (id, date, verdict, area, own, stale) =>
-    [id, date, verdict, area, own ? t("pjLinkOwn") : "", stale ? t("pjLinkStale") : ""],
+  pjLinkOption: (id, project, type, place, date, verdict, area, own, stale) =>
+    [id, project, type, place, date, verdict, area, own ? t("pjLinkOwn") : "", stale ? t("pjLinkStale") : ""],
 };
 
 /** Templates with a singular form, chosen by the arguments. */

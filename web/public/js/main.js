@@ -11,7 +11,6 @@ import { LayerTree } from "./tree.js";
 
 const $ = id => document.getElementById(id);
 const CHECKED_KEY = "duogui.layers";
-const BASE_LAYER = "base_hillshade";
 const VIEW_KEY = "duogui.view";
 // The views besides the map: their page class and the permission that shows them (from /api/auth/me).
 const VIEWS = {
@@ -20,9 +19,9 @@ const VIEWS = {
 };
 let session = null; // {user, layers, layersByCode, groups, legend, tree, map, detailsCode, lastClick}
 
-/** The ticked layers kept from the last visit, or the hillshade base map alone. */
-function savedSelection(layersByCode) {
-  let codes = [BASE_LAYER];
+/** The ticked layers kept from the last visit, or the 底图 (the catalog's base-map layers). */
+function savedSelection(layers, layersByCode) {
+  let codes = layers.filter(l => l.base_map).map(l => l.code);
   try { codes = JSON.parse(localStorage.getItem(CHECKED_KEY)) ?? codes; } catch { /* keep the default */ }
   return new Set(codes.filter(code => layersByCode.has(code)));
 }
@@ -70,7 +69,7 @@ async function start() {
   const layersByCode = new Map(layers.map(l => [l.code, l]));
   session = { user, layers, layersByCode, groups, legend, district, detailsCode: null, lastClick: null, pages: {} };
   $("preeval-crs").placeholder = district.storage_crs; // the example CRS is the one features are stored in
-  const checked = savedSelection(layersByCode);
+  const checked = savedSelection(layers, layersByCode);
   session.tree = new LayerTree($("tree"), groups, layers, checked, {
     onChange: selectionChanged,
     onDetails: code => openDetails(code),
@@ -81,7 +80,7 @@ async function start() {
   session.map = new PlanMap($("map"), style, districtBounds(layers, district), ticked(), {
     onError: error => { if (error?.status === 401) expire(); },
   });
-  session.map.on("zoomend", () => session.tree.setZoom(session.map.zoom()));
+  session.map.on("zoomend", () => { session.tree.setZoom(session.map.zoom()); renderSelection(); });
   session.map.on("click", event => {
     if (session.preeval?.drawing()) return; // the click is a footprint vertex
     closeTree();
@@ -125,7 +124,7 @@ function showView(name) {
 function renderSelection() {
   const codes = session.tree.checkedCodes();
   $("active-count").textContent = t("active", codes.length);
-  renderLegend($("legend"), session.legend, codes);
+  renderLegend($("legend"), session.legend, codes, session.map?.zoom() ?? 0, session.layersByCode);
 }
 
 function selectionChanged() {

@@ -47,12 +47,30 @@ function prepareStyle(style, layers, tileUrls) {
 const rasterTileUrl = layer =>
   `${location.origin}/tiles/raster/${layer.code}/{z}/{x}/{y}.png?v=${layer.current_version}`;
 
+/**
+ * The 底图 alone, to lay under another map (the demolition units, a demand's location): the base-map
+ * layers of `style` (/tiles/style.json, its metadata names them) that `layersByCode` (/api/layers) lists,
+ * visible, with their sources and the style's glyphs. Returns {glyphs, sources, layers}.
+ */
+export function baseMapStyle(style, layersByCode) {
+  // Only layers with data: an empty one has no tiles to fetch (and its failing requests keep a map unloaded).
+  const layers = (style.metadata?.["duogui:base_map"] ?? []).map(code => layersByCode.get(code))
+    .filter(layer => layer?.current_version != null);
+  const on = new Set(layers.map(l => l.code));
+  const tileUrls = new Map();
+  prepareStyle(style, layers, tileUrls);
+  const drawn = style.layers.filter(layer => on.has(layer["source-layer"] || (layer.type === "raster" ? layer.id : null)));
+  const sources = {};
+  for (const id of tileUrls.keys()) sources[id] = style.sources[id];
+  return { glyphs: style.glyphs, sources, layers: drawn };
+}
+
 export class PlanMap {
   /**
    * A map in `container` drawing `style` (from /tiles/style.json) with the ticked `layers` on, framed on
    * `bounds` [w, s, e, n]; `onError(error)` hears failed tile and style requests.
    */
-  constructor(container, style, bounds, layers, { onError } = {}) {
+  constructor(container, style, bounds, layers, { onError, hash = "map" } = {}) {
     this.styleLayersOf = new Map(); // layer code → its style layer ids (fill, outline, label)
     this.baseOpacity = new Map(); // style layer id → {property: value} as the style had it
     for (const layer of style.layers) {
@@ -71,7 +89,7 @@ export class PlanMap {
       style,
       bounds,
       fitBoundsOptions: { padding: 20 },
-      hash: "map", // the view is kept in the address (#map=zoom/lat/lon): reload and share keep the place
+      hash, // "map": the view is kept in the address (#map=zoom/lat/lon): reload and share keep the place
       maxZoom: 20,
       transformRequest: authorise,
       // Han characters too come from the served glyph ranges (/tiles/fonts, built from the bundled Noto Sans

@@ -23,6 +23,7 @@ function swatch(kind, colour, symbol = {}) {
   if (kind === "line") s.style.borderTopColor = colour;
   else s.style.background = colour;
   if (kind === "area" && symbol.line) s.style.borderColor = symbol.line;
+  if (kind === "area" && symbol.fill_opacity === 0) s.style.background = "transparent"; // drawn as an outline
   if (symbol.dash && kind === "line") s.style.borderTopStyle = "dashed";
   return s;
 }
@@ -42,18 +43,29 @@ function legendItem(item) {
     bar.style.background = `linear-gradient(to right, ${stops.join(", ")})`;
     block.append(el("h3", { textContent: pick(item) }), bar,
       el("div", { className: "ramp-ends" },
-        el("span", { textContent: item.ramp[0].value }), el("span", { textContent: item.ramp.at(-1).value })));
+        el("span", { textContent: rampValue(item, 0) }), el("span", { textContent: rampValue(item, -1) })));
   } else {
     block.append(el("h3", {}, swatch(kind, colour, symbol), el("span", { textContent: pick(item) })));
   }
   return block;
 }
 
-/** The legend of the ticked layers, in catalog order. */
-export function renderLegend(root, legend, codes) {
+const rampValue = (item, index) => [item.ramp.at(index).value, item.unit].filter(v => v != null).join(" ");
+
+/**
+ * The legend of what the map draws: the ticked layers (catalog order) shown at `zoom` (their `min_zoom` from
+ * `layersByCode`), and a note naming how many ticked layers wait for a closer zoom.
+ */
+export function renderLegend(root, legend, codes, zoom, layersByCode) {
   const on = new Set(codes);
-  const items = legend.filter(item => on.has(item.code));
-  root.replaceChildren(...(items.length ? items.map(legendItem) : [el("p", { className: "note", textContent: t("legendEmpty") })]));
+  const drawn = code => zoom >= (layersByCode.get(code)?.min_zoom ?? 0);
+  const items = legend.filter(item => on.has(item.code) && drawn(item.code));
+  const waiting = codes.filter(code => !drawn(code)).length;
+  const nodes = items.map(legendItem);
+  if (!codes.length) nodes.push(el("p", { className: "note", textContent: t("legendEmpty") }));
+  if (waiting) nodes.push(el("p", { className: "note", id: "legend-waiting", textContent: t("legendWaiting", waiting) }));
+  root.replaceChildren(...nodes);
+  root.dataset.zoom = String(Math.floor(zoom)); // the zoom the legend was drawn for (tests and tools)
 }
 
 /** An attribute as people read it: the server's text (a code's label, a number with its unit), never the code. */

@@ -4,6 +4,7 @@
 import { api, ApiError } from "./api.js";
 import { t } from "./i18n.js";
 import { day, el, field, label, message, Orgs, select, table, typeName, wan } from "./projects_common.js";
+import { picker } from "./picker.js";
 import { DemandPool } from "./projects_demands.js";
 import { ProjectDetail } from "./projects_plan.js";
 import { Supervision } from "./projects_supervision.js";
@@ -38,7 +39,8 @@ export class ProjectsPage {
     };
     this.detail = new ProjectDetail({ ...shared, back: () => this.#back(), changed: () => this.#reload() });
     this.supervision = new Supervision(shared);
-    this.demands = new DemandPool({ ...shared, projects: () => this.projects, changed: () => this.#reload() });
+    this.demands = new DemandPool({ ...shared, projects: () => this.projects, changed: () => this.#reload(),
+      place: { layersByCode: context.layersByCode, district: context.district } });
   }
 
   /** Whether the role may do an action of the policy (scope aside). */
@@ -218,15 +220,16 @@ export class ProjectsPage {
       input.addEventListener("change", () => { f[key] = input.value; });
       return input;
     };
-    const orgOptions = kinds => [["", t("pjChoose")], ...this.orgs.ofKind(...kinds).map(o => [o.code, this.orgs.name(o.code)])];
+    // Organisations are picked by typing part of a name (either language) or code.
+    const orgPicker = (kinds, text) => picker(this.orgs.ofKind(...kinds).map(o => [o.code, this.orgs.name(o.code), `${o.code} ${o.name_zh} ${o.name_en}`]), "", text);
     const fields = [
       field("pj-f-name", t("pjName"), bind("name", el("input", { maxLength: 200 }))),
       field("pj-f-type", t("pjType"), bind("project_type", select([["", t("pjChoose")],
         ...[...this.templates.keys()].map(k => [k, typeName(this.templates, k)])]))),
     ];
-    if (role !== "reviewer") fields.push(field("pj-f-owner", t("pjOwner"), bind("owner_dept_code", select(orgOptions(["department"])))));
+    if (role !== "reviewer") fields.push(field("pj-f-owner", t("pjOwner"), bind("owner_dept_code", orgPicker(["department"], t("pjOwner")))));
     if (role !== "project_unit") {
-      fields.push(field("pj-f-unit", t("pjUnit"), bind("unit_org_code", select(orgOptions(["project_unit", "subdistrict"])))));
+      fields.push(field("pj-f-unit", t("pjUnit"), bind("unit_org_code", orgPicker(["project_unit", "subdistrict"], t("pjUnit")))));
     }
     fields.push(
       field("pj-f-investment", `${t("pjInvestment")}（${t("pjWan")}）`, bind("investment_wan", el("input", { inputMode: "decimal" }))),

@@ -120,7 +120,8 @@ export function message(state, id) {
 /** A small labelled form field: returns {wrap, input}. */
 export function field(id, text, input, hint = "") {
   input.id = id;
-  const wrap = el("div", { className: "pj-field" }, el("label", { htmlFor: id, textContent: text }), input);
+  // A searchable picker (picker.js) brings its search box: the field shows both.
+  const wrap = el("div", { className: "pj-field" }, el("label", { htmlFor: id, textContent: text }), input.pickerBox ?? input);
   if (hint) wrap.append(el("small", { className: "note", textContent: hint }));
   wrap.append(el("p", { className: "error field-error", id: `${id}-error` }));
   return { wrap, input };

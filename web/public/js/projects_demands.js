@@ -2,6 +2,7 @@
 // administrators) merge a duplicate, accept a need into an existing project, or reject it with a reason.
 import { api } from "./api.js";
 import { formatDate, t } from "./i18n.js";
+import { PointPicker } from "./locator.js";
 import { el, field, label, message, select, table } from "./projects_common.js";
 
 const EMPTY = { source_kind: "resident", title: "", description: "", lon: "", lat: "" };
@@ -10,6 +11,14 @@ export class DemandPool {
   /** ctx: {may, rerender, projects, changed}. */
   constructor(ctx) {
     this.ctx = ctx;
+    // The location is picked on a map (the typed longitude and latitude stay, as a fallback).
+    this.locator = new PointPicker(ctx.place, (lon, lat) => {
+      Object.assign(this.form, { lon, lat });
+      for (const [id, value] of [["pj-d-lon", lon], ["pj-d-lat", lat]]) {
+        const input = document.getElementById(id);
+        if (input) input.value = value;
+      }
+    });
     this.demands = null;
     this.form = { ...EMPTY };
     this.notice = null;
@@ -34,7 +43,7 @@ export class DemandPool {
     const f = this.form;
     const bind = (key, input) => {
       input.value = f[key];
-      input.addEventListener("input", () => { f[key] = input.value; });
+      input.addEventListener("input", () => { f[key] = input.value; this.locator.show(f.lon, f.lat); });
       input.addEventListener("change", () => { f[key] = input.value; });
       return input;
     };
@@ -45,6 +54,7 @@ export class DemandPool {
         field("pj-d-title", t("pjDemandTitle"), bind("title", el("input", { maxLength: 200 }))).wrap,
         field("pj-d-lon", t("pjLon"), bind("lon", el("input", { inputMode: "decimal" }))).wrap,
         field("pj-d-lat", t("pjLat"), bind("lat", el("input", { inputMode: "decimal" }))).wrap),
+      this.locator.render(f.lon, f.lat),
       field("pj-d-description", t("pjDemandDescription"), bind("description", el("textarea", { rows: 3, maxLength: 5000 }))).wrap,
       el("button", { type: "submit", className: "primary", id: "pj-d-submit", textContent: t("pjDemandSubmit") }));
     form.addEventListener("submit", event => { event.preventDefault(); this.#submit(); });

@@ -1,8 +1,9 @@
 // What a project's detail links to besides its plan: a stored pre-evaluation report whose findings add
 // approval items (POST /api/projects/{id}/plan/pre-evaluations/{report}), and the footprint history.
 import { api } from "./api.js";
-import { formatCount, formatDate, t } from "./i18n.js";
-import { el, field, itemName, itemReason, message, select, table } from "./projects_common.js";
+import { formatCount, formatDate, pick, t } from "./i18n.js";
+import { el, field, itemName, itemReason, message, table } from "./projects_common.js";
+import { picker } from "./picker.js";
 
 export class PreevalLink {
   /** ctx: {project() → the project shown, linked() → Promise (reload the plan)}. */
@@ -23,7 +24,7 @@ export class PreevalLink {
   async load() {
     const code = this.ctx.project().code;
     try {
-      const reports = await api("/api/pre-evaluations?limit=200");
+      const reports = await api("/api/pre-evaluations?limit=500");
       this.reports = reports.sort((a, b) => (b.project_code === code) - (a.project_code === code) || b.id - a.id);
     } catch (error) {
       this.reports = [];
@@ -43,9 +44,15 @@ export class PreevalLink {
       box.append(el("p", { className: "note", id: "pj-link-none", textContent: t("pjLinkNone") }), message(this.notice, "pj-link-notice"));
       return box;
     }
-    const option = r => [String(r.id), t("pjLinkOption", r.id, formatDate(r.created_at), t("pjVerdicts")[r.verdict] ?? r.verdict,
-      formatCount(Math.round(r.footprint_area_m2)), r.project_code === code, r.stale)];
-    const chooser = select([["", t("pjChoose")], ...this.reports.map(option)], this.choice);
+    // A report is recognised by its project (name and code), type, place, date and verdict; typing filters.
+    const project = r => (r.project_name ? `${r.project_name}（${r.project_code}）` : r.project_code ?? t("pjLinkNoProject"));
+    const option = r => {
+      const text = t("pjLinkOption", r.id, project(r), pick(r, "project_type"), pick(r, "subdistrict") || "—",
+        formatDate(r.created_at), t("pjVerdicts")[r.verdict] ?? r.verdict, formatCount(Math.round(r.footprint_area_m2)),
+        r.project_code === code, r.stale);
+      return [String(r.id), text, [r.project_type_zh, r.project_type_en, r.subdistrict_zh, r.subdistrict_en, r.verdict].join(" ")];
+    };
+    const chooser = picker(this.reports.map(option), this.choice, t("pjLinkReport"));
     chooser.addEventListener("change", () => { this.choice = chooser.value; });
     const add = el("button", { type: "button", id: "pj-link-submit", className: "primary", textContent: t("pjLinkSubmit") });
     add.disabled = this.busy;
