@@ -13,7 +13,7 @@ WEB_STAMP := web/node_modules/.installed-stamp
 GLYPH_STAMP := build/glyphs/.built-stamp
 CHECKED := app layers analysis tests migrations bench
 
-.PHONY: help run test stop lint typecheck system-deps install lock clean
+.PHONY: help run test stop lint typecheck system-deps install lock clean screenshots
 
 help:
 	@echo "make run    install what is missing, start the local PostGIS, migrate, seed, serve on :$${DUOGUI_PORT:-8000}"
@@ -54,6 +54,11 @@ typecheck: install
 
 test: install lint typecheck
 	$(BIN)/pytest -n 2
+
+# Rewrite the README's screenshots (docs/screenshots/*.png) from the browser tests that make them.
+screenshots: install
+	DUOGUI_SCREENSHOTS=1 $(BIN)/pytest -n 2 -q tests/browser/test_first_sight.py tests/browser/test_preeval_page.py \
+	  tests/browser/test_projects_page.py tests/browser/test_demolition_page.py
 
 stop:
 	@if [ -x $(BIN)/duogui ]; then $(BIN)/duogui local stop; else echo "nothing to stop"; fi

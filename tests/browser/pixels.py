@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import io
 import math
+import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +16,13 @@ from PIL import Image
 
 from tests.browser.cdp import Page
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The README's pictures are rewritten only on request (`make screenshots`), so a test run leaves the
+# checkout clean; otherwise they go to a scratch directory (the code that makes them still runs).
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("DUOGUI_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "duogui-screenshots"
+)
 Rgb = Callable[[np.ndarray], np.ndarray]  # (…, 3) int array → boolean mask
 
 
@@ -26,7 +34,7 @@ def capture(page: Page) -> np.ndarray:
 
 
 def save_screenshot(page: Page, name: str) -> Path:
-    """Write the viewport to docs/screenshots/<name>.png, as a small palette PNG (README images)."""
+    """Write the viewport to <SCREENSHOTS>/<name>.png, as a small palette PNG (the README's images)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     image = Image.fromarray(capture(page).astype(np.uint8))
