@@ -437,7 +437,16 @@ def test_a_click_on_the_demand_map_sets_the_point_and_the_typed_fallback_still_w
     for selector, value in (("#pj-d-lon", "114.21"), ("#pj-d-lat", "22.68")):
         tap(page, selector)
         type_text(page, value)
-    assert page.js("document.querySelector('#pj-d-map .maplibregl-marker') !== null")
+    # The marker stands on the typed point, to a pixel: MapLibre's default pin is drawn with its centre 14 px
+    # above the point (its tip; the shadow below reaches lower).
+    left, top, width, height = box_of(page, "#pj-d-map")
+    x, y = world_pixel(114.21, 22.68, zoom)
+    tip = page.js(
+        "(r => [r.left + r.width / 2, r.top + r.height / 2 + 14])"
+        "(document.querySelector('#pj-d-map .maplibregl-marker').getBoundingClientRect())"
+    )
+    want = left + width / 2 + x - cx, top + height / 2 + y - cy
+    assert abs(tip[0] - want[0]) <= 1.5 and abs(tip[1] - want[1]) <= 1.5, (tip, want)
     set_value(page, "#pj-d-title", title)
     set_value(page, "#pj-d-description", "手填的位置。")
     tap(page, "#pj-d-submit")
