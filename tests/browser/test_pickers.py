@@ -94,12 +94,12 @@ def shown(page: Page, field: str) -> list[str]:
 # --- the report picker --------------------------------------------------------------------------------------
 
 
-def subdistricts(demo: DemoEnv) -> dict[str, tuple[str, Any]]:
-    """Sub-district code → (Chinese label from the catalog file, polygon in lon/lat from the layer)."""
+def subdistricts(demo: DemoEnv) -> dict[str, tuple[tuple[str, str], Any]]:
+    """Sub-district code → ((Chinese, English) label from the catalog file, polygon in lon/lat)."""
     catalog = yaml.safe_load((ROOT / "layers/catalog/data/01_admin.yaml").read_text(encoding="utf-8"))
     entry = next(x for x in catalog["layers"] if x["code"] == "admin_subdistrict")
     labels = {
-        c["value"]: c["label_zh"]
+        c["value"]: (c["label_zh"], c["label_en"])
         for a in entry["attributes"]
         if a["name"] == "subdistrict"
         for c in a["codes"]
@@ -137,7 +137,7 @@ def reports(demo: DemoEnv) -> dict[str, Any]:
         new_project(demo, unit, f"{tag}{name}", plan=True) for name in ("北区小学", "南区医院", "北区公园")
     ]
     rules = yaml.safe_load((ROOT / "analysis/rules/_ruleset.yaml").read_text(encoding="utf-8"))
-    type_labels = {k: v["name_zh"] for k, v in rules["project_types"].items()}
+    type_labels = {k: (v["name_zh"], v["name_en"]) for k, v in rules["project_types"].items()}
     places = sorted(subdistricts(demo).items())
     made = []
     for i in range(33):
@@ -158,8 +158,10 @@ def reports(demo: DemoEnv) -> dict[str, Any]:
                 "id": body["id"],
                 "name": project["name"],
                 "code": project["code"],
-                "type": type_labels[kind],
-                "place": label,
+                "type": type_labels[kind][0],
+                "type_en": type_labels[kind][1],
+                "place": label[0],
+                "place_en": label[1],
                 "created_at": body["created_at"],
                 "verdict": body["report"]["verdict"],
             }
@@ -168,14 +170,18 @@ def reports(demo: DemoEnv) -> dict[str, Any]:
 
 
 def expected(made: list[dict[str, Any]], words: str) -> set[str]:
-    """The reports whose name, code, type or place holds every typed word; "#n" is report n alone."""
+    """The reports whose name, code, type or place (either language) holds every typed word; "#n" is report n
+    alone."""
     if words.startswith("#"):
         return {str(r["id"]) for r in made if str(r["id"]) == words[1:]}
     terms = words.lower().split()
     return {
         str(r["id"])
         for r in made
-        if all(any(t in str(r[k]).lower() for k in ("name", "code", "type", "place")) for t in terms)
+        if all(
+            any(t in str(r[k]).lower() for k in ("name", "code", "type", "type_en", "place", "place_en"))
+            for t in terms
+        )
     }
 
 
@@ -209,7 +215,7 @@ def test_the_report_picker_narrows_by_name_code_place_and_number_and_links_the_c
         ]
 
     # Typing narrows the list to exactly the reports that match: part of a name, a code, a place, a number.
-    place = reports["places"][1][1][0][:2]  # "坂田" of "坂田街道": part of a sub-district's name
+    place = reports["places"][1][1][0][0][:2]  # "坂田" of "坂田街道": part of a sub-district's name
     # A number that begins others (#3 of #30…#33) when there is one: a search by digits would show them too.
     ids = [str(r["id"]) for r in made]
     second = next(
@@ -276,6 +282,23 @@ def test_the_report_picker_narrows_by_name_code_place_and_number_and_links_the_c
     )
     assert r.status_code == 200, r.text
     assert [e["after"]["pre_evaluation_id"] for e in r.json()["events"]] == [int(chosen)]
+
+    # In English the options name the type and the place in English, and an English place name finds them.
+    page.js("document.getElementById('lang').click()")
+    page.wait_for(
+        "document.documentElement.lang === 'en' && document.querySelector('#pj-link-report option')"
+    )
+    texts = dict(
+        page.js(f"[...document.querySelectorAll('#{field} option')].map(o => [o.value, o.textContent])")
+    )
+    assert {tuple(texts[str(r["id"])].split(" · ")[2:4]) for r in made} == {
+        (r["type_en"], r["place_en"]) for r in made
+    }
+    english = reports["places"][2][1][0][1]
+    search_in(page, field, english.lower())
+    assert set(shown(page, field)) == expected(made, english) != set()
+    count = page.js(f"document.querySelector('.picker:has(#{field}) .picker-count').textContent")
+    assert count == f"{len(expected(made, english))} of {len(made)} shown"
 
 
 def test_the_report_picker_is_usable_on_a_phone(
