@@ -37,11 +37,11 @@ function step(select, by) {
 
 /**
  * A <select> listing `options` [[value, text, more words to search by], …] with `value` chosen, and a search
- * box above it (`select.pickerBox` holds both; `field()` shows the box). Typing hides the options missing any
+ * box above it, `hint` its placeholder (`select.pickerBox` holds both; `field()` shows the box). Typing hides the options missing any
  * typed word (case-insensitive); ↑/↓ in the box move the choice, Enter keeps it without sending the form (a
  * choice the search hid gives way to the first option shown).
  */
-export function picker(options, value = "", label = "") {
+export function picker(options, value = "", label = "", hint = t("pickerSearch")) {
   const key = `picker-${(made += 1)}`;
   const select = el("select", { size: Math.min(VISIBLE_ROWS, Math.max(2, options.length)), className: "picker-list" });
   options.forEach(([v, text, more = ""], i) => {
@@ -50,10 +50,10 @@ export function picker(options, value = "", label = "") {
     select.append(option);
   });
   select.value = value;
-  const search = el("input", { type: "search", className: "picker-search", placeholder: t("pickerSearch"), autocomplete: "off" });
+  const search = el("input", { type: "search", className: "picker-search", placeholder: hint, autocomplete: "off" });
   // A combobox over the list: screen readers hear the option ↑/↓ reach while typing goes on in the box.
   for (const [name, v] of [["role", "combobox"], ["aria-autocomplete", "list"], ["aria-expanded", "true"],
-    ["aria-label", `${label}：${t("pickerSearch")}`]]) search.setAttribute(name, v);
+    ["aria-label", `${label}：${hint}`]]) search.setAttribute(name, v);
   const count = el("small", { className: "note picker-count" });
   count.setAttribute("aria-live", "polite");
   const filter = () => {

@@ -221,7 +221,7 @@ export class ProjectsPage {
       return input;
     };
     // Organisations are picked by typing part of a name (either language) or code.
-    const orgPicker = (kinds, text) => picker(this.orgs.ofKind(...kinds).map(o => [o.code, this.orgs.name(o.code), `${o.code} ${o.name_zh} ${o.name_en}`]), "", text);
+    const orgPicker = (kinds, text) => picker(this.orgs.ofKind(...kinds).map(o => [o.code, this.orgs.name(o.code), `${o.code} ${o.name_zh} ${o.name_en}`]), "", text, t("pickerSearchOrg"));
     const fields = [
       field("pj-f-name", t("pjName"), bind("name", el("input", { maxLength: 200 }))),
       field("pj-f-type", t("pjType"), bind("project_type", select([["", t("pjChoose")],

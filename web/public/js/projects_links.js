@@ -20,11 +20,16 @@ export class PreevalLink {
     this.busy = false;
   }
 
-  /** Load the reports the user may see; those naming the project's code come first. */
+  /**
+   * Load the reports the user may see: the newest 500, and every report naming the project's code however old
+   * (the server searches), those first.
+   */
   async load() {
     const code = this.ctx.project().code;
     try {
-      const reports = await api("/api/pre-evaluations?limit=500");
+      const [newest, own] = await Promise.all([api("/api/pre-evaluations?limit=500"),
+        code ? api(`/api/pre-evaluations?limit=500&q=${encodeURIComponent(code)}`) : []]);
+      const reports = [...new Map([...own, ...newest].map(r => [r.id, r])).values()];
       this.reports = reports.sort((a, b) => (b.project_code === code) - (a.project_code === code) || b.id - a.id);
     } catch (error) {
       this.reports = [];
