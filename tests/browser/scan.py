@@ -26,7 +26,11 @@ READ_VISIBLE_TEXT = f"""(() => {{
     const closed = [...document.querySelectorAll('details:not([open])')];
     hidden.forEach(([e]) => {{ e.style.display = 'none'; }});
     closed.forEach(d => {{ d.open = true; }});
-    try {{ return document.body.innerText; }}
+    // Tooltips and placeholders of shown elements are read too.
+    const shown = e => e.getClientRects().length > 0 && !e.closest({HIDDEN_FOR_READ!r});
+    const hints = [...document.querySelectorAll('[title], [placeholder]')].filter(shown)
+        .flatMap(e => [e.getAttribute('title'), e.getAttribute('placeholder')]).filter(Boolean);
+    try {{ return [document.body.innerText, ...hints].join('\\n'); }}
     finally {{
         hidden.forEach(([e, d]) => {{ e.style.display = d; }});
         closed.forEach(d => {{ d.open = false; }});
