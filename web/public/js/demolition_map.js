@@ -2,7 +2,7 @@
 // app/demolition/tiles.py, MapLibre from the app's own install); a click on a unit opens it in the ledger.
 import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
 import { api, authorise, errorText } from "./api.js";
-import { pick, t } from "./i18n.js";
+import { mapLocale, pick, t } from "./i18n.js";
 import { el } from "./panels.js";
 import { statusSwatch } from "./demolition_progress.js";
 import { baseMapStyle } from "./map.js";
@@ -85,6 +85,7 @@ export class UnitMap {
       container: this.canvas, style, bounds, fitBoundsOptions: { padding: 30, maxZoom: 18 }, maxZoom: 20,
       transformRequest: authorise, attributionControl: false,
       localIdeographFontFamily: false, // Han labels from the served glyphs, as on the main map
+      locale: mapLocale(),
     });
     this.map = map;
     this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");

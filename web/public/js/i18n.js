@@ -62,9 +62,30 @@ export function applyStatic(root = document) {
   root.querySelectorAll("[data-i18n]").forEach(el => { el.textContent = t(el.dataset.i18n); });
   root.querySelectorAll("[data-i18n-placeholder]").forEach(el => { el.placeholder = t(el.dataset.i18nPlaceholder); });
   root.querySelectorAll("[data-i18n-label]").forEach(el => el.setAttribute("aria-label", t(el.dataset.i18nLabel)));
+  localiseMapControls(root);
   const button = document.getElementById("lang");
   button.textContent = lang === "zh" ? "English" : "中文";
   button.lang = lang === "zh" ? "en" : "zh-CN";
+}
+
+// MapLibre's control tooltips (English of its own) → our keys: maps are made with them (mapLocale) and their
+// buttons relabelled on a language switch.
+const MAP_CONTROLS = [
+  ["NavigationControl.ZoomIn", ".maplibregl-ctrl-zoom-in", "mapZoomIn"],
+  ["NavigationControl.ZoomOut", ".maplibregl-ctrl-zoom-out", "mapZoomOut"],
+  ["NavigationControl.ResetBearing", ".maplibregl-ctrl-compass", "mapResetBearing"],
+];
+
+/** MapLibre's UI strings in the current language (a map's `locale` option). */
+export const mapLocale = () => Object.fromEntries(MAP_CONTROLS.map(([name, , key]) => [name, t(key)]));
+
+function localiseMapControls(root) {
+  for (const [, selector, key] of MAP_CONTROLS) {
+    root.querySelectorAll(selector).forEach(button => {
+      button.title = t(key);
+      button.setAttribute("aria-label", t(key));
+    });
+  }
 }
 
 /** Switch language, remember it, re-render the static text and tell the listeners. */

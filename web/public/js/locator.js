@@ -2,7 +2,7 @@
 // node is kept between renders of its form, so the map is made once and keeps its view.
 import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
 import { api, authorise } from "./api.js";
-import { t } from "./i18n.js";
+import { mapLocale, t } from "./i18n.js";
 import { baseMapStyle } from "./map.js";
 import { el } from "./panels.js";
 
@@ -50,6 +50,7 @@ export class PointPicker {
       container: this.canvas, style, bounds: district.extent, fitBoundsOptions: { padding: 10 }, maxZoom: 19,
       transformRequest: authorise, attributionControl: false,
       localIdeographFontFamily: false, // Han labels from the served glyphs, as on the main map
+      locale: mapLocale(),
     });
     this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
     this.map.on("click", event => {

@@ -1,6 +1,7 @@
 // The MapLibre map: the catalog's style with ONE composite vector source listing the ticked layers.
 import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
 import { authorise } from "./api.js";
+import { mapLocale } from "./i18n.js";
 
 const VECTOR_SOURCE = "duogui"; // the style's one vector source (app/tiles/style.py)
 const HIGHLIGHT = "identify-highlight"; // the outline of the identified feature picked in the panel
@@ -96,6 +97,7 @@ export class PlanMap {
       // SC), never from the machine's fonts: labels read the same on a client with no CJK font.
       localIdeographFontFamily: false,
       attributionControl: false,
+      locale: mapLocale(),
     });
     this.map.addControl(new maplibregl.NavigationControl({ visualizePitch: false }), "top-right");
     this.map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");

@@ -11,6 +11,7 @@ export class Supervision {
     this.warnings = null;
     this.kpis = null;
     this.by = "department";
+    this.kpisBy = this.by; // the grouping the loaded rows are of: labels follow the rows, not the selector
     this.notice = null;
   }
 
@@ -20,8 +21,10 @@ export class Supervision {
     if (this.ctx.asOf()) params.set("as_of", this.ctx.asOf());
     try {
       const kpiParams = new URLSearchParams(params);
-      kpiParams.set("by", this.by);
+      const by = this.by;
+      kpiParams.set("by", by);
       [this.warnings, this.kpis] = await Promise.all([api(`/api/warnings?${params}`), api(`/api/kpis?${kpiParams}`)]);
+      this.kpisBy = by;
       this.notice = null;
     } catch (error) {
       this.notice = error;
@@ -55,8 +58,8 @@ export class Supervision {
   }
 
   #kpiKey(row) {
-    if (this.by === "department") return this.ctx.orgs().name(row.key);
-    if (this.by === "item") {
+    if (this.kpisBy === "department") return this.ctx.orgs().name(row.key);
+    if (this.kpisBy === "item") {
       if (row.name_zh) return itemName(row);
       for (const tpl of this.ctx.templates().values()) {
         const item = tpl.items.find(i => i.code === row.key);
