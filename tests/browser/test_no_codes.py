@@ -19,6 +19,9 @@ from fastapi.testclient import TestClient
 
 from app.auth.policy import Role
 from app.main import create_app
+from app.orgs import service as orgs
+from app.orgs.service import OrganisationCreate, OrgKind
+from layers.audit import Actor
 from tests.browser.cdp import CHROMIUM, Page
 from tests.browser.live import live_server
 from tests.browser.mapapp import open_map
@@ -113,6 +116,10 @@ def test_the_projects_pages_show_no_codes(projects_url: str, demo: DemoEnv) -> N
     found: list[str] = []
     with Page(width=1400, height=900) as page:
         open_projects(page, projects_url, admin)
+        # Only this test's projects: the library lists every project of the shared database, and names other
+        # tests gave theirs are data, not codes.
+        set_value(page, "#pj-search", "代码扫描")
+        page.wait_for("document.querySelectorAll('#pj-list tbody tr').length === 3")
         found += in_both_languages(page, "项目库")
         open_project(page, project["code"], as_of="2026-03-20")
         open_item(page, "project_proposal")
@@ -146,7 +153,13 @@ def preeval_url(preeval_world: DemoEnv) -> Iterator[str]:
 def test_the_pre_evaluation_pages_show_no_codes(
     preeval_url: str, preeval_world: DemoEnv, tmp_path: Path
 ) -> None:
-    unit = preeval_world.account(Role.PROJECT_UNIT, "works")
+    # A unit of its own: the page lists the organisation's reports, and other tests' hostile names (data,
+    # shown as text) would read as leaked code.
+    org = unique("scan-unit")
+    with psycopg.connect(preeval_world.settings.owner_dsn, autocommit=True) as conn:
+        data = OrganisationCreate(code=org, name_zh="扫描建设单位", kind=OrgKind.PROJECT_UNIT)
+        orgs.create_org(conn, Actor.system("tests"), data)
+    unit = preeval_world.account(Role.PROJECT_UNIT, org)
     # 甲: prohibited (grade Ⅰ forest) with a building to clear; 乙: conditional only.
     reports = [stored_report(preeval_world, unit, name, project_code="P-扫描") for name in ("甲", "乙")]
     pair = tmp_path / "两处.gpkg"
