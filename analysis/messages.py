@@ -102,13 +102,13 @@ def summary_messages(
     """The messages of a finding over ``count`` features: how many, their area counted once (or the
     nearest distance when they do not meet the footprint), then what the rule requires."""
     if area_m2:
-        zh = f"涉及 {count} 处{entry.name_zh}，合计 {area_m2:,.0f} m²"
+        zh = f"涉及 {count} {entry.measure_zh}{entry.name_zh}，合计 {area_m2:,.0f} m²"
         en = f"{count} features of {entry.name_en}, {area_m2:,.0f} m² in all"
     elif distance_m > 0:
-        zh = f"涉及 {count} 处{entry.name_zh}，最近 {distance_m:,.1f} m"
+        zh = f"涉及 {count} {entry.measure_zh}{entry.name_zh}，最近 {distance_m:,.1f} m"
         en = f"{count} features of {entry.name_en}, the nearest {distance_m:,.1f} m away"
     else:
-        zh = f"涉及 {count} 处{entry.name_zh}"
+        zh = f"涉及 {count} {entry.measure_zh}{entry.name_zh}"
         en = f"{count} features of {entry.name_en}"
     action_zh, action_en = consequence(rule.message_zh, "，"), consequence(rule.message_en, "; ")
     return (f"{zh}，{action_zh}" if action_zh else zh), (f"{en}; {action_en}" if action_en else en)

@@ -202,6 +202,8 @@ class LayerEntry(BaseModel):
     code: LayerCode
     name_zh: Text
     name_en: Text
+    # The measure word (量词) that counts the layer's features in messages: 3 宗已供地, 29 栋建筑物, 2 条河流.
+    measure_zh: Annotated[str, Field(pattern=r"^[\u4e00-\u9fff]$")] = "处"
     group: GroupId
     kind: LayerKind
     department: Text

@@ -105,7 +105,7 @@ def test_three_features_are_named_with_their_total_and_rows_carry_their_own_text
     # S1 1,500 + S2 2,000 + S3 ∩ site [750,800]×[0,40] 2,000 = 5,500 m² (disjoint: union = sum).
     assert supplied["overlap_m2"] == pytest.approx(5500, abs=0.01)
     assert supplied["share_pct"] == pytest.approx(27.5, abs=1e-4)
-    assert supplied["message_zh"] == "涉及 3 处已供地，合计 5,500 m²，需协商收回土地使用权"
+    assert supplied["message_zh"] == "涉及 3 宗已供地，合计 5,500 m²，需协商收回土地使用权"
     assert (
         supplied["message_en"] == "3 features of Supplied land, 5,500 m² in all; recover the land-use rights"
     )

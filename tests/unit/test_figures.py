@@ -83,11 +83,12 @@ def test_a_finding_over_several_features_states_its_count_and_total() -> None:
     rule = ruleset.rules["cur_supplied.recover"]
     entry = get_catalog().get("cur_supplied")
     zh, en = summary_messages(rule, entry, 3, 6709.4, 0.0)
-    assert zh == "涉及 3 处已供地，合计 6,709 m²，需协商收回土地使用权"
+    assert zh == "涉及 3 宗已供地，合计 6,709 m²，需协商收回土地使用权"
     assert en == "3 features of Supplied land, 6,709 m² in all; recover the land-use rights"
     tree = ruleset.rules["forest_ancient_tree.setback"]
     zh, en = summary_messages(tree, get_catalog().get(tree.layer), 2, None, 12.345)
-    assert zh.startswith("涉及 2 处") and "最近 12.3 m" in zh and "the nearest 12.3 m away" in en
+    # Each layer counts features with its own measure word (宗 parcels, 棵 trees), 处 where none is declared.
+    assert zh.startswith("涉及 2 棵古树名木") and "最近 12.3 m" in zh and "the nearest 12.3 m away" in en
 
 
 def test_no_unit_is_said_twice_after_a_coded_value() -> None:
