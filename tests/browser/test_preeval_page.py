@@ -320,6 +320,8 @@ def test_a_stale_report_is_flagged_and_the_recheck_says_what_changed(
     assert reports[0]["id"] > report_id and reports[1]["id"] == report_id
     assert text(page, "#preeval-report h2") == f"预评价报告 #{reports[0]['id']}"
     assert page.js("document.getElementById('preeval-recheck')") is None  # the new report is not stale
+    # The list is refreshed after the new report is shown: wait for the new one to head it.
+    page.wait_for(f"document.querySelector('#preeval-list tbody tr')?.dataset.id === '{reports[0]['id']}'")
     rows = page.js("[...document.querySelectorAll('#preeval-list tbody tr')].map(r => Number(r.dataset.id))")
     assert rows == [r["id"] for r in reports]
     assert_offline(page, url)
