@@ -10,7 +10,7 @@ from isal import igzip
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from app.auth.deps import Allow, AllowInEndpoint, Deferred, Grant
+from app.auth.deps import Allow, AllowBriefly, AllowInEndpoint, Deferred, Grant
 from app.auth.policy import Action
 from app.db import Conn, gate_of
 from app.deps import visible_entry, visible_layers
@@ -258,7 +258,8 @@ def glyphs(
     glyph_range: Annotated[
         str, Path(pattern=r"^[0-9]{1,5}-[0-9]{1,5}$", description="码位范围，如 19968-20223")
     ],
-    grant: Annotated[Grant, Depends(Allow(Action.LAYERS_READ))],
+    # The connection goes back before the range is read (or built on first use: CPU work that needs none).
+    grant: Annotated[Grant, Depends(AllowBriefly(Action.LAYERS_READ))],
 ) -> Response:
     """The signed-distance-field glyphs of one range, the same on every client (no local font needed)."""
     start = parse_range(glyph_range)
