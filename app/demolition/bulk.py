@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from app.auth.deps import Grant
 from app.demolition.creation import RowProblem
+from app.demolition.disclosure import audit_full_read, disclosure_of
 from app.demolition.ledger import (
     UNIT_SELECT,
     apply_changes,
@@ -24,6 +25,7 @@ from app.demolition.ledger import (
     visible_project,
 )
 from app.demolition.models import TransitionIn, Unit, UnitStatus
+from app.demolition.personal import PERSONAL_FIELDS, is_masked, mask_field
 from app.demolition.pipeline import check_move
 from app.demolition.sheets import BULK_COLUMNS, CellError, convert, read_table, subdistrict_lookup
 from app.errors import Conflict, DuoguiError
@@ -98,7 +100,7 @@ def plan(
         for key in raw:
             if key in columns and key != "unit_code":
                 try:
-                    values[key] = convert(columns[key], raw[key], subdistricts)
+                    values[key] = convert(columns[key], raw[key], subdistricts, masked_ok=True)
                 except CellError as exc:
                     problems.append(_problem(number, code or None, "invalid_cell", exc.zh, exc.en))
                     bad = True
@@ -164,6 +166,11 @@ def _plan_row(
         if new is None:
             continue  # a blank cell leaves the field as it is
         old = unit.subdistrict_code if key == "subdistrict_code" else getattr(unit, key)
+        if is_masked(new):
+            # A masked export sent back: its own mask of the stored value leaves it as it is.
+            if new != mask_field(key, old):
+                problems.append(_masked_problem(number, unit.unit_code, key))
+            continue
         if _text(old) != _text(new):
             item.attributes[key] = new
             changes.append(
@@ -197,6 +204,43 @@ def _plan_row(
     return item if (item.attributes or item.move) else None
 
 
+def _masked_change(change: BulkChange) -> BulkChange:
+    return change.model_copy(
+        update={
+            "from_value": mask_field(change.field, change.from_value),
+            "to_value": mask_field(change.field, change.to_value),
+        }
+    )
+
+
+def _shown_changes(
+    conn: Connection[Any], grant: Grant, project_id: int, changes: list[BulkChange]
+) -> list[BulkChange]:
+    """The report's changes of personal values masked unless the caller may see the unit in full."""
+    personal = [c for c in changes if c.field in PERSONAL_FIELDS]
+    if not personal:
+        return changes
+    access = disclosure_of(conn, grant)
+    streets = dict(
+        conn.execute(
+            "SELECT id, subdistrict_id FROM demolition.unit WHERE project_id = %s", (project_id,)
+        ).fetchall()
+    )
+    full = {c.unit_id for c in personal if access.full(streets.get(c.unit_id))}
+    audit_full_read(conn, grant, project_id, sorted(full), "bulk")
+    return [c if c.unit_id in full or c.field not in PERSONAL_FIELDS else _masked_change(c) for c in changes]
+
+
+def _masked_problem(row: int, code: str, key: str) -> RowProblem:
+    return _problem(
+        row,
+        code,
+        "masked_value",
+        f"“{key}”是脱敏后的值（含 *）且与现值不符，不能写入",
+        f"{key} is a masked value (with *) that does not match the stored one; it cannot be written",
+    )
+
+
 def bulk_update(
     conn: Connection[Any], grant: Grant, project_id: int, data: bytes, filename: str, dry_run: bool
 ) -> BulkReport:
@@ -210,7 +254,7 @@ def bulk_update(
             applied=False,
             rows=len(rows),
             units_changed=len(planned),
-            changes=changes,
+            changes=_shown_changes(conn, grant, project_id, changes),
             problems=problems,
         )
         if dry_run:
@@ -243,6 +287,10 @@ def bulk_update(
             "demolition.bulk_update",
             "project",
             project_id,
-            after={"file": filename, "rows": len(rows), "changes": [c.model_dump() for c in changes]},
+            after={
+                "file": filename,
+                "rows": len(rows),
+                "changes": [_masked_change(c).model_dump() for c in changes],  # auditors: no need to know
+            },
         )
     return report

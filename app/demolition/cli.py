@@ -13,6 +13,7 @@ import typer
 from app.auth.deps import Grant, Principal
 from app.auth.policy import Action, Role, Scope
 from app.demolition import blockers, creation, exports, ledger
+from app.demolition.disclosure import shown_units
 from app.demolition.progress import project_progress
 from app.demolition.sheets import subdistrict_names
 from app.deps import today
@@ -126,12 +127,13 @@ def export(
         with _conn() as conn:
             project = ledger.visible_project(conn, grant, project_id)
             p = project_progress(conn, project_id, date.fromisoformat(as_of) if as_of else today())
-            units = ledger.list_units(conn, grant, project_id)
+            # The console operator has no case to work: personal values are masked (the XLSX says so).
+            shown = shown_units(conn, grant, project_id, ledger.list_units(conn, grant, project_id), "cli")
             if out.suffix.lower() == ".xlsx":
-                out.write_bytes(exports.progress_xlsx(project, p, units, subdistrict_names(conn)))
+                out.write_bytes(exports.progress_xlsx(project, p, shown, subdistrict_names(conn)))
             else:
                 found = blockers.list_blockers(conn, grant, project_id, None, None)
-                out.write_text(exports.summary_html(project, p, units, found).html, encoding="utf-8")
+                out.write_text(exports.summary_html(project, p, shown.units, found).html, encoding="utf-8")
         typer.echo(f"wrote {out}")
 
     _run(go)

@@ -20,6 +20,7 @@ from analysis.export_cells import AREA, COUNT, MONEY, PERCENT, append_row, csv_t
 from analysis.folium_embed import local_map, text
 from analysis.print_page import PrintedPage, environment, render_page
 from app.demolition.blockers import Blocker
+from app.demolition.disclosure import ShownUnits
 from app.demolition.models import OWNER_LABELS, PIPELINE, STATUS_COLOURS, STATUS_LABELS, Unit
 from app.demolition.progress import Breakdown, Progress
 from app.projects.models import Project
@@ -42,6 +43,8 @@ LEDGER_HEADERS = [
     "地址",
     "权属类型",
     "权利人",
+    "身份证号",
+    "联系电话",
     "建筑面积（m²）",
     "户数",
     "评估价（元）",
@@ -51,7 +54,18 @@ LEDGER_HEADERS = [
     "责任街道代码",  # the only code column; the import reads 责任街道 (a name or a code) and ignores it
 ]
 # Number formats of the ledger's columns in XLSX (figures stay numbers).
-LEDGER_FORMATS = [None, None, None, None, None, None, AREA, COUNT, MONEY, MONEY, MONEY, None, None]
+LEDGER_FORMATS = [None] * 8 + [AREA, COUNT, MONEY, MONEY, MONEY, None, None]
+# How an export says what it holds (个人信息保护法): a header note, the XLSX's print header and properties,
+# and the file name (…-personal / …-masked).
+PERSONAL_NOTE = {
+    True: "含个人信息（未脱敏），仅限征拆工作使用，不得外传 / Contains personal information (unmasked)",
+    False: "个人信息已脱敏 / Personal information masked",
+}
+
+
+def personal_suffix(personal: bool) -> str:
+    """The file-name part telling whether an export holds unmasked personal information."""
+    return "personal" if personal else "masked"
 
 
 def ledger_table(units: list[Unit], subdistricts: dict[str, str]) -> list[list[Any]]:
@@ -67,6 +81,8 @@ def ledger_table(units: list[Unit], subdistricts: dict[str, str]) -> list[list[A
                 u.address,
                 OWNER_LABELS.get(u.owner_type) if u.owner_type else None,
                 u.owner_name,
+                u.id_number,
+                u.phone,
                 u.floor_area_m2,
                 u.households,
                 u.valuation_yuan,
@@ -79,15 +95,20 @@ def ledger_table(units: list[Unit], subdistricts: dict[str, str]) -> list[list[A
     return rows
 
 
-def ledger_csv(units: list[Unit], subdistricts: dict[str, str]) -> str:
-    """The ledger as CSV with a byte-order mark, so that Excel reads the Chinese headers as UTF-8."""
-    return "\ufeff" + csv_text(ledger_table(units, subdistricts))
+def ledger_csv(units: list[Unit], subdistricts: dict[str, str], personal: bool) -> str:
+    """The ledger as CSV with a byte-order mark, so that Excel reads the Chinese headers as UTF-8; the last
+    header says whether personal values are unmasked (the bulk update ignores that column)."""
+    rows = ledger_table(units, subdistricts)
+    rows[0].append(PERSONAL_NOTE[personal])
+    for row in rows[1:]:
+        row.append(None)
+    return "\ufeff" + csv_text(rows)
 
 
 def progress_xlsx(
-    project: Project, progress: Progress, units: list[Unit], subdistricts: dict[str, str]
+    project: Project, progress: Progress, shown: ShownUnits, subdistricts: dict[str, str]
 ) -> bytes:
-    """Four sheets: 进度汇总, 街道进度, 燃尽, 台账."""
+    """Four sheets: 进度汇总, 街道进度, 燃尽, 台账; marked as holding personal information or masked."""
     book = Workbook()
     summary = book.active
     assert summary is not None
@@ -156,11 +177,22 @@ def progress_xlsx(
         )
 
     ledger = book.create_sheet("台账")
-    for row in ledger_table(units, subdistricts):
+    for row in ledger_table(shown.units, subdistricts):
         append_row(ledger, row, LEDGER_FORMATS)
+    _mark(book, shown.personal)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _mark(book: Workbook, personal: bool) -> None:
+    """The note in 进度汇总 (H1), on every printed page's header, and in the workbook's properties."""
+    note = PERSONAL_NOTE[personal]
+    book["进度汇总"]["H1"] = note
+    for sheet in book.worksheets:
+        sheet.oddHeader.center.text = note.split(" / ")[0]
+    book.properties.keywords = "含个人信息" if personal else "个人信息已脱敏"
+    book.properties.description = note
 
 
 def _unit_map(units: list[Unit]) -> folium.Map:

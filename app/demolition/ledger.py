@@ -14,6 +14,7 @@ from psycopg.types.json import Jsonb
 from analysis.footprint import parse_footprint
 from app.auth.deps import Grant
 from app.auth.users import ACTOR_DISPLAY_NAME, JOIN_ACTOR
+from app.demolition.disclosure import audit_full_read, disclosure_of, masked_dict
 from app.demolition.models import (
     STATUS_LABELS,
     TransitionIn,
@@ -25,6 +26,7 @@ from app.demolition.models import (
     UnitStatus,
     UnitUpdate,
 )
+from app.demolition.personal import PERSONAL_FIELDS, mask_field
 from app.demolition.pipeline import check_move
 from app.errors import Conflict, NotFound, Unprocessable
 from app.projects.models import Project
@@ -34,7 +36,8 @@ from layers.audit import Actor, record
 from layers.district import STORAGE_SRID
 
 UNIT_SELECT = """
-    SELECT u.id, u.project_id, u.unit_code, u.address, u.owner_type, u.owner_name, u.floor_area_m2,
+    SELECT u.id, u.project_id, u.unit_code, u.address, u.owner_type, u.owner_name, u.id_number, u.phone,
+           u.floor_area_m2,
            u.households, u.valuation_yuan, u.agreed_compensation_yuan, u.paid_compensation_yuan,
            u.subdistrict_id, o.code AS subdistrict_code, u.status, u.source, u.source_ref,
            ST_AsGeoJSON(ST_Transform(u.geom, 4326), 7)::json AS geometry, u.created_at, u.updated_at,
@@ -46,6 +49,8 @@ ATTRIBUTE_COLUMNS = (
     "address",
     "owner_type",
     "owner_name",
+    "id_number",
+    "phone",
     "floor_area_m2",
     "households",
     "valuation_yuan",
@@ -229,7 +234,15 @@ def create_unit(conn: Connection[Any], grant: Grant, project_id: int, data: Unit
 
 
 def _audit(unit: Unit) -> dict[str, Any]:
-    return unit.model_dump(mode="json", exclude={"geometry"})
+    # The audit log is read by auditors, who have no need to know residents: personal values masked
+    # (the unit's own event log keeps them, under the ledger's need to know).
+    return masked_dict(unit.model_dump(mode="json", exclude={"geometry"}))
+
+
+def _current(conn: Connection[Any], grant: Grant, unit: Unit) -> dict[str, Any]:
+    """The state a stale change is answered with, masked unless the caller may see it in full."""
+    state = unit.model_dump(mode="json")
+    return state if disclosure_of(conn, grant).full(unit.subdistrict_id) else masked_dict(state)
 
 
 def lock_unit(conn: Connection[Any], grant: Grant, unit_id: int) -> Unit:
@@ -285,7 +298,7 @@ def update_unit(
     """Change a unit's attributes; a stale version is refused with the current state."""
     with conn.transaction():
         before = lock_unit(conn, grant, unit_id)
-        check_version(before.version, expected, from_header, before.model_dump(mode="json"))
+        check_version(before.version, expected, from_header, _current(conn, grant, before))
         changes = attribute_changes(conn, before, data)
         if not changes:
             return before
@@ -331,7 +344,7 @@ def transition_unit(
     """Move a unit along the pipeline (versioned; skips and steps back need a reason)."""
     with conn.transaction():
         before = lock_unit(conn, grant, unit_id)
-        check_version(before.version, expected, from_header, before.model_dump(mode="json"))
+        check_version(before.version, expected, from_header, _current(conn, grant, before))
         apply_move(conn, grant.actor, before, data)
         after = fetch_unit(conn, unit_id)
         record(
@@ -353,8 +366,8 @@ def transition_unit(
 
 
 def unit_events(conn: Connection[Any], grant: Grant, unit_id: int) -> list[UnitEvent]:
-    """A unit's event log, oldest first."""
-    fetch_unit(conn, unit_id, grant)
+    """A unit's event log, oldest first; changes of personal values masked unless the caller may see them."""
+    unit = fetch_unit(conn, unit_id, grant)
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             "SELECT e.id, e.unit_id, e.kind, e.from_status, e.to_status, e.irregular, e.reason, e.note,"
@@ -362,7 +375,22 @@ def unit_events(conn: Connection[Any], grant: Grant, unit_id: int) -> list[UnitE
             " FROM demolition.unit_event e " + JOIN_ACTOR + " WHERE e.unit_id = %s ORDER BY e.at, e.id",
             (unit_id,),
         ).fetchall()
-    return [UnitEvent(**r) for r in rows]
+    events = [UnitEvent(**r) for r in rows]
+    personal = {e.id for e in events if e.changes and PERSONAL_FIELDS.keys() & e.changes.keys()}
+    if not personal:
+        return events
+    if disclosure_of(conn, grant).full(unit.subdistrict_id):
+        audit_full_read(conn, grant, unit.project_id, [unit.id], "events")
+        return events
+    return [_masked_event(e) if e.id in personal else e for e in events]
+
+
+def _masked_event(event: UnitEvent) -> UnitEvent:
+    changes = {
+        k: {side: mask_field(k, v) for side, v in change.items()} if k in PERSONAL_FIELDS else change
+        for k, change in (event.changes or {}).items()
+    }
+    return event.model_copy(update={"changes": changes})
 
 
 def ledger_mark(conn: Connection[Any], project_id: int) -> int:

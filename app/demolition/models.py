@@ -7,8 +7,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from app.demolition.personal import PERSONAL_FIELDS, is_masked, normalise_phone, normalise_resident_id
 from app.edge.params import Number
 
 
@@ -78,13 +79,37 @@ class UnitFields(BaseModel):
     owner_type: OwnerType | None = Field(
         default=None, description="权属：state 国有、collective 集体、private 私人"
     )
-    owner_name: str | None = Field(default=None, max_length=200, description="权利人")
+    owner_name: str | None = Field(default=None, max_length=200, description="权利人（个人信息）")
+    id_number: str | None = Field(
+        default=None, max_length=40, description="权利人身份证号（18 位，个人信息）"
+    )
+    phone: str | None = Field(
+        default=None, max_length=40, description="联系电话（11 位手机号或带区号的固话，个人信息）"
+    )
     floor_area_m2: Decimal | None = Field(default=None, ge=0, le=Decimal("1e9"), decimal_places=2)
     households: int | None = Field(default=None, ge=0, le=100_000, description="户数")
     valuation_yuan: Decimal | None = Money
     agreed_compensation_yuan: Decimal | None = Money
     paid_compensation_yuan: Decimal | None = Money
     subdistrict_code: str | None = Field(default=None, description="责任街道组织代码，如 sd-pinghu")
+
+    @field_validator(*PERSONAL_FIELDS, mode="after")
+    @classmethod
+    def _personal(cls, value: str | None, info: Any) -> str | None:
+        """Personal values: never a masked one (it would overwrite the real value); IDs and phones checked."""
+        if value is None or value.strip() == "":
+            return None if info.field_name in ("id_number", "phone") else value
+        if is_masked(value):
+            raise ValueError("不能写入脱敏后的值（含 *） / a masked value (with *) cannot be stored")
+        try:
+            if info.field_name == "id_number":
+                return normalise_resident_id(value)
+            if info.field_name == "phone":
+                return normalise_phone(value)
+        except ValueError as exc:
+            zh, en = str(exc).split("|")
+            raise ValueError(f"{zh} / {en}") from None
+        return value
 
 
 class UnitCreate(UnitFields):
@@ -128,6 +153,8 @@ class Unit(BaseModel):
     address: str | None
     owner_type: OwnerType | None
     owner_name: str | None
+    id_number: str | None
+    phone: str | None
     floor_area_m2: Decimal
     households: int
     valuation_yuan: Decimal | None

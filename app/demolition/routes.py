@@ -13,6 +13,7 @@ from app.auth.policy import Action
 from app.csp import page_policy
 from app.db import Conn, HeavyWork
 from app.demolition import blockers, exports, ledger
+from app.demolition.disclosure import masked_unit, shown_unit, shown_units
 from app.demolition.models import (
     PIPELINE,
     STATUS_COLOURS,
@@ -66,8 +67,10 @@ def list_units(
     grant: ReadGrant,
     status: Annotated[UnitStatus | None, Query(description="只看某状态")] = None,
 ) -> list[Unit]:
-    """Every unit of the project (一户一档), GeoJSON geometry in CRS84."""
-    return ledger.list_units(conn, grant, project_id, status)
+    """Every unit of the project (一户一档), GeoJSON geometry in CRS84; personal values masked unless the
+    caller works the case (土地整备局, the unit's sub-district coordinators), and audited when shown."""
+    units = ledger.list_units(conn, grant, project_id, status)
+    return shown_units(conn, grant, project_id, units, "api").units
 
 
 @router.post(
@@ -80,13 +83,13 @@ def create_unit(
     project_id: RowId, body: UnitCreate, response: Response, conn: Conn, grant: ManageGrant
 ) -> Unit:
     """Enter one unit by hand (status 调查)."""
-    return with_etag(response, ledger.create_unit(conn, grant, project_id, body))
+    return with_etag(response, shown_unit(conn, grant, ledger.create_unit(conn, grant, project_id, body)))
 
 
 @router.get("/api/demolition/units/{unit_id}", response_model=Unit, summary="征拆单元")
 def get_unit(unit_id: RowId, response: Response, conn: Conn, grant: ReadGrant) -> Unit:
     """One unit; its ETag is the version to send back with a change."""
-    return with_etag(response, ledger.fetch_unit(conn, unit_id, grant))
+    return with_etag(response, shown_unit(conn, grant, ledger.fetch_unit(conn, unit_id, grant)))
 
 
 @router.patch("/api/demolition/units/{unit_id}", response_model=Unit, summary="修改征拆单元")
@@ -98,7 +101,8 @@ def update_unit(
     check: Versioned,
 ) -> Unit:
     """Change attributes (valuation, compensation…); stale versions answer 412 (If-Match) or 409."""
-    return check.answer(ledger.update_unit(conn, grant, unit_id, body, *check.expected(body.version)))
+    unit = ledger.update_unit(conn, grant, unit_id, body, *check.expected(body.version))
+    return check.answer(shown_unit(conn, grant, unit))
 
 
 @router.post("/api/demolition/units/{unit_id}/transitions", response_model=Unit, summary="变更征拆状态")
@@ -110,7 +114,8 @@ def transition_unit(
     check: Versioned,
 ) -> Unit:
     """Move the unit along the pipeline; skipping steps or going back needs a reason and is recorded."""
-    return check.answer(ledger.transition_unit(conn, grant, unit_id, body, *check.expected(body.version)))
+    unit = ledger.transition_unit(conn, grant, unit_id, body, *check.expected(body.version))
+    return check.answer(shown_unit(conn, grant, unit))
 
 
 @router.get("/api/demolition/units/{unit_id}/events", response_model=list[UnitEvent], summary="征拆单元日志")
@@ -148,8 +153,10 @@ def progress_by_subdistrict(conn: Conn, grant: ReadGrant) -> list[Breakdown]:
 def units_csv(project_id: RowId, conn: Conn, grant: ReadGrant) -> Response:
     """The ledger with Chinese headers, as the 台账 sheet of the XLSX (the bulk update reads it back)."""
     project = ledger.visible_project(conn, grant, project_id)
-    body = exports.ledger_csv(ledger.list_units(conn, grant, project_id), subdistrict_names(conn))
-    headers = {"Content-Disposition": f'attachment; filename="demolition-ledger-{project.code}.csv"'}
+    shown = shown_units(conn, grant, project_id, ledger.list_units(conn, grant, project_id), "csv")
+    body = exports.ledger_csv(shown.units, subdistrict_names(conn), shown.personal)
+    name = f"demolition-ledger-{project.code}-{exports.personal_suffix(shown.personal)}.csv"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
 
 
@@ -169,9 +176,10 @@ def progress_xlsx(
     """Summary by status, sub-districts, burndown and the ledger itself, with Chinese headers."""
     project = ledger.visible_project(conn, grant, project_id)
     progress = project_progress(conn, project_id, as_of or today())
-    units = ledger.list_units(conn, grant, project_id)
-    body = exports.progress_xlsx(project, progress, units, subdistrict_names(conn))
-    headers = {"Content-Disposition": f'attachment; filename="demolition-{project.code}.xlsx"'}
+    shown = shown_units(conn, grant, project_id, ledger.list_units(conn, grant, project_id), "xlsx")
+    body = exports.progress_xlsx(project, progress, shown, subdistrict_names(conn))
+    name = f"demolition-{project.code}-{exports.personal_suffix(shown.personal)}.xlsx"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     return Response(body, media_type=exports.XLSX, headers=headers)
 
 
@@ -190,7 +198,8 @@ def summary_html(
     """A printable page: headline figures, tables, open blockers and a map (Leaflet served locally)."""
     project = ledger.visible_project(conn, grant, project_id)
     progress = project_progress(conn, project_id, as_of or today())
-    units = ledger.list_units(conn, grant, project_id)
+    # The page shows no personal value; the units go masked so that none can reach it by mistake.
+    units = [masked_unit(u) for u in ledger.list_units(conn, grant, project_id)]
     open_blockers = blockers.list_blockers(conn, grant, project_id, None, None)
     page = exports.summary_html(project, progress, units, open_blockers)
     # The page's own policy: the app's, with the map's inline code (folium's) allowed by hash.

@@ -19,6 +19,7 @@ from psycopg import Connection
 
 from analysis.export_cells import append_row, read_csv_cell
 from app.demolition.models import OWNER_LABELS, PIPELINE, STATUS_LABELS, OwnerType
+from app.demolition.personal import PERSONAL_FIELDS, is_masked, normalise_phone, normalise_resident_id
 from app.errors import PayloadTooLarge, Unprocessable
 from layers.district import DISTRICT
 
@@ -32,7 +33,7 @@ class Column:
 
     key: str
     header_zh: str
-    kind: str  # text, decimal, integer, owner, status, subdistrict, wkt
+    kind: str  # text, decimal, integer, owner, status, subdistrict, wkt, resident_id, phone
     help_zh: str
     limit: Decimal = Decimal("1e13")  # largest accepted number (the column's database range)
     aliases: tuple[str, ...] = ()  # other accepted headers
@@ -42,7 +43,9 @@ COLUMNS: list[Column] = [
     Column("unit_code", "单元编号", "text", "必填；户号或楼栋编码，项目内唯一"),
     Column("address", "地址", "text", "门牌地址"),
     Column("owner_type", "权属类型", "owner", "国有、集体或私人"),
-    Column("owner_name", "权利人", "text", "产权人或使用人"),
+    Column("owner_name", "权利人", "text", "产权人或使用人（个人信息）", aliases=("户主姓名",)),
+    Column("id_number", "身份证号", "resident_id", "权利人 18 位居民身份证号（个人信息）"),
+    Column("phone", "联系电话", "phone", "11 位手机号或带区号的固定电话（个人信息）"),
     Column("floor_area_m2", "建筑面积（m²）", "decimal", "数字，两位小数", Decimal("1e9")),
     Column("households", "户数", "integer", "整数", Decimal(100_000)),
     Column("valuation_yuan", "评估价（元）", "decimal", "数字"),
@@ -186,13 +189,30 @@ _OWNER_WORDS = {label: o for o, label in OWNER_LABELS.items()} | {o.value: o for
 _STATUS_WORDS = {STATUS_LABELS[s][0]: s for s in PIPELINE} | {s.value: s for s in PIPELINE}
 
 
-def convert(column: Column, value: Any, subdistricts: dict[str, str]) -> Any:
-    """One cell as the field value (None when blank); CellError when it cannot be read."""
+def convert(column: Column, value: Any, subdistricts: dict[str, str], *, masked_ok: bool = False) -> Any:
+    """One cell as the field value (None when blank); CellError when it cannot be read.
+
+    A masked personal value (张*) is returned as it is when ``masked_ok`` (the bulk update compares it with
+    the stored value's mask), else refused: it must never overwrite or create the real value.
+    """
     if value is None or str(value).strip() == "":
         return None
     text = str(value).strip()
+    if column.key in PERSONAL_FIELDS and is_masked(text):
+        if masked_ok:
+            return text
+        raise CellError(
+            f"“{column.header_zh}”是脱敏后的值（含 *），不能写入", f"{column.key} is a masked value (with *)"
+        )
     if column.kind == "text":
         return text
+    if column.kind in ("resident_id", "phone"):
+        normalise = normalise_resident_id if column.kind == "resident_id" else normalise_phone
+        try:
+            return normalise(text)
+        except ValueError as exc:
+            zh, en = str(exc).split("|")
+            raise CellError(f"“{column.header_zh}”无效：{zh}", f"{column.key} is invalid: {en}") from None
     if column.kind in ("decimal", "integer"):
         try:
             number = Decimal(text.replace(",", ""))

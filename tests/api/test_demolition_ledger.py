@@ -152,7 +152,8 @@ def test_two_concurrent_updaters_one_wins_nothing_lost(
 ) -> None:
     a, b = make_account(Role.COORDINATOR, "land-prep"), make_account(Role.COORDINATOR, "sd-pinghu")
     p = new_project(client, make_account(Role.ADMIN, "gov-data"))
-    u = new_unit(client, a, p["id"], "C-1")
+    # In 平湖街道, so that both coordinators work the unit and see its owner in full.
+    u = new_unit(client, a, p["id"], "C-1", subdistrict_code="sd-pinghu")
     results: dict[str, Any] = {}
 
     def update(name: str, acct: Any, body: dict[str, Any], header: bool) -> None:

@@ -53,14 +53,15 @@ def test_ledger_csv_has_the_units_under_chinese_headers(client: TestClient, make
 
     r = client.get(f"/api/demolition/projects/{p['id']}/units.csv", headers=viewer.headers)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-    assert f'filename="demolition-ledger-{p["code"]}.csv"' in r.headers["content-disposition"]
+    # A viewer has no need to know the residents: the file says it is masked, and it is.
+    assert f'filename="demolition-ledger-{p["code"]}-masked.csv"' in r.headers["content-disposition"]
     assert r.content.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
-    headers = ["单元编号", "版本号", "状态", "地址", "权属类型", "权利人", "建筑面积（m²）", "户数"]
-    assert rows[0][:8] == headers
-    assert [r[:8] for r in rows[1:]] == [
-        ["C-1", "2", "评估", "龙岗街道, 1 号", "", "", "88.50", "1"],
-        ["C-2", "1", "调查", "", "集体", "李四", "100.00", "3"],
+    headers = ["单元编号", "版本号", "状态", "地址", "权属类型", "权利人", "身份证号", "联系电话"]
+    assert rows[0][:10] == [*headers, "建筑面积（m²）", "户数"]
+    assert [r[:10] for r in rows[1:]] == [
+        ["C-1", "2", "评估", "龙岗街道****", "", "", "", "", "88.50", "1"],
+        ["C-2", "1", "调查", "", "集体", "李*", "", "", "100.00", "3"],
     ]
     # The CSV goes back as a bulk update unchanged: nothing to do, no problem.
     r = client.post(
