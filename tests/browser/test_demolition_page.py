@@ -444,8 +444,11 @@ def test_a_viewer_sees_the_ledger_but_no_edit_transition_import_or_blocker_actio
 ) -> None:
     open_page(page, world, world.viewer)
     assert len(ledger(page)) == 5 and figures(page)["units"] == "5"
+    # A viewer has no need to know the residents: names and addresses come masked from the API, and show so.
+    assert [row[:3] for row in ledger(page) if row[0] == "D-02"] == [["D-02", "李*", "平湖街道新南村****"]]
     open_unit(page, world.units["D-02"]["id"])
-    assert unit_facts(page)["owner_name"] == "李四"
+    facts = unit_facts(page)
+    assert (facts["owner_name"], facts["address"], facts["id_number"]) == ("李*", "平湖街道新南村****", "—")
     for selector in ("#dm-edit", "#dm-transition-form", "#dm-import", "#dm-raise", "[data-scope=mine]"):
         assert not page.js(f"Boolean(document.querySelector('{selector}'))"), selector
     # The project's blockers are shown to every reader, overdue in red, without any action.

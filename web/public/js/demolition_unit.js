@@ -7,11 +7,15 @@ import { fill, formatArea, formatNumber, formatYuan, statusSwatch } from "./demo
 import { ownerTypeName } from "./demolition_ledger.js";
 
 const FIELDS = [ // attribute, input kind
-  ["address", "text"], ["owner_type", "owner"], ["owner_name", "text"], ["floor_area_m2", "number"],
+  ["address", "text"], ["owner_type", "owner"], ["owner_name", "text"], ["id_number", "text"], ["phone", "text"],
+  ["floor_area_m2", "number"],
   ["households", "integer"], ["valuation_yuan", "number"], ["agreed_compensation_yuan", "number"],
   ["paid_compensation_yuan", "number"], ["subdistrict_code", "subdistrict"],
 ];
 const REQUIRED = new Set(["floor_area_m2", "households"]);
+// Texts compared as typed (an ID number is not a number); personal values arrive masked (张*) for those
+// without the need to know, and an unchanged masked value is never sent back.
+const TEXTS = new Set(FIELDS.filter(([, kind]) => kind === "text").map(([key]) => key));
 // The form labels name the unit (建筑面积（m²）); the facts show it after each figure, so their labels drop it.
 const withoutUnit = label => label.replace(/\s*[（(][^（()）]*[）)]$/, "");
 
@@ -84,6 +88,7 @@ export class UnitPanel {
     const u = this.unit;
     const shown = {
       address: u.address ?? "—", owner_type: ownerTypeName(u.owner_type), owner_name: u.owner_name ?? "—",
+      id_number: u.id_number ?? "—", phone: u.phone ?? "—",
       floor_area_m2: formatArea(u.floor_area_m2), households: formatNumber(u.households),
       valuation_yuan: formatYuan(u.valuation_yuan), agreed_compensation_yuan: formatYuan(u.agreed_compensation_yuan),
       paid_compensation_yuan: formatYuan(u.paid_compensation_yuan),
@@ -144,7 +149,7 @@ export class UnitPanel {
     for (const [key, value] of new FormData(form)) {
       const text = String(value).trim();
       const before = u[key] == null ? "" : String(u[key]);
-      if (text === before || (text !== "" && before !== "" && Number(text) === Number(before) && key !== "address" && key !== "owner_name")) continue;
+      if (text === before || (text !== "" && before !== "" && Number(text) === Number(before) && !TEXTS.has(key))) continue;
       changes[key] = text === "" ? (REQUIRED.has(key) ? "0" : null) : key === "households" ? Number(text) : text;
     }
     this.draft = Object.fromEntries(new FormData(form));
