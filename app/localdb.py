@@ -129,8 +129,7 @@ class LocalCluster:
         self.own(self.wal_archive)
         script = _ARCHIVE_SCRIPT.format(archive=shlex.quote(str(self.wal_archive)), marker=ARCHIVE_MARKER)
         if not self.archive_script.exists() or self.archive_script.read_text(encoding="utf-8") != script:
-            self.archive_script.write_text(script, encoding="utf-8")
-        self.archive_script.chmod(0o755)
+            _replace_file(self.archive_script, script, 0o755)
         command = f"{shlex.quote(str(self.archive_script))} %p %f"
         conf = (
             "# Written by duogui (app/localdb.py) at every start; edits here are overwritten.\n"
@@ -141,7 +140,7 @@ class LocalCluster:
         path = self.pgdata / DUOGUI_CONF
         old = path.read_text(encoding="utf-8") if path.exists() else None
         if old != conf:
-            path.write_text(conf, encoding="utf-8")
+            _replace_file(path, conf, 0o600)
             self.own(path)
         main_conf = self.pgdata / "postgresql.conf"
         if CONF_INCLUDE not in main_conf.read_text(encoding="utf-8"):
@@ -333,6 +332,15 @@ class LocalCluster:
     def _say(message: str, quiet: bool) -> None:
         if not quiet:
             print(f"duogui: {message}", file=sys.stderr)
+
+
+def _replace_file(path: Path, text: str, mode: int) -> None:
+    """Write a file by renaming a complete copy over it: the server (reloading) or the archiver (running
+    the script) never reads half of it while another start rewrites it."""
+    staged = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    staged.write_text(text, encoding="utf-8")
+    staged.chmod(mode)
+    staged.replace(path)
 
 
 def conf_quote(value: str) -> str:
