@@ -16,6 +16,7 @@ from analysis.checkplan import get_check_plan
 from app import bootstrap, localdb, migrate
 from app.auth import users as user_service
 from app.auth.policy import Role
+from app.backup.cli import backup, local_basebackup, local_pitr, restore
 from app.demolition.cli import demolition_cli
 from app.errors import DuoguiError
 from app.preevaluation.cli import check
@@ -46,6 +47,10 @@ cli.command("check")(check)
 cli.add_typer(projects_cli, name="projects")
 cli.add_typer(calendar_cli, name="calendar")
 cli.add_typer(demolition_cli, name="demolition")
+cli.command("backup")(backup)
+cli.command("restore")(restore)
+local_cli.command("basebackup")(local_basebackup)
+local_cli.command("pitr")(local_pitr)
 
 
 def _settings() -> Settings:

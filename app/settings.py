@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     app_role: str = Field(default="duogui_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     db_name: str = Field(default="duogui", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     data_dir: Path = PROJECT_ROOT / ".data"
+    files_dir: Path | None = Field(
+        default=None,
+        description="Stored files (uploaded materials, attachments); default <data_dir>/files. Backed up.",
+    )
     local_pg_port: int = Field(default=54329, ge=1024, le=65535)
 
     pool_min_size: int = Field(default=1, ge=0)
@@ -84,6 +88,16 @@ class Settings(BaseSettings):
         if self.pool_min_size > self.pool_max_size:
             raise ValueError("pool_min_size must not exceed pool_max_size")
         return self
+
+    @property
+    def stored_files_dir(self) -> Path:
+        """Where stored files live (``files_dir``, or ``files`` under the data directory)."""
+        return self.files_dir or self.data_dir / "files"
+
+    @property
+    def raster_dir(self) -> Path:
+        """Where raster layer versions live (their paths in the database are relative to ``data_dir``)."""
+        return self.data_dir / "rasters"
 
     @cached_property
     def owner_dsn(self) -> str:

@@ -1,0 +1,1 @@
+"""Backups that restore: dump and restore with a manifest; WAL archiving and point-in-time recovery."""
