@@ -14,6 +14,7 @@ import typer
 from analysis.checkindex import catch_up
 from analysis.checkplan import get_check_plan
 from app import bootstrap, localdb, migrate
+from app.audit.cli import audit_cli
 from app.auth import users as user_service
 from app.auth.policy import Role
 from app.demolition.cli import demolition_cli
@@ -46,6 +47,7 @@ cli.command("check")(check)
 cli.add_typer(projects_cli, name="projects")
 cli.add_typer(calendar_cli, name="calendar")
 cli.add_typer(demolition_cli, name="demolition")
+cli.add_typer(audit_cli, name="audit")
 
 
 def _settings() -> Settings:
