@@ -14,6 +14,7 @@ import typer
 from analysis.checkindex import catch_up
 from analysis.checkplan import get_check_plan
 from app import bootstrap, localdb, migrate
+from app.audit.cli import audit_cli
 from app.auth import users as user_service
 from app.auth.policy import Role
 from app.backup.cli import backup, local_basebackup, local_pitr, restore
@@ -51,6 +52,7 @@ cli.command("backup")(backup)
 cli.command("restore")(restore)
 local_cli.command("basebackup")(local_basebackup)
 local_cli.command("pitr")(local_pitr)
+cli.add_typer(audit_cli, name="audit")
 
 
 def _settings() -> Settings:

@@ -20,6 +20,7 @@ from analysis.rules.loader import get_ruleset
 from app import __version__
 from app.api.routes import district, health, identify, layers
 from app.audit import routes as audit_routes
+from app.audit.sealer import AuditSealer
 from app.auth import routes as auth_routes
 from app.auth.deps import Allow, Public
 from app.auth.passwords import PASSWORD_CHECKS_AT_ONCE
@@ -154,9 +155,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The check index is copied into memory in the background; checks read the database until then.
         app.state.resident = ResidentIndex(pool.connection, settings.check_memory_mb)
         app.state.resident.request_refresh()
+        # New audit rows are linked into the hash chain in the background (see app/audit/sealer.py).
+        app.state.audit_sealer = AuditSealer(pool.connection, settings.audit_seal_interval_s)
+        app.state.audit_sealer.start()
         try:
             yield
         finally:
+            app.state.audit_sealer.close()
             app.state.resident.close()
             raster = getattr(app.state, "raster_tiles", None)
             if raster is not None:

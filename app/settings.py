@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     token_ttl_minutes: int = Field(default=480, ge=1)
     lockout_threshold: int = Field(default=5, ge=1)
     lockout_minutes: int = Field(default=15, ge=1)
+    audit_seal_interval_s: float = Field(
+        default=5.0, ge=0, description="Seconds between sealings of new audit rows into the chain (0: off)."
+    )
 
     demo_scale: Literal["none", "small", "district", "full"] = Field(
         default="district", description="Demo district loaded by the first `duogui setup` (none: skip)."

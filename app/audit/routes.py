@@ -1,39 +1,28 @@
-"""Routes: reading the audit log (administrators only)."""
+"""Routes: the audit administrator's reading of the audit log — search, export, chain verification."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
-from psycopg.rows import dict_row
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
-from app.auth.deps import Allow, Grant
+from app.audit.chain import ChainChecker, ChainReport, seal_all, sealed_rows, start_of
+from app.audit.exports import XLSX, events_csv, events_xlsx
+from app.audit.search import AuditEvent, AuditFilter, audit_filter, search
+from app.auth.deps import Allow, AllowBriefly, Grant
 from app.auth.policy import Action
-from app.db import Conn
+from app.db import Conn, HeavyWork, leased_connection
 from app.edge.params import RowId
 from app.errors import Unprocessable
-from layers.district import DISTRICT
+from layers.audit import record
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
-
-class AuditEvent(BaseModel):
-    """One audit record."""
-
-    id: int
-    at: datetime
-    actor_id: int | None
-    actor_username: str | None
-    actor_org_id: int | None
-    action: str
-    object_type: str
-    object_id: str | None
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    request_id: str | None
-    client_ip: str | None
+Filter = Annotated[AuditFilter, Depends(audit_filter)]
+# The most rows one export holds; a larger search is refused with a request to narrow it.
+EXPORT_LIMIT = 50_000
 
 
 class AuditPage(BaseModel):
@@ -47,52 +36,82 @@ class AuditPage(BaseModel):
 def list_events(
     conn: Conn,
     grant: Annotated[Grant, Depends(Allow(Action.AUDIT_READ))],
-    object_type: Annotated[str | None, Query(max_length=64, description="对象类型，如 user")] = None,
-    object_id: Annotated[str | None, Query(max_length=128, description="对象标识")] = None,
-    actor_id: Annotated[RowId | None, Query(description="操作人 ID")] = None,
-    action: Annotated[str | None, Query(max_length=64, description="操作，如 user.update")] = None,
-    since: Annotated[datetime | None, Query(description="起始时间（含）")] = None,
-    until: Annotated[datetime | None, Query(description="截止时间（不含）")] = None,
+    where: Filter,
     before_id: Annotated[RowId | None, Query(description="分页：返回 ID 小于此值的记录")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
     """Events matching every given filter, newest first, keyset-paged."""
-    if since is not None and until is not None and _comparable(since) >= _comparable(until):
-        raise Unprocessable(
-            "起始时间（since）须早于截止时间（until）。",
-            "The start time (since) must be before the end time (until).",
-        )
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
-            """
-            SELECT id, at, actor_id, actor_username, actor_org_id, action, object_type, object_id,
-                   before, after, request_id, host(client_ip) AS client_ip
-            FROM audit.event
-            WHERE (%(ot)s::text IS NULL OR object_type = %(ot)s)
-              AND (%(oid)s::text IS NULL OR object_id = %(oid)s)
-              AND (%(actor)s::bigint IS NULL OR actor_id = %(actor)s)
-              AND (%(action)s::text IS NULL OR action = %(action)s)
-              AND (%(since)s::timestamptz IS NULL OR at >= %(since)s)
-              AND (%(until)s::timestamptz IS NULL OR at < %(until)s)
-              AND (%(before)s::bigint IS NULL OR id < %(before)s)
-            ORDER BY id DESC LIMIT %(limit)s
-            """,
-            {
-                "ot": object_type,
-                "oid": object_id,
-                "actor": actor_id,
-                "action": action,
-                "since": since,
-                "until": until,
-                "before": before_id,
-                "limit": limit + 1,
-            },
-        ).fetchall()
+    rows = search(conn, where, before_id, limit + 1)
     more = len(rows) > limit
-    events = [AuditEvent(**r) for r in rows[:limit]]
+    events = rows[:limit]
     return AuditPage(events=events, next_before_id=events[-1].id if more and events else None)
 
 
-def _comparable(moment: datetime) -> datetime:
-    """A time with its offset: one without is a district time, as the pooled connections read it."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=DISTRICT.tz)
+def _exported(conn: Conn, grant: Grant, where: AuditFilter, kind: str) -> list[AuditEvent]:
+    """The search's events, with the export itself audited in the same transaction."""
+    events = search(conn, where, None, EXPORT_LIMIT + 1)
+    if len(events) > EXPORT_LIMIT:
+        raise Unprocessable(
+            f"检索结果超过 {EXPORT_LIMIT} 条，请缩小范围（时间段、操作人或操作）后再导出。",
+            f"The search finds more than {EXPORT_LIMIT} events; narrow it (period, user, action) to export.",
+        )
+    after = {"format": kind, "rows": len(events), "filters": where.described()}
+    record(conn, grant.actor, "audit.export", "audit_event", None, after=after)
+    return events
+
+
+@router.get(
+    "/export.{kind}",
+    dependencies=[HeavyWork],
+    response_class=Response,
+    responses={
+        200: {"content": {"text/csv": {}, XLSX: {}}, "description": "CSV（UTF-8，含 BOM）或 XLSX"},
+    },
+    summary="导出审计日志检索结果（CSV / XLSX）",
+)
+async def export_events(
+    request: Request,
+    kind: Literal["csv", "xlsx"],
+    grant: Annotated[Grant, Depends(AllowBriefly(Action.AUDIT_EXPORT))],
+    where: Filter,
+) -> Response:
+    """Every event of the search (newest first, at most 50,000); the export is itself audited.
+
+    The connection is given back before the file is built (CPU work that needs none).
+    """
+    async with leased_connection(request) as conn:
+        events = await run_in_threadpool(_exported, conn, grant, where, kind)
+    if kind == "csv":
+        body, media = await run_in_threadpool(events_csv, events), "text/csv; charset=utf-8"
+    else:
+        body, media = await run_in_threadpool(events_xlsx, events), XLSX
+    headers = {"Content-Disposition": f'attachment; filename="audit-log.{kind}"'}
+    return Response(body, media_type=media, headers=headers)
+
+
+@router.get("/verify", response_model=ChainReport, dependencies=[HeavyWork], summary="验证审计链")
+async def verify_chain(
+    request: Request, grant: Annotated[Grant, Depends(AllowBriefly(Action.AUDIT_VERIFY))]
+) -> ChainReport:
+    """Seal new rows, then prove the chain to its head or name the first broken row (audited).
+
+    Rows are read a batch per borrowed connection and hashed with none held.
+    """
+    async with leased_connection(request) as conn:
+        checker = await run_in_threadpool(_sealed_start, conn)
+    while True:
+        async with leased_connection(request) as conn:
+            rows = await run_in_threadpool(sealed_rows, conn, checker.next_seq - 1)
+        if not rows or not await run_in_threadpool(checker.feed, rows):
+            break
+    report = checker.report()
+    outcome = report.model_dump(include={"verified", "rows_checked", "last_seq", "head_hash", "first_break"})
+    async with leased_connection(request) as conn:
+        await run_in_threadpool(record, conn, grant.actor, "audit.verify", "audit_chain", None, None, outcome)
+    return report
+
+
+def _sealed_start(conn: Conn) -> ChainChecker:
+    """Seal what is committed, then the checker for where the remaining chain starts."""
+    seal_all(conn)
+    return start_of(conn)

@@ -49,6 +49,8 @@ class Action(StrEnum):
     ORGS_READ = "orgs:read"
     ORGS_MANAGE = "orgs:manage"
     AUDIT_READ = "audit:read"
+    AUDIT_EXPORT = "audit:export"
+    AUDIT_VERIFY = "audit:verify"
     LAYERS_READ = "layers:read"
     LAYERS_IMPORT = "layers:import"
     PREEVAL_RUN = "preeval:run"
@@ -87,6 +89,8 @@ POLICY: dict[Action, dict[Role, Scope]] = {
     Action.ORGS_READ: _EVERYONE_ANY,
     Action.ORGS_MANAGE: {Role.ADMIN: Scope.ANY},
     Action.AUDIT_READ: {Role.ADMIN: Scope.ANY},
+    Action.AUDIT_EXPORT: {Role.ADMIN: Scope.ANY},
+    Action.AUDIT_VERIFY: {Role.ADMIN: Scope.ANY},
     # The base map is shared by every department; restricted layers are filtered by the catalog.
     Action.LAYERS_READ: _EVERYONE_ANY,
     Action.LAYERS_IMPORT: {Role.ADMIN: Scope.ANY, Role.PLANNER: Scope.ANY},

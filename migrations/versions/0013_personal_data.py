@@ -13,7 +13,7 @@ audited.
 from alembic import op
 
 revision = "0013_personal_data"
-down_revision = "0010_layer_coverage"
+down_revision = "0012_audit_chain"
 branch_labels = None
 depends_on = None
 

@@ -1,5 +1,6 @@
 // The planners' map: sign-in, then the layer tree, the map, legend, identify, layer details and pre-evaluation.
 import { api, ApiError, expire, getToken, signIn, signOut, whenExpired } from "./api.js";
+import { AuditPage } from "./audit.js";
 import { showDetails } from "./details.js";
 import { applyStatic, onLangChange, t, toggleLang } from "./i18n.js";
 import { PlanMap } from "./map.js";
@@ -16,6 +17,7 @@ const VIEW_KEY = "duogui.view";
 const VIEWS = {
   projects: { Page: ProjectsPage, permission: "projects:read" },
   demolition: { Page: DemolitionPage, permission: "demolition:read" },
+  audit: { Page: AuditPage, permission: "audit:read" },
 };
 let session = null; // {user, layers, layersByCode, groups, legend, tree, map, detailsCode, lastClick}
 
