@@ -35,6 +35,8 @@ from analysis.checkplan import get_check_plan
 from analysis.engine import evaluate
 from analysis.footprint import Footprint
 from app import migrate
+from app.audit.chain import seal_all
+from app.audit.chain import verify as verify_chain
 from app.auth import users
 from app.auth.policy import Role
 from app.backup.dump import create_backup
@@ -187,8 +189,8 @@ def _state(conn: psycopg.Connection[Any]) -> dict[str, Any]:
         for r in conn.execute("SELECT id, report::text FROM project.pre_evaluation ORDER BY id")
     }
     audit = conn.execute(
-        "SELECT id, at, actor_username, action, object_type, object_id, before::text, after::text"
-        " FROM audit.event ORDER BY id"
+        "SELECT id, at, actor_username, action, object_type, object_id, before::text, after::text,"
+        " chain_seq, row_hash FROM audit.event ORDER BY id"
     ).fetchall()
     years = conn.execute("SELECT year, source, status FROM approval.calendar_year ORDER BY year").fetchall()
     days = conn.execute("SELECT day, working, name FROM approval.calendar_day ORDER BY day").fetchall()
@@ -202,6 +204,7 @@ def test_point_in_time_recovery_returns_exactly_the_state_of_that_moment(drill: 
     _store_report(drill, 400.0)
     _set_year(drill, 2031, "2031-10-01")
     with drill.connect() as conn:
+        seal_all(conn)  # the sealed chain up to the target must come back, hashes and all
         target = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
         at_target = _state(conn)
         conn.execute("SELECT pg_switch_wal()")
@@ -218,9 +221,12 @@ def test_point_in_time_recovery_returns_exactly_the_state_of_that_moment(drill: 
     with psycopg.connect(recovered.dsn(), autocommit=True) as conn:
         state = _state(conn)
         assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
+        chain = verify_chain(conn)  # seals nothing new (the target's rows were sealed) and proves them
     recovered.stop()
 
     assert state == at_target
+    assert chain.verified and chain.rows_checked == len(state["audit"])
+    assert chain.head_hash == bytes(state["audit"][-1][-1]).hex()
     assert {c: n for c, _, n in state["layers"]}[PARK] == 3  # A is there
     assert {c: n for c, _, n in state["layers"]}[UNITS] == 4  # B is not
     assert len(state["reports"]) == 2 and len(after_b["reports"]) == 3
@@ -258,6 +264,7 @@ def test_backup_restores_into_a_fresh_database_with_the_same_state(drill: Drill,
     report = restore_backup(settings, backup, "restored")
     with drill.connect("restored") as conn:
         assert _state(conn) == expected
+        assert verify_chain(conn).verified
     for entry in rasters:
         path = restored_files / entry.path
         assert hashlib.sha256(path.read_bytes()).hexdigest() == entry.sha256
