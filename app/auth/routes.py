@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.auth import users
 from app.auth.deps import Allow, AllowBriefly, Grant, client_ip, public
-from app.auth.policy import Action, Role, scope_for
+from app.auth.policy import ROLE_LABELS, Action, Role, scope_for
 from app.auth.sessions import StaleCheck, check_password, settle_sign_in, sign_out, stored_password_hash
 from app.db import Conn, leased_connection
 from app.edge.params import Offset, RowId
@@ -100,6 +100,20 @@ def logout(conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.SELF_READ))]
     return Response(status_code=204)
 
 
+class RoleLabel(BaseModel):
+    """A role's code and its names for people."""
+
+    code: Role
+    name_zh: str
+    name_en: str
+
+
+@router.get("/roles", response_model=list[RoleLabel], tags=["users"], summary="角色列表（代码与名称）")
+def list_roles(_: Annotated[Grant, Depends(Allow(Action.SELF_READ))]) -> list[RoleLabel]:
+    """Every role with its Chinese and English name (pages show these, never hard-coded names)."""
+    return [RoleLabel(code=role, name_zh=zh, name_en=en) for role, (zh, en) in ROLE_LABELS.items()]
+
+
 class Me(users.User):
     """The signed-in account and what its role may do (action → scope), from the one policy table."""
 
@@ -172,6 +186,30 @@ def create_user(
     """Create an account; a one-time password is returned when none was given."""
     user, password = users.create_user(conn, grant.actor, body)
     return CreatedUser(user=user, one_time_password=password)
+
+
+@router.get(
+    "/users/search", response_model=users.UserPage, tags=["users"], summary="搜索用户（分页，含总数）"
+)
+def search_users(
+    conn: Conn,
+    grant: Annotated[Grant, Depends(Allow(Action.USERS_READ))],
+    q: Annotated[str | None, Query(min_length=1, max_length=100, description="按用户名或姓名搜索")] = None,
+    org_id: Annotated[RowId | None, Query(description="按组织筛选")] = None,
+    role: Annotated[Role | None, Query(description="按角色筛选")] = None,
+    disabled: Annotated[bool | None, Query(description="true：仅停用的；false：仅启用的")] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="每页条数")] = 50,
+    offset: Annotated[Offset, Query(description="跳过条数（分页）")] = 0,
+) -> users.UserPage:
+    """One page of the users the caller may see that match, and how many match in all."""
+    own = grant.org_filter()
+    if own is not None:
+        if org_id is not None and org_id != own:
+            return users.UserPage(total=0, users=[])
+        org_id = own
+    return users.search_users(
+        conn, q=q, org_id=org_id, role=role, disabled=disabled, limit=limit, offset=offset
+    )
 
 
 @router.get("/users/{user_id}", response_model=users.User, tags=["users"], summary="用户详情")
