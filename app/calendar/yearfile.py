@@ -46,6 +46,12 @@ class _LinedList(list[Any]):
     line = 0
 
 
+class _LinedStr(str):
+    """A JSON string value that knows its line (the line a date is named on)."""
+
+    line = 0
+
+
 def _line_at(text: str, index: int) -> int:
     return text.count("\n", 0, index) + 1
 
@@ -68,8 +74,15 @@ class _LineDecoder(json.JSONDecoder):
             node.line = _line_at(state[0], state[1])
             return node, end
 
+        def parse_string(text: str, end: int, strict: bool) -> tuple[Any, int]:
+            value, after = json.decoder.scanstring(text, end, strict)
+            node = _LinedStr(value)
+            node.line = _line_at(text, end)
+            return node, after
+
         self.parse_object = parse_object
         self.parse_array = parse_array
+        self.parse_string = parse_string
         self.scan_once = py_make_scanner(self)
 
 
@@ -188,6 +201,7 @@ def _day(entry: Any, section: str, parent_line: int, problems: _Problems) -> tup
         )
         return None
     value, name = entry["date"], entry["name"]
+    line = value.line if isinstance(value, _LinedStr) else line  # the date's own line, in a spread-out entry
     day = None
     if isinstance(value, str) and _ISO_DATE.match(value):
         try:

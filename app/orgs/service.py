@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import psycopg
 from psycopg import Connection
 from psycopg.rows import dict_row
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.db import contains_pattern
 from app.edge.params import Number
@@ -54,6 +54,7 @@ class OrganisationCreate(BaseModel):
 class OrganisationUpdate(BaseModel):
     """Changes to an organisation (its code stays: accounts and records name it); ``version`` as last read."""
 
+    model_config = ConfigDict(extra="forbid")  # a sent "code" is refused, not silently ignored
     version: Number
     name_zh: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = (
         None
