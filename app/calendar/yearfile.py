@@ -29,6 +29,7 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 JSONObject = vars(json.decoder)["JSONObject"]
 JSONArray = vars(json.decoder)["JSONArray"]
 py_make_scanner = vars(json.scanner)["py_make_scanner"]
+scanstring = vars(json.decoder)["scanstring"]
 _KEYS = {"source", "year", "holidays", "makeup_working_days"}
 _WEEKDAYS_ZH = "一二三四五六日"
 _SECTIONS = {"holidays": ("节假日", "holiday"), "makeup_working_days": ("调休上班日", "make-up working day")}
@@ -75,7 +76,7 @@ class _LineDecoder(json.JSONDecoder):
             return node, end
 
         def parse_string(text: str, end: int, strict: bool) -> tuple[Any, int]:
-            value, after = json.decoder.scanstring(text, end, strict)
+            value, after = scanstring(text, end, strict)
             node = _LinedStr(value)
             node.line = _line_at(text, end)
             return node, after
