@@ -161,22 +161,39 @@ async def change_own_password(
     return changed
 
 
-@router.get("/users", response_model=list[users.User], tags=["users"], summary="用户列表")
+TOTAL_HEADER = "X-Total-Count"
+
+
+@router.get(
+    "/users",
+    response_model=list[users.User],
+    tags=["users"],
+    summary="用户列表（可搜索、分页）",
+    responses={
+        200: {"headers": {TOTAL_HEADER: {"description": "符合条件的用户总数", "schema": {"type": "integer"}}}}
+    },
+)
 def list_users(
     conn: Conn,
+    response: Response,
     grant: Annotated[Grant, Depends(Allow(Action.USERS_READ))],
+    q: Annotated[str | None, Query(min_length=1, max_length=100, description="按用户名或姓名搜索")] = None,
     org_id: Annotated[RowId | None, Query(description="按组织筛选")] = None,
     role: Annotated[Role | None, Query(description="按角色筛选")] = None,
+    disabled: Annotated[bool | None, Query(description="true：仅停用的；false：仅启用的")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[Offset, Query()] = 0,
 ) -> list[users.User]:
-    """Users the caller may see: all for administrators, else the caller's organisation."""
+    """Users the caller may see (all for administrators, else the caller's organisation) that match, one page
+    of them; how many match in all is in the ``X-Total-Count`` header."""
     own = grant.org_filter()
-    if own is not None:
-        if org_id is not None and org_id != own:
-            return []
-        org_id = own
-    return users.list_users(conn, org_id=org_id, role=role, limit=limit, offset=offset)
+    found = users.UserPage(total=0, users=[])
+    if own is None or org_id in (None, own):
+        found = users.search_users(
+            conn, q=q, org_id=own or org_id, role=role, disabled=disabled, limit=limit, offset=offset
+        )
+    response.headers[TOTAL_HEADER] = str(found.total)
+    return found.users
 
 
 @router.post("/users", response_model=CreatedUser, status_code=201, tags=["users"], summary="创建用户")
@@ -186,30 +203,6 @@ def create_user(
     """Create an account; a one-time password is returned when none was given."""
     user, password = users.create_user(conn, grant.actor, body)
     return CreatedUser(user=user, one_time_password=password)
-
-
-@router.get(
-    "/users/search", response_model=users.UserPage, tags=["users"], summary="搜索用户（分页，含总数）"
-)
-def search_users(
-    conn: Conn,
-    grant: Annotated[Grant, Depends(Allow(Action.USERS_READ))],
-    q: Annotated[str | None, Query(min_length=1, max_length=100, description="按用户名或姓名搜索")] = None,
-    org_id: Annotated[RowId | None, Query(description="按组织筛选")] = None,
-    role: Annotated[Role | None, Query(description="按角色筛选")] = None,
-    disabled: Annotated[bool | None, Query(description="true：仅停用的；false：仅启用的")] = None,
-    limit: Annotated[int, Query(ge=1, le=500, description="每页条数")] = 50,
-    offset: Annotated[Offset, Query(description="跳过条数（分页）")] = 0,
-) -> users.UserPage:
-    """One page of the users the caller may see that match, and how many match in all."""
-    own = grant.org_filter()
-    if own is not None:
-        if org_id is not None and org_id != own:
-            return users.UserPage(total=0, users=[])
-        org_id = own
-    return users.search_users(
-        conn, q=q, org_id=org_id, role=role, disabled=disabled, limit=limit, offset=offset
-    )
 
 
 @router.get("/users/{user_id}", response_model=users.User, tags=["users"], summary="用户详情")

@@ -18,7 +18,12 @@ export class CalendarPage {
     this.detail = null; // /api/calendar/years/{year}, with its working-day count
     this.state = null; // the last upload's outcome
     this.upload = el("section", { className: "pj-form cal-upload", id: "cal-upload" });
-    this.uploadYear = null;
+    // The form's inputs are made once: a redraw (a year shown, a language switch) keeps what was typed and chosen.
+    this.inputs = {
+      year: el("input", { type: "number", min: 2000, max: 2100, required: true }),
+      file: el("input", { type: "file", accept: ".json,application/json", required: true }),
+    };
+    this.shown = 0; // years asked for so far: only the last one asked is drawn
   }
 
   async activate() {
@@ -36,21 +41,23 @@ export class CalendarPage {
     this.years = calendars;
     const now = new Date().getFullYear();
     const chosen = year ?? calendars.find(c => c.year === now)?.year ?? calendars[0]?.year ?? null;
-    this.uploadYear ??= calendars.find(c => c.status === "provisional")?.year ?? now + 1;
+    this.inputs.year.value ||= String(calendars.find(c => c.status === "provisional")?.year ?? now + 1);
     await this.show(chosen);
   }
 
   /** Load and draw one year. */
   async show(year) {
-    this.year = year;
-    this.detail = null;
+    const asked = (this.shown += 1);
+    let detail = null;
     if (year != null) {
       const [days, count] = await Promise.all([
         api(`/api/calendar/years/${year}`),
         api(`/api/calendar/working-days?from=${year}-01-01&to=${year}-12-31`),
       ]);
-      this.detail = { ...days, working_days: count.working_days };
+      detail = { ...days, working_days: count.working_days };
     }
+    if (asked !== this.shown) return; // another year was asked for meanwhile
+    Object.assign(this, { year, detail });
     this.render();
     this.root.dataset.year = `${year}:${this.detail?.status ?? ""}`; // for tests and tools
   }
@@ -81,8 +88,7 @@ export class CalendarPage {
   }
 
   #renderUpload() {
-    const year = el("input", { type: "number", min: 2000, max: 2100, required: true, value: String(this.uploadYear ?? "") });
-    const file = el("input", { type: "file", accept: ".json,application/json", required: true });
+    const { year, file } = this.inputs;
     const form = el("form", { id: "cal-upload-form" },
       el("div", { className: "pj-grid" }, field("cal-upload-year", t("calYear"), year).wrap,
         field("cal-upload-file", t("calFile"), file).wrap),
@@ -90,8 +96,7 @@ export class CalendarPage {
       el("button", { type: "submit", className: "primary", textContent: t("calLoad") }));
     form.addEventListener("submit", event => {
       event.preventDefault();
-      this.uploadYear = Number(year.value);
-      this.#send(this.uploadYear, file.files[0]);
+      this.#send(Number(year.value), file.files[0]);
     });
     fill(this.upload, el("h3", { textContent: t("calUpload") }), form, this.#outcome());
     return this.upload;

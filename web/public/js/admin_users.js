@@ -1,7 +1,7 @@
 // 用户与组织 (users:manage): search the accounts, create them, change role, organisation and name, disable or
 // enable them, reset a password (the one-time password is shown once), and keep the organisation directory.
 // Role and organisation names come from the server (/api/roles, /api/orgs): the page never shows their codes.
-import { api } from "./api.js";
+import { api, apiPage } from "./api.js";
 import { formatCount, formatDate, pick, t } from "./i18n.js";
 import { OrgsPanel } from "./admin_orgs.js";
 import { UserPanel, userState } from "./admin_user_panel.js";
@@ -83,9 +83,9 @@ export class UsersPage {
     for (const [key, value] of Object.entries(this.query)) if (value) params.set(key, value);
     const asked = (this.asked = (this.asked ?? 0) + 1);
     try {
-      const found = await api(`/api/users/search?${params}`);
+      const { items, total } = await apiPage(`/api/users?${params}`);
       if (asked !== this.asked) return; // a later search is under way: its answer is the one to show
-      this.found = found;
+      this.found = { total, users: items };
       this.error = null;
     } catch (error) {
       if (asked !== this.asked) return;
