@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.auth import users
 from app.auth.deps import Allow, AllowBriefly, Grant, client_ip, public
-from app.auth.policy import Action, Role, scope_for
+from app.auth.policy import ROLE_LABELS, Action, Role, scope_for
 from app.auth.sessions import StaleCheck, check_password, settle_sign_in, sign_out, stored_password_hash
 from app.db import Conn, leased_connection
 from app.edge.params import Offset, RowId
@@ -100,6 +100,20 @@ def logout(conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.SELF_READ))]
     return Response(status_code=204)
 
 
+class RoleLabel(BaseModel):
+    """A role's code and its names for people."""
+
+    code: Role
+    name_zh: str
+    name_en: str
+
+
+@router.get("/roles", response_model=list[RoleLabel], tags=["users"], summary="角色列表（代码与名称）")
+def list_roles(_: Annotated[Grant, Depends(Allow(Action.SELF_READ))]) -> list[RoleLabel]:
+    """Every role with its Chinese and English name (pages show these, never hard-coded names)."""
+    return [RoleLabel(code=role, name_zh=zh, name_en=en) for role, (zh, en) in ROLE_LABELS.items()]
+
+
 class Me(users.User):
     """The signed-in account and what its role may do (action → scope), from the one policy table."""
 
@@ -147,22 +161,39 @@ async def change_own_password(
     return changed
 
 
-@router.get("/users", response_model=list[users.User], tags=["users"], summary="用户列表")
+TOTAL_HEADER = "X-Total-Count"
+
+
+@router.get(
+    "/users",
+    response_model=list[users.User],
+    tags=["users"],
+    summary="用户列表（可搜索、分页）",
+    responses={
+        200: {"headers": {TOTAL_HEADER: {"description": "符合条件的用户总数", "schema": {"type": "integer"}}}}
+    },
+)
 def list_users(
     conn: Conn,
+    response: Response,
     grant: Annotated[Grant, Depends(Allow(Action.USERS_READ))],
+    q: Annotated[str | None, Query(min_length=1, max_length=100, description="按用户名或姓名搜索")] = None,
     org_id: Annotated[RowId | None, Query(description="按组织筛选")] = None,
     role: Annotated[Role | None, Query(description="按角色筛选")] = None,
+    disabled: Annotated[bool | None, Query(description="true：仅停用的；false：仅启用的")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[Offset, Query()] = 0,
 ) -> list[users.User]:
-    """Users the caller may see: all for administrators, else the caller's organisation."""
+    """Users the caller may see (all for administrators, else the caller's organisation) that match, one page
+    of them; how many match in all is in the ``X-Total-Count`` header."""
     own = grant.org_filter()
-    if own is not None:
-        if org_id is not None and org_id != own:
-            return []
-        org_id = own
-    return users.list_users(conn, org_id=org_id, role=role, limit=limit, offset=offset)
+    found = users.UserPage(total=0, users=[])
+    if own is None or org_id in (None, own):
+        found = users.search_users(
+            conn, q=q, org_id=own or org_id, role=role, disabled=disabled, limit=limit, offset=offset
+        )
+    response.headers[TOTAL_HEADER] = str(found.total)
+    return found.users
 
 
 @router.post("/users", response_model=CreatedUser, status_code=201, tags=["users"], summary="创建用户")

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from app.auth.passwords import check_policy, hash_password, one_time_password, verify_password
 from app.auth.policy import Role
+from app.db import contains_pattern
 from app.edge.params import Number
 from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from layers.audit import Actor, record
@@ -88,6 +89,23 @@ def get_user(conn: Connection[Any], user_id: int) -> User:
     return User(**row)
 
 
+# The filters of a user listing; a NULL parameter leaves its filter out.
+_USER_FILTER = """
+    FROM auth.user u JOIN auth.organisation o ON o.id = u.org_id
+    WHERE (%(org)s::bigint IS NULL OR u.org_id = %(org)s)
+      AND (%(role)s::text IS NULL OR u.role = %(role)s)
+      AND (%(disabled)s::boolean IS NULL OR u.disabled = %(disabled)s)
+      AND (%(p)s::text IS NULL OR u.username ILIKE %(p)s OR u.display_name ILIKE %(p)s)
+"""
+
+
+class UserPage(BaseModel):
+    """One page of a user search and how many users match in all."""
+
+    total: int = Field(description="符合条件的用户总数")
+    users: list[User]
+
+
 def list_users(
     conn: Connection[Any],
     *,
@@ -97,17 +115,34 @@ def list_users(
     offset: int = 0,
 ) -> list[User]:
     """Users, optionally of one organisation and role, ordered by username."""
+    return search_users(conn, org_id=org_id, role=role, limit=limit, offset=offset).users
+
+
+def search_users(
+    conn: Connection[Any],
+    *,
+    q: str | None = None,
+    org_id: int | None = None,
+    role: Role | None = None,
+    disabled: bool | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> UserPage:
+    """Users matching ``q`` (in the login or display name) and the filters, ordered by username."""
+    params = {
+        "org": org_id,
+        "role": role,
+        "disabled": disabled,
+        "p": contains_pattern(q.strip()) if q and q.strip() else None,
+        "limit": limit,
+        "offset": offset,
+    }
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
-            f"""
-            SELECT {_COLUMNS} FROM auth.user u JOIN auth.organisation o ON o.id = u.org_id
-            WHERE (%(org)s::bigint IS NULL OR u.org_id = %(org)s)
-              AND (%(role)s::text IS NULL OR u.role = %(role)s)
-            ORDER BY u.username LIMIT %(limit)s OFFSET %(offset)s
-            """,
-            {"org": org_id, "role": role, "limit": limit, "offset": offset},
+            f"SELECT {_COLUMNS} {_USER_FILTER} ORDER BY u.username LIMIT %(limit)s OFFSET %(offset)s", params
         ).fetchall()
-    return [User(**r) for r in rows]
+        counted = cur.execute(f"SELECT count(*) AS n {_USER_FILTER}", params).fetchone()
+    return UserPage(total=counted["n"] if counted else 0, users=[User(**r) for r in rows])
 
 
 def _org_id(conn: Connection[Any], org_code: str) -> int:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from pydantic import BaseModel, Field
 
 from app.auth.deps import Allow, Grant
@@ -13,7 +14,9 @@ from app.auth.policy import Action
 from app.calendar import store
 from app.calendar.basis import CalendarBasis
 from app.calendar.store import CalendarYear, CalendarYearInput, YearStatus
+from app.calendar.yearfile import MAX_FILE_BYTES, parse_year_file
 from app.db import Conn
+from app.edge.middleware import too_large
 from app.edge.params import Year
 from app.errors import Unprocessable
 
@@ -100,6 +103,26 @@ def get_year(year: Year, conn: Conn, _: ReadGrant) -> CalendarYear:
 def put_year(year: Year, body: CalendarYearInput, conn: Conn, grant: ManageGrant) -> CalendarYear:
     """Load or replace a year's official calendar (administrators; audited); it replaces a provisional one."""
     return store.replace_year(conn, grant.actor, year, body)
+
+
+@router.post("/years/{year}/file", response_model=CalendarYear, summary="由文件加载某年正式日历")
+def upload_year(
+    year: Year,
+    conn: Conn,
+    grant: ManageGrant,
+    file: Annotated[
+        UploadFile, File(description='JSON：{"holidays": [{"date", "name"}], "makeup_working_days": [...]}')
+    ],
+) -> CalendarYear:
+    """Load a year's official arrangement from a file (as ``duogui calendar load``; audited). A file with
+    any problem is refused whole (422 naming each line) and nothing changes."""
+    store.check_year(year)
+    raw = file.file.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise too_large(MAX_FILE_BYTES, upload=True)
+    name = Path(file.filename or "").name or "upload.json"
+    data = parse_year_file(raw, year, default_source=f"上传文件 {name}")
+    return store.replace_year(conn, grant.actor, year, data)
 
 
 @router.delete("/years/{year}", status_code=204, response_class=Response, summary="删除某年日历")

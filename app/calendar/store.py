@@ -127,6 +127,14 @@ def provisional_years() -> dict[int, CalendarYearInput]:
     }
 
 
+def check_year(year: int) -> None:
+    """Refuse a year outside the range a calendar may be loaded for."""
+    if not 2000 <= year <= 2100:
+        raise Unprocessable(
+            f"年份 {year} 超出范围（2000–2100）。", f"Year {year} is out of range (2000-2100)."
+        )
+
+
 def _check_days(year: int, data: CalendarYearInput) -> None:
     off = {d.date for d in data.holidays}
     on = {d.date for d in data.makeup_working_days}
@@ -164,10 +172,7 @@ def replace_year(
 ) -> CalendarYear:
     """Load or replace one year's calendar (an official one replaces a provisional one), audited with
     the before and after states."""
-    if not 2000 <= year <= 2100:
-        raise Unprocessable(
-            f"年份 {year} 超出范围（2000–2100）。", f"Year {year} is out of range (2000-2100)."
-        )
+    check_year(year)
     _check_days(year, data)
     with conn.transaction():
         before: CalendarYear | None = None

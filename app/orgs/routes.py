@@ -11,7 +11,7 @@ from app.auth.policy import Action
 from app.db import Conn
 from app.edge.params import Offset, RowId
 from app.orgs import service
-from app.orgs.service import Organisation, OrganisationCreate, OrgKind
+from app.orgs.service import Organisation, OrganisationCreate, OrganisationUpdate, OrgKind
 
 router = APIRouter(prefix="/api/orgs", tags=["organisations"])
 
@@ -45,3 +45,14 @@ def get_org(
 ) -> Organisation:
     """One organisation."""
     return service.get_org(conn, org_id)
+
+
+@router.patch("/{org_id}", response_model=Organisation, summary="修改组织")
+def update_org(
+    org_id: RowId,
+    body: OrganisationUpdate,
+    conn: Conn,
+    grant: Annotated[Grant, Depends(Allow(Action.ORGS_MANAGE))],
+) -> Organisation:
+    """Rename or reclassify an organisation (optimistic locking on ``version``; the code stays)."""
+    return service.update_org(conn, grant.actor, org_id, body)

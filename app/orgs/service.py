@@ -9,10 +9,11 @@ from typing import Annotated, Any
 import psycopg
 from psycopg import Connection
 from psycopg.rows import dict_row
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.db import contains_pattern
-from app.errors import Conflict, NotFound
+from app.edge.params import Number
+from app.errors import Conflict, NotFound, PreconditionFailed
 from layers.audit import Actor, record
 
 
@@ -48,6 +49,20 @@ class OrganisationCreate(BaseModel):
         None
     )
     kind: OrgKind
+
+
+class OrganisationUpdate(BaseModel):
+    """Changes to an organisation (its code stays: accounts and records name it); ``version`` as last read."""
+
+    model_config = ConfigDict(extra="forbid")  # a sent "code" is refused, not silently ignored
+    version: Number
+    name_zh: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = (
+        None
+    )
+    name_en: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = Field(
+        default=None, description="英文名称；空字符串表示清除"
+    )
+    kind: OrgKind | None = None
 
 
 def get_org(conn: Connection[Any], org_id: int) -> Organisation:
@@ -95,6 +110,35 @@ def create_org(conn: Connection[Any], actor: Actor, data: OrganisationCreate) ->
         org = get_org(conn, row[0])
         record(conn, actor, "organisation.create", "organisation", org.id, after=org.model_dump())
     return org
+
+
+def update_org(conn: Connection[Any], actor: Actor, org_id: int, data: OrganisationUpdate) -> Organisation:
+    """Rename or reclassify an organisation when ``data.version`` is current, else 412; audited."""
+    with conn.transaction():
+        before = get_org(conn, org_id)
+        if before.version != data.version:
+            raise PreconditionFailed(
+                f"组织已被他人修改（当前版本 {before.version}），请刷新后重试。",
+                f"The organisation changed since you read it (current version {before.version}).",
+                current=before.model_dump(mode="json"),
+            )
+        name_en = before.name_en if data.name_en is None else (data.name_en or None)
+        conn.execute(
+            "UPDATE auth.organisation SET name_zh = %s, name_en = %s, kind = %s, updated_at = now(),"
+            " version = version + 1 WHERE id = %s AND version = %s",
+            (data.name_zh or before.name_zh, name_en, (data.kind or before.kind).value, org_id, data.version),
+        )
+        after = get_org(conn, org_id)
+        record(
+            conn,
+            actor,
+            "organisation.update",
+            "organisation",
+            org_id,
+            before=before.model_dump(),
+            after=after.model_dump(),
+        )
+    return after
 
 
 # The district's departments and its 11 sub-districts (街道), seeded on first run.

@@ -16,6 +16,7 @@ from app.auth.policy import Action, Role, Scope
 from app.calendar import store
 from app.calendar.provisional import note
 from app.calendar.workdays import WorkCalendar
+from app.calendar.yearfile import parse_year_file
 from app.deps import today
 from app.errors import DuoguiError
 from app.projects import plan, service, supervision
@@ -97,10 +98,11 @@ def calendar_seed() -> None:
 
 @calendar_cli.command("load")
 def calendar_load(year: int, file: Path) -> None:
-    """Load or replace a year from JSON {"holidays": [...], "makeup_working_days": [...]} (audited)."""
+    """Load or replace a year from JSON {"holidays": [...], "makeup_working_days": [...]} (audited); a file
+    with problems is refused whole, each named by its line."""
 
     def load() -> None:
-        data = store.CalendarYearInput(**json.loads(file.read_text(encoding="utf-8")))
+        data = parse_year_file(file.read_bytes(), year, default_source=f"文件 {file.name}")
         with _conn() as conn:
             result = store.replace_year(conn, _actor(), year, data)
         typer.echo(f"{year}: {len(result.holidays)} holidays, {len(result.makeup_working_days)} make-up days")

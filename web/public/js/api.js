@@ -65,6 +65,12 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
   return response.status === 204 ? null : response.json();
 }
 
+/** GET one page of a list whose total the server sends in X-Total-Count: {items, total}. */
+export async function apiPage(path) {
+  const response = await send(path, { headers: { Accept: "application/json" } });
+  return { items: await response.json(), total: Number(response.headers.get("X-Total-Count") ?? 0) };
+}
+
 /**
  * Download a same-origin file that needs the bearer token: fetched with the Authorization header and saved
  * through a blob URL (a plain link could not send the token). The name comes from Content-Disposition.

@@ -5,6 +5,8 @@ import { showDetails } from "./details.js";
 import { applyStatic, onLangChange, t, toggleLang } from "./i18n.js";
 import { PlanMap } from "./map.js";
 import { panelMessage, renderIdentify, renderLegend, showTab } from "./panels.js";
+import { CalendarPage } from "./admin_calendar.js";
+import { UsersPage } from "./admin_users.js";
 import { DemolitionPage } from "./demolition.js";
 import { PreEvalPage } from "./preeval.js";
 import { ProjectsPage } from "./projects.js";
@@ -18,6 +20,8 @@ const VIEWS = {
   projects: { Page: ProjectsPage, permission: "projects:read" },
   demolition: { Page: DemolitionPage, permission: "demolition:read" },
   audit: { Page: AuditPage, permission: "audit:read" },
+  users: { Page: UsersPage, permission: "users:manage" },
+  calendar: { Page: CalendarPage, permission: "calendar:manage" },
 };
 let session = null; // {user, layers, layersByCode, groups, legend, tree, map, detailsCode, lastClick}
 
