@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     token_ttl_minutes: int = Field(default=480, ge=1)
     lockout_threshold: int = Field(default=5, ge=1)
     lockout_minutes: int = Field(default=15, ge=1)
+    basic_cache_seconds: int = Field(
+        default=300, ge=0, le=3600, description="How long a verified HTTP Basic password is remembered."
+    )
+    usage_flush_seconds: float = Field(
+        default=60, gt=0, description="How often service accounts' usage counters are written."
+    )
 
     demo_scale: Literal["none", "small", "district", "full"] = Field(
         default="district", description="Demo district loaded by the first `duogui setup` (none: skip)."
