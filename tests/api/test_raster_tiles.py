@@ -299,6 +299,17 @@ def test_etag_and_if_none_match(demo: DemoEnv, viewer: Account, dem: Dem) -> Non
     assert other_layer.headers["etag"] != etag
 
 
+def current_number(conn: psycopg.Connection[Any], code: str) -> int:
+    """The number of the layer's current version."""
+    row = conn.execute(
+        "SELECT v.number FROM basemap.layer l JOIN basemap.layer_version v ON v.id = l.current_version "
+        "WHERE l.code = %s",
+        (code,),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def test_new_version_changes_etag(demo: DemoEnv, viewer: Account, dem: Dem) -> None:
     """A public raster's ETag follows the layer version (base_dem, restricted, is sent with none)."""
     x, y = centre_tile(dem)
@@ -307,10 +318,7 @@ def test_new_version_changes_etag(demo: DemoEnv, viewer: Account, dem: Dem) -> N
     entry = get_catalog().get("base_slope")
     actor = Actor.system("tests")
     with psycopg.connect(demo.settings.owner_dsn, autocommit=True) as conn:
-        number = conn.execute(
-            "SELECT v.number FROM basemap.layer l JOIN basemap.layer_version v ON v.id = l.current_version "
-            "WHERE l.code = 'base_slope'"
-        ).fetchone()[0]  # type: ignore[index]
+        number = current_number(conn, "base_slope")
         source = raster_path(demo, "base_slope")
         import_raster(conn, entry, source, source.name, actor, demo.settings.data_dir)  # the same data again
         try:
@@ -344,10 +352,7 @@ def test_new_version_changes_colour(demo: DemoEnv, planner: Account, dem: Dem, t
     entry = get_catalog().get("base_dem")
     actor = Actor.system("tests")
     with psycopg.connect(demo.settings.owner_dsn, autocommit=True) as conn:
-        number = conn.execute(
-            "SELECT v.number FROM basemap.layer l JOIN basemap.layer_version v ON v.id = l.current_version "
-            "WHERE l.code = 'base_dem'"
-        ).fetchone()[0]  # type: ignore[index]
+        number = current_number(conn, "base_dem")
         import_raster(conn, entry, raised, raised.name, actor, demo.settings.data_dir)
         try:
             after = demo.client.get(url, headers=planner.headers)
