@@ -18,7 +18,7 @@ from typing import Annotated, NamedTuple, Protocol, TypeVar
 from fastapi import Depends, Header, Request, Response, UploadFile
 
 from analysis.checkplan import CheckPlan
-from app.auth.deps import Grant
+from app.auth.deps import LAYERS_READ_BY_SERVICE, RESTRICTED_LAYERS, Grant
 from app.edge.middleware import MEBIBYTE, too_large
 from app.errors import NotFound, Unprocessable
 from app.versioning import etag
@@ -44,15 +44,35 @@ def check_plan_of(request: Request) -> CheckPlan:
 
 
 def visible_layers(request: Request, grant: Grant) -> list[LayerEntry]:
-    """The catalog entries the caller may see, in catalog order."""
-    role = grant.principal.role.value
-    return [e for e in catalog_of(request).layers.values() if e.visible_to(role)]
+    """The catalog entries the caller may see, in catalog order (the answer is not stored by clients when
+    it holds a restricted one)."""
+    entries = [e for e in catalog_of(request).layers.values() if grant.may_see(e)]
+    if any(e.restricted for e in entries):
+        setattr(request.state, RESTRICTED_LAYERS, True)
+    return entries
+
+
+def seen_entry(request: Request, grant: Grant, code: str) -> LayerEntry | None:
+    """The catalog entry ``code`` if the caller may see it, noted for the response (None: hidden).
+
+    A restricted layer's answer is sent ``no-store``; a service account's request counts the layer.
+    """
+    entry = catalog_of(request).layers.get(code)
+    if entry is None or not grant.may_see(entry):
+        return None
+    if entry.restricted:
+        setattr(request.state, RESTRICTED_LAYERS, True)
+    if grant.principal.service is not None:
+        read: set[str] = getattr(request.state, LAYERS_READ_BY_SERVICE, set())
+        read.add(code)
+        setattr(request.state, LAYERS_READ_BY_SERVICE, read)
+    return entry
 
 
 def visible_entry(request: Request, grant: Grant, code: str) -> LayerEntry:
     """A catalog entry the caller may see, else 404 (restricted layers are not revealed)."""
-    entry = catalog_of(request).layers.get(code)
-    if entry is None or not entry.visible_to(grant.principal.role.value):
+    entry = seen_entry(request, grant, code)
+    if entry is None:
         raise NotFound(f"图层“{code}”不存在。", f"No layer '{code}'.")
     return entry
 

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from psycopg_pool import PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -309,6 +309,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
 _PROBE_TTL_S = 1.0
 _last_probe: tuple[float, bool] = (float("-inf"), True)
+
+
+async def handled_response(request: Request, exc: Exception) -> Response:
+    """The response the application's exception handler gives for ``exc`` (for ASGI middleware that
+    answers before routing, exactly as a route would); re-raise when it has none."""
+    handlers = request.app.exception_handlers
+    for cls in type(exc).__mro__:
+        handler = handlers.get(cls)
+        if handler is not None:
+            response: Response = await handler(request, exc)
+            return response
+    raise exc
 
 
 def _database_answers(dsn: str) -> bool:

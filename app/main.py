@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import re
@@ -12,6 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from analysis.checkplan import CheckPlan
@@ -22,8 +24,12 @@ from app.api.routes import district, health, identify, layers
 from app.audit import routes as audit_routes
 from app.audit.sealer import AuditSealer
 from app.auth import routes as auth_routes
+from app.auth import service_account_routes
+from app.auth.basic import CredentialCache
 from app.auth.deps import Allow, Public
+from app.auth.edge import CredentialEdge
 from app.auth.passwords import PASSWORD_CHECKS_AT_ONCE
+from app.auth.usage import UsageCounter
 from app.calendar import routes as calendar_routes
 from app.csp import policy_for
 from app.db import AdmissionGate, create_pool, database_gate
@@ -158,9 +164,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # New audit rows are linked into the hash chain in the background (see app/audit/sealer.py).
         app.state.audit_sealer = AuditSealer(pool.connection, settings.audit_seal_interval_s)
         app.state.audit_sealer.start()
+        usage: UsageCounter = app.state.usage
+        flusher = asyncio.create_task(usage.flush_periodically(pool.connection, settings.usage_flush_seconds))
         try:
             yield
         finally:
+            flusher.cancel()
+            try:
+                await run_in_threadpool(usage.flush_with, pool.connection)
+            except Exception:  # the database may be gone at shutdown: the counts are a statistic
+                log.exception("service account usage: the last flush failed")
             app.state.audit_sealer.close()
             app.state.resident.close()
             raster = getattr(app.state, "raster_tiles", None)
@@ -180,6 +193,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(refuse_control_characters_in_forms)],
     )
     app.state.settings = settings
+    app.state.basic_cache = CredentialCache(settings.basic_cache_seconds)
+    app.state.usage = UsageCounter()
     install_error_handlers(app)
     install_problem_responses(app)
     app.state.catalog = load_catalog_logged()
@@ -189,6 +204,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         raster_routes,
         health,
         auth_routes,
+        service_account_routes,
         org_routes,
         audit_routes,
         layers,
@@ -213,6 +229,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(stamp_permissions(module.router))
     mount_web(app, settings)
     app.add_middleware(TileFastPath)
+    # HTTP Basic is resolved before the tile fast path and the routes (no connection held for Argon2).
+    app.add_middleware(CredentialEdge)
     app.add_middleware(
         RequestEdge,
         max_body_bytes=settings.max_body_mb * MEBIBYTE,

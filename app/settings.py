@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     audit_seal_interval_s: float = Field(
         default=5.0, ge=0, description="Seconds between sealings of new audit rows into the chain (0: off)."
     )
+    basic_cache_seconds: int = Field(
+        default=300, ge=0, le=3600, description="How long a verified HTTP Basic password is remembered."
+    )
+    usage_flush_seconds: float = Field(
+        default=60, gt=0, description="How often service accounts' usage counters are written."
+    )
 
     demo_scale: Literal["none", "small", "district", "full"] = Field(
         default="district", description="Demo district loaded by the first `duogui setup` (none: skip)."

@@ -15,24 +15,70 @@ from starlette.concurrency import run_in_threadpool
 
 from app.auth.policy import ALLOWED_BEFORE_PASSWORD_CHANGE, PUBLIC, Action, Role, Scope, scope_for
 from app.db import Conn, leased_connection
-from app.errors import Forbidden, NotFound, Unauthenticated
+from app.errors import Forbidden, Locked, NotFound, Unauthenticated
 from layers.audit import Actor
+from layers.catalog.model import LayerEntry
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 BearerToken = Annotated[str | None, Depends(oauth2_scheme)]
 
 
 @dataclass(frozen=True, slots=True)
-class Principal:
-    """The signed-in user behind a request."""
+class ServiceScope:
+    """What a service account (a machine client) may reach: named layers or every public one, and actions."""
 
-    user_id: int
+    account_id: int
+    name: str
+    layers: frozenset[str] | None  # None: every layer that is not restricted
+    actions: frozenset[str]
+
+    def may_see(self, entry: LayerEntry) -> bool:
+        """Whether the account's scope holds the layer."""
+        return not entry.restricted if self.layers is None else entry.code in self.layers
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The signed-in user (or service account) behind a request."""
+
+    user_id: int  # 0 for a service account: it has no user account (it only reads layers)
     username: str
     role: Role
     org_id: int
     must_change_password: bool
-    session_id: int
+    session_id: int | None  # None: HTTP Basic (no session)
     expires_at: datetime
+    service: ServiceScope | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedPassword:
+    """A person's HTTP Basic password, verified (now or within the cache's lifetime) by the edge.
+
+    ``password_hash`` is the hash it was verified against: a request is accepted only while the account
+    still has that hash, so a password change or reset refuses it at once, in every worker process.
+    """
+
+    user_id: int
+    password_hash: str
+    valid_until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PresentedKey:
+    """A service account's name and the SHA-256 of the API key given as its HTTP Basic password."""
+
+    name: str
+    digest: bytes
+
+
+# Key in the request state where the edge leaves the HTTP Basic credentials it found.
+BASIC_CREDENTIALS = "basic_credentials"
+# Keys in the request state a service account's request leaves for its usage count.
+SERVICE_ACCOUNT_ID = "service_account_id"
+LAYERS_READ_BY_SERVICE = "layers_read_by_service"
+# Key in the request state set when a response carries data of a restricted layer (sent no-store).
+RESTRICTED_LAYERS = "restricted_layers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +93,11 @@ class Grant:
     def org_filter(self) -> int | None:
         """The organisation id to restrict queries to, or None for every organisation."""
         return None if self.scope is Scope.ANY else self.principal.org_id
+
+    def may_see(self, entry: LayerEntry) -> bool:
+        """Whether the caller may see a catalog layer (restricted layers name their roles)."""
+        service = self.principal.service
+        return entry.visible_to(self.principal.role.value) if service is None else service.may_see(entry)
 
     def check_org(self, org_id: int | None) -> None:
         """Refuse an object of another organisation as if it did not exist (no id probing)."""
@@ -98,8 +149,82 @@ def authenticate(conn: Connection[Any], token: str | None) -> Principal:
             "登录已过期，请重新登录。", "The token has expired; sign in again.", code="token_expired"
         )
     if disabled:
-        raise Unauthenticated("账户已停用。", "The account is disabled.", code="account_disabled")
+        raise _disabled()
     return Principal(user_id, username, Role(role), org_id, must_change, session_id, expires_at)
+
+
+def _disabled() -> Unauthenticated:
+    return Unauthenticated("账户已停用。", "The account is disabled.", code="account_disabled")
+
+
+def locked_account(seconds: int | None) -> Locked:
+    """The answer to a sign-in (or Basic request) of a locked account."""
+    minutes = max(1, ((seconds or 60) + 59) // 60)
+    return Locked(
+        f"登录失败次数过多，账户已锁定，请 {minutes} 分钟后再试或联系管理员解锁。",
+        f"Too many failed sign-ins; the account is locked for {minutes} more minute(s) or until an "
+        "administrator unlocks it.",
+        headers={"Retry-After": str(seconds or 60)},
+    )
+
+
+def authenticate_password(conn: Connection[Any], verified: VerifiedPassword) -> Principal:
+    """The person behind a verified HTTP Basic password, as the account stands now (one indexed read)."""
+    row = conn.execute(
+        """
+        SELECT username, role, org_id, must_change_password, disabled, password_hash,
+               coalesce(locked_until > now(), false), ceil(extract(epoch FROM locked_until - now()))::int
+        FROM auth.user WHERE id = %s
+        """,
+        (verified.user_id,),
+    ).fetchone()
+    if row is None or row[5] != verified.password_hash:
+        raise Unauthenticated(
+            "密码已更改，请使用新密码。",
+            "The password has changed; use the new one.",
+            code="credentials_changed",
+        )
+    username, role, org_id, must_change, disabled, _, locked, locked_seconds = row
+    if disabled:
+        raise _disabled()
+    if locked:
+        raise locked_account(locked_seconds)
+    return Principal(verified.user_id, username, Role(role), org_id, must_change, None, verified.valid_until)
+
+
+def authenticate_key(conn: Connection[Any], key: PresentedKey) -> Principal:
+    """The service account behind an API key (SHA-256 lookup), refused at once when expired or revoked."""
+    row = conn.execute(
+        """
+        SELECT id, name, org_id, layers, actions, expires_at, expires_at <= now(), revoked_at IS NOT NULL
+        FROM auth.service_account WHERE key_hash = %s
+        """,
+        (key.digest,),
+    ).fetchone()
+    if row is None or row[1] != key.name:
+        raise Unauthenticated("服务账户或密钥错误。", "Wrong service account or key.", code="invalid_key")
+    account_id, name, org_id, layers, actions, expires_at, expired, revoked = row
+    if revoked:
+        raise Unauthenticated("密钥已被吊销。", "The key was revoked.", code="key_revoked")
+    if expired:
+        raise Unauthenticated("密钥已过期。", "The key has expired.", code="key_expired")
+    scope = ServiceScope(account_id, name, None if layers is None else frozenset(layers), frozenset(actions))
+    return Principal(0, name, Role.VIEWER, org_id, False, None, expires_at, scope)
+
+
+def _principal(request: Request, conn: Connection[Any], token: str | None) -> Principal:
+    """The caller: a bearer token, else the HTTP Basic credentials the edge found, else 401."""
+    if token:
+        return authenticate(conn, token)
+    presented = getattr(request.state, BASIC_CREDENTIALS, None)
+    if isinstance(presented, PresentedKey):
+        principal = authenticate_key(conn, presented)
+        assert principal.service is not None
+        setattr(request.state, SERVICE_ACCOUNT_ID, principal.service.account_id)
+        return principal
+    if isinstance(presented, VerifiedPassword):
+        return authenticate_password(conn, presented)
+    return authenticate(conn, None)
 
 
 class Allow:
@@ -114,7 +239,9 @@ class Allow:
 
     def check(self, request: Request, conn: Connection[Any], token: str | None) -> Grant:
         """The check itself, for callers that hold their own connection."""
-        principal = authenticate(conn, token)
+        principal = _principal(request, conn, token)
+        if principal.service is not None:
+            return self._service_grant(request, principal, principal.service)
         if principal.must_change_password and self.action not in ALLOWED_BEFORE_PASSWORD_CHANGE:
             raise Forbidden(
                 "请先修改初始密码。", "Change your one-time password first.", code="password_change_required"
@@ -133,6 +260,22 @@ class Allow:
             client_ip=client_ip(request),
         )
         return Grant(principal, self.action, scope, actor)
+
+    def _service_grant(self, request: Request, principal: Principal, service: ServiceScope) -> Grant:
+        """A service account may do only the actions it was given, on every organisation's shared data."""
+        if self.action.value not in service.actions:
+            raise Forbidden(
+                f"服务账户“{service.name}”无权执行“{self.action.value}”。",
+                f"Service account '{service.name}' may not perform '{self.action.value}'.",
+            )
+        actor = Actor(
+            user_id=None,
+            username=f"service:{service.name}",
+            org_id=principal.org_id,
+            request_id=getattr(request.state, "request_id", None),
+            client_ip=client_ip(request),
+        )
+        return Grant(principal, self.action, Scope.ANY, actor)
 
 
 class AllowInEndpoint(Allow):

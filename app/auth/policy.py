@@ -67,6 +67,8 @@ class Action(StrEnum):
     DEMOLITION_READ = "demolition:read"
     DEMOLITION_MANAGE = "demolition:manage"
     BLOCKERS_WORK = "blockers:work"
+    # Machine clients (issue 14).
+    SERVICE_ACCOUNTS_MANAGE = "service_accounts:manage"
 
 
 PUBLIC = "public"
@@ -146,7 +148,12 @@ POLICY: dict[Action, dict[Role, Scope]] = {
         Role.REVIEWER: Scope.ORG,
         Role.PROJECT_UNIT: Scope.ORG,
     },
+    # Service accounts: created, revoked and watched (usage) by the administrator.
+    Action.SERVICE_ACCOUNTS_MANAGE: {Role.ADMIN: Scope.ANY},
 }
+
+# What a service account may be granted (pre-evaluation is not: a stored report belongs to a person).
+SERVICE_ACTIONS = frozenset({Action.LAYERS_READ})
 
 # Actions still open to an account that must first replace its one-time password.
 ALLOWED_BEFORE_PASSWORD_CHANGE = frozenset({Action.SELF_READ, Action.SELF_UPDATE})

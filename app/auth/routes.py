@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from app.auth import users
 from app.auth.deps import Allow, AllowBriefly, Grant, client_ip, public
 from app.auth.policy import ROLE_LABELS, Action, Role, scope_for
-from app.auth.sessions import StaleCheck, check_password, settle_sign_in, sign_out, stored_password_hash
+from app.auth.sessions import checked_and_settled, settle_sign_in, sign_out
 from app.db import Conn, leased_connection
 from app.edge.params import Offset, RowId
 from app.errors import Conflict, Forbidden
@@ -55,41 +55,27 @@ async def issue_token(
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
 ) -> TokenResponse:
-    """Exchange username and password for a bearer token.
-
-    Argon2 takes about 27 ms of CPU, so it runs with no connection and no lock held: read the stored
-    hash, check the password (at most a few at once), then settle under the row lock in a few short
-    statements. A password changed in between is checked again against the new hash.
-    """
+    """Exchange username and password for a bearer token (Argon2 runs with no connection held)."""
     settings = request.app.state.settings
-    name = username.strip().lower()
-    for _ in range(3):
-        async with leased_connection(request) as conn:
-            stored = await run_in_threadpool(stored_password_hash, conn, name)
-        async with request.app.state.password_gate.admitted():
-            check = await run_in_threadpool(check_password, stored, password)
-        try:
-            async with leased_connection(request) as conn:
-                issued = await run_in_threadpool(
-                    settle_sign_in,
-                    conn,
-                    settings,
-                    name,
-                    check,
-                    client_ip=client_ip(request),
-                    user_agent=request.headers.get("user-agent"),
-                    request_id=getattr(request.state, "request_id", None),
-                )
-        except StaleCheck:
-            continue
-        return TokenResponse(
-            access_token=issued.token,
-            expires_in=settings.token_ttl_minutes * 60,
-            expires_at=issued.expires_at,
-            must_change_password=issued.must_change_password,
-        )
-    raise Conflict(
-        "密码正在被修改，请稍后重试。", "The password is being changed; try again.", code="password_changing"
+    issued = await checked_and_settled(
+        request,
+        username,
+        password,
+        lambda conn, check: settle_sign_in(
+            conn,
+            settings,
+            username,
+            check,
+            client_ip=client_ip(request),
+            user_agent=request.headers.get("user-agent"),
+            request_id=getattr(request.state, "request_id", None),
+        ),
+    )
+    return TokenResponse(
+        access_token=issued.token,
+        expires_in=settings.token_ttl_minutes * 60,
+        expires_at=issued.expires_at,
+        must_change_password=issued.must_change_password,
     )
 
 

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from fastapi import Request
 from psycopg import Connection
+from starlette.concurrency import run_in_threadpool
 
-from app.auth.deps import Principal, token_digest
+from app.auth.deps import Principal, locked_account, token_digest
 from app.auth.passwords import hash_password, needs_rehash, verify_password
-from app.errors import DuoguiError, Locked, Unauthenticated
+from app.db import leased_connection
+from app.errors import Conflict, DuoguiError, Unauthenticated
 from app.settings import Settings
 from layers.audit import Actor, record
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,15 +67,57 @@ def settle_sign_in(
     user_agent: str | None,
     request_id: str | None,
 ) -> IssuedToken:
-    """Apply a finished password check under the account's row lock: lock-out, audit, token.
+    """Apply a finished password check of a sign-in: lock-out and audit (see :func:`_settle`), a token."""
+
+    def issue(actor: Actor, must_change: bool) -> IssuedToken:
+        return _issue(conn, settings, actor, must_change, user_agent)
+
+    return _settle(conn, settings, username, check, Actor(None, "", None, request_id, client_ip), None, issue)
+
+
+def settle_basic(
+    conn: Connection[Any],
+    settings: Settings,
+    username: str,
+    check: PasswordCheck,
+    *,
+    client_ip: str | None,
+    request_id: str | None,
+) -> tuple[int, str]:
+    """Apply a finished check of an HTTP Basic password exactly as a sign-in's, without a session.
+
+    Returns the account id and the hash the password now matches (a rehash replaces the checked one).
+    """
+
+    def accept(actor: Actor, must_change: bool) -> tuple[int, str]:
+        assert actor.user_id is not None
+        _reset_failures(conn, actor.user_id)
+        record(conn, actor, "auth.login", "user", actor.user_id, after={"method": "basic"})
+        return actor.user_id, check.new_hash or str(check.checked_hash)
+
+    caller = Actor(None, "", None, request_id, client_ip)
+    return _settle(conn, settings, username, check, caller, "basic", accept)
+
+
+def _settle(
+    conn: Connection[Any],
+    settings: Settings,
+    username: str,
+    check: PasswordCheck,
+    request: Actor,
+    method: str | None,
+    success: Callable[[Actor, bool], T],
+) -> T:
+    """Apply a finished password check under the account's row lock: lock-out, audit, then ``success``.
 
     The lock is held for a few short statements only. Lock-out stays exact under concurrent attempts:
     the lock state and the failure count are read and written under the lock, so an attempt that finds
     the account locked is refused whatever its password was. Failures are committed, then raised.
+    ``method`` is noted in the audit rows of refusals when it is not the sign-in form (``basic``).
     """
     username = username.strip().lower()
+    noted = {} if method is None else {"method": method}
     failure: DuoguiError | None = None
-    issued: IssuedToken | None = None
     with conn.transaction():
         row = conn.execute(
             """
@@ -81,35 +129,60 @@ def settle_sign_in(
             (username,),
         ).fetchone()
         if row is None:
-            actor = Actor(None, username, None, request_id, client_ip)
-            record(conn, actor, "auth.login_failed", "user", None, after={"reason": "unknown_user"})
+            actor = Actor(None, username, None, request.request_id, request.client_ip)
+            record(conn, actor, "auth.login_failed", "user", None, after={"reason": "unknown_user", **noted})
             failure = _bad_credentials()
         else:
             user_id, password_hash, org_id, disabled, must_change, locked, locked_seconds = row
             if password_hash != check.checked_hash:
                 raise StaleCheck()
-            actor = Actor(user_id, username, org_id, request_id, client_ip)
+            actor = Actor(user_id, username, org_id, request.request_id, request.client_ip)
             if locked:
-                record(conn, actor, "auth.login_refused", "user", user_id, after={"reason": "locked"})
-                failure = _locked(locked_seconds)
+                _refused(conn, actor, "locked", noted)
+                failure = locked_account(locked_seconds)
             elif not check.matches:
-                failure = _count_failure(conn, settings, actor, user_id)
+                failure = _count_failure(conn, settings, actor, user_id, noted)
             elif disabled:
-                record(conn, actor, "auth.login_refused", "user", user_id, after={"reason": "disabled"})
+                _refused(conn, actor, "disabled", noted)
                 failure = Unauthenticated("账户已停用。", "The account is disabled.", code="account_disabled")
             else:
                 if check.new_hash is not None:
                     conn.execute(
                         "UPDATE auth.user SET password_hash = %s WHERE id = %s", (check.new_hash, user_id)
                     )
-                issued = _issue(conn, settings, actor, must_change, user_agent)
-    if failure is not None:
-        raise failure
-    assert issued is not None
-    return issued
+                return success(actor, must_change)
+    assert failure is not None
+    raise failure
 
 
-def _count_failure(conn: Connection[Any], settings: Settings, actor: Actor, user_id: int) -> DuoguiError:
+async def checked_and_settled(
+    request: Request, username: str, password: str, settle: Callable[[Connection[Any], PasswordCheck], T]
+) -> T:
+    """Check a password and ``settle`` it, never holding a pooled connection while Argon2 runs.
+
+    Argon2 takes about 27 ms of CPU, so it runs with no connection and no lock held: read the stored
+    hash, check the password (at most a few at once), then settle under the row lock in a few short
+    statements. A password changed in between is checked again against the new hash.
+    """
+    name = username.strip().lower()
+    for _ in range(3):
+        async with leased_connection(request) as conn:
+            stored = await run_in_threadpool(stored_password_hash, conn, name)
+        async with request.app.state.password_gate.admitted():
+            check = await run_in_threadpool(check_password, stored, password)
+        try:
+            async with leased_connection(request) as conn:
+                return await run_in_threadpool(settle, conn, check)
+        except StaleCheck:
+            continue
+    raise Conflict(
+        "密码正在被修改，请稍后重试。", "The password is being changed; try again.", code="password_changing"
+    )
+
+
+def _count_failure(
+    conn: Connection[Any], settings: Settings, actor: Actor, user_id: int, noted: dict[str, str]
+) -> DuoguiError:
     """Count a wrong password; lock the account once the threshold is reached."""
     attempts, locked_now = conn.execute(
         """
@@ -133,11 +206,11 @@ def _count_failure(conn: Connection[Any], settings: Settings, actor: Actor, user
         "auth.login_failed",
         "user",
         user_id,
-        after={"reason": "bad_password", "failed_attempts": attempts},
+        after={"reason": "bad_password", "failed_attempts": attempts, **noted},
     )
     if locked_now:
         record(conn, actor, "auth.locked", "user", user_id, after={"minutes": settings.lockout_minutes})
-        return _locked(settings.lockout_minutes * 60)
+        return locked_account(settings.lockout_minutes * 60)
     return _bad_credentials()
 
 
@@ -146,10 +219,8 @@ def _issue(
 ) -> IssuedToken:
     """Reset the failure count and store a new session."""
     token, digest = new_token()
-    conn.execute(
-        "UPDATE auth.user SET failed_attempts = 0, locked_until = NULL, last_login_at = now() WHERE id = %s",
-        (actor.user_id,),
-    )
+    assert actor.user_id is not None
+    _reset_failures(conn, actor.user_id)
     row = conn.execute(
         """
         INSERT INTO auth.session (token_hash, user_id, expires_at, client_ip, user_agent)
@@ -167,13 +238,14 @@ def _bad_credentials() -> Unauthenticated:
     return Unauthenticated("用户名或密码错误。", "Wrong username or password.", code="invalid_credentials")
 
 
-def _locked(seconds: int | None) -> Locked:
-    minutes = max(1, ((seconds or 60) + 59) // 60)
-    return Locked(
-        f"登录失败次数过多，账户已锁定，请 {minutes} 分钟后再试或联系管理员解锁。",
-        f"Too many failed sign-ins; the account is locked for {minutes} more minute(s) or until an "
-        "administrator unlocks it.",
-        headers={"Retry-After": str(seconds or 60)},
+def _refused(conn: Connection[Any], actor: Actor, reason: str, noted: dict[str, str]) -> None:
+    record(conn, actor, "auth.login_refused", "user", actor.user_id, after={"reason": reason, **noted})
+
+
+def _reset_failures(conn: Connection[Any], user_id: int) -> None:
+    conn.execute(
+        "UPDATE auth.user SET failed_attempts = 0, locked_until = NULL, last_login_at = now() WHERE id = %s",
+        (user_id,),
     )
 
 

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn
-from app.deps import catalog_of, visible_layers
+from app.deps import seen_entry, visible_layers
 from app.errors import NotFound
 from app.ogc import documents, html, queries
 from app.ogc.documents import OPENAPI_30
@@ -59,8 +59,8 @@ def _visible_collections(request: Request, grant: Grant) -> list[LayerEntry]:
 
 def _collection_entry(request: Request, grant: Grant, code: str) -> LayerEntry:
     """The catalog entry of a visible vector layer, else 404 (hidden layers are not revealed)."""
-    entry = catalog_of(request).layers.get(code)
-    if entry is None or entry.kind is LayerKind.RASTER or not entry.visible_to(grant.principal.role.value):
+    entry = seen_entry(request, grant, code)
+    if entry is None or entry.kind is LayerKind.RASTER:
         raise NotFound(f"要素集合“{code}”不存在。", f"No feature collection '{code}'.")
     return entry
 

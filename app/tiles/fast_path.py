@@ -16,11 +16,11 @@ import re
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.auth.deps import Deferred, oauth2_scheme
 from app.db import gate_of
+from app.errors import handled_response
 from app.tiles.vector_routes import MAX_ZOOM, READ_LAYERS, serve_tile
 
 _INDEX = r"(?P<{}>0|[1-9][0-9]{{0,9}})"
@@ -62,16 +62,5 @@ class TileFastPath:
             async with gate_of(request).admitted():
                 response = await run_in_threadpool(serve_tile, request, access, *tile)
         except Exception as exc:  # rendered by the application's own handlers, exactly as on its routes
-            response = await _handled(request, exc)
+            response = await handled_response(request, exc)
         await response(scope, receive, send)
-
-
-async def _handled(request: Request, exc: Exception) -> Response:
-    """The response the application's exception handler gives for ``exc``; re-raise when it has none."""
-    handlers = request.app.exception_handlers
-    for cls in type(exc).__mro__:
-        handler = handlers.get(cls)
-        if handler is not None:
-            response: Response = await handler(request, exc)
-            return response
-    raise exc

@@ -168,7 +168,10 @@ def test_tile_over_the_centre_is_a_256_rgba_png(
     r = demo.client.get(tile_url(code, z, *centre_tile(dem, z)), headers=planner.headers)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "image/png"
-    assert r.headers["cache-control"] == "private, max-age=3600"
+    # base_dem is restricted: never stored by clients (issue 14); public rasters keep their caching.
+    restricted = get_catalog().get(code).restricted  # type: ignore[union-attr]
+    assert r.headers["cache-control"] == ("no-store" if restricted else "private, max-age=3600")
+    assert ("etag" in r.headers) is not restricted
     pixels = decode_png(r.content)
     assert pixels.shape == (4, 256, 256)
     assert (pixels[3] == 255).sum() > 1000
@@ -296,12 +299,43 @@ def test_etag_and_if_none_match(demo: DemoEnv, viewer: Account, dem: Dem) -> Non
     assert other_layer.headers["etag"] != etag
 
 
-def test_new_version_changes_etag_and_colour(
-    demo: DemoEnv, planner: Account, dem: Dem, tmp_path: Path
-) -> None:
+def current_number(conn: psycopg.Connection[Any], code: str) -> int:
+    """The number of the layer's current version."""
+    row = conn.execute(
+        "SELECT v.number FROM basemap.layer l JOIN basemap.layer_version v ON v.id = l.current_version "
+        "WHERE l.code = %s",
+        (code,),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_new_version_changes_etag(demo: DemoEnv, viewer: Account, dem: Dem) -> None:
+    """A public raster's ETag follows the layer version (base_dem, restricted, is sent with none)."""
+    x, y = centre_tile(dem)
+    url = tile_url("base_slope", Z, x, y)
+    before = demo.client.get(url, headers=viewer.headers)
+    entry = get_catalog().get("base_slope")
+    actor = Actor.system("tests")
+    with psycopg.connect(demo.settings.owner_dsn, autocommit=True) as conn:
+        number = current_number(conn, "base_slope")
+        source = raster_path(demo, "base_slope")
+        import_raster(conn, entry, source, source.name, actor, demo.settings.data_dir)  # the same data again
+        try:
+            after = demo.client.get(url, headers={**viewer.headers, "If-None-Match": before.headers["etag"]})
+            assert after.status_code == 200 and after.content == before.content
+            assert after.headers["etag"] != before.headers["etag"]
+        finally:
+            rollback(conn, entry, number, actor)
+    restored = demo.client.get(url, headers={**viewer.headers, "If-None-Match": before.headers["etag"]})
+    assert restored.status_code == 304
+
+
+def test_new_version_changes_colour(demo: DemoEnv, planner: Account, dem: Dem, tmp_path: Path) -> None:
     x, y = centre_tile(dem)
     url = tile_url("base_dem", Z, x, y)
     before = demo.client.get(url, headers=planner.headers)
+    assert before.headers["cache-control"] == "no-store" and "etag" not in before.headers
     col, row = next(
         (c, r)
         for c, r in flat_pixels(dem, Z, x, y)
@@ -318,15 +352,11 @@ def test_new_version_changes_etag_and_colour(
     entry = get_catalog().get("base_dem")
     actor = Actor.system("tests")
     with psycopg.connect(demo.settings.owner_dsn, autocommit=True) as conn:
-        number = conn.execute(
-            "SELECT v.number FROM basemap.layer l JOIN basemap.layer_version v ON v.id = l.current_version "
-            "WHERE l.code = 'base_dem'"
-        ).fetchone()[0]  # type: ignore[index]
+        number = current_number(conn, "base_dem")
         import_raster(conn, entry, raised, raised.name, actor, demo.settings.data_dir)
         try:
-            after = demo.client.get(url, headers={**planner.headers, "If-None-Match": before.headers["etag"]})
+            after = demo.client.get(url, headers=planner.headers)
             assert after.status_code == 200
-            assert after.headers["etag"] != before.headers["etag"]
             old = tuple(int(v) for v in decode_png(before.content)[:3, row, col])
             new = tuple(int(v) for v in decode_png(after.content)[:3, row, col])
             assert new != old
@@ -337,7 +367,6 @@ def test_new_version_changes_etag_and_colour(
         finally:
             rollback(conn, entry, number, actor)
     restored = demo.client.get(url, headers=planner.headers)
-    assert restored.headers["etag"] == before.headers["etag"]
     assert restored.content == before.content
 
 

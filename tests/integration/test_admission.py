@@ -9,6 +9,7 @@ shape of the 100-user stall, reproduced without 100 users.
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -132,7 +133,7 @@ def test_sign_in_holds_no_connection_and_no_row_lock_while_checking(
         seen.append((app_box[0].state.db_gate.in_use, free))
         return real_check(stored, password)
 
-    monkeypatch.setattr("app.auth.routes.check_password", observed_check)
+    monkeypatch.setattr("app.auth.sessions.check_password", observed_check)
 
     async def burst(client: httpx.AsyncClient) -> list[httpx.Response]:
         app_box.append(client._transport.app)  # type: ignore[attr-defined]
@@ -231,3 +232,49 @@ def test_sign_in_upgrades_a_hash_made_with_old_parameters(
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     again = client.post("/api/auth/token", data={"username": account.username, "password": account.password})
     assert again.status_code == 200
+
+
+def _basic(username: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()}
+
+
+def test_basic_password_is_checked_with_no_connection_held_and_once_for_a_burst(
+    settings: Settings, make_account: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP Basic (QGIS) verifies a person's password as sign-in does: no place of the gate taken and the
+    row free while Argon2 runs; twelve identical requests at once (a map's first tiles) share one check:
+    one Argon2, one audit row, and later requests are answered from the remembered verification."""
+    account = make_account(Role.VIEWER, sign_in_now=False)
+    seen: list[tuple[int, bool]] = []
+    real_check = sessions.check_password
+    app_box: list[Any] = []
+
+    def observed_check(stored: str | None, password: str) -> sessions.PasswordCheck:
+        with psycopg.connect(settings.owner_dsn, autocommit=True) as other:
+            try:
+                other.execute(
+                    "SELECT 1 FROM auth.user WHERE username = %s FOR UPDATE NOWAIT", (account.username,)
+                )
+                free = True
+            except psycopg.errors.LockNotAvailable:
+                free = False
+        seen.append((app_box[0].state.db_gate.in_use, free))
+        return real_check(stored, password)
+
+    monkeypatch.setattr("app.auth.sessions.check_password", observed_check)
+    headers = _basic(account.username, account.password)
+
+    async def burst(client: httpx.AsyncClient) -> list[httpx.Response]:
+        app_box.append(client._transport.app)  # type: ignore[attr-defined]
+        first = await asyncio.gather(*(client.get("/ogc/collections", headers=headers) for _ in range(12)))
+        return [*first, await client.get("/api/auth/me", headers=headers)]
+
+    _, responses = run_against(tight(settings, pool_timeout_s=60.0), burst)
+    assert [r.status_code for r in responses] == [200] * 13, responses[-1].text
+    assert seen == [(0, True)]
+    with psycopg.connect(settings.owner_dsn) as conn:
+        logins = conn.execute(
+            "SELECT after FROM audit.event WHERE action = 'auth.login' AND object_id = %s::text",
+            (account.id,),
+        ).fetchall()
+    assert logins == [({"method": "basic"},)]

@@ -203,10 +203,9 @@ def layer_groups(
 ) -> list[LayerGroupSummary]:
     """The catalog's layer groups in order (the headings of the map's layer tree)."""
     catalog = catalog_of(request)
-    role = grant.principal.role.value
     counts: dict[str, int] = {}
     for entry in catalog.layers.values():
-        if entry.visible_to(role):
+        if grant.may_see(entry):
             counts[entry.group] = counts.get(entry.group, 0) + 1
     return [
         LayerGroupSummary(
