@@ -317,6 +317,10 @@ def test_the_users_page_in_english(page: Page, world: World) -> None:
     assert found[username][:3] == ["李英文", "Demolition coordinator", "Land Preparation Bureau"]
     assert text(page, "#ad-user-count") == "1 users, showing 1–1"
     assert scan(page, "users and organisations", "en") == []
+    # A search answer arriving while a new account is being typed leaves what was typed in place.
+    set_value(page, "#ad-new-username", "half-typed")
+    search_users(page, "li")
+    assert page.js("document.getElementById('ad-new-username').value") == "half-typed"
     # A refused organisation in English: its code is taken (the message names the code typed).
     page.js("document.getElementById('ad-org-create').open = true")
     set_value(page, "#ad-org-new-code", "pnr")

@@ -26,7 +26,7 @@ export class UserPanel {
   open(user) {
     if (this.secret && this.secret.username !== user.username) this.secret = null;
     Object.assign(this, { user, state: null, confirmReset: false });
-    this.page.render();
+    this.page.panelChanged();
     document.getElementById("ad-user-edit")?.scrollIntoView({ block: "nearest" });
   }
 
@@ -95,7 +95,7 @@ export class UserPanel {
     });
     const who = el("h4", {}, `${t("adManageUser")}${user.display_name || ""} `, el("code", { textContent: user.username }));
     const close = el("button", { type: "button", className: "link", id: "ad-edit-close", textContent: t("close") });
-    close.addEventListener("click", () => { Object.assign(this, { user: null, state: null }); this.page.render(); });
+    close.addEventListener("click", () => { Object.assign(this, { user: null, state: null }); this.page.panelChanged(); });
     who.append(close);
     return el("section", { className: "pj-item", id: "ad-user-edit" }, who,
       facts([
@@ -125,7 +125,7 @@ export class UserPanel {
     const reset = el("button", { type: "button", id: "ad-reset", textContent: this.confirmReset ? t("adResetConfirm") : t("adReset") });
     if (this.confirmReset) reset.className = "primary";
     reset.addEventListener("click", () => {
-      if (!this.confirmReset) { this.confirmReset = true; this.page.render(); return; }
+      if (!this.confirmReset) { this.confirmReset = true; this.page.panelChanged(); return; }
       this.#send(async () => {
         const made = await api(`/api/users/${user.id}/reset-password`, { method: "POST" });
         this.user = made.user;
@@ -136,7 +136,7 @@ export class UserPanel {
     buttons.push(reset);
     if (this.confirmReset) {
       const cancel = el("button", { type: "button", className: "link", textContent: t("adCancel") });
-      cancel.addEventListener("click", () => { this.confirmReset = false; this.page.render(); });
+      cancel.addEventListener("click", () => { this.confirmReset = false; this.page.panelChanged(); });
       buttons.push(cancel);
     }
     return buttons;
@@ -159,6 +159,7 @@ export class UserPanel {
     } catch (error) {
       this.state = error;
     }
+    this.render(); // the outcome (a one-time password, an error) is shown at once
     await this.page.search();
   }
 
@@ -171,7 +172,7 @@ export class UserPanel {
       status.textContent = (await copyText(password)) ? t("adCopied") : t("adCopyFailed");
     });
     const done = el("button", { type: "button", className: "primary", id: "ad-secret-done", textContent: t("adSecretDone") });
-    done.addEventListener("click", () => { this.secret = null; this.page.render(); });
+    done.addEventListener("click", () => { this.secret = null; this.page.panelChanged(); });
     const box = el("div", { className: "ad-secret", id: "ad-secret" },
       el("p", {}, t("adSecretFor"), " ", el("code", { textContent: username })),
       el("p", {}, el("code", { className: "ad-otp", id: "ad-otp", textContent: password }), " ", copy, " ", status),

@@ -23,9 +23,14 @@ export class UsersPage {
     this.error = null;
     this.nodes = {
       users: el("section", { className: "ad-section", id: "ad-users" }),
+      // The search form, the results and the account panel are drawn apart: an answer to a search redraws only
+      // the results, so nothing a person is typing in the form or the panel is lost when it arrives.
+      form: el("div"),
+      results: el("div", { id: "ad-user-results" }),
       orgs: el("section", { className: "ad-section", id: "ad-orgs" }),
     };
     this.panel = new UserPanel(this);
+    this.nodes.users.append(this.nodes.form, this.nodes.results, this.panel.root);
     this.orgsPanel = new OrgsPanel(this.nodes.orgs, this);
     this.root.replaceChildren(el("h2", { textContent: t("viewUsers") }), this.nodes.users, this.nodes.orgs);
     this.heading = this.root.firstChild;
@@ -39,6 +44,7 @@ export class UsersPage {
         this.roles = roles;
         this.orgs = new Orgs(orgs);
         this.orgsPanel.all = orgs;
+        this.render(); // the form and the panel need the role and organisation names
       }
       await Promise.all([this.search(), this.orgsPanel.load()]);
     } catch (error) {
@@ -50,7 +56,9 @@ export class UsersPage {
   /** Draw again (after a language switch or a change). */
   render() {
     this.heading.textContent = t("viewUsers");
-    this.#renderUsers();
+    this.#renderForm();
+    this.#renderResults();
+    this.panel.render();
     this.orgsPanel.render();
     this.root.dataset.ready = this.roles ? "true" : "false"; // for tests and tools
   }
@@ -74,6 +82,8 @@ export class UsersPage {
   async orgsChanged() {
     this.orgs = new Orgs(await api("/api/orgs"));
     this.orgsPanel.all = this.orgs.list;
+    this.#renderForm(); // the organisation filter lists the new names
+    this.panel.render();
     await this.search();
   }
 
@@ -91,11 +101,12 @@ export class UsersPage {
       if (asked !== this.asked) return;
       this.error = error;
     }
-    this.render();
+    this.#renderResults();
+    this.root.dataset.ready = this.roles ? "true" : "false";
     this.root.dataset.searched = `${this.query.q}|${this.offset}|${this.found.total}`; // for tests and tools
   }
 
-  #renderUsers() {
+  #renderForm() {
     const q = el("input", { type: "search", id: "ad-q", value: this.query.q, maxLength: 100, placeholder: t("adSearchUsers") });
     q.setAttribute("aria-label", t("adSearchUsers"));
     const role = select([["", t("adAllRoles")], ...this.roleOptions()], this.query.role);
@@ -116,13 +127,18 @@ export class UsersPage {
     });
     // A filter applies as soon as it is chosen; the search words when sent.
     for (const node of [role, org, state]) node.addEventListener("change", () => form.requestSubmit());
-    const parts = [
-      el("h3", { textContent: t("adUsers") }), form,
-      this.error ? message(this.error, "ad-users-error") : null,
-      this.#count(), this.#table(), this.#pager(),
-      this.panel.render(),
-    ];
-    fill(this.nodes.users, ...parts);
+    fill(this.nodes.form, el("h3", { textContent: t("adUsers") }), form);
+  }
+
+  #renderResults() {
+    fill(this.nodes.results, this.error ? message(this.error, "ad-users-error") : null,
+      this.#count(), this.#table(), this.#pager());
+  }
+
+  /** The account panel changed (opened, closed, saved): it and the table's highlighted row are redrawn. */
+  panelChanged() {
+    this.panel.render();
+    this.#renderResults();
   }
 
   #count() {
