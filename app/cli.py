@@ -15,7 +15,7 @@ from analysis.checkindex import catch_up
 from analysis.checkplan import get_check_plan
 from app import bootstrap, localdb, migrate
 from app.auth import users as user_service
-from app.auth.policy import Role
+from app.auth.policy import ROLE_LABELS, Role
 from app.demolition.cli import demolition_cli
 from app.errors import DuoguiError
 from app.preevaluation.cli import check
@@ -107,7 +107,7 @@ def local_status() -> None:
 
 @cli.command("setup")
 def setup() -> None:
-    """Prepare everything `make run` needs; prints a new administrator's one-time password once."""
+    """Prepare everything `make run` needs; prints new administrators' one-time passwords once."""
     try:
         report = bootstrap.setup(_settings())
     except localdb.LocalClusterError as exc:
@@ -119,11 +119,12 @@ def setup() -> None:
         typer.echo(f"duogui: demo district loaded ({report.demo_features:,} features)")
     if report.organisations_added:
         typer.echo(f"duogui: {report.organisations_added} organisations seeded")
-    if report.admin_password:
+    for admin in report.administrators:
+        zh, en = ROLE_LABELS[admin.role]
         typer.secho(
-            "\n  初始管理员 Initial administrator\n"
-            f"    用户名 username: {bootstrap.ADMIN_USERNAME}\n"
-            f"    一次性密码 one-time password: {report.admin_password}\n"
+            f"\n  初始{zh} Initial {en.lower()}\n"
+            f"    用户名 username: {admin.username}\n"
+            f"    一次性密码 one-time password: {admin.password}\n"
             "  此密码只显示这一次，首次登录后须修改。 Shown only this once; change it at first sign-in.\n",
             fg=typer.colors.YELLOW,
         )
@@ -153,9 +154,7 @@ def build_glyphs() -> None:
 @users_cli.command("create")
 def users_create(
     username: str,
-    role: Annotated[
-        Role, typer.Option(help="admin / planner / project_unit / reviewer / coordinator / viewer")
-    ],
+    role: Annotated[Role, typer.Option(help=" / ".join(r.value for r in Role))],
     org: Annotated[str, typer.Option(help="组织代码 organisation code, e.g. pnr")],
     display_name: Annotated[str, typer.Option(help="显示名")] = "",
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码")] = False,

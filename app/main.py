@@ -21,6 +21,7 @@ from app import __version__
 from app.api.routes import district, health, identify, layers
 from app.audit import routes as audit_routes
 from app.auth import routes as auth_routes
+from app.auth import security_routes
 from app.auth.deps import Allow, Public
 from app.auth.passwords import PASSWORD_CHECKS_AT_ONCE
 from app.calendar import routes as calendar_routes
@@ -184,6 +185,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         raster_routes,
         health,
         auth_routes,
+        security_routes,
         org_routes,
         audit_routes,
         layers,

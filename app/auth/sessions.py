@@ -23,6 +23,7 @@ class IssuedToken:
     token: str
     expires_at: datetime
     must_change_password: bool
+    password_expired: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +74,12 @@ def settle_sign_in(
     with conn.transaction():
         row = conn.execute(
             """
-            SELECT id, password_hash, org_id, disabled, must_change_password,
-                   coalesce(locked_until > now(), false),
-                   ceil(extract(epoch FROM locked_until - now()))::int
-            FROM auth.user WHERE username = %s FOR UPDATE
+            SELECT u.id, u.password_hash, u.org_id, u.disabled, u.must_change_password,
+                   coalesce(u.locked_until > now(), false),
+                   ceil(extract(epoch FROM u.locked_until - now()))::int,
+                   u.password_changed_at < now() - make_interval(days => p.password_max_age_days),
+                   p.lockout_threshold, p.lockout_minutes
+            FROM auth.user u CROSS JOIN auth.security_policy p WHERE u.username = %s FOR UPDATE OF u
             """,
             (username,),
         ).fetchone()
@@ -85,7 +88,8 @@ def settle_sign_in(
             record(conn, actor, "auth.login_failed", "user", None, after={"reason": "unknown_user"})
             failure = _bad_credentials()
         else:
-            user_id, password_hash, org_id, disabled, must_change, locked, locked_seconds = row
+            user_id, password_hash, org_id, disabled, must_change, locked, locked_seconds = row[:7]
+            password_expired, lockout = bool(row[7]), Lockout(row[8], row[9])
             if password_hash != check.checked_hash:
                 raise StaleCheck()
             actor = Actor(user_id, username, org_id, request_id, client_ip)
@@ -93,7 +97,7 @@ def settle_sign_in(
                 record(conn, actor, "auth.login_refused", "user", user_id, after={"reason": "locked"})
                 failure = _locked(locked_seconds)
             elif not check.matches:
-                failure = _count_failure(conn, settings, actor, user_id)
+                failure = _count_failure(conn, lockout, actor, user_id)
             elif disabled:
                 record(conn, actor, "auth.login_refused", "user", user_id, after={"reason": "disabled"})
                 failure = Unauthenticated("账户已停用。", "The account is disabled.", code="account_disabled")
@@ -102,14 +106,22 @@ def settle_sign_in(
                     conn.execute(
                         "UPDATE auth.user SET password_hash = %s WHERE id = %s", (check.new_hash, user_id)
                     )
-                issued = _issue(conn, settings, actor, must_change, user_agent)
+                issued = _issue(conn, settings, actor, must_change, user_agent, password_expired)
     if failure is not None:
         raise failure
     assert issued is not None
     return issued
 
 
-def _count_failure(conn: Connection[Any], settings: Settings, actor: Actor, user_id: int) -> DuoguiError:
+@dataclass(frozen=True, slots=True)
+class Lockout:
+    """The lock-out part of the identification policy."""
+
+    threshold: int
+    minutes: int
+
+
+def _count_failure(conn: Connection[Any], lockout: Lockout, actor: Actor, user_id: int) -> DuoguiError:
     """Count a wrong password; lock the account once the threshold is reached."""
     attempts, locked_now = conn.execute(
         """
@@ -125,7 +137,7 @@ def _count_failure(conn: Connection[Any], settings: Settings, actor: Actor, user
         FROM next WHERE u.id = %(id)s
         RETURNING u.failed_attempts, u.locked_until IS NOT NULL
         """,
-        {"id": user_id, "threshold": settings.lockout_threshold, "minutes": settings.lockout_minutes},
+        {"id": user_id, "threshold": lockout.threshold, "minutes": lockout.minutes},
     ).fetchone() or (0, False)
     record(
         conn,
@@ -136,15 +148,20 @@ def _count_failure(conn: Connection[Any], settings: Settings, actor: Actor, user
         after={"reason": "bad_password", "failed_attempts": attempts},
     )
     if locked_now:
-        record(conn, actor, "auth.locked", "user", user_id, after={"minutes": settings.lockout_minutes})
-        return _locked(settings.lockout_minutes * 60)
+        record(conn, actor, "auth.locked", "user", user_id, after={"minutes": lockout.minutes})
+        return _locked(lockout.minutes * 60)
     return _bad_credentials()
 
 
 def _issue(
-    conn: Connection[Any], settings: Settings, actor: Actor, must_change: bool, user_agent: str | None
+    conn: Connection[Any],
+    settings: Settings,
+    actor: Actor,
+    must_change: bool,
+    user_agent: str | None,
+    password_expired: bool,
 ) -> IssuedToken:
-    """Reset the failure count and store a new session."""
+    """Reset the failure count and store a new session (an expired password is said, and must change)."""
     token, digest = new_token()
     conn.execute(
         "UPDATE auth.user SET failed_attempts = 0, locked_until = NULL, last_login_at = now() WHERE id = %s",
@@ -159,8 +176,9 @@ def _issue(
         (digest, actor.user_id, settings.token_ttl_minutes, actor.client_ip, (user_agent or "")[:300]),
     ).fetchone()
     assert row is not None
-    record(conn, actor, "auth.login", "session", row[0], after={"expires_at": row[1]})
-    return IssuedToken(token, row[1], must_change)
+    after = {"expires_at": row[1]} | ({"password_expired": True} if password_expired else {})
+    record(conn, actor, "auth.login", "session", row[0], after=after)
+    return IssuedToken(token, row[1], must_change, password_expired)
 
 
 def _bad_credentials() -> Unauthenticated:

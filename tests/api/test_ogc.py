@@ -71,7 +71,7 @@ def viewer(demo: DemoEnv) -> Account:
 
 @pytest.fixture(scope="module")
 def admin(demo: DemoEnv) -> Account:
-    return demo.account(Role.ADMIN)
+    return demo.account(Role.SYSTEM_ADMIN)
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +158,7 @@ def test_conformance_declares_core_geojson_html_oas30_and_crs(demo: DemoEnv, pla
     }
 
 
-@pytest.mark.parametrize("role", [Role.VIEWER, Role.PLANNER, Role.ADMIN])
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.PLANNER, Role.SYSTEM_ADMIN])
 def test_collections_are_the_visible_vector_layers(demo: DemoEnv, role: Role, request: Any) -> None:
     account: Account = request.getfixturevalue(role.value)
     r = demo.client.get("/ogc/collections", headers=account.headers)
