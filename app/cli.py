@@ -180,10 +180,10 @@ def users_list() -> None:
     """List every user."""
     with psycopg.connect(_settings().owner_dsn) as conn:
         rows = user_service.list_users(conn, limit=10_000)
-    typer.echo(f"{'id':>5}  {'username':<24} {'role':<13} {'org':<14} state")
+    typer.echo(f"{'id':>5}  {'username':<24} {'role':<15} {'org':<14} state")
     for u in rows:
         state = "disabled" if u.disabled else ("locked" if u.locked else "active")
-        typer.echo(f"{u.id:>5}  {u.username:<24} {u.role.value:<13} {u.org_code:<14} {state}")
+        typer.echo(f"{u.id:>5}  {u.username:<24} {u.role.value:<15} {u.org_code:<14} {state}")
 
 
 @users_cli.command("reset-password")
