@@ -106,6 +106,7 @@ class Me(users.User):
     """The signed-in account and what its role may do (action → scope), from the one policy table."""
 
     permissions: dict[str, str]
+    password_expired: bool = Field(default=False, description="密码已过期：修改前只能访问本人账户")
 
 
 @router.get("/auth/me", response_model=Me, summary="当前用户")
@@ -115,7 +116,7 @@ def me(conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.SELF_READ))]) ->
     permissions = {
         action.value: scope.value for action in Action if (scope := scope_for(user.role, action)) is not None
     }
-    return Me(**user.model_dump(), permissions=permissions)
+    return Me(**user.model_dump(), permissions=permissions, password_expired=grant.principal.password_expired)
 
 
 @router.post("/auth/password", response_model=users.User, summary="修改本人密码")
