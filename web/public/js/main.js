@@ -79,7 +79,8 @@ async function start() {
   $("view-map").hidden = !withMap;
   $("views").hidden = !views.length;
   const last = localStorage.getItem(VIEW_KEY);
-  showView(views.includes(last) ? last : withMap ? "map" : views[0]);
+  // Without the map, the first page the role has (none yet for a role with neither: an empty workspace).
+  showView(views.includes(last) ? last : withMap ? "map" : views[0] ?? "map");
 }
 
 /** The map workspace: layers, tree, map, legend and pre-evaluation (roles that may read layers). */
