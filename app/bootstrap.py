@@ -1,9 +1,9 @@
-"""First-run and every-run preparation behind ``make run``: database, migrations, seed, administrator."""
+"""First-run and every-run preparation behind ``make run``: database, migrations, seed, administrators."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -15,6 +15,8 @@ from analysis.rules.loader import get_ruleset
 from app import localdb, migrate
 from app.audit.rules import record_activation
 from app.auth.passwords import hash_password, one_time_password
+from app.auth.policy import Role
+from app.auth.security_policy import get_policy
 from app.orgs.service import ADMIN_ORG, seed_organisations
 from app.settings import Settings
 from layers.audit import Actor, record
@@ -22,7 +24,12 @@ from layers.catalog.model import get_catalog
 from layers.demo.loader import demo_loaded, load_demo
 from layers.store.versions import register_layers
 
-ADMIN_USERNAME = "admin"
+# The three administrators (三员分立) the first set-up creates: role → (username, display name).
+ADMINISTRATORS: dict[Role, tuple[str, str]] = {
+    Role.SYSTEM_ADMIN: ("sysadmin", "系统管理员"),
+    Role.SECURITY_ADMIN: ("secadmin", "安全管理员"),
+    Role.AUDIT_ADMIN: ("auditadmin", "安全审计员"),
+}
 
 
 @dataclass
@@ -32,7 +39,7 @@ class SetupReport:
     revision_before: str | None
     revision_after: str | None
     organisations_added: int
-    admin_password: str | None
+    administrators: list[NewAdministrator] = field(default_factory=list)
     demo_features: int = 0
 
     @property
@@ -41,7 +48,7 @@ class SetupReport:
         return (
             self.revision_before != self.revision_after
             or self.organisations_added > 0
-            or self.admin_password is not None
+            or bool(self.administrators)
             or self.demo_features > 0
         )
 
@@ -62,7 +69,7 @@ def setup(settings: Settings, *, quiet: bool = False) -> SetupReport:
     actor = Actor.system(f"setup:{_os_user()}")
     with psycopg.connect(settings.owner_dsn) as conn:
         added = seed_organisations(conn, actor)
-        password = ensure_admin(conn, actor)
+        administrators = ensure_administrators(conn, actor)
         register_layers(conn, get_catalog())
         demo = 0
         if settings.demo_scale != "none" and not demo_loaded(conn):
@@ -83,37 +90,51 @@ def setup(settings: Settings, *, quiet: bool = False) -> SetupReport:
         catch_up(conn, get_check_plan())
         # The rule set in force is part of the audit trail (recorded once per change of the rule files).
         record_activation(conn, get_ruleset(), actor)
-    return SetupReport(before, after, added, password, demo)
+    return SetupReport(before, after, added, administrators, demo)
 
 
-def ensure_admin(conn: Connection[Any], actor: Actor) -> str | None:
-    """Create the initial administrator with a one-time password when no administrator exists."""
+@dataclass(frozen=True)
+class NewAdministrator:
+    """An administrator account created by set-up, with its one-time password (shown once)."""
+
+    username: str
+    role: Role
+    password: str
+
+
+def ensure_administrators(conn: Connection[Any], actor: Actor) -> list[NewAdministrator]:
+    """Create each of the three administrators that has no account yet, with a one-time password."""
+    created = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('duogui.ensure_admin'))")
-        exists = conn.execute("SELECT 1 FROM auth.user WHERE role = 'admin' LIMIT 1").fetchone()
-        if exists:
-            return None
-        taken = conn.execute("SELECT 1 FROM auth.user WHERE username = %s", (ADMIN_USERNAME,)).fetchone()
-        username = ADMIN_USERNAME if not taken else f"{ADMIN_USERNAME}-{os.urandom(2).hex()}"
-        password = one_time_password()
-        row = conn.execute(
-            """
-            INSERT INTO auth.user (username, display_name, role, org_id, password_hash, must_change_password)
-            SELECT %s, '系统管理员', 'admin', id, %s, true FROM auth.organisation WHERE code = %s
-            RETURNING id
-            """,
-            (username, hash_password(password), ADMIN_ORG),
-        ).fetchone()
-        assert row is not None, "the seed organisation of the administrator is missing"
-        record(
-            conn,
-            actor,
-            "user.create",
-            "user",
-            row[0],
-            after={"username": username, "role": "admin", "must_change_password": True},
-        )
-    return password
+        length = get_policy(conn).one_time_length()
+        for role, (username, display_name) in ADMINISTRATORS.items():
+            exists = conn.execute("SELECT 1 FROM auth.user WHERE role = %s LIMIT 1", (role.value,)).fetchone()
+            if exists:
+                continue
+            taken = conn.execute("SELECT 1 FROM auth.user WHERE username = %s", (username,)).fetchone()
+            name = username if not taken else f"{username}-{os.urandom(2).hex()}"
+            password = one_time_password(length)
+            row = conn.execute(
+                """
+                INSERT INTO auth.user
+                  (username, display_name, role, org_id, password_hash, must_change_password)
+                SELECT %s, %s, %s, id, %s, true FROM auth.organisation WHERE code = %s
+                RETURNING id
+                """,
+                (name, display_name, role.value, hash_password(password), ADMIN_ORG),
+            ).fetchone()
+            assert row is not None, "the seed organisation of the administrators is missing"
+            record(
+                conn,
+                actor,
+                "user.create",
+                "user",
+                row[0],
+                after={"username": name, "role": role.value, "must_change_password": True},
+            )
+            created.append(NewAdministrator(name, role, password))
+    return created
 
 
 def _os_user() -> str:

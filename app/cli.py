@@ -16,7 +16,7 @@ from analysis.checkplan import get_check_plan
 from app import bootstrap, localdb, migrate
 from app.audit.cli import audit_cli
 from app.auth import users as user_service
-from app.auth.policy import Role
+from app.auth.policy import ROLE_LABELS, Role
 from app.backup.cli import backup, local_basebackup, local_pitr, restore
 from app.demolition.cli import demolition_cli
 from app.errors import DuoguiError
@@ -114,7 +114,7 @@ def local_status() -> None:
 
 @cli.command("setup")
 def setup() -> None:
-    """Prepare everything `make run` needs; prints a new administrator's one-time password once."""
+    """Prepare everything `make run` needs; prints new administrators' one-time passwords once."""
     try:
         report = bootstrap.setup(_settings())
     except localdb.LocalClusterError as exc:
@@ -126,11 +126,12 @@ def setup() -> None:
         typer.echo(f"duogui: demo district loaded ({report.demo_features:,} features)")
     if report.organisations_added:
         typer.echo(f"duogui: {report.organisations_added} organisations seeded")
-    if report.admin_password:
+    for admin in report.administrators:
+        zh, en = ROLE_LABELS[admin.role]
         typer.secho(
-            "\n  初始管理员 Initial administrator\n"
-            f"    用户名 username: {bootstrap.ADMIN_USERNAME}\n"
-            f"    一次性密码 one-time password: {report.admin_password}\n"
+            f"\n  初始{zh} Initial {en.lower()}\n"
+            f"    用户名 username: {admin.username}\n"
+            f"    一次性密码 one-time password: {admin.password}\n"
             "  此密码只显示这一次，首次登录后须修改。 Shown only this once; change it at first sign-in.\n",
             fg=typer.colors.YELLOW,
         )
@@ -160,9 +161,7 @@ def build_glyphs() -> None:
 @users_cli.command("create")
 def users_create(
     username: str,
-    role: Annotated[
-        Role, typer.Option(help="admin / planner / project_unit / reviewer / coordinator / viewer")
-    ],
+    role: Annotated[Role, typer.Option(help=" / ".join(r.value for r in Role))],
     org: Annotated[str, typer.Option(help="组织代码 organisation code, e.g. pnr")],
     display_name: Annotated[str, typer.Option(help="显示名")] = "",
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码")] = False,
@@ -188,10 +187,10 @@ def users_list() -> None:
     """List every user."""
     with psycopg.connect(_settings().owner_dsn) as conn:
         rows = user_service.list_users(conn, limit=10_000)
-    typer.echo(f"{'id':>5}  {'username':<24} {'role':<13} {'org':<14} state")
+    typer.echo(f"{'id':>5}  {'username':<24} {'role':<15} {'org':<14} state")
     for u in rows:
         state = "disabled" if u.disabled else ("locked" if u.locked else "active")
-        typer.echo(f"{u.id:>5}  {u.username:<24} {u.role.value:<13} {u.org_code:<14} {state}")
+        typer.echo(f"{u.id:>5}  {u.username:<24} {u.role.value:<15} {u.org_code:<14} {state}")
 
 
 @users_cli.command("reset-password")

@@ -24,7 +24,7 @@ from app.api.routes import district, health, identify, layers
 from app.audit import routes as audit_routes
 from app.audit.sealer import AuditSealer
 from app.auth import routes as auth_routes
-from app.auth import service_account_routes
+from app.auth import security_routes, service_account_routes
 from app.auth.basic import CredentialCache
 from app.auth.deps import Allow, Public
 from app.auth.edge import CredentialEdge
@@ -205,6 +205,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health,
         auth_routes,
         service_account_routes,
+        security_routes,
         org_routes,
         audit_routes,
         layers,

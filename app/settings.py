@@ -50,9 +50,9 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(default=30_000, ge=100)
 
     # Accounts.
+    # The lock-out, password and idle-session rules are the security administrator's policy, kept in the
+    # database (auth.security_policy), not here.
     token_ttl_minutes: int = Field(default=480, ge=1)
-    lockout_threshold: int = Field(default=5, ge=1)
-    lockout_minutes: int = Field(default=15, ge=1)
     audit_seal_interval_s: float = Field(
         default=5.0, ge=0, description="Seconds between sealings of new audit rows into the chain (0: off)."
     )

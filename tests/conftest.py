@@ -54,8 +54,6 @@ def create_throwaway_database(prefix: str = "duogui_test") -> tuple[Settings, st
     overrides: dict[str, Any] = {
         "environment": "test",
         "database_url": SecretStr(make_conninfo(base.owner_dsn, dbname=name)),
-        "lockout_threshold": 3,
-        "lockout_minutes": 15,
         "demo_scale": "none",
         "data_dir": _scratch_dirs.setdefault(name, Path(tempfile.mkdtemp(prefix="duogui-test-data-"))),
     }
@@ -96,6 +94,8 @@ def settings() -> Iterator[Settings]:
         with psycopg.connect(test_settings.owner_dsn) as conn:
             orgs.seed_organisations(conn, Actor.system("tests"))
             register_layers(conn, get_catalog())
+            # Three failures lock an account in the tests (the shipped policy says five).
+            conn.execute("UPDATE auth.security_policy SET lockout_threshold = 3, lockout_minutes = 15")
         yield test_settings
     finally:
         drop_database(name)

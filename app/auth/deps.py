@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from app.auth.policy import ALLOWED_BEFORE_PASSWORD_CHANGE, PUBLIC, Action, Role, Scope, scope_for
 from app.db import Conn, leased_connection
 from app.errors import Forbidden, Locked, NotFound, Unauthenticated
-from layers.audit import Actor
+from layers.audit import Actor, record
 from layers.catalog.model import LayerEntry
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
@@ -48,6 +48,7 @@ class Principal:
     must_change_password: bool
     session_id: int | None  # None: HTTP Basic (no session)
     expires_at: datetime
+    password_expired: bool = False  # older than the policy allows: only self actions until it is changed
     service: ServiceScope | None = None
 
 
@@ -122,24 +123,52 @@ def client_ip(request: Request) -> str | None:
         return None
 
 
-def authenticate(conn: Connection[Any], token: str | None) -> Principal:
-    """Resolve a bearer token to its principal, or raise 401 with the reason."""
+# One round trip resolves the token, reads the policy's idle timeout and password age, and marks the session
+# seen — at most once a minute, and never waiting for another request of the same session that holds the row
+# (SKIP LOCKED): a burst of tile requests does not queue on one session row.
+_AUTHENTICATE = """
+WITH found AS (
+  SELECT s.id AS session_id, s.expires_at, s.expires_at <= now() AS expired,
+         s.revoked_at IS NOT NULL AS revoked,
+         s.last_seen_at < now() - make_interval(mins => p.idle_timeout_minutes) AS idle,
+         s.last_seen_at < now() - interval '1 minute' AS stale_mark,
+         u.id AS user_id, u.username, u.role, u.org_id, u.must_change_password, u.disabled,
+         u.password_changed_at < now() - make_interval(days => p.password_max_age_days) AS password_expired
+  FROM auth.session s
+  JOIN auth.user u ON u.id = s.user_id
+  CROSS JOIN auth.security_policy p
+  WHERE s.token_hash = %s
+), seen AS (
+  UPDATE auth.session t SET last_seen_at = now()
+  WHERE t.id = (
+    SELECT s.id FROM auth.session s JOIN found f ON f.session_id = s.id
+    WHERE f.stale_mark AND NOT (f.idle OR f.expired OR f.revoked)
+    FOR UPDATE OF s SKIP LOCKED
+  )
+)
+SELECT session_id, expires_at, expired, revoked, idle, user_id, username, role, org_id,
+       must_change_password, disabled, password_expired
+FROM found
+"""
+
+
+def authenticate(
+    conn: Connection[Any], token: str | None, client: str | None = None, request_id: str | None = None
+) -> Principal:
+    """Resolve a bearer token to its principal, or raise 401 with the reason.
+
+    Must be the first statement of the request's transaction: an idle session is ended and recorded in a
+    transaction of its own (committed, although the request fails).
+    """
     if not token:
         raise Unauthenticated()
-    row = conn.execute(
-        """
-        SELECT s.id, s.expires_at, s.expires_at <= now(), s.revoked_at IS NOT NULL,
-               u.id, u.username, u.role, u.org_id, u.must_change_password, u.disabled
-        FROM auth.session s JOIN auth.user u ON u.id = s.user_id
-        WHERE s.token_hash = %s
-        """,
-        (token_digest(token),),
-    ).fetchone()
+    row = conn.execute(_AUTHENTICATE, (token_digest(token),)).fetchone()
     if row is None:
         raise Unauthenticated(
             "登录凭据无效，请重新登录。", "Invalid token; sign in again.", code="invalid_token"
         )
-    session_id, expires_at, expired, revoked, user_id, username, role, org_id, must_change, disabled = row
+    session_id, expires_at, expired, revoked, idle, user_id, username, role, org_id = row[:9]
+    must_change, disabled, password_expired = row[9:]
     if revoked:
         raise Unauthenticated(
             "已退出登录，请重新登录。", "The token was revoked; sign in again.", code="token_revoked"
@@ -148,9 +177,30 @@ def authenticate(conn: Connection[Any], token: str | None) -> Principal:
         raise Unauthenticated(
             "登录已过期，请重新登录。", "The token has expired; sign in again.", code="token_expired"
         )
+    if idle:
+        end_idle_session(conn, Actor(user_id, username, org_id, request_id, client), session_id)
+        raise Unauthenticated(
+            "长时间未操作，会话已结束，请重新登录。",
+            "The session was idle too long and has ended; sign in again.",
+            code="session_idle",
+        )
     if disabled:
         raise _disabled()
-    return Principal(user_id, username, Role(role), org_id, must_change, session_id, expires_at)
+    return Principal(
+        user_id, username, Role(role), org_id, must_change, session_id, expires_at, bool(password_expired)
+    )
+
+
+def end_idle_session(conn: Connection[Any], actor: Actor, session_id: int) -> None:
+    """Revoke a session that was idle too long and record it, committed before the 401 is answered."""
+    conn.rollback()  # nothing but the token lookup ran in this transaction
+    with conn.transaction():
+        ended = conn.execute(
+            "UPDATE auth.session SET revoked_at = now() WHERE id = %s AND revoked_at IS NULL RETURNING id",
+            (session_id,),
+        ).fetchone()
+        if ended is not None:
+            record(conn, actor, "auth.session_idle", "session", session_id)
 
 
 def _disabled() -> Unauthenticated:
@@ -172,9 +222,10 @@ def authenticate_password(conn: Connection[Any], verified: VerifiedPassword) -> 
     """The person behind a verified HTTP Basic password, as the account stands now (one indexed read)."""
     row = conn.execute(
         """
-        SELECT username, role, org_id, must_change_password, disabled, password_hash,
-               coalesce(locked_until > now(), false), ceil(extract(epoch FROM locked_until - now()))::int
-        FROM auth.user WHERE id = %s
+        SELECT u.username, u.role, u.org_id, u.must_change_password, u.disabled, u.password_hash,
+               coalesce(u.locked_until > now(), false), ceil(extract(epoch FROM u.locked_until - now()))::int,
+               u.password_changed_at < now() - make_interval(days => p.password_max_age_days)
+        FROM auth.user u CROSS JOIN auth.security_policy p WHERE u.id = %s
         """,
         (verified.user_id,),
     ).fetchone()
@@ -184,12 +235,14 @@ def authenticate_password(conn: Connection[Any], verified: VerifiedPassword) -> 
             "The password has changed; use the new one.",
             code="credentials_changed",
         )
-    username, role, org_id, must_change, disabled, _, locked, locked_seconds = row
+    username, role, org_id, must_change, disabled, _, locked, locked_seconds, expired = row
     if disabled:
         raise _disabled()
     if locked:
         raise locked_account(locked_seconds)
-    return Principal(verified.user_id, username, Role(role), org_id, must_change, None, verified.valid_until)
+    return Principal(
+        verified.user_id, username, Role(role), org_id, must_change, None, verified.valid_until, bool(expired)
+    )
 
 
 def authenticate_key(conn: Connection[Any], key: PresentedKey) -> Principal:
@@ -209,13 +262,13 @@ def authenticate_key(conn: Connection[Any], key: PresentedKey) -> Principal:
     if expired:
         raise Unauthenticated("密钥已过期。", "The key has expired.", code="key_expired")
     scope = ServiceScope(account_id, name, None if layers is None else frozenset(layers), frozenset(actions))
-    return Principal(0, name, Role.VIEWER, org_id, False, None, expires_at, scope)
+    return Principal(0, name, Role.VIEWER, org_id, False, None, expires_at, service=scope)
 
 
 def _principal(request: Request, conn: Connection[Any], token: str | None) -> Principal:
     """The caller: a bearer token, else the HTTP Basic credentials the edge found, else 401."""
     if token:
-        return authenticate(conn, token)
+        return authenticate(conn, token, client_ip(request), getattr(request.state, "request_id", None))
     presented = getattr(request.state, BASIC_CREDENTIALS, None)
     if isinstance(presented, PresentedKey):
         principal = authenticate_key(conn, presented)
@@ -242,10 +295,19 @@ class Allow:
         principal = _principal(request, conn, token)
         if principal.service is not None:
             return self._service_grant(request, principal, principal.service)
-        if principal.must_change_password and self.action not in ALLOWED_BEFORE_PASSWORD_CHANGE:
-            raise Forbidden(
-                "请先修改初始密码。", "Change your one-time password first.", code="password_change_required"
-            )
+        if self.action not in ALLOWED_BEFORE_PASSWORD_CHANGE:
+            if principal.must_change_password:
+                raise Forbidden(
+                    "请先修改初始密码。",
+                    "Change your one-time password first.",
+                    code="password_change_required",
+                )
+            if principal.password_expired:
+                raise Forbidden(
+                    "密码已过期，请先修改密码。",
+                    "Your password has expired; change it first.",
+                    code="password_expired",
+                )
         scope = scope_for(principal.role, self.action)
         if scope is None:
             raise Forbidden(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -26,8 +27,25 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 # every other request down (sign-ins wait in the event loop instead, bounded like connections).
 PASSWORD_CHECKS_AT_ONCE = 2
 
-MIN_LENGTH = 10
 MAX_LENGTH = 256
+ONE_TIME_LENGTH = 16
+# The four character classes a password's complexity counts (符号: anything not a letter or digit).
+CLASS_NAMES = (
+    ("小写字母", "lower-case letters"),
+    ("大写字母", "upper-case letters"),
+    ("数字", "digits"),
+    ("符号", "symbols"),
+)
+# Symbols of one-time passwords: none that is awkward to read aloud or to type in a form.
+_OTP_SYMBOLS = "-_.@#%+="
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordRules:
+    """The complexity part of the identification policy (the defaults are the shipped policy's)."""
+
+    min_length: int = 12
+    min_classes: int = 3
 
 
 def hash_password(password: str) -> str:
@@ -48,30 +66,41 @@ def needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
 
 
-def check_policy(password: str, username: str) -> None:
-    """Refuse weak passwords with a clear message."""
-    if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
-        raise Unprocessable(
-            f"密码长度须为 {MIN_LENGTH}–{MAX_LENGTH} 个字符。",
-            f"A password must have {MIN_LENGTH} to {MAX_LENGTH} characters.",
-        )
-    classes = sum(
+def character_classes(password: str) -> int:
+    """How many of the four classes (lower, upper, digit, symbol) the password uses."""
+    return sum(
         any(c in group for c in password)
         for group in (string.ascii_lowercase, string.ascii_uppercase, string.digits)
     ) + any(not c.isalnum() for c in password)
-    if classes < 2:
+
+
+def check_policy(password: str, username: str, rules: PasswordRules | None = None) -> None:
+    """Refuse a password the policy's length and character classes do not allow, with a clear message."""
+    rules = rules or PasswordRules()
+    if not rules.min_length <= len(password) <= MAX_LENGTH:
         raise Unprocessable(
-            "密码须包含字母、数字或符号中的至少两类。",
-            "A password must mix at least two of letters, digits and symbols.",
+            f"密码长度须为 {rules.min_length}–{MAX_LENGTH} 个字符。",
+            f"A password must have {rules.min_length} to {MAX_LENGTH} characters.",
+            code="password_too_short",
+        )
+    if character_classes(password) < rules.min_classes:
+        zh = "、".join(name for name, _ in CLASS_NAMES)
+        en = ", ".join(name for _, name in CLASS_NAMES)
+        raise Unprocessable(
+            f"密码须包含{zh}中的至少 {rules.min_classes} 类。",
+            f"A password must mix at least {rules.min_classes} of: {en}.",
+            code="password_too_simple",
         )
     if username.lower() in password.lower():
-        raise Unprocessable("密码不能包含用户名。", "A password must not contain the username.")
+        raise Unprocessable(
+            "密码不能包含用户名。", "A password must not contain the username.", code="password_has_username"
+        )
 
 
-def one_time_password() -> str:
-    """A random initial password, shown once and changed at first login."""
-    alphabet = string.ascii_letters + string.digits
+def one_time_password(length: int = ONE_TIME_LENGTH) -> str:
+    """A random initial password, shown once and changed at first login; it has all four classes."""
+    alphabet = string.ascii_letters + string.digits + _OTP_SYMBOLS
     while True:
-        candidate = "".join(secrets.choice(alphabet) for _ in range(16))
-        if any(c.isdigit() for c in candidate) and any(c.isalpha() for c in candidate):
+        candidate = "".join(secrets.choice(alphabet) for _ in range(length))
+        if character_classes(candidate) == 4 and candidate[0].isalnum() and candidate[-1].isalnum():
             return candidate

@@ -13,7 +13,9 @@ from enum import StrEnum
 class Role(StrEnum):
     """User roles."""
 
-    ADMIN = "admin"
+    SYSTEM_ADMIN = "system_admin"
+    SECURITY_ADMIN = "security_admin"
+    AUDIT_ADMIN = "audit_admin"
     PLANNER = "planner"
     PROJECT_UNIT = "project_unit"
     REVIEWER = "reviewer"
@@ -22,13 +24,21 @@ class Role(StrEnum):
 
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {
-    Role.ADMIN: ("系统管理员", "Administrator"),
+    Role.SYSTEM_ADMIN: ("系统管理员", "System administrator"),
+    Role.SECURITY_ADMIN: ("安全管理员", "Security administrator"),
+    Role.AUDIT_ADMIN: ("安全审计员", "Audit administrator"),
     Role.PLANNER: ("规划人员", "Planner"),
     Role.PROJECT_UNIT: ("项目单位", "Project unit"),
     Role.REVIEWER: ("审批部门", "Department reviewer"),
     Role.COORDINATOR: ("征拆协调", "Demolition coordinator"),
     Role.VIEWER: ("只读用户", "Viewer"),
 }
+
+# 三员分立: the three administrators. An account holding one keeps it for life (a database trigger refuses
+# any role change to or from them), so no account ever holds two; only the security administrator gives them.
+ADMINISTRATOR_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN})
+# The roles that work with business data (the system administrator may assign these).
+BUSINESS_ROLES = frozenset(Role) - ADMINISTRATOR_ROLES
 
 
 class Scope(StrEnum):
@@ -69,57 +79,76 @@ class Action(StrEnum):
     BLOCKERS_WORK = "blockers:work"
     # Machine clients (issue 14).
     SERVICE_ACCOUNTS_MANAGE = "service_accounts:manage"
+    # Security administration (issue 14).
+    SECURITY_READ = "security:read"
+    SECURITY_MANAGE = "security:manage"
+    ACCOUNTS_UNLOCK = "accounts:unlock"
+    ROLES_GRANT = "roles:grant"
 
 
 PUBLIC = "public"
 
 _EVERYONE_SELF = dict.fromkeys(Role, Scope.SELF)
-_EVERYONE_ANY = dict.fromkeys(Role, Scope.ANY)
+# Everyone who works with the district's data: the business roles and the system administrator (the
+# security and audit administrators see none of it).
+_WORKING_ANY = dict.fromkeys(BUSINESS_ROLES | {Role.SYSTEM_ADMIN}, Scope.ANY)
+_SECURITY_ONLY = {Role.SECURITY_ADMIN: Scope.ANY}
 
 POLICY: dict[Action, dict[Role, Scope]] = {
     Action.SELF_READ: _EVERYONE_SELF,
     Action.SELF_UPDATE: _EVERYONE_SELF,
+    # The security administrator reads the directory to do its job (lock-outs, administrators).
     Action.USERS_READ: {
-        Role.ADMIN: Scope.ANY,
+        Role.SYSTEM_ADMIN: Scope.ANY,
+        Role.SECURITY_ADMIN: Scope.ANY,
         Role.PLANNER: Scope.ORG,
         Role.PROJECT_UNIT: Scope.ORG,
         Role.REVIEWER: Scope.ORG,
         Role.COORDINATOR: Scope.ORG,
     },
-    Action.USERS_MANAGE: {Role.ADMIN: Scope.ANY},
+    Action.USERS_MANAGE: {Role.SYSTEM_ADMIN: Scope.ANY},
     # The directory of departments and units is not private: every signed-in user may read it.
-    Action.ORGS_READ: _EVERYONE_ANY,
-    Action.ORGS_MANAGE: {Role.ADMIN: Scope.ANY},
-    Action.AUDIT_READ: {Role.ADMIN: Scope.ANY},
-    Action.AUDIT_EXPORT: {Role.ADMIN: Scope.ANY},
-    Action.AUDIT_VERIFY: {Role.ADMIN: Scope.ANY},
+    Action.ORGS_READ: _WORKING_ANY | _SECURITY_ONLY,
+    Action.ORGS_MANAGE: {Role.SYSTEM_ADMIN: Scope.ANY},
+    # The audit log is the audit administrator's alone: no one else reads, exports or verifies it.
+    Action.AUDIT_READ: {Role.AUDIT_ADMIN: Scope.ANY},
+    Action.AUDIT_EXPORT: {Role.AUDIT_ADMIN: Scope.ANY},
+    Action.AUDIT_VERIFY: {Role.AUDIT_ADMIN: Scope.ANY},
     # The base map is shared by every department; restricted layers are filtered by the catalog.
-    Action.LAYERS_READ: _EVERYONE_ANY,
-    Action.LAYERS_IMPORT: {Role.ADMIN: Scope.ANY, Role.PLANNER: Scope.ANY},
+    Action.LAYERS_READ: _WORKING_ANY,
+    Action.LAYERS_IMPORT: {Role.SYSTEM_ADMIN: Scope.ANY, Role.PLANNER: Scope.ANY},
     # Checking a footprint reads only the shared base map; every working role may do it.
     Action.PREEVAL_RUN: {
-        Role.ADMIN: Scope.ANY,
+        Role.SYSTEM_ADMIN: Scope.ANY,
         Role.PLANNER: Scope.ANY,
         Role.PROJECT_UNIT: Scope.ORG,
         Role.REVIEWER: Scope.ANY,
         Role.COORDINATOR: Scope.ANY,
     },
     # Approval tracker. Reviewers' ORG scope means "projects involving my department" (app/projects).
-    Action.CALENDAR_READ: _EVERYONE_ANY,
-    Action.CALENDAR_MANAGE: {Role.ADMIN: Scope.ANY},
+    Action.CALENDAR_READ: _WORKING_ANY,
+    Action.CALENDAR_MANAGE: {Role.SYSTEM_ADMIN: Scope.ANY},
     Action.PROJECTS_READ: {
-        Role.ADMIN: Scope.ANY,
+        Role.SYSTEM_ADMIN: Scope.ANY,
         Role.PLANNER: Scope.ANY,
         Role.PROJECT_UNIT: Scope.ORG,
         Role.REVIEWER: Scope.ORG,
         Role.COORDINATOR: Scope.ANY,
         Role.VIEWER: Scope.ANY,
     },
-    Action.PROJECTS_MANAGE: {Role.ADMIN: Scope.ANY, Role.PROJECT_UNIT: Scope.ORG, Role.REVIEWER: Scope.ORG},
+    Action.PROJECTS_MANAGE: {
+        Role.SYSTEM_ADMIN: Scope.ANY,
+        Role.PROJECT_UNIT: Scope.ORG,
+        Role.REVIEWER: Scope.ORG,
+    },
     # Which transition a role may take (unit submits, the item's department reviews) is checked per item.
-    Action.ITEMS_TRANSITION: {Role.ADMIN: Scope.ANY, Role.PROJECT_UNIT: Scope.ORG, Role.REVIEWER: Scope.ORG},
+    Action.ITEMS_TRANSITION: {
+        Role.SYSTEM_ADMIN: Scope.ANY,
+        Role.PROJECT_UNIT: Scope.ORG,
+        Role.REVIEWER: Scope.ORG,
+    },
     Action.SUPERVISION_READ: {
-        Role.ADMIN: Scope.ANY,
+        Role.SYSTEM_ADMIN: Scope.ANY,
         Role.PLANNER: Scope.ANY,
         Role.PROJECT_UNIT: Scope.ORG,
         Role.REVIEWER: Scope.ORG,
@@ -127,11 +156,12 @@ POLICY: dict[Action, dict[Role, Scope]] = {
         Role.VIEWER: Scope.ANY,
     },
     # Demands: everyone may submit and see their own; planners and admins triage (merge/accept/reject).
-    Action.DEMANDS_SUBMIT: dict.fromkeys(Role, Scope.SELF) | {Role.ADMIN: Scope.ANY, Role.PLANNER: Scope.ANY},
-    Action.DEMANDS_TRIAGE: {Role.ADMIN: Scope.ANY, Role.PLANNER: Scope.ANY},
+    Action.DEMANDS_SUBMIT: dict.fromkeys(BUSINESS_ROLES, Scope.SELF)
+    | {Role.SYSTEM_ADMIN: Scope.ANY, Role.PLANNER: Scope.ANY},
+    Action.DEMANDS_TRIAGE: {Role.SYSTEM_ADMIN: Scope.ANY, Role.PLANNER: Scope.ANY},
     # Demolition ledger: ORG scope reads the projects that involve the caller (app/projects visibility).
     Action.DEMOLITION_READ: {
-        Role.ADMIN: Scope.ANY,
+        Role.SYSTEM_ADMIN: Scope.ANY,
         Role.PLANNER: Scope.ANY,
         Role.PROJECT_UNIT: Scope.ORG,
         Role.REVIEWER: Scope.ORG,
@@ -139,23 +169,29 @@ POLICY: dict[Action, dict[Role, Scope]] = {
         Role.VIEWER: Scope.ANY,
     },
     # Only coordinators (土地整备局/街道) and administrators change units and their statuses.
-    Action.DEMOLITION_MANAGE: {Role.ADMIN: Scope.ANY, Role.COORDINATOR: Scope.ANY},
+    Action.DEMOLITION_MANAGE: {Role.SYSTEM_ADMIN: Scope.ANY, Role.COORDINATOR: Scope.ANY},
     # Blockers: coordinators raise, escalate and resolve; the assigned department comments and resolves
     # (ORG: blockers assigned to the caller's department); project units comment on their projects'.
     Action.BLOCKERS_WORK: {
-        Role.ADMIN: Scope.ANY,
+        Role.SYSTEM_ADMIN: Scope.ANY,
         Role.COORDINATOR: Scope.ANY,
         Role.REVIEWER: Scope.ORG,
         Role.PROJECT_UNIT: Scope.ORG,
     },
-    # Service accounts: created, revoked and watched (usage) by the administrator.
-    Action.SERVICE_ACCOUNTS_MANAGE: {Role.ADMIN: Scope.ANY},
+    # The security administrator: the policy (password, lock-out, idle sessions), the role × action matrix,
+    # lock-outs, the administrator accounts and the machine clients' keys (service accounts: created, revoked
+    # and watched) — and no business data.
+    Action.SECURITY_READ: _SECURITY_ONLY,
+    Action.SECURITY_MANAGE: _SECURITY_ONLY,
+    Action.ACCOUNTS_UNLOCK: _SECURITY_ONLY,
+    Action.ROLES_GRANT: _SECURITY_ONLY,
+    Action.SERVICE_ACCOUNTS_MANAGE: _SECURITY_ONLY,
 }
 
 # What a service account may be granted (pre-evaluation is not: a stored report belongs to a person).
 SERVICE_ACTIONS = frozenset({Action.LAYERS_READ})
 
-# Actions still open to an account that must first replace its one-time password.
+# Actions still open to an account that must first replace its one-time or expired password.
 ALLOWED_BEFORE_PASSWORD_CHANGE = frozenset({Action.SELF_READ, Action.SELF_UPDATE})
 
 

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.auth import users
 from app.auth.deps import Allow, AllowBriefly, Grant, client_ip, public
-from app.auth.policy import ROLE_LABELS, Action, Role, scope_for
+from app.auth.policy import ADMINISTRATOR_ROLES, ROLE_LABELS, Action, Role, scope_for
 from app.auth.sessions import checked_and_settled, settle_sign_in, sign_out
 from app.db import Conn, leased_connection
 from app.edge.params import Offset, RowId
@@ -28,6 +28,7 @@ class TokenResponse(BaseModel):
     expires_in: int = Field(description="有效期（秒）")
     expires_at: datetime
     must_change_password: bool
+    password_expired: bool = Field(default=False, description="密码已过期：修改前只能访问本人账户")
 
 
 class PasswordChange(BaseModel):
@@ -76,6 +77,7 @@ async def issue_token(
         expires_in=settings.token_ttl_minutes * 60,
         expires_at=issued.expires_at,
         must_change_password=issued.must_change_password,
+        password_expired=issued.password_expired,
     )
 
 
@@ -104,6 +106,7 @@ class Me(users.User):
     """The signed-in account and what its role may do (action → scope), from the one policy table."""
 
     permissions: dict[str, str]
+    password_expired: bool = Field(default=False, description="密码已过期：修改前只能访问本人账户")
 
 
 @router.get("/auth/me", response_model=Me, summary="当前用户")
@@ -113,7 +116,7 @@ def me(conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.SELF_READ))]) ->
     permissions = {
         action.value: scope.value for action in Action if (scope := scope_for(user.role, action)) is not None
     }
-    return Me(**user.model_dump(), permissions=permissions)
+    return Me(**user.model_dump(), permissions=permissions, password_expired=grant.principal.password_expired)
 
 
 @router.post("/auth/password", response_model=users.User, summary="修改本人密码")
@@ -128,15 +131,16 @@ async def change_own_password(
     held; the new hash is swapped in only if the password is still the one checked.
     """
     async with leased_connection(request) as conn:
-        username, stored = await run_in_threadpool(users.stored_password, conn, grant.principal.user_id)
+        state = await run_in_threadpool(users.stored_password, conn, grant.principal.user_id)
+    # Checking reuse verifies the new password against each recent hash: CPU work, no connection held.
     async with request.app.state.password_gate.admitted():
         new_hash = await run_in_threadpool(
-            users.new_password_hash, username, stored, body.current_password, body.new_password
+            users.new_password_hash, state, body.current_password, body.new_password
         )
     p = grant.principal
     async with leased_connection(request) as conn:
         changed = await run_in_threadpool(
-            users.replace_password, conn, grant.actor, p.user_id, stored, new_hash, p.session_id
+            users.replace_password, conn, grant.actor, p.user_id, state.password_hash, new_hash, p.session_id
         )
     if changed is None:
         raise Conflict(
@@ -186,7 +190,9 @@ def list_users(
 def create_user(
     body: users.UserCreate, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.USERS_MANAGE))]
 ) -> CreatedUser:
-    """Create an account; a one-time password is returned when none was given."""
+    """Create an account of a business role; a one-time password is returned when none was given."""
+    if body.role in ADMINISTRATOR_ROLES:
+        raise administrator_role_reserved()
     user, password = users.create_user(conn, grant.actor, body)
     return CreatedUser(user=user, one_time_password=password)
 
@@ -209,8 +215,10 @@ def update_user(
     grant: Annotated[Grant, Depends(Allow(Action.USERS_MANAGE))],
 ) -> users.User:
     """Change role, organisation, name or disabled state (optimistic locking on ``version``)."""
-    if user_id == grant.principal.user_id and (body.disabled or (body.role and body.role is not Role.ADMIN)):
+    if user_id == grant.principal.user_id and body.disabled:
         raise Forbidden("不能停用自己或取消自己的管理员角色。", "You cannot disable or demote yourself.")
+    if body.disabled is not None and users.get_user(conn, user_id).role in ADMINISTRATOR_ROLES:
+        raise administrator_account_reserved()
     return users.update_user(conn, grant.actor, user_id, body)
 
 
@@ -223,14 +231,34 @@ def update_user(
 def reset_password(
     user_id: RowId, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.USERS_MANAGE))]
 ) -> CreatedUser:
-    """Issue a new one-time password; the account's sessions end."""
+    """Issue a new one-time password; the account's sessions end (administrators: the security admin's)."""
+    if users.get_user(conn, user_id).role in ADMINISTRATOR_ROLES:
+        raise administrator_account_reserved()
     user, password = users.reset_password(conn, grant.actor, user_id)
     return CreatedUser(user=user, one_time_password=password)
 
 
 @router.post("/users/{user_id}/unlock", response_model=users.User, tags=["users"], summary="解除锁定")
 def unlock_user(
-    user_id: RowId, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.USERS_MANAGE))]
+    user_id: RowId, conn: Conn, grant: Annotated[Grant, Depends(Allow(Action.ACCOUNTS_UNLOCK))]
 ) -> users.User:
     """Lift a lock-out after repeated failed sign-ins."""
     return users.unlock_user(conn, grant.actor, user_id)
+
+
+def administrator_role_reserved() -> Forbidden:
+    """Only the security administrator gives an administrator role (at an account's creation)."""
+    return Forbidden(
+        "管理员角色（系统管理员、安全管理员、安全审计员）只能由安全管理员授予。",
+        "Only the security administrator gives an administrator role (system, security or audit).",
+        code="administrator_role_reserved",
+    )
+
+
+def administrator_account_reserved() -> Forbidden:
+    """Administrator accounts are disabled and reset by the security administrator, not the system one."""
+    return Forbidden(
+        "管理员账户的停用、启用和密码重置由安全管理员办理。",
+        "Administrator accounts are disabled, enabled and reset by the security administrator.",
+        code="administrator_account_reserved",
+    )

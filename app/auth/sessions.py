@@ -29,6 +29,7 @@ class IssuedToken:
     token: str
     expires_at: datetime
     must_change_password: bool
+    password_expired: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +70,8 @@ def settle_sign_in(
 ) -> IssuedToken:
     """Apply a finished password check of a sign-in: lock-out and audit (see :func:`_settle`), a token."""
 
-    def issue(actor: Actor, must_change: bool) -> IssuedToken:
-        return _issue(conn, settings, actor, must_change, user_agent)
+    def issue(actor: Actor, must_change: bool, password_expired: bool) -> IssuedToken:
+        return _issue(conn, settings, actor, must_change, user_agent, password_expired)
 
     return _settle(conn, settings, username, check, Actor(None, "", None, request_id, client_ip), None, issue)
 
@@ -89,7 +90,7 @@ def settle_basic(
     Returns the account id and the hash the password now matches (a rehash replaces the checked one).
     """
 
-    def accept(actor: Actor, must_change: bool) -> tuple[int, str]:
+    def accept(actor: Actor, must_change: bool, password_expired: bool) -> tuple[int, str]:
         assert actor.user_id is not None
         _reset_failures(conn, actor.user_id)
         record(conn, actor, "auth.login", "user", actor.user_id, after={"method": "basic"})
@@ -106,7 +107,7 @@ def _settle(
     check: PasswordCheck,
     request: Actor,
     method: str | None,
-    success: Callable[[Actor, bool], T],
+    success: Callable[[Actor, bool, bool], T],
 ) -> T:
     """Apply a finished password check under the account's row lock: lock-out, audit, then ``success``.
 
@@ -121,10 +122,12 @@ def _settle(
     with conn.transaction():
         row = conn.execute(
             """
-            SELECT id, password_hash, org_id, disabled, must_change_password,
-                   coalesce(locked_until > now(), false),
-                   ceil(extract(epoch FROM locked_until - now()))::int
-            FROM auth.user WHERE username = %s FOR UPDATE
+            SELECT u.id, u.password_hash, u.org_id, u.disabled, u.must_change_password,
+                   coalesce(u.locked_until > now(), false),
+                   ceil(extract(epoch FROM u.locked_until - now()))::int,
+                   u.password_changed_at < now() - make_interval(days => p.password_max_age_days),
+                   p.lockout_threshold, p.lockout_minutes
+            FROM auth.user u CROSS JOIN auth.security_policy p WHERE u.username = %s FOR UPDATE OF u
             """,
             (username,),
         ).fetchone()
@@ -133,7 +136,8 @@ def _settle(
             record(conn, actor, "auth.login_failed", "user", None, after={"reason": "unknown_user", **noted})
             failure = _bad_credentials()
         else:
-            user_id, password_hash, org_id, disabled, must_change, locked, locked_seconds = row
+            user_id, password_hash, org_id, disabled, must_change, locked, locked_seconds = row[:7]
+            password_expired, lockout = bool(row[7]), Lockout(row[8], row[9])
             if password_hash != check.checked_hash:
                 raise StaleCheck()
             actor = Actor(user_id, username, org_id, request.request_id, request.client_ip)
@@ -141,7 +145,7 @@ def _settle(
                 _refused(conn, actor, "locked", noted)
                 failure = locked_account(locked_seconds)
             elif not check.matches:
-                failure = _count_failure(conn, settings, actor, user_id, noted)
+                failure = _count_failure(conn, lockout, actor, user_id, noted)
             elif disabled:
                 _refused(conn, actor, "disabled", noted)
                 failure = Unauthenticated("账户已停用。", "The account is disabled.", code="account_disabled")
@@ -150,7 +154,7 @@ def _settle(
                     conn.execute(
                         "UPDATE auth.user SET password_hash = %s WHERE id = %s", (check.new_hash, user_id)
                     )
-                return success(actor, must_change)
+                return success(actor, must_change, password_expired)
     assert failure is not None
     raise failure
 
@@ -180,8 +184,16 @@ async def checked_and_settled(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Lockout:
+    """The lock-out part of the identification policy."""
+
+    threshold: int
+    minutes: int
+
+
 def _count_failure(
-    conn: Connection[Any], settings: Settings, actor: Actor, user_id: int, noted: dict[str, str]
+    conn: Connection[Any], lockout: Lockout, actor: Actor, user_id: int, noted: dict[str, str]
 ) -> DuoguiError:
     """Count a wrong password; lock the account once the threshold is reached."""
     attempts, locked_now = conn.execute(
@@ -198,7 +210,7 @@ def _count_failure(
         FROM next WHERE u.id = %(id)s
         RETURNING u.failed_attempts, u.locked_until IS NOT NULL
         """,
-        {"id": user_id, "threshold": settings.lockout_threshold, "minutes": settings.lockout_minutes},
+        {"id": user_id, "threshold": lockout.threshold, "minutes": lockout.minutes},
     ).fetchone() or (0, False)
     record(
         conn,
@@ -209,15 +221,20 @@ def _count_failure(
         after={"reason": "bad_password", "failed_attempts": attempts, **noted},
     )
     if locked_now:
-        record(conn, actor, "auth.locked", "user", user_id, after={"minutes": settings.lockout_minutes})
-        return locked_account(settings.lockout_minutes * 60)
+        record(conn, actor, "auth.locked", "user", user_id, after={"minutes": lockout.minutes})
+        return locked_account(lockout.minutes * 60)
     return _bad_credentials()
 
 
 def _issue(
-    conn: Connection[Any], settings: Settings, actor: Actor, must_change: bool, user_agent: str | None
+    conn: Connection[Any],
+    settings: Settings,
+    actor: Actor,
+    must_change: bool,
+    user_agent: str | None,
+    password_expired: bool,
 ) -> IssuedToken:
-    """Reset the failure count and store a new session."""
+    """Reset the failure count and store a new session (an expired password is said, and must change)."""
     token, digest = new_token()
     assert actor.user_id is not None
     _reset_failures(conn, actor.user_id)
@@ -230,8 +247,9 @@ def _issue(
         (digest, actor.user_id, settings.token_ttl_minutes, actor.client_ip, (user_agent or "")[:300]),
     ).fetchone()
     assert row is not None
-    record(conn, actor, "auth.login", "session", row[0], after={"expires_at": row[1]})
-    return IssuedToken(token, row[1], must_change)
+    after = {"expires_at": row[1]} | ({"password_expired": True} if password_expired else {})
+    record(conn, actor, "auth.login", "session", row[0], after=after)
+    return IssuedToken(token, row[1], must_change, password_expired)
 
 
 def _bad_credentials() -> Unauthenticated:

@@ -138,7 +138,7 @@ def _department(conn: Connection[Any], code: str) -> int:
 
 
 def _coordinating(grant: Grant) -> bool:
-    return grant.principal.role in (Role.ADMIN, Role.COORDINATOR)
+    return grant.principal.role in (Role.SYSTEM_ADMIN, Role.COORDINATOR)
 
 
 def _scope(grant: Grant) -> tuple[sql.Composable, dict[str, Any]]:

@@ -33,7 +33,7 @@ def _conn() -> psycopg.Connection[Any]:
 
 def _grant(action: Action) -> Grant:
     """An administrator's grant for the operator at the console (changes are audited as cli:<user>)."""
-    principal = Principal(0, "cli", Role.ADMIN, 0, False, 0, datetime.now())
+    principal = Principal(0, "cli", Role.SYSTEM_ADMIN, 0, False, 0, datetime.now())
     return Grant(principal, action, Scope.ANY, Actor.system(f"cli:{getpass.getuser()}"))
 
 

@@ -41,7 +41,7 @@ def _actor() -> Actor:
 
 def _reader(action: Action) -> Grant:
     """A read-everything grant for the operator at the console."""
-    principal = Principal(0, "cli", Role.ADMIN, 0, False, 0, datetime.now())
+    principal = Principal(0, "cli", Role.SYSTEM_ADMIN, 0, False, 0, datetime.now())
     return Grant(principal, action, Scope.ANY, _actor())
 
 

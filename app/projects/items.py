@@ -125,11 +125,11 @@ def _party_may(grant: Grant, who: Who, item: Item, unit_org_id: int) -> bool:
     unit_ok = p.role is Role.PROJECT_UNIT and p.org_id == unit_org_id
     dept_ok = p.role is Role.REVIEWER and p.org_id == item.department_id
     # Items of outside bodies (e.g. the metro operator) have no department account: admins record them.
-    dept_ok = dept_ok or (p.role is Role.ADMIN and item.department_id is None)
+    dept_ok = dept_ok or (p.role is Role.SYSTEM_ADMIN and item.department_id is None)
     return {
         Who.UNIT: unit_ok,
         Who.DEPARTMENT: dept_ok,
-        Who.DEPARTMENT_OR_ADMIN: dept_ok or p.role is Role.ADMIN,
+        Who.DEPARTMENT_OR_ADMIN: dept_ok or p.role is Role.SYSTEM_ADMIN,
     }[who]
 
 

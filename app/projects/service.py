@@ -157,7 +157,11 @@ def _parties(conn: Connection[Any], grant: Grant, data: ProjectCreate) -> tuple[
             raise Unprocessable("请填写建设单位 unit_org_code。", "unit_org_code is required.")
         unit = _org_id(conn, data.unit_org_code, ("project_unit", "subdistrict"), "建设单位")
         return principal.org_id, unit, "top_down"
-    if principal.role not in (Role.ADMIN, Role.PLANNER) or not data.owner_dept_code or not data.unit_org_code:
+    if (
+        principal.role not in (Role.SYSTEM_ADMIN, Role.PLANNER)
+        or not data.owner_dept_code
+        or not data.unit_org_code
+    ):
         raise Forbidden(
             "管理员须同时指定主管部门和建设单位。", "Give both owner_dept_code and unit_org_code."
         )

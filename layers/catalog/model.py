@@ -39,7 +39,8 @@ AttributeName = Annotated[str, Field(pattern=ATTRIBUTE_NAME_PATTERN)]
 Colour = Annotated[str, Field(pattern=COLOUR_PATTERN)]
 GroupId = Annotated[str, Field(pattern=r"^[0-9]{2}$")]
 Text = Annotated[str, Field(min_length=1)]
-Role = Literal["admin", "planner", "project_unit", "reviewer", "coordinator", "viewer"]
+# The roles that read the base map (the security and audit administrators see no layer).
+Role = Literal["system_admin", "planner", "project_unit", "reviewer", "coordinator", "viewer"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -266,7 +267,7 @@ class LayerEntry(BaseModel):
 
     def visible_to(self, role: str) -> bool:
         """Tell whether a user of this role may see the layer (restricted layers name their roles)."""
-        if not self.restricted or role == "admin":
+        if not self.restricted or role == "system_admin":
             return True
         return self.restricted_roles is not None and role in self.restricted_roles
 

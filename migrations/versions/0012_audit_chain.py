@@ -22,7 +22,7 @@ Create Date: 2026-12-09
 from alembic import context, op
 
 revision = "0012_audit_chain"
-down_revision = "0010_layer_coverage"
+down_revision = "0011_three_administrators"
 branch_labels = None
 depends_on = None
 

@@ -40,7 +40,7 @@ def audit_count(conn: Any) -> int:
 
 @pytest.fixture
 def admin(make_account: Any) -> Any:
-    return make_account(Role.ADMIN, "gov-data")
+    return make_account(Role.SYSTEM_ADMIN, "gov-data")
 
 
 def _import_square(client: TestClient, headers: dict[str, str], tmp_path: Path, name: str) -> dict[str, Any]:
@@ -190,13 +190,15 @@ def test_user_reset_and_unlock_refuse_bad_targets_and_write_nothing(
         ).fetchone()
         return (*row, audit_count(owner_conn))
 
+    # Resets are the system administrator's, unlocks the security administrator's.
+    acting = {"reset-password": admin, "unlock": make_account(Role.SECURITY_ADMIN, "gov-data")}
     before = state()
-    for action in ("reset-password", "unlock"):
+    for action, actor in acting.items():
         for user_id in ("0", "-1", "x", str(2**63)):
             refused(
-                client.post(f"/api/users/{user_id}/{action}", headers=admin.headers), 422, "invalid_input"
+                client.post(f"/api/users/{user_id}/{action}", headers=actor.headers), 422, "invalid_input"
             )
-        refused(client.post(f"/api/users/999999/{action}", headers=admin.headers), 404, "not_found")
+        refused(client.post(f"/api/users/999999/{action}", headers=actor.headers), 404, "not_found")
         for role, org in ((Role.PLANNER, "pnr"), (Role.REVIEWER, "pnr"), (Role.PROJECT_UNIT, "works")):
             caller = make_account(role, org)
             refused(client.post(f"/api/users/{target.id}/{action}", headers=caller.headers), 403)
@@ -224,8 +226,8 @@ def test_tilejson_refuses_bad_layer_lists(client: TestClient, admin: Any, make_a
     assert client.get("/tiles/sp_parcel/tilejson.json").status_code == 401
 
 
-def test_audit_query_refuses_bad_filters(client: TestClient, admin: Any, make_account: Any) -> None:
-    h = admin.headers
+def test_audit_query_refuses_bad_filters(client: TestClient, make_account: Any) -> None:
+    h = make_account(Role.AUDIT_ADMIN, "gov-data").headers
     for params in [
         {"since": "yesterday"},
         {"until": "2025-02-30T00:00:00"},

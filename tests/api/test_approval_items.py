@@ -114,7 +114,7 @@ def test_item_life_with_conditional_acceptance_and_correction(client: TestClient
 
 
 def test_construction_permit_gate_reads_demolition_progress(client: TestClient, make_account: Any) -> None:
-    unit, admin = make_account(Role.PROJECT_UNIT, "works"), make_account(Role.ADMIN, "gov-data")
+    unit, admin = make_account(Role.PROJECT_UNIT, "works"), make_account(Role.SYSTEM_ADMIN, "gov-data")
     p = new_project(client, unit, owner_dept_code="education", investment_wan="800")
     items = plan_items(client, unit, p["id"])
     for code, item in items.items():

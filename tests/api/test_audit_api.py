@@ -15,7 +15,7 @@ from app.auth.policy import Role
 
 def _changed_user(client: TestClient, make_account: Any) -> tuple[Any, Any]:
     """An administrator and a viewer whose display name the administrator changed (audited)."""
-    admin = make_account(Role.ADMIN, "gov-data")
+    admin = make_account(Role.AUDIT_ADMIN, "gov-data")
     target = make_account(Role.VIEWER)
     version = client.get(f"/api/users/{target.id}", headers=admin.headers).json()["version"]
     r = client.patch(
@@ -116,7 +116,7 @@ def test_only_the_audit_administrator_exports_or_verifies(
 
 
 def test_exports_refuse_bad_searches(client: TestClient, make_account: Any) -> None:
-    admin = make_account(Role.ADMIN, "gov-data")
+    admin = make_account(Role.AUDIT_ADMIN, "gov-data")
     for path, params in [
         ("/api/audit/export.csv", {"since": "2025-06-02T00:00:00", "until": "2025-06-01T00:00:00"}),
         ("/api/audit/export.xlsx", {"action_prefix": "a" * 65}),

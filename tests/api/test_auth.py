@@ -51,7 +51,7 @@ def test_english_messages_on_request(client: TestClient) -> None:
     assert r.json()["detail"] == "Wrong username or password."
 
 
-def test_lock_out_after_repeated_failures_then_admin_unlock(
+def test_lock_out_after_repeated_failures_then_security_admin_unlock(
     client: TestClient, make_account: Any, owner_conn: Any
 ) -> None:
     acct = make_account(Role.PLANNER, sign_in_now=False)
@@ -80,7 +80,14 @@ def test_lock_out_after_repeated_failures_then_admin_unlock(
         "auth.login_refused",
     ]
 
-    admin = make_account(Role.ADMIN, "gov-data")
+    # Unlocking is the security administrator's, no longer the system administrator's.
+    assert (
+        client.post(
+            f"/api/users/{acct.id}/unlock", headers=make_account(Role.SYSTEM_ADMIN).headers
+        ).status_code
+        == 403
+    )
+    admin = make_account(Role.SECURITY_ADMIN, "gov-data")
     assert client.post(f"/api/users/{acct.id}/unlock", headers=admin.headers).status_code == 200
     assert sign_in(client, acct.username, acct.password)
 
@@ -138,7 +145,7 @@ def test_garbage_token_is_refused(client: TestClient) -> None:
 
 
 def test_one_time_password_must_be_changed_first(client: TestClient, make_account: Any) -> None:
-    admin = make_account(Role.ADMIN, "gov-data")
+    admin = make_account(Role.SYSTEM_ADMIN, "gov-data")
     created = client.post(
         "/api/users",
         headers=admin.headers,
@@ -179,7 +186,7 @@ def test_password_change_needs_the_current_password(client: TestClient, make_acc
 
 
 def test_disabling_a_user_ends_its_sessions(client: TestClient, make_account: Any) -> None:
-    admin = make_account(Role.ADMIN, "gov-data")
+    admin = make_account(Role.SYSTEM_ADMIN, "gov-data")
     acct = make_account(Role.VIEWER)
     version = client.get(f"/api/users/{acct.id}", headers=admin.headers).json()["version"]
     r = client.patch(
@@ -195,7 +202,7 @@ def test_disabling_a_user_ends_its_sessions(client: TestClient, make_account: An
 def test_me_lists_the_roles_permissions_from_the_policy_table(client: TestClient, make_account: Any) -> None:
     from app.auth.policy import POLICY
 
-    for role in (Role.PROJECT_UNIT, Role.VIEWER, Role.ADMIN):
+    for role in (Role.PROJECT_UNIT, Role.VIEWER, Role.SYSTEM_ADMIN):
         acct = make_account(role)
         permissions = client.get("/api/auth/me", headers=acct.headers).json()["permissions"]
         assert permissions == {a.value: s[role].value for a, s in POLICY.items() if role in s}

@@ -89,7 +89,7 @@ def test_an_unknown_user_and_malformed_credentials_get_401(client: TestClient, o
 def test_remembered_credentials_are_refused_at_once_on_password_change_disable_and_lock(
     client: TestClient, make_account: Any, owner_conn: Any
 ) -> None:
-    admin = make_account(Role.ADMIN, "gov-data")
+    admin = make_account(Role.SYSTEM_ADMIN, "gov-data")
     acct = make_account(Role.VIEWER)
     old = basic(acct.username, acct.password)
     assert client.get("/ogc/collections", headers=old).status_code == 200  # now remembered
@@ -119,7 +119,7 @@ def test_remembered_credentials_are_refused_at_once_on_password_change_disable_a
 def test_a_person_who_must_change_the_password_gets_only_self_actions(
     client: TestClient, make_account: Any
 ) -> None:
-    admin = make_account(Role.ADMIN, "gov-data")
+    admin = make_account(Role.SYSTEM_ADMIN, "gov-data")
     acct = make_account(Role.PLANNER, sign_in_now=False)
     otp = client.post(f"/api/users/{acct.id}/reset-password", headers=admin.headers).json()[
         "one_time_password"

@@ -104,7 +104,7 @@ def audit_rows(conn: psycopg.Connection[Any], action: str, year: int) -> list[tu
 def test_an_official_year_replaces_the_provisional_one_and_falls_back_to_it(
     client: TestClient, make_account: Any, owner_conn: psycopg.Connection[Any]
 ) -> None:
-    admin, reviewer = make_account(Role.ADMIN, "gov-data"), make_account(Role.REVIEWER, "drc")
+    admin, reviewer = make_account(Role.SYSTEM_ADMIN, "gov-data"), make_account(Role.REVIEWER, "drc")
     body = {
         "source": "test",
         "holidays": [{"date": "2031-01-01", "name": "元旦"}],
@@ -143,7 +143,7 @@ def test_an_official_year_replaces_the_provisional_one_and_falls_back_to_it(
 def test_a_year_without_a_provisional_calendar_is_unloaded(
     client: TestClient, make_account: Any, owner_conn: psycopg.Connection[Any]
 ) -> None:
-    admin = make_account(Role.ADMIN, "gov-data")
+    admin = make_account(Role.SYSTEM_ADMIN, "gov-data")
     body = {"source": "test", "holidays": [{"date": "2060-01-01", "name": "元旦"}]}
     assert client.put("/api/calendar/years/2060", json=body, headers=admin.headers).status_code == 200
     assert client.delete("/api/calendar/years/2060", headers=admin.headers).status_code == 204

@@ -68,7 +68,7 @@ def audit_count(conn: Any, year: int) -> int:
 def test_a_file_turns_a_provisional_year_official_with_exactly_its_days(
     client: TestClient, make_account: Any, owner_conn: Any
 ) -> None:
-    admin, viewer = make_account(Role.ADMIN, "gov-data"), make_account(Role.VIEWER)
+    admin, viewer = make_account(Role.SYSTEM_ADMIN, "gov-data"), make_account(Role.VIEWER)
     document = arrangement(GOOD_YEAR)
     before = client.get(f"/api/calendar/years/{GOOD_YEAR}", headers=viewer.headers).json()
     assert before["status"] == "provisional"
@@ -140,7 +140,7 @@ def bad_files() -> list[tuple[str, bytes, int]]:
 def test_a_bad_file_is_refused_naming_the_line_and_nothing_changes(
     client: TestClient, make_account: Any, owner_conn: Any
 ) -> None:
-    admin = make_account(Role.ADMIN, "gov-data")
+    admin = make_account(Role.SYSTEM_ADMIN, "gov-data")
     before = client.get(f"/api/calendar/years/{BAD_YEAR}", headers=admin.headers).json()
     audited = audit_count(owner_conn, BAD_YEAR)
     for what, raw, line in bad_files():
@@ -154,7 +154,7 @@ def test_a_bad_file_is_refused_naming_the_line_and_nothing_changes(
 
 
 def test_the_upload_refuses_callers_sizes_and_years(client: TestClient, make_account: Any) -> None:
-    admin = make_account(Role.ADMIN, "gov-data")
+    admin = make_account(Role.SYSTEM_ADMIN, "gov-data")
     good = file_text(arrangement(BAD_YEAR))
     for role in (Role.PLANNER, Role.VIEWER, Role.REVIEWER, Role.COORDINATOR):
         refused(upload(client, BAD_YEAR, good, make_account(role).headers), 403)

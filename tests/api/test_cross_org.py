@@ -31,7 +31,7 @@ def test_other_organisations_users_are_invisible(
 def test_administrators_see_every_organisation(client: TestClient, make_org: Any, make_account: Any) -> None:
     _, org_b = make_org()
     bob = make_account(Role.PLANNER, org_b)
-    admin = make_account(Role.ADMIN, "gov-data")
+    admin = make_account(Role.SYSTEM_ADMIN, "gov-data")
     assert client.get(f"/api/users/{bob.id}", headers=admin.headers).json()["org_code"] == org_b
     names = {
         u["username"] for u in client.get(f"/api/users?org_id={bob.org_id}", headers=admin.headers).json()
@@ -44,7 +44,7 @@ def test_only_administrators_change_accounts(client: TestClient, make_org: Any, 
     alice = make_account(Role.PLANNER, org_a)
     colleague = make_account(Role.VIEWER, org_a)
     r = client.patch(
-        f"/api/users/{colleague.id}", headers=alice.headers, json={"version": 1, "role": "admin"}
+        f"/api/users/{colleague.id}", headers=alice.headers, json={"version": 1, "role": "system_admin"}
     )
     assert r.status_code == 403
     r = client.post(f"/api/users/{colleague.id}/reset-password", headers=alice.headers)

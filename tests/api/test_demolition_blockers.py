@@ -11,7 +11,7 @@ from tests.api.test_demolition_ledger import new_project, new_unit
 
 
 def test_blocker_life_and_overdue_warnings(client: TestClient, make_account: Any) -> None:
-    admin, coord = make_account(Role.ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
+    admin, coord = make_account(Role.SYSTEM_ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
     water, drc = make_account(Role.REVIEWER, "water"), make_account(Role.REVIEWER, "drc")
     unit_acct = make_account(Role.PROJECT_UNIT, "works")
     p = new_project(client, admin)

@@ -30,7 +30,7 @@ def _state(client: TestClient, acct: Any, pid: int) -> dict[str, tuple[str, int,
 
 
 def test_dry_run_lists_every_problem_and_apply_is_atomic(client: TestClient, make_account: Any) -> None:
-    admin, coord = make_account(Role.ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
+    admin, coord = make_account(Role.SYSTEM_ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
     unit_acct = make_account(Role.PROJECT_UNIT, "works")
     p = new_project(client, admin)
     for code in ("U1", "U2", "U3"):
@@ -136,7 +136,7 @@ def test_dry_run_lists_every_problem_and_apply_is_atomic(client: TestClient, mak
 def test_a_bulk_apply_racing_a_patch_of_one_unit_loses_nothing(
     first: str, client: TestClient, make_account: Any, settings: Settings
 ) -> None:
-    admin, coord = make_account(Role.ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
+    admin, coord = make_account(Role.SYSTEM_ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
     p = new_project(client, admin)
     units = {code: new_unit(client, coord, p["id"], code) for code in ("R1", "R2")}
     sheet = _xlsx(

@@ -26,7 +26,7 @@ def _geojson(geom: shapely.Geometry) -> dict[str, Any]:
 
 def test_units_from_a_pre_evaluation_match_its_buildings(demo: Any) -> None:
     client = demo.client
-    admin, coord = demo.account(Role.ADMIN, "gov-data"), demo.account(Role.COORDINATOR, "land-prep")
+    admin, coord = demo.account(Role.SYSTEM_ADMIN, "gov-data"), demo.account(Role.COORDINATOR, "land-prep")
     with psycopg.connect(demo.settings.owner_dsn) as conn:
         row = conn.execute(
             "SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Centroid(f.geom) AS c FROM basemap.layer l"
@@ -100,7 +100,7 @@ HEADERS = [
 
 
 def test_spreadsheet_import_is_all_or_nothing(client: TestClient, make_account: Any) -> None:
-    admin, coord = make_account(Role.ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
+    admin, coord = make_account(Role.SYSTEM_ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
     p = new_project(client, admin)
     url = f"/api/demolition/projects/{p['id']}/units/import"
     r = client.get("/api/demolition/templates/ledger.xlsx", headers=coord.headers)
@@ -184,7 +184,7 @@ def test_spreadsheet_import_is_all_or_nothing(client: TestClient, make_account: 
 
 
 def test_gis_file_import_reprojects_and_maps_columns(client: TestClient, make_account: Any) -> None:
-    admin, coord = make_account(Role.ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
+    admin, coord = make_account(Role.SYSTEM_ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
     p = new_project(client, admin)
     square = shapely.box(521000, 2511000, 521020, 2511020)
     doc = {

@@ -15,7 +15,7 @@ from tests.api.test_demolition_tiles import SQUARE
 
 
 def test_progress_xlsx_and_printable_summary(client: TestClient, make_account: Any) -> None:
-    admin, coord = make_account(Role.ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
+    admin, coord = make_account(Role.SYSTEM_ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
     viewer = make_account(Role.VIEWER, "pnr")
     p = new_project(client, admin)
     u = new_unit(

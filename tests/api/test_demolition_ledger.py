@@ -46,7 +46,7 @@ def test_pipeline_roles_reasons_and_event_log(client: TestClient, make_account: 
     unit_acct = make_account(Role.PROJECT_UNIT, "works")
     coord = make_account(Role.COORDINATOR, "land-prep")
     reviewer = make_account(Role.REVIEWER, "education")
-    p = new_project(client, make_account(Role.ADMIN, "gov-data"))
+    p = new_project(client, make_account(Role.SYSTEM_ADMIN, "gov-data"))
     u = new_unit(
         client,
         coord,
@@ -140,7 +140,7 @@ def test_other_units_projects_are_invisible(client: TestClient, make_account: An
     mine = make_account(Role.PROJECT_UNIT, "works")
     _, other_code = make_org(OrgKind.PROJECT_UNIT)
     other = make_account(Role.PROJECT_UNIT, other_code)
-    p = new_project(client, make_account(Role.ADMIN, "gov-data"))
+    p = new_project(client, make_account(Role.SYSTEM_ADMIN, "gov-data"))
     u = new_unit(client, coord, p["id"], "B-1")
     assert client.get(f"/api/demolition/units/{u['id']}", headers=other.headers).status_code == 404
     assert client.get(f"/api/demolition/projects/{p['id']}/units", headers=other.headers).status_code == 404
@@ -151,7 +151,7 @@ def test_two_concurrent_updaters_one_wins_nothing_lost(
     client: TestClient, make_account: Any, settings: Settings
 ) -> None:
     a, b = make_account(Role.COORDINATOR, "land-prep"), make_account(Role.COORDINATOR, "sd-pinghu")
-    p = new_project(client, make_account(Role.ADMIN, "gov-data"))
+    p = new_project(client, make_account(Role.SYSTEM_ADMIN, "gov-data"))
     # In 平湖街道, so that both coordinators work the unit and see its owner in full.
     u = new_unit(client, a, p["id"], "C-1", subdistrict_code="sd-pinghu")
     results: dict[str, Any] = {}
@@ -207,10 +207,10 @@ def test_two_concurrent_updaters_one_wins_nothing_lost(
 
 
 def test_construction_permit_gate_reads_the_ledger(client: TestClient, make_account: Any) -> None:
-    unit_acct, admin = make_account(Role.PROJECT_UNIT, "works"), make_account(Role.ADMIN, "gov-data")
+    unit_acct, admin = make_account(Role.PROJECT_UNIT, "works"), make_account(Role.SYSTEM_ADMIN, "gov-data")
     coord = make_account(Role.COORDINATOR, "land-prep")
     p = new_project(
-        client, make_account(Role.ADMIN, "gov-data"), investment_wan="800", demolition_progress_pct=100
+        client, make_account(Role.SYSTEM_ADMIN, "gov-data"), investment_wan="800", demolition_progress_pct=100
     )
     items = plan_items(client, unit_acct, p["id"])
     for code, item in items.items():

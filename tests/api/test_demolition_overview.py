@@ -15,7 +15,7 @@ from tests.api.test_demolition_ledger import new_project, new_unit, step
 def test_projects_with_units_come_first_with_progress_and_threshold(
     client: TestClient, make_account: Any
 ) -> None:
-    admin, coord = make_account(Role.ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
+    admin, coord = make_account(Role.SYSTEM_ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
     empty = new_project(client, admin)
     p = new_project(client, admin)
     a = new_unit(client, coord, p["id"], "O-1", floor_area_m2="300")
@@ -44,7 +44,7 @@ def test_projects_with_units_come_first_with_progress_and_threshold(
 
 
 def test_ledger_csv_has_the_units_under_chinese_headers(client: TestClient, make_account: Any) -> None:
-    admin, coord = make_account(Role.ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
+    admin, coord = make_account(Role.SYSTEM_ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
     viewer = make_account(Role.VIEWER, "pnr")
     p = new_project(client, admin)
     new_unit(client, coord, p["id"], "C-2", owner_name="李四", owner_type="collective", households=3)

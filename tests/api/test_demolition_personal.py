@@ -41,7 +41,7 @@ def _reads(conn: psycopg.Connection[Any], project_id: int) -> list[dict[str, Any
 
 
 def _world(client: TestClient, make_account: Any) -> dict[str, Any]:
-    admin = make_account(Role.ADMIN, "gov-data")
+    admin = make_account(Role.SYSTEM_ADMIN, "gov-data")
     land_prep = make_account(Role.COORDINATOR, "land-prep")
     p = new_project(client, admin)
     unit = new_unit(client, land_prep, p["id"], "P-1", geometry=SQUARE, **PERSON)

@@ -80,7 +80,7 @@ def test_burndown_and_forecast_pure() -> None:
 def test_progress_api_on_a_hand_made_event_log(
     client: TestClient, make_account: Any, owner_conn: Any
 ) -> None:
-    admin, viewer = make_account(Role.ADMIN, "gov-data"), make_account(Role.VIEWER, "pnr")
+    admin, viewer = make_account(Role.SYSTEM_ADMIN, "gov-data"), make_account(Role.VIEWER, "pnr")
     p = new_project(client, admin)
     ids = {}
     for code, area, households, sd in UNITS:
@@ -141,7 +141,7 @@ def test_progress_api_on_a_hand_made_event_log(
 def test_progress_per_subdistrict_over_visible_projects(client: TestClient, make_account: Any) -> None:
     from tests.api.test_demolition_ledger import new_unit, step
 
-    admin, coord = make_account(Role.ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
+    admin, coord = make_account(Role.SYSTEM_ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
     p = new_project(client, admin)
     u = new_unit(client, coord, p["id"], "SD-1", subdistrict_code="sd-pingdi", floor_area_m2="50")
     new_unit(client, coord, p["id"], "SD-2", subdistrict_code="sd-pingdi", floor_area_m2="150")

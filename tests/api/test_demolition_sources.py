@@ -29,7 +29,7 @@ def _report(world: DemoEnv, acct: Any, site: Any, project_code: str | None) -> i
 
 def test_units_from_stored_reports_known_figures_and_no_duplicates(preeval_world: DemoEnv) -> None:
     client = preeval_world.client
-    admin = preeval_world.account(Role.ADMIN, "gov-data")
+    admin = preeval_world.account(Role.SYSTEM_ADMIN, "gov-data")
     coord = preeval_world.account(Role.COORDINATOR, "land-prep")
     viewer = preeval_world.account(Role.VIEWER, "pnr")
     project = new_project(client, admin)
@@ -81,7 +81,7 @@ def test_units_from_stored_reports_known_figures_and_no_duplicates(preeval_world
 
 def test_progress_sums_the_ledgers_compensation(preeval_world: DemoEnv) -> None:
     client = preeval_world.client
-    admin = preeval_world.account(Role.ADMIN, "gov-data")
+    admin = preeval_world.account(Role.SYSTEM_ADMIN, "gov-data")
     coord = preeval_world.account(Role.COORDINATOR, "land-prep")
     project = new_project(client, admin)
     url = f"/api/demolition/projects/{project['id']}/progress"

@@ -22,7 +22,7 @@ SQUARE = {
 
 
 def test_unit_tiles_follow_the_ledger(client: TestClient, make_account: Any, make_org: Any) -> None:
-    admin, coord = make_account(Role.ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
+    admin, coord = make_account(Role.SYSTEM_ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
     _, other_code = make_org(OrgKind.PROJECT_UNIT)
     stranger = make_account(Role.PROJECT_UNIT, other_code)
     p = new_project(client, admin)

@@ -62,7 +62,7 @@ def test_xlsx_cells_are_strings_never_formulas() -> None:
 
 
 def _units_with(client: TestClient, make_account: Any) -> tuple[dict[str, Any], Any, Any]:
-    admin, coord = make_account(Role.ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
+    admin, coord = make_account(Role.SYSTEM_ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
     project = new_project(client, admin)
     for n, text in enumerate(FORMULAS):
         new_unit(client, coord, project["id"], f"F-{n}", address=text, owner_name=text)

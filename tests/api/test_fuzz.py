@@ -263,7 +263,7 @@ def test_no_generated_request_makes_a_server_error(world: Settings) -> None:
     )
     document = app.openapi()
     client = asgi.get_client(app)
-    admin_id, admin = _account(world, client, Role.ADMIN, "gov-data")
+    admin_id, admin = _account(world, client, Role.SYSTEM_ADMIN, "gov-data")
     unit_id, unit = _account(world, client, Role.PROJECT_UNIT, "works")
     known = _known_ids(client, world, admin, unit)
     statuses: Counter[int] = Counter()

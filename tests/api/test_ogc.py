@@ -70,8 +70,8 @@ def viewer(demo: DemoEnv) -> Account:
 
 
 @pytest.fixture(scope="module")
-def admin(demo: DemoEnv) -> Account:
-    return demo.account(Role.ADMIN)
+def system_admin(demo: DemoEnv) -> Account:
+    return demo.account(Role.SYSTEM_ADMIN)
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +158,7 @@ def test_conformance_declares_core_geojson_html_oas30_and_crs(demo: DemoEnv, pla
     }
 
 
-@pytest.mark.parametrize("role", [Role.VIEWER, Role.PLANNER, Role.ADMIN])
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.PLANNER, Role.SYSTEM_ADMIN])
 def test_collections_are_the_visible_vector_layers(demo: DemoEnv, role: Role, request: Any) -> None:
     account: Account = request.getfixturevalue(role.value)
     r = demo.client.get("/ogc/collections", headers=account.headers)
@@ -170,18 +170,18 @@ def test_collections_are_the_visible_vector_layers(demo: DemoEnv, role: Role, re
 
 
 def test_restricted_collection_is_hidden_from_viewer_and_shown_to_admin(
-    demo: DemoEnv, viewer: Account, admin: Account
+    demo: DemoEnv, viewer: Account, system_admin: Account
 ) -> None:
     for path in ("/ogc/collections/cur_cadastre", "/ogc/collections/cur_cadastre/items"):
         hidden = demo.client.get(path, headers=viewer.headers)
         assert hidden.status_code == 404 and hidden.headers["content-type"] == PROBLEM
-        assert demo.client.get(path, headers=admin.headers).status_code == 200
-    unknown = demo.client.get("/ogc/collections/no_such_layer", headers=admin.headers)
+        assert demo.client.get(path, headers=system_admin.headers).status_code == 200
+    unknown = demo.client.get("/ogc/collections/no_such_layer", headers=system_admin.headers)
     assert unknown.status_code == 404
     assert hidden.json()["detail"].replace("cur_cadastre", "X") == unknown.json()["detail"].replace(
         "no_such_layer", "X"
     )
-    assert demo.client.get("/ogc/collections/base_dem", headers=admin.headers).status_code == 404
+    assert demo.client.get("/ogc/collections/base_dem", headers=system_admin.headers).status_code == 404
 
 
 def test_collection_document(demo: DemoEnv, planner: Account, db: psycopg.Connection[Any]) -> None:

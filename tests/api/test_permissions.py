@@ -75,4 +75,4 @@ def test_policy_names_only_known_roles_and_covers_every_action() -> None:
     assert set(POLICY) == set(Action)
     for grants in POLICY.values():
         assert set(grants) <= set(Role)
-    assert POLICY[Action.AUDIT_READ] == {Role.ADMIN: POLICY[Action.AUDIT_READ][Role.ADMIN]}
+    assert POLICY[Action.AUDIT_READ] == {Role.AUDIT_ADMIN: POLICY[Action.AUDIT_READ][Role.AUDIT_ADMIN]}

@@ -24,7 +24,7 @@ PLACES = {
 @pytest.fixture(scope="module")
 def listed(demo: DemoEnv) -> dict[str, Any]:
     """Two stored reports in a known sub-district: one for a registered project, one without a project."""
-    admin = demo.account(Role.ADMIN)
+    admin = demo.account(Role.SYSTEM_ADMIN)
     items = demo.client.get(
         "/ogc/collections/admin_subdistrict/items", params={"limit": 1}, headers=admin.headers
     ).json()["features"]

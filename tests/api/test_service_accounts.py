@@ -30,7 +30,7 @@ def basic(username: str, password: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def admin(demo: DemoEnv) -> Account:
-    return demo.account(Role.ADMIN, "gov-data")
+    return demo.account(Role.SECURITY_ADMIN, "gov-data")
 
 
 @pytest.fixture(scope="module")

@@ -121,9 +121,9 @@ def test_every_tile_of_the_demo_stays_under_500_kb(demo: DemoEnv, planner: Any) 
     codes = ",".join(
         e.code
         for e in get_catalog().layers.values()
-        if e.kind is not LayerKind.RASTER and e.visible_to("admin")
+        if e.kind is not LayerKind.RASTER and e.visible_to("system_admin")
     )
-    admin = demo.account(Role.ADMIN, "gov-data")
+    admin = demo.account(Role.SYSTEM_ADMIN, "gov-data")
     with psycopg.connect(demo.settings.owner_dsn) as conn:
         box = conn.execute(
             "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Transform("

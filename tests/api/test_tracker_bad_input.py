@@ -25,7 +25,7 @@ BODIES: list[Any] = [{}, {"action": "submit"}, {"version": "x", "name": ""}, [1,
 
 def test_no_tracker_route_answers_500(client: TestClient, make_account: Any) -> None:
     accounts = [
-        make_account(Role.ADMIN, "gov-data"),
+        make_account(Role.SYSTEM_ADMIN, "gov-data"),
         make_account(Role.PROJECT_UNIT, "works"),
         make_account(Role.REVIEWER, "pnr"),
         make_account(Role.PLANNER, "pnr"),

@@ -65,7 +65,7 @@ def _people(conn: psycopg.Connection[Any], org_code: str) -> dict[str, users.Use
 def test_user_search_matches_names_filters_and_counts(
     client: TestClient, make_account: Any, make_org: Any, owner_conn: Any
 ) -> None:
-    admin = make_account(Role.ADMIN, "gov-data")
+    admin = make_account(Role.SYSTEM_ADMIN, "gov-data")
     org_id, org_code = make_org()
     people = _people(owner_conn, org_code)
     tag = people["ann"].username.split("-", 1)[1]
@@ -102,7 +102,7 @@ def test_user_search_matches_names_filters_and_counts(
 
 
 def test_user_search_refuses_bad_queries(client: TestClient, make_account: Any) -> None:
-    admin = make_account(Role.ADMIN, "gov-data")
+    admin = make_account(Role.SYSTEM_ADMIN, "gov-data")
     for query in (
         "q=",
         "q=" + "x" * 101,
@@ -129,7 +129,7 @@ def audit_rows(conn: Any, action: str, object_id: int) -> list[tuple[Any, Any]]:
 def test_an_organisation_is_renamed_and_reclassified_audited_with_its_code_kept(
     client: TestClient, make_account: Any, make_org: Any, owner_conn: Any
 ) -> None:
-    admin = make_account(Role.ADMIN, "gov-data")
+    admin = make_account(Role.SYSTEM_ADMIN, "gov-data")
     org_id, code = make_org()
     org = client.get(f"/api/orgs/{org_id}", headers=admin.headers).json()
     body = {
@@ -167,7 +167,7 @@ def test_an_organisation_is_renamed_and_reclassified_audited_with_its_code_kept(
 def test_organisation_edits_refuse_bad_input_and_write_nothing(
     client: TestClient, make_account: Any, make_org: Any, owner_conn: Any
 ) -> None:
-    admin = make_account(Role.ADMIN, "gov-data")
+    admin = make_account(Role.SYSTEM_ADMIN, "gov-data")
     org_id, _ = make_org()
     org = client.get(f"/api/orgs/{org_id}", headers=admin.headers).json()
     v = org["version"]

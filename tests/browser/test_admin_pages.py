@@ -89,7 +89,7 @@ def world() -> Iterator[World]:
             TestClient(create_app(settings)) as client,
             psycopg.connect(settings.owner_dsn, autocommit=True) as conn,
         ):
-            admin = _account(conn, client, Role.ADMIN, "gov-data")
+            admin = _account(conn, client, Role.SYSTEM_ADMIN, "gov-data")
             planner = _account(conn, client, Role.PLANNER, "pnr")
             viewer = _account(conn, client, Role.VIEWER, "pnr")
             with live_server(create_app(settings)) as url:

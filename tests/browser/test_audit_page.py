@@ -72,7 +72,7 @@ def world() -> Iterator[World]:
             TestClient(create_app(settings)) as client,
             psycopg.connect(settings.owner_dsn, autocommit=True) as owner,
         ):
-            admin = _account(owner, client, Role.ADMIN, "gov-data")
+            admin = _account(owner, client, Role.AUDIT_ADMIN, "gov-data")
             planner = _account(owner, client, Role.PLANNER, "pnr")
             r = client.patch(
                 f"/api/users/{planner.id}",

@@ -113,7 +113,7 @@ def test_the_downloaded_report_draws_offline_under_its_own_policy(
 
 
 def test_the_demolition_summary_draws_under_the_policy(preeval_world: DemoEnv, live_url: str) -> None:
-    admin = preeval_world.account(Role.ADMIN, "gov-data")
+    admin = preeval_world.account(Role.SYSTEM_ADMIN, "gov-data")
     coord = preeval_world.account(Role.COORDINATOR, "land-prep")
     http = preeval_world.client
     project = _project(http, admin, PAYLOAD)

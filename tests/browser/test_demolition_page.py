@@ -148,7 +148,7 @@ def world() -> Iterator[World]:
             TestClient(create_app(settings)) as client,
             psycopg.connect(settings.owner_dsn, autocommit=True) as conn,
         ):
-            admin = _account(conn, client, Role.ADMIN, "gov-data")
+            admin = _account(conn, client, Role.SYSTEM_ADMIN, "gov-data")
             coord = _account(conn, client, Role.COORDINATOR, "land-prep")
             viewer = _account(conn, client, Role.VIEWER, "pnr")
             reviewer = _account(conn, client, Role.REVIEWER, "education")

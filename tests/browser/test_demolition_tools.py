@@ -46,7 +46,7 @@ def page() -> Iterator[Page]:
 @pytest.fixture(scope="module")
 def people(preeval_world: DemoEnv) -> dict[str, Account]:
     return {
-        "admin": preeval_world.account(Role.ADMIN, "gov-data"),
+        "admin": preeval_world.account(Role.SYSTEM_ADMIN, "gov-data"),
         "coord": preeval_world.account(Role.COORDINATOR, "land-prep"),
         "viewer": preeval_world.account(Role.VIEWER, "pnr"),
     }

@@ -161,7 +161,7 @@ def test_the_unit_map_lays_the_base_map_under_the_units(
 ) -> None:
     """A demolition unit on the demo: its map asks for the 底图's tiles at the unit's zoom (the planners' map,
     framed on the district, never goes that close) and draws road colour where the expressway runs."""
-    admin = demo.account(Role.ADMIN)
+    admin = demo.account(Role.SYSTEM_ADMIN)
     lon, lat = _vertices(demo, planner, "trans_expressway")[0]
     d = 0.0002
     project = new_project(demo.client, admin, name="底图下的征拆单元", owner_dept_code="education",

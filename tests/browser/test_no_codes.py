@@ -84,7 +84,7 @@ def give_name(client: TestClient, admin: Account, account: Account, name: str) -
 
 
 def test_the_projects_pages_show_no_codes(projects_url: str, demo: DemoEnv) -> None:
-    admin = demo.account(Role.ADMIN, "gov-data")
+    admin = demo.account(Role.SYSTEM_ADMIN, "gov-data")
     unit = demo.account(Role.PROJECT_UNIT, "works")
     give_name(demo.client, admin, unit, "李办事")
     project = new_project(demo, unit, f"代码扫描学校{unique('p')[-6:]}", plan=True)

@@ -272,7 +272,7 @@ def test_the_report_picker_narrows_by_name_code_place_and_number_and_links_the_c
     assert ("POST", f"/api/projects/{project['id']}/plan/pre-evaluations/{chosen}") in [
         r[:2] for r in log.seen
     ]
-    admin = demo.account(Role.ADMIN)
+    admin = demo.account(Role.AUDIT_ADMIN)
     r = demo.client.get(
         f"/api/audit?object_type=project&object_id={project['id']}&action=plan.add_from_pre_evaluation",
         headers=admin.headers,
@@ -344,7 +344,7 @@ def test_the_owner_is_picked_by_part_of_its_name_and_registered(
             )
             made[code] = (name, kind)
             ids[code] = org.id
-    admin = demo.account(Role.ADMIN)  # sees both pickers: the owner and the unit
+    admin = demo.account(Role.SYSTEM_ADMIN)  # sees both pickers: the owner and the unit
     open_projects(page, url, admin)
     click(page, "#pj-new")
     page.wait_for("document.getElementById('pj-form')")

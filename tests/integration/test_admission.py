@@ -148,7 +148,8 @@ def test_sign_in_holds_no_connection_and_no_row_lock_while_checking(
 def test_concurrent_wrong_passwords_lock_the_account_exactly(settings: Settings, make_account: Any) -> None:
     """Eight wrong guesses at once, then the right one: threshold 3 counts three failures (the third
     locks and says so), refuses the other five as locked — and the right password after the lock too."""
-    assert settings.lockout_threshold == 3
+    with psycopg.connect(settings.owner_dsn) as conn:
+        assert conn.execute("SELECT lockout_threshold FROM auth.security_policy").fetchone() == (3,)
     account = make_account(Role.VIEWER, sign_in_now=False)
 
     async def burst(client: httpx.AsyncClient) -> list[httpx.Response]:
@@ -184,9 +185,9 @@ def test_password_change_checks_argon2_with_no_connection_held(
     real_hash = users.new_password_hash
     app_box: list[Any] = []
 
-    def observed_hash(username: str, stored: str, current: str, new: str) -> str:
+    def observed_hash(state: users.PasswordState, current: str, new: str) -> str:
         seen.append(app_box[0].state.db_gate.in_use)
-        return real_hash(username, stored, current, new)
+        return real_hash(state, current, new)
 
     monkeypatch.setattr(users, "new_password_hash", observed_hash)
 

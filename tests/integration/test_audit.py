@@ -57,7 +57,7 @@ def test_even_the_owner_cannot_rewrite_history(owner_conn: Any) -> None:
 def test_a_change_is_audited_with_before_after_and_request_id(
     client: TestClient, make_account: Any, owner_conn: Any
 ) -> None:
-    admin = make_account(Role.ADMIN, "gov-data")
+    admin = make_account(Role.SYSTEM_ADMIN, "gov-data")
     target = make_account(Role.VIEWER)
     version = client.get(f"/api/users/{target.id}", headers=admin.headers).json()["version"]
     r = client.patch(
@@ -66,10 +66,11 @@ def test_a_change_is_audited_with_before_after_and_request_id(
         json={"version": version, "role": "planner", "display_name": "王工"},
     )
     assert r.status_code == 200
+    auditor = make_account(Role.AUDIT_ADMIN, "gov-data")
     page = client.get(
         "/api/audit",
         params={"object_type": "user", "object_id": str(target.id), "action": "user.update"},
-        headers=admin.headers,
+        headers=auditor.headers,
     ).json()
     assert len(page["events"]) == 1
     event = page["events"][0]
@@ -81,11 +82,11 @@ def test_a_change_is_audited_with_before_after_and_request_id(
 
 
 def test_a_refused_change_writes_nothing(client: TestClient, make_account: Any, owner_conn: Any) -> None:
-    admin = make_account(Role.ADMIN, "gov-data")
+    admin = make_account(Role.SYSTEM_ADMIN, "gov-data")
     target = make_account(Role.VIEWER)
     before = _audit_count(owner_conn)
     stale = client.patch(
-        f"/api/users/{target.id}", headers=admin.headers, json={"version": 99, "role": "admin"}
+        f"/api/users/{target.id}", headers=admin.headers, json={"version": 99, "role": "reviewer"}
     )
     assert stale.status_code == 412
     assert stale.json()["current"]["role"] == "viewer"
@@ -98,10 +99,15 @@ def test_a_refused_change_writes_nothing(client: TestClient, make_account: Any, 
     assert row == ("viewer", 1)
 
 
-def test_audit_paging_and_admin_only(client: TestClient, make_account: Any) -> None:
-    admin = make_account(Role.ADMIN, "gov-data")
+def test_audit_paging_and_audit_admin_only(client: TestClient, make_account: Any) -> None:
+    admin = make_account(Role.AUDIT_ADMIN, "gov-data")
     planner = make_account(Role.PLANNER)
     assert client.get("/api/audit", headers=planner.headers).status_code == 403
+    # 三员分立: the system and security administrators do not read the audit log either.
+    for role in (Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN):
+        r = client.get("/api/audit", headers=make_account(role, "gov-data").headers)
+        assert r.status_code == 403, (role, r.text)
+        assert r.json()["code"] == "forbidden"
     first = client.get("/api/audit", params={"limit": 2}, headers=admin.headers).json()
     assert len(first["events"]) == 2 and first["next_before_id"] == first["events"][-1]["id"]
     second = client.get(

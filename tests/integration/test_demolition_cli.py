@@ -26,7 +26,7 @@ def runner(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 def test_import_progress_and_export(
     runner: CliRunner, client: TestClient, make_account: Any, tmp_path: Path
 ) -> None:
-    p = new_project(client, make_account(Role.ADMIN, "gov-data"))
+    p = new_project(client, make_account(Role.SYSTEM_ADMIN, "gov-data"))
     sheet = tmp_path / "units.csv"
     sheet.write_text("单元编号,建筑面积,户数\nK-1,120,2\nK-2,80,1\n", encoding="utf-8")
     r = runner.invoke(cli, ["demolition", "import", str(p["id"]), str(sheet)])

@@ -273,7 +273,7 @@ def test_a_dxf_with_a_bad_byte_is_a_clean_422(
 
 def test_demolition_units_with_non_finite_geometry_are_refused(quiet: TestClient, make_account: Any) -> None:
     """The ledger's spreadsheet (WKT column) and GIS imports: a NaN/inf coordinate is a 422, none stored."""
-    admin, coord = make_account(Role.ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
+    admin, coord = make_account(Role.SYSTEM_ADMIN, "gov-data"), make_account(Role.COORDINATOR, "land-prep")
     project = new_project(quiet, admin)
     units = f"/api/demolition/projects/{project['id']}/units"
     for bad in ("NaN", "inf", "1e400"):

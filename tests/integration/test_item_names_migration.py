@@ -84,7 +84,7 @@ def test_items_created_before_the_migration_get_their_english_names() -> None:
                 conn,
                 Actor.system("tests"),
                 users.UserCreate(
-                    username="namemig", role=Role.ADMIN, org_code="pnr", password="Passw0rd-mig1"
+                    username="namemig", role=Role.SYSTEM_ADMIN, org_code="pnr", password="Passw0rd-mig1"
                 ),
             )
         with TestClient(create_app(settings)) as client:

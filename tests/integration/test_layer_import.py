@@ -285,7 +285,7 @@ def test_viewer_cannot_import_and_restricted_layers_are_hidden(client: TestClien
     codes = {layer["code"] for layer in client.get("/api/layers", headers=viewer.headers).json()}
     assert "forest_land" in codes and "cur_cadastre" not in codes
     assert client.get("/api/layers/cur_cadastre", headers=viewer.headers).status_code == 404
-    admin = make_account(Role.ADMIN, "gov-data")
+    admin = make_account(Role.SYSTEM_ADMIN, "gov-data")
     listed = client.get("/api/layers", headers=admin.headers).json()
     assert len(listed) == 172
 

@@ -94,7 +94,7 @@ def _tile_with(conn: psycopg.Connection[Any], code: str, offset: int) -> tuple[i
 
 def test_qgis_opens_layers_with_basic_auth_and_a_service_key_and_a_revoked_key_fails(demo: DemoEnv) -> None:
     person = demo.account(Role.PLANNER)
-    admin = demo.account(Role.ADMIN, "gov-data")
+    admin = demo.account(Role.SECURITY_ADMIN, "gov-data")
     expires = (datetime.now(DISTRICT.tz).date() + timedelta(days=30)).isoformat()
     body = {"name": unique("qgis"), "org_code": "pnr", "layers": [LAYER, TILE_LAYER], "expires_on": expires}
     created = demo.client.post("/api/service-accounts", json=body, headers=admin.headers).json()

@@ -27,7 +27,8 @@ def _snapshot(dsn: str) -> tuple[int, int, int, int]:
         row = conn.execute(
             """
             SELECT (SELECT count(*) FROM auth.user), (SELECT count(*) FROM auth.organisation),
-                   (SELECT count(*) FROM audit.event), (SELECT count(*) FROM auth.user WHERE role = 'admin')
+                   (SELECT count(*) FROM audit.event),
+                   (SELECT count(*) FROM auth.user WHERE role LIKE '%%_admin')
             """
         ).fetchone()
     assert row is not None
@@ -78,13 +79,20 @@ def test_setup_twice_changes_nothing_the_second_time() -> None:
         assert first.revision_before is None
         assert first.revision_after == head_revision()
         assert first.organisations_added == 26
-        assert first.admin_password is not None and len(first.admin_password) == 16
+        # 三员分立: the system, security and audit administrators, each with a one-time password.
+        created = {(a.username, a.role.value) for a in first.administrators}
+        assert created == {
+            ("sysadmin", "system_admin"),
+            ("secadmin", "security_admin"),
+            ("auditadmin", "audit_admin"),
+        }
+        assert all(len(a.password) == 16 for a in first.administrators)
         state = _snapshot(settings.owner_dsn)
-        assert state[3] == 1
+        assert state[3] == 3
 
         second = bootstrap.setup(settings, quiet=True)
         assert not second.changed
-        assert second.admin_password is None
+        assert second.administrators == []
         assert _snapshot(settings.owner_dsn) == state
     finally:
         drop_database(name)
@@ -99,8 +107,10 @@ def test_cli_setup_prints_the_one_time_password_once() -> None:
         with cluster_lock():
             first = subprocess.run([DUOGUI, "setup"], capture_output=True, text=True, env=env, timeout=300)
         assert first.returncode == 0, first.stderr
-        assert "一次性密码 one-time password:" in first.stdout
+        assert first.stdout.count("一次性密码 one-time password:") == 3
         password = first.stdout.split("one-time password:")[1].split()[0]
+        for label in ("初始系统管理员", "初始安全管理员", "初始安全审计员"):
+            assert label in first.stdout
 
         second = subprocess.run([DUOGUI, "setup"], capture_output=True, text=True, env=env, timeout=300)
         assert second.returncode == 0, second.stderr
@@ -149,8 +159,10 @@ def test_cli_setup_prints_the_one_time_password_once() -> None:
         )
         lines = [line.split() for line in listed.stdout.splitlines()[1:]]
         assert [(f[1], f[2], f[3], f[4]) for f in lines] == [
-            ("admin", "admin", "gov-data", "active"),
+            ("auditadmin", "audit_admin", "gov-data", "active"),
             ("cli-planner", "planner", "pnr", "active"),
+            ("secadmin", "security_admin", "gov-data", "active"),
+            ("sysadmin", "system_admin", "gov-data", "active"),
         ]
 
         _serve_and_check_health(env)
@@ -159,7 +171,9 @@ def test_cli_setup_prints_the_one_time_password_once() -> None:
 
         dsn = Settings(db_name=db_name).owner_dsn
         with psycopg.connect(dsn) as conn:
-            hashed = conn.execute("SELECT password_hash FROM auth.user WHERE username = 'admin'").fetchone()
+            hashed = conn.execute(
+                "SELECT password_hash FROM auth.user WHERE username = 'sysadmin'"
+            ).fetchone()
             assert hashed is not None and hashed[0].startswith("$argon2id$") and password not in hashed[0]
             actors = {r[0] for r in conn.execute("SELECT DISTINCT actor_username FROM audit.event")}
             assert any(a.startswith("setup:") for a in actors) and any(a.startswith("cli:") for a in actors)

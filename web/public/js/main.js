@@ -10,6 +10,7 @@ import { UsersPage } from "./admin_users.js";
 import { DemolitionPage } from "./demolition.js";
 import { PreEvalPage } from "./preeval.js";
 import { ProjectsPage } from "./projects.js";
+import { SecurityPage } from "./security.js";
 import { LayerTree } from "./tree.js";
 
 const $ = id => document.getElementById(id);
@@ -22,6 +23,7 @@ const VIEWS = {
   audit: { Page: AuditPage, permission: "audit:read" },
   users: { Page: UsersPage, permission: "users:manage" },
   calendar: { Page: CalendarPage, permission: "calendar:manage" },
+  security: { Page: SecurityPage, permission: "security:read" },
 };
 let session = null; // {user, layers, layersByCode, groups, legend, tree, map, detailsCode, lastClick}
 
@@ -63,17 +65,39 @@ function showSignIn(note = "") {
   $("username").focus();
 }
 
+/** Thrown by start() when the account must change its password before anything else. */
+class PasswordChangeDue extends Error {
+  constructor(expired) { super("password change due"); this.expired = expired; }
+}
+
 async function start() {
-  const [user, layers, groups, legend, style, district] = await Promise.all([
-    api("/api/auth/me"), api("/api/layers"), api("/api/layers/groups"), api("/api/layers/legend"),
-    api("/tiles/style.json"), api("/api/district"),
-  ]);
+  const user = await api("/api/auth/me");
+  if (user.must_change_password || user.password_expired) throw new PasswordChangeDue(user.password_expired);
   $("sign-in-page").hidden = true;
-  $("workspace").hidden = false;
   $("sign-out").hidden = false;
   $("user").textContent = `${user.display_name || user.username} · ${user.org_name_zh}`;
+  session = { user, detailsCode: null, lastClick: null, pages: {} };
+  // The security and audit administrators see no base map: their pages only.
+  const withMap = Boolean(user.permissions?.["layers:read"]);
+  if (withMap) await startMap(user);
+  const views = Object.keys(VIEWS).filter(name => user.permissions?.[VIEWS[name].permission]);
+  for (const name of Object.keys(VIEWS)) $(`view-${name}`).hidden = !views.includes(name);
+  $("view-map").hidden = !withMap;
+  $("views").hidden = !views.length;
+  const last = localStorage.getItem(VIEW_KEY);
+  // Without the map, the first page the role has (none yet for a role with neither: an empty workspace).
+  showView(views.includes(last) ? last : withMap ? "map" : views[0] ?? "map");
+}
+
+/** The map workspace: layers, tree, map, legend and pre-evaluation (roles that may read layers). */
+async function startMap(user) {
+  const [layers, groups, legend, style, district] = await Promise.all([
+    api("/api/layers"), api("/api/layers/groups"), api("/api/layers/legend"),
+    api("/tiles/style.json"), api("/api/district"),
+  ]);
+  $("workspace").hidden = false;
   const layersByCode = new Map(layers.map(l => [l.code, l]));
-  session = { user, layers, layersByCode, groups, legend, district, detailsCode: null, lastClick: null, pages: {} };
+  Object.assign(session, { layers, layersByCode, groups, legend, district });
   $("preeval-crs").placeholder = district.storage_crs; // the example CRS is the one features are stored in
   const checked = savedSelection(layers, layersByCode);
   session.tree = new LayerTree($("tree"), groups, layers, checked, {
@@ -103,11 +127,6 @@ async function start() {
   if (mayPreEvaluate) session.preeval = new PreEvalPage(session.map, layersByCode);
   if (mayPreEvaluate && !$("preeval").hidden) session.preeval.activate();
   document.body.dataset.mapReady = "true"; // the map has loaded its style (tests wait for it)
-  const views = Object.keys(VIEWS).filter(name => user.permissions?.[VIEWS[name].permission]);
-  for (const name of Object.keys(VIEWS)) $(`view-${name}`).hidden = !views.includes(name);
-  $("views").hidden = !views.length;
-  const last = localStorage.getItem(VIEW_KEY);
-  showView(views.includes(last) ? last : "map");
 }
 
 /** Show the map workspace or one of the other views (the choice is kept for the next visit). */
@@ -116,12 +135,12 @@ function showView(name) {
   for (const tab of document.querySelectorAll("#views [role=tab]")) {
     tab.setAttribute("aria-selected", String(tab.dataset.view === name));
   }
-  $("workspace").hidden = name !== "map";
-  $("toggle-tree").hidden = name !== "map"; // the layer tree belongs to the map
+  $("workspace").hidden = name !== "map" || !session.map;
+  $("toggle-tree").hidden = name !== "map" || !session.map; // the layer tree belongs to the map
   for (const other of Object.keys(VIEWS)) $(`${other}-page`).hidden = other !== name;
   localStorage.setItem(VIEW_KEY, name);
   document.body.dataset.view = name; // for tests and tools
-  if (name === "map") { session.map.resize(); return; }
+  if (name === "map") { session.map?.resize(); return; }
   const { Page } = VIEWS[name];
   session.pages[name] ??= new Page($(`${name}-page`), { user: session.user, layersByCode: session.layersByCode, district: session.district });
   session.pages[name].activate();
@@ -190,7 +209,7 @@ const REFRESH_MS = 60_000;
 
 /** Take up new layer versions (anyone's uploads or rollbacks): fresh tiles, tree and open details. */
 async function refreshLayers() {
-  if (!session || document.hidden || session.refreshing) return;
+  if (!session?.map || document.hidden || session.refreshing) return;
   session.refreshing = true;
   try {
     const changed = [];
@@ -238,19 +257,23 @@ async function loadHealth() {
 
 function redraw() {
   if (!session) return;
+  for (const [name, page] of Object.entries(session.pages)) if (!$(`${name}-page`).hidden) page.render();
+  if (!session.map) return;
   session.tree.render();
   renderSelection();
   if (session.detailsCode && !$("details").hidden) openDetails(session.detailsCode);
   if (session.lastClick && !$("identify").hidden) identify(session.lastClick);
   session.preeval?.render();
-  for (const [name, page] of Object.entries(session.pages)) if (!$(`${name}-page`).hidden) page.render();
 }
 
 async function enter() {
   try {
     await start();
   } catch (error) {
-    if (error instanceof ApiError && error.problem?.code === "password_change_required") {
+    const code = error instanceof ApiError ? error.problem?.code : null;
+    if (error instanceof PasswordChangeDue || code === "password_change_required" || code === "password_expired") {
+      const expired = error.expired || code === "password_expired";
+      $("password-change-note").textContent = t(expired ? "passwordExpiredNote" : "changePasswordNote");
       $("sign-in-page").hidden = false;
       $("sign-in").hidden = true;
       $("password-change").hidden = false;
