@@ -13,7 +13,15 @@ from fastapi.security import OAuth2PasswordBearer
 from psycopg import Connection
 from starlette.concurrency import run_in_threadpool
 
-from app.auth.policy import ALLOWED_BEFORE_PASSWORD_CHANGE, PUBLIC, Action, Role, Scope, scope_for
+from app.auth.policy import (
+    ALLOWED_BEFORE_PASSWORD_CHANGE,
+    PUBLIC,
+    ROLE_LABELS,
+    Action,
+    Role,
+    Scope,
+    scope_for,
+)
 from app.db import Conn, leased_connection
 from app.errors import Forbidden, Locked, NotFound, Unauthenticated
 from layers.audit import Actor, record
@@ -310,9 +318,10 @@ class Allow:
                 )
         scope = scope_for(principal.role, self.action)
         if scope is None:
+            name_zh, name_en = ROLE_LABELS[principal.role]
             raise Forbidden(
-                f"角色“{principal.role.value}”无权执行“{self.action.value}”。",
-                f"Role '{principal.role.value}' may not perform '{self.action.value}'.",
+                f"{name_zh}无权执行此操作（{self.action.value}）。",
+                f"A {name_en.lower()} may not do this ({self.action.value}).",
             )
         actor = Actor(
             user_id=principal.user_id,

@@ -13,16 +13,18 @@ from app.audit.exports import HEADERS
 from app.auth.policy import Role
 
 
-def _changed_user(client: TestClient, make_account: Any) -> tuple[Any, Any]:
-    """An administrator and a viewer whose display name the administrator changed (audited)."""
-    admin = make_account(Role.AUDIT_ADMIN, "gov-data")
+def _changed_user(client: TestClient, make_account: Any) -> tuple[Any, Any, Any]:
+    """The audit administrator, a system administrator, and a viewer whose display name the system
+    administrator changed (audited)."""
+    auditor = make_account(Role.AUDIT_ADMIN, "gov-data")
+    changer = make_account(Role.SYSTEM_ADMIN, "gov-data")
     target = make_account(Role.VIEWER)
-    version = client.get(f"/api/users/{target.id}", headers=admin.headers).json()["version"]
+    version = client.get(f"/api/users/{target.id}", headers=changer.headers).json()["version"]
     r = client.patch(
-        f"/api/users/{target.id}", headers=admin.headers, json={"version": version, "display_name": "李四"}
+        f"/api/users/{target.id}", headers=changer.headers, json={"version": version, "display_name": "李四"}
     )
     assert r.status_code == 200
-    return admin, target
+    return auditor, changer, target
 
 
 def _ids(owner_conn: Any, where: str, *params: Any) -> list[int]:
@@ -33,12 +35,12 @@ def _ids(owner_conn: Any, where: str, *params: Any) -> list[int]:
 def test_search_by_user_action_prefix_and_object(
     client: TestClient, make_account: Any, owner_conn: Any
 ) -> None:
-    admin, target = _changed_user(client, make_account)
+    admin, changer, target = _changed_user(client, make_account)
     # The user's name, any part of it, in any case.
-    part = admin.username.split("-")[1].upper()
+    part = changer.username.split("-")[1].upper()
     page = client.get("/api/audit", params={"actor": part}, headers=admin.headers).json()
-    assert [e["id"] for e in page["events"]] == _ids(owner_conn, "actor_username = %s", admin.username)
-    assert page["events"] and all(e["actor_username"] == admin.username for e in page["events"])
+    assert [e["id"] for e in page["events"]] == _ids(owner_conn, "actor_username = %s", changer.username)
+    assert page["events"] and all(e["actor_username"] == changer.username for e in page["events"])
     # Every user.* action on the target, and the update alone by its prefix.
     on_target = {"object_type": "user", "object_id": str(target.id)}
     every = client.get("/api/audit", params={**on_target, "action_prefix": "user."}, headers=admin.headers)
@@ -54,7 +56,7 @@ def test_search_by_user_action_prefix_and_object(
 def test_exports_hold_the_search_and_are_audited(
     client: TestClient, make_account: Any, owner_conn: Any
 ) -> None:
-    admin, target = _changed_user(client, make_account)
+    admin, _, target = _changed_user(client, make_account)
     client.get("/api/audit/verify", headers=admin.headers)  # seals the rows: exports carry their hashes
     params = {"object_type": "user", "object_id": str(target.id)}
     expected = owner_conn.execute(
@@ -89,7 +91,7 @@ def test_exports_hold_the_search_and_are_audited(
 
 
 def test_verify_proves_the_chain_to_its_head(client: TestClient, make_account: Any, owner_conn: Any) -> None:
-    admin, _ = _changed_user(client, make_account)
+    admin, _, _ = _changed_user(client, make_account)
     r = client.get("/api/audit/verify", headers=admin.headers)
     assert r.status_code == 200
     report = r.json()
