@@ -17,6 +17,7 @@ from app import bootstrap, localdb, migrate
 from app.audit.cli import audit_cli
 from app.auth import users as user_service
 from app.auth.policy import ROLE_LABELS, Role
+from app.auth.service_accounts_cli import service_accounts_cli
 from app.backup.cli import backup, local_basebackup, local_pitr, restore
 from app.demolition.cli import demolition_cli
 from app.errors import DuoguiError
@@ -53,6 +54,7 @@ cli.command("restore")(restore)
 local_cli.command("basebackup")(local_basebackup)
 local_cli.command("pitr")(local_pitr)
 cli.add_typer(audit_cli, name="audit")
+cli.add_typer(service_accounts_cli, name="service-accounts")
 
 
 def _settings() -> Settings:

@@ -19,6 +19,15 @@ router = APIRouter(prefix="/api/service-accounts", tags=["service-accounts"])
 Manager = Annotated[Grant, Depends(Allow(Action.SERVICE_ACCOUNTS_MANAGE))]
 
 
+class ScopeLayer(BaseModel):
+    """A catalog layer a service account may be scoped to, by its names."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    restricted: bool = Field(description="受限图层：不在“全部非受限图层”之内，须逐一授予")
+
+
 class CreatedServiceAccount(BaseModel):
     """A created service account with its API key (shown only in this answer)."""
 
@@ -26,10 +35,23 @@ class CreatedServiceAccount(BaseModel):
     api_key: str = Field(description="API 密钥（HTTP Basic 密码），仅显示一次")
 
 
-@router.get("", response_model=list[service_accounts.ServiceAccount], summary="服务账户列表")
-def list_service_accounts(conn: Conn, grant: Manager) -> list[service_accounts.ServiceAccount]:
-    """Every service account, active or not."""
+@router.get("", response_model=list[service_accounts.ListedServiceAccount], summary="服务账户列表")
+def list_service_accounts(
+    request: Request, conn: Conn, grant: Manager
+) -> list[service_accounts.ListedServiceAccount]:
+    """Every service account, active or not, with its last use and requests (this process's counts first)."""
+    counter: UsageCounter = request.app.state.usage
+    counter.flush(conn)
     return service_accounts.list_accounts(conn)
+
+
+@router.get("/layers", response_model=list[ScopeLayer], summary="可授予服务账户的图层")
+def scope_layers(request: Request, grant: Manager) -> list[ScopeLayer]:
+    """The catalog's layers by name, for choosing a service account's scope (no data of them)."""
+    return [
+        ScopeLayer(code=e.code, name_zh=e.name_zh, name_en=e.name_en, restricted=e.restricted)
+        for e in catalog_of(request).layers.values()
+    ]
 
 
 @router.post("", response_model=CreatedServiceAccount, status_code=201, summary="创建服务账户")

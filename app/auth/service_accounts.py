@@ -73,6 +73,14 @@ class ServiceAccount(BaseModel):
     active: bool
 
 
+class ListedServiceAccount(ServiceAccount):
+    """A service account in the list, with when it was last used and its recent requests."""
+
+    valid_through: date = Field(description="有效期的最后一天（辖区时间；到期于次日零时）")
+    last_used_on: date | None = Field(description="最近一次使用的日期（辖区时间）")
+    requests_30d: int = Field(description="最近 30 天的请求数")
+
+
 class UsageDay(BaseModel):
     """One day of a service account's usage."""
 
@@ -111,14 +119,23 @@ def get_account(conn: Connection[Any], account_id: int) -> ServiceAccount:
     return ServiceAccount(**row)
 
 
-def list_accounts(conn: Connection[Any]) -> list[ServiceAccount]:
-    """Every service account, by name."""
+def list_accounts(conn: Connection[Any]) -> list[ListedServiceAccount]:
+    """Every service account, by name, with its last day of use and its requests in the last 30 days."""
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
-            f"SELECT {_COLUMNS} FROM auth.service_account s JOIN auth.organisation o ON o.id = s.org_id"
-            " ORDER BY s.name"
+            f"""
+            SELECT {_COLUMNS}, (s.expires_at - interval '1 day')::date AS valid_through,
+                   u.last_used_on, coalesce(u.requests_30d, 0) AS requests_30d
+            FROM auth.service_account s JOIN auth.organisation o ON o.id = s.org_id
+            LEFT JOIN (
+              SELECT service_account_id, max(day) AS last_used_on,
+                     sum(requests) FILTER (WHERE day > current_date - 30) AS requests_30d
+              FROM auth.service_account_usage WHERE layer_code = '' GROUP BY service_account_id
+            ) u ON u.service_account_id = s.id
+            ORDER BY s.name
+            """
         ).fetchall()
-    return [ServiceAccount(**r) for r in rows]
+    return [ListedServiceAccount(**r) for r in rows]
 
 
 def _checked(data: ServiceAccountCreate, catalog: Catalog, today: date) -> list[str] | None:

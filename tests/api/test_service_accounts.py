@@ -215,6 +215,41 @@ def test_usage_counts_the_requests_layers_and_bytes_made(demo: DemoEnv, admin: A
     )
 
 
+def test_the_list_tells_last_use_and_recent_requests_and_the_layers_are_named(
+    demo: DemoEnv, admin: Account, db: Any
+) -> None:
+    created = _create(demo, admin, layers=[PUBLIC_LAYER], expires_on=str(_today() + timedelta(days=10)))
+    name, key = created["account"]["name"], created["api_key"]
+
+    def listed() -> dict[str, Any]:
+        r = demo.client.get("/api/service-accounts", headers=admin.headers)
+        assert r.status_code == 200, r.text
+        return next(a for a in r.json() if a["name"] == name)
+
+    fresh = listed()
+    assert (fresh["last_used_on"], fresh["requests_30d"]) == (None, 0)
+    assert fresh["valid_through"] == str(_today() + timedelta(days=10))  # the day given: it works all of it
+    for _ in range(4):
+        demo.client.get(f"/ogc/collections/{PUBLIC_LAYER}/items?limit=1", headers=basic(name, key))
+    # Older usage: 40 days ago counts as a use but not in the last 30 days (written as a server would).
+    db.execute(
+        "INSERT INTO auth.service_account_usage (service_account_id, day, layer_code, requests, bytes)"
+        " VALUES (%s, %s, '', 7, 70)",
+        (fresh["id"], _today() - timedelta(days=40)),
+    )
+    used = listed()  # the list writes this process's counts first
+    assert (used["last_used_on"], used["requests_30d"]) == (str(_today()), 4)
+
+    r = demo.client.get("/api/service-accounts/layers", headers=admin.headers)
+    assert r.status_code == 200
+    by_code = {layer["code"]: layer for layer in r.json()}
+    assert by_code[PUBLIC_LAYER]["name_zh"] == "规划地块" and by_code[PUBLIC_LAYER]["restricted"] is False
+    assert by_code[RESTRICTED_LAYER]["restricted"] is True
+    sysadmin = demo.account(Role.SYSTEM_ADMIN, "gov-data")
+    for path in ("/api/service-accounts", "/api/service-accounts/layers"):
+        assert demo.client.get(path, headers=sysadmin.headers).status_code == 403
+
+
 def test_bad_service_accounts_are_refused_and_nothing_is_written(
     demo: DemoEnv, admin: Account, planner: Account, db: Any
 ) -> None:

@@ -15,7 +15,9 @@ from tests.helpers import sign_in, unique
 METHODS = ("get", "post", "put", "patch", "delete")
 # What each administrator may do, written out here (not read from the policy table under test).
 AUDIT_ADMIN_MAY = re.compile(r"^(self|audit):")
-SECURITY_ADMIN_MAY = re.compile(r"^(self:|users:read$|orgs:read$|security:|accounts:unlock$|roles:grant$)")
+SECURITY_ADMIN_MAY = re.compile(
+    r"^(self:|users:read$|orgs:read$|security:|accounts:unlock$|roles:grant$|service_accounts:manage$)"
+)
 
 
 def _operations(client: TestClient) -> list[tuple[str, str, str]]:

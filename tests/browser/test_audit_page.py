@@ -30,6 +30,8 @@ from layers.store.versions import register_layers
 from tests.browser.cdp import CHROMIUM, Page
 from tests.browser.live import live_server
 from tests.browser.mapapp import assert_offline, open_map, text
+from tests.browser.mapapp import sign_in as sign_in_page
+from tests.browser.pixels import save_screenshot
 from tests.conftest import cluster_lock, create_throwaway_database, drop_database
 from tests.helpers import Account, sign_in, unique
 
@@ -41,9 +43,10 @@ PAGE = "document.getElementById('audit-page')"
 class World:
     url: str
     owner: psycopg.Connection[Any]
-    admin: Account
+    admin: Account  # the audit administrator, who reads the log
+    sysadmin: Account  # the system administrator, whose change the log holds
     planner: Account
-    renamed: int  # the user whose display name the administrator changed
+    renamed: int  # the user whose display name the system administrator changed
 
 
 def _account(conn: psycopg.Connection[Any], client: TestClient, role: Role, org: str) -> Account:
@@ -60,7 +63,7 @@ def _account(conn: psycopg.Connection[Any], client: TestClient, role: Role, org:
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    """A migrated database with an administrator's audited change, served live."""
+    """A migrated database with the system administrator's audited change, served live."""
     with cluster_lock():
         settings, name = create_throwaway_database("duogui_webaudit")
         migrate.upgrade(settings)
@@ -73,15 +76,16 @@ def world() -> Iterator[World]:
             psycopg.connect(settings.owner_dsn, autocommit=True) as owner,
         ):
             admin = _account(owner, client, Role.AUDIT_ADMIN, "gov-data")
+            sysadmin = _account(owner, client, Role.SYSTEM_ADMIN, "gov-data")
             planner = _account(owner, client, Role.PLANNER, "pnr")
             r = client.patch(
                 f"/api/users/{planner.id}",
-                headers=admin.headers,
+                headers=sysadmin.headers,
                 json={"version": 1, "display_name": "规划王工"},
             )
             assert r.status_code == 200, r.text
             with live_server(create_app(settings)) as url:
-                yield World(url, owner, admin, planner, planner.id)
+                yield World(url, owner, admin, sysadmin, planner, planner.id)
     finally:
         drop_database(name)
 
@@ -93,7 +97,10 @@ def page() -> Iterator[Page]:
 
 
 def _open(page: Page, world: World, account: Account) -> None:
-    open_map(page, world.url, account)
+    """Sign the audit administrator in (it has no map: its page is all it is shown) and open the page."""
+    page.goto(world.url)
+    sign_in_page(page, world.url, account)
+    page.wait_for("!document.getElementById('views').hidden && !document.getElementById('view-audit').hidden")
     page.js("document.getElementById('view-audit').click()")
     page.wait_for(f"{PAGE}.dataset.ready === 'true'")
 
@@ -137,7 +144,7 @@ def test_search_page_export_and_verify_in_both_languages(page: Page, world: Worl
     # The user update alone, by the start of its action and the object.
     _search(page, actor="", action="user.up", **{"object-type": "user", "object-id": str(world.renamed)})
     [row] = _rows(page)
-    assert row[2:5] == [world.admin.username, "user.update", f"user {world.renamed}"]
+    assert row[2:5] == [world.sysadmin.username, "user.update", f"user {world.renamed}"]
 
     # Verification: every row sealed so far, proved (the count from the database, before the check's own row).
     _verify(page)
@@ -146,6 +153,7 @@ def test_search_page_export_and_verify_in_both_languages(page: Page, world: Worl
         " WHERE id < (SELECT max(id) FROM audit.event WHERE action = 'audit.verify')"
     ).fetchone()[0]
     assert text(page, "#au-chain p").startswith(f"审计链完整：已验证 {checked} 条记录")
+    save_screenshot(page, "audit")  # the README's picture of 审计: a search and the chain proved
     page.js("document.getElementById('lang').click()")
     assert text(page, "#au-chain p").startswith(f"Audit chain verified: {checked} rows")
     assert text(page, "#audit-page h2") == "Audit log" and text(page, "#au-table th") == "Time"

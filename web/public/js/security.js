@@ -1,9 +1,11 @@
 // The security administrator's page (安全策略): the identification policy (passwords, lock-out, idle sessions),
-// the accounts locked now (with unlock), and the role × permission matrix the server enforces, read-only.
+// the accounts locked now (with unlock), the service accounts (security_service.js), and the role × permission
+// matrix the server enforces, read-only.
 // Shown as its own view (#security-page) to roles with security:read (user.permissions, /api/auth/me).
 import { api, ApiError, errorText } from "./api.js";
 import { t } from "./i18n.js";
 import { el, label, table } from "./projects_common.js";
+import { ServiceAccounts } from "./security_service.js";
 
 // The policy's settings with the bounds the server enforces (app/auth/security_policy.py), for the inputs'
 // hints; the server checks them and its answer is what the form shows.
@@ -28,6 +30,7 @@ export class SecurityPage {
     this.draft = null; // the form's values while they differ from the stored policy
     this.fieldErrors = {};
     this.notice = null; // an ApiError, or {ok: key}
+    this.service = new ServiceAccounts();
   }
 
   /** The view was opened: load the policy, the locked accounts and the matrix (again: others change them). */
@@ -35,6 +38,7 @@ export class SecurityPage {
     try {
       [this.policy, this.locked, this.matrix] = await Promise.all([
         api("/api/security/policy"), api("/api/security/locked"), api("/api/security/roles"),
+        this.service.load(),
       ]);
       this.draft = null;
     } catch (error) {
@@ -50,11 +54,13 @@ export class SecurityPage {
       this.root.replaceChildren(head, this.#notice());
       return;
     }
-    this.root.replaceChildren(head, this.#policyForm(), this.#lockedAccounts(), this.#matrix());
+    this.root.replaceChildren(
+      head, this.#policyForm(), this.#lockedAccounts(), this.service.render(), this.#matrix());
   }
 
-  /** Sign-out: forget everything shown. */
+  /** Sign-out: forget everything shown (a service account's key first). */
   destroy() {
+    this.service.forget();
     this.root.replaceChildren();
   }
 
