@@ -43,6 +43,8 @@ RULE_ID = re.compile(r"\b[a-z_]+\.[a-z_]+\b")
 # Digits inside a longer token are not matched: project codes (2026-440307-48-01-000123), dates, times,
 # report numbers (#12345), contract numbers, which are identifiers a person copies as written.
 BARE_NUMBER = re.compile(r"(?<![\w\-#/:.,])\d{5,}(?:\.\d+)?(?![\w\-/:,])")
+# What a script shows when it puts a missing value on the page instead of a word.
+JS_ARTEFACT = re.compile(r"\b(?:null|undefined|NaN)\b|\[object Object\]")
 # A lower-case Latin word; not a file extension after its dot (".xlsx"), which is how files are named.
 LATIN_WORD = re.compile(r"(?<![\w.])[a-z][a-z0-9_\-]{2,}\b")
 # Lower-case Latin words legitimately on a Chinese page: file formats as their makers spell them
@@ -103,7 +105,7 @@ def visible_text(page: Page) -> str:
 def leaks(shown: str, lang: str, allowed: frozenset[str] = frozenset()) -> list[str]:
     """Internal codes in a page's text: snake_case, rule ids, enum codes, bare 5+ digit figures."""
     rule_ids = [r for r in RULE_ID.findall(shown) if r not in ABBREVIATIONS]
-    found = SNAKE_CASE.findall(shown) + rule_ids + BARE_NUMBER.findall(shown)
+    found = SNAKE_CASE.findall(shown) + rule_ids + BARE_NUMBER.findall(shown) + JS_ARTEFACT.findall(shown)
     codes = enum_codes()
     words = re.findall(r"(?<![\w\-])[a-z][a-z0-9]*(?:-[a-z0-9]+)*(?![\w\-])", shown)
     if lang == "zh":

@@ -135,6 +135,9 @@ def _verify(page: Page) -> None:
 def test_search_page_export_and_verify_in_both_languages(page: Page, world: World, tmp_path: Path) -> None:
     _open(page, world, world.admin)
     assert text(page, "#audit-page h2") == "审计日志"
+    # A missing part of the page once showed as the text "null" among its parts.
+    stray = "[...document.getElementById('audit-page').childNodes].filter(n => n.nodeType === 3)"
+    assert page.js(f"{stray}.map(n => n.textContent)") == []
     # The administrator's own changes and sign-ins, by part of the username.
     _search(page, actor=world.admin.username.split("-")[1])
     mine = [r[0] for r in world.owner.execute(

@@ -85,14 +85,15 @@ export class AuditPage {
   }
 
   render() {
-    this.root.replaceChildren(
+    const parts = [
       el("h2", { textContent: t("auTitle") }),
       this.form(),
       this.error ? el("p", { className: "error", id: "au-error", role: "alert", textContent: errorText(this.error) }) : null,
       this.chain(),
       this.table(),
       this.pager(),
-    );
+    ];
+    this.root.replaceChildren(...parts.filter(part => part != null)); // a null child would show as "null"
   }
 
   form() {
