@@ -70,7 +70,9 @@ export class AuditPage {
     } catch (error) {
       this.error = error;
     }
-    this.render();
+    // Verifying seals the rows committed so far: the rows shown are read again with their chain numbers.
+    if (this.report) await this.load();
+    else this.render();
     this.root.dataset.verified = this.report ? String(this.report.verified) : "error";
   }
 
