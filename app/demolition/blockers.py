@@ -3,6 +3,7 @@ escalated or resolved; overdue ones become e-supervision warnings."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -14,7 +15,9 @@ from pydantic import BaseModel, Field
 from app.auth.deps import Grant
 from app.auth.policy import Role, Scope
 from app.auth.users import ACTOR_DISPLAY_NAME, JOIN_ACTOR
+from app.demolition.disclosure import Disclosure, disclosure_of
 from app.demolition.ledger import fetch_unit, visible_project
+from app.demolition.personal import PERSONAL_FIELDS, mask_text
 from app.edge.params import Number, RowId
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.projects.supervision import SupervisionWarning, add_warning_source
@@ -116,7 +119,9 @@ _SELECT = """
            b.escalation_level, b.resolution,
            r.username AS raised_by, coalesce(nullif(r.display_name, ''), r.username) AS raised_by_name,
            b.raised_at, b.resolved_at, b.version,
-           p.code AS project_code, p.name AS project_name, p.unit_org_id
+           p.code AS project_code, p.name AS project_name, p.unit_org_id,
+           u.subdistrict_id AS unit_subdistrict_id, u.owner_name AS unit_owner_name,
+           u.id_number AS unit_id_number, u.phone AS unit_phone, u.address AS unit_address
     FROM demolition.blocker b JOIN auth.organisation d ON d.id = b.department_id
     JOIN project.project p ON p.id = b.project_id
     LEFT JOIN demolition.unit u ON u.id = b.unit_id LEFT JOIN auth.user r ON r.id = b.raised_by_id
@@ -126,6 +131,25 @@ _SELECT = """
 def _blocker(row: dict[str, Any]) -> Blocker:
     fields = {k: v for k, v in row.items() if k in Blocker.model_fields}
     return Blocker(**fields, category_zh=CATEGORY_LABELS[BlockerCategory(row["category"])])
+
+
+def _masker(disclosure: Disclosure, row: dict[str, Any]) -> Callable[[str], str] | None:
+    """How the blocker's free text is shown to this caller: None in full (they work the unit's households),
+    else masked — ID and mobile numbers anywhere, and the unit's own personal values wherever they occur."""
+    if disclosure.full(row["unit_subdistrict_id"]):
+        return None
+    known = {kind: [row[f"unit_{field}"]] for field, kind in PERSONAL_FIELDS.items()}
+    return lambda text: mask_text(text, known)
+
+
+def _shown(disclosure: Disclosure, row: dict[str, Any]) -> Blocker:
+    """The blocker as this caller sees it (free text masked without the need to know)."""
+    blocker = _blocker(row)
+    masker = _masker(disclosure, row)
+    if masker is None:
+        return blocker
+    texts = {"title": blocker.title, "description": blocker.description, "resolution": blocker.resolution}
+    return blocker.model_copy(update={k: v if v is None else masker(v) for k, v in texts.items()})
 
 
 def _department(conn: Connection[Any], code: str) -> int:
@@ -176,7 +200,8 @@ def list_blockers(
         rows = cur.execute(
             query, {**params, "pid": project_id, "status": status, "day": overdue_on}
         ).fetchall()
-    return [_blocker(r) for r in rows]
+    disclosure = disclosure_of(conn, grant)
+    return [_shown(disclosure, r) for r in rows]
 
 
 def _comment(conn: Connection[Any], grant: Grant, blocker_id: int, kind: str, body: str) -> None:
@@ -213,7 +238,8 @@ def raise_blocker(conn: Connection[Any], grant: Grant, project_id: int, data: Bl
         ).fetchone()
         assert row is not None
         _comment(conn, grant, row[0], "raise", data.description or data.title)
-        blocker = _blocker(fetch_blocker(conn, grant, row[0]))
+        stored = fetch_blocker(conn, grant, row[0])
+        blocker = _blocker(stored)
         record(
             conn,
             grant.actor,
@@ -222,7 +248,7 @@ def raise_blocker(conn: Connection[Any], grant: Grant, project_id: int, data: Bl
             blocker.id,
             after=blocker.model_dump(mode="json"),
         )
-    return blocker
+    return _shown(disclosure_of(conn, grant), stored)
 
 
 def act(conn: Connection[Any], grant: Grant, blocker_id: int, data: BlockerActionIn) -> Blocker:
@@ -231,6 +257,7 @@ def act(conn: Connection[Any], grant: Grant, blocker_id: int, data: BlockerActio
         conn.execute("SELECT 1 FROM demolition.blocker WHERE id = %s FOR UPDATE", (blocker_id,))
         row = fetch_blocker(conn, grant, blocker_id)
         before = _blocker(row)
+        disclosure = disclosure_of(conn, grant)
         if data.action is BlockerAction.COMMENT:
             _comment(conn, grant, blocker_id, "comment", data.body)
             record(
@@ -241,18 +268,19 @@ def act(conn: Connection[Any], grant: Grant, blocker_id: int, data: BlockerActio
                 blocker_id,
                 after={"body": data.body},
             )
-            return before
+            return _shown(disclosure, row)
         assigned = grant.principal.role is Role.REVIEWER and before.department_id == grant.principal.org_id
         if not (_coordinating(grant) or (data.action is BlockerAction.RESOLVE and assigned)):
             raise Forbidden("无权执行此操作。", f"You may not {data.action.value} this blocker.")
         if data.version is None:
             raise Unprocessable("请提供版本号 version。", "A version is required.", code="version_required")
-        check_version(before.version, data.version, False, before.model_dump(mode="json"))
+        check_version(before.version, data.version, False, _shown(disclosure, row).model_dump(mode="json"))
         if before.status == "resolved":
             raise Conflict("问题已办结。", "The blocker is already resolved.", code="blocker_resolved")
         _change(conn, blocker_id, data)
         _comment(conn, grant, blocker_id, data.action.value, data.body)
-        after = _blocker(fetch_blocker(conn, grant, blocker_id))
+        stored = fetch_blocker(conn, grant, blocker_id)
+        after = _blocker(stored)
         record(
             conn,
             grant.actor,
@@ -262,7 +290,7 @@ def act(conn: Connection[Any], grant: Grant, blocker_id: int, data: BlockerActio
             before.model_dump(mode="json"),
             after.model_dump(mode="json"),
         )
-    return after
+    return _shown(disclosure, stored)
 
 
 def _change(conn: Connection[Any], blocker_id: int, data: BlockerActionIn) -> None:
@@ -290,14 +318,17 @@ def _change(conn: Connection[Any], blocker_id: int, data: BlockerActionIn) -> No
 
 def comments(conn: Connection[Any], grant: Grant, blocker_id: int) -> list[BlockerComment]:
     """The blocker's thread, oldest first."""
-    fetch_blocker(conn, grant, blocker_id)
+    masker = _masker(disclosure_of(conn, grant), fetch_blocker(conn, grant, blocker_id))
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             "SELECT e.id, e.kind, e.body, e.actor_name, " + ACTOR_DISPLAY_NAME + ", e.at"
             " FROM demolition.blocker_comment e " + JOIN_ACTOR + " WHERE e.blocker_id = %s ORDER BY e.id",
             (blocker_id,),
         ).fetchall()
-    return [BlockerComment(**r) for r in rows]
+    thread = [BlockerComment(**r) for r in rows]
+    if masker is None:
+        return thread
+    return [c.model_copy(update={"body": masker(c.body)}) for c in thread]
 
 
 @add_warning_source
@@ -313,11 +344,13 @@ def overdue_warnings(
     ).format(w=where)
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(query, {**params, "day": as_of, "pid": project_id, "dept": department}).fetchall()
-    return [_warning(r, as_of) for r in rows]
+    disclosure = disclosure_of(conn, grant)
+    return [_warning(r, as_of, _masker(disclosure, r)) for r in rows]
 
 
-def _warning(row: dict[str, Any], as_of: date) -> SupervisionWarning:
+def _warning(row: dict[str, Any], as_of: date, masker: Callable[[str], str] | None) -> SupervisionWarning:
     late = (as_of - row["deadline"]).days
+    title = row["title"] if masker is None else masker(row["title"])
     where = f"（{row['unit_code']}）" if row["unit_code"] else ""
     return SupervisionWarning(
         level="red",
@@ -336,6 +369,6 @@ def _warning(row: dict[str, Any], as_of: date) -> SupervisionWarning:
         due_on=row["deadline"],
         supplement_due=None,
         blocker_id=row["id"],
-        message_zh=f"征拆问题“{row['title']}”{where}应于 {row['deadline']} 前办结，已逾期 {late} 天。",
-        message_en=f"Demolition blocker '{row['title']}' was due on {row['deadline']}; {late} day(s) late.",
+        message_zh=f"征拆问题“{title}”{where}应于 {row['deadline']} 前办结，已逾期 {late} 天。",
+        message_en=f"Demolition blocker '{title}' was due on {row['deadline']}; {late} day(s) late.",
     )

@@ -134,6 +134,25 @@ def mask_field(field: str, value: object) -> object:
     return mask(kind, value)
 
 
+# Patterns of personal values written into free text (a blocker's title, description, thread): a resident ID
+# (18 characters, or the old 15 digits) and a mainland mobile number, not inside a longer run of digits.
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
+_MOBILE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+def mask_text(text: str, known: dict[PersonalKind, list[str]] | None = None) -> str:
+    """Free text as shown without the need to know: resident IDs and mobile numbers in it masked, and
+    the ``known`` personal values (e.g. the owner's name and address of a blocker's unit) wherever found."""
+    if not text:
+        return text
+    for kind, values in (known or {}).items():
+        # Longest first, so a value containing another is masked whole.
+        for value in sorted({v.strip() for v in values if v and v.strip()}, key=len, reverse=True):
+            text = text.replace(value, _MASKERS[kind](value))
+    text = _ID_IN_TEXT.sub(lambda m: mask_resident_id(m.group()), text)
+    return _MOBILE_IN_TEXT.sub(lambda m: mask_phone(m.group()), text)
+
+
 def is_masked(value: object) -> bool:
     """Whether a given value is (or looks like) masked output: stored values never contain ``*``."""
     return isinstance(value, str) and MASK in value

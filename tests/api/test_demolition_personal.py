@@ -224,3 +224,54 @@ def test_bad_or_masked_personal_input_is_refused(client: TestClient, make_accoun
         headers=coord,
     )
     assert [p["code"] for p in r.json()["problems"]] == ["masked_value"]
+
+
+def test_blockers_free_text_is_masked_for_those_without_need_to_know(
+    client: TestClient, make_account: Any
+) -> None:
+    """A blocker's title, description and thread may quote the household: without the need to know, ID and
+    mobile numbers anywhere in them, and the unit's own name and address, are masked; a long contract number
+    is not a phone or an ID and stays."""
+    w = _world(client, make_account)
+    pid, uid = w["project"]["id"], w["unit"]["id"]
+    text = (
+        "户主张三（身份证 440307199001051234，电话 13812345678，亲属 13900001111）"
+        "住平湖街道凤凰社区凤凰大道 12 号，合同 20261201000012345678"
+    )
+    masked = (
+        "户主张*（身份证 440307********1234，电话 138****5678，亲属 139****1111）"
+        "住平湖街道凤凰社区****，合同 20261201000012345678"
+    )
+    body = {
+        "unit_id": uid,
+        "category": "dispute",
+        "title": "张三不同意补偿",
+        "description": text,
+        "department_code": "land-prep",
+        "deadline": "2026-03-10",
+    }
+    r = client.post(f"/api/demolition/projects/{pid}/blockers", json=body, headers=w["land_prep"].headers)
+    assert r.status_code == 201, r.text
+    blocker_id = r.json()["id"]
+    act = f"/api/demolition/blockers/{blocker_id}/actions"
+    said = {"action": "comment", "body": "已电话 13812345678 联系张三"}
+    assert client.post(act, json=said, headers=w["land_prep"].headers).status_code == 200
+    # A coordinator of another sub-district comments; the answer shows the blocker masked.
+    r = client.post(act, json={"action": "comment", "body": "收到"}, headers=w["buji"].headers)
+    assert r.status_code == 200 and r.json()["description"] == masked
+    for who in ("viewer", "planner", "admin", "buji"):
+        [shown] = client.get(f"/api/demolition/projects/{pid}/blockers", headers=w[who].headers).json()
+        assert (shown["title"], shown["description"]) == ("张*不同意补偿", masked), who
+    for who in ("land_prep", "pinghu"):
+        [shown] = client.get(f"/api/demolition/projects/{pid}/blockers", headers=w[who].headers).json()
+        assert (shown["title"], shown["description"]) == ("张三不同意补偿", text), who
+    thread = f"/api/demolition/blockers/{blocker_id}/comments"
+    bodies = [c["body"] for c in client.get(thread, headers=w["buji"].headers).json()]
+    assert bodies == [masked, "已电话 138****5678 联系张*", "收到"]
+    bodies = [c["body"] for c in client.get(thread, headers=w["pinghu"].headers).json()]
+    assert bodies == [text, "已电话 13812345678 联系张三", "收到"]
+    # The e-supervision warning of the overdue blocker quotes its title, masked the same way.
+    q = f"/api/warnings?project_id={pid}&as_of=2026-03-15"
+    for who, title in (("viewer", "张*不同意补偿"), ("pinghu", "张三不同意补偿")):
+        [warning] = [x for x in client.get(q, headers=w[who].headers).json() if x["blocker_id"] == blocker_id]
+        assert f"“{title}”" in warning["message_zh"] and f"'{title}'" in warning["message_en"], who

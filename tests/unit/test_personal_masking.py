@@ -99,3 +99,18 @@ def test_phones() -> None:
     for bad in ("12812345678", "1381234567", "138****5678", "28888888", "电话"):
         with pytest.raises(ValueError, match="11 位手机号"):
             normalise_phone(bad)
+
+
+def test_free_text_masks_numbers_and_the_known_values_only() -> None:
+    from app.demolition.personal import PersonalKind, mask_text
+
+    known = {PersonalKind.NAME: ["欧阳修文", "欧阳修"], PersonalKind.ADDRESS: ["横岗街道六约社区深坑村 3 号"]}
+    text = "欧阳修文、欧阳修，旧证 440307900105123，手机 19912345678；横岗街道六约社区深坑村 3 号"
+    assert mask_text(text, known) == (
+        "欧阳**、欧阳*，旧证 440307******123，手机 199****5678；横岗街道六约社区****"
+    )
+    # Runs of digits that are neither (a 20-digit contract, a 12-digit landline with its area code, a
+    # 10-digit number starting with 1) stay; so does an ID inside a longer code.
+    for kept in ("合同 20261201000012345678", "电话 075528881234", "编号 1381234567", "A440307199001051234"):
+        assert mask_text(kept, None) == kept
+    assert mask_text("", known) == "" and mask_text("无", {}) == "无"
