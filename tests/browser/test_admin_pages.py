@@ -11,7 +11,6 @@ A bad file is refused naming its line. A planner and a viewer see neither page, 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -23,7 +22,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app import migrate
-from app.auth import users
 from app.auth.policy import ROLE_LABELS, Role
 from app.calendar import store
 from app.main import create_app
@@ -37,7 +35,7 @@ from tests.browser.mapapp import open_map, text
 from tests.browser.pixels import save_screenshot
 from tests.browser.scan import scan
 from tests.conftest import cluster_lock, create_throwaway_database, drop_database
-from tests.helpers import Account, sign_in, unique
+from tests.helpers import Account, signed_in_account, unique
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is required")
 USERS = "document.getElementById('users-page')"
@@ -62,18 +60,6 @@ class World:
     viewer: Account
 
 
-def _account(conn: psycopg.Connection[Any], client: TestClient, role: Role, org: str) -> Account:
-    password = "Passw0rd-" + uuid.uuid4().hex[:6]
-    user, _ = users.create_user(
-        conn,
-        Actor.system("tests"),
-        users.UserCreate(
-            username=unique(role.value.replace("_", "")), role=role, org_code=org, password=password
-        ),
-    )
-    return Account(user.id, user.username, password, user.org_id, sign_in(client, user.username, password))
-
-
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     """A migrated database (the shipped calendars loaded) with 2026 back to provisional, served live."""
@@ -89,9 +75,9 @@ def world() -> Iterator[World]:
             TestClient(create_app(settings)) as client,
             psycopg.connect(settings.owner_dsn, autocommit=True) as conn,
         ):
-            admin = _account(conn, client, Role.SYSTEM_ADMIN, "gov-data")
-            planner = _account(conn, client, Role.PLANNER, "pnr")
-            viewer = _account(conn, client, Role.VIEWER, "pnr")
+            admin = signed_in_account(conn, client, Role.SYSTEM_ADMIN, "gov-data")
+            planner = signed_in_account(conn, client, Role.PLANNER, "pnr")
+            viewer = signed_in_account(conn, client, Role.VIEWER, "pnr")
             with live_server(create_app(settings)) as url:
                 yield World(url, client, admin, planner, viewer)
     finally:

@@ -9,7 +9,6 @@ import csv
 import io
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app import migrate
-from app.auth import users
 from app.auth.policy import Role
 from app.main import create_app
 from app.orgs import service as orgs
@@ -33,7 +31,7 @@ from tests.browser.mapapp import assert_offline, open_map, text
 from tests.browser.mapapp import sign_in as sign_in_page
 from tests.browser.pixels import save_screenshot
 from tests.conftest import cluster_lock, create_throwaway_database, drop_database
-from tests.helpers import Account, sign_in, unique
+from tests.helpers import Account, signed_in_account
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is required")
 PAGE = "document.getElementById('audit-page')"
@@ -47,18 +45,6 @@ class World:
     sysadmin: Account  # the system administrator, whose change the log holds
     planner: Account
     renamed: int  # the user whose display name the system administrator changed
-
-
-def _account(conn: psycopg.Connection[Any], client: TestClient, role: Role, org: str) -> Account:
-    password = "Passw0rd-" + uuid.uuid4().hex[:6]
-    user, _ = users.create_user(
-        conn,
-        Actor.system("tests"),
-        users.UserCreate(
-            username=unique(role.value.replace("_", "")), role=role, org_code=org, password=password
-        ),
-    )
-    return Account(user.id, user.username, password, user.org_id, sign_in(client, user.username, password))
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +61,9 @@ def world() -> Iterator[World]:
             TestClient(create_app(settings)) as client,
             psycopg.connect(settings.owner_dsn, autocommit=True) as owner,
         ):
-            admin = _account(owner, client, Role.AUDIT_ADMIN, "gov-data")
-            sysadmin = _account(owner, client, Role.SYSTEM_ADMIN, "gov-data")
-            planner = _account(owner, client, Role.PLANNER, "pnr")
+            admin = signed_in_account(owner, client, Role.AUDIT_ADMIN, "gov-data")
+            sysadmin = signed_in_account(owner, client, Role.SYSTEM_ADMIN, "gov-data")
+            planner = signed_in_account(owner, client, Role.PLANNER, "pnr")
             r = client.patch(
                 f"/api/users/{planner.id}",
                 headers=sysadmin.headers,

@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +23,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app import migrate
-from app.auth import users
 from app.auth.policy import Role
 from app.main import create_app
 from app.orgs import service as orgs
@@ -37,7 +35,7 @@ from tests.browser.live import RequestLog, live_server
 from tests.browser.mapapp import assert_offline, open_map, text
 from tests.browser.pixels import capture, save_screenshot
 from tests.conftest import cluster_lock, create_throwaway_database, drop_database
-from tests.helpers import Account, sign_in, unique
+from tests.helpers import Account, signed_in_account
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is required")
 LON, LAT, D = 114.25, 22.70, 0.0002
@@ -65,18 +63,6 @@ class World:
     empty: dict[str, Any]
     units: dict[str, dict[str, Any]]
     blocker: dict[str, Any]
-
-
-def _account(conn: psycopg.Connection[Any], client: TestClient, role: Role, org: str) -> Account:
-    password = "Passw0rd-" + uuid.uuid4().hex[:6]
-    user, _ = users.create_user(
-        conn,
-        Actor.system("tests"),
-        users.UserCreate(
-            username=unique(role.value.replace("_", "")), role=role, org_code=org, password=password
-        ),
-    )
-    return Account(user.id, user.username, password, user.org_id, sign_in(client, user.username, password))
 
 
 def _square(offset: int) -> dict[str, Any]:
@@ -148,10 +134,10 @@ def world() -> Iterator[World]:
             TestClient(create_app(settings)) as client,
             psycopg.connect(settings.owner_dsn, autocommit=True) as conn,
         ):
-            admin = _account(conn, client, Role.SYSTEM_ADMIN, "gov-data")
-            coord = _account(conn, client, Role.COORDINATOR, "land-prep")
-            viewer = _account(conn, client, Role.VIEWER, "pnr")
-            reviewer = _account(conn, client, Role.REVIEWER, "education")
+            admin = signed_in_account(conn, client, Role.SYSTEM_ADMIN, "gov-data")
+            coord = signed_in_account(conn, client, Role.COORDINATOR, "land-prep")
+            viewer = signed_in_account(conn, client, Role.VIEWER, "pnr")
+            reviewer = signed_in_account(conn, client, Role.REVIEWER, "education")
             project, empty, units = _arrange(client, admin, coord)
             blocker = _post(
                 client,
