@@ -56,6 +56,8 @@ def parse_basic(header: str) -> tuple[str, str]:
     username, colon, password = decoded.partition(":")
     if not colon or not username or len(username) > MAX_USERNAME or len(password) > MAX_PASSWORD:
         raise _malformed()
+    if not username.isprintable():  # a NUL or control character is no one's name (and no database text)
+        raise _malformed()
     return username, password
 
 

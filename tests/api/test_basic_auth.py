@@ -80,6 +80,8 @@ def test_an_unknown_user_and_malformed_credentials_get_401(client: TestClient, o
         "Basic !!!",
         "Basic " + base64.b64encode(b"no-colon").decode(),
         "Basic " + base64.b64encode(b"\xff:x").decode(),
+        "Basic " + base64.b64encode(b"a\x00b:Some-pass-1").decode(),  # was a 500 (NUL in a query)
+        "Basic " + base64.b64encode(b"a\nb:Some-pass-1").decode(),
     ):
         r = client.get("/api/layers", headers={"Authorization": bad})
         assert r.status_code == 401 and r.json()["code"] == "invalid_credentials", bad
