@@ -6,16 +6,17 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
-from app.auth.deps import Allow, Grant
+from app.auth.deps import Allow, AllowBriefly, Grant
 from app.auth.policy import Action
 from app.calendar import store
 from app.calendar.basis import CalendarBasis
 from app.calendar.store import CalendarYear, CalendarYearInput, YearStatus
 from app.calendar.yearfile import MAX_FILE_BYTES, parse_year_file
-from app.db import Conn
+from app.db import Conn, leased_connection
 from app.edge.middleware import too_large
 from app.edge.params import Year
 from app.errors import Unprocessable
@@ -106,23 +107,25 @@ def put_year(year: Year, body: CalendarYearInput, conn: Conn, grant: ManageGrant
 
 
 @router.post("/years/{year}/file", response_model=CalendarYear, summary="由文件加载某年正式日历")
-def upload_year(
+async def upload_year(
+    request: Request,
     year: Year,
-    conn: Conn,
-    grant: ManageGrant,
+    grant: Annotated[Grant, Depends(AllowBriefly(Action.CALENDAR_MANAGE))],
     file: Annotated[
         UploadFile, File(description='JSON：{"holidays": [{"date", "name"}], "makeup_working_days": [...]}')
     ],
 ) -> CalendarYear:
     """Load a year's official arrangement from a file (as ``duogui calendar load``; audited). A file with
-    any problem is refused whole (422 naming each line) and nothing changes."""
+    any problem is refused whole (422 naming each line) and nothing changes. The file is read and checked
+    before a connection is taken: only the write needs one."""
     store.check_year(year)
-    raw = file.file.read(MAX_FILE_BYTES + 1)
+    raw = await file.read(MAX_FILE_BYTES + 1)
     if len(raw) > MAX_FILE_BYTES:
         raise too_large(MAX_FILE_BYTES, upload=True)
     name = Path(file.filename or "").name or "upload.json"
-    data = parse_year_file(raw, year, default_source=f"上传文件 {name}")
-    return store.replace_year(conn, grant.actor, year, data)
+    data = await run_in_threadpool(parse_year_file, raw, year, default_source=f"上传文件 {name}")
+    async with leased_connection(request) as conn:
+        return await run_in_threadpool(store.replace_year, conn, grant.actor, year, data)
 
 
 @router.delete("/years/{year}", status_code=204, response_class=Response, summary="删除某年日历")

@@ -21,6 +21,7 @@ import pytest
 
 from app.auth import sessions, users
 from app.auth.policy import Role
+from app.calendar import routes as calendar_routes
 from app.db import AdmissionGate
 from app.errors import ServiceBusy
 from app.main import create_app
@@ -279,3 +280,29 @@ def test_basic_password_is_checked_with_no_connection_held_and_once_for_a_burst(
             (account.id,),
         ).fetchall()
     assert logins == [({"method": "basic"},)]
+
+
+def test_a_calendar_file_is_checked_with_no_connection_held(
+    settings: Settings, make_account: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading and checking an uploaded year file needs no connection: none is held meanwhile (a refused
+    file, so the shared calendar stays as it is)."""
+    admin = make_account(Role.SYSTEM_ADMIN, "gov-data")
+    seen: list[int] = []
+    real_parse = calendar_routes.parse_year_file
+    app_box: list[Any] = []
+
+    def observed_parse(*args: Any, **kwargs: Any) -> Any:
+        seen.append(app_box[0].state.db_gate.in_use)
+        return real_parse(*args, **kwargs)
+
+    monkeypatch.setattr(calendar_routes, "parse_year_file", observed_parse)
+
+    async def burst(client: httpx.AsyncClient) -> list[httpx.Response]:
+        app_box.append(client._transport.app)  # type: ignore[attr-defined]
+        files = {"file": ("2037.json", b'{"holidays": []}')}
+        return [await client.post("/api/calendar/years/2037/file", files=files, headers=admin.headers)]
+
+    _, (refused,) = run_against(settings, burst)
+    assert refused.status_code == 422, refused.text
+    assert seen == [0]
