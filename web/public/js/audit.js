@@ -51,10 +51,15 @@ export class AuditPage {
 
   async load() {
     const before = this.pages.at(-1);
+    // Only the latest search is shown: an earlier one answering late (the page opened twice, a search sent
+    // while the first list still loads) must not replace it.
+    const asked = (this.asked = (this.asked ?? 0) + 1);
     try {
       const page = await api(`${BASE}?${this.params({ limit: PAGE_SIZE, ...(before ? { before_id: before } : {}) })}`);
+      if (asked !== this.asked) return;
       Object.assign(this, { events: page.events, next: page.next_before_id, error: null });
     } catch (error) {
+      if (asked !== this.asked) return;
       this.error = error;
     }
     this.render();
