@@ -21,6 +21,7 @@ class Role(StrEnum):
     REVIEWER = "reviewer"
     COORDINATOR = "coordinator"
     VIEWER = "viewer"
+    WINDOW = "window"
 
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {
@@ -32,6 +33,7 @@ ROLE_LABELS: dict[Role, tuple[str, str]] = {
     Role.REVIEWER: ("审批部门", "Department reviewer"),
     Role.COORDINATOR: ("征拆协调", "Demolition coordinator"),
     Role.VIEWER: ("只读用户", "Viewer"),
+    Role.WINDOW: ("综合窗口人员", "One-window staff"),
 }
 
 # 三员分立: the three administrators. An account holding one keeps it for life (a database trigger refuses
@@ -79,6 +81,13 @@ class Action(StrEnum):
     BLOCKERS_WORK = "blockers:work"
     # Machine clients (issue 14).
     SERVICE_ACCOUNTS_MANAGE = "service_accounts:manage"
+    # One window (综合窗口): applications by stage, their review, and the materials store.
+    APPLICATIONS_READ = "applications:read"
+    APPLICATIONS_SUBMIT = "applications:submit"
+    APPLICATIONS_INTAKE = "applications:intake"
+    APPLICATIONS_REVIEW = "applications:review"
+    MATERIALS_READ = "materials:read"
+    MATERIALS_UPLOAD = "materials:upload"
     # Security administration (issue 14).
     SECURITY_READ = "security:read"
     SECURITY_MANAGE = "security:manage"
@@ -105,6 +114,7 @@ POLICY: dict[Action, dict[Role, Scope]] = {
         Role.PROJECT_UNIT: Scope.ORG,
         Role.REVIEWER: Scope.ORG,
         Role.COORDINATOR: Scope.ORG,
+        Role.WINDOW: Scope.ORG,
     },
     Action.USERS_MANAGE: {Role.SYSTEM_ADMIN: Scope.ANY},
     # The directory of departments and units is not private: every signed-in user may read it.
@@ -131,6 +141,7 @@ POLICY: dict[Action, dict[Role, Scope]] = {
     Action.PROJECTS_READ: {
         Role.SYSTEM_ADMIN: Scope.ANY,
         Role.PLANNER: Scope.ANY,
+        Role.WINDOW: Scope.ANY,
         Role.PROJECT_UNIT: Scope.ORG,
         Role.REVIEWER: Scope.ORG,
         Role.COORDINATOR: Scope.ANY,
@@ -150,6 +161,7 @@ POLICY: dict[Action, dict[Role, Scope]] = {
     Action.SUPERVISION_READ: {
         Role.SYSTEM_ADMIN: Scope.ANY,
         Role.PLANNER: Scope.ANY,
+        Role.WINDOW: Scope.ANY,
         Role.PROJECT_UNIT: Scope.ORG,
         Role.REVIEWER: Scope.ORG,
         Role.COORDINATOR: Scope.ANY,
@@ -177,6 +189,36 @@ POLICY: dict[Action, dict[Role, Scope]] = {
         Role.COORDINATOR: Scope.ANY,
         Role.REVIEWER: Scope.ORG,
         Role.PROJECT_UNIT: Scope.ORG,
+    },
+    # One window (受审分离): the unit submits; the window receives, checks, merges corrections and issues but
+    # never decides; each department decides only its own items (ORG: applications with an item of the
+    # caller's department). Planners and the system administrator see everything.
+    Action.APPLICATIONS_READ: {
+        Role.SYSTEM_ADMIN: Scope.ANY,
+        Role.PLANNER: Scope.ANY,
+        Role.WINDOW: Scope.ANY,
+        Role.PROJECT_UNIT: Scope.ORG,
+        Role.REVIEWER: Scope.ORG,
+        Role.VIEWER: Scope.ANY,
+    },
+    Action.APPLICATIONS_SUBMIT: {Role.PROJECT_UNIT: Scope.ORG},
+    Action.APPLICATIONS_INTAKE: {Role.WINDOW: Scope.ANY},
+    Action.APPLICATIONS_REVIEW: {Role.REVIEWER: Scope.ORG},
+    # Materials are read where their application, project or ledger may be read (checked per file).
+    Action.MATERIALS_READ: {
+        Role.SYSTEM_ADMIN: Scope.ANY,
+        Role.PLANNER: Scope.ANY,
+        Role.WINDOW: Scope.ANY,
+        Role.PROJECT_UNIT: Scope.ORG,
+        Role.REVIEWER: Scope.ORG,
+        Role.COORDINATOR: Scope.ANY,
+    },
+    # Units upload application materials, departments their decision documents, coordinators demolition
+    # agreements.
+    Action.MATERIALS_UPLOAD: {
+        Role.PROJECT_UNIT: Scope.ORG,
+        Role.REVIEWER: Scope.ORG,
+        Role.COORDINATOR: Scope.ANY,
     },
     # The security administrator: the policy (password, lock-out, idle sessions), the role × action matrix,
     # lock-outs, the administrator accounts and the machine clients' keys (service accounts: created, revoked

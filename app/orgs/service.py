@@ -149,6 +149,8 @@ SEED_ORGANISATIONS: list[tuple[str, str, str, OrgKind]] = [
         "Government Services and Data Administration",
         OrgKind.DEPARTMENT,
     ),
+    # The one window (综合窗口) of the district's government service centre: receives, never decides.
+    ("service-center", "龙岗区政务服务中心", "Longgang Government Service Centre", OrgKind.OTHER),
     ("drc", "龙岗区发展和改革局", "Development and Reform Bureau", OrgKind.DEPARTMENT),
     ("pnr", "规划和自然资源局龙岗管理局", "Planning and Natural Resources Bureau", OrgKind.DEPARTMENT),
     ("housing", "龙岗区住房和建设局", "Housing and Construction Bureau", OrgKind.DEPARTMENT),
