@@ -12,12 +12,16 @@ import { PreEvalPage } from "./preeval.js";
 import { ProjectsPage } from "./projects.js";
 import { SecurityPage } from "./security.js";
 import { LayerTree } from "./tree.js";
+import { MyWorkPage } from "./mywork.js";
+import { WindowPage } from "./window.js";
 
 const $ = id => document.getElementById(id);
 const CHECKED_KEY = "duogui.layers";
 const VIEW_KEY = "duogui.view";
 // The views besides the map: their page class and the permission that shows them (from /api/auth/me).
 const VIEWS = {
+  window: { Page: WindowPage, permission: "applications:intake" },
+  mywork: { Page: MyWorkPage, permission: "applications:review" },
   projects: { Page: ProjectsPage, permission: "projects:read" },
   demolition: { Page: DemolitionPage, permission: "demolition:read" },
   audit: { Page: AuditPage, permission: "audit:read" },
