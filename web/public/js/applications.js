@@ -12,7 +12,6 @@ import { el, field, label, select, table } from "./projects_common.js";
 
 const DONE = new Set(["approved", "rejected", "cancelled", "merged"]);
 const CLOSED = new Set(["issued", "withdrawn"]);
-const EDITABLE = new Set(["draft", "returned", "correction"]);
 
 export class ProjectApplications {
   /** ctx: {project(), plan(), may(action), rerender()}. */
@@ -107,7 +106,7 @@ export class ProjectApplications {
 
   #detail() {
     const app = this.app;
-    const editable = EDITABLE.has(app.status) && this.ctx.may("applications:submit");
+    const editable = this.#may("attach");
     const extra = editable ? [{ key: "act", head: t("apMaterialActions"), cell: e => this.#materialTools(e) }] : [];
     const box = el("article", { id: "ap-detail", className: "ap-package" },
       el("h4", { id: "ap-title", textContent: `${app.number} · ${stageName(app)} · ${appStatus(app.status)}` }), appFacts(app));
@@ -167,9 +166,9 @@ export class ProjectApplications {
     const code = entry.code;
     const wrap = el("div", { className: "ap-tools" });
     wrap.dataset.code = code;
-    const offered = (entry.offered ?? []).filter(m => m.id !== entry.attached?.material_id);
+    const offered = (entry.offered ?? []).filter(m => m.material_id !== entry.attached?.material_id);
     if (offered.length) {
-      const choice = select(offered.map(m => [String(m.id), this.#offerText(m)]), this.picks.get(code) ?? String(offered[0].id));
+      const choice = select(offered.map(m => [String(m.material_id), this.#offerText(m)]), this.picks.get(code) ?? String(offered[0].material_id));
       choice.id = `ap-offer-${code}`;
       choice.setAttribute("aria-label", t("apOffered"));
       choice.addEventListener("change", () => this.picks.set(code, choice.value));

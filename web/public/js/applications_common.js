@@ -28,7 +28,7 @@ export const appTitle = app => `${app.number ?? "—"} · ${app.project_name ?? 
 
 /** The clock of an item: elapsed / promised working days and the due date; a dash before it starts. */
 export function clockText(item) {
-  if (item.elapsed_days == null && !item.due) return "—";
+  if (!item.started_on && !item.due) return "—";
   return t("apClockValue", item.elapsed_days ?? 0, item.promised_days ?? "—", day(item.due));
 }
 

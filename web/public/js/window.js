@@ -93,7 +93,6 @@ export class WindowPage {
       { key: "stage", head: t("pjStage"), cell: stageName },
       { key: "status", head: t("apStatusLabel"), cell: a => appStatus(a.status) },
       { key: "submitted", head: t("apSubmittedAt"), cell: a => formatDate(a.submitted_at, true) },
-      { key: "requests", head: t("apOpenRequests"), cell: a => String(a.open_requests?.length ?? a.open_requests ?? 0), className: "num" },
     ], this.rows, { id: "win-list", rowProps: a => ({ id: String(a.id), number: a.number ?? "" }) }));
     return section;
   }

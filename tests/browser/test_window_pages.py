@@ -1,0 +1,449 @@
+"""The one window's pages in headless Chromium against the real app: a unit opens an application for the
+first stage of its project and fills its checklist (one file uploaded, one picked from its library), the
+综合窗口 accepts the package and shows the receipt, a reviewer records an opinion and sends a correction
+request from 我的待办, the window sends the one letter listing both departments' points, the unit sees the
+letter, replaces a material and resubmits. Both languages, no codes or "null" where people read, and a
+390 px screen without horizontal overflow.
+
+Known answers come from the template (the stage's items, departments and promised days, written out here)
+and from what the test itself typed; the server's figures are checked against each other (the clock a
+reviewer reads is the one the application shows)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from app.auth.policy import Role
+from app.main import create_app
+from app.orgs.service import OrgKind
+from app.settings import Settings
+from tests.browser.cdp import CHROMIUM, Page
+from tests.browser.live import live_server
+from tests.browser.mapapp import sign_in, text
+from tests.browser.pixels import save_screenshot
+from tests.browser.scan import scan
+from tests.helpers import Account, unique
+
+CORRECTION_COUNT = "SELECT count(*) FROM approval.item WHERE project_id = %s AND status = 'correction'"
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is required")
+
+# The house-building template's first stage (立项用地规划许可): item → (department, promised working days).
+PROJECT_LAND = {
+    "project_proposal": ("drc", 10),
+    "land_pre_review": ("pnr", 20),
+    "energy_review": ("drc", 10),
+    "stability_assessment": ("drc", 10),
+    "feasibility_study": ("drc", 20),
+    "environmental_impact": ("eco-env", 20),
+    "soil_conservation": ("water", 15),
+    "land_planning_permit": ("pnr", 10),
+}
+PNR_POINT = "用地红线图坐标与规划条件不一致，请按规划条件重新绘制。"
+ENV_POINT = "环境影响报告书缺少噪声专章，请补充。"
+RETURN_POINT = "项目建议书未盖单位公章。"
+
+
+def pdf(path: Path, words: str) -> Path:
+    """A small valid one-page PDF (the store tells PDF by its bytes); different words, different bytes."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({words}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.write_bytes(bytes(out))
+    return path
+
+
+def js_str(value: str) -> str:
+    return json.dumps(value)
+
+
+def click(page: Page, selector: str) -> None:
+    page.wait_for(f"document.querySelector({js_str(selector)})")
+    page.js(f"document.querySelector({js_str(selector)}).click()")
+
+
+def set_value(page: Page, selector: str, value: str) -> None:
+    """Type into a field as a person would (input and change events)."""
+    page.wait_for(f"document.querySelector({js_str(selector)})")
+    page.js(
+        f"(e => {{ e.value = {js_str(value)}; e.dispatchEvent(new Event('input', {{bubbles: true}}));"
+        f" e.dispatchEvent(new Event('change', {{bubbles: true}})); return true; }})"
+        f"(document.querySelector({js_str(selector)}))"
+    )
+
+
+def switch_language(page: Page, lang: str) -> None:
+    if page.js("document.documentElement.lang") != ("en" if lang == "en" else "zh-CN"):
+        page.js("document.getElementById('lang').click()")
+    page.wait_for(f"document.documentElement.lang === {js_str('en' if lang == 'en' else 'zh-CN')}")
+
+
+def enter(page: Page, url: str, account: Account, view: str) -> None:
+    """Sign out whoever is in, sign in as ``account`` and open a view of the header."""
+    if page.js("!document.getElementById('sign-out').hidden"):
+        page.js("document.getElementById('sign-out').click()")
+    sign_in(page, url, account)
+    page.wait_for(f"!document.getElementById('view-{view}').hidden")
+    page.js(f"document.getElementById('view-{view}').click()")
+    page.wait_for(f"document.body.dataset.view === {js_str(view)}")
+
+
+def rows(page: Page, selector: str) -> list[dict[str, Any]]:
+    """A table's rows: data attributes and cells by column key."""
+    return list(
+        page.js(
+            f"[...document.querySelectorAll({js_str(selector + ' tbody tr')})].map(tr => Object.assign("
+            "{...tr.dataset}, Object.fromEntries([...tr.cells].map(td => [td.dataset.col, td.textContent]))))"
+        )
+    )
+
+
+def shown(page: Page, selector: str) -> None:
+    """Wait until an element matching ``selector`` is on the page."""
+    page.wait_for(f"document.querySelector({js_str(selector)})")
+
+
+def texts(page: Page, selector: str) -> list[str]:
+    return list(page.js(f"[...document.querySelectorAll({js_str(selector)})].map(e => e.textContent)"))
+
+
+FETCH = (
+    "fetch({path}, {{headers: {{Authorization: 'Bearer ' + sessionStorage.getItem('duogui.token')}}}})"
+    ".then(async r => ({{status: r.status, type: r.headers.get('content-type'), text: await r.text()}}))"
+)
+
+
+def fetch_with_token(page: Page, path: str) -> dict[str, Any]:
+    """GET a same-origin path with the page's token, as the download buttons do: status, type, text."""
+    return dict(page.js(FETCH.format(path=js_str(path))))
+
+
+def no_codes(page: Page, where: str, lang: str) -> None:
+    assert scan(page, where, lang) == []
+
+
+def no_overflow(page: Page, width: int) -> None:
+    widths = page.js("({page: document.documentElement.scrollWidth, view: innerWidth})")
+    assert widths["page"] <= width and widths["view"] == width, widths
+
+
+def upload(client: TestClient, account: Account, code: str, path: Path, **form: str) -> dict[str, Any]:
+    """Store a file in the account's library (the API the page uses)."""
+    with path.open("rb") as fh:
+        r = client.post(
+            "/api/materials",
+            files={"file": (path.name, fh, "application/pdf")},
+            data={"material_code": code, "purpose": "application", **form},
+            headers=account.headers,
+        )
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+@dataclass
+class World:
+    """The people and the project of the test."""
+
+    url: str
+    client: TestClient
+    unit: Account
+    window: Account
+    pnr: Account
+    env: Account
+    project: dict[str, Any]
+    files: Path
+    app_id: int = 0
+    number: str = ""
+
+    def app(self, account: Account) -> dict[str, Any]:
+        r = self.client.get(f"/api/applications/{self.app_id}", headers=account.headers)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    def pdf(self, name: str, words: str) -> str:
+        return str(pdf(self.files / name, words))
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    with Page(width=1400, height=900) as p:
+        yield p
+
+
+def new_project(client: TestClient, unit: Account) -> dict[str, Any]:
+    """A house-building project of the unit with its plan."""
+    body = {
+        "name": f"龙岗区一窗受理测试学校{unique('x')[-6:]}",
+        "project_type": "house_building",
+        "owner_dept_code": "education",
+        "investment_wan": "8000",
+        "funding_source": "区财政",
+        "planned_start": (date.today() + timedelta(days=400)).isoformat(),
+    }
+    r = client.post("/api/projects", json=body, headers=unit.headers)
+    assert r.status_code == 201, r.text
+    project = dict(r.json())
+    r = client.post(f"/api/projects/{project['id']}/plan", headers=unit.headers)
+    assert r.status_code == 201, r.text
+    return project
+
+
+def open_project(page: Page, w: World) -> None:
+    enter(page, w.url, w.unit, "projects")
+    shown(page, "#pj-count")
+    click(page, f"#pj-projects tr[data-id='{w.project['id']}'] td[data-col=name] button")
+
+
+def unit_opens_and_submits(page: Page, w: World, licence: dict[str, Any]) -> None:
+    """The unit opens the first stage's application, fills its checklist and submits it."""
+    open_project(page, w)
+    shown(page, "#ap-open")
+    assert text(page, "#ap-open") == "申报“立项用地规划许可”阶段"
+    set_value(page, "#ap-contact-name", "张工")
+    click(page, "#ap-open")
+    shown(page, "#ap-detail[data-status=draft]")
+    w.app_id = int(page.js("document.querySelector('#ap-list tbody tr').dataset.id"))
+    app = w.app(w.unit)
+    w.number = app["number"]
+    assert {i["item_code"] for i in app["items"]} == set(PROJECT_LAND)
+    checklist = {e["code"]: e for e in app["checklist"]}
+    assert [m["material_id"] for m in checklist["business_licence"]["offered"]] == [licence["id"]]
+    # Everything else required is attached through the API; two are left for the page.
+    for code, entry in checklist.items():
+        if entry["required"] and code not in ("business_licence", "project_proposal_doc"):
+            stored = upload(
+                w.client, w.unit, code, Path(w.pdf(f"{code}.pdf", code)), project_id=str(w.project["id"])
+            )
+            r = w.client.put(
+                f"/api/applications/{w.app_id}/materials/{code}",
+                json={"material_id": stored["id"]},
+                headers=w.unit.headers,
+            )
+            assert r.status_code == 200, r.text
+    click(page, f"#ap-list tr[data-id='{w.app_id}'] td[data-col=number] button")
+    shown(page, "#ap-checklist tr[data-code=business_licence] .ap-use")
+    missing = page.js(
+        "[...document.querySelectorAll('#ap-checklist tr[data-state=missing][data-required=true]')]"
+        ".map(tr => tr.dataset.code).sort()"
+    )
+    assert missing == ["business_licence", "project_proposal_doc"]
+    # Picked from the library (the stored version, not a new upload), and one uploaded from the page.
+    click(page, "#ap-checklist tr[data-code=business_licence] .ap-use")
+    shown(page, "#ap-checklist tr[data-code=business_licence][data-state=attached]")
+    page.set_files("#ap-file-project_proposal_doc", w.pdf("项目建议书.pdf", "proposal"))
+    click(page, "#ap-checklist .ap-upload[data-code=project_proposal_doc]")
+    shown(page, "#ap-checklist tr[data-code=project_proposal_doc][data-state=attached]")
+    assert text(page, "#ap-notice") == "已上传 项目建议书.pdf（第 1 版）。"
+    no_codes(page, "申报件（草稿）", "zh")
+    click(page, "#ap-submit")
+    shown(page, "#ap-detail[data-status=submitted]")
+    package = {e["code"]: e["attached"] for e in w.app(w.unit)["checklist"] if e["attached"]}
+    assert package["business_licence"]["material_id"] == licence["id"]
+
+
+def window_accepts(page: Page, w: World) -> None:
+    """The window finds the package in its new queue, checks it against the checklist and accepts it."""
+    enter(page, w.url, w.window, "window")
+    shown(page, f"#win-list tr[data-id='{w.app_id}']")
+    queue = {r["id"]: r for r in rows(page, "#win-list")}
+    assert queue[str(w.app_id)]["project"] == w.project["name"]
+    assert queue[str(w.app_id)]["status"] == "已申报待受理"
+    no_codes(page, "综合窗口（新申报）", "zh")
+    click(page, f"#win-list tr[data-id='{w.app_id}'] td[data-col=number] button")
+    shown(page, "#win-package[data-status=submitted] #win-accept")
+    required = page.js(
+        "[...document.querySelectorAll('#win-checklist tr[data-required=true]')].map(r => r.dataset.state)"
+    )
+    assert required and set(required) == {"attached"}, required
+    assert not page.js("document.getElementById('win-receipt-html')")
+    click(page, "#win-accept")
+    shown(page, "#win-package[data-status=accepted]")
+    assert text(page, "#win-notice") == f"{w.number} 已受理。"
+    shown(page, "#win-receipt-html")
+    receipt = fetch_with_token(page, f"/api/applications/{w.app_id}/receipt.html")
+    assert receipt["status"] == 200 and w.number in receipt["text"], receipt["status"]
+    # Every item of the stage entered review the same day (并联审批), each on its own clock.
+    assert {r["itemCode"] for r in rows(page, "#win-items")} == set(PROJECT_LAND)
+    started = {i["started_on"] for i in w.app(w.window)["items"]}
+    assert len(started) == 1 and None not in started, started
+    save_screenshot(page, "window")
+    no_codes(page, "综合窗口（受理后）", "zh")
+
+
+def reviewer_works(page: Page, w: World) -> None:
+    """A reviewer reads the clocks, records an opinion with its document and asks the window for more."""
+    enter(page, w.url, w.pnr, "mywork")
+    shown(page, "#mw-list tr[data-item-code=land_pre_review]")
+    mine = [r for r in rows(page, "#mw-list") if r["number"] == w.number]
+    assert sorted(r["itemCode"] for r in mine) == ["land_planning_permit", "land_pre_review"]
+    items = {i["item_code"]: i for i in w.app(w.pnr)["items"]}
+    for row in mine:
+        item = items[row["itemCode"]]
+        assert item["promised_days"] == PROJECT_LAND[row["itemCode"]][1]
+        # The clock the reviewer reads is the application's.
+        assert row["clock"] == f"{item['elapsed_days']}/{item['promised_days']}（{item['due']}）", row
+        assert row["colour"] == {"green": "正常", "yellow": "临近时限", "red": "超时"}[item["colour"]]
+    no_codes(page, "我的待办", "zh")
+    click(page, "#mw-list tr[data-item-code=land_pre_review] td[data-col=item] button")
+    shown(page, "#mw-opinion-save")
+    set_value(page, "#mw-decision", "approve_conditional")
+    shown(page, "#mw-conditions")
+    set_value(page, "#mw-conditions", "按规划条件控制建筑退线。")
+    page.set_files("#mw-document", w.pdf("用地预审意见书.pdf", "decision"))
+    click(page, "#mw-opinion-save")
+    shown(page, "#mw-notice.pj-ok")
+    assert text(page, "#mw-notice") == "意见已出具。"
+    assert text(page, "#mw-opinion").startswith("有条件同意；附加条件：按规划条件控制建筑退线。")
+    save_screenshot(page, "mywork")
+    click(page, "#mw-list tr[data-item-code=land_planning_permit] td[data-col=item] button")
+    shown(page, "#mw-request-send")
+    set_value(page, "#mw-request-points-material-0", "site_red_line")
+    set_value(page, "#mw-request-points-text-0", PNR_POINT)
+    click(page, "#mw-request-send")
+    shown(page, "#mw-notice.pj-ok")
+    assert text(page, "#mw-notice") == "补正要求已提交综合窗口。"
+    no_codes(page, "我的待办（补正要求）", "zh")
+    switch_language(page, "en")
+    page.wait_for("document.querySelector('#mywork-page h2').textContent === 'My work'")
+    no_codes(page, "my work", "en")
+    switch_language(page, "zh")
+
+
+def window_sends_the_letter(page: Page, w: World, owner_conn: psycopg.Connection[Any]) -> None:
+    """The window lists both departments' requests, then sends them as one letter."""
+    enter(page, w.url, w.window, "window")
+    click(page, "#win-tab-review")
+    shown(page, f"#win-list tr[data-id='{w.app_id}']")
+    click(page, f"#win-list tr[data-id='{w.app_id}'] td[data-col=number] button")
+    shown(page, "#win-send-letter")
+    departments = sorted(
+        page.js("[...document.querySelectorAll('#win-requests article')].map(a => a.dataset.department)")
+    )
+    assert departments == ["深圳市生态环境局龙岗管理局", "规划和自然资源局龙岗管理局"], departments
+    assert text(page, "#win-request-count") == "2 个部门的 2 项补正要求，将合并为一份补正告知书："
+    click(page, "#win-send-letter")
+    shown(page, "#win-package[data-status=correction]")
+    points = texts(page, "#win-letters article[data-round='1'] li")
+    assert len(points) == 2 and any(PNR_POINT in p for p in points) and any(ENV_POINT in p for p in points)
+    letter = fetch_with_token(page, f"/api/applications/{w.app_id}/letters/1.html")
+    assert letter["status"] == 200 and PNR_POINT in letter["text"] and ENV_POINT in letter["text"]
+    # Both departments' clocks stopped with the one letter.
+    assert owner_conn.execute(CORRECTION_COUNT, (w.project["id"],)).fetchone() == (2,)
+    no_codes(page, "综合窗口（补正告知）", "zh")
+    switch_language(page, "en")
+    page.wait_for("document.querySelector('#window-page h2').textContent === 'One window'")
+    no_codes(page, "one window", "en")
+    switch_language(page, "zh")
+
+
+def unit_answers(page: Page, w: World, owner_conn: psycopg.Connection[Any]) -> None:
+    """The unit sees the letter's points, replaces the red-line plan (version 2) and resubmits."""
+    open_project(page, w)
+    shown(page, "#ap-open-letter")
+    points = texts(page, "#ap-letter-points li")
+    assert len(points) == 2 and any(PNR_POINT in p for p in points) and any(ENV_POINT in p for p in points)
+    page.set_files("#ap-file-site_red_line", w.pdf("用地红线图（修改）.pdf", "red line v2"))
+    click(page, "#ap-checklist .ap-upload[data-code=site_red_line]")
+    shown(page, "#ap-notice.pj-ok")
+    assert text(page, "#ap-notice") == "已上传 用地红线图（修改）.pdf（第 2 版）。"
+    no_codes(page, "申报件（补正）", "zh")
+    switch_language(page, "en")
+    page.wait_for("document.querySelector('#ap-section h3').textContent === 'Applications (one window)'")
+    no_codes(page, "applications", "en")
+    switch_language(page, "zh")
+    click(page, "#ap-resubmit")
+    shown(page, "#ap-detail[data-status=accepted]")
+    assert owner_conn.execute(CORRECTION_COUNT, (w.project["id"],)).fetchone() == (0,)
+
+
+def on_a_phone(w: World) -> None:
+    """A 390 px screen: the window's package and 我的待办 fit, in both languages."""
+    with Page(width=390, height=844) as phone:
+        phone.goto(w.url)
+        enter(phone, w.url, w.window, "window")
+        click(phone, "#win-tab-review")
+        shown(phone, f"#win-list tr[data-id='{w.app_id}']")
+        no_overflow(phone, 390)
+        click(phone, f"#win-list tr[data-id='{w.app_id}'] td[data-col=number] button")
+        shown(phone, "#win-package[data-status=accepted]")
+        no_overflow(phone, 390)
+        enter(phone, w.url, w.pnr, "mywork")
+        shown(phone, "#mw-list tr[data-item-code=land_planning_permit]")
+        click(phone, "#mw-list tr[data-item-code=land_planning_permit] td[data-col=item] button")
+        shown(phone, "#mw-request-send")
+        no_overflow(phone, 390)
+        switch_language(phone, "en")
+        no_overflow(phone, 390)
+        switch_language(phone, "zh")
+        assert phone.csp_violations == []
+
+
+def test_one_window_from_the_package_to_the_resubmission(
+    settings: Settings,
+    client: TestClient,
+    make_account: Any,
+    make_org: Any,
+    owner_conn: psycopg.Connection[Any],
+    page: Page,
+    tmp_path: Path,
+) -> None:
+    _, unit_code = make_org(OrgKind.PROJECT_UNIT)
+    unit = make_account(Role.PROJECT_UNIT, unit_code)
+    env = make_account(Role.REVIEWER, "eco-env")
+    # The organisation's licence is in its library already (org-wide, valid a year): offered, not uploaded.
+    licence = upload(
+        client,
+        unit,
+        "business_licence",
+        pdf(tmp_path / "营业执照.pdf", "licence"),
+        valid_until=(date.today() + timedelta(days=365)).isoformat(),
+    )
+    with live_server(create_app(settings)) as url:
+        w = World(
+            url,
+            client,
+            unit,
+            make_account(Role.WINDOW, "service-center"),
+            make_account(Role.REVIEWER, "pnr"),
+            env,
+            new_project(client, unit),
+            tmp_path,
+        )
+        page.goto(url)
+        unit_opens_and_submits(page, w, licence)
+        window_accepts(page, w)
+        reviewer_works(page, w)
+        # The second department asks through the same API the page uses.
+        env_item = next(i for i in w.app(env)["items"] if i["item_code"] == "environmental_impact")
+        r = client.post(
+            f"/api/items/{env_item['id']}/correction-requests",
+            json={"points": [{"material_code": "eia_report", "text": ENV_POINT}]},
+            headers=env.headers,
+        )
+        assert r.status_code == 201, r.text
+        window_sends_the_letter(page, w, owner_conn)
+        unit_answers(page, w, owner_conn)
+        assert page.csp_violations == [] and page.console_errors == []
+        on_a_phone(w)
