@@ -2,7 +2,7 @@
 // department's opinion, scheduling a session (the caller's department leads), recording the caller's
 // department's opinion, and generating the minutes (会议纪要) from the opinions (lead department only).
 import { api } from "./api.js";
-import { formatDate, t } from "./i18n.js";
+import { formatDate, pick, t } from "./i18n.js";
 import { documentLinks, notice, send } from "./applications_common.js";
 import { el, field, itemName, label, select, table } from "./projects_common.js";
 
@@ -49,12 +49,12 @@ export class MyWorkJoint {
   }
 
   #session(app, session) {
-    const lead = session.lead_department_name ?? "—";
+    const lead = pick(session, "lead_department_name") || "—";
     const head = el("p", { className: "ap-request-head", textContent: t("mwJointHead", session.topic, formatDate(session.scheduled_at, true),
       session.place || "—", lead, label("mwJointStatus", session.status)) });
     const participants = session.participants ?? [];
     const rows = table([
-      { key: "department", head: t("pjDepartment"), cell: p => p.department_name ?? "—" },
+      { key: "department", head: t("pjDepartment"), cell: p => pick(p, "department_name") || "—" },
       { key: "decision", head: t("mwDecision"), cell: p => (p.decision ? label("apDecisions", p.decision) : t("mwJointWaiting")) },
       { key: "opinion", head: t("apOpinion"), cell: p => p.opinion || "—" },
       { key: "by", head: t("pjActor"), cell: p => (p.recorded_by_name ? `${p.recorded_by_name} ${formatDate(p.recorded_at, true)}` : "—") },
@@ -68,8 +68,12 @@ export class MyWorkJoint {
       const minutes = el("button", { type: "button", className: "primary", textContent: t("mwJointMinutes") });
       minutes.dataset.action = "minutes";
       minutes.disabled = this.busy;
-      minutes.addEventListener("click", () => this.#act(() => send(`/api/joint-reviews/${session.id}/minutes`, "POST", {}), "mwJointMinutesDone"));
-      block.append(el("div", { className: "pj-buttons" }, minutes));
+      minutes.addEventListener("click", () => this.#act(() => send(`/api/joint-reviews/${session.id}/minutes`, "POST", { version: session.version }), "mwJointMinutesDone"));
+      const cancel = el("button", { type: "button", textContent: t("mwJointCancel") });
+      cancel.dataset.action = "cancel";
+      cancel.disabled = this.busy;
+      cancel.addEventListener("click", () => this.#act(() => send(`/api/joint-reviews/${session.id}/cancel`, "POST", { version: session.version }), "mwJointCancelled"));
+      block.append(el("div", { className: "pj-buttons" }, minutes, cancel));
     }
     if (session.minutes_id || session.status === "held") {
       block.append(documentLinks(app, [["mwJointMinutesDoc", `/api/joint-reviews/${session.id}/minutes`, `minutes-${session.id}`]]));
@@ -89,7 +93,7 @@ export class MyWorkJoint {
     save.disabled = this.busy;
     save.addEventListener("click", () => {
       if (!draft.opinion.trim()) { this.message = { key: "mwErrJointOpinion" }; this.ctx.rerender(); return; }
-      this.#act(() => send(`/api/joint-reviews/${session.id}/opinion`, "PUT", { decision: draft.decision, opinion: draft.opinion.trim() }),
+      this.#act(() => send(`/api/joint-reviews/${session.id}/opinion`, "PUT", { decision: draft.decision, opinion: draft.opinion.trim(), version: session.version }),
         "mwJointRecorded");
     });
     return el("div", { className: "pj-grid mw-joint-opinion" },
