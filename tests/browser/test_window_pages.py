@@ -233,9 +233,8 @@ def unit_opens_and_submits(page: Page, w: World, licence: dict[str, Any]) -> Non
     # Everything else required is attached through the API; two are left for the page.
     for code, entry in checklist.items():
         if entry["required"] and code not in ("business_licence", "project_proposal_doc"):
-            stored = upload(
-                w.client, w.unit, code, Path(w.pdf(f"{code}.pdf", code)), project_id=str(w.project["id"])
-            )
+            file = Path(w.pdf(f"{entry['name_zh']}.pdf", code))
+            stored = upload(w.client, w.unit, code, file, project_id=str(w.project["id"]))
             r = w.client.put(
                 f"/api/applications/{w.app_id}/materials/{code}",
                 json={"material_id": stored["id"]},
