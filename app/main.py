@@ -41,6 +41,7 @@ from app.edge.forms import refuse_control_characters_in_forms
 from app.edge.middleware import MEBIBYTE, RequestEdge
 from app.edge.openapi import install_problem_responses
 from app.errors import install_error_handlers
+from app.materials import routes as materials_routes
 from app.ogc import routes as ogc_routes
 from app.orgs import routes as org_routes
 from app.preevaluation import printed as preevaluation_printed
@@ -225,6 +226,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         demolition_import_routes,
         demolition_blocker_routes,
         demolition_tiles,
+        materials_routes,
         ogc_routes,
     ):
         app.include_router(stamp_permissions(module.router))
