@@ -54,6 +54,8 @@ from app.settings import Settings
 from app.tiles import raster_routes, vector_routes
 from app.tiles.fast_path import TileFastPath
 from app.web import mount_web
+from app.window import document_routes as window_document_routes
+from app.window import joint_routes as window_joint_routes
 from layers.catalog.model import Catalog, load_catalog
 from layers.district import DISTRICT
 
@@ -225,6 +227,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         demolition_import_routes,
         demolition_blocker_routes,
         demolition_tiles,
+        window_joint_routes,
+        window_document_routes,
         ogc_routes,
     ):
         app.include_router(stamp_permissions(module.router))

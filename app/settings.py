@@ -86,6 +86,13 @@ class Settings(BaseSettings):
         default=10, ge=1, description="Largest request body other than a file upload (JSON, forms)."
     )
 
+    window_contact_phone: str = Field(
+        default="0755-12345",
+        min_length=1,
+        max_length=50,
+        description="The one window's telephone printed on receipts (default: the 12345 service hotline).",
+    )
+
     web_dir: Path = PROJECT_ROOT / "web"
     glyph_dir: Path = Field(
         default=PROJECT_ROOT / "build" / "glyphs",
