@@ -235,7 +235,7 @@ def schedule(
                 "申报件不在审查中，不能安排联合审查。",
                 "The application is not under review: no joint review can be scheduled.",
                 code="not_under_review",
-                status=app["status"],
+                current_status=app["status"],
             )
         chosen = _participants(conn, grant, items, body)
         when = (
@@ -285,7 +285,7 @@ def require_scheduled(review: JointReview) -> None:
             "联合审查已举行或已取消。",
             "The joint review was already held or cancelled.",
             code="not_scheduled",
-            status=review.status,
+            current_status=review.status,
         )
 
 
