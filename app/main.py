@@ -41,6 +41,7 @@ from app.edge.forms import refuse_control_characters_in_forms
 from app.edge.middleware import MEBIBYTE, RequestEdge
 from app.edge.openapi import install_problem_responses
 from app.errors import install_error_handlers
+from app.materials import routes as materials_routes
 from app.ogc import routes as ogc_routes
 from app.orgs import routes as org_routes
 from app.preevaluation import printed as preevaluation_printed
@@ -54,6 +55,9 @@ from app.settings import Settings
 from app.tiles import raster_routes, vector_routes
 from app.tiles.fast_path import TileFastPath
 from app.web import mount_web
+from app.window import document_routes as window_document_routes
+from app.window import joint_routes as window_joint_routes
+from app.window import routes as window_routes
 from layers.catalog.model import Catalog, load_catalog
 from layers.district import DISTRICT
 
@@ -221,10 +225,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         plan_routes,
         supervision_routes,
         demand_routes,
+        window_routes,
         demolition_routes,
         demolition_import_routes,
         demolition_blocker_routes,
         demolition_tiles,
+        materials_routes,
+        window_joint_routes,
+        window_document_routes,
         ogc_routes,
     ):
         app.include_router(stamp_permissions(module.router))
