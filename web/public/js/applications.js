@@ -106,8 +106,11 @@ export class ProjectApplications {
 
   #detail() {
     const app = this.app;
-    const editable = this.#may("attach");
-    const extra = editable ? [{ key: "act", head: t("apMaterialActions"), cell: e => this.#materialTools(e) }] : [];
+    // While the package is with the unit every entry may change; after acceptance only the gaps (容缺) are
+    // supplied, through the same attach.
+    const supplementing = !this.#may("attach") && this.#may("supplement");
+    const tools = entry => (!supplementing || (entry.gap && entry.state !== "attached") ? this.#materialTools(entry) : "—");
+    const extra = this.#may("attach") || supplementing ? [{ key: "act", head: t("apMaterialActions"), cell: tools }] : [];
     const box = el("article", { id: "ap-detail", className: "ap-package" },
       el("h4", { id: "ap-title", textContent: `${app.number} · ${stageName(app)} · ${appStatus(app.status)}` }), appFacts(app));
     box.dataset.status = app.status;
@@ -116,7 +119,9 @@ export class ProjectApplications {
     if (returned) box.append(returned);
     const letter = this.#openLetter();
     if (letter) box.append(letter);
-    box.append(el("h4", { textContent: t("apChecklist") }), checklistTable(app, { id: "ap-checklist", extra }), this.#buttons(),
+    box.append(el("h4", { textContent: t("apChecklist") }));
+    if (supplementing) box.append(el("p", { className: "note", id: "ap-supplement-hint", textContent: t("apSupplementHint") }));
+    box.append(checklistTable(app, { id: "ap-checklist", extra }), this.#buttons(),
       el("h4", { textContent: t("apProgress") }), itemsTable(app, { id: "ap-items" }));
     if (app.accepted_at) box.append(documentLinks(app, [["apReceipt", `/api/applications/${app.id}/receipt`, "receipt", "ap-receipt"]]));
     if (app.status === "issued") box.append(documentLinks(app, [["apIssuance", `/api/applications/${app.id}/issuance`, "issuance", "ap-issuance"]]));
@@ -165,7 +170,7 @@ export class ProjectApplications {
   #materialTools(entry) {
     const code = entry.code;
     const wrap = el("div", { className: "ap-tools" });
-    wrap.dataset.code = code;
+    wrap.dataset.material = code;
     const offered = (entry.offered ?? []).filter(m => m.material_id !== entry.attached?.material_id);
     if (offered.length) {
       const choice = select(offered.map(m => [String(m.material_id), this.#offerText(m)]), this.picks.get(code) ?? String(offered[0].material_id));
@@ -173,7 +178,7 @@ export class ProjectApplications {
       choice.setAttribute("aria-label", t("apOffered"));
       choice.addEventListener("change", () => this.picks.set(code, choice.value));
       const use = el("button", { type: "button", className: "ap-use", textContent: t("apUseOffered") });
-      use.dataset.code = code;
+      use.dataset.material = code;
       use.disabled = this.busy;
       use.addEventListener("click", () => this.#attach(code, Number(choice.value)));
       wrap.append(el("div", { className: "ap-tool-row" }, el("span", { className: "note", textContent: t("apOffered") }), choice, use));
@@ -183,7 +188,7 @@ export class ProjectApplications {
     if (entry.types?.length) file.accept = entry.types.map(x => `.${x}`).join(",");
     file.addEventListener("change", () => this.files.set(code, file.files[0] ?? null));
     const upload = el("button", { type: "button", className: "ap-upload", textContent: t("apUpload") });
-    upload.dataset.code = code;
+    upload.dataset.material = code;
     upload.disabled = this.busy;
     upload.addEventListener("click", () => this.#upload(entry));
     const row = el("div", { className: "ap-tool-row" }, file);
@@ -196,9 +201,9 @@ export class ProjectApplications {
     row.append(upload);
     wrap.append(row);
     if (entry.types?.length) wrap.append(el("small", { className: "note", textContent: t("apTypes", entry.types.map(x => x.toUpperCase()).join("、")) }));
-    if (entry.attached) {
+    if (entry.attached && this.#may("attach")) {
       const remove = el("button", { type: "button", className: "link ap-detach", textContent: t("apDetach") });
-      remove.dataset.code = code;
+      remove.dataset.material = code;
       remove.disabled = this.busy;
       remove.addEventListener("click", () => this.#act(() => send(`/api/applications/${this.app.id}/materials/${code}`, "DELETE"),
         () => ["apDetached", pick(entry)]));

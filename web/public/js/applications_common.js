@@ -40,6 +40,15 @@ export function colourBadge(colour) {
   return badge;
 }
 
+/**
+ * Who did something: the person's display name when the API gives one, else the account's login name, shown
+ * as the identifier it is (like the 用户与组织 page shows logins).
+ */
+export function person(displayName, login) {
+  if (displayName) return el("span", { className: "ap-person", textContent: displayName });
+  return login ? el("code", { className: "ap-person", textContent: login }) : el("span", { textContent: "—" });
+}
+
 /** A department's opinion in one line: the decision, then its conditions or reasons and legal basis. */
 export function opinionText(opinion) {
   if (!opinion) return t("apNoOpinion");
@@ -47,8 +56,18 @@ export function opinionText(opinion) {
   if (opinion.conditions) parts.push(`${t("apConditions")}：${opinion.conditions}`);
   if (opinion.reasons) parts.push(`${t("apReasons")}：${opinion.reasons}`);
   if (opinion.legal_basis) parts.push(`${t("apLegalBasis")}：${opinion.legal_basis}`);
-  if (opinion.decided_by_name) parts.push(`${opinion.decided_by_name} ${formatDate(opinion.decided_at, true)}`);
   return parts.join("；");
+}
+
+/** The opinion with who recorded it and when (a node). */
+export function opinionNode(opinion, id = "") {
+  const span = el("span", { className: "ap-opinion" }, el("span", { className: "ap-opinion-text", textContent: opinionText(opinion) }));
+  if (id) span.id = id;
+  if (!opinion) return span;
+  span.dataset.decision = opinion.decision;
+  span.append(el("small", { className: "note ap-by" }, "（", person(opinion.decided_by_display_name, opinion.decided_by_name),
+    ` ${formatDate(opinion.decided_at, true)}）`));
+  return span;
 }
 
 /**
@@ -110,8 +129,7 @@ export function itemsTable(app, { id = "ap-items", name = null, extra = null } =
 }
 
 function opinionCell(opinion) {
-  const span = el("span", { className: "ap-opinion", textContent: opinionText(opinion) });
-  if (opinion?.decision) span.dataset.decision = opinion.decision;
+  const span = opinionNode(opinion);
   if (opinion?.document_id) {
     return el("span", {}, span, " ", materialLink({ material_id: opinion.document_id, file_name: t("apDecisionDoc") }));
   }
@@ -137,12 +155,12 @@ export function checklistTable(app, { id = "ap-checklist", extra = [] } = {}) {
   const columns = [
     { key: "name", head: t("apMaterial"), cell: e => pick(e) },
     { key: "required", head: t("apRequiredLabel"), cell: requiredText },
-    { key: "state", head: t("apState"), cell: e => stateBadge(e.state) },
+    { key: "state", head: t("apState"), cell: e => stateBadge(e.gap && e.state !== "attached" ? "gap" : e.state) },
     { key: "file", head: t("apFile"), cell: e => attachedCell(e) },
     ...extra,
   ];
   return table(columns, app.checklist ?? [], {
-    id, rowProps: e => ({ code: e.code, state: e.state, required: String(Boolean(e.required)) }),
+    id, rowProps: e => ({ material: e.code, state: e.state, required: String(Boolean(e.required)) }),
   });
 }
 
@@ -222,7 +240,7 @@ export function eventsTable(app, id = "ap-events") {
     { key: "at", head: t("pjAt"), cell: e => formatDate(e.at, true) },
     { key: "action", head: t("pjAction"), cell: e => label("apEventActions", e.action) },
     { key: "change", head: t("pjChange"), cell: e => `${appStatus(e.from_status)} → ${appStatus(e.to_status)}` },
-    { key: "actor", head: t("pjActor"), cell: e => e.actor_name ?? "—" },
+    { key: "actor", head: t("pjActor"), cell: e => person(e.actor_display_name, e.actor_name) },
     { key: "note", head: t("pjNote"), cell: e => e.note || "—" },
   ], app.events, { id, rowProps: e => ({ action: e.action }) });
 }

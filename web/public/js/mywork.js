@@ -5,7 +5,7 @@
 import { api } from "./api.js";
 import { formatDate, t } from "./i18n.js";
 import {
-  appFacts, checklistTable, clockText, colourBadge, itemsTable, lettersView, notice, opinionText, pointsEditor,
+  appFacts, checklistTable, clockText, colourBadge, itemsTable, lettersView, notice, opinionNode, pointsEditor,
   pointsList, send, stageName,
 } from "./applications_common.js";
 import { MyWorkJoint } from "./mywork_joint.js";
@@ -140,7 +140,7 @@ export class MyWorkPage {
 
   #opinionBox(item) {
     const box = el("div", { className: "ap-box", id: "mw-opinion-box" }, el("h4", { textContent: t("mwOpinionTitle") }));
-    if (item.opinion) box.append(el("p", { id: "mw-opinion", textContent: opinionText(item.opinion) }));
+    if (item.opinion) box.append(el("p", {}, opinionNode(item.opinion, "mw-opinion")));
     if (!this.#mayItem(item, "opinion")) {
       if (!item.opinion) box.append(el("p", { className: "note", id: "mw-opinion-closed", textContent: t("mwOpinionNotNow", label("pjItemStatus", item.status)) }));
       return box;

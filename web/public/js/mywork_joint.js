@@ -3,7 +3,7 @@
 // department's opinion, and generating the minutes (会议纪要) from the opinions (lead department only).
 import { api } from "./api.js";
 import { formatDate, pick, t } from "./i18n.js";
-import { documentLinks, notice, send } from "./applications_common.js";
+import { documentLinks, notice, person, send } from "./applications_common.js";
 import { el, field, itemName, label, select, table } from "./projects_common.js";
 
 const DECISIONS = ["approve", "approve_conditional", "refuse"];
@@ -57,7 +57,7 @@ export class MyWorkJoint {
       { key: "department", head: t("pjDepartment"), cell: p => pick(p, "department_name") || "—" },
       { key: "decision", head: t("mwDecision"), cell: p => (p.decision ? label("apDecisions", p.decision) : t("mwJointWaiting")) },
       { key: "opinion", head: t("apOpinion"), cell: p => p.opinion || "—" },
-      { key: "by", head: t("pjActor"), cell: p => (p.recorded_by_name ? `${p.recorded_by_name} ${formatDate(p.recorded_at, true)}` : "—") },
+      { key: "by", head: t("pjActor"), cell: p => (p.recorded_by_name ? el("span", {}, person(p.recorded_by_name, ""), ` ${formatDate(p.recorded_at, true)}`) : "—") },
     ], participants, { rowProps: p => ({ departmentId: String(p.department_id ?? "") }) });
     const block = el("article", { className: "ap-request mw-joint-session" }, head, rows);
     block.dataset.jointId = String(session.id);
