@@ -318,11 +318,12 @@ def reviewer_works(page: Page, w: World) -> None:
     shown(page, "#mw-conditions")
     set_value(page, "#mw-conditions", "按规划条件控制建筑退线。")
     page.set_files("#mw-document", w.pdf("用地预审意见书.pdf", "decision"))
+    page.js("document.getElementById('mywork-page').scrollTop = 0")
+    save_screenshot(page, "mywork")  # the README's picture: the department's list, one item opened
     click(page, "#mw-opinion-save")
     shown(page, "#mw-notice.pj-ok")
     assert text(page, "#mw-notice") == "意见已出具。"
     assert text(page, "#mw-opinion .ap-opinion-text") == "有条件同意；附加条件：按规划条件控制建筑退线。"
-    save_screenshot(page, "mywork")
     click(page, "#mw-list tr[data-item-code=land_planning_permit] td[data-col=item] button")
     shown(page, "#mw-request-send")
     set_value(page, "#mw-request-points-material-0", "site_red_line")
@@ -406,6 +407,137 @@ def on_a_phone(w: World) -> None:
         assert phone.csp_violations == []
 
 
+def own_unit(owner_conn: psycopg.Connection[Any], make_account: Any) -> Account:
+    """A unit of its own, named as people name units (the pages are scanned for codes)."""
+    code = unique("unit")
+    orgs.create_org(
+        owner_conn,
+        Actor.system("tests"),
+        orgs.OrganisationCreate(
+            code=code, name_zh=f"一窗测试建设单位{uuid.uuid4().int % 10**6}", kind=orgs.OrgKind.PROJECT_UNIT
+        ),
+    )
+    return make_account(Role.PROJECT_UNIT, code)  # type: ignore[no-any-return]
+
+
+def submitted_package(w: World) -> None:
+    """Through the API: the first stage's application with every required material, submitted."""
+    r = w.client.post(
+        "/api/applications",
+        json={"project_id": w.project["id"], "stage": "project_land"},
+        headers=w.unit.headers,
+    )
+    assert r.status_code == 201, r.text
+    w.app_id, w.number = r.json()["id"], r.json()["number"]
+    for entry in r.json()["checklist"]:
+        if entry["required"]:
+            file = Path(w.pdf(f"{entry['name_zh']}.pdf", entry["code"]))
+            stored = upload(w.client, w.unit, entry["code"], file, project_id=str(w.project["id"]))
+            put = w.client.put(
+                f"/api/applications/{w.app_id}/materials/{entry['code']}",
+                json={"material_id": stored["id"]},
+                headers=w.unit.headers,
+            )
+            assert put.status_code == 200, put.text
+    version = w.app(w.unit)["version"]
+    r = w.client.post(
+        f"/api/applications/{w.app_id}/submit", json={"version": version}, headers=w.unit.headers
+    )
+    assert r.status_code == 200, r.text
+
+
+def open_package(page: Page, w: World, queue: str, status: str) -> None:
+    enter(page, w.url, w.window, "window")
+    click(page, f"#win-tab-{queue}")
+    shown(page, f"#win-list tr[data-id='{w.app_id}']")
+    click(page, f"#win-list tr[data-id='{w.app_id}'] td[data-col=number] button")
+    shown(page, f"#win-package[data-status={status}]")
+
+
+def test_return_once_then_accept_with_a_gap_supplied_later(
+    settings: Settings,
+    client: TestClient,
+    make_account: Any,
+    owner_conn: psycopg.Connection[Any],
+    page: Page,
+    tmp_path: Path,
+) -> None:
+    unit = own_unit(owner_conn, make_account)
+    reviewer = make_account(Role.REVIEWER, "pnr")
+    with live_server(create_app(settings)) as url:
+        w = World(
+            url,
+            client,
+            unit,
+            make_account(Role.WINDOW, "service-center"),
+            reviewer,
+            reviewer,
+            new_project(client, unit),
+            tmp_path,
+        )
+        submitted_package(w)
+        page.goto(url)
+        # The window returns the package once, with one list of two points.
+        open_package(page, w, "new", "submitted")
+        set_value(page, "#win-return-points-material-0", "project_proposal_doc")
+        set_value(page, "#win-return-points-text-0", RETURN_POINT)
+        click(page, "#win-return-points-add")
+        set_value(page, "#win-return-points-text-1", "联系人电话缺失。")
+        click(page, "#win-return")
+        shown(page, "#win-package[data-status=returned]")
+        assert text(page, "#win-notice") == f"{w.number} 已退件。"
+        no_codes(page, "综合窗口（退件）", "zh")
+        # The unit reads both points together, then submits again from the page.
+        open_project(page, w)
+        shown(page, "#ap-returned")
+        points = texts(page, "#ap-returned-points li")
+        assert points == [f"〔项目建议书〕{RETURN_POINT}", "联系人电话缺失。"], points
+        no_codes(page, "申报件（退件）", "zh")
+        click(page, "#ap-submit")
+        shown(page, "#ap-detail[data-status=submitted]")
+        # A second return would need a reason; the window accepts instead, with the conditional geological
+        # hazard assessment as a gap (容缺) to be supplied within a month.
+        open_package(page, w, "new", "submitted")
+        shown(page, "#win-return-reason")
+        # Only a conditional material may be a gap: no box on a required one.
+        boxes = page.js(
+            "[...document.querySelectorAll('#win-checklist input[type=checkbox]')].map(b => b.id)"
+        )
+        assert boxes == ["win-gap-geohazard_assessment"], boxes
+        due = (date.today() + timedelta(days=30)).isoformat()
+        click(page, "#win-gap-geohazard_assessment")
+        set_value(page, "#win-gap-due-geohazard_assessment", due)
+        assert text(page, "#win-gap-count") == "已选容缺材料 1 项"
+        click(page, "#win-accept-gaps")
+        shown(page, "#win-package[data-status=accepted]")
+        assert text(page, "#win-notice") == f"{w.number} 已容缺受理。"
+        items = {i["item_code"]: i for i in w.app(w.window)["items"]}
+        # Only the item needing the gap material is accepted conditionally, with the date the window chose.
+        conditional = sorted(c for c, i in items.items() if i["status"] == "accepted_conditional")
+        assert conditional == ["land_pre_review"], conditional
+        assert items["land_pre_review"]["supplement_due"] == due
+        no_codes(page, "综合窗口（容缺受理）", "zh")
+        # The unit supplies the gap from the page.
+        open_project(page, w)
+        shown(page, "#ap-supplement-hint")
+        tools = page.js(
+            "[...document.querySelectorAll('#ap-checklist .ap-upload')].map(b => b.dataset.material)"
+        )
+        assert tools == ["geohazard_assessment"], tools
+        page.set_files("#ap-file-geohazard_assessment", w.pdf("地质灾害危险性评估报告.pdf", "geohazard"))
+        click(page, "#ap-checklist .ap-upload[data-material=geohazard_assessment]")
+        shown(page, "#ap-checklist tr[data-material=geohazard_assessment][data-state=attached]")
+        supplied = w.app(w.unit)["items"]
+        assert [
+            i["supplemented_at"] is not None for i in supplied if i["item_code"] == "land_pre_review"
+        ] == [True]
+        switch_language(page, "en")
+        page.wait_for("document.querySelector('#ap-section h3').textContent === 'Applications (one window)'")
+        no_codes(page, "applications (gap)", "en")
+        switch_language(page, "zh")
+        assert page.csp_violations == [] and page.console_errors == []
+
+
 def test_one_window_from_the_package_to_the_resubmission(
     settings: Settings,
     client: TestClient,
@@ -414,18 +546,7 @@ def test_one_window_from_the_package_to_the_resubmission(
     page: Page,
     tmp_path: Path,
 ) -> None:
-    # A unit of its own, named as people name units (no code in the name: the pages are scanned for codes).
-    unit_code = unique("unit")
-    orgs.create_org(
-        owner_conn,
-        Actor.system("tests"),
-        orgs.OrganisationCreate(
-            code=unit_code,
-            name_zh=f"一窗测试建设单位{uuid.uuid4().int % 10**6}",
-            kind=orgs.OrgKind.PROJECT_UNIT,
-        ),
-    )
-    unit = make_account(Role.PROJECT_UNIT, unit_code)
+    unit = own_unit(owner_conn, make_account)
     env = make_account(Role.REVIEWER, "eco-env")
     # The organisation's licence is in its library already (org-wide, valid a year): offered, not uploaded.
     licence = upload(

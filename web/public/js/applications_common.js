@@ -143,6 +143,14 @@ export function stateBadge(state) {
   return badge;
 }
 
+/** An entry's state as shown: a gap to supply later, a conditional material not given, or the API's state. */
+function shownState(entry) {
+  if (entry.state === "attached") return "attached";
+  if (entry.gap) return "gap";
+  if (!entry.required && entry.state === "missing") return "optional";
+  return entry.state;
+}
+
 /** Whether an entry is required, or when it is needed (conditional). */
 export function requiredText(entry) {
   if (entry.required) return t("apRequired");
@@ -155,7 +163,7 @@ export function checklistTable(app, { id = "ap-checklist", extra = [] } = {}) {
   const columns = [
     { key: "name", head: t("apMaterial"), cell: e => pick(e) },
     { key: "required", head: t("apRequiredLabel"), cell: requiredText },
-    { key: "state", head: t("apState"), cell: e => stateBadge(e.gap && e.state !== "attached" ? "gap" : e.state) },
+    { key: "state", head: t("apState"), cell: e => stateBadge(shownState(e)) },
     { key: "file", head: t("apFile"), cell: e => attachedCell(e) },
     ...extra,
   ];

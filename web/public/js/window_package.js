@@ -51,8 +51,8 @@ export class WindowPackage {
     section.dataset.version = String(app.version ?? "");
     section.append(el("div", { className: "ap-columns" },
       el("div", { className: "ap-main" }, appFacts(app), el("h4", { textContent: t("apChecklist") }), this.#checklist()),
-      el("aside", { className: "ap-side", id: "win-actions" }, ...this.#actions())));
-    section.append(el("h4", { textContent: t("apItems") }), itemsTable(app, { id: "win-items" }), this.#documents(),
+      el("aside", { className: "ap-side", id: "win-actions" }, this.#documents(), ...this.#actions())));
+    section.append(el("h4", { textContent: t("apItems") }), itemsTable(app, { id: "win-items" }),
       lettersView(app, { id: "win-letters" }), el("h4", { textContent: t("pjEvents") }), eventsTable(app, "win-events"));
     return section;
   }
@@ -167,9 +167,8 @@ export class WindowPackage {
     const kinds = [];
     if (app.accepted_at) kinds.push(["apReceipt", `/api/applications/${app.id}/receipt`, "receipt", "win-receipt"]);
     if (app.issued_at || app.status === "issued") kinds.push(["apIssuance", `/api/applications/${app.id}/issuance`, "issuance", "win-issuance"]);
-    if (!kinds.length) return el("div", { id: "win-docs" });
-    const box = el("div", { id: "win-docs" }, el("h4", { textContent: t("apDocuments") }), documentLinks(app, kinds));
-    return box;
+    if (!kinds.length) return null;
+    return el("div", { id: "win-docs", className: "ap-box" }, el("h4", { textContent: t("apDocuments") }), documentLinks(app, kinds));
   }
 
   #button(id, key, className, onClick) {
