@@ -301,7 +301,10 @@ def window_accepts(page: Page, w: World) -> None:
 def reviewer_works(page: Page, w: World) -> None:
     """A reviewer reads the clocks, records an opinion with its document and asks the window for more."""
     enter(page, w.url, w.pnr, "mywork")
-    shown(page, "#mw-list tr[data-item-code=land_pre_review]")
+    ids = {
+        i["item_code"]: i["id"] for i in w.app(w.pnr)["items"]
+    }  # this test's items (other tests add theirs)
+    shown(page, f"#mw-list tr[data-item-id='{ids['land_pre_review']}']")
     mine = [r for r in rows(page, "#mw-list") if r["number"] == w.number]
     assert sorted(r["itemCode"] for r in mine) == ["land_planning_permit", "land_pre_review"]
     items = {i["item_code"]: i for i in w.app(w.pnr)["items"]}
@@ -312,7 +315,7 @@ def reviewer_works(page: Page, w: World) -> None:
         assert row["clock"] == f"{item['elapsed_days']}/{item['promised_days']}（{item['due']}）", row
         assert row["colour"] == {"green": "正常", "yellow": "临近时限", "red": "超时"}[item["colour"]]
     no_codes(page, "我的待办", "zh")
-    click(page, "#mw-list tr[data-item-code=land_pre_review] td[data-col=item] button")
+    click(page, f"#mw-list tr[data-item-id='{ids['land_pre_review']}'] td[data-col=item] button")
     shown(page, "#mw-opinion-save")
     set_value(page, "#mw-decision", "approve_conditional")
     shown(page, "#mw-conditions")
@@ -324,7 +327,7 @@ def reviewer_works(page: Page, w: World) -> None:
     shown(page, "#mw-notice.pj-ok")
     assert text(page, "#mw-notice") == "意见已出具。"
     assert text(page, "#mw-opinion .ap-opinion-text") == "有条件同意；附加条件：按规划条件控制建筑退线。"
-    click(page, "#mw-list tr[data-item-code=land_planning_permit] td[data-col=item] button")
+    click(page, f"#mw-list tr[data-item-id='{ids['land_planning_permit']}'] td[data-col=item] button")
     shown(page, "#mw-request-send")
     set_value(page, "#mw-request-points-material-0", "site_red_line")
     set_value(page, "#mw-request-points-text-0", PNR_POINT)
@@ -397,8 +400,8 @@ def on_a_phone(w: World) -> None:
         shown(phone, "#win-package[data-status=accepted]")
         no_overflow(phone, 390)
         enter(phone, w.url, w.pnr, "mywork")
-        shown(phone, "#mw-list tr[data-item-code=land_planning_permit]")
-        click(phone, "#mw-list tr[data-item-code=land_planning_permit] td[data-col=item] button")
+        permit = next(i["id"] for i in w.app(w.pnr)["items"] if i["item_code"] == "land_planning_permit")
+        click(phone, f"#mw-list tr[data-item-id='{permit}'] td[data-col=item] button")
         shown(phone, "#mw-request-send")
         no_overflow(phone, 390)
         switch_language(phone, "en")
