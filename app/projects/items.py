@@ -31,8 +31,11 @@ from app.versioning import check_version
 from layers.audit import record
 
 DONE = frozenset({"approved", "cancelled", "merged"})
-# Moves of an item in an open application (综合窗口) taken only through the application flow.
-WINDOW_HANDLED = frozenset({"submit", "accept", "return_for_correction", "resubmit", "approve", "reject"})
+# Moves of an item in an open application (综合窗口) taken only through the application flow (a 容缺
+# supplement there is the attached material itself).
+WINDOW_HANDLED = frozenset(
+    {"submit", "accept", "return_for_correction", "resubmit", "approve", "reject", "supplement"}
+)
 
 
 class Who(StrEnum):

@@ -113,6 +113,8 @@ def test_old_item_moves_are_handled_by_the_window(
     assert r.status_code == 409 and r.json()["code"] == "handled_by_window"
     current = client.get(f"/api/applications?project_id={p['id']}", headers=unit.headers).json()[0]
     assert r.json()["application_id"] == current["id"]
+    r = call(client, unit, "POST", f"/api/items/{item['id']}/transitions", action="supplement", version=1)
+    assert r.status_code == 409 and r.json()["code"] == "handled_by_window"
     # Once the application is withdrawn the items are free again for the old flow.
     r = call(client, unit, "POST", f"/api/applications/{current['id']}/withdraw", version=current["version"])
     assert r.status_code == 200 and r.json()["status"] == "withdrawn"
