@@ -3,6 +3,7 @@ input, the old per-item moves refused for items in an application, withdrawal.""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import psycopg
@@ -253,3 +254,16 @@ def test_system_administrator_creates_window_accounts(client: TestClient, make_a
     )
     assert r.status_code == 201, r.text
     assert r.json()["user"]["role"] == "window" and r.json()["user"]["org_code"] == "service-center"
+
+
+def test_cli_creates_window_accounts(settings: Any, monkeypatch: Any) -> None:
+    """``duogui users create --role window --org service-center`` (run in-process on this database)."""
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    monkeypatch.setenv("DATABASE_URL", settings.database_url.get_secret_value())
+    name = f"window-{uuid.uuid4().hex[:8]}"
+    r = CliRunner().invoke(cli, ["users", "create", name, "--role", "window", "--org", "service-center"])
+    assert r.exit_code == 0, r.output
+    assert f"created user {name}" in r.output and "role window, org service-center" in r.output
