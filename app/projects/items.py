@@ -258,6 +258,17 @@ def _refuse_window_items(conn: Connection[Any], item: Item, action: str) -> None
         )
 
 
+def window_item_ids(conn: Connection[Any], project_id: int) -> set[int]:
+    """Ids of the project's items held by an open application (their WINDOW_HANDLED moves are closed)."""
+    rows = conn.execute(
+        "SELECT (jsonb_array_elements_text(e.detail->'item_ids'))::bigint FROM approval.application a"
+        " JOIN approval.application_event e ON e.application_id = a.id AND e.action = 'open'"
+        " WHERE a.project_id = %s AND a.status NOT IN ('issued', 'withdrawn')",
+        (project_id,),
+    ).fetchall()
+    return {int(r[0]) for r in rows}
+
+
 def transition(
     conn: Connection[Any],
     grant: Grant,

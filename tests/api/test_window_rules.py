@@ -116,6 +116,10 @@ def test_old_item_moves_are_handled_by_the_window(
     assert r.json()["application_id"] == current["id"]
     r = call(client, unit, "POST", f"/api/items/{item['id']}/transitions", action="supplement", version=1)
     assert r.status_code == 409 and r.json()["code"] == "handled_by_window"
+    # The plan does not offer those moves either.
+    plan = client.get(f"/api/projects/{p['id']}/plan", headers=unit.headers).json()
+    actions = {i["item_code"]: i["actions"] for i in plan["items"]}
+    assert actions["land_pre_review"] == [] and actions["preliminary_design"] == ["submit"]
     # Once the application is withdrawn the items are free again for the old flow.
     r = call(client, unit, "POST", f"/api/applications/{current['id']}/withdraw", version=current["version"])
     assert r.status_code == 200 and r.json()["status"] == "withdrawn"
