@@ -44,8 +44,10 @@ def test_separation_of_intake_and_review_and_visibility(
     assert r.status_code == 404
     assert app["id"] not in [a["id"] for a in client.get("/api/applications", headers=other.headers).json()]
     assert app["id"] in [a["id"] for a in client.get("/api/applications", headers=pnr.headers).json()]
-    # The department of an item sees it; planners and the window see everything.
-    assert client.get(url, headers=pnr.headers).status_code == 200
+    # The department of an item sees it (but not what else the unit's library holds).
+    seen = client.get(url, headers=pnr.headers).json()
+    assert seen["checklist"] and all(e["offered"] == [] for e in seen["checklist"])
+    assert any(e["offered"] for e in client.get(url, headers=unit.headers).json()["checklist"])
 
     app = call(client, window, "POST", f"{url}/accept", version=app["version"]).json()
     item = {i["item_code"]: i for i in app["items"]}["land_planning_permit"]
