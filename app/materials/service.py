@@ -241,8 +241,8 @@ def _insert_version(
     )  # fmt: skip
     # The file goes into the store before the rows commit: a committed row always has its bytes.
     if placement.new_blob or not store.exists(staged.sha256):
+        placement.placed = True  # before: a put failing halfway may have left the file
         store.put(staged.path, staged.sha256)
-        placement.placed = True
     found = fetch(conn, material_id)
     assert found is not None
     return found
