@@ -310,8 +310,9 @@ def blob_store(settings: Settings) -> BlobStore:
 
 
 def new_temp_file(store: BlobStore) -> tuple[BinaryIO, Path]:
-    """A new private temporary file in the store's staging folder, open for writing."""
-    fd, name = tempfile.mkstemp(prefix="incoming-", dir=store.staging_dir())
+    """A new private temporary file in the store's staging folder, open for writing (its name starts with a
+    dot: backups skip it, as they skip every file not yet data)."""
+    fd, name = tempfile.mkstemp(prefix=".incoming-", dir=store.staging_dir())
     return os.fdopen(fd, "wb"), Path(name)
 
 
