@@ -22,7 +22,7 @@ from app.errors import Forbidden, NotFound, Unprocessable
 from app.materials import service
 from app.materials.guards import Staged, stage_stream, too_large
 from app.materials.service import CODE_PATTERN, Material
-from app.materials.storage import CHUNK, BlobStore, blob_store
+from app.materials.storage import CHUNK, BlobStore, blob_store, use_store
 
 router = APIRouter(prefix="/api/materials", tags=["materials"])
 
@@ -45,6 +45,12 @@ def store_of(request: Request) -> BlobStore:
         store = blob_store(request.app.state.settings)
         request.app.state.material_store = store
     return store
+
+
+async def material_store_in_context(request: Request) -> None:
+    """Application-wide dependency: the serving application's store is the request's current store (for
+    :func:`app.materials.service.store_generated` called without one)."""
+    use_store(store_of(request))
 
 
 def check_purpose(grant: Grant, purpose: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import io
 import os
@@ -19,7 +20,7 @@ from PIL import Image
 
 from app.auth.policy import Role
 from app.materials import service
-from app.materials.storage import LocalBlobStore
+from app.materials.storage import LocalBlobStore, use_store
 from app.orgs.service import OrgKind
 from app.settings import Settings
 from layers.audit import Actor
@@ -445,33 +446,57 @@ def test_generated_minutes_are_stored_like_uploads(
 ) -> None:
     org_id, _ = make_org(OrgKind.DEPARTMENT)
     store = LocalBlobStore(settings.stored_files_dir)
-    data = pdf(f"会议纪要 {uuid.uuid4()}")
+    data = pdf(f"minutes {uuid.uuid4()}")
+    args = ("minutes", "joint_review_minutes", "联合审查会议纪要.pdf", data, "application/pdf")
     with psycopg.connect(settings.app_dsn) as conn:
-        first = service.store_generated(
-            conn,
-            store,
-            Actor.system("tests"),
-            org_id,
-            None,
-            "minutes",
-            "joint_review_minutes",
-            "联合审查会议纪要.pdf",
-            data,
-            "application/pdf",
-        )
-        again = service.store_generated(
-            conn,
-            store,
-            Actor.system("tests"),
-            org_id,
-            None,
-            "minutes",
-            "joint_review_minutes",
-            "联合审查会议纪要.pdf",
-            data,
-            "application/pdf",
-        )
+        first = service.store_generated(conn, Actor.system("tests"), org_id, None, *args, store=store)
+        conn.commit()
+
+        # Without a store: the current request's (set by create_app's dependency; here by hand, in a copy of
+        # the context so that no other test sees it).
+        def in_request() -> service.Material:
+            use_store(store)
+            return service.store_generated(conn, Actor.system("tests"), org_id, None, *args)
+
+        again = contextvars.copy_context().run(in_request)
         conn.commit()
     assert (first.version, again.version, again.supersedes_id) == (1, 2, first.id)
+    assert (first.purpose, first.file_name, first.media_type) == (
+        "minutes",
+        "联合审查会议纪要.pdf",
+        "application/pdf",
+    )
     assert first.sha256 == again.sha256 == hashlib.sha256(data).hexdigest()
     assert store.path_of(first.sha256).read_bytes() == data
+
+
+def test_concurrent_uploads_to_one_slot_make_consecutive_versions(
+    client: TestClient,
+    make_org: Any,
+    make_account: Any,
+    owner_conn: psycopg.Connection[Any],
+    settings: Settings,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    w = World(client, make_org, make_account, owner_conn)
+    files = [pdf(f"version {i} {uuid.uuid4()}") for i in range(4)]
+    shared = pdf(f"shared {uuid.uuid4()}")
+    before = len(stored_files(settings))
+    with ThreadPoolExecutor(6) as pool:
+        slot = [
+            pool.submit(upload, client, w.unit, data, f"{i}.pdf", "site_plan") for i, data in enumerate(files)
+        ]
+        same = [pool.submit(upload, client, w.unit, shared, "s.pdf", f"shared_{i}") for i in range(2)]
+        answers = [f.result() for f in slot + same]
+    assert [r.status_code for r in answers] == [201] * 6
+    rows = owner_conn.execute(
+        "SELECT version, supersedes_id, superseded_at IS NULL, id FROM material.material"
+        " WHERE owner_org_id = %s AND material_code = 'site_plan' ORDER BY version",
+        (w.unit.org_id,),
+    ).fetchall()
+    assert [r[0] for r in rows] == [1, 2, 3, 4]
+    assert [r[1] for r in rows] == [None, rows[0][3], rows[1][3], rows[2][3]]
+    assert [r[2] for r in rows] == [False, False, False, True]
+    # Five distinct contents: five new files, the shared bytes once.
+    assert len(stored_files(settings)) == before + 5
