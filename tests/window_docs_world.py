@@ -111,6 +111,19 @@ def accepted_application(
     ).fetchone()
     assert row is not None
     app_id = int(row[0])
+    # The application's items are those its ``open`` event lists (as the window's flow records them).
+    conn.execute(
+        "INSERT INTO approval.application_event (application_id, action, from_status, to_status, actor_id,"
+        " actor_name, actor_org_id, at, detail) VALUES (%s, 'open', 'draft', 'draft', %s, %s, %s, %s, %s)",
+        (
+            app_id,
+            unit.id,
+            unit.username,
+            unit.org_id,
+            ACCEPTED_AT,
+            Jsonb({"item_ids": [i["id"] for i in items.values()]}),
+        ),
+    )
     for code, item in items.items():
         gap = code == "soil_conservation"
         to_status = "accepted_conditional" if gap else "accepted"

@@ -22,7 +22,7 @@ from app.errors import Forbidden, NotFound, Unprocessable
 from app.materials import service
 from app.materials.guards import Staged, stage_stream, too_large
 from app.materials.service import CODE_PATTERN, Material
-from app.materials.storage import CHUNK, BlobStore, blob_store
+from app.materials.storage import CHUNK, BlobStore, blob_store, use_store
 
 router = APIRouter(prefix="/api/materials", tags=["materials"])
 
@@ -45,6 +45,12 @@ def store_of(request: Request) -> BlobStore:
         store = blob_store(request.app.state.settings)
         request.app.state.material_store = store
     return store
+
+
+async def material_store_in_context(request: Request) -> None:
+    """Application-wide dependency: the serving application's store is the request's current store (for
+    :func:`app.materials.service.store_generated` called without one)."""
+    use_store(store_of(request))
 
 
 def check_purpose(grant: Grant, purpose: str) -> None:
@@ -183,13 +189,13 @@ def material_versions(material_id: RowId, conn: Conn, grant: ReadGrant) -> list[
 )
 def material_content(material_id: RowId, request: Request, conn: Conn, grant: ReadGrant) -> StreamingResponse:
     """The stored bytes, streamed (after the connection is given back), always as an attachment under the
-    original file name, with the sniffed type and ``nosniff``: nothing stored is ever rendered inline."""
+    original file name, with the sniffed type (``nosniff`` is on every response): nothing stored is ever
+    rendered inline."""
     material = service.get_material(conn, grant, material_id)
     handle = store_of(request).open(material.sha256)
     headers = {
         "Content-Disposition": content_disposition(material.file_name),
         "Content-Length": str(material.size),
-        "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",
         "Cache-Control": "private, no-cache",
         "ETag": f'"{material.sha256}"',

@@ -31,7 +31,7 @@ from app.auth.deps import Grant
 from app.errors import NotFound
 from app.materials.access import may_read
 from app.materials.guards import Staged, stage_bytes
-from app.materials.storage import BlobStore
+from app.materials.storage import BlobStore, current_store
 from app.settings import PROJECT_ROOT
 from layers.audit import Actor, record
 
@@ -241,8 +241,8 @@ def _insert_version(
     )  # fmt: skip
     # The file goes into the store before the rows commit: a committed row always has its bytes.
     if placement.new_blob or not store.exists(staged.sha256):
+        placement.placed = True  # before: a put failing halfway may have left the file
         store.put(staged.path, staged.sha256)
-        placement.placed = True
     found = fetch(conn, material_id)
     assert found is not None
     return found
@@ -319,7 +319,6 @@ def store_upload(
 
 def store_generated(
     conn: Connection[Any],
-    store: BlobStore,
     actor: Actor,
     org_id: int,
     project_id: int | None,
@@ -328,10 +327,14 @@ def store_generated(
     file_name: str,
     data: bytes,
     media_type: str,
+    *,
+    store: BlobStore | None = None,
 ) -> Material:
     """A document the service made (joint-review minutes) stored like an upload, as the next version of
-    (``org_id``, ``purpose``, ``code``, ``project_id``). Runs inside the caller's transaction if any (then
-    a later rollback of the caller leaves at most an unreferenced file, never a row without its file)."""
+    (``org_id``, ``purpose``, ``code``, ``project_id``), in the serving application's store unless one is
+    given. Runs inside the caller's transaction if any (a later rollback of the caller then leaves at most
+    an unreferenced file, never a row without its file). Call it after the CPU work (rendering) is done."""
+    store = store or current_store()
     staged = stage_bytes(store, data, file_name, media_type)
     return store_staged(conn, store, actor, org_id, staged, purpose=purpose, code=code, project_id=project_id)
 

@@ -20,6 +20,7 @@ import http.client
 import os
 import tempfile
 from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import quote, urlsplit
@@ -309,9 +310,26 @@ def blob_store(settings: Settings) -> BlobStore:
     return LocalBlobStore(settings.stored_files_dir)
 
 
+# The store of the application serving the current request (set for every request by create_app), so
+# that services called without a request at hand (minutes generated inside a route) use the same store.
+_CURRENT: ContextVar[BlobStore | None] = ContextVar("duogui_material_store", default=None)
+
+
+def use_store(store: BlobStore) -> None:
+    """Make ``store`` the current request's store (see :func:`current_store`)."""
+    _CURRENT.set(store)
+
+
+def current_store() -> BlobStore:
+    """The serving application's store; outside a request, the store the environment's settings name."""
+    store = _CURRENT.get()
+    return store if store is not None else blob_store(Settings())
+
+
 def new_temp_file(store: BlobStore) -> tuple[BinaryIO, Path]:
-    """A new private temporary file in the store's staging folder, open for writing."""
-    fd, name = tempfile.mkstemp(prefix="incoming-", dir=store.staging_dir())
+    """A new private temporary file in the store's staging folder, open for writing (its name starts with a
+    dot: backups skip it, as they skip every file not yet data)."""
+    fd, name = tempfile.mkstemp(prefix=".incoming-", dir=store.staging_dir())
     return os.fdopen(fd, "wb"), Path(name)
 
 
@@ -335,6 +353,8 @@ __all__ = [
     "S3BlobStore",
     "blob_store",
     "copy_to_temp",
+    "current_store",
     "iter_blob",
     "new_temp_file",
+    "use_store",
 ]

@@ -31,8 +31,11 @@ from app.versioning import check_version
 from layers.audit import record
 
 DONE = frozenset({"approved", "cancelled", "merged"})
-# Moves of an item in an open application (综合窗口) taken only through the application flow.
-WINDOW_HANDLED = frozenset({"submit", "accept", "return_for_correction", "resubmit", "approve", "reject"})
+# Moves of an item in an open application (综合窗口) taken only through the application flow (a 容缺
+# supplement there is the attached material itself).
+WINDOW_HANDLED = frozenset(
+    {"submit", "accept", "return_for_correction", "resubmit", "approve", "reject", "supplement"}
+)
 
 
 class Who(StrEnum):
@@ -253,6 +256,17 @@ def _refuse_window_items(conn: Connection[Any], item: Item, action: str) -> None
             "handled_by_window",
             application_id=got[0],
         )
+
+
+def window_item_ids(conn: Connection[Any], project_id: int) -> set[int]:
+    """Ids of the project's items held by an open application (their WINDOW_HANDLED moves are closed)."""
+    rows = conn.execute(
+        "SELECT (jsonb_array_elements_text(e.detail->'item_ids'))::bigint FROM approval.application a"
+        " JOIN approval.application_event e ON e.application_id = a.id AND e.action = 'open'"
+        " WHERE a.project_id = %s AND a.status NOT IN ('issued', 'withdrawn')",
+        (project_id,),
+    ).fetchall()
+    return {int(r[0]) for r in rows}
 
 
 def transition(

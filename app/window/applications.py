@@ -371,7 +371,11 @@ def fetch(conn: Connection[Any], grant: Grant, app_id: int, today: date) -> Appl
     items = app_items(conn, app_id)
     package = attached(conn, app_id)
     materials = app_checklist(row, items)
-    offered = offers(conn, row["unit_org_id"], row["project_id"], [m.code for m in materials], today)
+    # The library is the unit's own: only the unit is shown what it could attach.
+    codes = [m.code for m in materials]
+    offered = (
+        offers(conn, row["unit_org_id"], row["project_id"], codes, today) if _is_unit(grant, row) else {}
+    )
     outstanding = gap_names(items)
     entries = [
         ChecklistEntry(

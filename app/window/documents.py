@@ -30,9 +30,10 @@ from layers.district import DISTRICT
 
 _ENV = environment(Path(__file__).parent / "templates")
 
+# The same names as win's app/window/applications.py (lead: import them from there at merge).
 STAGE_NAMES = {
-    "project_land": ("立项用地规划许可", "Project initiation and land-use planning permit"),
-    "engineering": ("工程建设许可", "Engineering construction permit"),
+    "project_land": ("立项用地规划许可", "Project approval and land-use planning permit"),
+    "engineering": ("工程建设许可", "Construction project permit"),
     "construction": ("施工许可", "Construction permit"),
     "completion": ("竣工验收", "Completion acceptance"),
 }
@@ -44,13 +45,12 @@ DECISIONS = {
 # The service centre that runs the window (seeded by app/orgs/service.py).
 SERVICE_CENTRE = "service-center"
 
-# The items of an application (alias i for the item, a for the application): the stage's items that are
-# not cancelled or merged and either still open or handled under this application (its id in an event).
-# lead: swap for win's application item query at merge (app/window/applications.py).
+# The items of an application (alias i for the item, a for the application): those its ``open`` event lists
+# (the same definition as win's app/window/applications.py APP_ITEM_IDS).
+# lead: swap for win's ``applications.app_items`` / ``APP_ITEM_IDS`` at merge.
 APPLICATION_ITEMS = sql.SQL(
-    "i.project_id = a.project_id AND i.stage = a.stage AND i.status NOT IN ('cancelled', 'merged')"
-    " AND (i.status NOT IN ('approved', 'rejected') OR EXISTS (SELECT 1 FROM approval.item_event ie"
-    " WHERE ie.item_id = i.id AND ie.detail->>'application_id' = a.id::text))"
+    "i.id IN (SELECT (jsonb_array_elements_text(e.detail->'item_ids'))::bigint"
+    " FROM approval.application_event e WHERE e.application_id = a.id AND e.action = 'open')"
 )
 
 

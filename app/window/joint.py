@@ -14,7 +14,7 @@ from typing import Any, Literal
 from psycopg import Connection, sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from app.auth.deps import Grant
 from app.edge.params import Number, RowId
@@ -35,6 +35,14 @@ class JointReviewCreate(BaseModel):
     place: str | None = Field(default=None, max_length=200, description="地点")
     departments: list[str] = Field(default_factory=list, max_length=50, description="参会部门代码")
     item_ids: list[RowId] = Field(default_factory=list, max_length=200, description="会商的审批事项")
+
+    @field_validator("scheduled_at")
+    @classmethod
+    def _plausible(cls, value: datetime) -> datetime:
+        """A meeting in this century (an absurd year is a typing error, and would overflow time zones)."""
+        if not 2000 <= value.year <= 2100:
+            raise ValueError("会商时间应在 2000—2100 年之间 / the time must lie in 2000-2100")
+        return value
 
 
 class OpinionRecord(BaseModel):

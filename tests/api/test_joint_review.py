@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import hashlib
 import io
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
-from app.auth.policy import Role
+from app.auth.deps import Grant, Principal
+from app.auth.policy import Action, Role, Scope
+from app.errors import Conflict
 from app.settings import Settings
+from app.window import minutes
+from layers.audit import Actor
 from tests.helpers import Account
 from tests.html_check import PAYLOADS, assert_inert, parse
 from tests.window_docs_world import Accepted, accepted_application
@@ -138,7 +144,9 @@ def test_joint_review_from_scheduling_to_stored_minutes(
     actions = [
         a
         for (a,) in owner_conn.execute(
-            "SELECT action FROM approval.application_event WHERE application_id = %s ORDER BY id", (app.id,)
+            "SELECT action FROM approval.application_event WHERE application_id = %s"
+            " AND action LIKE 'joint_review.%%' ORDER BY id",
+            (app.id,),
         ).fetchall()
     ]
     assert actions == ["joint_review.scheduled"] + ["joint_review.opinion"] * 3 + ["joint_review.minutes"]
@@ -198,6 +206,35 @@ def test_unanimous_minutes_cancel_and_state_rules(
     r = _schedule(client, water, app)
     assert r.status_code == 409 and r.json()["code"] == "not_under_review"
     events = owner_conn.execute(
-        "SELECT action FROM approval.application_event WHERE application_id = %s ORDER BY id", (app.id,)
+        "SELECT action FROM approval.application_event WHERE application_id = %s"
+        " AND action LIKE 'joint_review.%%' ORDER BY id",
+        (app.id,),
     ).fetchall()
     assert [a for (a,) in events][-2:] == ["joint_review.scheduled", "joint_review.cancelled"]
+
+
+def test_minutes_are_not_stored_over_an_opinion_changed_while_they_were_rendered(
+    client: TestClient, owner_conn: psycopg.Connection[Any], make_account: Any, settings: Settings
+) -> None:
+    """The minutes are rendered between two short transactions: a change in between refuses them (409)
+    and leaves no material row; the review stays scheduled."""
+    app = accepted_application(client, owner_conn, make_account)
+    pnr, water = make_account(Role.REVIEWER, "pnr"), make_account(Role.REVIEWER, "water")
+    rid = _schedule(client, pnr, app, departments=["water"]).json()["id"]
+    for who in (pnr, water):
+        assert _opinion(client, who, rid, "approve", "同意。").status_code == 200
+    principal = Principal(pnr.id, pnr.username, Role.REVIEWER, pnr.org_id, False, None, datetime.now(UTC))
+    grant = Grant(principal, Action.APPLICATIONS_REVIEW, Scope.ORG, Actor(pnr.id, pnr.username, pnr.org_id))
+    review, head = minutes.minutes_snapshot(owner_conn, grant, rid)
+    font_dir = settings.web_dir / "node_modules" / "@fontsource" / "noto-sans-sc"
+    stored = minutes.render_and_write(review, head, font_dir, settings.stored_files_dir)
+    assert _opinion(client, water, rid, "refuse", "改为不同意。").status_code == 200  # meanwhile
+    with pytest.raises(Conflict) as refused:
+        minutes.hold(owner_conn, grant, review, head["project_id"], stored)
+    assert refused.value.code == "changed_meanwhile"
+    left = owner_conn.execute(
+        "SELECT r.status, r.minutes_id, (SELECT count(*) FROM material.material m"
+        " WHERE m.material_code = %s) FROM approval.joint_review r WHERE r.id = %s",
+        (minutes.minutes_code(rid), rid),
+    ).fetchone()
+    assert left == ("scheduled", None, 0)

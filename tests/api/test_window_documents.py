@@ -13,7 +13,9 @@ from psycopg.types.json import Jsonb
 from pypdf import PdfReader
 
 from app.auth.policy import Role
+from app.csp import PAGE_POLICY
 from app.orgs.service import OrgKind
+from app.window.documents import material_names
 from tests.html_check import PAYLOADS, assert_inert, parse
 from tests.window_docs_world import WINDOW_NAME, Accepted, accepted_application, attach_materials
 
@@ -35,6 +37,11 @@ EXPECTED_ITEMS = [
     ("水土保持方案审批", "龙岗区水务局", 15),
     ("建设用地规划许可证", "规划和自然资源局龙岗管理局", 10),
 ]
+
+
+def _name(code: str) -> str:
+    """A material's checklist name where the template lists it (the code until templates carry materials)."""
+    return material_names("house_building").get(code, (code, code))[0]
 
 
 def _cells(page: str) -> list[str]:
@@ -63,17 +70,22 @@ def test_receipt_promises_dates_over_the_spring_festival(
     app = _accepted(client, owner_conn, make_account)
     r = client.get(f"/api/applications/{app.id}/receipt.html", headers=app.unit.headers)
     assert r.status_code == 200, r.text
+    # The app's strict page policy (no inline code at all: the page links the print stylesheet and font).
+    assert r.headers["content-security-policy"] == PAGE_POLICY
     parsed = assert_inert(r.text, r.headers.get("content-security-policy"))
-    assert [h.text for h in parsed.all("h1")] == ["受理回执"]
+    assert [h.text for h in parsed.all("h1")] == ["受理回执"] and parsed.all("style") == []
     cells = _cells(r.text)
     for name, department, days in EXPECTED_ITEMS:
         assert _row(cells, name, 4) == [name, department, str(days), DUE[days]]
     assert "2026-02-12" in r.text and app.number in r.text and app.project["code"] in cells
-    # Materials received: the version attached (the report's second), by file name.
-    assert _row(cells, "feasibility_report", 3) == ["feasibility_report", "可研报告.pdf", "2"]
-    assert _row(cells, "business_licence", 3) == ["business_licence", "营业执照.pdf", "1"]
+    # Materials received: the version attached (the report's second), by checklist name and file name.
+    report, licence, drawing = (
+        _name(c) for c in ("feasibility_report", "business_licence", "soil_plan_drawing")
+    )
+    assert _row(cells, report, 3) == [report, "可研报告.pdf", "2"]
+    assert _row(cells, licence, 3) == [licence, "营业执照.pdf", "1"]
     # The 容缺 gap with its due date, and the window's contact.
-    assert _row(cells, "soil_plan_drawing", 3) == ["soil_plan_drawing", "水土保持方案审批", "2026-02-27"]
+    assert _row(cells, drawing, 3) == [drawing, "水土保持方案审批", "2026-02-27"]
     assert _row(cells, "受理人", 2) == ["受理人", WINDOW_NAME]
     assert _row(cells, "服务机构", 2) == ["服务机构", "龙岗区政务服务中心"]
     assert _row(cells, "联系电话", 2) == ["联系电话", "0755-12345"]
@@ -180,7 +192,7 @@ def test_one_letter_groups_every_departments_points(
         PAYLOADS[0],
         "补充水土流失防治责任范围图。",
     ]
-    assert [b.text for b in parsed.all("b")] == ["site_plan"]
+    assert [b.text for b in parsed.all("b")] == [_name("site_plan")]
     assert "已撤回的要求" not in r.text and "2026-02-25" in r.text and "暂停计算" in r.text
     assert NAME in [td.text for td in parsed.all("td")]  # the hostile project name, as text
     assert (

@@ -15,10 +15,10 @@ from app.auth.policy import Role
 from tests.api.test_approval_items import plan_items
 from tests.api.test_projects import new_project
 
-# The six items of the 立项用地规划许可 stage built below, across five departments: a small house-building
-# project (800 万元: 项目建议书 and 可研 merge into 初步设计, 节能 and 稳评 drop) keeps 用地预审 and 建设用地规划许可
-# (pnr), 环评 (eco-env) and 水保 (water); pre-evaluation-style items add 使用林地 (forestry) and 文物影响评估
-# (culture).
+# The six items of the 立项用地规划许可 stage built below, across five departments: a small
+# house-building project (800 万元: 项目建议书 and 可研 merge into 初步设计, 节能 and 稳评 drop) keeps
+# 用地预审 and 建设用地规划许可 (pnr), 环评 (eco-env) and 水保 (water); pre-evaluation-style items add
+# 使用林地 (forestry) and 文物影响评估 (culture).
 STAGE_ITEMS = {
     "land_pre_review": "pnr",
     "environmental_impact": "eco-env",
