@@ -389,7 +389,7 @@ def unit_answers(page: Page, w: World, owner_conn: psycopg.Connection[Any]) -> N
 
 
 def on_a_phone(w: World) -> None:
-    """A 390 px screen: the window's package and 我的待办 fit, in both languages."""
+    """A 390 px screen: the window's package, 我的待办 and a project's applications fit the screen."""
     with Page(width=390, height=844) as phone:
         phone.goto(w.url)
         enter(phone, w.url, w.window, "window")
@@ -407,6 +407,9 @@ def on_a_phone(w: World) -> None:
         switch_language(phone, "en")
         no_overflow(phone, 390)
         switch_language(phone, "zh")
+        open_project(phone, w)  # the unit's applications on its project page
+        shown(phone, "#ap-detail[data-status=accepted] #ap-items")
+        no_overflow(phone, 390)
         assert phone.csp_violations == []
 
 
