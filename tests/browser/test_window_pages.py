@@ -107,10 +107,11 @@ def enter(page: Page, url: str, account: Account, view: str) -> None:
     if page.js("!document.getElementById('sign-out').hidden"):
         page.js("document.getElementById('sign-out').click()")
     sign_in(page, url, account)
-    # The header names the account once its session has started (the tabs of the one before may linger).
-    page.wait_for(f"document.getElementById('user').textContent.startsWith({js_str(account.username)})")
+    # Signing out hides the views; the new session shows them with its own tabs (those of the one before
+    # linger until then).
     page.wait_for(
-        f"!document.getElementById('views').hidden && !document.getElementById('view-{view}').hidden"
+        "document.getElementById('user').textContent !== '' && !document.getElementById('views').hidden"
+        f" && !document.getElementById('view-{view}').hidden"
     )
     page.js(f"document.getElementById('view-{view}').click()")
     page.wait_for(f"document.body.dataset.view === {js_str(view)}")
@@ -190,6 +191,19 @@ class World:
 
     def pdf(self, name: str, words: str) -> str:
         return str(pdf(self.files / name, words))
+
+
+@pytest.fixture
+def people(make_account: Any, owner_conn: psycopg.Connection[Any]) -> Any:
+    """Factory: a signed-in account with a display name (histories name people by it, as they read it)."""
+    names = iter(["张伟", "王芳", "李娜", "刘洋", "陈静", "杨帆", "赵磊", "黄敏"])
+
+    def make(role: Role, org: str) -> Account:
+        account: Account = make_account(role, org)
+        owner_conn.execute("UPDATE auth.user SET display_name = %s WHERE id = %s", (next(names), account.id))
+        return account
+
+    return make
 
 
 @pytest.fixture
@@ -413,7 +427,7 @@ def on_a_phone(w: World) -> None:
         assert phone.csp_violations == []
 
 
-def own_unit(owner_conn: psycopg.Connection[Any], make_account: Any) -> Account:
+def own_unit(owner_conn: psycopg.Connection[Any], people: Any) -> Account:
     """A unit of its own, named as people name units (the pages are scanned for codes)."""
     code = unique("unit")
     orgs.create_org(
@@ -423,7 +437,7 @@ def own_unit(owner_conn: psycopg.Connection[Any], make_account: Any) -> Account:
             code=code, name_zh=f"一窗测试建设单位{uuid.uuid4().int % 10**6}", kind=orgs.OrgKind.PROJECT_UNIT
         ),
     )
-    return make_account(Role.PROJECT_UNIT, code)  # type: ignore[no-any-return]
+    return people(Role.PROJECT_UNIT, code)  # type: ignore[no-any-return]
 
 
 def submitted_package(w: World) -> None:
@@ -463,19 +477,20 @@ def open_package(page: Page, w: World, queue: str, status: str) -> None:
 def test_return_once_then_accept_with_a_gap_supplied_later(
     settings: Settings,
     client: TestClient,
-    make_account: Any,
+    people: Any,
     owner_conn: psycopg.Connection[Any],
     page: Page,
     tmp_path: Path,
 ) -> None:
-    unit = own_unit(owner_conn, make_account)
-    reviewer = make_account(Role.REVIEWER, "pnr")
+    unit = own_unit(owner_conn, people)
+    reviewer = people(Role.REVIEWER, "pnr")
+    others = {code: people(Role.REVIEWER, code) for code in ("drc", "eco-env", "water")}
     with live_server(create_app(settings)) as url:
         w = World(
             url,
             client,
             unit,
-            make_account(Role.WINDOW, "service-center"),
+            people(Role.WINDOW, "service-center"),
             reviewer,
             reviewer,
             new_project(client, unit),
@@ -523,6 +538,7 @@ def test_return_once_then_accept_with_a_gap_supplied_later(
         assert conditional == ["land_pre_review"], conditional
         assert items["land_pre_review"]["supplement_due"] == due
         no_codes(page, "综合窗口（容缺受理）", "zh")
+        joint_review(page, w, others["drc"])
         # The unit supplies the gap from the page.
         open_project(page, w)
         shown(page, "#ap-supplement-hint")
@@ -541,19 +557,94 @@ def test_return_once_then_accept_with_a_gap_supplied_later(
         page.wait_for("document.querySelector('#ap-section h3').textContent === 'Applications (one window)'")
         no_codes(page, "applications (gap)", "en")
         switch_language(page, "zh")
+        issue(page, w, {"pnr": reviewer, **others})
         assert page.csp_violations == [] and page.console_errors == []
+
+
+def joint_review(page: Page, w: World, drc: Account) -> None:
+    """The planning bureau schedules a joint review with the DRC from 我的待办, both record opinions and the
+    lead generates the minutes from them."""
+    enter(page, w.url, w.pnr, "mywork")
+    ids = {i["item_code"]: i["id"] for i in w.app(w.pnr)["items"]}
+    click(page, f"#mw-list tr[data-item-id='{ids['land_planning_permit']}'] td[data-col=item] button")
+    shown(page, "#mw-joint-none")
+    click(page, "#mw-joint-new")
+    set_value(page, "#mw-joint-topic", "用地规划许可与可研批复的衔接")
+    set_value(page, "#mw-joint-when", "2030-06-03T09:30")
+    set_value(page, "#mw-joint-place", "区政务服务中心三楼会商室")
+    click(page, "#mw-joint-dept-drc")
+    click(page, "#mw-joint-save")
+    shown(page, "#mw-joint-notice.pj-ok")
+    assert text(page, "#mw-joint-notice") == "联合审查已安排。"
+    session = int(page.js("document.querySelector('#mw-joint article.mw-joint-session').dataset.jointId"))
+    departments = texts(page, "#mw-joint article td[data-col=department]")
+    assert sorted(departments) == ["规划和自然资源局龙岗管理局", "龙岗区发展和改革局"], departments
+    r = w.client.put(
+        f"/api/joint-reviews/{session}/opinion",
+        json={"decision": "approve", "opinion": "同意，可研批复与用地规模一致。"},
+        headers=drc.headers,
+    )
+    assert r.status_code == 200, r.text
+    click(page, "#mw-close")  # opened again: the DRC's opinion is read fresh
+    click(page, f"#mw-list tr[data-item-id='{ids['land_planning_permit']}'] td[data-col=item] button")
+    shown(page, f"#mw-joint-{session}-opinion")
+    set_value(page, f"#mw-joint-{session}-decision", "approve_conditional")
+    set_value(page, f"#mw-joint-{session}-opinion", "同意，按规划条件控制退线。")
+    click(page, "#mw-joint button[data-action=opinion]")
+    shown(page, "#mw-joint-notice.pj-ok")
+    assert text(page, "#mw-joint-notice") == "会商意见已记录。"
+    click(page, "#mw-joint button[data-action=minutes]")
+    shown(page, f"#mw-joint article[data-joint-id='{session}'][data-status=held]")
+    assert text(page, "#mw-joint-notice") == "会议纪要已生成。"
+    minutes = fetch_with_token(page, f"/api/joint-reviews/{session}/minutes.html")
+    assert minutes["status"] == 200
+    assert (
+        "同意，可研批复与用地规模一致。" in minutes["text"]
+        and "同意，按规划条件控制退线。" in minutes["text"]
+    )
+    no_codes(page, "我的待办（联合审查）", "zh")
+    switch_language(page, "en")
+    page.wait_for("document.querySelector('#mywork-page h2').textContent === 'My work'")
+    no_codes(page, "my work (joint review)", "en")
+    switch_language(page, "zh")
+
+
+def issue(page: Page, w: World, reviewers: dict[str, Account]) -> None:
+    """Every department decides its items (API); the window issues from its queue; the unit sees the
+    application issued and the next stage open."""
+    for item in w.app(w.window)["items"]:
+        if item["opinion"] is None:
+            department = PROJECT_LAND[item["item_code"]][0]
+            r = w.client.post(
+                f"/api/items/{item['id']}/opinion",
+                json={"decision": "approve"},
+                headers=reviewers[department].headers,
+            )
+            assert r.status_code == 200, (item["item_code"], r.text)
+    open_package(page, w, "issuing", "accepted")
+    shown(page, "#win-issue")
+    click(page, "#win-issue")
+    shown(page, "#win-package[data-status=issued] #win-issuance-html")
+    assert text(page, "#win-notice") == f"{w.number} 已统一出件。"
+    notice = fetch_with_token(page, f"/api/applications/{w.app_id}/issuance.html")
+    assert notice["status"] == 200 and w.number in notice["text"]
+    no_codes(page, "综合窗口（出件）", "zh")
+    open_project(page, w)
+    shown(page, "#ap-open")
+    assert text(page, "#ap-open") == "申报“工程建设许可”阶段"
+    assert rows(page, "#ap-list")[0]["status"] == "已出件"
 
 
 def test_one_window_from_the_package_to_the_resubmission(
     settings: Settings,
     client: TestClient,
-    make_account: Any,
+    people: Any,
     owner_conn: psycopg.Connection[Any],
     page: Page,
     tmp_path: Path,
 ) -> None:
-    unit = own_unit(owner_conn, make_account)
-    env = make_account(Role.REVIEWER, "eco-env")
+    unit = own_unit(owner_conn, people)
+    env = people(Role.REVIEWER, "eco-env")
     # The organisation's licence is in its library already (org-wide, valid a year): offered, not uploaded.
     licence = upload(
         client,
@@ -567,8 +658,8 @@ def test_one_window_from_the_package_to_the_resubmission(
             url,
             client,
             unit,
-            make_account(Role.WINDOW, "service-center"),
-            make_account(Role.REVIEWER, "pnr"),
+            people(Role.WINDOW, "service-center"),
+            people(Role.REVIEWER, "pnr"),
             env,
             new_project(client, unit),
             tmp_path,
