@@ -22,7 +22,6 @@ function normalise(row) {
     application_id: row.application_id ?? row.application?.id ?? item.application_id,
     application_number: row.application_number ?? row.application?.number ?? row.number,
     project_name: row.project_name ?? row.application?.project_name,
-    stage_label: row.stage || row.stage_name_zh ? stageName(row) : row.application ? stageName(row.application) : "—",
   };
 }
 
@@ -81,7 +80,7 @@ export class MyWorkPage {
       { key: "item", head: t("pjItem"), cell: open },
       { key: "number", head: t("apNumber"), cell: r => r.application_number },
       { key: "project", head: t("apProject"), cell: r => r.project_name },
-      { key: "stage", head: t("pjStage"), cell: r => r.stage_label },
+      { key: "stage", head: t("pjStage"), cell: r => (r.stage ? stageName(r) : "—") },
       { key: "status", head: t("pjItemStatusLabel"), cell: r => label("pjItemStatus", r.status) },
       { key: "clock", head: t("apClock"), cell: clockText },
       { key: "colour", head: t("apColour"), cell: r => colourBadge(r.colour) },
@@ -128,7 +127,7 @@ export class MyWorkPage {
     panel.append(
       el("div", { className: "ap-columns" },
         el("div", { className: "ap-main" }, appFacts(this.app),
-          el("p", { id: "mw-clock", textContent: `${t("apClock")}：${clockText(item)} · ${t("pjLimits")} ${t("pjDays", item.promised_days ?? "—")}` }),
+          el("p", { id: "mw-clock", textContent: `${t("apClock")}：${clockText(item)} · ${t("pjPromised")} ${t("pjDays", item.promised_days ?? "—")}` }),
           el("h4", { textContent: t("apChecklist") }), checklistTable(this.app, { id: "mw-checklist" })),
         el("aside", { className: "ap-side" }, this.#opinionBox(item), this.#requestBox(item))),
       el("h4", { textContent: t("mwAllItems") }), itemsTable(this.app, { id: "mw-items" }),
