@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.auth.deps import Allow, AllowBriefly, Grant
 from app.auth.policy import Action, Role
-from app.db import Conn, leased_connection
+from app.db import Conn, HeavyWork, leased_connection
 from app.deps import today
 from app.edge.downloads import content_disposition
 from app.edge.middleware import MEBIBYTE
@@ -110,7 +110,7 @@ def _store(
     )
 
 
-@router.post("", status_code=201, response_model=Material, summary="上传材料")
+@router.post("", dependencies=[HeavyWork], status_code=201, response_model=Material, summary="上传材料")
 async def upload_material(
     request: Request,
     grant: Annotated[Grant, Depends(AllowBriefly(Action.MATERIALS_UPLOAD))],
@@ -125,7 +125,8 @@ async def upload_material(
     """Store a file in the caller's organisation's library; uploading to a filled slot (same code, purpose
     and project) adds its next version. The type is told from the bytes and checked against what the
     checklists accept for the code; size, zip bombs, unsafe archive paths and bad names are refused
-    (nothing is kept of a refused file). The file is hashed and checked before a connection is taken."""
+    (nothing is kept of a refused file). The file is hashed and checked before a connection is taken,
+    behind the ``heavy`` gate (an archive is decompressed to be counted)."""
     if valid_until is not None and valid_until < today():
         raise Unprocessable(
             f"有效期 {valid_until} 已过，请上传有效的材料。",

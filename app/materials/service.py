@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
@@ -343,10 +344,11 @@ def store_generated(
 
 
 @cache
-def _template_types() -> dict[str, frozenset[str]]:
-    """Accepted types per material code, from the ``materials:`` lists of the project templates."""
+def template_types(folders: tuple[Path, ...] = TEMPLATE_FILES) -> dict[str, frozenset[str]]:
+    """Accepted types per material code, from the ``materials:`` lists of the project templates (the union
+    when several templates list the same code)."""
     found: dict[str, set[str]] = {}
-    for folder in TEMPLATE_FILES:
+    for folder in folders:
         for path in sorted(folder.glob("*.yaml")):
             try:
                 doc = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -363,5 +365,5 @@ def _template_types() -> dict[str, frozenset[str]]:
 
 def allowed_types(code: str) -> set[str] | None:
     """The file types the checklists accept for ``code`` (None: the code is in no checklist, any type)."""
-    types = _template_types().get(code)
+    types = template_types().get(code)
     return set(types) if types else None

@@ -500,3 +500,81 @@ def test_concurrent_uploads_to_one_slot_make_consecutive_versions(
     assert [r[2] for r in rows] == [False, False, False, True]
     # Five distinct contents: five new files, the shared bytes once.
     assert len(stored_files(settings)) == before + 5
+
+
+def test_decision_documents_and_minutes_are_read_through_their_application(
+    client: TestClient, make_org: Any, make_account: Any, owner_conn: psycopg.Connection[Any]
+) -> None:
+    w = World(client, make_org, make_account, owner_conn)
+    item_id, dept_id = owner_conn.execute(
+        "SELECT id, department_id FROM approval.item WHERE project_id = %s AND stage = %s"
+        " AND department_id = %s ORDER BY id LIMIT 1",
+        (w.project["id"], w.stage, w.reviewer.org_id),
+    ).fetchone()
+    # The department stores its decision document for a project where it has an item.
+    data = pdf(f"decision {uuid.uuid4()}")
+    r = client.post(
+        "/api/materials",
+        files={"file": ("批复.pdf", data, "application/pdf")},
+        data={"material_code": "approval_decision", "purpose": "decision", "project_id": w.project["id"]},
+        headers=w.reviewer.headers,
+    )
+    assert r.status_code == 201, r.text
+    decision = r.json()
+    assert (decision["owner_org_id"], decision["purpose"]) == (w.reviewer.org_id, "decision")
+    content = f"/api/materials/{decision['id']}/content"
+    # Until an opinion references it, the project's unit does not see it.
+    assert client.get(content, headers=w.unit.headers).status_code == 404
+    owner_conn.execute(
+        "INSERT INTO approval.opinion (item_id, decision, document_id, department_id, decided_by_name)"
+        " VALUES (%s, 'approve', %s, %s, 'tests')",
+        (item_id, decision["id"], dept_id),
+    )
+    r = client.get(content, headers=w.unit.headers)
+    assert r.status_code == 200 and r.content == data
+    for acct in (w.other_unit, w.far_reviewer):
+        assert client.get(content, headers=acct.headers).status_code == 404
+
+    # Minutes of a joint review of an application: read by the departments with an item of its stage.
+    minutes_bytes = pdf(f"minutes {uuid.uuid4()}")
+    with psycopg.connect(owner_conn.info.dsn) as conn:
+        store = LocalBlobStore(Path(client.app.state.settings.stored_files_dir))  # type: ignore[attr-defined]
+        minutes = service.store_generated(
+            conn,
+            Actor.system("tests"),
+            dept_id,
+            w.project["id"],
+            "minutes",
+            "joint_review_minutes",
+            "会议纪要.pdf",
+            minutes_bytes,
+            "application/pdf",
+            store=store,
+        )
+        conn.commit()
+    colleague = make_account(
+        Role.REVIEWER,
+        owner_conn.execute("SELECT code FROM auth.organisation WHERE id = %s", (dept_id,)).fetchone()[0],
+    )
+    other_dept = owner_conn.execute(
+        "SELECT o.code FROM approval.item i JOIN auth.organisation o ON o.id = i.department_id"
+        " WHERE i.project_id = %s AND i.stage <> %s AND i.department_id <> %s"
+        " AND NOT EXISTS (SELECT 1 FROM approval.item j WHERE j.project_id = i.project_id AND j.stage = %s"
+        " AND j.department_id = i.department_id) LIMIT 1",
+        (w.project["id"], w.stage, dept_id, w.stage),
+    ).fetchone()
+    url = f"/api/materials/{minutes.id}/content"
+    assert client.get(url, headers=w.unit.headers).status_code == 404
+    app_id = application(owner_conn, w.project["id"], w.stage)
+    owner_conn.execute(
+        "INSERT INTO approval.joint_review (application_id, lead_department_id, topic, scheduled_at,"
+        " minutes_id) VALUES (%s, %s, '联合审查', now(), %s)",
+        (app_id, dept_id, minutes.id),
+    )
+    for acct in (w.unit, colleague):
+        r = client.get(url, headers=acct.headers)
+        assert r.status_code == 200 and r.content == minutes_bytes
+    assert client.get(url, headers=w.other_unit.headers).status_code == 404
+    # A department with items only in other stages of the project does not read this stage's minutes.
+    assert other_dept is not None
+    assert client.get(url, headers=make_account(Role.REVIEWER, other_dept[0]).headers).status_code == 404

@@ -231,3 +231,22 @@ def test_sigv4_signature_matches_the_aws_documentation_example() -> None:
         "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
         "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
     )
+
+
+def test_checklist_types_come_from_the_templates_materials_lists(tmp_path: Path) -> None:
+    from app.materials.service import template_types
+
+    (tmp_path / "a.yaml").write_text(
+        "code: house_building\nmaterials:\n"
+        "  - {code: business_licence, name_zh: 营业执照, required: true, types: [pdf, ofd], items: [x]}\n"
+        "  - {code: red_line_map, name_zh: 用地红线图, required: true, types: [dwg, dxf], items: [x]}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "b.yaml").write_text(
+        "materials:\n  - {code: business_licence, types: [jpeg]}\n  - {code: no_types}\n", encoding="utf-8"
+    )
+    (tmp_path / "broken.yaml").write_text("materials: [", encoding="utf-8")
+    assert template_types((tmp_path,)) == {
+        "business_licence": frozenset({"pdf", "ofd", "jpeg"}),
+        "red_line_map": frozenset({"dwg", "dxf"}),
+    }
