@@ -41,6 +41,8 @@ from app.edge.forms import refuse_control_characters_in_forms
 from app.edge.middleware import MEBIBYTE, RequestEdge
 from app.edge.openapi import install_problem_responses
 from app.errors import install_error_handlers
+from app.materials import routes as materials_routes
+from app.materials.routes import material_store_in_context
 from app.ogc import routes as ogc_routes
 from app.orgs import routes as org_routes
 from app.preevaluation import printed as preevaluation_printed
@@ -190,7 +192,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
         # Text fields of multipart forms (uploads) are checked here; the rest of the edge is RequestEdge.
-        dependencies=[Depends(refuse_control_characters_in_forms)],
+        dependencies=[Depends(refuse_control_characters_in_forms), Depends(material_store_in_context)],
     )
     app.state.settings = settings
     app.state.basic_cache = CredentialCache(settings.basic_cache_seconds)
@@ -225,6 +227,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         demolition_import_routes,
         demolition_blocker_routes,
         demolition_tiles,
+        materials_routes,
         ogc_routes,
     ):
         app.include_router(stamp_permissions(module.router))

@@ -86,6 +86,25 @@ class Settings(BaseSettings):
         default=10, ge=1, description="Largest request body other than a file upload (JSON, forms)."
     )
 
+    # Materials store (材料库): application materials, decision documents, demolition agreements.
+    materials_max_bytes: int = Field(
+        default=100 * 1024 * 1024, ge=1, description="Largest material file accepted, in bytes (100 MiB)."
+    )
+    materials_store: Literal["local", "s3"] = Field(
+        default="local",
+        description="Where material files live: local (content-addressed under files_dir) or s3.",
+    )
+    materials_s3_endpoint: str | None = Field(
+        default=None, description="S3-compatible endpoint URL, e.g. https://oss.example.gov.cn (s3 only)."
+    )
+    materials_s3_bucket: str | None = Field(default=None, description="Bucket of the material files (s3).")
+    materials_s3_region: str = Field(default="us-east-1", description="Signing region of the S3 store.")
+    materials_s3_access_key: SecretStr | None = Field(default=None, description="S3 access key id.")
+    materials_s3_secret_key: SecretStr | None = Field(default=None, description="S3 secret access key.")
+    materials_s3_prefix: str = Field(
+        default="materials/", description="Key prefix of the material files inside the bucket (s3)."
+    )
+
     web_dir: Path = PROJECT_ROOT / "web"
     glyph_dir: Path = Field(
         default=PROJECT_ROOT / "build" / "glyphs",
@@ -96,6 +115,16 @@ class Settings(BaseSettings):
     def _pool_bounds(self) -> Settings:
         if self.pool_min_size > self.pool_max_size:
             raise ValueError("pool_min_size must not exceed pool_max_size")
+        return self
+
+    @model_validator(mode="after")
+    def _s3_complete(self) -> Settings:
+        if self.materials_store == "s3":
+            missing = [
+                name for name in ("materials_s3_endpoint", "materials_s3_bucket") if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError(f"materials_store=s3 needs {', '.join(missing)}")
         return self
 
     @property

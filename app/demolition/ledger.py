@@ -29,6 +29,7 @@ from app.demolition.models import (
 from app.demolition.personal import PERSONAL_FIELDS, mask_field
 from app.demolition.pipeline import check_move
 from app.errors import Conflict, NotFound, Unprocessable
+from app.materials.access import may_read
 from app.projects.models import Project
 from app.projects.service import fetch_project
 from app.versioning import check_version
@@ -316,8 +317,45 @@ def update_unit(
     return after
 
 
-def apply_move(conn: Connection[Any], actor: Actor, before: Unit, data: TransitionIn) -> None:
-    """Move a (locked, version-checked) unit to ``data.to_status`` and log the transition."""
+def stored_attachment(
+    conn: Connection[Any], grant: Grant, project_id: int, data: TransitionIn
+) -> dict[str, Any] | None:
+    """The transition's attachment as the materials store has it: a demolition material of the unit's
+    project that the caller may read; 422 for anything else (another project's, an application's, unknown)."""
+    if data.attachment is None:
+        return None
+    material_id = data.attachment.material_id
+    row = conn.execute(
+        "SELECT file_name, size, sha256, media_type FROM material.material"
+        " WHERE id = %s AND purpose = 'demolition' AND project_id = %s",
+        (material_id, project_id),
+    ).fetchone()
+    if row is None or not may_read(conn, grant, material_id):
+        raise Unprocessable(
+            f"附件 {material_id} 不是本项目已上传的征拆材料，请先上传（purpose=demolition）。",
+            f"Attachment {material_id} is not a demolition material of this project; upload it first "
+            "(purpose=demolition).",
+            code="unknown_attachment",
+        )
+    name, size, sha256, media_type = row
+    return {
+        "material_id": material_id,
+        "name": name,
+        "size": size,
+        "sha256": sha256,
+        "media_type": media_type,
+    }
+
+
+def apply_move(
+    conn: Connection[Any],
+    actor: Actor,
+    before: Unit,
+    data: TransitionIn,
+    attachment: dict[str, Any] | None = None,
+) -> None:
+    """Move a (locked, version-checked) unit to ``data.to_status`` and log the transition (with the
+    attachment resolved by :func:`stored_attachment`)."""
     move = check_move(before.status, data.to_status, data.reason)
     conn.execute(
         "UPDATE demolition.unit SET status = %s, version = version + 1, updated_at = now() WHERE id = %s",
@@ -334,7 +372,7 @@ def apply_move(conn: Connection[Any], actor: Actor, before: Unit, data: Transiti
         irregular=move.irregular,
         reason=data.reason if move.irregular else (data.reason or None),
         note=data.note,
-        attachment=data.attachment.model_dump() if data.attachment else None,
+        attachment=attachment,
     )
 
 
@@ -345,7 +383,8 @@ def transition_unit(
     with conn.transaction():
         before = lock_unit(conn, grant, unit_id)
         check_version(before.version, expected, from_header, _current(conn, grant, before))
-        apply_move(conn, grant.actor, before, data)
+        attachment = stored_attachment(conn, grant, before.project_id, data)
+        apply_move(conn, grant.actor, before, data, attachment)
         after = fetch_unit(conn, unit_id)
         record(
             conn,
@@ -359,7 +398,7 @@ def transition_unit(
                 "version": after.version,
                 "reason": data.reason,
                 "note": data.note,
-                "attachment": data.attachment.model_dump() if data.attachment else None,
+                "attachment": attachment,
             },
         )
     return after

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from app.demolition.personal import PERSONAL_FIELDS, is_masked, normalise_phone, normalise_resident_id
-from app.edge.params import Number
+from app.edge.params import Number, RowId
 
 
 class UnitStatus(StrEnum):
@@ -127,11 +127,12 @@ class UnitUpdate(UnitFields):
 
 
 class Attachment(BaseModel):
-    """Metadata of a document attached to a transition (the file itself is kept elsewhere)."""
+    """A document attached to a transition: a material of the unit's project, uploaded first to the
+    materials store (``POST /api/materials`` with purpose=demolition). The event keeps its id, file name,
+    size and SHA-256 as the store has them (never as a client states them); the bytes are downloaded from
+    ``/api/materials/{material_id}/content``."""
 
-    name: str = Field(min_length=1, max_length=255)
-    size: int = Field(ge=0, le=10**11)
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    material_id: RowId = Field(description="材料库中本项目征拆材料的编号")
 
 
 class TransitionIn(BaseModel):

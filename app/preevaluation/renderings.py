@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -18,6 +17,7 @@ from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
 from app.db import Conn, HeavyWork
 from app.deps import check_plan_of
+from app.edge.downloads import content_disposition
 from app.edge.params import RowId
 from app.errors import prefers_english
 from app.preevaluation.store import visible_footprint, visible_report
@@ -43,7 +43,7 @@ def _english(request: Request, lang: str | None) -> bool:
 def _disposition(kind: str, report_id: int, suffix: str, english: bool) -> str:
     """An attachment header with a Chinese file name (RFC 6266 / 5987) and an ASCII fallback."""
     name = f"{'pre-evaluation' if english else '预评价报告'}-{report_id}.{suffix}"
-    return f"{kind}; filename=\"pre-evaluation-{report_id}.{suffix}\"; filename*=UTF-8''{quote(name)}"
+    return content_disposition(name, f"pre-evaluation-{report_id}.{suffix}", kind=kind)
 
 
 @router.get(

@@ -13,7 +13,28 @@ from tests.api.test_approval_items import move, plan_items
 from tests.api.test_projects import new_project as make_project
 from tests.concurrency import race_on_locked_row
 
-SHA = "ab" * 32
+
+def upload_agreement(
+    client: TestClient, acct: Any, project_id: int, name: str = "协议.pdf"
+) -> dict[str, Any]:
+    """A demolition agreement (a real PDF) stored in the materials store for the project."""
+    import uuid
+
+    import weasyprint
+
+    data = weasyprint.HTML(string=f"<p>Agreement {uuid.uuid4()}</p>").write_pdf()
+    r = client.post(
+        "/api/materials",
+        files={"file": (name, data, "application/pdf")},
+        data={
+            "material_code": "demolition_agreement",
+            "purpose": "demolition",
+            "project_id": str(project_id),
+        },
+        headers=acct.headers,
+    )
+    assert r.status_code == 201, r.text
+    return {**r.json(), "bytes": data}
 
 
 def new_project(client: TestClient, admin: Any, **extra: Any) -> dict[str, Any]:
@@ -42,7 +63,9 @@ def step(client: TestClient, acct: Any, unit: dict[str, Any], to: str, **body: A
     return r
 
 
-def test_pipeline_roles_reasons_and_event_log(client: TestClient, make_account: Any) -> None:
+def test_pipeline_roles_reasons_and_event_log(client: TestClient, make_account: Any, make_org: Any) -> None:
+    from app.orgs.service import OrgKind
+
     unit_acct = make_account(Role.PROJECT_UNIT, "works")
     coord = make_account(Role.COORDINATOR, "land-prep")
     reviewer = make_account(Role.REVIEWER, "education")
@@ -82,14 +105,30 @@ def test_pipeline_roles_reasons_and_event_log(client: TestClient, make_account: 
     r = step(client, coord, u, "nowhere")
     assert r.status_code == 422
     assert step(client, coord, u, "valued", note="评估报告已出具").status_code == 200
-    attachment = {"name": "协议.pdf", "size": 2048, "sha256": SHA}
-    assert step(client, coord, u, "signed", attachment=attachment).status_code == 200
+    agreement = upload_agreement(client, coord, p["id"])
+    # The client names the stored material; name, size and hash come from the store, whatever is sent.
+    r = step(client, coord, u, "signed", attachment={"material_id": agreement["id"], "sha256": "ab" * 32})
+    assert r.status_code == 200, r.text
+    attachment = {
+        "material_id": agreement["id"],
+        "name": "协议.pdf",
+        "size": len(agreement["bytes"]),
+        "sha256": agreement["sha256"],
+        "media_type": "application/pdf",
+    }
     r = step(client, coord, u, "surveyed")
     assert r.status_code == 422 and r.json()["code"] == "reason_required"
     assert step(client, coord, u, "valued", reason="协议作废，重新评估").status_code == 200
     assert step(client, coord, u, "vacated", reason="业主已自行腾空，补偿另行支付").status_code == 200
-    r = step(client, coord, u, "demolished", attachment={"name": "x", "size": 1, "sha256": "not-a-hash"})
+    r = step(client, coord, u, "demolished", attachment={"material_id": 0})
     assert r.status_code == 422
+    # A material of another project (or an unknown one) cannot be attached.
+    elsewhere = upload_agreement(
+        client, coord, new_project(client, make_account(Role.SYSTEM_ADMIN, "gov-data"))["id"]
+    )
+    for material_id in (elsewhere["id"], 2**62):
+        r = step(client, coord, u, "demolished", attachment={"material_id": material_id})
+        assert r.status_code == 422 and r.json()["code"] == "unknown_attachment"
     assert u["status"] == "vacated" and u["version"] == 5
 
     events = client.get(f"/api/demolition/units/{u['id']}/events", headers=reviewer.headers).json()
@@ -101,6 +140,16 @@ def test_pipeline_roles_reasons_and_event_log(client: TestClient, make_account: 
         ("transition", "valued", "vacated", True),
     ]
     assert events[1]["note"] == "评估报告已出具" and events[2]["attachment"] == attachment
+    # Whoever reads the ledger downloads the attachment (the project's unit, a department with items);
+    # another unit gets 404.
+    content = f"/api/materials/{agreement['id']}/content"
+    for acct in (coord, unit_acct):
+        r = client.get(content, headers=acct.headers)
+        assert r.status_code == 200 and r.content == agreement["bytes"]
+    _, stranger_org = make_org(OrgKind.PROJECT_UNIT)
+    assert (
+        client.get(content, headers=make_account(Role.PROJECT_UNIT, stranger_org).headers).status_code == 404
+    )
     assert events[3]["reason"] == "协议作废，重新评估" and events[1]["actor_name"] == coord.username
 
     # Attribute change, audited, with an event.
