@@ -56,6 +56,7 @@ from app.settings import Settings
 from app.tiles import raster_routes, vector_routes
 from app.tiles.fast_path import TileFastPath
 from app.web import mount_web
+from app.window import routes as window_routes
 from layers.catalog.model import Catalog, load_catalog
 from layers.district import DISTRICT
 
@@ -223,6 +224,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         plan_routes,
         supervision_routes,
         demand_routes,
+        window_routes,
         demolition_routes,
         demolition_import_routes,
         demolition_blocker_routes,

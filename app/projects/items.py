@@ -31,6 +31,11 @@ from app.versioning import check_version
 from layers.audit import record
 
 DONE = frozenset({"approved", "cancelled", "merged"})
+# Moves of an item in an open application (综合窗口) taken only through the application flow (a 容缺
+# supplement there is the attached material itself).
+WINDOW_HANDLED = frozenset(
+    {"submit", "accept", "return_for_correction", "resubmit", "approve", "reject", "supplement"}
+)
 
 
 class Who(StrEnum):
@@ -234,6 +239,36 @@ def _validate(conn: Connection[Any], item: Item, req: TransitionRequest, today: 
     return changes
 
 
+def _refuse_window_items(conn: Connection[Any], item: Item, action: str) -> None:
+    """409 ``handled_by_window`` when the item belongs to an open application (app/window)."""
+    got = conn.execute(
+        "SELECT a.id, a.number FROM approval.application a JOIN approval.application_event e"
+        " ON e.application_id = a.id AND e.action = 'open'"
+        " WHERE a.status NOT IN ('issued', 'withdrawn') AND e.detail->'item_ids' @> to_jsonb(%s::bigint)",
+        (item.id,),
+    ).fetchone()
+    if got:
+        raise _refuse(
+            item,
+            action,
+            f"该事项属于申报件 {got[1]}，须通过综合窗口办理（受理、补正、审查意见）。",
+            f"The item belongs to application {got[1]}: it is handled through the one window.",
+            "handled_by_window",
+            application_id=got[0],
+        )
+
+
+def window_item_ids(conn: Connection[Any], project_id: int) -> set[int]:
+    """Ids of the project's items held by an open application (their WINDOW_HANDLED moves are closed)."""
+    rows = conn.execute(
+        "SELECT (jsonb_array_elements_text(e.detail->'item_ids'))::bigint FROM approval.application a"
+        " JOIN approval.application_event e ON e.application_id = a.id AND e.action = 'open'"
+        " WHERE a.project_id = %s AND a.status NOT IN ('issued', 'withdrawn')",
+        (project_id,),
+    ).fetchall()
+    return {int(r[0]) for r in rows}
+
+
 def transition(
     conn: Connection[Any],
     grant: Grant,
@@ -255,6 +290,8 @@ def transition(
         item = get_item(conn, grant, item_id, lock=True)
         project = service.fetch_project(conn, item.project_id)
         _check_actor(grant, move.who, item, project.unit_org_id, req.action)
+        if req.action in WINDOW_HANDLED:
+            _refuse_window_items(conn, item, req.action)
         check_version(item.version, expected, from_header, item.model_dump(mode="json"))
         if item.status not in move.sources:
             raise _refuse(

@@ -47,8 +47,10 @@ def get_plan(
     transitions the caller may take on each item now."""
     view = plan_service.plan_view(conn, grant, project_id, target_start, as_of or today())
     unit_org_id = project_service.fetch_project(conn, project_id).unit_org_id
+    held = item_service.window_item_ids(conn, project_id)  # items of an open application (综合窗口)
     for item in view.items:
-        item.actions = item_service.allowed_actions(grant, item, unit_org_id)
+        actions = item_service.allowed_actions(grant, item, unit_org_id)
+        item.actions = [a for a in actions if item.id not in held or a not in item_service.WINDOW_HANDLED]
     return view
 
 

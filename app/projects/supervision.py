@@ -24,7 +24,8 @@ class SupervisionWarning(BaseModel):
     """One warning: yellow at ≥ 80 % of the promised limit, red when past it (``overdue``), past the
     statutory limit as well (``statutory_overdue``, 超法定时限) or when a 容缺 supplement is late.
 
-    Warnings from other sources (overdue demolition blockers) leave the item fields empty.
+    Warnings from other sources (overdue demolition blockers; the one window's packages not accepted in
+    time, app/window/warnings.py) leave the item fields empty; the window's name ``application_id``.
     """
 
     level: str
@@ -47,6 +48,7 @@ class SupervisionWarning(BaseModel):
     message_zh: str
     message_en: str
     blocker_id: int | None = None
+    application_id: int | None = None
 
 
 # Other modules add warnings of their own (the demolition ledger: overdue blockers) through this hook.
@@ -91,6 +93,16 @@ def _rows(
     return conn.execute(
         query, {**params, "pid": project_id, "dept": department, "statuses": statuses}
     ).fetchall()
+
+
+def clock_colour(status: str, elapsed_days: int, promised_days: int) -> str:
+    """The colour of an item's clock, as its warnings give it: red past the promised limit, yellow from
+    80 % of it, while the clock runs; green otherwise."""
+    if status not in RUNNING or not promised_days:
+        return "green"
+    if elapsed_days > promised_days:
+        return "red"
+    return "yellow" if elapsed_days / promised_days >= YELLOW_SHARE else "green"
 
 
 def item_warnings(

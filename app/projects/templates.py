@@ -6,7 +6,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, Field, StringConstraints, model_validator
@@ -14,8 +14,12 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 from app.errors import Unprocessable
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
+TRIGGERED_FILE = Path(__file__).parent / "triggered_items.yaml"
 K = TypeVar("K", bound=Hashable)
 STAGES = ("project_land", "engineering", "construction", "completion")
+# The file types a checklist entry may accept (checked by content when a material is uploaded).
+FileType = Literal["pdf", "ofd", "jpeg", "png", "dwg", "dxf", "docx", "xlsx", "zip"]
+MaterialCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_]{0,63}$")]
 # A name shown to people: required, and not blank.
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -35,6 +39,7 @@ class TemplateItem(BaseModel):
     drop_below_wan: Decimal | None = None
     merge_below_wan: Decimal | None = None
     merge_into: str | None = None
+    joint_review: bool = Field(default=False, description="联合审查/会商")
 
     @model_validator(mode="after")
     def _check(self) -> TemplateItem:
@@ -47,6 +52,44 @@ class TemplateItem(BaseModel):
         return self
 
 
+class TemplateMaterial(BaseModel):
+    """One entry of the materials checklist (材料清单): listed once, with every item that needs it."""
+
+    code: MaterialCode
+    name_zh: Name
+    name_en: Name
+    required: bool = Field(default=True, description="false: 视情形提交（条件材料），可容缺")
+    condition_zh: str | None = None
+    condition_en: str | None = None
+    types: list[FileType] = Field(min_length=1)
+    items: list[str] = Field(min_length=1)
+    expires: bool = Field(default=False, description="有有效期的证照（过期后不再推荐）")
+
+    @model_validator(mode="after")
+    def _check(self) -> TemplateMaterial:
+        if not self.required and not (self.condition_zh and self.condition_en):
+            raise ValueError(f"{self.code}: a conditional material names its condition (zh and en)")
+        if len(set(self.items)) != len(self.items):
+            raise ValueError(f"{self.code}: an item is listed twice")
+        return self
+
+
+def _check_materials(owner: str, materials: list[TemplateMaterial], item_codes: list[str]) -> None:
+    """Material codes unique, their items known, every item with at least one material (ValueError)."""
+    codes = [m.code for m in materials]
+    if len(set(codes)) != len(codes):
+        raise ValueError(f"{owner}: duplicate material codes")
+    known = set(item_codes)
+    for m in materials:
+        unknown = [c for c in m.items if c not in known]
+        if unknown:
+            raise ValueError(f"{owner}.materials.{m.code}: unknown items {unknown}")
+    covered = {c for m in materials for c in m.items}
+    bare = [c for c in item_codes if c not in covered]
+    if bare:
+        raise ValueError(f"{owner}: items without any material {bare}")
+
+
 class Template(BaseModel):
     """A project type's approval plan."""
 
@@ -56,6 +99,7 @@ class Template(BaseModel):
     code_type: str = Field(pattern=r"^0[123]$")
     demolition_gate_pct: Decimal = Field(ge=0, le=100)
     items: list[TemplateItem]
+    materials: list[TemplateMaterial] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _dag(self) -> Template:
@@ -70,6 +114,7 @@ class Template(BaseModel):
             if missing:
                 raise ValueError(f"{self.project_type}.{item.code}: unknown items {missing}")
         topological_order({i.code: i.after for i in self.items})  # raises on a cycle
+        _check_materials(self.project_type, self.materials, codes)
         return self
 
 
@@ -134,7 +179,32 @@ def _resolve(raw: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
         items[code] = {**item, "after": after[code]}
     for item in data.get("items", []):
         items[item["code"]] = item
-    return {**base, **data, "items": list(items.values())}
+    return {
+        **base,
+        **data,
+        "items": list(items.values()),
+        "materials": _merge_materials(base.get("materials", []), data.get("materials", []), set(items)),
+    }
+
+
+def _merge_materials(
+    base: list[dict[str, Any]], extra: list[dict[str, Any]], items: set[str]
+) -> list[dict[str, Any]]:
+    """The base template's materials for the items left, then the extension's: an entry with a known code
+    adds its items (and overrides the fields it gives), a new code is a new material."""
+    merged: dict[str, dict[str, Any]] = {}
+    for m in base:
+        kept = [c for c in m.get("items", []) if c in items]
+        if kept:
+            merged[m["code"]] = {**m, "items": kept}
+    for m in extra:
+        if m["code"] in merged:
+            old = merged[m["code"]]
+            more = [c for c in m.get("items", []) if c not in old["items"]]
+            merged[m["code"]] = {**old, **m, "items": old["items"] + more}
+        else:
+            merged[m["code"]] = dict(m)
+    return list(merged.values())
 
 
 @cache
@@ -142,6 +212,57 @@ def load_templates() -> dict[str, Template]:
     """Every template, validated once on first use (a broken file fails loudly there and in the tests)."""
     raw = {p.stem: yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(TEMPLATE_DIR.glob("*.yaml"))}
     return {name: Template(**_resolve(raw, name)) for name in raw}
+
+
+class TriggeredMaterials(BaseModel):
+    """The materials of the items pre-evaluation adds (``triggered_items.yaml``)."""
+
+    items: list[str]
+    materials: list[TemplateMaterial]
+
+    @model_validator(mode="after")
+    def _check(self) -> TriggeredMaterials:
+        _check_materials("triggered_items", self.materials, self.items)
+        return self
+
+
+@cache
+def triggered_materials() -> TriggeredMaterials:
+    """The triggered items' materials, validated once on first use."""
+    data = yaml.safe_load(TRIGGERED_FILE.read_text(encoding="utf-8"))
+    return TriggeredMaterials(items=list(data["items"]), materials=data.get("materials", []))
+
+
+def checklist(project_type: str, item_codes: Sequence[str]) -> list[TemplateMaterial]:
+    """The materials checklist of a set of items (an application's stage): every material of the project
+    type's template or of the triggered items that one of them needs, listed once, its ``items`` narrowed
+    to those of the set, in template order (then the triggered items' order)."""
+    wanted = list(dict.fromkeys(item_codes))
+    out: dict[str, TemplateMaterial] = {}
+    sources = [*get_template(project_type).materials, *triggered_materials().materials]
+    for m in sources:
+        mine = [c for c in m.items if c in wanted]
+        if not mine:
+            continue
+        if m.code in out:
+            known = out[m.code]
+            out[m.code] = known.model_copy(
+                update={"items": known.items + [c for c in mine if c not in known.items]}
+            )
+        else:
+            out[m.code] = m.model_copy(update={"items": mine})
+    return list(out.values())
+
+
+def stage_checklist(project_type: str, stage: str, item_codes: Sequence[str]) -> list[TemplateMaterial]:
+    """``checklist`` of the items of one stage (``item_codes`` are the project's items of that stage)."""
+    if stage not in STAGES:
+        raise Unprocessable(
+            f"未知阶段“{stage}”，可选：{'、'.join(STAGES)}。",
+            f"Unknown stage '{stage}'.",
+            code="unknown_stage",
+        )
+    return checklist(project_type, item_codes)
 
 
 def get_template(project_type: str) -> Template:
