@@ -57,6 +57,8 @@ from app.tiles import raster_routes, vector_routes
 from app.tiles.fast_path import TileFastPath
 from app.web import mount_web
 from app.window import routes as window_routes
+from app.window import document_routes as window_document_routes
+from app.window import joint_routes as window_joint_routes
 from layers.catalog.model import Catalog, load_catalog
 from layers.district import DISTRICT
 
@@ -230,6 +232,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         demolition_blocker_routes,
         demolition_tiles,
         materials_routes,
+        window_joint_routes,
+        window_document_routes,
         ogc_routes,
     ):
         app.include_router(stamp_permissions(module.router))

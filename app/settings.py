@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     materials_s3_prefix: str = Field(
         default="materials/", description="Key prefix of the material files inside the bucket (s3)."
     )
+    window_contact_phone: str = Field(
+        default="0755-12345",
+        min_length=1,
+        max_length=50,
+        description="The one window's telephone printed on receipts (default: the 12345 service hotline).",
+    )
 
     web_dir: Path = PROJECT_ROOT / "web"
     glyph_dir: Path = Field(
