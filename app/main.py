@@ -56,9 +56,9 @@ from app.settings import Settings
 from app.tiles import raster_routes, vector_routes
 from app.tiles.fast_path import TileFastPath
 from app.web import mount_web
-from app.window import routes as window_routes
 from app.window import document_routes as window_document_routes
 from app.window import joint_routes as window_joint_routes
+from app.window import routes as window_routes
 from layers.catalog.model import Catalog, load_catalog
 from layers.district import DISTRICT
 

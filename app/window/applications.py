@@ -28,6 +28,7 @@ from app.auth.deps import Grant
 from app.auth.policy import Role, Scope
 from app.calendar.store import load_calendar
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.materials import service as materials_service
 from app.projects import service as project_service
 from app.projects.demolition import check_gate
 from app.projects.plan import Item, fetch_items, item_events
@@ -79,7 +80,7 @@ APP_ITEM_IDS = (
 # ---------------------------------------------------------------------------------------------------- reads
 
 
-def _scope(grant: Grant) -> tuple[sql.Composable, dict[str, Any]]:
+def visibility(grant: Grant) -> tuple[sql.Composable, dict[str, Any]]:
     """Units see their projects' applications, departments those with an item of theirs, the rest all."""
     if grant.scope is Scope.ANY:
         return sql.SQL("TRUE"), {}
@@ -107,7 +108,7 @@ def load_row(
     """The application's row (with project fields) if ``grant`` may see it (None: no check), else 404."""
     if lock:
         conn.execute("SELECT 1 FROM approval.application WHERE id = %s FOR UPDATE", (app_id,))
-    where, params = _scope(grant) if grant else (sql.SQL("TRUE"), {})
+    where, params = visibility(grant) if grant else (sql.SQL("TRUE"), {})
     query = sql.SQL(_SUMMARY_SQL + " WHERE a.id = %(id)s AND {}").format(where)
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(query, {"id": app_id, **params}).fetchone()
@@ -135,28 +136,22 @@ def offers(
     conn: Connection[Any], org_id: int, project_id: int, codes: list[str], today: date
 ) -> dict[str, list[MaterialSummary]]:
     """Current library versions of the unit offered per checklist code (this project's or org-wide, not
-    expired). One function, so the materials store's own ``offers`` can replace it."""
-    rows = conn.execute(
-        "SELECT material_code, id, file_name, version, valid_until, project_id, uploaded_at"
-        " FROM material.material WHERE owner_org_id = %s AND purpose = 'application'"
-        " AND material_code = ANY(%s) AND superseded_at IS NULL"
-        " AND (project_id IS NULL OR project_id = %s) AND (valid_until IS NULL OR valid_until >= %s)"
-        " ORDER BY material_code, project_id NULLS LAST, id DESC",
-        (org_id, codes, project_id, today),
-    ).fetchall()
-    out: dict[str, list[MaterialSummary]] = {c: [] for c in codes}
-    for code, mid, name, version, valid_until, pid, at in rows:
-        out[code].append(
+    expired), as the materials store offers them."""
+    found = materials_service.offers(conn, org_id, project_id, codes, today)
+    return {
+        code: [
             MaterialSummary(
-                material_id=mid,
-                file_name=name,
-                version=version,
-                valid_until=valid_until,
-                project_id=pid,
-                uploaded_at=at,
+                material_id=m.id,
+                file_name=m.file_name,
+                version=m.version,
+                valid_until=m.valid_until,
+                project_id=m.project_id,
+                uploaded_at=m.uploaded_at,
             )
-        )
-    return out
+            for m in found.get(code, [])
+        ]
+        for code in codes
+    }
 
 
 def attached(conn: Connection[Any], app_id: int) -> dict[str, MaterialSummary]:
@@ -427,7 +422,7 @@ def list_applications(
     queue: str | None,
 ) -> list[ApplicationSummary]:
     """Applications the caller may see, newest first; ``queue`` picks the window's work queues."""
-    where, params = _scope(grant)
+    where, params = visibility(grant)
     queue_sql = QUEUES[queue] if queue else sql.SQL("TRUE")
     query = sql.SQL(
         _SUMMARY_SQL + " WHERE {} AND {} AND (%(status)s::text IS NULL OR a.status = %(status)s)"
