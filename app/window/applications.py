@@ -1,9 +1,10 @@
 """Applications by stage (申报件): open, read, list, the materials checklist, attach/detach, submit, withdraw.
 
 An application is one project's one stage (立项用地规划许可, 工程建设许可, 施工许可, 竣工验收), submitted as
-one package at the one window. Its items are the stage's items that were not done when it was opened (kept
-in the ``open`` event's detail, ``item_ids``). Inside an application the items run in parallel (并联审批);
-the stage order is enforced instead: stage N may be opened only when no item of an earlier stage is open.
+one package at the one window. Its items are the stage's items that were not done when it was opened
+(``approval.application_item``; the ``open`` event records them too). Inside an application the items run
+in parallel (并联审批); the stage order is enforced instead: stage N may be opened only when no item of an
+earlier stage is open.
 
 Statuses: draft → submitted → (returned → submitted)* → accepted ⇄ correction → issued; withdrawn by the unit
 before acceptance. Every step writes an application event and/or item events and one audit record in the
@@ -70,11 +71,8 @@ SELECT a.id, a.number, a.project_id, p.code AS project_code, p.name AS project_n
 FROM approval.application a JOIN project.project p ON p.id = a.project_id
 JOIN auth.organisation u ON u.id = p.unit_org_id
 """
-# The items of application ``a`` (kept in its ``open`` event).
-APP_ITEM_IDS = (
-    "SELECT (jsonb_array_elements_text(e.detail->'item_ids'))::bigint FROM approval.application_event e"
-    " WHERE e.application_id = a.id AND e.action = 'open'"
-)
+# The items of application ``a``.
+APP_ITEM_IDS = "SELECT ai.item_id FROM approval.application_item ai WHERE ai.application_id = a.id"
 
 
 # ---------------------------------------------------------------------------------------------------- reads
@@ -121,8 +119,7 @@ def app_items(conn: Connection[Any], app_id: int) -> list[Item]:
     """The application's items, in id order."""
     return fetch_items(
         conn,
-        "i.id IN (SELECT (jsonb_array_elements_text(e.detail->'item_ids'))::bigint"
-        " FROM approval.application_event e WHERE e.application_id = %(app)s AND e.action = 'open')",
+        "i.id IN (SELECT ai.item_id FROM approval.application_item ai WHERE ai.application_id = %(app)s)",
         {"app": app_id},
     )
 
@@ -630,6 +627,10 @@ def open_application(
             ) from exc
         assert row is not None
         app_id = int(row[0])
+        conn.execute(
+            "INSERT INTO approval.application_item (application_id, item_id) SELECT %s, unnest(%s::bigint[])",
+            (app_id, [i.id for i in mine]),
+        )
         add_event(
             conn,
             grant,
@@ -834,8 +835,9 @@ def withdraw(
 def in_open_application(conn: Connection[Any], item_id: int) -> int | None:
     """The id of the open application holding the item, if any."""
     got = conn.execute(
-        "SELECT a.id FROM approval.application a JOIN approval.application_event e ON e.application_id = a.id"
-        " AND e.action = 'open' WHERE a.status = ANY(%s) AND e.detail->'item_ids' @> to_jsonb(%s::bigint)",
+        "SELECT a.id FROM approval.application a"
+        " JOIN approval.application_item ai ON ai.application_id = a.id"
+        " WHERE a.status = ANY(%s) AND ai.item_id = %s",
         (list(OPEN_STATUSES), item_id),
     ).fetchone()
     return int(got[0]) if got else None
