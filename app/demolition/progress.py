@@ -173,13 +173,17 @@ def burndown(units: list[UnitFact], events: Iterable[StatusEvent], until: date) 
     state: dict[int, UnitStatus] = {}
     points: list[BurndownPoint] = []
     i = 0
-    day = ordered[0].day
+    # Events before the series' first day are replayed at once: a far ``until`` costs no walk over the days
+    # in between (only the last MAX_SERIES_DAYS days are points).
+    while i < len(ordered) and ordered[i].day < start:
+        state[ordered[i].unit_id] = ordered[i].to_status
+        i += 1
+    day = start
     while day <= until:
         while i < len(ordered) and ordered[i].day <= day:
             state[ordered[i].unit_id] = ordered[i].to_status
             i += 1
-        if day >= start:
-            points.append(_point(day, state, facts))
+        points.append(_point(day, state, facts))
         day += timedelta(days=1)
     return points
 

@@ -1,9 +1,10 @@
 """Applications by stage (申报件): open, read, list, the materials checklist, attach/detach, submit, withdraw.
 
 An application is one project's one stage (立项用地规划许可, 工程建设许可, 施工许可, 竣工验收), submitted as
-one package at the one window. Its items are the stage's items that were not done when it was opened (kept
-in the ``open`` event's detail, ``item_ids``). Inside an application the items run in parallel (并联审批);
-the stage order is enforced instead: stage N may be opened only when no item of an earlier stage is open.
+one package at the one window. Its items are the stage's items that were not done when it was opened
+(``approval.application_item``; the ``open`` event records them too). Inside an application the items run
+in parallel (并联审批); the stage order is enforced instead: stage N may be opened only when no item of an
+earlier stage is open.
 
 Statuses: draft → submitted → (returned → submitted)* → accepted ⇄ correction → issued; withdrawn by the unit
 before acceptance. Every step writes an application event and/or item events and one audit record in the
@@ -28,6 +29,7 @@ from app.auth.deps import Grant
 from app.auth.policy import Role, Scope
 from app.calendar.store import load_calendar
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.materials import service as materials_service
 from app.projects import service as project_service
 from app.projects.demolition import check_gate
 from app.projects.plan import Item, fetch_items, item_events
@@ -69,17 +71,14 @@ SELECT a.id, a.number, a.project_id, p.code AS project_code, p.name AS project_n
 FROM approval.application a JOIN project.project p ON p.id = a.project_id
 JOIN auth.organisation u ON u.id = p.unit_org_id
 """
-# The items of application ``a`` (kept in its ``open`` event).
-APP_ITEM_IDS = (
-    "SELECT (jsonb_array_elements_text(e.detail->'item_ids'))::bigint FROM approval.application_event e"
-    " WHERE e.application_id = a.id AND e.action = 'open'"
-)
+# The items of application ``a``.
+APP_ITEM_IDS = "SELECT ai.item_id FROM approval.application_item ai WHERE ai.application_id = a.id"
 
 
 # ---------------------------------------------------------------------------------------------------- reads
 
 
-def _scope(grant: Grant) -> tuple[sql.Composable, dict[str, Any]]:
+def visibility(grant: Grant) -> tuple[sql.Composable, dict[str, Any]]:
     """Units see their projects' applications, departments those with an item of theirs, the rest all."""
     if grant.scope is Scope.ANY:
         return sql.SQL("TRUE"), {}
@@ -107,7 +106,7 @@ def load_row(
     """The application's row (with project fields) if ``grant`` may see it (None: no check), else 404."""
     if lock:
         conn.execute("SELECT 1 FROM approval.application WHERE id = %s FOR UPDATE", (app_id,))
-    where, params = _scope(grant) if grant else (sql.SQL("TRUE"), {})
+    where, params = visibility(grant) if grant else (sql.SQL("TRUE"), {})
     query = sql.SQL(_SUMMARY_SQL + " WHERE a.id = %(id)s AND {}").format(where)
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(query, {"id": app_id, **params}).fetchone()
@@ -120,8 +119,7 @@ def app_items(conn: Connection[Any], app_id: int) -> list[Item]:
     """The application's items, in id order."""
     return fetch_items(
         conn,
-        "i.id IN (SELECT (jsonb_array_elements_text(e.detail->'item_ids'))::bigint"
-        " FROM approval.application_event e WHERE e.application_id = %(app)s AND e.action = 'open')",
+        "i.id IN (SELECT ai.item_id FROM approval.application_item ai WHERE ai.application_id = %(app)s)",
         {"app": app_id},
     )
 
@@ -135,28 +133,22 @@ def offers(
     conn: Connection[Any], org_id: int, project_id: int, codes: list[str], today: date
 ) -> dict[str, list[MaterialSummary]]:
     """Current library versions of the unit offered per checklist code (this project's or org-wide, not
-    expired). One function, so the materials store's own ``offers`` can replace it."""
-    rows = conn.execute(
-        "SELECT material_code, id, file_name, version, valid_until, project_id, uploaded_at"
-        " FROM material.material WHERE owner_org_id = %s AND purpose = 'application'"
-        " AND material_code = ANY(%s) AND superseded_at IS NULL"
-        " AND (project_id IS NULL OR project_id = %s) AND (valid_until IS NULL OR valid_until >= %s)"
-        " ORDER BY material_code, project_id NULLS LAST, id DESC",
-        (org_id, codes, project_id, today),
-    ).fetchall()
-    out: dict[str, list[MaterialSummary]] = {c: [] for c in codes}
-    for code, mid, name, version, valid_until, pid, at in rows:
-        out[code].append(
+    expired), as the materials store offers them."""
+    found = materials_service.offers(conn, org_id, project_id, codes, today)
+    return {
+        code: [
             MaterialSummary(
-                material_id=mid,
-                file_name=name,
-                version=version,
-                valid_until=valid_until,
-                project_id=pid,
-                uploaded_at=at,
+                material_id=m.id,
+                file_name=m.file_name,
+                version=m.version,
+                valid_until=m.valid_until,
+                project_id=m.project_id,
+                uploaded_at=m.uploaded_at,
             )
-        )
-    return out
+            for m in found.get(code, [])
+        ]
+        for code in codes
+    }
 
 
 def attached(conn: Connection[Any], app_id: int) -> dict[str, MaterialSummary]:
@@ -427,7 +419,7 @@ def list_applications(
     queue: str | None,
 ) -> list[ApplicationSummary]:
     """Applications the caller may see, newest first; ``queue`` picks the window's work queues."""
-    where, params = _scope(grant)
+    where, params = visibility(grant)
     queue_sql = QUEUES[queue] if queue else sql.SQL("TRUE")
     query = sql.SQL(
         _SUMMARY_SQL + " WHERE {} AND {} AND (%(status)s::text IS NULL OR a.status = %(status)s)"
@@ -635,6 +627,10 @@ def open_application(
             ) from exc
         assert row is not None
         app_id = int(row[0])
+        conn.execute(
+            "INSERT INTO approval.application_item (application_id, item_id) SELECT %s, unnest(%s::bigint[])",
+            (app_id, [i.id for i in mine]),
+        )
         add_event(
             conn,
             grant,
@@ -839,8 +835,9 @@ def withdraw(
 def in_open_application(conn: Connection[Any], item_id: int) -> int | None:
     """The id of the open application holding the item, if any."""
     got = conn.execute(
-        "SELECT a.id FROM approval.application a JOIN approval.application_event e ON e.application_id = a.id"
-        " AND e.action = 'open' WHERE a.status = ANY(%s) AND e.detail->'item_ids' @> to_jsonb(%s::bigint)",
+        "SELECT a.id FROM approval.application a"
+        " JOIN approval.application_item ai ON ai.application_id = a.id"
+        " WHERE a.status = ANY(%s) AND ai.item_id = %s",
         (list(OPEN_STATUSES), item_id),
     ).fetchone()
     return int(got[0]) if got else None

@@ -22,21 +22,14 @@ from analysis.print_page import ASSETS_DIR, ASSETS_PATH, FONT_PATH, environment,
 from analysis.report_font import font_face_css
 from analysis.report_pdf import render_pdf
 from app.auth.deps import Grant
-from app.auth.policy import Role, Scope
 from app.calendar.store import load_calendar
 from app.errors import Conflict, NotFound
 from app.projects.templates import get_template
+from app.window.applications import APP_ITEM_IDS, STAGE_NAMES, visibility
 from layers.district import DISTRICT
 
 _ENV = environment(Path(__file__).parent / "templates")
 
-# The same names as win's app/window/applications.py (lead: import them from there at merge).
-STAGE_NAMES = {
-    "project_land": ("立项用地规划许可", "Project approval and land-use planning permit"),
-    "engineering": ("工程建设许可", "Construction project permit"),
-    "construction": ("施工许可", "Construction permit"),
-    "completion": ("竣工验收", "Completion acceptance"),
-}
 DECISIONS = {
     "approve": ("同意", "Approved"),
     "approve_conditional": ("有条件同意", "Approved with conditions"),
@@ -45,13 +38,8 @@ DECISIONS = {
 # The service centre that runs the window (seeded by app/orgs/service.py).
 SERVICE_CENTRE = "service-center"
 
-# The items of an application (alias i for the item, a for the application): those its ``open`` event lists
-# (the same definition as win's app/window/applications.py APP_ITEM_IDS).
-# lead: swap for win's ``applications.app_items`` / ``APP_ITEM_IDS`` at merge.
-APPLICATION_ITEMS = sql.SQL(
-    "i.id IN (SELECT (jsonb_array_elements_text(e.detail->'item_ids'))::bigint"
-    " FROM approval.application_event e WHERE e.application_id = a.id AND e.action = 'open')"
-)
+# The items of application ``a`` (alias i for the item).
+APPLICATION_ITEMS = sql.SQL("i.id IN (" + APP_ITEM_IDS + ")")
 
 
 def pick(english: bool, zh: str | None, en: str | None) -> str:
@@ -69,25 +57,9 @@ def local_minute(at: datetime) -> str:
     return at.astimezone(DISTRICT.tz).strftime("%Y-%m-%d %H:%M")
 
 
-def _visibility(grant: Grant) -> tuple[sql.Composable, dict[str, Any]]:
-    """Who may read an application: its project's unit, departments with an item in it, everyone with ANY."""
-    if grant.scope is Scope.ANY:
-        return sql.SQL("TRUE"), {}
-    org = {"vis_org": grant.principal.org_id}
-    if grant.principal.role is Role.REVIEWER:
-        clause = sql.SQL(
-            "EXISTS (SELECT 1 FROM approval.item i WHERE {items} AND i.department_id = %(vis_org)s)"
-        ).format(items=APPLICATION_ITEMS)
-        return clause, org
-    return sql.SQL("p.unit_org_id = %(vis_org)s"), org
-
-
 def visible_application(conn: Connection[Any], grant: Grant, application_id: int) -> dict[str, Any]:
-    """The application with its project and unit, or 404 when it does not exist or the caller may not read it.
-
-    lead: swap for win's ``applications.fetch`` visibility at merge if it differs.
-    """
-    where, params = _visibility(grant)
+    """The application with its project and unit; 404 when it does not exist or the caller may not read it."""
+    where, params = visibility(grant)
     query = sql.SQL(
         """
         SELECT a.id, a.number, a.project_id, a.stage, a.status, a.correction_rounds, a.accepted_at,

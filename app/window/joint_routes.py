@@ -14,6 +14,7 @@ from app.auth.policy import Action
 from app.db import Conn, HeavyWork, leased_connection
 from app.deps import IfMatch, expected_version
 from app.edge.params import RowId
+from app.materials.routes import store_of
 from app.preevaluation.renderings import Lang
 from app.window import documents, joint, minutes
 from app.window.document_routes import HTML, PDF, disposition, font_dir, is_english
@@ -87,10 +88,10 @@ async def make_minutes(review_id: RowId, request: Request, grant: BriefReviewer)
     (purpose ``minutes``) and the review is held. The rendering holds no connection."""
     async with leased_connection(request) as conn:
         review, head = await run_in_threadpool(minutes.minutes_snapshot, conn, grant, review_id)
-    files_dir = request.app.state.settings.stored_files_dir
-    stored = await run_in_threadpool(minutes.render_and_write, review, head, font_dir(request), files_dir)
+    store = store_of(request)
+    staged = await run_in_threadpool(minutes.render_and_stage, review, head, font_dir(request), store)
     async with leased_connection(request) as conn:
-        return await run_in_threadpool(minutes.hold, conn, grant, review, head["project_id"], stored)
+        return await run_in_threadpool(minutes.hold, conn, grant, review, head["project_id"], store, staged)
 
 
 async def _held(request: Request, grant: Grant, review_id: int, english: bool) -> dict[str, object]:

@@ -5,23 +5,21 @@ with the application.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from psycopg import Connection
-from pydantic import BaseModel
 
 from app.auth.deps import Grant
 from app.errors import Conflict, NotFound
+from app.materials.guards import Staged, stage_bytes
+from app.materials.service import store_staged
+from app.materials.storage import BlobStore
 from app.window.documents import DECISIONS, local_minute, pick, static_page
 from app.window.joint import (
     JointReview,
     Participant,
-    display_name,
     event,
     fetch_review,
     require_lead,
@@ -130,15 +128,15 @@ def minutes_snapshot(
     return review, _application_head(conn, review.application_id)
 
 
-def render_and_write(
-    review: JointReview, application: dict[str, Any], font_dir: Path, files_dir: Path
-) -> StoredFile:
-    """The minutes as a self-contained page (font and style inline, Chinese), written to the store.
+def render_and_stage(
+    review: JointReview, application: dict[str, Any], font_dir: Path, store: BlobStore
+) -> Staged:
+    """The minutes as a self-contained page (font and style inline, Chinese), staged in the materials store.
 
     CPU and file work: run it in a worker thread, without a connection.
     """
     page = static_page("minutes.html", minutes_context(review, application, False), False, font_dir)
-    return write_blob(files_dir, page.encode("utf-8"), "text/html")
+    return stage_bytes(store, page.encode("utf-8"), f"会议纪要-{review.id}.html", "text/html")
 
 
 def held_minutes(conn: Connection[Any], grant: Grant, review_id: int) -> tuple[JointReview, dict[str, Any]]:
@@ -166,12 +164,31 @@ def minutes_code(review_id: int) -> str:
 
 
 def hold(
-    conn: Connection[Any], grant: Grant, snapshot: JointReview, project_id: int, stored: StoredFile
+    conn: Connection[Any],
+    grant: Grant,
+    snapshot: JointReview,
+    project_id: int,
+    store: BlobStore,
+    staged: Staged,
 ) -> JointReview:
     """Store the rendered minutes as the lead's material (purpose ``minutes``) and mark the review held.
 
     409 ``changed_meanwhile`` when an opinion changed (or the review ended) since the minutes were read.
     """
+    try:
+        return _hold(conn, grant, snapshot, project_id, store, staged)
+    finally:
+        staged.discard()
+
+
+def _hold(
+    conn: Connection[Any],
+    grant: Grant,
+    snapshot: JointReview,
+    project_id: int,
+    store: BlobStore,
+    staged: Staged,
+) -> JointReview:
     with conn.transaction():
         review = fetch_review(conn, grant, snapshot.id, lock=True)
         if review.version != snapshot.version or review.status != "scheduled":
@@ -180,24 +197,23 @@ def hold(
                 "The joint review changed while its minutes were made; try again.",
                 code="changed_meanwhile",
             )
-        name = display_name(conn, grant)
-        material_id = store_generated(
+        material = store_staged(
             conn,
-            grant,
+            store,
+            grant.actor,
             review.lead_department_id,
-            project_id,
-            "minutes",
-            minutes_code(review.id),
-            f"会议纪要-{review.id}.html",
-            stored,
-            name,
+            staged,
+            purpose="minutes",
+            code=minutes_code(review.id),
+            project_id=project_id,
         )
+        material_id = material.id
         conn.execute(
             "UPDATE approval.joint_review SET status = 'held', minutes_id = %s, held_at = now(),"
             " version = version + 1 WHERE id = %s",
             (material_id, review.id),
         )
-        detail = {"joint_review_id": review.id, "minutes_id": material_id, "sha256": stored.sha256}
+        detail = {"joint_review_id": review.id, "minutes_id": material_id, "sha256": material.sha256}
         event(conn, grant, review.application_id, "joint_review.minutes", detail)
         record(
             conn,
@@ -209,87 +225,3 @@ def hold(
             after={"status": "held", **detail},
         )
         return fetch_review(conn, grant, review.id)
-
-
-class StoredFile(BaseModel):
-    """Bytes written to the content-addressed store: their SHA-256, size and media type."""
-
-    sha256: str
-    size: int
-    media_type: str
-
-
-def write_blob(files_dir: Path, data: bytes, media_type: str) -> StoredFile:
-    """Write bytes under ``files_dir`` as ``sha256/ab/cd/<sha>`` (once: the same bytes are stored once).
-
-    lead: swap for app.materials.storage (LocalBlobStore) at merge. Written before the rows (no connection
-    is held for file work); a refused transaction leaves at most an unreferenced blob, never a row.
-    """
-    digest = hashlib.sha256(data).hexdigest()
-    target = files_dir / "sha256" / digest[:2] / digest[2:4] / digest
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
-            tmp.write(data)
-        os.replace(tmp.name, target)
-    return StoredFile(sha256=digest, size=len(data), media_type=media_type)
-
-
-def store_generated(
-    conn: Connection[Any],
-    grant: Grant,
-    org_id: int,
-    project_id: int | None,
-    purpose: str,
-    code: str,
-    file_name: str,
-    stored: StoredFile,
-    uploaded_by_name: str,
-) -> int:
-    """A generated file as the next version of its library slot; returns the material id.
-
-    lead: swap for app.materials.service.store_generated at merge.
-    """
-    conn.execute(
-        "INSERT INTO material.blob (sha256, size, media_type) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-        (stored.sha256, stored.size, stored.media_type),
-    )
-    previous = conn.execute(
-        "SELECT id, version FROM material.material WHERE owner_org_id = %s AND purpose = %s"
-        " AND material_code = %s AND coalesce(project_id, 0) = coalesce(%s, 0) AND superseded_at IS NULL"
-        " FOR UPDATE",
-        (org_id, purpose, code, project_id),
-    ).fetchone()
-    if previous is not None:
-        conn.execute("UPDATE material.material SET superseded_at = now() WHERE id = %s", (previous[0],))
-    row = conn.execute(
-        """
-        INSERT INTO material.material (owner_org_id, project_id, purpose, material_code, file_name, sha256,
-          media_type, size, version, supersedes_id, uploaded_by, uploaded_by_name)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
-        """,
-        (
-            org_id,
-            project_id,
-            purpose,
-            code,
-            file_name,
-            stored.sha256,
-            stored.media_type,
-            stored.size,
-            1 if previous is None else previous[1] + 1,
-            None if previous is None else previous[0],
-            grant.principal.user_id,
-            uploaded_by_name,
-        ),
-    ).fetchone()
-    assert row is not None
-    record(
-        conn,
-        grant.actor,
-        "material.generated",
-        "material",
-        row[0],
-        after={"purpose": purpose, "material_code": code, "sha256": stored.sha256, "file_name": file_name},
-    )
-    return int(row[0])

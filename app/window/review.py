@@ -392,9 +392,9 @@ def my_work(conn: Connection[Any], grant: Grant, today: date) -> list[WorkItem]:
     open requests and the joint reviews the department takes part in."""
     org = grant.principal.org_id
     rows = conn.execute(
-        "SELECT a.id, i.id FROM approval.application a JOIN approval.application_event e"
-        " ON e.application_id = a.id AND e.action = 'open'"
-        " JOIN approval.item i ON e.detail->'item_ids' @> to_jsonb(i.id)"
+        "SELECT a.id, i.id FROM approval.application a"
+        " JOIN approval.application_item ai ON ai.application_id = a.id"
+        " JOIN approval.item i ON i.id = ai.item_id"
         " WHERE a.status IN ('accepted', 'correction') AND i.department_id = %s"
         " AND i.status IN ('accepted', 'accepted_conditional', 'under_review', 'correction')"
         " ORDER BY a.accepted_at, i.id",

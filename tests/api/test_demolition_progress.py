@@ -171,3 +171,26 @@ def test_a_ledger_of_one_day_is_described_not_forecast() -> None:
     assert later.finish_on is None and later.message_zh == (
         "近 7 天没有拆除进展（尚余 3 个单元未拆除），无法预测完成日期。"
     )
+
+
+def test_a_far_as_of_gives_the_last_series_days_with_every_earlier_event_applied() -> None:
+    # Found by the fuzz test: as_of in the year 9095 used to walk ~2.6 million days (a 10 s stall).
+    units = [
+        UnitFact(1, UnitStatus.HANDED_OVER, 100.0, 1, "g", "g"),
+        UnitFact(2, UnitStatus.SIGNED, 50.0, 2, "g", "g"),
+    ]
+    events = [
+        StatusEvent(1, date(2026, 3, 1), UnitStatus.SURVEYED),
+        StatusEvent(2, date(2026, 3, 1), UnitStatus.SURVEYED),
+        StatusEvent(1, date(2026, 3, 5), UnitStatus.HANDED_OVER),
+        StatusEvent(2, date(2026, 3, 6), UnitStatus.SIGNED),
+    ]
+    until = date(9095, 11, 9)
+    series = burndown(units, events, until)
+    assert len(series) == 3 * 366 + 1
+    assert series[-1].day == until
+    assert series[0].day == date.fromordinal(until.toordinal() - 3 * 366)
+    # Unit 1 handed over (cleared), unit 2 signed: one unit and its 2 households remain on every day.
+    assert {
+        (p.units, p.remaining_units, p.remaining_households, p.remaining_floor_area_m2) for p in series
+    } == {(2, 1, 2, 50.0)}

@@ -18,6 +18,7 @@ from pypdf import PdfReader
 from app.auth.deps import Grant, Principal
 from app.auth.policy import Action, Role, Scope
 from app.errors import Conflict
+from app.materials.storage import LocalBlobStore
 from app.settings import Settings
 from app.window import minutes
 from layers.audit import Actor
@@ -227,10 +228,11 @@ def test_minutes_are_not_stored_over_an_opinion_changed_while_they_were_rendered
     grant = Grant(principal, Action.APPLICATIONS_REVIEW, Scope.ORG, Actor(pnr.id, pnr.username, pnr.org_id))
     review, head = minutes.minutes_snapshot(owner_conn, grant, rid)
     font_dir = settings.web_dir / "node_modules" / "@fontsource" / "noto-sans-sc"
-    stored = minutes.render_and_write(review, head, font_dir, settings.stored_files_dir)
+    store = LocalBlobStore(settings.stored_files_dir)
+    staged = minutes.render_and_stage(review, head, font_dir, store)
     assert _opinion(client, water, rid, "refuse", "改为不同意。").status_code == 200  # meanwhile
     with pytest.raises(Conflict) as refused:
-        minutes.hold(owner_conn, grant, review, head["project_id"], stored)
+        minutes.hold(owner_conn, grant, review, head["project_id"], store, staged)
     assert refused.value.code == "changed_meanwhile"
     left = owner_conn.execute(
         "SELECT r.status, r.minutes_id, (SELECT count(*) FROM material.material m"
@@ -238,3 +240,4 @@ def test_minutes_are_not_stored_over_an_opinion_changed_while_they_were_rendered
         (minutes.minutes_code(rid), rid),
     ).fetchone()
     assert left == ("scheduled", None, 0)
+    assert not staged.path.exists()  # the staged file is removed with the refusal
