@@ -380,6 +380,10 @@ def window_sends_the_letter(page: Page, w: World, owner_conn: psycopg.Connection
     page.wait_for("document.querySelector('#window-page h2').textContent === 'One window'")
     no_codes(page, "one window", "en")
     switch_language(page, "zh")
+    # With the unit now: the package waits in the window's 补正中 queue.
+    click(page, "#win-tab-correction")
+    shown(page, f"#win-list tr[data-id='{w.app_id}']")
+    assert {r["id"]: r["status"] for r in rows(page, "#win-list")}[str(w.app_id)] == "补正中"
 
 
 def unit_answers(page: Page, w: World, owner_conn: psycopg.Connection[Any]) -> None:

@@ -1,5 +1,6 @@
-// The one window (综合窗口): the intake queue (new packages, returned ones, those waiting for issuance, and
-// those under review with department requests to merge), and one package opened beside its checklist
+// The one window (综合窗口): the intake queue (new packages, returned ones, those under review — where the
+// departments' requests are merged into one letter —, those with the unit for correction, and those ready
+// for issuance), and one package opened beside its checklist
 // (window_package.js). Shown as its own view (#window-page) to roles with applications:intake.
 import { api } from "./api.js";
 import { formatDate, t } from "./i18n.js";
@@ -12,6 +13,7 @@ const QUEUES = [
   ["new", "queue=new", "winQueueNew"],
   ["returned", "queue=returned", "winQueueReturned"],
   ["review", "status=accepted", "winQueueReview"],
+  ["correction", "status=correction", "winQueueCorrection"],
   ["issuing", "queue=issuing", "winQueueIssuing"],
 ];
 
