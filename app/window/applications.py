@@ -27,6 +27,7 @@ from psycopg.types.json import Jsonb
 
 from app.auth.deps import Grant
 from app.auth.policy import Role, Scope
+from app.auth.users import ACTOR_DISPLAY_NAME, JOIN_ACTOR
 from app.calendar.store import load_calendar
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.materials import service as materials_service
@@ -189,8 +190,10 @@ def gap_names(items: list[Item]) -> set[str]:
 def _opinions(conn: Connection[Any], item_ids: list[int]) -> dict[int, Opinion]:
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
-            "SELECT item_id, decision, conditions, reasons, legal_basis, document_id, decided_by_name,"
-            " decided_at FROM approval.opinion WHERE item_id = ANY(%s)",
+            "SELECT o.item_id, o.decision, o.conditions, o.reasons, o.legal_basis, o.document_id,"
+            " o.decided_by_name, coalesce(nullif(u.display_name, ''), o.decided_by_name)"
+            " AS decided_by_display_name, o.decided_at FROM approval.opinion o"
+            " LEFT JOIN auth.user u ON u.id = o.decided_by WHERE o.item_id = ANY(%s)",
             (item_ids,),
         ).fetchall()
     return {r.pop("item_id"): Opinion(**r) for r in rows}
@@ -350,8 +353,10 @@ def view_items(
 def _events(conn: Connection[Any], app_id: int) -> list[ApplicationEvent]:
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
-            "SELECT id, action, from_status, to_status, actor_name, actor_org_id, at, note, detail"
-            " FROM approval.application_event WHERE application_id = %s ORDER BY at, id",
+            "SELECT e.id, e.action, e.from_status, e.to_status, e.actor_name, " + ACTOR_DISPLAY_NAME + ","
+            " e.actor_org_id, e.at, e.note, e.detail FROM approval.application_event e "
+            + JOIN_ACTOR
+            + " WHERE e.application_id = %s ORDER BY e.at, e.id",
             (app_id,),
         ).fetchall()
     return [ApplicationEvent(**r) for r in rows]
@@ -531,13 +536,44 @@ def refuse(row: dict[str, Any], zh: str, en: str, code: str, **extra: Any) -> Co
     return Conflict(zh, en, code=code, current=_summary(row).model_dump(mode="json"), **extra)
 
 
+# What people read for a status and a step in a refusal (clients get the codes beside it).
+STATUS_LABELS = {
+    "draft": ("草稿", "draft"),
+    "submitted": ("已申报", "submitted"),
+    "returned": ("已退件", "returned"),
+    "accepted": ("审查中", "under review"),
+    "correction": ("补正中", "awaiting correction"),
+    "issued": ("已出件", "issued"),
+    "withdrawn": ("已撤回", "withdrawn"),
+}
+STEP_LABELS = {
+    "attach": ("添加材料", "attach a material"),
+    "submit": ("申报", "submit"),
+    "withdraw": ("撤回", "withdraw"),
+    "resubmit": ("补正后重新提交", "resubmit after correction"),
+    "accept": ("受理", "accept"),
+    "return": ("退件", "return"),
+    "send_letter": ("发出补正告知", "send the correction letter"),
+    "issue": ("统一出件", "issue the results"),
+    "opinion": ("审查意见", "record an opinion"),
+    "correction_request": ("补正请求", "request a correction"),
+}
+
+
+def step_label(action: str) -> tuple[str, str]:
+    """Chinese and English names of a step (its code when it has none)."""
+    return STEP_LABELS.get(action, (action, action))
+
+
 def need_status(row: dict[str, Any], action: str, *allowed: str) -> None:
     """409 ``illegal_step`` unless the application is in one of ``allowed``."""
     if row["status"] not in allowed:
+        zh, en = step_label(action)
+        status_zh, status_en = STATUS_LABELS.get(row["status"], (row["status"], row["status"]))
         raise refuse(
             row,
-            f"申报件当前状态“{row['status']}”不能执行“{action}”。",
-            f"'{action}' is not possible while the application is '{row['status']}'.",
+            f"申报件当前为“{status_zh}”，不能{zh}。",
+            f"Cannot {en} while the application is {status_en}.",
             "illegal_step",
             action=action,
         )
@@ -546,11 +582,8 @@ def need_status(row: dict[str, Any], action: str, *allowed: str) -> None:
 def need_unit(grant: Grant, row: dict[str, Any], action: str) -> None:
     """Only the project's own unit takes this step."""
     if not _is_unit(grant, row):
-        raise Forbidden(
-            f"“{action}”只能由项目单位办理。",
-            f"'{action}' may only be taken by the project unit.",
-            code="wrong_party",
-        )
+        zh, en = step_label(action)
+        raise Forbidden(f"“{zh}”只能由项目单位办理。", f"Only the project unit may {en}.", code="wrong_party")
 
 
 def open_application(

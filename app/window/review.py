@@ -52,6 +52,20 @@ from layers.audit import record
 
 EVENT_OF = {"approve": "approve", "approve_conditional": "approve", "refuse": "reject"}
 
+# What people read for an item's status in a refusal (the same words as the pages').
+ITEM_STATUS_LABELS = {
+    "not_started": ("未申报", "not submitted"),
+    "submitted": ("已申报", "submitted"),
+    "accepted": ("已受理", "accepted"),
+    "accepted_conditional": ("容缺受理", "accepted with gaps"),
+    "under_review": ("审查中", "under review"),
+    "correction": ("补正中", "awaiting correction"),
+    "approved": ("已批准", "approved"),
+    "rejected": ("不予批准", "refused"),
+    "cancelled": ("已取消", "cancelled"),
+    "merged": ("已合并", "merged"),
+}
+
 
 def _department_item(conn: Connection[Any], grant: Grant, item_id: int) -> tuple[Item, dict[str, Any]]:
     """The caller's department's item in an open application (404 when invisible, 403 another's)."""
@@ -103,8 +117,8 @@ def opinion(
         need_status(row, "opinion", "accepted", "correction")
         if item.status not in RUNNING:
             raise Conflict(
-                f"事项当前状态“{item.status}”不能作出决定。",
-                f"No decision is possible while the item is '{item.status}'.",
+                f"事项当前为“{ITEM_STATUS_LABELS[item.status][0]}”，不能作出决定。",
+                f"No decision is possible while the item is {ITEM_STATUS_LABELS[item.status][1]}.",
                 code="illegal_transition",
                 current=item.model_dump(mode="json"),
             )
@@ -183,8 +197,8 @@ def request_correction(
         need_status(row, "correction_request", "accepted", "correction")
         if item.status not in RUNNING:
             raise Conflict(
-                f"事项当前状态“{item.status}”不能请求补正。",
-                f"No correction request is possible while the item is '{item.status}'.",
+                f"事项当前为“{ITEM_STATUS_LABELS[item.status][0]}”，不能请求补正。",
+                f"No correction request is possible while the item is {ITEM_STATUS_LABELS[item.status][1]}.",
                 code="illegal_transition",
                 current=item.model_dump(mode="json"),
             )
