@@ -18,7 +18,7 @@ from app.errors import Conflict, Unprocessable
 from app.projects import service
 from app.projects.schedule import Node, schedule
 from app.projects.templates import get_template, instantiate
-from app.projects.timing import Event, Timing, timing
+from app.projects.timing import Event, Timing, due_date, timing
 from layers.audit import record
 from layers.district import DISTRICT
 
@@ -248,7 +248,7 @@ def _view(item: Item, t: Timing, sched: Any, cal: WorkCalendar) -> ItemView:
         **item.model_dump(),
         started_on=t.started,
         finished_on=t.finished,
-        due_on=cal.add_working_days(t.started, item.promised_days) if t.started else None,
+        due_on=due_date(t, cal, item.promised_days),
         elapsed_days=t.elapsed_days,
         corrections=t.corrections,
         schedule=ItemSchedule(**sched.__dict__) if sched is not None else None,
