@@ -274,6 +274,10 @@ def test_every_figure_of_one_application_agrees(
         c: (e[0], e[1]) for c, e in expected.items()
     }
     assert {c: i["started_on"] for c, i in in_plan.items()} == dict.fromkeys(STAGE_ITEMS, "2026-02-09")
+    # Its forecast: a running item finishes on its due date, or today (3/05) if that has passed.
+    assert {c: i["schedule"]["earliest_finish"] for c, i in in_plan.items()} == {
+        c: max(DUE[c], MID.isoformat()) for c in STAGE_ITEMS
+    }
     # Warnings: red = the one past its promise (建设用地规划许可 14 > 10, due 2/28), yellow = the three at
     # ≥ 80 %; their days and due dates are the application's.
     warned = client.get(f"/api/warnings?project_id={p['id']}&as_of={MID}", headers=window.headers).json()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from app.projects.schedule import Node, schedule
 from app.projects.timing import Event, due_date, timing
 from tests.calendar_data import shipped_calendar
 
@@ -47,3 +48,16 @@ def test_a_limit_run_out_before_the_stop_stays_where_it_ran_out() -> None:
     # stop nor the resubmission moves a limit that had already passed.
     for events in ([ACCEPT, RETURN], [ACCEPT, RETURN, RESUBMIT]):
         assert due_date(timing(events, cal, date(2026, 3, 5)), cal, 3) == date(2026, 2, 12)
+
+
+def test_the_forecast_finish_of_a_running_item_is_its_due_date() -> None:
+    cal = shipped_calendar()
+    target = date(2026, 6, 1)
+    # Resubmitted, due 3/17 (above): forecast to finish then, not on 3/13 (20 days after 2/09).
+    plain = schedule([Node(1, 20, (), date(2026, 2, 9))], cal, target, date(2026, 3, 5))
+    moved = schedule(
+        [Node(1, 20, (), date(2026, 2, 9), None, date(2026, 3, 17))], cal, target, date(2026, 3, 5)
+    )
+    assert plain.items[1].earliest_finish == date(2026, 3, 13)
+    assert moved.items[1].earliest_finish == date(2026, 3, 17)
+    assert moved.forecast_start == date(2026, 3, 18)
