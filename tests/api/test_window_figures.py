@@ -21,7 +21,9 @@ and 2/28. Working days after Mon 2/09, numbered:
 
 from __future__ import annotations
 
+import csv
 import html as htmllib
+import io
 import re
 from datetime import date, datetime
 from typing import Any
@@ -378,6 +380,30 @@ def test_every_figure_of_one_application_agrees(
         (k["finished"], k["early"], k["approved"], k["one_time_pass"], k["mean_working_days"], k["overdue"])
         for k in kpi
     ] == [(6, 3, 5, 3, 98 / 6, 2)]
+    # By department, in the JSON and in the exported table people open in Excel (rates in %, 2 decimals):
+    # pnr 用地预审 17 (early, one-time) + 建设用地规划许可 16 (one-time, overdue) → mean 16.5; eco-env 环评
+    # 16 (early, corrected); water 水保 13 (early, corrected); forestry 林地 15 refused; culture 文物 21
+    # (overdue).
+    by_hand = {  # items, finished, early, early %, approved, one-time, one-time %, mean, overdue
+        "pnr": [2, 2, 1, 50.0, 2, 2, 100.0, 16.5, 1],
+        "eco-env": [1, 1, 1, 100.0, 1, 0, 0.0, 16.0, 0],
+        "water": [1, 1, 1, 100.0, 1, 0, 0.0, 13.0, 0],
+        "forestry": [1, 1, 0, 0.0, 0, 0, None, 15.0, 0],
+        "culture": [1, 1, 0, 0.0, 1, 1, 100.0, 21.0, 1],
+    }
+    fields = ("items", "finished", "early", "early_completion_rate", "approved", "one_time_pass",
+              "one_time_pass_rate", "mean_working_days", "overdue")  # fmt: skip
+    query = f"project_id={p['id']}&as_of=2026-03-31&by=department"
+    as_json = client.get(f"/api/kpis?{query}", headers=window.headers).json()
+    assert {
+        k["key"]: [None if k[f] is None else (round(100 * k[f], 1) if f.endswith("_rate") else k[f])
+                   for f in fields]
+        for k in as_json
+    } == by_hand  # fmt: skip
+    export = client.get(f"/api/kpis/export?{query}&format=csv", headers=window.headers)
+    assert export.status_code == 200, export.text
+    table = list(csv.reader(io.StringIO(export.text.lstrip("\ufeff"))))
+    assert {row[-1]: [None if c == "" else float(c) for c in row[1:-1]] for row in table[1:]} == by_hand
 
     # --- issuance -----------------------------------------------------------------------------------
     clock["today"] = date(2026, 3, 17)
