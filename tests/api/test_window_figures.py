@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from pypdf import PdfReader
 
 from app.auth.policy import Role
 from tests.api.test_window_flow import STAGE_ITEMS, call, library, open_and_fill, six_item_project
@@ -315,6 +316,18 @@ def test_every_figure_of_one_application_agrees(
     }
     dept_names = {i["item_code"]: i["department_name"] for i in app["items"]}
     assert {code: rows[n][1] for code, n in names.items()} == dept_names
+    # The English page and the PDF print the same dates.
+    english = client.get(f"/api/applications/{app_id}/receipt.html?lang=en", headers=unit.headers).text
+    en_rows = [r for r in cells(english) if len(r) == 4 and r[2].isdigit()]
+    assert sorted((int(r[2]), r[3]) for r in en_rows) == sorted(
+        (PROMISED[c], PROMISED_ON_RECEIPT[c]) for c in STAGE_ITEMS
+    )
+    pdf = client.get(f"/api/applications/{app_id}/receipt.pdf", headers=unit.headers)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "2026-02-09" in text and "2026-02-08" not in text
+    for due in set(PROMISED_ON_RECEIPT.values()) | {"2026-02-27"}:
+        assert due in text, due
     # The gap: 地质灾害危险性评估报告 for 用地预审, due 2/27 (as the item says).
     gap_rows = [r for r in cells(page.text) if len(r) == 3 and r[1] == names["land_pre_review"]]
     assert gap_rows == [["地质灾害危险性评估报告", names["land_pre_review"], "2026-02-27"]]
