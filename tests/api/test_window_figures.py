@@ -216,6 +216,32 @@ def test_every_figure_of_one_application_agrees(
     assert r.status_code == 200, r.text
     app = r.json()
     letter_id = app["letters"][0]["id"]
+
+    # --- with the unit, Fri 2/20 (a holiday): the letter's two clocks stand still ------------------
+    for item_id in ids.values():
+        date_item(owner_conn, item_id, {"submit": SUBMITTED, "accept": ACCEPTED})
+    for code in ("environmental_impact", "soil_conservation"):
+        date_item(owner_conn, ids[code], {"return_for_correction": LETTER})
+    clock["today"] = date(2026, 2, 20)
+    stopped = {
+        i["item_code"]: (i["status"], i["elapsed_days"], i["due"], i["colour"])
+        for i in client.get(f"/api/applications/{app_id}", headers=window.headers).json()["items"]
+    }
+    # 4 days used (2/10–2/13); no due date while the unit has the file. The others ran 2/10–2/14 = 5.
+    assert stopped["environmental_impact"] == ("correction", 4, None, "green")
+    assert stopped["soil_conservation"] == ("correction", 4, None, "green")
+    assert stopped["land_planning_permit"] == ("accepted", 5, "2026-02-28", "green")
+    (work,) = [w for w in client.get("/api/my-work", headers=depts["water"].headers).json()
+               if w["application_id"] == app_id]  # fmt: skip
+    assert (work["item"]["elapsed_days"], work["item"]["due"]) == (4, None)
+    plan = client.get(f"/api/projects/{p['id']}/plan?as_of=2026-02-20", headers=window.headers).json()
+    in_plan = {i["item_code"]: i for i in plan["items"] if i["id"] in ids.values()}
+    assert (in_plan["soil_conservation"]["elapsed_days"], in_plan["soil_conservation"]["due_on"]) == (4, None)
+    # The forecast: at the earliest resubmitted today, with the days left: 环评 16 after 2/20 → 2/24 (1) …
+    # 2/28 (5), 3/02 … 3/06 (10), 3/09 … 3/13 (15), 3/16 (16); 水保 11 → 3/09.
+    assert in_plan["environmental_impact"]["schedule"]["earliest_finish"] == "2026-03-16"
+    assert in_plan["soil_conservation"]["schedule"]["earliest_finish"] == "2026-03-09"
+
     clock["today"] = date(2026, 2, 24)
     new_eia = library(owner_conn, unit.org_id, "eia_report", project_id=p["id"])
     r = call(client, unit, "PUT", f"/api/applications/{app_id}/materials/eia_report", material_id=new_eia)
