@@ -36,7 +36,7 @@ from app.projects.demolition import check_gate
 from app.projects.plan import Item, fetch_items, item_events
 from app.projects.supervision import clock_colour
 from app.projects.templates import STAGES, TemplateMaterial, checklist, get_template
-from app.projects.timing import RUNNING, timing
+from app.projects.timing import RUNNING, due_date, timing
 from app.versioning import check_version
 from app.window.models import (
     Application,
@@ -320,7 +320,7 @@ def view_items(
     out = []
     for item in items:
         t = timing(events[item.id], cal, today)
-        due = cal.add_working_days(t.started, item.promised_days) if t.started else None
+        due = due_date(t, cal, item.promised_days)
         out.append(
             ApplicationItem(
                 id=item.id,
