@@ -332,8 +332,8 @@ export class UnitPanel {
         el("span", { className: "dm-when", textContent: `${formatDate(e.at, true)} · ${e.actor_display_name ?? e.actor_name}` }),
         el("span", { className: "dm-what", textContent: what }),
         e.irregular ? el("span", { className: "badge stale", textContent: t("dmIrregular") }) : null,
-        e.reason ? el("span", { className: "dm-reason", textContent: `${t("dmReasonShown")}：${e.reason}` }) : null,
-        e.note ? el("span", { className: "dm-event-note", textContent: `${t("dmNote")}：${e.note}` }) : null,
+        e.reason ? el("span", { className: "dm-reason", textContent: t("dmLabelled", t("dmReasonShown"), e.reason) }) : null,
+        e.note ? el("span", { className: "dm-event-note", textContent: t("dmLabelled", t("dmNote"), e.note) }) : null,
         e.attachment ? this.#attachment(e.attachment) : null);
       li.dataset.kind = e.kind;
       return li;
@@ -346,7 +346,8 @@ export class UnitPanel {
    * the app: the file needs the token, which a plain link could not send. A failure shows next to it.
    */
   #attachment(a) {
-    const line = el("span", { className: "dm-attachment" }, `${t("dmAttachment")}：`);
+    // "附件：" / "Attachment: " — the label part of the language's "label: value".
+    const line = el("span", { className: "dm-attachment" }, t("dmLabelled", t("dmAttachment"), ""));
     if (a.material_id == null) { line.append(a.name ?? "—"); return line; }
     const path = `/api/materials/${a.material_id}/content`;
     const link = el("button", {
