@@ -5,6 +5,7 @@ import { formatDate, pick, t } from "./i18n.js";
 import { day, el, facts, field, itemName, itemReason, label, message, select, table, typeName } from "./projects_common.js";
 import { ProjectFacts } from "./projects_edit.js";
 import { footprintHistory, PreevalLink } from "./projects_links.js";
+import { FootprintMap } from "./projects_map.js";
 import { timeline } from "./projects_timeline.js";
 
 const STAGES = ["project_land", "engineering", "construction", "completion"];
@@ -21,6 +22,7 @@ export class ProjectDetail {
       reload: async () => { await this.reload(); return this.project; },
     });
     this.link = new PreevalLink({ project: () => this.project, linked: () => this.reload() });
+    this.footprintMap = new FootprintMap(ctx.place);
     this.close();
   }
 
@@ -85,7 +87,7 @@ export class ProjectDetail {
     back.addEventListener("click", () => this.ctx.back());
     const section = el("section", { id: "pj-project", className: "pj-project" }, back,
       el("h3", { id: "pj-project-name", textContent: p.name }), this.facts.render(p), message(this.notice, "pj-plan-notice"));
-    section.append(this.#planSection(), footprintHistory(this.footprints));
+    section.append(this.#planSection(), footprintHistory(this.footprints), this.footprintMap.render(this.footprints));
     return section;
   }
 
