@@ -97,7 +97,8 @@ def _visible_vector_layers(role: Role) -> list[str]:
     return [
         e.code
         for e in get_catalog().layers.values()
-        if e.kind is not LayerKind.RASTER and e.visible_to(role.value)
+        # The live project library has no stored version (tests/api/test_project_layer.py covers it).
+        if e.kind is not LayerKind.RASTER and e.visible_to(role.value) and e.live is None
     ]
 
 

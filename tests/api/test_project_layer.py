@@ -208,6 +208,20 @@ def test_layer_list_follows_what_the_caller_sees(client: TestClient, world: dict
     assert listed(unit_a)["current_version"] != mine["current_version"]
     _, features = tile(client, unit_a)
     assert features[a["id"]]["tier"] == "implementation"
+    style = client.get("/tiles/style.json", headers=unit_a.headers).json()
+    paint = {x["id"]: x["paint"] for x in style["layers"] if x.get("source-layer") == CODE}
+    assert paint[CODE]["fill-color"][:4] == ["match", ["to-string", ["get", "status"]], "reserve", "#FFF176"]
+    assert paint[f"{CODE}-outline"]["line-color"] == [
+        "match",
+        ["to-string", ["get", "tier"]],
+        "reserve",
+        "#1E88E5",
+        "preparation",
+        "#8E24AA",
+        "implementation",
+        "#212121",
+        "#1E88E5",
+    ]
     legend = client.get("/api/layers/legend", headers=unit_a.headers).json()
     item = next(x for x in legend if x["code"] == CODE)
     assert [c["label_zh"] for c in item["categories"]] == ["储备", "前期", "在建", "竣工", "终止"]
