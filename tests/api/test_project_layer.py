@@ -189,7 +189,7 @@ def test_layer_list_follows_what_the_caller_sees(client: TestClient, world: dict
         return next(x for x in r.json() if x["code"] == CODE)
 
     mine = listed(unit_a)
-    assert mine["feature_count"] == 1 and mine["restricted"] is True
+    assert mine["feature_count"] == 1 and mine["restricted"] is True and mine["live"] is True
     assert mine["extent"] == pytest.approx([NEW_A[0], NEW_A[1], NEW_A[0] + SIDE, NEW_A[1] + SIDE], abs=1e-6)
     # Another unit's change leaves unit A's view (and its mark) alone; A's own change moves it.
     r = client.patch(

@@ -57,6 +57,9 @@ class LayerSummary(BaseModel):
     pre_evaluation: bool
     base_map: bool = Field(description="属于底图（首次打开地图时默认显示）")
     restricted: bool
+    live: bool = Field(
+        default=False, description="实时图层（来自业务数据，如项目库）：无导入版本，当前版本号为数据标记"
+    )
     current_version: int | None = Field(description="当前版本号")
     feature_count: int | None
     extent: list[float] | None = Field(description="[minLon, minLat, maxLon, maxLat] (CRS84)")
@@ -177,6 +180,7 @@ def _summary(entry: LayerEntry, state: dict[str, Any] | None) -> dict[str, Any]:
         "pre_evaluation": entry.pre_evaluation,
         "base_map": entry.base_map,
         "restricted": entry.restricted,
+        "live": entry.live is not None,
         "current_version": state.get("current_version"),
         "feature_count": state.get("feature_count"),
         "extent": [round(v, 7) for v in extent] if extent else None,

@@ -52,7 +52,7 @@ function versionFeatures(footprints) {
     properties: {
       id: f.id,
       current: !f.superseded_at,
-      label: t("pjFootprintLabel", count - i, formatDate(f.created_at)),
+      label: t("pjFootprintLabel", count - i, formatDate(f.created_at)).replace(" · ", "\n"), // two short lines
     },
   }));
 }
