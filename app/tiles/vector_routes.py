@@ -105,12 +105,12 @@ def _tile_layers(
     return layers
 
 
-def live_tile_layers(conn: Conn, grant: Grant, entries: list[LayerEntry]) -> dict[str, TileLayer]:
-    """The live layers among ``entries`` as the caller sees them now (the project library)."""
+def live_tile_layers(conn: Conn, grant: Grant, entries: list[LayerEntry], z: int) -> dict[str, TileLayer]:
+    """The live layers among ``entries`` shown at zoom ``z``, as the caller sees them now (one query each)."""
     return {
         e.code: map_layer.tile_layer(e, map_layer.state(conn, grant))
         for e in entries
-        if e.live == map_layer.LIVE
+        if e.live == map_layer.LIVE and e.min_zoom <= z
     }
 
 
@@ -239,7 +239,7 @@ def serve_tile(request: Request, access: Deferred, codes: str, z: int, x: int, y
         try:
             grant = access.grant(request, conn)
             entries = _entries(request, grant, codes)
-            return render_tile(request, conn, entries, z, x, y, live_tile_layers(conn, grant, entries))
+            return render_tile(request, conn, entries, z, x, y, live_tile_layers(conn, grant, entries, z))
         finally:
             if not conn.broken:  # a broken connection is replaced by the pool anyway
                 conn.autocommit = False

@@ -128,6 +128,11 @@ def test_a_unit_sees_its_own_project_only(client: TestClient, world: dict[str, A
     assert (props["status"], props["tier"], props["name"]) == ("preparation", "preparation", "甲单位学校")
     # One URL answers differently for different callers: never stored by any cache.
     assert r.headers["cache-control"] == "no-store" and "etag" not in r.headers
+    # Below the layer's minimum zoom (10) it is not drawn.
+    low = client.get(
+        f"/tiles/{CODE}/9/{{}}/{{}}.mvt".format(*lonlat_to_tile(*NEW_A, 9)), headers=unit_a.headers
+    )
+    assert low.status_code == 204
     _, theirs = tile(client, world["unit_b"])
     assert list(theirs) == [b["id"]] and theirs[b["id"]]["status"] == "reserve"
     assert theirs[b["id"]]["tier"] == "reserve"
