@@ -136,6 +136,9 @@ def test_a_unit_sees_its_own_project_only(client: TestClient, world: dict[str, A
     _, theirs = tile(client, world["unit_b"])
     assert list(theirs) == [b["id"]] and theirs[b["id"]]["status"] == "reserve"
     assert theirs[b["id"]]["tier"] == "reserve"
+    # In a composite with a stored layer (the map asks for all ticked layers in one URL), the same answer.
+    _, composite = tile(client, unit_a, f"admin_district,{CODE}")
+    assert composite == features
     _, everyone = tile(client, world["planner"])
     assert {a["id"], b["id"]} <= set(everyone)
     _, dept = tile(client, world["dept"])
