@@ -6,6 +6,7 @@ import { formatDate, pick, t } from "./i18n.js";
 import { day, el, facts, field, itemName, itemReason, label, message, select, table, typeName } from "./projects_common.js";
 import { ProjectFacts } from "./projects_edit.js";
 import { footprintHistory, PreevalLink } from "./projects_links.js";
+import { FootprintMap } from "./projects_map.js";
 import { timeline } from "./projects_timeline.js";
 
 const STAGES = ["project_land", "engineering", "construction", "completion"];
@@ -25,6 +26,7 @@ export class ProjectDetail {
     this.applications = new ProjectApplications({
       project: () => this.project, plan: () => this.plan, may: action => ctx.may(action), rerender: () => ctx.rerender(),
     });
+    this.footprintMap = new FootprintMap(ctx.place);
     this.close();
   }
 
@@ -93,7 +95,7 @@ export class ProjectDetail {
       el("h3", { id: "pj-project-name", textContent: p.name }), this.facts.render(p), message(this.notice, "pj-plan-notice"));
     section.append(this.#planSection());
     if (this.plan && this.ctx.may("applications:read")) section.append(this.applications.render());
-    section.append(footprintHistory(this.footprints));
+    section.append(footprintHistory(this.footprints), this.footprintMap.render(this.footprints));
     return section;
   }
 
