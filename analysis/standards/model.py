@@ -78,7 +78,9 @@ class Capacity(BaseModel):
     attribute: str | None = None
     geometry_area: bool = False
     per_unit: Figure
-    typical: Figure = Field(description="capacity of a facility whose attribute is missing, and of a candidate")
+    typical: Figure = Field(
+        description="capacity of a facility whose attribute is missing, and of a candidate"
+    )
 
 
 class CandidateSource(BaseModel):
@@ -121,6 +123,7 @@ class LayerAttribute(BaseModel):
 
     layer: str
     attribute: str
+    label: str | None = None
 
 
 class Network(BaseModel):
@@ -143,6 +146,7 @@ class Standards(BaseModel):
     title_en: str
     network: Network
     population: LayerAttribute
+    built_within_m: Figure
     subdistricts: LayerAttribute
     facilities: list[FacilityStandard] = Field(min_length=1)
     fingerprint: str = ""

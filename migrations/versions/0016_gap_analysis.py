@@ -71,7 +71,22 @@ def upgrade() -> None:
         CREATE INDEX result_facility_idx ON gap.result (facility, computed_at);
         """
     )
-    op.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON gap.network, gap.network_edge, gap.result TO "{role}"')
+    op.execute(
+        f'GRANT SELECT, INSERT, UPDATE, DELETE ON gap.network, gap.network_edge, gap.result TO "{role}"'
+    )
+    # A new network's edges need fresh statistics before the catchment query plans on them (without them
+    # the planner took minutes instead of a second on the district demo); only the owner may ANALYZE.
+    op.execute(
+        """
+        CREATE FUNCTION gap.analyze_network() RETURNS void
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+        BEGIN
+          ANALYZE gap.network_edge;
+        END $$;
+        REVOKE ALL ON FUNCTION gap.analyze_network() FROM PUBLIC;
+        """
+    )
+    op.execute(f'GRANT EXECUTE ON FUNCTION gap.analyze_network() TO "{role}"')
 
 
 def downgrade() -> None:
