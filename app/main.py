@@ -41,6 +41,7 @@ from app.edge.forms import refuse_control_characters_in_forms
 from app.edge.middleware import MEBIBYTE, RequestEdge
 from app.edge.openapi import install_problem_responses
 from app.errors import install_error_handlers
+from app.gaps import routes as gap_routes
 from app.materials import routes as materials_routes
 from app.materials.routes import material_store_in_context
 from app.ogc import routes as ogc_routes
@@ -221,6 +222,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         preevaluation_printed,
         preevaluation_sites,
         preevaluation_uploads,
+        gap_routes,
         calendar_routes,
         project_routes,
         plan_routes,

@@ -6,7 +6,7 @@ SELECT k.fid,
        p.fid AS parcel_fid,
        coalesce(p.props ->> 'parcel_code', k.props ->> 'parcel_code') AS parcel_code,
        p.props ->> 'land_use' AS land_use,
-       coalesce(p.area_m2, k.area_m2) AS site_m2,
+       p.area_m2 AS site_m2,
        EXISTS (
          SELECT 1 FROM basemap.feature f
          WHERE f.version_id = %(facilities)s AND f.fid = ANY(%(facility_fids)s)
