@@ -21,8 +21,10 @@ _PAIRS = (_SQL / "catchment_pairs.sql").read_text(encoding="utf-8")
 _CELLS = (_SQL / "population_cells.sql").read_text(encoding="utf-8")
 _CANDIDATES = (_SQL / "candidate_sites.sql").read_text(encoding="utf-8")
 _FACILITIES = (_SQL / "facilities.sql").read_text(encoding="utf-8")
+# Edges this much farther than the nearest one are still ways in to the network for a site or a cell.
+ACCESS_TIE_M = 1.0
 # Bumped whenever the method changes what an answer holds (cached answers carry it in their key).
-METHOD_VERSION = 1
+METHOD_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,7 @@ def catchments(
             "attribute": standards.population.attribute,
             "edges_sql": edges_sql.as_string(conn),
             "radius": radius_m,
+            "tie": ACCESS_TIE_M,
         },
     ).fetchall()
     return [(key, int(fid), float(dist)) for key, fid, dist in rows]

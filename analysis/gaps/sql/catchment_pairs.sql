@@ -1,6 +1,9 @@
 -- Walking distance (m) from every site (facility or candidate) to every population cell within the radius.
 -- A site and a cell each join the network at the nearest point of the nearest edge (access leg in a
--- straight line, at most the snap limit); between those points the distance runs along the edges:
+-- straight line, at most the snap limit) — of every edge as near within the tie tolerance (a point in the
+-- middle of a square block is as near to all four sides: each is a way in, and the shortest counts, so
+-- the answer never depends on which of them an index scan met first); between those points the
+-- distance runs along the edges:
 -- pgr_drivingDistance from both end nodes of the site's edge, then along the cell's edge to the cell.
 -- A cell on the site's own edge is also reached directly along that edge.
 WITH site AS (
@@ -12,8 +15,14 @@ WITH site AS (
     FROM unnest(%(keys)s::text[], %(wkbs)s::bytea[]) AS u(k, w)
   ) s
   CROSS JOIN LATERAL (
-    SELECT id, source, target, length_m, geom FROM gap.network_edge
-    WHERE network_id = %(network)s ORDER BY geom <-> s.geom LIMIT 1
+    SELECT n.* FROM (
+      SELECT k.*, min(ST_Distance(k.geom, s.geom)) OVER () AS nearest
+      FROM (
+        SELECT id, source, target, length_m, geom FROM gap.network_edge
+        WHERE network_id = %(network)s ORDER BY geom <-> s.geom LIMIT 8
+      ) k
+    ) n
+    WHERE ST_Distance(n.geom, s.geom) <= n.nearest + %(tie)s
   ) e
   WHERE ST_Distance(e.geom, s.geom) <= %(snap)s
 ),
@@ -25,8 +34,14 @@ cell AS (
     WHERE version_id = %(population)s AND (props ->> %(attribute)s)::numeric > 0
   ) c
   CROSS JOIN LATERAL (
-    SELECT id, source, target, length_m, geom FROM gap.network_edge
-    WHERE network_id = %(network)s ORDER BY geom <-> c.p LIMIT 1
+    SELECT n.* FROM (
+      SELECT k.*, min(ST_Distance(k.geom, c.p)) OVER () AS nearest
+      FROM (
+        SELECT id, source, target, length_m, geom FROM gap.network_edge
+        WHERE network_id = %(network)s ORDER BY geom <-> c.p LIMIT 8
+      ) k
+    ) n
+    WHERE ST_Distance(n.geom, c.p) <= n.nearest + %(tie)s
   ) e
   WHERE ST_Distance(e.geom, c.p) <= %(snap)s
 ),
