@@ -15,14 +15,12 @@ WITH site AS (
     FROM unnest(%(keys)s::text[], %(wkbs)s::bytea[]) AS u(k, w)
   ) s
   CROSS JOIN LATERAL (
-    SELECT n.* FROM (
-      SELECT k.*, min(ST_Distance(k.geom, s.geom)) OVER () AS nearest
-      FROM (
-        SELECT id, source, target, length_m, geom FROM gap.network_edge
-        WHERE network_id = %(network)s ORDER BY geom <-> s.geom LIMIT 8
-      ) k
-    ) n
-    WHERE ST_Distance(n.geom, s.geom) <= n.nearest + %(tie)s
+    SELECT ST_Distance(geom, s.geom) AS nearest FROM gap.network_edge
+    WHERE network_id = %(network)s ORDER BY geom <-> s.geom LIMIT 1
+  ) n
+  CROSS JOIN LATERAL (
+    SELECT id, source, target, length_m, geom FROM gap.network_edge
+    WHERE network_id = %(network)s AND ST_DWithin(geom, s.geom, n.nearest + %(tie)s)
   ) e
   WHERE ST_Distance(e.geom, s.geom) <= %(snap)s
 ),
@@ -34,14 +32,12 @@ cell AS (
     WHERE version_id = %(population)s AND (props ->> %(attribute)s)::numeric > 0
   ) c
   CROSS JOIN LATERAL (
-    SELECT n.* FROM (
-      SELECT k.*, min(ST_Distance(k.geom, c.p)) OVER () AS nearest
-      FROM (
-        SELECT id, source, target, length_m, geom FROM gap.network_edge
-        WHERE network_id = %(network)s ORDER BY geom <-> c.p LIMIT 8
-      ) k
-    ) n
-    WHERE ST_Distance(n.geom, c.p) <= n.nearest + %(tie)s
+    SELECT ST_Distance(geom, c.p) AS nearest FROM gap.network_edge
+    WHERE network_id = %(network)s ORDER BY geom <-> c.p LIMIT 1
+  ) n
+  CROSS JOIN LATERAL (
+    SELECT id, source, target, length_m, geom FROM gap.network_edge
+    WHERE network_id = %(network)s AND ST_DWithin(geom, c.p, n.nearest + %(tie)s)
   ) e
   WHERE ST_Distance(e.geom, c.p) <= %(snap)s
 ),
