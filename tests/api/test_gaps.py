@@ -106,6 +106,7 @@ def test_catchments_are_walking_distances_along_the_roads(world: DemoEnv) -> Non
 def test_covered_population_and_shortfall_by_hand(world: DemoEnv) -> None:
     r = _get(world, Role.PLANNER, facility="primary_school", cells_limit=100)
     assert r.status_code == 200, r.text
+    assert r.headers["cache-control"] == "no-store"  # built from the restricted population grid
     body = r.json()
     d = body["district"]
     assert (d["population"], d["covered"], d["not_covered"], d["unreachable"]) == (12800, 11500, 1300, 800)
