@@ -1,8 +1,9 @@
 """Routes: the facility gap analysis (寻找发展差距) of one facility type, district-wide or per sub-district.
 
 The connection is held for the queries only: the key of the current inputs is read first; a stored
-answer is returned as it is, otherwise the inputs and catchments are read, the connection is given back
-while the allocation runs in a worker thread, and a second short lease stores the answer.
+answer is returned as it is, otherwise — admitted through the heavy gate — the inputs and catchments are
+read, the connection is given back while the allocation runs in a worker thread, and a last short lease
+stores the answer.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from analysis.gaps.inputs import GapInputs, cache_key, gather
 from analysis.standards.model import Standards, get_standards
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
-from app.db import leased_connection
+from app.db import AdmissionGate, leased_connection
 from app.deps import catalog_of, seen_entry
 from app.errors import Unprocessable
 
@@ -174,17 +175,21 @@ async def facility_gaps(
             code="unknown_subdistrict",
         )
     show_cells = seen_entry(request, grant, standards.population.layer) is not None
-    inputs: GapInputs | None = None
     async with leased_connection(request) as conn:
         key = await run_in_threadpool(cache_key, conn, standards, standard)
         stored = await run_in_threadpool(store.load, conn, key)
-        if stored is None:
-            inputs = await run_in_threadpool(gather, conn, standards, standard)
-    if inputs is not None:
-        answer, body = await run_in_threadpool(_answer, inputs)
-        async with leased_connection(request) as conn:
-            await run_in_threadpool(store.save, conn, answer, body)
+    if stored is None:
+        # Computing is costly (seconds on the district): it waits at the heavy gate, holding no connection.
+        heavy: AdmissionGate = request.app.state.heavy_gate
+        async with heavy.admitted():
+            async with leased_connection(request) as conn:
+                inputs = await run_in_threadpool(gather, conn, standards, standard)
+            answer, body = await run_in_threadpool(_answer, inputs)
+            async with leased_connection(request) as conn:
+                await run_in_threadpool(store.save, conn, answer, body)
     else:
-        answer = await run_in_threadpool(GapAnswer.model_validate_json, stored or "")
+        answer = await run_in_threadpool(GapAnswer.model_validate_json, stored)
     ms = round((time.monotonic() - started) * 1000)
-    return await run_in_threadpool(_view, answer, subdistrict, show_cells, cells_limit, inputs is None, ms)
+    return await run_in_threadpool(
+        _view, answer, subdistrict, show_cells, cells_limit, stored is not None, ms
+    )
