@@ -93,6 +93,15 @@ class CandidateSource(BaseModel):
     values: list[str] = Field(min_length=1)
 
 
+class ProjectKind(BaseModel):
+    """What a candidate becomes: the approval template and the pre-evaluation project type."""
+
+    model_config = _STRICT
+
+    template: str
+    preevaluation_type: str
+
+
 class FacilityStandard(BaseModel):
     """The standard of one facility type."""
 
@@ -108,6 +117,7 @@ class FacilityStandard(BaseModel):
     capacity: Capacity
     min_site_m2: Figure
     candidates: CandidateSource
+    project: ProjectKind
 
     @model_validator(mode="after")
     def _radius_positive(self) -> FacilityStandard:

@@ -219,3 +219,56 @@ def test_a_road_cut_changes_the_catchment_and_rebuilds_the_network(tmp_path: Pat
         with psycopg.connect(env.settings.owner_dsn) as conn:
             keys = [r[0] for r in conn.execute("SELECT source_key FROM gap.network ORDER BY id")]
         assert keys == [before["network"]["source_key"], after["network"]["source_key"]]
+
+
+def test_a_candidate_becomes_a_reserve_project_with_its_parcel_and_pre_evaluation(tmp_path: Path) -> None:
+    for env in _world(tmp_path):
+        planner = env.account(Role.PLANNER)
+        body = env.client.get(
+            "/api/gaps", params={"facility": "primary_school"}, headers=planner.headers
+        ).json()
+        first, second = body["candidates"][0], body["candidates"][1]
+        reviewer = env.account(Role.REVIEWER, "education")
+        url = f"/api/gaps/candidates/primary_school/{first['fid']}/project"
+        r = env.client.post(
+            url, json={"unit_org_code": "works", "investment_wan": 12000}, headers=reviewer.headers
+        )
+        assert r.status_code == 201, r.text
+        made = r.json()
+        project = made["project"]
+        assert (project["tier"], project["project_type"], project["initiation"]) == (
+            "reserve",
+            "house_building",
+            "top_down",
+        )
+        assert project["name"] == "小学（P1）"
+        link = project["plan_link"]
+        assert (link["layer"], link["fid"]) == ("sp_parcel", first["parcel_fid"])
+        assert "新增服务 500 人" in link["objective"]
+        assert made["footprint_area_m2"] == 10000.0
+        assert made["plan_items"] > 0 and made["cache_key"] == body["cache_key"]
+        with psycopg.connect(env.settings.owner_dsn) as conn:
+            code = conn.execute(
+                "SELECT project_code FROM project.pre_evaluation WHERE id = %s", (made["pre_evaluation_id"],)
+            ).fetchone()
+            audited = conn.execute(
+                "SELECT count(*) FROM audit.event WHERE action = 'gap.candidate_project' AND object_id = %s",
+                (str(project["id"]),),
+            ).fetchone()
+        assert code == (project["code"],) and audited == (1,)
+        # A planned site on no parcel has no footprint; a built or unknown one is no candidate.
+        r = env.client.post(
+            f"/api/gaps/candidates/primary_school/{second['fid']}/project",
+            json={"unit_org_code": "works", "investment_wan": 1},
+            headers=reviewer.headers,
+        )
+        assert (r.status_code, r.json()["code"]) == (422, "no_parcel")
+        r = env.client.post(
+            "/api/gaps/candidates/primary_school/999999/project",
+            json={"unit_org_code": "works", "investment_wan": 1},
+            headers=reviewer.headers,
+        )
+        assert (r.status_code, r.json()["code"]) == (404, "not_a_candidate")
+        with psycopg.connect(env.settings.owner_dsn) as conn:
+            projects = conn.execute("SELECT count(*) FROM project.project").fetchone()
+        assert projects == (1,)  # the refusals left nothing behind
