@@ -200,6 +200,7 @@ class LocalCluster:
             raise LocalClusterError(
                 f"PostgreSQL {PG_MAJOR} is not installed. Install it with: "
                 f"sudo apt-get install postgresql-{PG_MAJOR} postgresql-{PG_MAJOR}-postgis-3 "
+                f"postgresql-{PG_MAJOR}-pgrouting "
                 "(or run `make run`, which installs it when it can)."
             )
         control = Path(f"/usr/share/postgresql/{PG_MAJOR}/extension/postgis.control")
@@ -207,6 +208,12 @@ class LocalCluster:
             raise LocalClusterError(
                 "PostGIS is not installed. Install it with: "
                 f"sudo apt-get install postgresql-{PG_MAJOR}-postgis-3"
+            )
+        # The facility gap analysis routes on the road network with pgRouting (migration 0016).
+        if not Path(f"/usr/share/postgresql/{PG_MAJOR}/extension/pgrouting.control").exists():
+            raise LocalClusterError(
+                "pgRouting is not installed. Install it with: "
+                f"sudo apt-get install postgresql-{PG_MAJOR}-pgrouting"
             )
 
     def prepare_dirs(self) -> None:

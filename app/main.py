@@ -41,6 +41,8 @@ from app.edge.forms import refuse_control_characters_in_forms
 from app.edge.middleware import MEBIBYTE, RequestEdge
 from app.edge.openapi import install_problem_responses
 from app.errors import install_error_handlers
+from app.gaps import project_routes as gap_project_routes
+from app.gaps import routes as gap_routes
 from app.materials import routes as materials_routes
 from app.materials.routes import material_store_in_context
 from app.ogc import routes as ogc_routes
@@ -221,6 +223,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         preevaluation_printed,
         preevaluation_sites,
         preevaluation_uploads,
+        gap_routes,
+        gap_project_routes,
         calendar_routes,
         project_routes,
         plan_routes,

@@ -66,6 +66,8 @@ class Action(StrEnum):
     LAYERS_READ = "layers:read"
     LAYERS_IMPORT = "layers:import"
     PREEVAL_RUN = "preeval:run"
+    # Facility gap analysis (issue 18).
+    GAPS_READ = "gaps:read"
     # Approval tracker (issue 6).
     CALENDAR_READ = "calendar:read"
     CALENDAR_MANAGE = "calendar:manage"
@@ -134,6 +136,14 @@ POLICY: dict[Action, dict[Role, Scope]] = {
         Role.PROJECT_UNIT: Scope.ORG,
         Role.REVIEWER: Scope.ANY,
         Role.COORDINATOR: Scope.ANY,
+    },
+    # Facility gaps read the shared base map (district-wide figures); the population cells behind them are
+    # shown only to roles that may see the restricted population layer.
+    Action.GAPS_READ: {
+        Role.SYSTEM_ADMIN: Scope.ANY,
+        Role.PLANNER: Scope.ANY,
+        Role.VIEWER: Scope.ANY,
+        Role.REVIEWER: Scope.ANY,
     },
     # Approval tracker. Reviewers' ORG scope means "projects involving my department" (app/projects).
     Action.CALENDAR_READ: _WORKING_ANY,

@@ -1,0 +1,247 @@
+"""The database side of a gap analysis: input versions, facilities, candidate sites, cells, catchments.
+
+Everything here only reads (the network cache aside) and does no more Python work than turning rows into
+records, so a request holds its connection for the queries alone; the arithmetic is :mod:`.allocate`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from psycopg import Connection, sql
+
+from analysis.gaps.allocate import Cell
+from analysis.gaps.network import RoutableNetwork, SourceVersion, current_sources, ensure_network, source_key
+from analysis.standards.model import FacilityStandard, Standards
+
+_SQL = Path(__file__).parent / "sql"
+_PAIRS = (_SQL / "catchment_pairs.sql").read_text(encoding="utf-8")
+_CELLS = (_SQL / "population_cells.sql").read_text(encoding="utf-8")
+_CANDIDATES = (_SQL / "candidate_sites.sql").read_text(encoding="utf-8")
+_FACILITIES = (_SQL / "facilities.sql").read_text(encoding="utf-8")
+# Edges this much farther than the nearest one are still ways in to the network for a site or a cell.
+ACCESS_TIE_M = 1.0
+# Bumped whenever the method changes what an answer holds (cached answers carry it in their key).
+METHOD_VERSION = 2
+
+
+@dataclass(frozen=True)
+class Site:
+    """A facility or a candidate site: its key in the catchment query and what the answer shows of it."""
+
+    key: str
+    fid: int
+    name: str | None
+    capacity: float
+    capacity_estimated: bool
+    wkb: bytes
+    parcel_code: str | None = None
+    parcel_fid: int | None = None
+    land_use: str | None = None
+    site_m2: float | None = None
+    subdistrict: str | None = None
+
+
+@dataclass
+class GapInputs:
+    """Everything an answer is computed from, with the versions that make it reproducible."""
+
+    standard: FacilityStandard
+    standards: Standards
+    network: RoutableNetwork
+    layers: list[SourceVersion]
+    cells: list[Cell]
+    facilities: list[Site]
+    candidates: list[Site]
+    reach: list[tuple[str, int, float]]
+    cache_key: str
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number and number >= 0 else None  # NaN and negatives are missing
+
+
+def facility_capacity(
+    standard: FacilityStandard, props: dict[str, Any], area_m2: float | None
+) -> tuple[float, bool] | None:
+    """(capacity, estimated) of one feature of the facility layer, or None when the standard leaves it out."""
+    share = 1.0
+    if standard.select is not None:
+        figure = standard.select.shares.get(str(props.get(standard.select.attribute)))
+        if figure is None:
+            return None
+        share = figure.value
+    cap = standard.capacity
+    if cap.geometry_area:
+        raw = area_m2
+    elif cap.attribute is not None:
+        raw = _number(props.get(cap.attribute))
+    else:
+        raw = 1.0
+    if raw is None:
+        return cap.typical.value * share, True
+    return raw * cap.per_unit.value * share, False
+
+
+def _versions(conn: Connection[Any], standards: Standards, standard: FacilityStandard) -> list[SourceVersion]:
+    codes = [
+        standards.population.layer,
+        standards.subdistricts.layer,
+        standard.layer,
+        standard.candidates.layer,
+        "sp_parcel",
+    ]
+    return current_sources(conn, list(dict.fromkeys(codes)))
+
+
+def _facilities(
+    conn: Connection[Any], standards: Standards, standard: FacilityStandard, versions: dict[str, int]
+) -> list[Site]:
+    if standard.layer not in versions:
+        return []
+    rows = conn.execute(
+        _FACILITIES,
+        {
+            "facilities": versions[standard.layer],
+            "subdistricts": versions.get(standards.subdistricts.layer),
+            "sd_attribute": standards.subdistricts.attribute,
+        },
+    ).fetchall()
+    sites = []
+    for fid, props, area, wkb, subdistrict in rows:
+        found = facility_capacity(standard, props, area)
+        if found is not None:
+            name = props.get("name")
+            sites.append(Site(f"f{fid}", fid, name, found[0], found[1], bytes(wkb), subdistrict=subdistrict))
+    return sites
+
+
+def _candidates(
+    conn: Connection[Any],
+    standards: Standards,
+    standard: FacilityStandard,
+    versions: dict[str, int],
+    facilities: list[Site],
+) -> list[Site]:
+    source = standard.candidates
+    if source.layer not in versions:
+        return []
+    rows = conn.execute(
+        _CANDIDATES,
+        {
+            "candidates": versions[source.layer],
+            "parcels": versions.get("sp_parcel"),
+            "attribute": source.attribute,
+            "values": source.values,
+            "facilities": versions.get(standard.layer),
+            "facility_fids": [f.fid for f in facilities],
+            "built_within": standards.built_within_m.value,
+            "subdistricts": versions.get(standards.subdistricts.layer),
+            "sd_attribute": standards.subdistricts.attribute,
+        },
+    ).fetchall()
+    typical = standard.capacity.typical.value
+    return [
+        Site(f"c{fid}", fid, props.get("name"), typical, True, bytes(wkb), code, pfid, use, site, subdistrict)
+        for fid, props, wkb, pfid, code, use, site, built, subdistrict in rows
+        if not built
+    ]
+
+
+def _cells(
+    conn: Connection[Any], standards: Standards, network: RoutableNetwork, versions: dict[str, int]
+) -> list[Cell]:
+    if standards.population.layer not in versions:
+        return []
+    rows = conn.execute(
+        _CELLS,
+        {
+            "label": standards.population.label or "",
+            "attribute": standards.population.attribute,
+            "sd_attribute": standards.subdistricts.attribute,
+            "subdistricts": versions.get(standards.subdistricts.layer),
+            "population": versions[standards.population.layer],
+            "network": network.id,
+            "snap": standards.network.snap_max_m.value,
+        },
+    ).fetchall()
+    return [Cell(fid, label, pop, sd, reachable) for fid, label, pop, sd, reachable in rows]
+
+
+def _start_column(conn: Connection[Any]) -> str:
+    """The name of pgr_drivingDistance's start column with several starts (3.6 renamed it)."""
+    row = conn.execute("SELECT pgr_version()").fetchone()
+    major, minor = (int(p) for p in str(row[0] if row else "3.4").split(".")[:2])
+    return "start_vid" if (major, minor) >= (3, 6) else "from_v"
+
+
+def catchments(
+    conn: Connection[Any],
+    network: RoutableNetwork,
+    sites: list[Site],
+    population_version: int | None,
+    standards: Standards,
+    radius_m: float,
+) -> list[tuple[str, int, float]]:
+    """(site key, cell fid, walking distance) for every cell within ``radius_m`` of every site."""
+    if not sites or population_version is None or network.edge_count == 0:
+        return []
+    edges_sql = sql.SQL(
+        "SELECT id, source, target, length_m AS cost FROM gap.network_edge WHERE network_id = {}"
+    ).format(sql.Literal(network.id))
+    query = sql.SQL(_PAIRS).format(start=sql.Identifier(_start_column(conn)))
+    rows = conn.execute(
+        query,
+        {
+            "keys": [s.key for s in sites],
+            "wkbs": [s.wkb for s in sites],
+            "network": network.id,
+            "snap": standards.network.snap_max_m.value,
+            "population": population_version,
+            "attribute": standards.population.attribute,
+            "edges_sql": edges_sql.as_string(conn),
+            "radius": radius_m,
+            "tie": ACCESS_TIE_M,
+        },
+    ).fetchall()
+    return [(key, int(fid), float(dist)) for key, fid, dist in rows]
+
+
+def gather(conn: Connection[Any], standards: Standards, standard: FacilityStandard) -> GapInputs:
+    """Read (and, for the network, build if missing) everything one facility type's answer needs."""
+    network = ensure_network(conn, standards.network)
+    layers = _versions(conn, standards, standard)
+    versions = {s.layer: s.version_id for s in layers}
+    facilities = _facilities(conn, standards, standard, versions)
+    candidates = _candidates(conn, standards, standard, versions, facilities)
+    cells = _cells(conn, standards, network, versions)
+    reach = catchments(
+        conn,
+        network,
+        facilities + candidates,
+        versions.get(standards.population.layer),
+        standards,
+        standard.radius_m.value,
+    )
+    key = _key(standards, standard, network.source_key, layers)
+    return GapInputs(standard, standards, network, layers, cells, facilities, candidates, reach, key)
+
+
+def _key(
+    standards: Standards, standard: FacilityStandard, network_key: str, layers: list[SourceVersion]
+) -> str:
+    parts = [standard.code, standards.fingerprint, f"method={METHOD_VERSION}", f"net={network_key}"]
+    return "|".join(parts + [f"{s.layer}@{s.version_id}" for s in layers])
+
+
+def cache_key(conn: Connection[Any], standards: Standards, standard: FacilityStandard) -> str:
+    """The key an answer would be stored under now (the same parts as :func:`gather`, without the work)."""
+    sources = current_sources(conn, standards.network.layers)
+    network_key = source_key(sources, standards.network.node_tolerance_m.value)
+    return _key(standards, standard, network_key, _versions(conn, standards, standard))

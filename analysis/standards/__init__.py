@@ -1,0 +1,1 @@
+"""Planning standards as data (facility radii, 千人指标) for the gap analysis."""

@@ -1,0 +1,1 @@
+"""Facility gap analysis routes (寻找发展差距)."""
