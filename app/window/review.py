@@ -54,12 +54,19 @@ EVENT_OF = {"approve": "approve", "approve_conditional": "approve", "refuse": "r
 
 
 def _department_item(conn: Connection[Any], grant: Grant, item_id: int) -> tuple[Item, dict[str, Any]]:
-    """The caller's department's item in an open application (404 when invisible, 403 another's)."""
-    item = get_item(conn, grant, item_id, lock=True)
+    """The caller's department's item in an open application (404 when invisible, 403 another's), with the
+    application's row; both locked, the application FIRST.
+
+    Every window and unit step (accept, letter, resubmission, supplement, withdrawal) locks the application
+    and then moves its items and requests; locking the item first here crossed them, and PostgreSQL aborted
+    one of the two as a deadlock.
+    """
+    get_item(conn, grant, item_id)  # 404 before anything is locked for a caller who may not see it
     app_id = in_open_application(conn, item_id)
     if app_id is None:
         raise NotFound("该事项不在办理中的申报件里。", "The item is not in an open application.")
     row = load_row(conn, grant, app_id, lock=True)
+    item = get_item(conn, grant, item_id, lock=True)  # read again under the locks
     if grant.principal.role is not Role.REVIEWER or grant.principal.org_id != item.department_id:
         raise Forbidden(
             "只能办理本部门的审批事项。", "A department handles only its own items.", code="wrong_party"
@@ -224,14 +231,18 @@ def request_correction(
 def withdraw_request(conn: Connection[Any], grant: Grant, request_id: int) -> CorrectionRequest:
     """The department withdraws its request while it is not yet in a letter."""
     with conn.transaction():
+        found = conn.execute(
+            "SELECT item_id FROM approval.correction_request WHERE id = %s", (request_id,)
+        ).fetchone()
+        if found is None:
+            raise NotFound("补正请求不存在。", "No such correction request.")
+        item, row = _department_item(conn, grant, int(found[0]))  # the application locked first
         got = conn.execute(
             "SELECT item_id, letter_id, withdrawn_at FROM approval.correction_request"
             " WHERE id = %s FOR UPDATE",
             (request_id,),
         ).fetchone()
-        if got is None:
-            raise NotFound("补正请求不存在。", "No such correction request.")
-        item, row = _department_item(conn, grant, int(got[0]))
+        assert got is not None
         if got[1] is not None or got[2] is not None:
             raise Conflict(
                 "该补正请求已发出或已撤回。",
