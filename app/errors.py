@@ -246,6 +246,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(problem, DuoguiError):
             return await _duogui(request, problem)
         zh, en = _HTTP_MESSAGES.get(exc.status_code, (str(exc.detail), str(exc.detail)))
+        if exc.status_code == 400:  # a body the framework could not parse (e.g. JSON nested too deep)
+            zh, en = _HTTP_MESSAGES[400][0], f"{_HTTP_MESSAGES[400][1]} ({exc.detail})"
         headers = getattr(exc, "headers", None)
         if exc.status_code == 405:
             allow = allowed_methods(request.app, request.url.path)
@@ -340,6 +342,7 @@ def _database_answers(dsn: str) -> bool:
 
 
 _HTTP_MESSAGES: dict[int, tuple[str, str]] = {
+    400: ("请求内容无法解析（格式错误或嵌套过深）。", "The request body could not be parsed."),
     404: ("请求的资源不存在。", "Not found."),
     405: ("不支持该请求方法。", "Method not allowed."),
     406: ("无法提供所请求的格式。", "Not acceptable."),

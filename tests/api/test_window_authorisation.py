@@ -89,7 +89,7 @@ def _world(
         "POST",
         f"{url}/joint-reviews",
         topic="用地与水保联合审查",
-        scheduled_at="2026-03-02T09:30",
+        scheduled_at=f"{app['accepted_at'][:10]}T23:30",
         departments=["water"],
     )
     assert r.status_code == 201, r.text
@@ -114,6 +114,7 @@ def _world(
         "withdrawn": withdrawn,
         "review": r.json()["id"],
         "licence": licence,
+        "when": f"{app['accepted_at'][:10]}T23:30",
     }
 
 
@@ -165,7 +166,7 @@ def _table(w: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] | None, dic
          {**own_item, PNR: (403, "wrong_party"), ECO: (409, "request_closed")}),
         ("GET", "/api/my-work", None, dict.fromkeys([*DEPARTMENTS, EDUCATION, DRC], 200)),
         ("POST", f"{a}/joint-reviews",
-         {"topic": "会商", "scheduled_at": "2026-03-03T09:30", "departments": ["no-such"]},
+         {"topic": "会商", "scheduled_at": w["when"], "departments": ["no-such"]},
          {**dict.fromkeys(DEPARTMENTS, (422, "unknown_department")), EDUCATION: 404, DRC: 404}),
         ("PUT", f"{review}/opinion", {"decision": "approve", "opinion": "同意", "version": 0},
          {PNR: stale, WATER: stale, ECO: (403, "not_participant"), EDUCATION: 404, DRC: 404}),
