@@ -284,9 +284,18 @@ def application_actions(
     return out
 
 
-def _item_actions(grant: Grant, row: dict[str, Any], item: Item) -> list[str]:
+def decides(grant: Grant, item: Item) -> bool:
+    """Whether the caller reviews the item: its department's reviewers, or — for an item of a body with no
+    department account (department_id NULL: the metro group, the gas company…) — the system administrator,
+    who records that body's written opinion (as in the item-by-item flow). Never the window."""
     p = grant.principal
-    if p.role is not Role.REVIEWER or p.org_id != item.department_id:
+    if p.role is Role.REVIEWER:
+        return p.org_id == item.department_id
+    return p.role is Role.SYSTEM_ADMIN and item.department_id is None
+
+
+def _item_actions(grant: Grant, row: dict[str, Any], item: Item) -> list[str]:
+    if not decides(grant, item):
         return []
     if row["status"] not in ("accepted", "correction") or item.status not in RUNNING:
         return []

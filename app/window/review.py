@@ -28,6 +28,7 @@ from app.window.applications import (
     app_items,
     audit,
     check_app_version,
+    decides,
     fetch,
     in_open_application,
     item_step,
@@ -67,7 +68,7 @@ def _department_item(conn: Connection[Any], grant: Grant, item_id: int) -> tuple
         raise NotFound("该事项不在办理中的申报件里。", "The item is not in an open application.")
     row = load_row(conn, grant, app_id, lock=True)
     item = get_item(conn, grant, item_id, lock=True)  # read again under the locks
-    if grant.principal.role is not Role.REVIEWER or grant.principal.org_id != item.department_id:
+    if not decides(grant, item):
         raise Forbidden(
             "只能办理本部门的审批事项。", "A department handles only its own items.", code="wrong_party"
         )
@@ -159,7 +160,7 @@ def opinion(
                 body.reasons,
                 body.legal_basis,
                 body.document_id,
-                grant.principal.org_id,
+                item.department_id,  # the deciding department (NULL: an outside body, see decides)
                 grant.principal.user_id or None,
                 grant.principal.username,
             ),
@@ -207,7 +208,7 @@ def request_correction(
         got = conn.execute(
             "INSERT INTO approval.correction_request (application_id, item_id, department_id, points,"
             " requested_by) VALUES (%s, %s, %s, %s, %s) RETURNING id",
-            (row["id"], item_id, grant.principal.org_id, Jsonb(points), grant.principal.user_id or None),
+            (row["id"], item_id, item.department_id, Jsonb(points), grant.principal.user_id or None),
         ).fetchone()
         assert got is not None
         request_id = int(got[0])
@@ -402,14 +403,17 @@ def my_work(conn: Connection[Any], grant: Grant, today: date) -> list[WorkItem]:
     """Every item of an open application waiting on the caller's department, with its clock and colour,
     open requests and the joint reviews the department takes part in."""
     org = grant.principal.org_id
+    # The system administrator's work: the items of bodies with no department account (see ``decides``).
+    outside = grant.principal.role is Role.SYSTEM_ADMIN
     rows = conn.execute(
         "SELECT a.id, i.id FROM approval.application a JOIN approval.application_event e"
         " ON e.application_id = a.id AND e.action = 'open'"
         " JOIN approval.item i ON e.detail->'item_ids' @> to_jsonb(i.id)"
-        " WHERE a.status IN ('accepted', 'correction') AND i.department_id = %s"
+        " WHERE a.status IN ('accepted', 'correction')"
+        " AND (CASE WHEN %(outside)s THEN i.department_id IS NULL ELSE i.department_id = %(org)s END)"
         " AND i.status IN ('accepted', 'accepted_conditional', 'under_review', 'correction')"
         " ORDER BY a.accepted_at, i.id",
-        (org,),
+        {"outside": outside, "org": org},
     ).fetchall()
     with conn.cursor(row_factory=dict_row) as cur:
         joint = cur.execute(

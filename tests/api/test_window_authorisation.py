@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from app.auth.policy import Role
 from app.materials.storage import LocalBlobStore
 from app.settings import Settings
-from tests.api.test_window_flow import call
+from tests.api.test_window_flow import add_item, call, open_and_fill, six_item_project
 from tests.api.test_window_rules import _submitted
 
 # The parties of the walk.
@@ -127,7 +127,14 @@ def _table(w: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] | None, dic
     item = f"/api/items/{w['pnr_item']}"
     review = f"/api/joint-reviews/{w['review']}"
     # pnr decides its own item; water and eco have items of their own (403), the others see nothing (404).
-    own_item = {PNR: None, WATER: (403, "wrong_party"), ECO: (403, "wrong_party"), EDUCATION: 404, DRC: 404}
+    own_item = {
+        PNR: None,
+        WATER: (403, "wrong_party"),
+        ECO: (403, "wrong_party"),
+        SYSADMIN: (403, "wrong_party"),
+        EDUCATION: 404,
+        DRC: 404,
+    }
     lead_only = {
         PNR: None,
         WATER: (403, "not_lead"),
@@ -164,7 +171,8 @@ def _table(w: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] | None, dic
          {**own_item, PNR: (422, "unknown_material")}),
         ("DELETE", f"/api/correction-requests/{w['withdrawn']}", None,
          {**own_item, PNR: (403, "wrong_party"), ECO: (409, "request_closed")}),
-        ("GET", "/api/my-work", None, dict.fromkeys([*DEPARTMENTS, EDUCATION, DRC], 200)),
+        # (the system administrator's work: items of bodies with no department account, none here)
+        ("GET", "/api/my-work", None, dict.fromkeys([*DEPARTMENTS, EDUCATION, DRC, SYSADMIN], 200)),
         ("POST", f"{a}/joint-reviews",
          {"topic": "会商", "scheduled_at": w["when"], "departments": ["no-such"]},
          {**dict.fromkeys(DEPARTMENTS, (422, "unknown_department")), EDUCATION: 404, DRC: 404}),
@@ -231,3 +239,55 @@ def test_only_departments_upload_decision_documents(client: TestClient, make_acc
     unit = make_account(Role.PROJECT_UNIT, "works")
     r = client.post("/api/materials", data=form, files={"file": ("决定书.pdf", pdf)}, headers=unit.headers)
     assert r.status_code == 403 and r.json()["code"] == "purpose_not_allowed"
+
+
+def test_an_outside_bodys_item_is_recorded_by_the_system_administrator(
+    client: TestClient, make_account: Any, owner_conn: psycopg.Connection[Any]
+) -> None:
+    """An item of a body with no department account (the metro group's consent, which pre-evaluation adds)
+    is recorded by the system administrator, as in the item-by-item flow; before, no one could decide it
+    and the application could never be issued."""
+    unit, window = make_account(Role.PROJECT_UNIT, "works"), make_account(Role.WINDOW, "service-center")
+    admin = make_account(Role.SYSTEM_ADMIN, "gov-data")
+    p = six_item_project(client, owner_conn, unit)
+    add_item(owner_conn, p["id"], "metro_safety_consent", "轨道交通保护区内作业方案审查", "ext-metro", 10)
+    app = open_and_fill(client, owner_conn, unit, p["id"])
+    a = f"/api/applications/{app['id']}"
+    app = call(client, unit, "POST", f"{a}/submit", version=app["version"]).json()
+    app = call(client, window, "POST", f"{a}/accept", version=app["version"]).json()
+    metro = {i["item_code"]: i for i in app["items"]}["metro_safety_consent"]
+    assert metro["department_id"] is None and metro["status"] == "accepted"
+    for item in app["items"]:
+        if item["id"] != metro["id"]:
+            dept = make_account(Role.REVIEWER, item["department_code"])
+            r = call(client, dept, "POST", f"/api/items/{item['id']}/opinion", decision="approve")
+            assert r.status_code == 200, r.text
+    # No department may decide it (it is none's), the window never decides.
+    pnr = make_account(Role.REVIEWER, "pnr")
+    r = call(client, pnr, "POST", f"/api/items/{metro['id']}/opinion", decision="approve")
+    assert r.status_code == 403
+    assert (
+        call(client, window, "POST", f"/api/items/{metro['id']}/opinion", decision="approve").status_code
+        == 403
+    )
+    # The administrator sees it waiting, and records the body's written consent.
+    r = client.get("/api/my-work", headers=admin.headers)
+    assert r.status_code == 200, r.text
+    work = r.json()
+    assert [w["item"]["id"] for w in work if w["application_id"] == app["id"]] == [metro["id"]]
+    seen = client.get(a, headers=admin.headers).json()
+    allowed = {i["item_code"]: i["allowed_actions"] for i in seen["items"]}
+    assert allowed["metro_safety_consent"] == ["opinion", "correction_request"]
+    assert allowed["land_pre_review"] == []
+    r = call(
+        client, admin, "POST", f"/api/items/{metro['id']}/opinion", decision="approve_conditional",
+        conditions="施工期间委托地铁集团监测",
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    # Not another department's item, though.
+    other = {i["item_code"]: i for i in app["items"]}["land_pre_review"]
+    r = call(client, admin, "POST", f"/api/items/{other['id']}/correction-requests", points=[{"text": "x"}])
+    assert r.status_code == 403 and r.json()["code"] == "wrong_party"
+    v = client.get(a, headers=window.headers).json()["version"]
+    r = call(client, window, "POST", f"{a}/issue", version=v)
+    assert r.status_code == 200 and r.json()["status"] == "issued"
