@@ -590,6 +590,13 @@ def open_application(
                 code="application_exists",
                 application_id=existing[0],
             )
+        # The stage's items are read under their row locks (project, then items in id order, as every step
+        # takes them), so an item moved one by one meanwhile is either seen moving, or waits and then finds
+        # itself in this application (its own move refused as handled by the window).
+        conn.execute(
+            "SELECT 1 FROM approval.item WHERE project_id = %s AND stage = %s ORDER BY id FOR UPDATE",
+            (project.id, body.stage),
+        )
         items = fetch_items(conn, "i.project_id = %(p)s", {"p": project.id})
         earlier = STAGES[: STAGES.index(body.stage)]
         pending = [i for i in items if i.stage in earlier and i.status not in DECIDED]

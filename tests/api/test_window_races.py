@@ -275,3 +275,39 @@ def test_issuing_while_the_last_opinion_is_recorded(
     assert [_code(r) for r in results] == [(200, None), (409, "stale_version")]
     for app_id in (app["id"], app2["id"]):
         assert "issue" not in _app_actions(owner_conn, app_id)
+
+
+def test_opening_an_application_while_an_item_is_submitted_one_by_one(
+    client: TestClient, make_account: Any, owner_conn: psycopg.Connection[Any], settings: Settings
+) -> None:
+    """The stage's items are taken into the application under their row locks: an item the unit submits
+    one by one at the same moment ends either in the application (its own move then refused) or moving on
+    its own (the application then refused), never both."""
+    unit = make_account(Role.PROJECT_UNIT, "works")
+    item_row = "SELECT 1 FROM approval.item WHERE id = %s FOR UPDATE"
+    for first in ("open", "submit"):
+        p = six_item_project(client, owner_conn, unit)
+        plan = client.get(f"/api/projects/{p['id']}/plan", headers=unit.headers).json()
+        item = {i["item_code"]: i for i in plan["items"]}["land_pre_review"]
+        open_ = lambda p=p: call(  # noqa: E731
+            client, unit, "POST", "/api/applications", project_id=p["id"], stage="project_land"
+        )
+        submit = lambda item=item: call(  # noqa: E731
+            client,
+            unit,
+            "POST",
+            f"/api/items/{item['id']}/transitions",
+            action="submit",
+            version=item["version"],
+        )
+        calls = [open_, submit] if first == "open" else [submit, open_]
+        results = [_code(r) for r in race_on_locked_row(settings.owner_dsn, item_row, [item["id"]], calls)]
+        if first == "open":
+            assert results == [(201, None), (409, "handled_by_window")]
+            assert _actions(owner_conn, item["id"]) == []
+        else:
+            assert results == [(200, None), (409, "items_in_progress")]
+            assert _actions(owner_conn, item["id"]) == ["submit"]
+            assert owner_conn.execute(
+                "SELECT count(*) FROM approval.application WHERE project_id = %s", (p["id"],)
+            ).fetchone() == (0,)
