@@ -289,6 +289,21 @@ def install_error_handlers(app: FastAPI) -> None:
             headers={"Retry-After": "5"},
         )
 
+    @app.exception_handler(psycopg.errors.DeadlockDetected)
+    @app.exception_handler(psycopg.errors.SerializationFailure)
+    async def _collided(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
+        # PostgreSQL aborted the transaction for another one's sake: nothing was written, and the database is
+        # up (not the 503 of an OperationalError). Steps lock in one order so this should not happen.
+        log.warning("transaction aborted (%s) on %s", type(exc).__name__, request.url.path)
+        return problem_response(
+            request,
+            409,
+            "concurrent_update",
+            "操作与其他同时进行的操作冲突，未完成（未写入任何内容），请刷新后重试。",
+            "The change collided with another one made at the same time and was not made; reload and retry.",
+            headers={"Retry-After": "1"},
+        )
+
     @app.exception_handler(psycopg.OperationalError)
     async def _db_down(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
         log.error("database unavailable on %s: %s", request.url.path, exc)
