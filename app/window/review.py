@@ -136,12 +136,14 @@ def opinion(
             )
         if body.document_id is not None:
             doc = conn.execute(
-                "SELECT owner_org_id, purpose FROM material.material WHERE id = %s", (body.document_id,)
+                "SELECT owner_org_id, purpose, project_id FROM material.material WHERE id = %s",
+                (body.document_id,),
             ).fetchone()
-            if doc is None or doc[0] != grant.principal.org_id or doc[1] != "decision":
+            # The unit of this application will read it: another project's decision is not this one's.
+            if doc is None or doc[:3] != (grant.principal.org_id, "decision", item.project_id):
                 raise Unprocessable(
-                    "决定文书须为本部门上传的决定类材料（purpose=decision）。",
-                    "The decision document must be a decision material of your department.",
+                    "决定文书须为本部门为本项目上传的决定类材料（purpose=decision）。",
+                    "The decision document must be a decision material of your department for this project.",
                     code="bad_document",
                 )
         detail = {"application_id": row["id"], "decision": body.decision}

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from app.auth.policy import Role
 from app.materials.storage import LocalBlobStore
 from app.settings import Settings
-from tests.api.test_window_flow import add_item, call, open_and_fill, six_item_project
+from tests.api.test_window_flow import add_item, call, library, open_and_fill, six_item_project
 from tests.api.test_window_rules import _submitted
 
 # The parties of the walk.
@@ -291,3 +291,24 @@ def test_an_outside_bodys_item_is_recorded_by_the_system_administrator(
     v = client.get(a, headers=window.headers).json()["version"]
     r = call(client, window, "POST", f"{a}/issue", version=v)
     assert r.status_code == 200 and r.json()["status"] == "issued"
+
+
+def test_a_decision_document_of_another_project_is_refused(
+    client: TestClient, make_account: Any, owner_conn: psycopg.Connection[Any]
+) -> None:
+    """The decision document must be the department's decision material of the item's own project: one
+    picked from another project would be served to this application's unit (another unit's file)."""
+    unit, window = make_account(Role.PROJECT_UNIT, "works"), make_account(Role.WINDOW, "service-center")
+    pnr = make_account(Role.REVIEWER, "pnr")
+    app, p = _submitted(client, owner_conn, unit)
+    app = call(client, window, "POST", f"/api/applications/{app['id']}/accept", version=app["version"]).json()
+    item = {i["item_code"]: i for i in app["items"]}["land_planning_permit"]
+    elsewhere = six_item_project(client, owner_conn, make_account(Role.PROJECT_UNIT, "works"))
+    foreign = library(owner_conn, pnr.org_id, "land_planning_permit_doc", purpose="decision",
+                      project_id=elsewhere["id"])  # fmt: skip
+    url = f"/api/items/{item['id']}/opinion"
+    r = call(client, pnr, "POST", url, decision="approve", document_id=foreign)
+    assert r.status_code == 422 and r.json()["code"] == "bad_document", r.text
+    own = library(owner_conn, pnr.org_id, "land_planning_permit_doc", purpose="decision", project_id=p["id"])
+    r = call(client, pnr, "POST", url, decision="approve", document_id=own)
+    assert r.status_code == 200 and r.json()["opinion"]["document_id"] == own
