@@ -59,7 +59,8 @@ test: install lint typecheck
 screenshots: install
 	DUOGUI_SCREENSHOTS=1 $(BIN)/pytest -n 2 -q tests/browser/test_first_sight.py tests/browser/test_preeval_page.py \
 	  tests/browser/test_projects_page.py tests/browser/test_demolition_page.py tests/browser/test_admin_pages.py \
-	  tests/browser/test_service_accounts_page.py tests/browser/test_audit_page.py
+	  tests/browser/test_service_accounts_page.py tests/browser/test_audit_page.py \
+	  tests/browser/test_window_pages.py
 
 stop:
 	@if [ -x $(BIN)/duogui ]; then $(BIN)/duogui local stop; else echo "nothing to stop"; fi

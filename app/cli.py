@@ -21,6 +21,7 @@ from app.auth.service_accounts_cli import service_accounts_cli
 from app.backup.cli import backup, local_basebackup, local_pitr, restore
 from app.demolition.cli import demolition_cli
 from app.errors import DuoguiError
+from app.materials.cli import materials_cli
 from app.preevaluation.cli import check
 from app.projects.cli import calendar_cli, projects_cli
 from app.settings import Settings
@@ -55,6 +56,7 @@ local_cli.command("basebackup")(local_basebackup)
 local_cli.command("pitr")(local_pitr)
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(service_accounts_cli, name="service-accounts")
+cli.add_typer(materials_cli, name="materials")
 
 
 def _settings() -> Settings:

@@ -111,7 +111,7 @@ def accepted_application(
     ).fetchone()
     assert row is not None
     app_id = int(row[0])
-    # The application's items are those its ``open`` event lists (as the window's flow records them).
+    # The ``open`` event records the items the application holds, as the window's flow writes it.
     conn.execute(
         "INSERT INTO approval.application_event (application_id, action, from_status, to_status, actor_id,"
         " actor_name, actor_org_id, at, detail) VALUES (%s, 'open', 'draft', 'draft', %s, %s, %s, %s, %s)",
@@ -123,6 +123,10 @@ def accepted_application(
             ACCEPTED_AT,
             Jsonb({"item_ids": [i["id"] for i in items.values()]}),
         ),
+    )
+    conn.execute(
+        "INSERT INTO approval.application_item (application_id, item_id) SELECT %s, unnest(%s::bigint[])",
+        (app_id, [i["id"] for i in items.values()]),
     )
     for code, item in items.items():
         gap = code == "soil_conservation"

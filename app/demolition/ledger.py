@@ -332,9 +332,9 @@ def stored_attachment(
     ).fetchone()
     if row is None or not may_read(conn, grant, material_id):
         raise Unprocessable(
-            f"附件 {material_id} 不是本项目已上传的征拆材料，请先上传（purpose=demolition）。",
+            f"附件 {material_id} 不是本项目已上传的征拆材料，请先作为征拆材料上传。",
             f"Attachment {material_id} is not a demolition material of this project; upload it first "
-            "(purpose=demolition).",
+            "as a demolition material.",
             code="unknown_attachment",
         )
     name, size, sha256, media_type = row

@@ -20,11 +20,11 @@ class Move:
 def check_move(current: UnitStatus, target: UnitStatus, reason: str | None) -> Move:
     """Refuse a move to the same status, and a skip or a step back without a reason."""
     here, there = PIPELINE.index(current), PIPELINE.index(target)
-    zh_from, zh_to = STATUS_LABELS[current][0], STATUS_LABELS[target][0]
+    (zh_from, en_from), (zh_to, en_to) = STATUS_LABELS[current], STATUS_LABELS[target]
     if here == there:
         raise Conflict(
             f"征拆单元已处于“{zh_from}”状态。",
-            f"The unit is already '{current.value}'.",
+            f"The unit is already at “{en_from}”.",
             code="illegal_transition",
         )
     irregular = there != here + 1
@@ -32,7 +32,7 @@ def check_move(current: UnitStatus, target: UnitStatus, reason: str | None) -> M
         kind_zh, kind_en = ("退回", "going back") if there < here else ("跳过环节", "skipping steps")
         raise Unprocessable(
             f"从“{zh_from}”到“{zh_to}”属于{kind_zh}，须填写理由。",
-            f"'{current.value}' → '{target.value}' is {kind_en}; a reason is required.",
+            f"“{en_from}” → “{en_to}” is {kind_en}; a reason is required.",
             code="reason_required",
         )
     return Move(current, target, irregular)

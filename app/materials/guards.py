@@ -52,6 +52,9 @@ class Staged:
     kind: str
     media_type: str
     file_name: str
+    #: Set by :func:`app.materials.service.upload_ahead` for stores that upload before the transaction:
+    #: "new" when this call stored the object, "existing" when the same bytes were already there.
+    ahead: str | None = None
 
     def discard(self) -> None:
         """Remove the temporary file (nothing when it was already moved into the store)."""

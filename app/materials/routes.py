@@ -141,6 +141,12 @@ async def upload_material(
     allowed = service.allowed_types(material_code)
     staged = await run_in_threadpool(stage_stream, store, file.file, file.filename, limit, allowed)
     try:
+        if not store.places_in_transaction:
+            # An object store: check the slot, give the connection back, upload, then take one again for
+            # the short transaction that records it (no connection is held while the bytes travel).
+            async with leased_connection(request) as conn:
+                await run_in_threadpool(check_slot, conn, grant, purpose, project_id)
+            await run_in_threadpool(service.upload_ahead, store, staged)
         async with leased_connection(request) as conn:
             return await run_in_threadpool(
                 _store, conn, store, grant, staged, purpose, material_code, project_id, valid_until

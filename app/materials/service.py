@@ -4,13 +4,25 @@ A library *slot* is (owner organisation, purpose, material code, project or NULL
 into a filled slot supersedes its current version and adds the next one; attachments point at a version,
 so an earlier application keeps what it was decided on.
 
-Ordering that keeps the store and the catalogue in step (no row without its file, no refused upload on
-disk): the upload is hashed, sniffed and guarded first, in a worker thread, holding no connection
-(:mod:`app.materials.guards`). Then one short transaction takes the slot's advisory lock and the blob's,
-inserts ``material.blob`` (ON CONFLICT DO NOTHING), supersedes and inserts the version, audits, and
-places the file *before* it commits: a committed row always has its file. If the transaction fails after
-placing a new blob, the file is removed again under the blob's lock unless another transaction stored the
-same bytes meanwhile (it holds that lock from its insert to its commit, so the check cannot race).
+Ordering that keeps the store and the catalogue in step (no row without its file, no refused upload in
+the store): the upload is hashed, sniffed and guarded first, in a worker thread, holding no connection
+(:mod:`app.materials.guards`). Then:
+
+* Local store (``places_in_transaction``): one short transaction takes the slot's advisory lock and the
+  blob's, inserts ``material.blob`` (ON CONFLICT DO NOTHING), supersedes and inserts the version, audits,
+  and renames the file into place *before* it commits: a committed row always has its file. If the
+  transaction fails after placing a new blob, the file is removed again under the blob's lock unless
+  another transaction stored the same bytes meanwhile (it holds that lock from its insert to its commit,
+  so the check cannot race).
+* S3 store: the object is uploaded first (:func:`upload_ahead`, no connection, no lock: content-addressed,
+  so a duplicate upload is harmless), then the same transaction only checks that the object is there and
+  records the rows. A failed transaction leaves the object; it is an orphan (no row names it, so it is
+  never served) and ``duogui materials sweep`` removes it once it is older than an upload can take. It is
+  not deleted on the spot: another upload of the same bytes may be between its own upload and commit.
+
+The sweep and the transaction meet on the blob's advisory lock: the sweep deletes a file only while
+holding it and after seeing no row; the transaction checks the object exists after inserting its row under
+that lock (and uploads it again if a sweep removed an old orphan of the same bytes just before).
 """
 
 from __future__ import annotations
@@ -240,9 +252,14 @@ def _insert_version(
                "media_type": staged.media_type, "version": 1 if current is None else current[1] + 1,
                "valid_until": valid_until.isoformat() if valid_until else None},
     )  # fmt: skip
-    # The file goes into the store before the rows commit: a committed row always has its bytes.
-    if placement.new_blob or not store.exists(staged.sha256):
-        placement.placed = True  # before: a put failing halfway may have left the file
+    # The file is in the store before the rows commit: a committed row always has its bytes.
+    if store.places_in_transaction:
+        if placement.new_blob or not store.exists(staged.sha256):
+            placement.placed = True  # before: a put failing halfway may have left the file
+            store.put(staged.path, staged.sha256)
+    elif staged.ahead != "new" and not store.exists(staged.sha256):
+        # Uploaded ahead as "already there": a sweep may have removed that (old, then unreferenced)
+        # object before this transaction took the blob's lock. Rare; the bytes are still staged.
         store.put(staged.path, staged.sha256)
     found = fetch(conn, material_id)
     assert found is not None
@@ -260,6 +277,15 @@ def _remove_unreferenced(conn: Connection[Any], store: BlobStore, sha256: str) -
         log.exception("materials: could not check the orphan blob %s", sha256)
 
 
+def upload_ahead(store: BlobStore, staged: Staged) -> None:
+    """For a store that uploads outside the transaction (S3): send the staged file now, holding no
+    connection (call it in a worker thread before taking one). Nothing for the local store, and nothing
+    when already done for this upload."""
+    if store.places_in_transaction or staged.ahead is not None:
+        return
+    staged.ahead = "new" if store.put(staged.path, staged.sha256) else "existing"
+
+
 def store_staged(
     conn: Connection[Any],
     store: BlobStore,
@@ -274,11 +300,14 @@ def store_staged(
 ) -> Material:
     """Store a guarded upload as the next version of its slot (one transaction, audited).
 
-    On any failure nothing remains: the temporary file is removed, the rows roll back, and a blob placed
-    by this call is removed again. The caller has checked that ``actor`` may store into this slot.
+    On any failure no row remains and the temporary file is removed; a blob the local store placed is
+    removed again (an S3 object uploaded ahead is left for the sweep, see the module docstring). The
+    caller has checked that ``actor`` may store into this slot. For S3 the upload happens here when the
+    caller did not call :func:`upload_ahead` first (then while holding the connection: call it first).
     """
     placement = _Placement()
     try:
+        upload_ahead(store, staged)
         with conn.transaction():
             material = _insert_version(
                 conn, store, actor, org_id, staged, purpose, code, project_id, valid_until, placement

@@ -6,9 +6,17 @@ used, and a stored blob never changes. The catalogue (who owns which version of 
 
 * :class:`LocalBlobStore` (the default, no extra service): ``<files_dir>/sha256/ab/cd/<sha>``. A file
   arrives as a temporary file in ``<files_dir>/tmp`` (the same file system), already fsync'ed, and is
-  renamed into place: a reader never sees half a file, a crash leaves at most a temporary file.
+  renamed into place: a reader never sees half a file, a crash leaves at most a temporary file. The
+  rename is local and instant, so it happens inside the catalogue's transaction
+  (``places_in_transaction``).
 * :class:`S3BlobStore`: an S3-compatible object store (MinIO, Ceph, 政务云 OSS), spoken to with the
-  standard library and AWS Signature Version 4 (path-style addressing), so no extra dependency.
+  standard library and AWS Signature Version 4 (path-style addressing), so no extra dependency. An upload
+  is a network transfer of up to the size limit, so it is sent *before* the catalogue's transaction (no
+  pooled connection or lock is held while it runs); the transaction only checks and records.
+
+Either way a file can outlive its row (a crash between placing and commit, a caller's rollback, an S3
+upload whose transaction then failed): such orphans are never served (no row names them) and are removed
+by ``duogui materials sweep`` (:mod:`app.materials.sweep`) once older than an upload can take.
 """
 
 from __future__ import annotations
@@ -23,7 +31,8 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import BinaryIO, Protocol
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
+from xml.etree import ElementTree
 
 from app.settings import Settings
 
@@ -34,12 +43,17 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 class BlobStore(Protocol):
     """A content-addressed store of files named by their SHA-256 (lower-case hex)."""
 
+    #: True: :meth:`put` is cheap and local (a rename) and runs inside the catalogue's transaction, under
+    #: the blob's lock. False: :meth:`put` is a network upload, done before the transaction.
+    places_in_transaction: bool
+
     def staging_dir(self) -> Path:
         """A local folder for temporary files on their way in (same file system as the store if local)."""
         ...
 
     def put(self, source: Path, sha256: str) -> bool:
-        """Store the (fsync'ed) temporary file ``source`` whose bytes hash to ``sha256``; it is consumed.
+        """Store the (fsync'ed) temporary file ``source`` whose bytes hash to ``sha256``. The local store
+        consumes it (renames it into place); the caller discards it afterwards either way.
 
         Returns True when the blob was newly stored, False when the same bytes were already there.
         """
@@ -55,6 +69,10 @@ class BlobStore(Protocol):
 
     def delete(self, sha256: str) -> None:
         """Remove the blob (nothing when absent)."""
+        ...
+
+    def list_blobs(self) -> Iterator[tuple[str, dt.datetime]]:
+        """Every stored blob: its SHA-256 and when it was stored (UTC), in no particular order."""
         ...
 
 
@@ -82,6 +100,8 @@ def fsync_dir(path: Path) -> None:
 
 class LocalBlobStore:
     """Blobs as files under ``root``: ``sha256/ab/cd/<sha>``, written by atomic rename."""
+
+    places_in_transaction = True
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -121,6 +141,16 @@ class LocalBlobStore:
         """Remove the file."""
         self.path_of(sha256).unlink(missing_ok=True)
 
+    def list_blobs(self) -> Iterator[tuple[str, dt.datetime]]:
+        """The files under ``sha256/`` whose names are digests, with their modification times."""
+        base = self.root / "sha256"
+        if not base.exists():
+            return
+        for path in base.glob("*/*/*"):
+            name = path.name
+            if len(name) == 64 and all(c in "0123456789abcdef" for c in name) and path.is_file():
+                yield name, dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+
     def count(self) -> int:
         """How many blobs are stored (for tests and ``duogui`` checks)."""
         base = self.root / "sha256"
@@ -148,8 +178,9 @@ def sigv4_headers(
 ) -> dict[str, str]:
     """The request's headers with ``x-amz-date``, ``x-amz-content-sha256`` and the SigV4 Authorization.
 
-    ``url`` is the full request URL with its path already percent-encoded as sent (S3 does not encode it
-    a second time for the signature); ``headers`` are the other headers to sign (Host is added).
+    ``url`` is the full request URL with its path and query already percent-encoded as sent (S3 does not
+    encode the path a second time for the signature; query names and values are signed encoded once);
+    ``headers`` are the other headers to sign (Host is added).
     """
     parts = urlsplit(url)
     amz_date = now.strftime("%Y%m%dT%H%M%SZ")
@@ -161,7 +192,7 @@ def sigv4_headers(
     names = sorted(signed)
     query = "&".join(
         sorted(
-            f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}"
+            f"{quote(unquote(k), safe='-_.~')}={quote(unquote(v), safe='-_.~')}"
             for k, _, v in (pair.partition("=") for pair in parts.query.split("&") if pair)
         )
     )
@@ -200,6 +231,8 @@ class S3Error(RuntimeError):
 class S3BlobStore:
     """Blobs as objects ``<prefix>sha256/ab/cd/<sha>`` of one bucket of an S3-compatible store."""
 
+    places_in_transaction = False
+
     def __init__(
         self,
         endpoint: str,
@@ -232,9 +265,9 @@ class S3BlobStore:
         return f"{self.base_path}/{quote(self.bucket, safe='')}/{quote(key, safe='/')}"
 
     def _request(
-        self, method: str, sha256: str, body: BinaryIO | None = None, size: int = 0
+        self, method: str, sha256: str, body: BinaryIO | None = None, size: int = 0, *, path: str = ""
     ) -> http.client.HTTPResponse:
-        path = self._path(sha256)
+        path = path or self._path(sha256)
         url = f"{self.scheme}://{self.netloc}{path}"
         extra = {"Content-Length": str(size)} if method == "PUT" else {}
         payload = sha256 if method == "PUT" else EMPTY_SHA256
@@ -254,18 +287,16 @@ class S3BlobStore:
         return connection.getresponse()
 
     def put(self, source: Path, sha256: str) -> bool:
-        """Upload the file unless the object already exists; the local file is removed either way."""
-        try:
-            if self.exists(sha256):
-                return False
-            with source.open("rb") as fh:
-                response = self._request("PUT", sha256, fh, source.stat().st_size)
-                response.read()
-            if response.status != 200:
-                raise S3Error(f"PUT {sha256}: HTTP {response.status}")
-            return True
-        finally:
-            source.unlink(missing_ok=True)
+        """Upload the file unless the object already exists (the local file stays: the caller keeps it
+        until its transaction has checked the object is there, then discards it)."""
+        if self.exists(sha256):
+            return False
+        with source.open("rb") as fh:
+            response = self._request("PUT", sha256, fh, source.stat().st_size)
+            response.read()
+        if response.status != 200:
+            raise S3Error(f"PUT {sha256}: HTTP {response.status}")
+        return True
 
     def open(self, sha256: str) -> BinaryIO:
         """The object's body as a stream."""
@@ -292,6 +323,30 @@ class S3BlobStore:
         response.read()
         if response.status not in (200, 204, 404):
             raise S3Error(f"DELETE {sha256}: HTTP {response.status}")
+
+    def list_blobs(self) -> Iterator[tuple[str, dt.datetime]]:
+        """ListObjectsV2 under ``<prefix>sha256/``, page by page (keys whose names are digests)."""
+        bucket = f"{self.base_path}/{quote(self.bucket, safe='')}"
+        token: str | None = None
+        while True:
+            query = f"list-type=2&prefix={quote(self.prefix + 'sha256/', safe='-_.~')}"
+            if token is not None:
+                query += f"&continuation-token={quote(token, safe='-_.~')}"
+            response = self._request("GET", "", path=f"{bucket}?{query}")
+            body = response.read()
+            if response.status != 200:
+                raise S3Error(f"LIST {self.bucket}: HTTP {response.status}")
+            root = ElementTree.fromstring(body)
+            ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+            for item in root.iter(f"{ns}Contents"):
+                key = item.findtext(f"{ns}Key") or ""
+                name = key.rsplit("/", 1)[-1]
+                stamp = item.findtext(f"{ns}LastModified") or ""
+                if len(name) == 64 and all(c in "0123456789abcdef" for c in name) and stamp:
+                    yield name, dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+            token = root.findtext(f"{ns}NextContinuationToken")
+            if root.findtext(f"{ns}IsTruncated") != "true" or not token:
+                return
 
 
 def blob_store(settings: Settings) -> BlobStore:

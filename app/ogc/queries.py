@@ -30,6 +30,18 @@ def _load(name: str) -> sql.SQL:
 COLLECTION_STATES = _load("collection_states")
 COUNT_FEATURES = _load("count_features")
 SELECT_FEATURES = _load("select_features")
+_STORED = "basemap.feature f"
+
+
+def _over(query: sql.SQL, source: sql.Composable | None) -> sql.SQL | sql.Composed:
+    """``query`` reading a live layer's subquery (with a partition's columns, version_id 0) instead of
+    the stored features; unchanged without one."""
+    if source is None:
+        return query
+    head, found, tail = query.as_string().partition(_STORED)
+    assert found, "the feature queries read basemap.feature f"
+    return sql.Composed([sql.SQL(head), sql.SQL("("), source, sql.SQL(") f"), sql.SQL(tail)])
+
 
 # Densify a CRS84 bbox every 0.001° (about 100 m) before transforming it, so the transformed box covers
 # the curved image of its edges; a bbox already in the storage CRS needs no densifying.
@@ -95,9 +107,11 @@ def _selection_params(selection: FeatureSelection) -> dict[str, Any]:
     }
 
 
-def count_features(conn: Connection[Any], version_id: int, where: FeatureFilter) -> int:
-    """How many features of a version pass the filters (exact)."""
-    row = conn.execute(COUNT_FEATURES, _filter_params(version_id, where)).fetchone()
+def count_features(
+    conn: Connection[Any], version_id: int, where: FeatureFilter, source: sql.Composable | None = None
+) -> int:
+    """How many features of a version (or of a live layer's ``source``) pass the filters (exact)."""
+    row = conn.execute(_over(COUNT_FEATURES, source), _filter_params(version_id, where)).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -108,6 +122,7 @@ def select_features(
     selection: FeatureSelection,
     limit: int,
     offset: int,
+    source: sql.Composable | None = None,
 ) -> list[str]:
     """One page of features in fid order, each a GeoJSON Feature as JSON text."""
     params = {
@@ -117,11 +132,15 @@ def select_features(
         "limit": limit,
         "offset": offset,
     }
-    return [row[0] for row in conn.execute(SELECT_FEATURES, params).fetchall()]
+    return [row[0] for row in conn.execute(_over(SELECT_FEATURES, source), params).fetchall()]
 
 
 def select_feature(
-    conn: Connection[Any], version_id: int, fid: int, selection: FeatureSelection
+    conn: Connection[Any],
+    version_id: int,
+    fid: int,
+    selection: FeatureSelection,
+    source: sql.Composable | None = None,
 ) -> str | None:
     """One feature by its id as GeoJSON text, or None."""
     params = {
@@ -131,5 +150,5 @@ def select_feature(
         "limit": 1,
         "offset": 0,
     }
-    row = conn.execute(SELECT_FEATURES, params).fetchone()
+    row = conn.execute(_over(SELECT_FEATURES, source), params).fetchone()
     return None if row is None else str(row[0])

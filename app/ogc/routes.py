@@ -43,6 +43,7 @@ from app.ogc.params import (
     wants_html,
 )
 from app.ogc.schemas import Collection, Collections, Conformance, LandingPage, Link
+from app.projects import map_layer
 from layers.catalog.model import LayerEntry, LayerKind
 
 router = APIRouter(prefix="/ogc", tags=["ogc-features"])
@@ -63,6 +64,21 @@ def _collection_entry(request: Request, grant: Grant, code: str) -> LayerEntry:
     if entry is None or entry.kind is LayerKind.RASTER:
         raise NotFound(f"要素集合“{code}”不存在。", f"No feature collection '{code}'.")
     return entry
+
+
+def _states(conn: Conn, grant: Grant, entries: list[LayerEntry]) -> dict[str, queries.CollectionState]:
+    """Each collection's state; a live layer's (the project library) is what the caller sees of it now."""
+    states = queries.collection_states(conn, [e.code for e in entries if e.live is None])
+    for e in entries:
+        if e.live == map_layer.LIVE:
+            live = map_layer.state(conn, grant)
+            states[e.code] = queries.CollectionState(version_id=0, feature_count=live.count, bbox=live.bbox)
+    return states
+
+
+def _source(entry: LayerEntry, grant: Grant) -> Any:
+    """A live layer's features as the caller may see them (None: the stored version's)."""
+    return map_layer.source(grant) if entry.live == map_layer.LIVE else None
 
 
 def _document_format(request: Request) -> bool:
@@ -139,7 +155,7 @@ def list_collections(request: Request, conn: Conn, grant: Reader) -> Any:
     """One collection per vector layer the caller may see, with its extent in CRS84."""
     as_html = _document_format(request)
     entries = _visible_collections(request, grant)
-    states = queries.collection_states(conn, [e.code for e in entries])
+    states = _states(conn, grant, entries)
     doc = documents.collections(request, entries, states, as_html)
     if as_html:
         counts = [states[c.id].feature_count if c.id in states else None for c in doc.collections]
@@ -162,7 +178,7 @@ def get_collection(code: CollectionId, request: Request, conn: Conn, grant: Read
     """One collection: title, description, extent, CRSs and links to its items."""
     entry = _collection_entry(request, grant, code)
     as_html = _document_format(request)
-    state = queries.collection_states(conn, [code]).get(code)
+    state = _states(conn, grant, [entry]).get(code)
     doc = documents.collection(request, entry, state, as_html)
     if not as_html:
         return doc
@@ -194,15 +210,21 @@ def _selection(entry: LayerEntry, properties: list[str] | None, crs: OutputCrs) 
 
 
 def _page(
-    conn: Conn, version_id: int | None, query: ItemsQuery, selection: queries.FeatureSelection
+    conn: Conn,
+    version_id: int | None,
+    query: ItemsQuery,
+    selection: queries.FeatureSelection,
+    source: Any = None,
 ) -> tuple[list[str], int]:
     """One page of features and the exact number matched (counted only when the page does not tell)."""
     if version_id is None:
         return [], 0
-    features = queries.select_features(conn, version_id, query.where, selection, query.limit, query.offset)
+    features = queries.select_features(
+        conn, version_id, query.where, selection, query.limit, query.offset, source
+    )
     if query.offset == 0 and len(features) < query.limit:
         return features, len(features)
-    return features, queries.count_features(conn, version_id, query.where)
+    return features, queries.count_features(conn, version_id, query.where, source)
 
 
 @router.get(
@@ -219,8 +241,10 @@ def get_items(code: CollectionId, request: Request, conn: Conn, grant: Reader) -
     query = parse_items_query(request.query_params, entry)
     as_html = wants_html(request, dict(request.query_params))
     selection = _selection(entry, query.properties, query.crs)
-    state = queries.collection_states(conn, [code]).get(code)
-    features, matched = _page(conn, state.version_id if state else None, query, selection)
+    state = _states(conn, grant, [entry]).get(code)
+    features, matched = _page(
+        conn, state.version_id if state else None, query, selection, _source(entry, grant)
+    )
     links = documents.items_links(request, query, matched, len(features), as_html)
     if as_html:
         return _items_page(request, entry, query, features, matched, links)
@@ -279,10 +303,12 @@ def get_item(
     selection = _selection(
         entry, parse_properties(values.get("properties"), entry), output_crs(values.get("crs"))
     )
-    state = queries.collection_states(conn, [code]).get(code)
+    state = _states(conn, grant, [entry]).get(code)
     feature = None
     if state is not None and state.version_id is not None and re.fullmatch(r"[0-9]{1,9}", feature_id):
-        feature = queries.select_feature(conn, state.version_id, int(feature_id), selection)
+        feature = queries.select_feature(
+            conn, state.version_id, int(feature_id), selection, _source(entry, grant)
+        )
     if feature is None:
         raise NotFound(f"要素“{feature_id}”不存在。", f"No feature '{feature_id}' in '{code}'.")
     links = documents.item_links(request, code, feature_id, as_html)

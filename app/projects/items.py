@@ -242,9 +242,8 @@ def _validate(conn: Connection[Any], item: Item, req: TransitionRequest, today: 
 def _refuse_window_items(conn: Connection[Any], item: Item, action: str) -> None:
     """409 ``handled_by_window`` when the item belongs to an open application (app/window)."""
     got = conn.execute(
-        "SELECT a.id, a.number FROM approval.application a JOIN approval.application_event e"
-        " ON e.application_id = a.id AND e.action = 'open'"
-        " WHERE a.status NOT IN ('issued', 'withdrawn') AND e.detail->'item_ids' @> to_jsonb(%s::bigint)",
+        "SELECT a.id, a.number FROM approval.application a JOIN approval.application_item ai"
+        " ON ai.application_id = a.id WHERE a.status NOT IN ('issued', 'withdrawn') AND ai.item_id = %s",
         (item.id,),
     ).fetchone()
     if got:
@@ -261,9 +260,8 @@ def _refuse_window_items(conn: Connection[Any], item: Item, action: str) -> None
 def window_item_ids(conn: Connection[Any], project_id: int) -> set[int]:
     """Ids of the project's items held by an open application (their WINDOW_HANDLED moves are closed)."""
     rows = conn.execute(
-        "SELECT (jsonb_array_elements_text(e.detail->'item_ids'))::bigint FROM approval.application a"
-        " JOIN approval.application_event e ON e.application_id = a.id AND e.action = 'open'"
-        " WHERE a.project_id = %s AND a.status NOT IN ('issued', 'withdrawn')",
+        "SELECT ai.item_id FROM approval.application a JOIN approval.application_item ai"
+        " ON ai.application_id = a.id WHERE a.project_id = %s AND a.status NOT IN ('issued', 'withdrawn')",
         (project_id,),
     ).fetchall()
     return {int(r[0]) for r in rows}

@@ -18,7 +18,7 @@ from app.errors import Conflict, Unprocessable
 from app.projects import service
 from app.projects.schedule import Node, schedule
 from app.projects.templates import get_template, instantiate
-from app.projects.timing import Event, Timing, timing
+from app.projects.timing import Event, Timing, due_date, timing
 from layers.audit import record
 from layers.district import DISTRICT
 
@@ -184,9 +184,11 @@ def create_plan(conn: Connection[Any], grant: Grant, project_id: int) -> list[It
     return items
 
 
-def _nodes(items: list[Item], timings: dict[int, Timing]) -> list[Node]:
+def _nodes(items: list[Item], timings: dict[int, Timing], cal: WorkCalendar, as_of: date) -> list[Node]:
     """Scheduler nodes: cancelled/merged items leave the DAG (their successors inherit their
-    prerequisites); completion-stage items come after the construction start and are not scheduled."""
+    prerequisites); completion-stage items come after the construction start and are not scheduled.
+    A started item's due date is its clock's (moved on by correction stops); while the clock stands with
+    the unit, the earliest it can be: the days left counted from ``as_of`` (resubmitted today)."""
     by_id = {i.id: i for i in items}
 
     def live_prereqs(item_id: int, seen: frozenset[int] = frozenset()) -> list[int]:
@@ -205,7 +207,12 @@ def _nodes(items: list[Item], timings: dict[int, Timing]) -> list[Node]:
         if item.status in OUT_OF_PLAN or item.stage == "completion":
             continue
         t = timings[item.id]
-        nodes.append(Node(item.id, item.promised_days, tuple(live_prereqs(item.id)), t.started, t.finished))
+        due = due_date(t, cal, item.promised_days)
+        if due is None and t.started is not None and t.finished is None:
+            due = cal.add_working_days(as_of, max(item.promised_days - t.elapsed_days, 0))
+        nodes.append(
+            Node(item.id, item.promised_days, tuple(live_prereqs(item.id)), t.started, t.finished, due)
+        )
     return nodes
 
 
@@ -226,7 +233,7 @@ def plan_view(
         raise Unprocessable("该项目尚无审批计划。", "The project has no approval plan yet.", code="no_plan")
     cal = load_calendar(conn)
     timings = {i: timing(ev, cal, as_of) for i, ev in item_events(conn, [i.id for i in items]).items()}
-    plan = schedule(_nodes(items, timings), cal, target, as_of)
+    plan = schedule(_nodes(items, timings, cal, as_of), cal, target, as_of)
     codes = {i.id: i.item_code for i in items}
     views = [_view(i, timings[i.id], plan.items.get(i.id), cal) for i in items]
     return PlanView(
@@ -248,7 +255,7 @@ def _view(item: Item, t: Timing, sched: Any, cal: WorkCalendar) -> ItemView:
         **item.model_dump(),
         started_on=t.started,
         finished_on=t.finished,
-        due_on=cal.add_working_days(t.started, item.promised_days) if t.started else None,
+        due_on=due_date(t, cal, item.promised_days),
         elapsed_days=t.elapsed_days,
         corrections=t.corrections,
         schedule=ItemSchedule(**sched.__dict__) if sched is not None else None,

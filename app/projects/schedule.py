@@ -6,7 +6,8 @@ the last working day before the target start (offset 0); an item of duration d o
 * Backward pass: an item without successors must finish on the anchor; every other item must finish the
   working day before its earliest-needed successor starts (latest start / latest finish).
 * Forward pass from actual progress: finished items keep their dates; running items finish d working
-  days after their clock started, or today if later; items not started start today at the earliest, after
+  days after their clock started (later by the working days it stood still with the unit: their due
+  date), or today if later; items not started start today at the earliest, after
   their prerequisites finish. The forecast construction start is the working day after the last finish.
 * Float = latest start − forecast start, in working days. The critical path is the unfinished items of
   least float; the plan is infeasible when that float is negative, i.e. some first item's latest start is
@@ -31,6 +32,9 @@ class Node:
     after: tuple[int, ...] = ()
     started: date | None = None  # the day its clock started (受理), when running or finished
     finished: date | None = None  # the day it was decided
+    # A running item's due date on its clock (moved on by correction stops); None: ``duration`` working
+    # days after ``started``.
+    due: date | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,8 @@ def schedule(nodes: list[Node], cal: WorkCalendar, target_start: date, as_of: da
             )
         elif n.started is not None:
             early_start[i] = frame.offset(cal.add_working_days(n.started, 1))
-            early_finish[i] = max(early_start[i] + dur[i] - 1, today)
+            due = frame.offset(n.due) if n.due is not None else early_start[i] + dur[i] - 1
+            early_finish[i] = max(due, today)
         else:
             ready = max((early_finish[a] + 1 for a in n.after if a in by_id), default=today)
             early_start[i] = max(today, ready)

@@ -37,19 +37,25 @@ PROJECT_COLUMNS = sql.SQL(
 )
 
 
-def visibility(grant: Grant, alias: str = "p") -> tuple[sql.Composable, dict[str, Any]]:
-    """WHERE clause of the projects ``grant`` may see: units their own, departments those involving them."""
+def visibility(
+    grant: Grant, alias: str = "p", *, bound: bool = True
+) -> tuple[sql.Composable, dict[str, Any]]:
+    """WHERE clause of the projects ``grant`` may see: units their own, departments those involving them.
+
+    ``bound=False`` writes the organisation into the clause (for a subquery inside another statement)."""
     p = sql.Identifier(alias)
     org = grant.principal.org_id
+    vis: sql.Composable = sql.Placeholder("vis_org") if bound else sql.Literal(org)
+    params = {"vis_org": org} if bound else {}
     if grant.scope is Scope.ANY:
         return sql.SQL("TRUE"), {}
     if grant.principal.role is Role.REVIEWER:
         clause = sql.SQL(
-            "({p}.owner_dept_id = %(vis_org)s OR EXISTS (SELECT 1 FROM approval.item vi"
-            " WHERE vi.project_id = {p}.id AND vi.department_id = %(vis_org)s))"
-        ).format(p=p)
-        return clause, {"vis_org": org}
-    return sql.SQL("{p}.unit_org_id = %(vis_org)s").format(p=p), {"vis_org": org}
+            "({p}.owner_dept_id = {vis} OR EXISTS (SELECT 1 FROM approval.item vi"
+            " WHERE vi.project_id = {p}.id AND vi.department_id = {vis}))"
+        ).format(p=p, vis=vis)
+        return clause, params
+    return sql.SQL("{p}.unit_org_id = {vis}").format(p=p, vis=vis), params
 
 
 def plan_link(conn: Connection[Any], link: PlanLink, known_layers: set[str]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from app.calendar.store import load_calendar
 from app.calendar.workdays import WorkCalendar
 from app.projects.kpis import GroupBy, ItemFact, KpiRow, compute_kpis
 from app.projects.plan import item_events
-from app.projects.timing import RUNNING, Timing, timing
+from app.projects.timing import RUNNING, Timing, due_date, timing
 
 YELLOW_SHARE = 0.8
 
@@ -126,7 +126,7 @@ def item_warnings(
         statutory,
     ) = row
     used = t.elapsed_days / promised if promised else 0.0
-    due = cal.add_working_days(t.started, promised) if t.started else None
+    due = due_date(t, cal, promised)
     base = {
         "item_id": item_id,
         "item_code": code,

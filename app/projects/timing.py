@@ -3,6 +3,11 @@
 The promised limit runs from acceptance (受理, normal or 容缺) to the decision, counting working days
 after the acceptance day (:meth:`WorkCalendar.elapsed`). Time spent back with the project unit for
 correction (补正) does not count — the clock stops on return and restarts on resubmission.
+
+The due date (:func:`due_date`) follows the same clock: the day the promised number of working days runs
+out, counted from acceptance and moved on by every working day the clock stood still. Every view that
+shows a due date (the application, 我的待办, the plan, e-supervision's warnings) takes it from here, so
+it always agrees with the working days used and the colour.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ class Timing:
     elapsed_days: int
     corrections: int
     approved: bool
+    # The clock's running intervals in order: (start, end), end None while it still runs.
+    intervals: tuple[tuple[date, date | None], ...] = ()
 
 
 def timing(events: list[Event], cal: WorkCalendar, as_of: date) -> Timing:
@@ -44,6 +51,7 @@ def timing(events: list[Event], cal: WorkCalendar, as_of: date) -> Timing:
     elapsed = corrections = 0
     approved = False
     previous = ""
+    intervals: list[tuple[date, date | None]] = []
     for event in events:
         entering_correction = event.to_status == "correction" and previous != "correction"
         previous = event.to_status
@@ -55,6 +63,7 @@ def timing(events: list[Event], cal: WorkCalendar, as_of: date) -> Timing:
             continue
         if running_since is not None:
             elapsed += cal.elapsed(running_since, event.on)
+            intervals.append((running_since, event.on))
             running_since = None
         if entering_correction:
             corrections += 1
@@ -63,4 +72,25 @@ def timing(events: list[Event], cal: WorkCalendar, as_of: date) -> Timing:
             approved = event.to_status == "approved"
     if running_since is not None and finished is None:
         elapsed += cal.elapsed(running_since, as_of)
-    return Timing(started, finished, elapsed, corrections, approved)
+        intervals.append((running_since, None))
+    return Timing(started, finished, elapsed, corrections, approved, tuple(intervals))
+
+
+def due_date(t: Timing, cal: WorkCalendar, promised_days: int) -> date | None:
+    """The last day within the promised limit on the item's clock: ``promised_days`` working days of
+    running clock after acceptance, so each working day spent with the unit (补正) moves it one on.
+
+    Without a stop this is ``promised_days`` working days after the acceptance day. None before
+    acceptance and while the clock stands with the unit (the date is known again on resubmission). For a
+    finished item: the date as it stood when the item was decided.
+    """
+    remaining = promised_days
+    for n, (start, end) in enumerate(t.intervals):
+        last = n == len(t.intervals) - 1
+        if end is None or (last and t.finished is not None):
+            return cal.add_working_days(start, remaining)
+        used = cal.elapsed(start, end)
+        if used >= remaining:
+            return cal.add_working_days(start, remaining)
+        remaining -= used
+    return None

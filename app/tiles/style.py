@@ -53,6 +53,14 @@ def _colour(style: Style, default: str | None) -> Any:
     return default or "#888888"
 
 
+def _line_colour(style: Style) -> Any:
+    """An area's outline colour, by its second categorised attribute when the style has one."""
+    if style.line_by and style.line_categories:
+        outline = Style(by=style.line_by, categories=style.line_categories)
+        return _colour(outline, style.line or "#555555")
+    return style.line or "#555555"
+
+
 def style_layers(entry: LayerEntry) -> list[dict[str, Any]]:
     """The MapLibre style layer of one catalog layer (areas also get an outline layer)."""
     s = entry.style
@@ -83,7 +91,7 @@ def style_layers(entry: LayerEntry) -> list[dict[str, Any]]:
                 **common,
                 "id": f"{entry.code}-outline",
                 "type": "line",
-                "paint": {"line-color": s.line or "#555555", "line-width": s.line_width or 0.5},
+                "paint": {"line-color": _line_colour(s), "line-width": s.line_width or 0.5},
             },
         ]
     if entry.kind is LayerKind.LINE:

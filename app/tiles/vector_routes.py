@@ -16,6 +16,7 @@ from app.db import Conn, gate_of
 from app.deps import visible_entry, visible_layers
 from app.edge.params import TILE_INDEX_MAX
 from app.errors import BadRequest, NotFound
+from app.projects import map_layer
 from app.tiles.style import maplibre_style, tilejson
 from layers.catalog.model import LayerEntry, LayerKind
 from layers.district import STORAGE_SRID
@@ -89,26 +90,53 @@ def _versions(conn: Conn, entries: list[LayerEntry], seen: dict[str, int | None]
     return found
 
 
-def _tile_layers(entries: list[LayerEntry], versions: dict[str, int | None], z: int) -> list[TileLayer]:
-    return [
-        TileLayer(e, version)
+def _tile_layers(
+    entries: list[LayerEntry], versions: dict[str, int | None], z: int, live: dict[str, TileLayer]
+) -> list[TileLayer]:
+    layers = []
+    for e in entries:
+        version = versions.get(e.code)
+        if e.min_zoom > z:
+            continue
+        if e.code in live:
+            layers.append(live[e.code])
+        elif version is not None:
+            layers.append(TileLayer(e, version))
+    return layers
+
+
+def live_tile_layers(conn: Conn, grant: Grant, entries: list[LayerEntry], z: int) -> dict[str, TileLayer]:
+    """The live layers among ``entries`` shown at zoom ``z``, as the caller sees them now (one query each)."""
+    return {
+        e.code: map_layer.tile_layer(e, map_layer.state(conn, grant))
         for e in entries
-        if (version := versions.get(e.code)) is not None and e.min_zoom <= z
-    ]
+        if e.live == map_layer.LIVE and e.min_zoom <= z
+    }
 
 
-def render_tile(request: Request, conn: Conn, entries: list[LayerEntry], z: int, x: int, y: int) -> Response:
-    """The tile of ``entries`` at z/x/y with caching, ETag and gzip."""
+def render_tile(
+    request: Request,
+    conn: Conn,
+    entries: list[LayerEntry],
+    z: int,
+    x: int,
+    y: int,
+    live: dict[str, TileLayer] | None = None,
+) -> Response:
+    """The tile of ``entries`` at z/x/y with caching, ETag and gzip (``live``: the live layers among them,
+    each with the mark of what the caller sees; stored layers are checked against their versions)."""
     if not tile_in_range(z, x, y):
         raise NotFound("瓦片行列号超出范围。", "Tile coordinates out of range.")
+    live = live or {}
+    entries_all, entries = entries, [e for e in entries if e.code not in live]
     seen = _seen_versions(request)
     guess = {e.code: seen[e.code] for e in entries if e.code in seen}
     checked = len(guess) < len(entries)
     versions = _versions(conn, entries, seen) if checked else guess
     cache = tile_cache(request)
     for _ in range(3):
-        layers = _tile_layers(entries, versions, z)
-        key = (tuple((t.entry.code, t.version_id) for t in layers), z, x, y)
+        layers = _tile_layers(entries_all, versions, z, live)
+        key = (tuple((t.entry.code, t.version_id, t.source_key) for t in layers), z, x, y)
         # Weak: the gzip and identity encodings of a tile are the same tile.
         etag = 'W/"' + hashlib.sha1(repr(key).encode()).hexdigest() + '"'
         headers = {
@@ -210,7 +238,8 @@ def serve_tile(request: Request, access: Deferred, codes: str, z: int, x: int, y
         conn.autocommit = True
         try:
             grant = access.grant(request, conn)
-            return render_tile(request, conn, _entries(request, grant, codes), z, x, y)
+            entries = _entries(request, grant, codes)
+            return render_tile(request, conn, entries, z, x, y, live_tile_layers(conn, grant, entries, z))
         finally:
             if not conn.broken:  # a broken connection is replaced by the pool anyway
                 conn.autocommit = False

@@ -1,9 +1,10 @@
 """Applications by stage (申报件): open, read, list, the materials checklist, attach/detach, submit, withdraw.
 
 An application is one project's one stage (立项用地规划许可, 工程建设许可, 施工许可, 竣工验收), submitted as
-one package at the one window. Its items are the stage's items that were not done when it was opened (kept
-in the ``open`` event's detail, ``item_ids``). Inside an application the items run in parallel (并联审批);
-the stage order is enforced instead: stage N may be opened only when no item of an earlier stage is open.
+one package at the one window. Its items are the stage's items that were not done when it was opened
+(``approval.application_item``; the ``open`` event records them too). Inside an application the items run
+in parallel (并联审批); the stage order is enforced instead: stage N may be opened only when no item of an
+earlier stage is open.
 
 Statuses: draft → submitted → (returned → submitted)* → accepted ⇄ correction → issued; withdrawn by the unit
 before acceptance. Every step writes an application event and/or item events and one audit record in the
@@ -26,6 +27,7 @@ from psycopg.types.json import Jsonb
 
 from app.auth.deps import Grant
 from app.auth.policy import Role, Scope
+from app.auth.users import ACTOR_DISPLAY_NAME, JOIN_ACTOR
 from app.calendar.store import load_calendar
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.materials import service as materials_service
@@ -34,7 +36,7 @@ from app.projects.demolition import check_gate
 from app.projects.plan import Item, fetch_items, item_events
 from app.projects.supervision import clock_colour
 from app.projects.templates import STAGES, TemplateMaterial, checklist, get_template
-from app.projects.timing import RUNNING, timing
+from app.projects.timing import RUNNING, due_date, timing
 from app.versioning import check_version
 from app.window.models import (
     Application,
@@ -70,11 +72,8 @@ SELECT a.id, a.number, a.project_id, p.code AS project_code, p.name AS project_n
 FROM approval.application a JOIN project.project p ON p.id = a.project_id
 JOIN auth.organisation u ON u.id = p.unit_org_id
 """
-# The items of application ``a`` (kept in its ``open`` event).
-APP_ITEM_IDS = (
-    "SELECT (jsonb_array_elements_text(e.detail->'item_ids'))::bigint FROM approval.application_event e"
-    " WHERE e.application_id = a.id AND e.action = 'open'"
-)
+# The items of application ``a``.
+APP_ITEM_IDS = "SELECT ai.item_id FROM approval.application_item ai WHERE ai.application_id = a.id"
 
 
 # ---------------------------------------------------------------------------------------------------- reads
@@ -121,8 +120,7 @@ def app_items(conn: Connection[Any], app_id: int) -> list[Item]:
     """The application's items, in id order."""
     return fetch_items(
         conn,
-        "i.id IN (SELECT (jsonb_array_elements_text(e.detail->'item_ids'))::bigint"
-        " FROM approval.application_event e WHERE e.application_id = %(app)s AND e.action = 'open')",
+        "i.id IN (SELECT ai.item_id FROM approval.application_item ai WHERE ai.application_id = %(app)s)",
         {"app": app_id},
     )
 
@@ -192,8 +190,10 @@ def gap_names(items: list[Item]) -> set[str]:
 def _opinions(conn: Connection[Any], item_ids: list[int]) -> dict[int, Opinion]:
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
-            "SELECT item_id, decision, conditions, reasons, legal_basis, document_id, decided_by_name,"
-            " decided_at FROM approval.opinion WHERE item_id = ANY(%s)",
+            "SELECT o.item_id, o.decision, o.conditions, o.reasons, o.legal_basis, o.document_id,"
+            " o.decided_by_name, coalesce(nullif(u.display_name, ''), o.decided_by_name)"
+            " AS decided_by_display_name, o.decided_at FROM approval.opinion o"
+            " LEFT JOIN auth.user u ON u.id = o.decided_by WHERE o.item_id = ANY(%s)",
             (item_ids,),
         ).fetchall()
     return {r.pop("item_id"): Opinion(**r) for r in rows}
@@ -329,7 +329,7 @@ def view_items(
     out = []
     for item in items:
         t = timing(events[item.id], cal, today)
-        due = cal.add_working_days(t.started, item.promised_days) if t.started else None
+        due = due_date(t, cal, item.promised_days)
         out.append(
             ApplicationItem(
                 id=item.id,
@@ -362,8 +362,10 @@ def view_items(
 def _events(conn: Connection[Any], app_id: int) -> list[ApplicationEvent]:
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
-            "SELECT id, action, from_status, to_status, actor_name, actor_org_id, at, note, detail"
-            " FROM approval.application_event WHERE application_id = %s ORDER BY at, id",
+            "SELECT e.id, e.action, e.from_status, e.to_status, e.actor_name, " + ACTOR_DISPLAY_NAME + ","
+            " e.actor_org_id, e.at, e.note, e.detail FROM approval.application_event e "
+            + JOIN_ACTOR
+            + " WHERE e.application_id = %s ORDER BY e.at, e.id",
             (app_id,),
         ).fetchall()
     return [ApplicationEvent(**r) for r in rows]
@@ -543,13 +545,44 @@ def refuse(row: dict[str, Any], zh: str, en: str, code: str, **extra: Any) -> Co
     return Conflict(zh, en, code=code, current=_summary(row).model_dump(mode="json"), **extra)
 
 
+# What people read for a status and a step in a refusal (clients get the codes beside it).
+STATUS_LABELS = {
+    "draft": ("草稿", "draft"),
+    "submitted": ("已申报", "submitted"),
+    "returned": ("已退件", "returned"),
+    "accepted": ("审查中", "under review"),
+    "correction": ("补正中", "awaiting correction"),
+    "issued": ("已出件", "issued"),
+    "withdrawn": ("已撤回", "withdrawn"),
+}
+STEP_LABELS = {
+    "attach": ("添加材料", "attach a material"),
+    "submit": ("申报", "submit"),
+    "withdraw": ("撤回", "withdraw"),
+    "resubmit": ("补正后重新提交", "resubmit after correction"),
+    "accept": ("受理", "accept"),
+    "return": ("退件", "return"),
+    "send_letter": ("发出补正告知", "send the correction letter"),
+    "issue": ("统一出件", "issue the results"),
+    "opinion": ("审查意见", "record an opinion"),
+    "correction_request": ("补正请求", "request a correction"),
+}
+
+
+def step_label(action: str) -> tuple[str, str]:
+    """Chinese and English names of a step (its code when it has none)."""
+    return STEP_LABELS.get(action, (action, action))
+
+
 def need_status(row: dict[str, Any], action: str, *allowed: str) -> None:
     """409 ``illegal_step`` unless the application is in one of ``allowed``."""
     if row["status"] not in allowed:
+        zh, en = step_label(action)
+        status_zh, status_en = STATUS_LABELS.get(row["status"], (row["status"], row["status"]))
         raise refuse(
             row,
-            f"申报件当前状态“{row['status']}”不能执行“{action}”。",
-            f"'{action}' is not possible while the application is '{row['status']}'.",
+            f"申报件当前为“{status_zh}”，不能{zh}。",
+            f"Cannot {en} while the application is {status_en}.",
             "illegal_step",
             action=action,
         )
@@ -558,11 +591,8 @@ def need_status(row: dict[str, Any], action: str, *allowed: str) -> None:
 def need_unit(grant: Grant, row: dict[str, Any], action: str) -> None:
     """Only the project's own unit takes this step."""
     if not _is_unit(grant, row):
-        raise Forbidden(
-            f"“{action}”只能由项目单位办理。",
-            f"'{action}' may only be taken by the project unit.",
-            code="wrong_party",
-        )
+        zh, en = step_label(action)
+        raise Forbidden(f"“{zh}”只能由项目单位办理。", f"Only the project unit may {en}.", code="wrong_party")
 
 
 def open_application(
@@ -646,6 +676,10 @@ def open_application(
             ) from exc
         assert row is not None
         app_id = int(row[0])
+        conn.execute(
+            "INSERT INTO approval.application_item (application_id, item_id) SELECT %s, unnest(%s::bigint[])",
+            (app_id, [i.id for i in mine]),
+        )
         add_event(
             conn,
             grant,
@@ -850,8 +884,9 @@ def withdraw(
 def in_open_application(conn: Connection[Any], item_id: int) -> int | None:
     """The id of the open application holding the item, if any."""
     got = conn.execute(
-        "SELECT a.id FROM approval.application a JOIN approval.application_event e ON e.application_id = a.id"
-        " AND e.action = 'open' WHERE a.status = ANY(%s) AND e.detail->'item_ids' @> to_jsonb(%s::bigint)",
+        "SELECT a.id FROM approval.application a"
+        " JOIN approval.application_item ai ON ai.application_id = a.id"
+        " WHERE a.status = ANY(%s) AND ai.item_id = %s",
         (list(OPEN_STATUSES), item_id),
     ).fetchone()
     return int(got[0]) if got else None

@@ -14,7 +14,7 @@ from psycopg import Connection
 from app.auth.deps import Grant
 from app.errors import Conflict, NotFound
 from app.materials.guards import Staged, stage_bytes
-from app.materials.service import store_staged
+from app.materials.service import store_staged, upload_ahead
 from app.materials.storage import BlobStore
 from app.window.documents import DECISIONS, local_minute, pick, static_page
 from app.window.joint import (
@@ -135,10 +135,16 @@ def render_and_stage(
 ) -> Staged:
     """The minutes as a self-contained page (font and style inline, Chinese), staged in the materials store.
 
-    CPU and file work: run it in a worker thread, without a connection.
+    CPU, file and (for an object store) upload work: run it in a worker thread, without a connection.
     """
     page = static_page("minutes.html", minutes_context(review, application, False), False, font_dir)
-    return stage_bytes(store, page.encode("utf-8"), f"会议纪要-{review.id}.html", "text/html")
+    staged = stage_bytes(store, page.encode("utf-8"), f"会议纪要-{review.id}.html", "text/html")
+    try:
+        upload_ahead(store, staged)  # an object store: sent now, before a connection is taken
+    except BaseException:
+        staged.discard()
+        raise
+    return staged
 
 
 def held_minutes(conn: Connection[Any], grant: Grant, review_id: int) -> tuple[JointReview, dict[str, Any]]:

@@ -97,6 +97,7 @@ class Opinion(BaseModel):
     legal_basis: str | None
     document_id: int | None
     decided_by_name: str
+    decided_by_display_name: str = Field(description="决定人姓名（账户显示名，未设时为登录名）")
     decided_at: datetime
 
 
@@ -203,6 +204,7 @@ class ApplicationEvent(BaseModel):
     from_status: str
     to_status: str
     actor_name: str
+    actor_display_name: str = Field(description="办理人姓名（账户显示名，未设时为登录名）")
     actor_org_id: int | None
     at: datetime
     note: str | None

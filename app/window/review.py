@@ -53,6 +53,20 @@ from layers.audit import record
 
 EVENT_OF = {"approve": "approve", "approve_conditional": "approve", "refuse": "reject"}
 
+# What people read for an item's status in a refusal (the same words as the pages').
+ITEM_STATUS_LABELS = {
+    "not_started": ("未申报", "not submitted"),
+    "submitted": ("已申报", "submitted"),
+    "accepted": ("已受理", "accepted"),
+    "accepted_conditional": ("容缺受理", "accepted with gaps"),
+    "under_review": ("审查中", "under review"),
+    "correction": ("补正中", "awaiting correction"),
+    "approved": ("已批准", "approved"),
+    "rejected": ("不予批准", "refused"),
+    "cancelled": ("已取消", "cancelled"),
+    "merged": ("已合并", "merged"),
+}
+
 
 def _department_item(conn: Connection[Any], grant: Grant, item_id: int) -> tuple[Item, dict[str, Any]]:
     """The caller's department's item in an open application (404 when invisible, 403 another's), with the
@@ -111,8 +125,8 @@ def opinion(
         need_status(row, "opinion", "accepted", "correction")
         if item.status not in RUNNING:
             raise Conflict(
-                f"事项当前状态“{item.status}”不能作出决定。",
-                f"No decision is possible while the item is '{item.status}'.",
+                f"事项当前为“{ITEM_STATUS_LABELS[item.status][0]}”，不能作出决定。",
+                f"No decision is possible while the item is {ITEM_STATUS_LABELS[item.status][1]}.",
                 code="illegal_transition",
                 current=item.model_dump(mode="json"),
             )
@@ -193,8 +207,8 @@ def request_correction(
         need_status(row, "correction_request", "accepted", "correction")
         if item.status not in RUNNING:
             raise Conflict(
-                f"事项当前状态“{item.status}”不能请求补正。",
-                f"No correction request is possible while the item is '{item.status}'.",
+                f"事项当前为“{ITEM_STATUS_LABELS[item.status][0]}”，不能请求补正。",
+                f"No correction request is possible while the item is {ITEM_STATUS_LABELS[item.status][1]}.",
                 code="illegal_transition",
                 current=item.model_dump(mode="json"),
             )
@@ -408,9 +422,9 @@ def my_work(conn: Connection[Any], grant: Grant, today: date) -> list[WorkItem]:
     # The system administrator's work: the items of bodies with no department account (see ``decides``).
     outside = grant.principal.role is Role.SYSTEM_ADMIN
     rows = conn.execute(
-        "SELECT a.id, i.id FROM approval.application a JOIN approval.application_event e"
-        " ON e.application_id = a.id AND e.action = 'open'"
-        " JOIN approval.item i ON e.detail->'item_ids' @> to_jsonb(i.id)"
+        "SELECT a.id, i.id FROM approval.application a"
+        " JOIN approval.application_item ai ON ai.application_id = a.id"
+        " JOIN approval.item i ON i.id = ai.item_id"
         " WHERE a.status IN ('accepted', 'correction')"
         " AND (CASE WHEN %(outside)s THEN i.department_id IS NULL ELSE i.department_id = %(org)s END)"
         " AND i.status IN ('accepted', 'accepted_conditional', 'under_review', 'correction')"

@@ -20,7 +20,7 @@ def legend(entries: list[LayerEntry]) -> list[dict[str, Any]]:
             "name_en": e.name_en,
             "kind": e.kind.value,
             "group": e.group,
-            "symbol": s.model_dump(exclude_none=True, exclude={"categories"}),
+            "symbol": s.model_dump(exclude_none=True, exclude={"categories", "line_categories"}),
         }
         if s.by and s.categories:
             attr = e.attribute(s.by)
@@ -33,6 +33,20 @@ def legend(entries: list[LayerEntry]) -> list[dict[str, Any]]:
                     "label_en": labels.get(v, (v, v))[1],
                 }
                 for v, colour in s.categories.items()
+            ]
+        if s.line_by and s.line_categories:
+            attr = e.attribute(s.line_by)
+            labels = {c.value: (c.label_zh, c.label_en) for c in (attr.codes or [])} if attr else {}
+            item["line_label_zh"] = attr.label_zh if attr else s.line_by
+            item["line_label_en"] = attr.label_en if attr else s.line_by
+            item["line_categories"] = [
+                {
+                    "value": v,
+                    "colour": colour,
+                    "label_zh": labels.get(v, (v, v))[0],
+                    "label_en": labels.get(v, (v, v))[1],
+                }
+                for v, colour in s.line_categories.items()
             ]
         if s.ramp:
             item["ramp"] = [{"value": v, "colour": c} for v, c in s.ramp]

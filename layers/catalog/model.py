@@ -40,7 +40,10 @@ Colour = Annotated[str, Field(pattern=COLOUR_PATTERN)]
 GroupId = Annotated[str, Field(pattern=r"^[0-9]{2}$")]
 Text = Annotated[str, Field(min_length=1)]
 # The roles that read the base map (the security and audit administrators see no layer).
-Role = Literal["system_admin", "planner", "project_unit", "reviewer", "coordinator", "viewer"]
+Role = Literal["system_admin", "planner", "project_unit", "reviewer", "coordinator", "viewer", "window"]
+# Live layers: drawn from a workflow's own tables as they are now (never imported, no versions). Only the
+# project library (project.project + its current project.footprint) is one.
+LiveSource = Literal["project_library"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -73,7 +76,10 @@ _STYLE_REQUIRED: dict[LayerKind, tuple[str, ...]] = {
     LayerKind.RASTER: ("ramp",),
 }
 _STYLE_ALLOWED: dict[LayerKind, frozenset[str]] = {
-    LayerKind.AREA: frozenset({"fill", "fill_opacity", "line", "line_width", "dash", "by", "categories"}),
+    LayerKind.AREA: frozenset(
+        {"fill", "fill_opacity", "line", "line_width", "dash", "by", "categories"}
+        | {"line_by", "line_categories"}
+    ),
     LayerKind.LINE: frozenset({"line", "line_width", "dash", "by", "categories"}),
     LayerKind.POINT: frozenset({"circle", "radius", "line", "line_width", "by", "categories"}),
     LayerKind.RASTER: frozenset({"ramp"}),
@@ -147,11 +153,19 @@ class Style(BaseModel):
     ramp: Annotated[list[tuple[float, Colour]], Field(min_length=2)] | None = None
     by: AttributeName | None = None
     categories: Annotated[dict[str, Colour], Field(min_length=1)] | None = None
+    # An area's outline coloured by a second attribute (the fill by ``by``), e.g. a project's tier.
+    line_by: AttributeName | None = None
+    line_categories: Annotated[dict[str, Colour], Field(min_length=1)] | None = None
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Self:
         if (self.by is None) != (self.categories is None):
             raise _field_error("categories" if self.by else "by", "by and categories must be given together")
+        if (self.line_by is None) != (self.line_categories is None):
+            raise _field_error(
+                "line_categories" if self.line_by else "line_by",
+                "line_by and line_categories must be given together",
+            )
         if self.ramp is not None:
             values = [value for value, _ in self.ramp]
             if values != sorted(values) or len(set(values)) != len(values):
@@ -228,9 +242,13 @@ class LayerEntry(BaseModel):
     # A partial survey: the lon/lat box (west, south, east, north) its data covers, used as a version's
     # coverage when the import declares none (None: the whole district).
     coverage_box: Annotated[tuple[float, float, float, float], AfterValidator(_lonlat_box)] | None = None
+    # A live layer reads a workflow's tables (see LiveSource): no imports, versions or pre-evaluation.
+    live: LiveSource | None = None
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
+        if self.live is not None and (self.kind is LayerKind.RASTER or self.pre_evaluation or self.base_map):
+            raise _field_error("live", "a live layer is a vector layer, not pre-evaluated, not in the 底图")
         if self.kind is LayerKind.RASTER:
             if self.raster is None:
                 raise _field_error("raster", "a raster layer needs raster.path")
@@ -251,15 +269,20 @@ class LayerEntry(BaseModel):
         return self
 
     def _check_categories(self) -> None:
-        if self.style.by is None or self.style.categories is None:
-            return
-        attribute = self.attribute(self.style.by)
-        if attribute is None:
-            raise _field_error("style.by", f"style.by names unknown attribute {self.style.by!r}")
-        if attribute.type is AttributeType.CODE:
-            unknown = sorted(set(self.style.categories) - set(attribute.code_values()))
-            if unknown:
-                raise _field_error("style.categories", f"not in the code list: {', '.join(unknown)}")
+        for by, categories, name in (
+            (self.style.by, self.style.categories, ""),
+            (self.style.line_by, self.style.line_categories, "line_"),
+        ):
+            if by is None or categories is None:
+                continue
+            attribute = self.attribute(by)
+            if attribute is None:
+                raise _field_error(f"style.{name}by", f"style.{name}by names unknown attribute {by!r}")
+            if attribute.type is AttributeType.CODE:
+                unknown = sorted(set(categories) - set(attribute.code_values()))
+                if unknown:
+                    message = f"not in the code list: {', '.join(unknown)}"
+                    raise _field_error(f"style.{name}categories", message)
 
     def attribute(self, name: str) -> Attribute | None:
         """Return the attribute with this name, or None."""

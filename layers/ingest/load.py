@@ -124,6 +124,13 @@ def import_path(
     """Import one uploaded file as the layer's new version; return the version and its report.
 
     ``coverage`` is where the version's data answers (None: the layer's default coverage)."""
+    if entry.live is not None:
+        raise IngestError(
+            f"图层“{entry.name_zh}”实时来自业务数据，不能导入。",
+            f"Layer '{entry.code}' is live from the platform's own records; it cannot be imported.",
+            code="live_layer",
+            status=409,
+        )
     with tempfile.TemporaryDirectory(prefix="duogui-import-") as work:
         source = open_upload(
             upload,

@@ -36,10 +36,22 @@ PLAN_ROUNDS = 3
 
 @dataclass(frozen=True)
 class TileLayer:
-    """A layer to put into a tile: its catalog entry and the version to read."""
+    """A layer to put into a tile: its catalog entry and the version to read.
+
+    A live layer (``entry.live``) gives instead a ``source``: a subquery with the columns of a version's
+    partition (fid, geom, geom_3857, area_m2, length_m, vertices, props), ``version_id`` a mark of its
+    data and ``source_key`` what the subquery's text depends on (who is asking)."""
 
     entry: LayerEntry
     version_id: int
+    source: sql.Composable | None = None
+    source_key: Any = None
+
+    def table(self) -> sql.Composable:
+        """What the layer's features are read from: its partition, or the live subquery."""
+        if self.source is not None:
+            return sql.SQL("({}) AS live").format(self.source)
+        return sql.Identifier("basemap", f"f_{self.version_id}")
 
 
 def pixel_size(z: int) -> float:
@@ -63,8 +75,9 @@ def tile_attributes(entry: LayerEntry) -> list[str]:
     Everything else stays in the database, one identify request away; this keeps dense tiles small.
     """
     names: list[str] = []
-    if entry.style.by:
-        names.append(entry.style.by)
+    for by in (entry.style.by, entry.style.line_by):
+        if by and by not in names:
+            names.append(by)
     label = next(
         (a.name for a in entry.attributes if a.name == "name" or a.name.endswith("_name")),
         next((a.name for a in entry.attributes if a.required and a.type.value == "text"), None),
@@ -135,7 +148,7 @@ def _weights_sql(layer: TileLayer, z: int) -> sql.Composable:
             ).format(cap=cap, passes=passes)
         )
     return sql.SQL("(SELECT ARRAY[{weights}]::float8[] FROM {table} WHERE geom && b.env_stored)").format(
-        weights=sql.SQL(", ").join(weights), table=sql.Identifier("basemap", f"f_{layer.version_id}")
+        weights=sql.SQL(", ").join(weights), table=layer.table()
     )
 
 
@@ -147,7 +160,7 @@ def _layer_sql(layer: TileLayer, z: int, level: int = 0) -> sql.Composable:
     shorter than the minimum size, and keeps every 2^level-th point: what a tile over its byte budget
     gives up first (see :func:`render_composite`).
     """
-    table = sql.Identifier("basemap", f"f_{layer.version_id}")
+    table = layer.table()
     kind = layer.entry.kind
     low = z < SIMPLIFY_BELOW_ZOOM
     unit = pixel_size(z)
@@ -259,7 +272,7 @@ def statement(
     """
     levels = levels or [0] * len(layers)
     key = tuple(
-        (t.entry.code, t.version_id, t.entry.kind, tuple(tile_attributes(t.entry)), level)
+        (t.entry.code, t.version_id, t.source_key, t.entry.kind, tuple(tile_attributes(t.entry)), level)
         for t, level in zip(layers, levels, strict=True)
     )
     full_key = (key, z, tuple(verify) if verify is not None else None)
@@ -268,7 +281,7 @@ def statement(
 
 def weights_statement(layers: list[TileLayer], z: int) -> bytes:
     """The statement of :func:`_weights_sql` for ``layers`` at zoom ``z`` (remembered like tiles)."""
-    key = ("weights", tuple((t.entry.code, t.version_id, t.entry.kind) for t in layers), z)
+    key = ("weights", tuple((t.entry.code, t.version_id, t.source_key, t.entry.kind) for t in layers), z)
     return _remembered(key, lambda: _in_tile(z, [_weights_sql(t, z) for t in layers]))
 
 

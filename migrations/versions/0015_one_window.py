@@ -9,8 +9,9 @@
   name, the sniffed media type, validity date and uploader. Replacing a material adds the next version;
   attachments keep the version they were given.
 * ``approval.application`` (申报件): one stage of one project's plan, submitted as one package at one
-  window; ``approval.application_material`` is the package (checklist code → material version);
-  ``approval.application_event`` its event log (insert-only, like the items').
+  window; ``approval.application_item`` the items it holds; ``approval.application_material`` the package
+  (checklist code → material version); ``approval.application_event`` its event log (insert-only, like
+  the items').
 * ``approval.correction_request``: a department's request for more, sent to the window; the window merges
   the open ones into one ``approval.correction_letter`` (一次性告知补正) per round.
 * ``approval.opinion``: a department's decision on its item (同意 / 有条件同意 / 不同意), with the legal basis
@@ -124,6 +125,15 @@ def upgrade() -> None:
         CREATE UNIQUE INDEX application_open_stage_key ON approval.application (project_id, stage)
           WHERE status NOT IN ('issued', 'withdrawn');
         CREATE INDEX application_status_idx ON approval.application (status);
+
+        -- The items an application holds: the stage's items not done when it was opened. An item is in at
+        -- most one open application (the service locks the project while opening).
+        CREATE TABLE approval.application_item (
+          application_id  bigint NOT NULL REFERENCES approval.application (id) ON DELETE CASCADE,
+          item_id         bigint NOT NULL REFERENCES approval.item (id) ON DELETE CASCADE,
+          PRIMARY KEY (application_id, item_id)
+        );
+        CREATE INDEX application_item_item_idx ON approval.application_item (item_id);
 
         -- The package: which material version answers which checklist entry. Replacing an attachment (after
         -- a correction) writes the new version here; the event log keeps the earlier one.
@@ -241,7 +251,7 @@ def downgrade() -> None:
         f"""
         DROP TABLE approval.joint_review_participant, approval.joint_review, approval.opinion,
           approval.correction_request, approval.correction_letter, approval.application_event,
-          approval.application_material, approval.application;
+          approval.application_material, approval.application_item, approval.application;
         DROP SEQUENCE approval.application_serial;
         DROP SCHEMA material CASCADE;
         UPDATE auth.user SET role = 'viewer', disabled = true WHERE role = 'window';

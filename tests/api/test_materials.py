@@ -98,8 +98,8 @@ class World:
 
 
 def application(conn: psycopg.Connection[Any], project_id: int, stage: str) -> int:
-    """An application row as the window flow makes it (0015 schema; the flow itself is app/window), with
-    its ``open`` event listing the stage's open items (what makes them the application's items)."""
+    """An application row as the window flow makes it (0015 schema; the flow itself is app/window), holding
+    the stage's open items (rows of approval.application_item)."""
     row = conn.execute(
         "INSERT INTO approval.application (number, project_id, stage, status)"
         " VALUES (%s, %s, %s, 'submitted') RETURNING id",
@@ -107,10 +107,8 @@ def application(conn: psycopg.Connection[Any], project_id: int, stage: str) -> i
     ).fetchone()
     assert row is not None
     conn.execute(
-        "INSERT INTO approval.application_event (application_id, action, from_status, to_status, actor_name,"
-        " detail) SELECT %s, 'open', 'draft', 'draft', 'tests', jsonb_build_object('item_ids',"
-        " coalesce(jsonb_agg(id), '[]'::jsonb)) FROM approval.item WHERE project_id = %s AND stage = %s"
-        " AND status NOT IN ('merged', 'cancelled')",
+        "INSERT INTO approval.application_item (application_id, item_id) SELECT %s, id FROM approval.item"
+        " WHERE project_id = %s AND stage = %s AND status NOT IN ('merged', 'cancelled')",
         (row[0], project_id, stage),
     )
     return int(row[0])

@@ -216,6 +216,8 @@ def test_number_matched_is_the_exact_count_of_every_layer(
         r = demo.client.get(f"/ogc/collections/{code}/items?limit=1", headers=planner.headers)
         assert r.status_code == 200, code
         body = r.json()
+        if get_catalog().layers[code].live is not None:
+            continue  # no stored version: the live project library is counted in test_project_layer.py
         assert body["numberMatched"] == _count(db, code), code
         assert body["numberReturned"] == len(body["features"]) == min(1, body["numberMatched"])
         assert body["timeStamp"].endswith("Z")

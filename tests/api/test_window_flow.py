@@ -396,11 +396,13 @@ def test_one_letter_stops_two_clocks_across_the_spring_festival(
     app = client.get(f"/api/applications/{app['id']}", headers=unit.headers).json()
     clocks = {i["item_code"]: (i["elapsed_days"], i["due"], i["colour"]) for i in app["items"]}
     # 环评 (20 days): 2/10, 2/11, 2/12, 2/13 = 4 before the letter; stopped 2/14 (调休 Saturday, with the
-    # unit: not counted) to 2/24; then 2/25, 2/26, 2/27 = 3 → 7. Due: 20 working days after 2/09 =
-    # 2/10-2/14 (5), 2/24-2/28 (10), 3/02-3/06 (15), 3/09-3/13 (20) → 3/13.
-    assert clocks["environmental_impact"] == (7, "2026-03-13", "green")
-    # 水保 (15 days): 4 + (2/25, 2/26, 2/27, 2/28 调休, 3/02) = 9; due 15 after 2/09 → 3/06.
-    assert clocks["soil_conservation"] == (9, "2026-03-06", "green")
+    # unit: not counted) to 2/24; then 2/25, 2/26, 2/27 = 3 → 7. Due: the 20th working day of the clock:
+    # 4 before the letter, 16 after the resubmission day 2/24: 2/25-2/28 (4), 3/02-3/06 (9), 3/09-3/13
+    # (14), 3/16, 3/17 (16) → 3/17 (without the stop it would be 3/13: the stop moves it on).
+    assert clocks["environmental_impact"] == (7, "2026-03-17", "green")
+    # 水保 (15 days): 4 + (2/25, 2/26, 2/27, 2/28 调休, 3/02) = 9; due: 11 left after 2/24 → 2/25-2/28 (4),
+    # 3/02-3/06 (9), 3/09, 3/10 (11) → 3/10.
+    assert clocks["soil_conservation"] == (9, "2026-03-10", "green")
     # 用地预审 approved Thu 2/12: 2/10, 2/11, 2/12 = 3.
     assert clocks["land_pre_review"][0] == 3
     # 文物 (15 days) approved 3/09 without a stop: 2/10-2/14 (5), 2/24-2/28 (10), 3/02-3/06 (15), 3/09 → 16.

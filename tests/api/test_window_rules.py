@@ -201,6 +201,15 @@ def test_return_once_stale_versions_and_bad_input(
     assert r.status_code == 200, r.text
     app = r.json()
     assert app["status"] == "returned" and {i["status"] for i in app["items"]} == {"not_started"}
+    # A refused step says what it was in words people use, in both languages (codes only beside them).
+    r = call(client, window, "POST", f"{url}/issue", version=app["version"])
+    assert r.status_code == 409 and r.json()["code"] == "illegal_step" and r.json()["action"] == "issue"
+    assert r.json()["message_zh"] == "申报件当前为“已退件”，不能统一出件。"
+    assert r.json()["message_en"] == "Cannot issue the results while the application is returned."
+    # The event log names people by their display name when they have one, by their login otherwise.
+    owner_conn.execute("UPDATE auth.user SET display_name = '窗口张三' WHERE id = %s", (window.id,))
+    shown = client.get(url, headers=unit.headers).json()["events"][-1]
+    assert (shown["actor_name"], shown["actor_display_name"]) == (window.username, "窗口张三")
     assert {i["started_on"] for i in app["items"]} == {None}
     assert app["events"][-1]["detail"]["points"] == [
         {"material_code": "eia_report", "text": "环评报告缺少专家评审意见"},

@@ -301,6 +301,9 @@ def test_coordinator_reads_progress_and_ledger_moves_a_unit_and_meets_a_stale_ed
     page.wait_for("document.getElementById('dm-unit-error')")
     assert text(page, "#dm-unit-error") == "从“调查”到“拆除”属于跳过环节，须填写理由。"
     assert ledger(page)[2][6] == "调查" and unit_facts(page)["version"] == "1"
+    # The refused choice stays in the form for a retry; the next step is chosen instead.
+    assert page.js("document.getElementById('dm-to-status').value") == "demolished"
+    set_value(page, "dm-to-status", "valued")
     revision = page.js(f"{PAGE}.dataset.revision")
     page.js(
         "document.getElementById('dm-note').value = '入户评估完成';"

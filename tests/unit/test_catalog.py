@@ -311,6 +311,11 @@ def _set(entry: dict[str, Any], path: str, value: Any) -> None:
         ({"restricted": True, "restricted_roles": ["mayor"]}, "restricted_roles.0"),
         ({"group": "02"}, "group"),
         ({"scale": "2000"}, "scale"),
+        ({"style.line_by": "grade"}, "style.line_categories"),
+        ({"style.line_by": "grade", "style.line_categories": {"V": "#FF0000"}}, "style.line_categories"),
+        ({"style.line_by": "colour", "style.line_categories": {"I": "#FF0000"}}, "style.line_by"),
+        ({"live": "project_library"}, "live"),  # pre-evaluated: a live layer is not
+        ({"live": "demolition", "pre_evaluation": False}, "live"),
     ],
 )
 def test_invalid_entry_names_code_and_field(tmp_path: Path, changes: dict[str, Any], field: str) -> None:

@@ -82,10 +82,15 @@ def test_s3_store_puts_once_streams_and_deletes(endpoint: str, tmp_path: Path) -
     sha = hashlib.sha256(data).hexdigest()
     assert store.exists(sha) is False
     first = copy_to_temp(store, data)
-    assert store.put(first, sha) is True and not first.exists()
+    assert store.put(first, sha) is True and first.exists()  # kept: the caller discards it after commit
     assert store.exists(sha) is True
     again = copy_to_temp(store, data)
-    assert store.put(again, sha) is False and not again.exists()  # the same bytes are stored once
+    assert store.put(again, sha) is False  # the same bytes are stored once
+    first.unlink()
+    again.unlink()
+    listed = dict(store.list_blobs())
+    assert list(listed) == [sha]
+    assert abs((listed[sha] - dt.datetime.now(dt.UTC)).total_seconds()) < 600
     assert hashlib.sha256(b"".join(iter_blob(store, sha))).hexdigest() == sha
     store.delete(sha)
     assert store.exists(sha) is False
@@ -136,3 +141,56 @@ def test_uploads_go_to_the_configured_s3_store(
     # Nothing went to the local store.
     after = sorted(settings.stored_files_dir.rglob("*")) if settings.stored_files_dir.exists() else []
     assert [p for p in after if p.is_file()] == [p for p in local_before if p.is_file()]
+
+
+def test_s3_upload_goes_before_the_transaction_and_sweep_removes_orphans(
+    endpoint: str, tmp_path: Path, make_org: Any, owner_conn: Any
+) -> None:
+    from app.materials import service
+    from app.materials.guards import stage_bytes
+    from app.materials.sweep import sweep
+    from app.orgs.service import OrgKind
+    from layers.audit import Actor
+
+    _create_bucket(endpoint, "duogui-s3-sweep")
+    store = S3BlobStore(endpoint, "duogui-s3-sweep", REGION, ACCESS, SECRET, "", tmp_path / "scratch")
+    org_id, _ = make_org(OrgKind.PROJECT_UNIT)
+    actor = Actor.system("tests")
+    data = os.urandom(2048)
+    sha = hashlib.sha256(data).hexdigest()
+    staged = stage_bytes(store, data, "a.bin", "application/octet-stream")
+    service.upload_ahead(store, staged)  # no connection anywhere near
+    assert staged.ahead == "new" and store.exists(sha)
+    assert owner_conn.execute("SELECT 1 FROM material.blob WHERE sha256 = %s", (sha,)).fetchone() is None
+    stored = service.store_staged(
+        owner_conn, store, actor, org_id, staged, purpose="application", code="s3_sweep", project_id=None
+    )
+    assert stored.sha256 == sha and not staged.path.exists()
+    again = stage_bytes(store, data, "b.bin", "application/octet-stream")
+    service.upload_ahead(store, again)
+    assert again.ahead == "existing"
+    again.discard()
+
+    # An upload whose transaction then failed: the object stays, an orphan (no row names it).
+    orphan_bytes = os.urandom(1024)
+    orphan = hashlib.sha256(orphan_bytes).hexdigest()
+    failing = stage_bytes(store, orphan_bytes, "c.bin", "application/octet-stream")
+    with pytest.raises(Exception):  # noqa: B017,PT011 - any database error
+        service.store_staged(
+            owner_conn, store, actor, -1, failing, purpose="application", code="s3_sweep", project_id=None
+        )
+    assert store.exists(orphan) and not failing.path.exists()
+    assert owner_conn.execute("SELECT 1 FROM material.blob WHERE sha256 = %s", (orphan,)).fetchone() is None
+
+    # Young: kept (it may be an upload in flight); seen two days later: removed; the recorded one stays.
+    now = dt.datetime.now(dt.UTC)
+    report = sweep(owner_conn, store, actor, now=now, min_age=dt.timedelta(hours=24), dry_run=False)
+    assert report.orphans == [] and report.young_orphans == 1 and store.exists(orphan)
+    later = now + dt.timedelta(hours=48)
+    report = sweep(owner_conn, store, actor, now=later, min_age=dt.timedelta(hours=24), dry_run=True)
+    assert [o for o, _ in report.orphans] == [orphan] and store.exists(orphan)
+    report = sweep(owner_conn, store, actor, now=later, min_age=dt.timedelta(hours=24), dry_run=False)
+    assert [o for o, _ in report.orphans] == [orphan] and not store.exists(orphan)
+    assert store.exists(sha)
+    # Every other test's blob row is "missing" from this bucket; this test's own row is not.
+    assert sha not in report.missing

@@ -14,6 +14,7 @@ from app.auth.policy import Action
 from app.db import Conn
 from app.deps import catalog_of, visible_entry, visible_layers
 from app.errors import Unprocessable
+from app.projects import map_layer
 from layers.catalog.model import Attribute, LayerEntry, LayerKind
 from layers.district import STORAGE_SRID
 from layers.ingest.geometry_input import check_lonlat_in_domain
@@ -132,6 +133,17 @@ def identify(
         if geometry
         else sql.SQL("NULL::jsonb")
     )
+    # A live layer (the project library) is read as the caller may see it, from its own tables.
+    tables: dict[str, sql.Composable] = {
+        e.code: sql.SQL("({}) AS live").format(map_layer.source(grant))
+        for e in entries
+        if e.live == map_layer.LIVE
+    }
+    tables.update(
+        (e.code, sql.Identifier("basemap", f"f_{versions[e.code]}"))
+        for e in entries
+        if e.code in versions and e.code not in tables
+    )
     parts = [
         sql.SQL(
             "(SELECT {code} AS code, fid, props, extra, ST_Distance(geom, p.pt) AS d, {shape} AS shape, "
@@ -140,11 +152,11 @@ def identify(
         ).format(
             shape=shape,
             code=sql.Literal(e.code),
-            table=sql.Identifier("basemap", f"f_{versions[e.code]}"),
+            table=tables[e.code],
             limit=sql.Literal(MAX_PER_LAYER),
         )
         for e in entries
-        if e.code in versions
+        if e.code in tables
     ]
     if not parts:
         return []

@@ -26,6 +26,7 @@ from app.deps import (
 from app.edge.bbox import BBoxError, BBoxProblem, parse_bbox
 from app.edge.params import Number, Offset
 from app.errors import NotFound, Unprocessable
+from app.projects import map_layer
 from layers.catalog.legend import legend
 from layers.catalog.model import LayerEntry, LayerKind
 from layers.district import DISTRICT, STORAGE_SRID
@@ -56,6 +57,9 @@ class LayerSummary(BaseModel):
     pre_evaluation: bool
     base_map: bool = Field(description="属于底图（首次打开地图时默认显示）")
     restricted: bool
+    live: bool = Field(
+        default=False, description="实时图层（来自业务数据，如项目库）：无导入版本，当前版本号为数据标记"
+    )
     current_version: int | None = Field(description="当前版本号")
     feature_count: int | None
     extent: list[float] | None = Field(description="[minLon, minLat, maxLon, maxLat] (CRS84)")
@@ -146,6 +150,18 @@ def _states(conn: Connection[Any], code: str | None = None) -> dict[str, dict[st
         return {r["code"]: r for r in cur.execute(_STATE_SQL, {"code": code}).fetchall()}
 
 
+def _with_live(
+    conn: Connection[Any], grant: Grant, entries: list[LayerEntry], states: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """``states`` with each live layer's (the project library as the caller sees it): its mark as the
+    current version (it changes with what the caller sees, so the map's tile URLs change), count, extent."""
+    for e in entries:
+        if e.live == map_layer.LIVE:
+            live = map_layer.state(conn, grant)
+            states[e.code] = {"current_version": live.mark, "feature_count": live.count, "extent": live.bbox}
+    return states
+
+
 def _summary(entry: LayerEntry, state: dict[str, Any] | None) -> dict[str, Any]:
     state = state or {}
     extent = state.get("extent")
@@ -164,6 +180,7 @@ def _summary(entry: LayerEntry, state: dict[str, Any] | None) -> dict[str, Any]:
         "pre_evaluation": entry.pre_evaluation,
         "base_map": entry.base_map,
         "restricted": entry.restricted,
+        "live": entry.live is not None,
         "current_version": state.get("current_version"),
         "feature_count": state.get("feature_count"),
         "extent": [round(v, 7) for v in extent] if extent else None,
@@ -179,12 +196,9 @@ def list_layers(
     group: Annotated[str | None, Query(pattern=r"^[0-9]{2}$", description="按图层组筛选，如 07")] = None,
 ) -> list[dict[str, Any]]:
     """Every layer the caller may see, in catalog order, with its current version and extent."""
-    states = _states(conn)
-    return [
-        _summary(e, states.get(e.code))
-        for e in visible_layers(request, grant)
-        if group is None or e.group == group
-    ]
+    entries = [e for e in visible_layers(request, grant) if group is None or e.group == group]
+    states = _with_live(conn, grant, entries, _states(conn))
+    return [_summary(e, states.get(e.code)) for e in entries]
 
 
 class LayerGroupSummary(BaseModel):
@@ -234,7 +248,7 @@ def get_layer(
     """Metadata, attribute schema, style, feature count, extent and version history of one layer."""
     entry = visible_entry(request, grant, code)
     return {
-        **_summary(entry, _states(conn, code).get(code)),
+        **_summary(entry, _with_live(conn, grant, [entry], _states(conn, code)).get(code)),
         "description_zh": entry.description_zh,
         "attributes": [a.model_dump(exclude_none=True) for a in entry.attributes],
         "style": entry.style.model_dump(exclude_none=True),

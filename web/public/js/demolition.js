@@ -28,6 +28,7 @@ export class DemolitionPage {
       manage: Boolean(permissions["demolition:manage"]),
       blockers: Boolean(permissions["blockers:work"]),
       coordinate: permissions["blockers:work"] === "any", // coordinators and administrators
+      attach: Boolean(permissions["materials:upload"]), // a transition's document goes to the materials store
     };
     this.projects = null; // /api/demolition/projects: units first
     this.statuses = []; // the pipeline with its legend colours

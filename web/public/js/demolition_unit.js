@@ -1,7 +1,8 @@
 // One unit (一户一档): its facts, a versioned edit (If-Match), the status transitions for roles with
-// demolition:manage, and its event log.
-import { api, errorText } from "./api.js";
-import { formatDate, pick, t } from "./i18n.js";
+// demolition:manage (with an optional document, stored first in the materials store), and its event log with
+// the attached documents to download.
+import { api, download, errorText } from "./api.js";
+import { formatDate, pick, t, withUnit } from "./i18n.js";
 import { el } from "./panels.js";
 import { fill, formatArea, formatNumber, formatYuan, statusSwatch } from "./demolition_progress.js";
 import { ownerTypeName } from "./demolition_ledger.js";
@@ -19,6 +20,30 @@ const TEXTS = new Set(FIELDS.filter(([, kind]) => kind === "text").map(([key]) =
 // The form labels name the unit (建筑面积（m²）); the facts show it after each figure, so their labels drop it.
 const withoutUnit = label => label.replace(/\s*[（(][^（()）]*[）)]$/, "");
 
+// The documents a transition may carry (docs/DEMOLITION.md), and the one each target status usually brings:
+// 评估报告 with 评估, 补偿协议 with 签约, … A kind is the middle of the material code.
+const ATTACHMENT_KINDS = ["valuation", "agreement", "payment", "vacancy", "acceptance", "handover", "other"];
+const KIND_OF_STATUS = {
+  valued: "valuation", signed: "agreement", paid: "payment", vacated: "vacancy", demolished: "acceptance",
+  handed_over: "handover",
+};
+// What the materials store accepts for a code in no checklist (the server tells the type from the bytes).
+const ACCEPTED_FILES = ".pdf,.ofd,.jpg,.jpeg,.png,.dwg,.dxf,.docx,.xlsx,.zip";
+
+/** The material code of one kind of document of one unit: demolition_agreement_u42 (one library slot each). */
+export const materialCode = (kind, unitId) => `demolition_${kind}_u${unitId}`;
+
+/** A file size for people: KB below one MiB, MB from there (1,024 per step, one decimal): 12.3 KB, 2.5 MB. */
+export function fileSize(bytes) {
+  const n = Number(bytes);
+  if (n >= 1024 * 1024) return withUnit(n / (1024 * 1024), "MB", 1);
+  return withUnit(n > 0 ? Math.max(n / 1024, 0.1) : 0, "KB", 1);
+}
+
+/** The same file chosen again (name, size and modification time): it is not uploaded twice. */
+const sameFile = (kept, file) =>
+  Boolean(kept) && kept.name === file.name && kept.size === file.size && kept.lastModified === file.lastModified;
+
 export class UnitPanel {
   constructor(root, page) {
     this.root = root;
@@ -30,6 +55,9 @@ export class UnitPanel {
   close() {
     Object.assign(this, { unitId: null, unit: null, events: [], editing: false, error: null, stale: false, done: null });
     this.draft = null;
+    // The transition form: what was typed (kept across redraws and refusals), the document uploaded for it and
+    // not yet recorded by a transition ({material, file}), an upload's refusal, and an upload or move underway.
+    Object.assign(this, { move: null, pending: null, attachError: null, busy: null });
   }
 
   /** Load and show a unit (and keep it open across reloads). */
@@ -174,33 +202,114 @@ export class UnitPanel {
     const statuses = this.page.statuses;
     const here = statuses.findIndex(s => s.code === u.status);
     const next = statuses[here + 1];
-    const target = el("select", { id: "dm-to-status" },
-      ...statuses.filter(s => s.code !== u.status).map(s => el("option", { value: s.code, textContent: pick(s), selected: s.code === next?.code })));
-    const reason = el("input", { id: "dm-reason", maxLength: 1000 });
-    const note = el("textarea", { id: "dm-note", maxLength: 2000, rows: 2 });
+    const choices = statuses.filter(s => s.code !== u.status);
+    const draft = this.move ?? {};
+    const chosen = choices.some(s => s.code === draft.to_status) ? draft.to_status : next?.code;
+    const target = el("select", { id: "dm-to-status", name: "to_status" },
+      ...choices.map(s => el("option", { value: s.code, textContent: pick(s), selected: s.code === chosen })));
+    const reason = el("input", { id: "dm-reason", name: "reason", maxLength: 1000, value: draft.reason ?? "" });
+    const note = el("textarea", { id: "dm-note", name: "note", maxLength: 2000, rows: 2, value: draft.note ?? "" });
     const field = (input, label) => el("div", { className: "field" }, el("label", { htmlFor: input.id, textContent: t(label) }), input);
+    const attach = this.page.can.attach ? this.#attachFields(target, draft) : null;
+    const send = el("button", {
+      type: "submit", className: "primary", id: "dm-move", disabled: Boolean(this.busy),
+      textContent: this.busy === "upload" ? t("dmUploading") : t("dmMove"),
+    });
     const form = el("form", { className: "dm-form dm-transition", id: "dm-transition-form" },
       el("h4", { textContent: t("dmTransition") }),
       next ? el("p", { className: "note", textContent: t("dmNextStep", pick(next)) }) : null,
-      field(target, "dmToStatus"), field(reason, "dmReason"), field(note, "dmNote"),
-      el("button", { type: "submit", className: "primary", textContent: t("dmMove") }));
-    form.addEventListener("submit", async event => {
+      field(target, "dmToStatus"), field(reason, "dmReason"), field(note, "dmNote"), attach, send);
+    const read = () => ({
+      to_status: target.value, reason: reason.value, note: note.value,
+      kind: form.elements.kind?.value ?? null, kindChosen: Boolean(this.move?.kindChosen),
+    });
+    form.addEventListener("input", () => { this.move = read(); });
+    form.addEventListener("change", () => { this.move = read(); });
+    form.addEventListener("submit", event => {
       event.preventDefault();
-      const body = { to_status: target.value, reason: reason.value.trim() || null, note: note.value.trim() || null };
+      if (this.busy) return;
+      this.move = read();
+      this.#move(form.elements.file?.files?.[0] ?? null);
+    });
+    return form;
+  }
+
+  /** The optional document of a transition: its kind (following the target status until chosen), the file,
+   * the document already uploaded for this change, and an upload's refusal in the server's words. */
+  #attachFields(target, draft) {
+    const kind = el("select", { id: "dm-attach-kind", name: "kind" },
+      ...ATTACHMENT_KINDS.map(k => el("option", { value: k, textContent: t("dmAttachKinds")[k] })));
+    kind.value = draft.kind ?? KIND_OF_STATUS[target.value] ?? "other";
+    kind.addEventListener("change", () => { this.move = { ...this.move, kind: kind.value, kindChosen: true }; });
+    target.addEventListener("change", () => {
+      if (!this.move?.kindChosen) kind.value = KIND_OF_STATUS[target.value] ?? "other";
+    });
+    const file = el("input", { type: "file", id: "dm-attach-file", name: "file", accept: ACCEPTED_FILES });
+    const field = (input, label) => el("div", { className: "field" }, el("label", { htmlFor: input.id, textContent: t(label) }), input);
+    let pending = null;
+    if (this.pending) {
+      const { material } = this.pending;
+      const drop = el("button", { type: "button", className: "link", id: "dm-attach-drop", textContent: t("dmAttachDrop") });
+      drop.addEventListener("click", () => { this.pending = null; this.render(); });
+      pending = el("p", { className: "dm-attach-pending", id: "dm-attach-pending", role: "status" },
+        t("dmAttachPending", t("dmFileSize", material.file_name, fileSize(material.size))), " ", drop);
+      pending.dataset.materialId = String(material.id);
+    }
+    return el("fieldset", { className: "dm-attach", id: "dm-attach" },
+      el("legend", { textContent: t("dmAttachLegend") }),
+      field(kind, "dmAttachKind"), field(file, "dmAttachFile"),
+      el("p", { className: "note", textContent: t("dmAttachHint") }),
+      pending,
+      this.attachError ? el("p", { className: "error", role: "alert", id: "dm-attach-error", textContent: errorText(this.attachError) }) : null);
+  }
+
+  /**
+   * Upload the chosen file (unless it is the one already uploaded for this change), then send the transition
+   * naming it. A refused upload is shown in the form and no transition is sent; a refused transition keeps the
+   * uploaded document for the next try.
+   */
+  async #move(file) {
+    const u = this.unit;
+    const draft = this.move;
+    Object.assign(this, { error: null, stale: false, attachError: null, done: null });
+    try {
+      if (file && !sameFile(this.pending?.file, file)) {
+        this.busy = "upload";
+        this.render();
+        const body = new FormData();
+        body.append("file", file);
+        body.append("material_code", materialCode(draft.kind ?? "other", u.id));
+        body.append("purpose", "demolition");
+        body.append("project_id", String(u.project_id));
+        let material;
+        try {
+          material = await api("/api/materials", { method: "POST", body });
+        } catch (error) {
+          if (u.id === this.unitId) this.attachError = error;
+          return;
+        }
+        if (u.id !== this.unitId) return;
+        this.pending = { material, file: { name: file.name, size: file.size, lastModified: file.lastModified } };
+      }
+      this.busy = "move";
+      const body = { to_status: draft.to_status, reason: draft.reason.trim() || null, note: draft.note.trim() || null };
+      if (this.pending) body.attachment = { material_id: this.pending.material.id };
       try {
-        this.unit = await api(`/api/demolition/units/${u.id}/transitions`, {
+        const unit = await api(`/api/demolition/units/${u.id}/transitions`, {
           method: "POST", body: JSON.stringify(body),
           headers: { "Content-Type": "application/json", "If-Match": `"${u.version}"` },
         });
-        Object.assign(this, { error: null, stale: false, done: "dmMoved" });
+        if (u.id !== this.unitId) return;
+        Object.assign(this, { unit, error: null, stale: false, done: "dmMoved", move: null, pending: null, busy: null });
         await this.#afterChange();
       } catch (error) {
+        if (u.id !== this.unitId) return;
         this.error = error;
         this.stale = error.status === 412 || error.status === 409;
-        this.render();
       }
-    });
-    return form;
+    } finally {
+      if (u.id === this.unitId && this.busy) { this.busy = null; this.render(); }
+    }
   }
 
   /** The ledger, progress and map follow a change; the event log is read again. */
@@ -223,12 +332,35 @@ export class UnitPanel {
         el("span", { className: "dm-when", textContent: `${formatDate(e.at, true)} · ${e.actor_display_name ?? e.actor_name}` }),
         el("span", { className: "dm-what", textContent: what }),
         e.irregular ? el("span", { className: "badge stale", textContent: t("dmIrregular") }) : null,
-        e.reason ? el("span", { className: "dm-reason", textContent: `${t("dmReasonShown")}：${e.reason}` }) : null,
-        e.note ? el("span", { className: "dm-event-note", textContent: `${t("dmNote")}：${e.note}` }) : null,
-        e.attachment ? el("span", { textContent: `${t("dmAttachment")}：${e.attachment.name}` }) : null);
+        e.reason ? el("span", { className: "dm-reason", textContent: t("dmLabelled", t("dmReasonShown"), e.reason) }) : null,
+        e.note ? el("span", { className: "dm-event-note", textContent: t("dmLabelled", t("dmNote"), e.note) }) : null,
+        e.attachment ? this.#attachment(e.attachment) : null);
       li.dataset.kind = e.kind;
       return li;
     });
     return el("ol", { className: "dm-events", id: "dm-events" }, ...items);
+  }
+
+  /**
+   * An event's document: its name and size as a download of the stored bytes. A button, as every download of
+   * the app: the file needs the token, which a plain link could not send. A failure shows next to it.
+   */
+  #attachment(a) {
+    // "附件：" / "Attachment: " — the label part of the language's "label: value".
+    const line = el("span", { className: "dm-attachment" }, t("dmLabelled", t("dmAttachment"), ""));
+    if (a.material_id == null) { line.append(a.name ?? "—"); return line; }
+    const path = `/api/materials/${a.material_id}/content`;
+    const link = el("button", {
+      type: "button", className: "link dm-attachment-link", title: t("dmDownload"),
+      textContent: t("dmFileSize", a.name, fileSize(a.size)),
+    });
+    Object.assign(link.dataset, { href: path, materialId: String(a.material_id), sha256: a.sha256 ?? "" });
+    const error = el("span", { className: "error", role: "alert" });
+    link.addEventListener("click", async () => {
+      error.textContent = "";
+      try { await download(path, a.name); } catch (problem) { error.textContent = errorText(problem); }
+    });
+    line.append(link, error);
+    return line;
   }
 }

@@ -155,7 +155,7 @@ export async function showDetails(root, code, { groups, canImport, zoomTo, onImp
       [t("kind"), t("kinds")[layer.kind] || layer.kind],
       [t("featureCount"), formatCount(layer.feature_count)],
       [t("vintage"), vintage],
-      [t("currentVersion"), layer.current_version == null ? t("none") : String(layer.current_version)],
+      [t("currentVersion"), layer.live ? t("liveLayer") : layer.current_version == null ? t("none") : String(layer.current_version)],
       [t("updatedAt"), formatDate(layer.updated_at, true)],
       [t("department"), layer.department],
       [t("source"), layer.source],
@@ -165,7 +165,7 @@ export async function showDetails(root, code, { groups, canImport, zoomTo, onImp
     el("h3", { textContent: t("versions") }),
     versionTable(layer.code, layer.versions),
     lastImport ? reportView(lastImport) : null,
-    canImport ? uploadForm(layer.code, onImported, storageCrs) : null,
+    canImport && !layer.live ? uploadForm(layer.code, onImported, storageCrs) : null,
   ];
   root.replaceChildren(...parts.filter(Boolean));
   root.dataset.code = layer.code;

@@ -10,14 +10,19 @@ import { UsersPage } from "./admin_users.js";
 import { DemolitionPage } from "./demolition.js";
 import { PreEvalPage } from "./preeval.js";
 import { ProjectsPage } from "./projects.js";
+import { projectLink } from "./projects_map.js";
 import { SecurityPage } from "./security.js";
 import { LayerTree } from "./tree.js";
+import { MyWorkPage } from "./mywork.js";
+import { WindowPage } from "./window.js";
 
 const $ = id => document.getElementById(id);
 const CHECKED_KEY = "duogui.layers";
 const VIEW_KEY = "duogui.view";
 // The views besides the map: their page class and the permission that shows them (from /api/auth/me).
 const VIEWS = {
+  window: { Page: WindowPage, permission: "applications:intake" },
+  mywork: { Page: MyWorkPage, permission: "applications:review" },
   projects: { Page: ProjectsPage, permission: "projects:read" },
   demolition: { Page: DemolitionPage, permission: "demolition:read" },
   audit: { Page: AuditPage, permission: "audit:read" },
@@ -129,6 +134,12 @@ async function startMap(user) {
   document.body.dataset.mapReady = "true"; // the map has loaded its style (tests wait for it)
 }
 
+/** A footprint of the project layer clicked on the map: its project's page. */
+async function openProject(id) {
+  showView("projects");
+  await session.pages.projects?.openProject(id);
+}
+
 /** Show the map workspace or one of the other views (the choice is kept for the next visit). */
 function showView(name) {
   if (!session) return;
@@ -185,7 +196,8 @@ async function identify(lngLat) {
   try {
     const features = await api(`/api/identify?${query}`);
     if (session?.lastClick === lngLat) {
-      renderIdentify(root, features, session.layersByCode, pickFeature);
+      const mayRead = Boolean(session.user.permissions?.["projects:read"]);
+      renderIdentify(root, features, session.layersByCode, pickFeature, f => projectLink(f, mayRead, openProject));
       pickFeature(features[0] || null); // the likeliest meant: a point, a line, else the smallest area
     }
   } catch (error) {

@@ -37,6 +37,11 @@ function legendItem(item) {
     block.append(el("h3", { textContent: pick(item) }));
     block.append(el("ul", {}, ...item.categories.map(c =>
       el("li", {}, swatch(kind, c.colour, symbol), el("span", { textContent: pick(c, "label") })))));
+    if (item.line_categories) { // an outline coloured by a second attribute (e.g. a project's tier)
+      block.append(el("h4", { textContent: pick(item, "line_label") }), el("ul", { className: "outline-categories" },
+        ...item.line_categories.map(c => el("li", {}, swatch(kind, "transparent", { line: c.colour }),
+          el("span", { textContent: pick(c, "label") })))));
+    }
   } else if (item.ramp) {
     const stops = item.ramp.map((r, i) => `${r.colour} ${Math.round((100 * i) / Math.max(1, item.ramp.length - 1))}%`);
     const bar = el("span", { className: "ramp" });
@@ -77,7 +82,7 @@ function attributeValue(attr) {
  * The features found under a point: one block per feature with its attributes under their labels.
  * `onPick(feature)` is called when a block is clicked (the map outlines that feature).
  */
-export function renderIdentify(root, features, layersByCode, onPick = null) {
+export function renderIdentify(root, features, layersByCode, onPick = null, extra = null) {
   if (!features.length) {
     root.replaceChildren(el("p", { className: "note", textContent: t("identifyNone") }));
     return;
@@ -90,7 +95,7 @@ export function renderIdentify(root, features, layersByCode, onPick = null) {
     ];
     const block = el("article", { className: "feature" },
       el("h3", { textContent: layer ? pick(layer) : pick(f, "layer_name") }),
-      el("dl", { className: "facts" }, ...rows));
+      el("dl", { className: "facts" }, ...rows), extra?.(f));
     block.dataset.layer = f.layer;
     block.dataset.fid = f.fid;
     if (onPick) {

@@ -37,7 +37,8 @@ export class ProjectsPage {
       user: this.user, may: action => this.may(action), asOf: () => this.asOf, rerender: () => this.render(),
       orgs: () => this.orgs, templates: () => this.templates,
     };
-    this.detail = new ProjectDetail({ ...shared, back: () => this.#back(), changed: () => this.#reload() });
+    this.detail = new ProjectDetail({ ...shared, back: () => this.#back(), changed: () => this.#reload(),
+      place: { layersByCode: context.layersByCode } });
     this.supervision = new Supervision(shared);
     this.demands = new DemandPool({ ...shared, projects: () => this.projects, changed: () => this.#reload(),
       place: { layersByCode: context.layersByCode, district: context.district } });
@@ -61,6 +62,18 @@ export class ProjectsPage {
     }
     this.render();
     this.#refreshSection();
+  }
+
+  /** Show one project (by id: a footprint clicked on the map), in the library's section. */
+  async openProject(id) {
+    try {
+      const project = await api(`/api/projects/${id}`);
+      this.section = "library";
+      await this.detail.open(project);
+    } catch (error) {
+      this.notice = error;
+      this.render();
+    }
   }
 
   /** Draw again (after a language switch, or when data arrived). */

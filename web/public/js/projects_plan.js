@@ -1,10 +1,12 @@
 // One project of the approval tracker: its facts, its back-scheduled approval plan (table and timeline),
 // and the handling of one item (allowed transitions with the version read, and the item's event log).
 import { api } from "./api.js";
+import { ProjectApplications } from "./applications.js";
 import { formatDate, pick, t } from "./i18n.js";
 import { day, el, facts, field, itemName, itemReason, label, message, select, table, typeName } from "./projects_common.js";
 import { ProjectFacts } from "./projects_edit.js";
 import { footprintHistory, PreevalLink } from "./projects_links.js";
+import { FootprintMap } from "./projects_map.js";
 import { timeline } from "./projects_timeline.js";
 
 const STAGES = ["project_land", "engineering", "construction", "completion"];
@@ -21,6 +23,10 @@ export class ProjectDetail {
       reload: async () => { await this.reload(); return this.project; },
     });
     this.link = new PreevalLink({ project: () => this.project, linked: () => this.reload() });
+    this.applications = new ProjectApplications({
+      project: () => this.project, plan: () => this.plan, may: action => ctx.may(action), rerender: () => ctx.rerender(),
+    });
+    this.footprintMap = new FootprintMap(ctx.place);
     this.close();
   }
 
@@ -35,6 +41,7 @@ export class ProjectDetail {
     });
     this.facts?.reset();
     this.link?.reset();
+    this.applications?.reset();
   }
 
   /** Show a project of the list and load its plan. */
@@ -76,6 +83,7 @@ export class ProjectDetail {
       this.footprints = await api(`/api/projects/${id}/footprints`);
     } catch { this.footprints = []; }
     if (this.plan && this.#mayLink() && this.link.reports == null) await this.link.load();
+    if (this.plan && this.ctx.may("applications:read")) await this.applications.load();
     this.ctx.rerender();
   }
 
@@ -85,7 +93,9 @@ export class ProjectDetail {
     back.addEventListener("click", () => this.ctx.back());
     const section = el("section", { id: "pj-project", className: "pj-project" }, back,
       el("h3", { id: "pj-project-name", textContent: p.name }), this.facts.render(p), message(this.notice, "pj-plan-notice"));
-    section.append(this.#planSection(), footprintHistory(this.footprints));
+    section.append(this.#planSection());
+    if (this.plan && this.ctx.may("applications:read")) section.append(this.applications.render());
+    section.append(footprintHistory(this.footprints), this.footprintMap.render(this.footprints));
     return section;
   }
 
