@@ -28,7 +28,7 @@ Decision = Literal["approve", "approve_conditional", "refuse"]
 # An organisation's code (app/orgs/service.py): anything else is no department, and is not echoed back.
 DepartmentCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,62}$")]
 # How far ahead a joint review may be scheduled.
-SCHEDULE_AHEAD = timedelta(days=366)
+SCHEDULE_AHEAD = timedelta(days=5 * 366)  # (a typing error of the year, not a plan, beyond that)
 # The application statuses in which its joint reviews take opinions and minutes.
 UNDER_REVIEW = ("accepted", "correction")
 
@@ -289,12 +289,12 @@ def schedule(
 
 
 def _check_when(when: datetime, accepted_at: datetime | None) -> None:
-    """422 unless the meeting lies between the application's acceptance day and a year from now."""
+    """422 unless the meeting lies between the application's acceptance day and five years from now."""
     earliest = (accepted_at or datetime.now(DISTRICT.tz)).astimezone(DISTRICT.tz).date()
     latest = datetime.now(DISTRICT.tz) + SCHEDULE_AHEAD
     if not earliest <= when.astimezone(DISTRICT.tz).date() <= latest.date():
         raise Unprocessable(
-            f"会商时间应在申报件受理日（{earliest}）之后、一年之内（{latest.date()} 前）。",
+            f"会商时间应在申报件受理日（{earliest}）之后、五年之内（{latest.date()} 前）。",
             f"The meeting must fall between the application's acceptance ({earliest}) and {latest.date()}.",
             code="scheduled_out_of_range",
         )
