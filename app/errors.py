@@ -246,6 +246,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(problem, DuoguiError):
             return await _duogui(request, problem)
         zh, en = _HTTP_MESSAGES.get(exc.status_code, (str(exc.detail), str(exc.detail)))
+        if exc.status_code == 400:  # a body the framework could not parse (e.g. JSON nested too deep)
+            zh, en = _HTTP_MESSAGES[400][0], f"{_HTTP_MESSAGES[400][1]} ({exc.detail})"
         headers = getattr(exc, "headers", None)
         if exc.status_code == 405:
             allow = allowed_methods(request.app, request.url.path)
@@ -285,6 +287,21 @@ def install_error_handlers(app: FastAPI) -> None:
             "查询超时，请缩小范围后重试。",
             "The query took too long; narrow it and try again.",
             headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(psycopg.errors.DeadlockDetected)
+    @app.exception_handler(psycopg.errors.SerializationFailure)
+    async def _collided(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
+        # PostgreSQL aborted the transaction for another one's sake: nothing was written, and the database is
+        # up (not the 503 of an OperationalError). Steps lock in one order so this should not happen.
+        log.warning("transaction aborted (%s) on %s", type(exc).__name__, request.url.path)
+        return problem_response(
+            request,
+            409,
+            "concurrent_update",
+            "操作与其他同时进行的操作冲突，未完成（未写入任何内容），请刷新后重试。",
+            "The change collided with another one made at the same time and was not made; reload and retry.",
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(psycopg.OperationalError)
@@ -340,6 +357,7 @@ def _database_answers(dsn: str) -> bool:
 
 
 _HTTP_MESSAGES: dict[int, tuple[str, str]] = {
+    400: ("请求内容无法解析（格式错误或嵌套过深）。", "The request body could not be parsed."),
     404: ("请求的资源不存在。", "Not found."),
     405: ("不支持该请求方法。", "Method not allowed."),
     406: ("无法提供所请求的格式。", "Not acceptable."),

@@ -213,7 +213,9 @@ POLICY: dict[Action, dict[Role, Scope]] = {
     },
     Action.APPLICATIONS_SUBMIT: {Role.PROJECT_UNIT: Scope.ORG},
     Action.APPLICATIONS_INTAKE: {Role.WINDOW: Scope.ANY},
-    Action.APPLICATIONS_REVIEW: {Role.REVIEWER: Scope.ORG},
+    # The system administrator records the opinions of bodies with no department account (the metro group,
+    # the gas company…) on their items only, as in the item-by-item flow (app/window/review.py).
+    Action.APPLICATIONS_REVIEW: {Role.REVIEWER: Scope.ORG, Role.SYSTEM_ADMIN: Scope.ANY},
     # Materials are read where their application, project or ledger may be read (checked per file).
     Action.MATERIALS_READ: {
         Role.SYSTEM_ADMIN: Scope.ANY,

@@ -6,7 +6,8 @@
   (``approval.application_material``), the decision document of an opinion on one of its items
   (``approval.opinion.document_id``) or the minutes of one of its joint reviews
   (``approval.joint_review.minutes_id``): the project's unit, and departments with an item in the
-  application's project and stage (roles with APPLICATIONS_READ on every organisation: all);
+  application (its rows of ``approval.application_item``, as the application's own visibility; roles with
+  APPLICATIONS_READ on every organisation: all);
 * a demolition material (purpose ``demolition``, the only kind a ledger event may attach, always of the
   event's project): whoever may read that project's demolition ledger.
 
@@ -24,23 +25,27 @@ from app.auth.policy import Action, Role, Scope, scope_for
 
 SEE_ALL = frozenset({Role.WINDOW, Role.PLANNER, Role.SYSTEM_ADMIN})
 
+# The applications referencing the material, and whether the caller may read one of them: the same rule
+# as the applications' own visibility (app.window.applications.visibility). A department reads through an
+# application only when one of the application's items (``approval.application_item``) is its own; an item
+# of the same project and stage left out of the application (merged, cancelled, done) does not count.
 _APPLICATION_READERS = """
 WITH refs AS (
-  SELECT a.project_id, a.stage FROM approval.application_material am
-  JOIN approval.application a ON a.id = am.application_id WHERE am.material_id = %(m)s
+  SELECT am.application_id FROM approval.application_material am WHERE am.material_id = %(m)s
   UNION
-  SELECT i.project_id, i.stage FROM approval.opinion o
-  JOIN approval.item i ON i.id = o.item_id WHERE o.document_id = %(m)s
+  SELECT ai.application_id FROM approval.opinion o
+  JOIN approval.application_item ai ON ai.item_id = o.item_id
+  WHERE o.document_id = %(m)s
   UNION
-  SELECT a.project_id, a.stage FROM approval.joint_review j
-  JOIN approval.application a ON a.id = j.application_id WHERE j.minutes_id = %(m)s
+  SELECT j.application_id FROM approval.joint_review j WHERE j.minutes_id = %(m)s
 )
-SELECT 1 FROM refs JOIN project.project p ON p.id = refs.project_id
+SELECT 1 FROM refs JOIN approval.application a ON a.id = refs.application_id
+JOIN project.project p ON p.id = a.project_id
 WHERE %(any)s
    OR (%(role)s = 'project_unit' AND p.unit_org_id = %(org)s)
    OR (%(role)s = 'reviewer' AND EXISTS (
-         SELECT 1 FROM approval.item i
-         WHERE i.project_id = refs.project_id AND i.stage = refs.stage AND i.department_id = %(org)s))
+         SELECT 1 FROM approval.application_item ai JOIN approval.item i ON i.id = ai.item_id
+         WHERE ai.application_id = a.id AND i.department_id = %(org)s))
 LIMIT 1
 """
 

@@ -194,12 +194,17 @@ def material_versions(material_id: RowId, conn: Conn, grant: ReadGrant) -> list[
     summary="下载材料文件",
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-def material_content(material_id: RowId, request: Request, conn: Conn, grant: ReadGrant) -> StreamingResponse:
-    """The stored bytes, streamed (after the connection is given back), always as an attachment under the
-    original file name, with the sniffed type (``nosniff`` is on every response): nothing stored is ever
-    rendered inline."""
-    material = service.get_material(conn, grant, material_id)
-    handle = store_of(request).open(material.sha256)
+async def material_content(
+    material_id: RowId,
+    request: Request,
+    grant: Annotated[Grant, Depends(AllowBriefly(Action.MATERIALS_READ))],
+) -> StreamingResponse:
+    """The stored bytes, streamed, always as an attachment under the original file name, with the sniffed
+    type (``nosniff`` is on every response): nothing stored is ever rendered inline. The metadata is read on
+    a connection given back before the blob is opened (with an S3 store, a request to the object store)."""
+    async with leased_connection(request) as conn:
+        material = await run_in_threadpool(service.get_material, conn, grant, material_id)
+    handle = await run_in_threadpool(store_of(request).open, material.sha256)
     headers = {
         "Content-Disposition": content_disposition(material.file_name),
         "Content-Length": str(material.size),

@@ -284,9 +284,18 @@ def application_actions(
     return out
 
 
-def _item_actions(grant: Grant, row: dict[str, Any], item: Item) -> list[str]:
+def decides(grant: Grant, item: Item) -> bool:
+    """Whether the caller reviews the item: its department's reviewers, or — for an item of a body with no
+    department account (department_id NULL: the metro group, the gas company…) — the system administrator,
+    who records that body's written opinion (as in the item-by-item flow). Never the window."""
     p = grant.principal
-    if p.role is not Role.REVIEWER or p.org_id != item.department_id:
+    if p.role is Role.REVIEWER:
+        return p.org_id == item.department_id
+    return p.role is Role.SYSTEM_ADMIN and item.department_id is None
+
+
+def _item_actions(grant: Grant, row: dict[str, Any], item: Item) -> list[str]:
+    if not decides(grant, item):
         return []
     if row["status"] not in ("accepted", "correction") or item.status not in RUNNING:
         return []
@@ -611,6 +620,13 @@ def open_application(
                 code="application_exists",
                 application_id=existing[0],
             )
+        # The stage's items are read under their row locks (project, then items in id order, as every step
+        # takes them), so an item moved one by one meanwhile is either seen moving, or waits and then finds
+        # itself in this application (its own move refused as handled by the window).
+        conn.execute(
+            "SELECT 1 FROM approval.item WHERE project_id = %s AND stage = %s ORDER BY id FOR UPDATE",
+            (project.id, body.stage),
+        )
         items = fetch_items(conn, "i.project_id = %(p)s", {"p": project.id})
         earlier = STAGES[: STAGES.index(body.stage)]
         pending = [i for i in items if i.stage in earlier and i.status not in DECIDED]

@@ -53,6 +53,12 @@ def accept(
         package = attached(conn, app_id)
         gaps: dict[str, date] = {}
         for gap in body.gaps:
+            if gap.material_code in gaps:  # two promised dates for one material: the window must choose
+                raise Unprocessable(
+                    f"材料“{gap.material_code}”在容缺清单中重复出现。",
+                    f"'{gap.material_code}' is listed twice among the gaps.",
+                    code="duplicate_gap",
+                )
             m = by_code.get(gap.material_code)
             if m is None:
                 raise Unprocessable(

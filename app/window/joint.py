@@ -8,13 +8,13 @@ Every step is one application event (``joint_review.scheduled`` / ``.opinion`` /
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
 
 from psycopg import Connection, sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from app.auth.deps import Grant
 from app.edge.params import Number, RowId
@@ -25,15 +25,25 @@ from layers.audit import record
 from layers.district import DISTRICT
 
 Decision = Literal["approve", "approve_conditional", "refuse"]
+# An organisation's code (app/orgs/service.py): anything else is no department, and is not echoed back.
+DepartmentCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,62}$")]
+# How far ahead a joint review may be scheduled.
+SCHEDULE_AHEAD = timedelta(days=5 * 366)  # (a typing error of the year, not a plan, beyond that)
+# The application statuses in which its joint reviews take opinions and minutes.
+UNDER_REVIEW = ("accepted", "correction")
 
 
 class JointReviewCreate(BaseModel):
     """A joint review to schedule: the caller's department leads it."""
 
-    topic: str = Field(min_length=1, max_length=500, description="议题")
+    topic: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] = Field(
+        description="议题"
+    )
     scheduled_at: datetime = Field(description="会商时间（无时区时按本区时间）")
-    place: str | None = Field(default=None, max_length=200, description="地点")
-    departments: list[str] = Field(default_factory=list, max_length=50, description="参会部门代码")
+    place: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = (
+        Field(default=None, description="地点")
+    )
+    departments: list[DepartmentCode] = Field(default_factory=list, max_length=50, description="参会部门代码")
     item_ids: list[RowId] = Field(default_factory=list, max_length=200, description="会商的审批事项")
 
     @field_validator("scheduled_at")
@@ -49,7 +59,9 @@ class OpinionRecord(BaseModel):
     """A participating department's opinion."""
 
     decision: Decision = Field(description="approve 同意 / approve_conditional 有条件同意 / refuse 不同意")
-    opinion: str = Field(min_length=1, max_length=5000, description="意见（有条件同意时写明条件）")
+    opinion: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)] = Field(
+        description="意见（有条件同意时写明条件）"
+    )
     version: Number | None = Field(default=None, description="读取时的会商版本（可选；亦可用 If-Match）")
 
 
@@ -249,6 +261,7 @@ def schedule(
         when = (
             body.scheduled_at if body.scheduled_at.tzinfo else body.scheduled_at.replace(tzinfo=DISTRICT.tz)
         )
+        _check_when(when, app["accepted_at"])
         row = conn.execute(
             "INSERT INTO approval.joint_review"
             " (application_id, lead_department_id, topic, scheduled_at, place, created_by)"
@@ -273,6 +286,33 @@ def schedule(
             conn, grant.actor, "joint_review.scheduled", "joint_review", review_id, after=review.model_dump()
         )
     return review
+
+
+def _check_when(when: datetime, accepted_at: datetime | None) -> None:
+    """422 unless the meeting lies between the application's acceptance day and five years from now."""
+    earliest = (accepted_at or datetime.now(DISTRICT.tz)).astimezone(DISTRICT.tz).date()
+    latest = datetime.now(DISTRICT.tz) + SCHEDULE_AHEAD
+    if not earliest <= when.astimezone(DISTRICT.tz).date() <= latest.date():
+        raise Unprocessable(
+            f"会商时间应在申报件受理日（{earliest}）之后、五年之内（{latest.date()} 前）。",
+            f"The meeting must fall between the application's acceptance ({earliest}) and {latest.date()}.",
+            code="scheduled_out_of_range",
+        )
+
+
+def require_under_review(conn: Connection[Any], application_id: int) -> None:
+    """409 ``application_closed`` once the application is issued or withdrawn: its joint reviews take no
+    more opinions nor minutes. The row is share-locked, so an issuance under way is waited for."""
+    row = conn.execute(
+        "SELECT status FROM approval.application WHERE id = %s FOR SHARE", (application_id,)
+    ).fetchone()
+    if row is None or row[0] not in UNDER_REVIEW:
+        raise Conflict(
+            "申报件已办结（已出件或撤回），联合审查不再接收意见或纪要。",
+            "The application is closed (issued or withdrawn): its joint review takes no opinion or minutes.",
+            code="application_closed",
+            current_status=row[0] if row else None,
+        )
 
 
 def _own_row(review: JointReview, grant: Grant) -> Participant:
@@ -315,6 +355,7 @@ def record_opinion(
         review = fetch_review(conn, grant, review_id, lock=True)
         mine = _own_row(review, grant)
         require_scheduled(review)
+        require_under_review(conn, review.application_id)
         _check(review, expected)
         name = display_name(conn, grant)
         conn.execute(

@@ -24,6 +24,7 @@ from app.window.joint import (
     fetch_review,
     require_lead,
     require_scheduled,
+    require_under_review,
 )
 from layers.audit import record
 from layers.district import DISTRICT
@@ -117,6 +118,7 @@ def minutes_snapshot(
     review = fetch_review(conn, grant, review_id)
     require_lead(review, grant)
     require_scheduled(review)
+    require_under_review(conn, review.application_id)
     missing = missing_opinions(review)
     if missing:
         raise Conflict(
@@ -203,6 +205,7 @@ def _hold(
                 "The joint review changed while its minutes were made; try again.",
                 code="changed_meanwhile",
             )
+        require_under_review(conn, review.application_id)  # not issued while they were rendered
         material = store_staged(
             conn,
             store,

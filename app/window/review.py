@@ -28,6 +28,7 @@ from app.window.applications import (
     app_items,
     audit,
     check_app_version,
+    decides,
     fetch,
     in_open_application,
     item_step,
@@ -68,13 +69,20 @@ ITEM_STATUS_LABELS = {
 
 
 def _department_item(conn: Connection[Any], grant: Grant, item_id: int) -> tuple[Item, dict[str, Any]]:
-    """The caller's department's item in an open application (404 when invisible, 403 another's)."""
-    item = get_item(conn, grant, item_id, lock=True)
+    """The caller's department's item in an open application (404 when invisible, 403 another's), with the
+    application's row; both locked, the application FIRST.
+
+    Every window and unit step (accept, letter, resubmission, supplement, withdrawal) locks the application
+    and then moves its items and requests; locking the item first here crossed them, and PostgreSQL aborted
+    one of the two as a deadlock.
+    """
+    get_item(conn, grant, item_id)  # 404 before anything is locked for a caller who may not see it
     app_id = in_open_application(conn, item_id)
     if app_id is None:
         raise NotFound("该事项不在办理中的申报件里。", "The item is not in an open application.")
     row = load_row(conn, grant, app_id, lock=True)
-    if grant.principal.role is not Role.REVIEWER or grant.principal.org_id != item.department_id:
+    item = get_item(conn, grant, item_id, lock=True)  # read again under the locks
+    if not decides(grant, item):
         raise Forbidden(
             "只能办理本部门的审批事项。", "A department handles only its own items.", code="wrong_party"
         )
@@ -142,12 +150,14 @@ def opinion(
             )
         if body.document_id is not None:
             doc = conn.execute(
-                "SELECT owner_org_id, purpose FROM material.material WHERE id = %s", (body.document_id,)
+                "SELECT owner_org_id, purpose, project_id FROM material.material WHERE id = %s",
+                (body.document_id,),
             ).fetchone()
-            if doc is None or doc[0] != grant.principal.org_id or doc[1] != "decision":
+            # The unit of this application will read it: another project's decision is not this one's.
+            if doc is None or doc[:3] != (grant.principal.org_id, "decision", item.project_id):
                 raise Unprocessable(
-                    "决定文书须为本部门上传的决定类材料（purpose=decision）。",
-                    "The decision document must be a decision material of your department.",
+                    "决定文书须为本部门为本项目上传的决定类材料（purpose=decision）。",
+                    "The decision document must be a decision material of your department for this project.",
                     code="bad_document",
                 )
         detail = {"application_id": row["id"], "decision": body.decision}
@@ -166,7 +176,7 @@ def opinion(
                 body.reasons,
                 body.legal_basis,
                 body.document_id,
-                grant.principal.org_id,
+                item.department_id,  # the deciding department (NULL: an outside body, see decides)
                 grant.principal.user_id or None,
                 grant.principal.username,
             ),
@@ -214,7 +224,7 @@ def request_correction(
         got = conn.execute(
             "INSERT INTO approval.correction_request (application_id, item_id, department_id, points,"
             " requested_by) VALUES (%s, %s, %s, %s, %s) RETURNING id",
-            (row["id"], item_id, grant.principal.org_id, Jsonb(points), grant.principal.user_id or None),
+            (row["id"], item_id, item.department_id, Jsonb(points), grant.principal.user_id or None),
         ).fetchone()
         assert got is not None
         request_id = int(got[0])
@@ -238,14 +248,18 @@ def request_correction(
 def withdraw_request(conn: Connection[Any], grant: Grant, request_id: int) -> CorrectionRequest:
     """The department withdraws its request while it is not yet in a letter."""
     with conn.transaction():
+        found = conn.execute(
+            "SELECT item_id FROM approval.correction_request WHERE id = %s", (request_id,)
+        ).fetchone()
+        if found is None:
+            raise NotFound("补正请求不存在。", "No such correction request.")
+        item, row = _department_item(conn, grant, int(found[0]))  # the application locked first
         got = conn.execute(
             "SELECT item_id, letter_id, withdrawn_at FROM approval.correction_request"
             " WHERE id = %s FOR UPDATE",
             (request_id,),
         ).fetchone()
-        if got is None:
-            raise NotFound("补正请求不存在。", "No such correction request.")
-        item, row = _department_item(conn, grant, int(got[0]))
+        assert got is not None
         if got[1] is not None or got[2] is not None:
             raise Conflict(
                 "该补正请求已发出或已撤回。",
@@ -405,14 +419,17 @@ def my_work(conn: Connection[Any], grant: Grant, today: date) -> list[WorkItem]:
     """Every item of an open application waiting on the caller's department, with its clock and colour,
     open requests and the joint reviews the department takes part in."""
     org = grant.principal.org_id
+    # The system administrator's work: the items of bodies with no department account (see ``decides``).
+    outside = grant.principal.role is Role.SYSTEM_ADMIN
     rows = conn.execute(
         "SELECT a.id, i.id FROM approval.application a"
         " JOIN approval.application_item ai ON ai.application_id = a.id"
         " JOIN approval.item i ON i.id = ai.item_id"
-        " WHERE a.status IN ('accepted', 'correction') AND i.department_id = %s"
+        " WHERE a.status IN ('accepted', 'correction')"
+        " AND (CASE WHEN %(outside)s THEN i.department_id IS NULL ELSE i.department_id = %(org)s END)"
         " AND i.status IN ('accepted', 'accepted_conditional', 'under_review', 'correction')"
         " ORDER BY a.accepted_at, i.id",
-        (org,),
+        {"outside": outside, "org": org},
     ).fetchall()
     with conn.cursor(row_factory=dict_row) as cur:
         joint = cur.execute(

@@ -82,7 +82,9 @@ def attach_material(
     check: Versioned,
 ) -> Application:
     """Attach one version of the unit's library material to a checklist entry (or supply a 容缺 gap)."""
-    expected = check.expected(body.version) if body.version is not None or check.if_match else None
+    expected = (
+        check.expected(body.version) if body.version is not None or check.if_match is not None else None
+    )
     return check.answer(
         applications.attach(conn, grant, application_id, code, body.material_id, expected, today())
     )
@@ -95,7 +97,7 @@ def detach_material(
     application_id: RowId, code: MaterialCode, conn: Conn, grant: SubmitGrant, check: Versioned
 ) -> Application:
     """Detach a checklist entry's material while the package is with the unit."""
-    expected = check.expected(None) if check.if_match else None
+    expected = check.expected(None) if check.if_match is not None else None
     return check.answer(applications.attach(conn, grant, application_id, code, None, expected, today()))
 
 
@@ -175,7 +177,9 @@ def record_opinion(
     item_id: RowId, body: OpinionBody, conn: Conn, grant: ReviewGrant, check: Versioned
 ) -> ApplicationItem:
     """The item's department decides: 同意 / 有条件同意 (conditions) / 不同意 (reasons, legal basis)."""
-    expected = check.expected(body.version) if body.version is not None or check.if_match else None
+    expected = (
+        check.expected(body.version) if body.version is not None or check.if_match is not None else None
+    )
     return review.opinion(conn, grant, item_id, body, expected, today())
 
 

@@ -98,13 +98,19 @@ class World:
 
 
 def application(conn: psycopg.Connection[Any], project_id: int, stage: str) -> int:
-    """An application row as the window flow makes it (0015 schema; the flow itself is app/window)."""
+    """An application row as the window flow makes it (0015 schema; the flow itself is app/window), holding
+    the stage's open items (rows of approval.application_item)."""
     row = conn.execute(
         "INSERT INTO approval.application (number, project_id, stage, status)"
         " VALUES (%s, %s, %s, 'submitted') RETURNING id",
         (f"T{uuid.uuid4().hex[:12]}", project_id, stage),
     ).fetchone()
     assert row is not None
+    conn.execute(
+        "INSERT INTO approval.application_item (application_id, item_id) SELECT %s, id FROM approval.item"
+        " WHERE project_id = %s AND stage = %s AND status NOT IN ('merged', 'cancelled')",
+        (row[0], project_id, stage),
+    )
     return int(row[0])
 
 
@@ -525,6 +531,7 @@ def test_decision_documents_and_minutes_are_read_through_their_application(
     content = f"/api/materials/{decision['id']}/content"
     # Until an opinion references it, the project's unit does not see it.
     assert client.get(content, headers=w.unit.headers).status_code == 404
+    app_id = application(owner_conn, w.project["id"], w.stage)  # opinions are given on an application's items
     owner_conn.execute(
         "INSERT INTO approval.opinion (item_id, decision, document_id, department_id, decided_by_name)"
         " VALUES (%s, 'approve', %s, %s, 'tests')",
@@ -565,7 +572,6 @@ def test_decision_documents_and_minutes_are_read_through_their_application(
     ).fetchone()
     url = f"/api/materials/{minutes.id}/content"
     assert client.get(url, headers=w.unit.headers).status_code == 404
-    app_id = application(owner_conn, w.project["id"], w.stage)
     owner_conn.execute(
         "INSERT INTO approval.joint_review (application_id, lead_department_id, topic, scheduled_at,"
         " minutes_id) VALUES (%s, %s, '联合审查', now(), %s)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
@@ -53,3 +54,25 @@ def test_database_down_is_503_not_500() -> None:
     assert r.status_code == 503
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["code"] == "database_unavailable"
+
+
+def test_a_transaction_aborted_for_another_is_a_409_to_retry_not_a_503() -> None:
+    """A deadlock or serialization failure (PostgreSQL aborted the transaction; nothing was written) is a
+    conflict to retry, not "the database is unavailable" (both are OperationalErrors)."""
+    app = create_app(Settings(database_url="host=/nonexistent dbname=x", pool_min_size=0))
+
+    @app.get("/api/deadlock", include_in_schema=False)
+    def deadlock() -> None:
+        raise psycopg.errors.DeadlockDetected("deadlock detected")
+
+    @app.get("/api/serialization", include_in_schema=False)
+    def serialization() -> None:
+        raise psycopg.errors.SerializationFailure("could not serialize access")
+
+    app.router.routes[:0] = [app.router.routes.pop(), app.router.routes.pop()]
+    client = TestClient(app, raise_server_exceptions=False)
+    for url in ("/api/deadlock", "/api/serialization"):
+        r = client.get(url)
+        assert r.status_code == 409 and r.json()["code"] == "concurrent_update", r.text
+        assert r.headers["content-type"] == "application/problem+json" and r.headers["retry-after"] == "1"
+        assert "重试" in r.json()["message_zh"] and "retry" in r.json()["message_en"]
