@@ -574,7 +574,8 @@ def joint_review(page: Page, w: World, drc: Account) -> None:
     shown(page, "#mw-joint-none")
     click(page, "#mw-joint-new")
     set_value(page, "#mw-joint-topic", "用地规划许可与可研批复的衔接")
-    set_value(page, "#mw-joint-when", "2030-06-03T09:30")
+    # A meeting two weeks ahead (a review is dated between the acceptance day and five years on).
+    set_value(page, "#mw-joint-when", f"{(date.today() + timedelta(days=14)).isoformat()}T09:30")
     set_value(page, "#mw-joint-place", "区政务服务中心三楼会商室")
     click(page, "#mw-joint-dept-drc")
     click(page, "#mw-joint-save")
