@@ -431,19 +431,30 @@ def list_applications(
     stage: str | None,
     project_id: int | None,
     queue: str | None,
-) -> list[ApplicationSummary]:
-    """Applications the caller may see, newest first; ``queue`` picks the window's work queues."""
+    limit: int = 200,
+    offset: int = 0,
+) -> tuple[int, list[ApplicationSummary]]:
+    """One page of the applications the caller may see, newest first, and how many match in all; ``queue``
+    picks the window's work queues."""
     where, params = visibility(grant)
     queue_sql = QUEUES[queue] if queue else sql.SQL("TRUE")
     query = sql.SQL(
         _SUMMARY_SQL + " WHERE {} AND {} AND (%(status)s::text IS NULL OR a.status = %(status)s)"
         " AND (%(stage)s::text IS NULL OR a.stage = %(stage)s)"
         " AND (%(pid)s::bigint IS NULL OR a.project_id = %(pid)s)"
-        " ORDER BY coalesce(a.submitted_at, a.created_at) DESC, a.id DESC"
+        " ORDER BY coalesce(a.submitted_at, a.created_at) DESC, a.id DESC LIMIT %(limit)s OFFSET %(offset)s"
     ).format(where, queue_sql)
+    count = sql.SQL(
+        "SELECT count(*) FROM approval.application a JOIN project.project p ON p.id = a.project_id"
+        " WHERE {} AND {} AND (%(status)s::text IS NULL OR a.status = %(status)s)"
+        " AND (%(stage)s::text IS NULL OR a.stage = %(stage)s)"
+        " AND (%(pid)s::bigint IS NULL OR a.project_id = %(pid)s)"
+    ).format(where, queue_sql)
+    bound = {**params, "status": status, "stage": stage, "pid": project_id, "limit": limit, "offset": offset}
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(query, {**params, "status": status, "stage": stage, "pid": project_id}).fetchall()
-    return [_summary(dict(r)) for r in rows]
+        rows = cur.execute(query, bound).fetchall()
+    total = conn.execute(count, bound).fetchone()
+    return (int(total[0]) if total else 0), [_summary(dict(r)) for r in rows]
 
 
 # ------------------------------------------------------------------------------------------------- writing

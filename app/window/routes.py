@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from app.auth.deps import Allow, Grant
 from app.auth.policy import Action
+from app.auth.routes import TOTAL_HEADER
 from app.db import Conn
 from app.deps import Versioned, today, with_etag
-from app.edge.params import RowId
+from app.edge.params import Offset, RowId
 from app.projects.templates import MaterialCode
 from app.window import applications, intake, review
 from app.window import warnings as _warnings  # noqa: F401  (registers the window's warnings)
@@ -48,9 +49,19 @@ def open_application(
     return with_etag(response, applications.open_application(conn, grant, body, today()))
 
 
-@router.get("/api/applications", response_model=list[ApplicationSummary], summary="申报件清单")
+@router.get(
+    "/api/applications",
+    response_model=list[ApplicationSummary],
+    summary="申报件清单（分页）",
+    responses={
+        200: {
+            "headers": {TOTAL_HEADER: {"description": "符合条件的申报件总数", "schema": {"type": "integer"}}}
+        }
+    },
+)
 def list_applications(
     conn: Conn,
+    response: Response,
     grant: ReadGrant,
     status: Annotated[Status | None, Query(description="状态")] = None,
     stage: Annotated[Stage | None, Query(description="阶段")] = None,
@@ -59,9 +70,16 @@ def list_applications(
         Literal["new", "returned", "issuing"] | None,
         Query(description="窗口队列：new 待受理，returned 已退回，issuing 待出件"),
     ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="每页条数")] = 200,
+    offset: Annotated[Offset, Query(description="跳过条数")] = 0,
 ) -> list[ApplicationSummary]:
-    """Applications the caller may see; the window's queues by ``queue``."""
-    return applications.list_applications(conn, grant, status, stage, project_id, queue)
+    """One page of the applications the caller may see (newest first); the window's queues by ``queue``;
+    how many match in all is in the ``X-Total-Count`` header."""
+    total, page = applications.list_applications(
+        conn, grant, status, stage, project_id, queue, limit=limit, offset=offset
+    )
+    response.headers[TOTAL_HEADER] = str(total)
+    return page
 
 
 @router.get("/api/applications/{application_id}", response_model=Application, summary="申报件详情")

@@ -282,3 +282,25 @@ def test_cli_creates_window_accounts(settings: Any, monkeypatch: Any) -> None:
     r = CliRunner().invoke(cli, ["users", "create", name, "--role", "window", "--org", "service-center"])
     assert r.exit_code == 0, r.output
     assert f"created user {name}" in r.output and "role window, org service-center" in r.output
+
+
+def test_the_application_list_is_paged_with_its_total(
+    client: TestClient, make_account: Any, owner_conn: psycopg.Connection[Any]
+) -> None:
+    # A unit of its own (other tests' applications of the shared database are not its).
+    code = f"unit-{uuid.uuid4().hex[:8]}"
+    owner_conn.execute(
+        "INSERT INTO auth.organisation (code, name_zh, name_en, kind)"
+        " VALUES (%s, '分页测试单位', 'Paging unit', 'project_unit')",
+        (code,),
+    )
+    unit = make_account(Role.PROJECT_UNIT, code)
+    mine = [_submitted(client, owner_conn, unit)[0]["id"] for _ in range(3)]
+    # The unit's own view: exactly its three applications, newest first, two to a page.
+    own = client.get("/api/applications?limit=2", headers=unit.headers)
+    assert own.status_code == 200 and own.headers["X-Total-Count"] == "3"
+    assert [a["id"] for a in own.json()] == sorted(mine, reverse=True)[:2]
+    rest = client.get("/api/applications?limit=2&offset=2", headers=unit.headers)
+    assert [a["id"] for a in rest.json()] == [min(mine)] and rest.headers["X-Total-Count"] == "3"
+    assert client.get("/api/applications?limit=0", headers=unit.headers).status_code == 422
+    assert client.get("/api/applications?limit=100000", headers=unit.headers).status_code == 422
