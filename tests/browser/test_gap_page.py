@@ -113,6 +113,10 @@ def test_figures_standards_and_versions_as_computed_by_hand(world: World) -> Non
         assert [(c["rank"], c["site"], c["new"]) for c in candidates][0] == ("1", "P1", "500")
         assert [c["rank"] for c in candidates] == ["1", "2", "3"]
         assert page.js("document.querySelectorAll('.gp-make').length") == 0
+        # The map draws every deficit cell and every candidate (outlines from the OGC API).
+        page.wait_for("document.getElementById('gp-map')?.dataset.loaded === 'true'", timeout_s=60)
+        drawn = page.js("(d => [d.cells, d.sites, d.error ?? ''])(document.getElementById('gp-map').dataset)")
+        assert drawn == ["7", "3", ""]
         # A sub-district: its own row only, and its candidates.
         page.js(f"{PAGE}.dataset.ready = ''")
         page.js(
@@ -146,6 +150,8 @@ def test_a_candidate_becomes_a_project_and_opens(world: World) -> None:
         assert page.js("document.getElementById('gp-cells')") is None
         assert "仅显示合计" in visible_text(page)
         assert _table(page, "gp-figures")[0]["shortfall"] == "356 学位"
+        page.wait_for("document.getElementById('gp-map')?.dataset.loaded === 'true'", timeout_s=60)
+        assert page.js("(d => [d.cells, d.sites])(document.getElementById('gp-map').dataset)") == ["0", "3"]
         # No department of its own to name: the reviewer picks the unit and the estimate.
         assert page.js("document.getElementById('gp-owner')") is None
         page.js(

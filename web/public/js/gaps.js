@@ -5,6 +5,7 @@
 // Shown as its own view (#gaps-page) to roles with gaps:read (user.permissions, /api/auth/me).
 import { api, errorText } from "./api.js";
 import { currentLang, formatCount, formatNumber, pick, t } from "./i18n.js";
+import { GapMap } from "./gaps_map.js";
 import { el, table } from "./projects_common.js";
 
 const DEFAULT_INVESTMENT_WAN = 0; // the project form asks for the estimate later
@@ -26,11 +27,12 @@ export class GapsPage {
     this.making = null; // the candidate fid being turned into a project
     this.orgs = []; // /api/orgs, for the new project's parties (callers who may create projects)
     this.party = { unit: "", owner: "", investment: "" };
+    this.mapView = new GapMap({ layersByCode: context.layersByCode });
   }
 
   #mayMake() { return Boolean(this.user.permissions?.["projects:manage"]); }
 
-  destroy() {}
+  destroy() { this.mapView.destroy(); }
 
   /** The view was opened: load the facility types (once) and the answer for the chosen one. */
   async activate() {
@@ -81,7 +83,8 @@ export class GapsPage {
     if (this.error) parts.push(el("p", { className: "error", role: "alert", textContent: errorText(this.error) }));
     if (this.busy) parts.push(el("p", { className: "note", textContent: t("gpBusy") }));
     if (this.answer && !this.busy) {
-      parts.push(this.#figures(), this.#standard(), this.#candidates(), this.#cells(), this.#versions());
+      parts.push(this.#figures(), this.#standard(), this.mapView.render(this.answer), this.#candidates(), this.#cells(),
+        this.#versions());
     }
     this.root.replaceChildren(...parts);
   }
