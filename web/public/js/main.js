@@ -8,6 +8,7 @@ import { panelMessage, renderIdentify, renderLegend, showTab } from "./panels.js
 import { CalendarPage } from "./admin_calendar.js";
 import { UsersPage } from "./admin_users.js";
 import { DemolitionPage } from "./demolition.js";
+import { GapsPage } from "./gaps.js";
 import { PreEvalPage } from "./preeval.js";
 import { ProjectsPage } from "./projects.js";
 import { projectLink } from "./projects_map.js";
@@ -29,6 +30,7 @@ const VIEWS = {
   users: { Page: UsersPage, permission: "users:manage" },
   calendar: { Page: CalendarPage, permission: "calendar:manage" },
   security: { Page: SecurityPage, permission: "security:read" },
+  gaps: { Page: GapsPage, permission: "gaps:read" },
 };
 let session = null; // {user, layers, layersByCode, groups, legend, tree, map, detailsCode, lastClick}
 
@@ -153,7 +155,7 @@ function showView(name) {
   document.body.dataset.view = name; // for tests and tools
   if (name === "map") { session.map?.resize(); return; }
   const { Page } = VIEWS[name];
-  session.pages[name] ??= new Page($(`${name}-page`), { user: session.user, layersByCode: session.layersByCode, district: session.district });
+  session.pages[name] ??= new Page($(`${name}-page`), { user: session.user, layersByCode: session.layersByCode, district: session.district, openProject });
   session.pages[name].activate();
 }
 

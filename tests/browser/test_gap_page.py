@@ -1,0 +1,198 @@
+"""The facility gap page (设施缺口) in headless Chromium on the hand-made world of tests/gap_world.py: the
+figures it shows equal the hand-computed ones of tests/api/test_gaps.py, the standard and input versions
+are named, cells are listed only to roles that may see the population grid, and a candidate becomes a
+reserve-tier project that opens in the project library — in Chinese and English, on a 390 px screen,
+offline, with no internal codes, untranslated keys or CSP violations.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+
+from app.auth.policy import Role
+from app.main import create_app
+from tests.api.test_gaps import SHORT
+from tests.browser.cdp import CHROMIUM, Page
+from tests.browser.live import live_server
+from tests.browser.mapapp import assert_offline, sign_in
+from tests.browser.scan import scan, visible_text
+from tests.conftest import DemoEnv
+from tests.gap_world import frames
+from tests.helpers import Account
+from tests.preeval_world import build_world
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is required")
+PAGE = "document.getElementById('gaps-page')"
+# What the page may show that looks like a code: the plan's land-use class, parcel and cell labels.
+ALLOWED = frozenset({"GIC5"})
+
+
+@dataclass
+class World:
+    url: str
+    env: DemoEnv
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The gap world in its own database, served live."""
+    for env in build_world(tmp_path_factory.mktemp("gap-page"), frames()):
+        with live_server(create_app(env.settings)) as url:
+            yield World(url, env)
+
+
+def _open(page: Page, world: World, account: Account, facility: str = "primary_school") -> None:
+    """Sign in, open the gap page and choose the facility type."""
+    page.goto(world.url)
+    sign_in(page, world.url, account)
+    page.wait_for("!document.getElementById('views').hidden && !document.getElementById('view-gaps').hidden")
+    page.js("document.getElementById('view-gaps').click()")
+    page.wait_for(f"{PAGE}.dataset.ready === 'true'", timeout_s=60)
+    page.js(f"{PAGE}.dataset.ready = ''")
+    page.js(
+        f"(s => {{ s.value = {json.dumps(facility)}; s.dispatchEvent(new Event('change')); }})"
+        "(document.getElementById('gp-facility'))"
+    )
+    page.wait_for(f"{PAGE}.dataset.ready === 'true'", timeout_s=60)
+
+
+def _table(page: Page, table_id: str) -> list[dict[str, str]]:
+    """The rows of a table by column key (td data-col)."""
+    return list(
+        page.js(
+            f"[...document.querySelectorAll('#{table_id} tbody tr')]"
+            ".map(r => Object.fromEntries([...r.cells].map(c => [c.dataset.col, c.textContent])))"
+        )
+    )
+
+
+def _untranslated(shown: str) -> list[str]:
+    return re.findall(r"\bgp[A-Z]\w*|\bview[A-Z]\w*", shown)
+
+
+def test_figures_standards_and_versions_as_computed_by_hand(world: World) -> None:
+    planner = world.env.account(Role.PLANNER)
+    with Page(width=1400, height=1000) as page:
+        _open(page, world, planner)
+        rows = _table(page, "gp-figures")
+        district = rows[0]
+        assert district["head"] == "全区"
+        assert (district["population"], district["covered"], district["not_covered"]) == (
+            "12,800",
+            "11,500",
+            "1,300",
+        )
+        assert district["unreachable"] == "800"
+        assert district["demand"] == "896 学位" and district["met"] == "540 学位"
+        shortfall = round(float(sum(SHORT.values())), 1)
+        assert shortfall == 356.0 and district["shortfall"] == "356 学位"
+        by_name = {r["head"]: r for r in rows[1:]}
+        assert set(by_name) == {"布吉街道", "坂田街道"}
+        assert (by_name["布吉街道"]["population"], by_name["布吉街道"]["covered"]) == ("5,500", "5,000")
+        buji = round(float(SHORT["C1"] + SHORT["C4"] + SHORT["C9"]), 1)
+        assert by_name["布吉街道"]["shortfall"] == f"{buji:g} 学位"
+        assert (by_name["坂田街道"]["population"], by_name["坂田街道"]["not_covered"]) == ("7,300", "800")
+        # The standard (radius 500 m along the roads, 70 seats per 1,000) and the versions it came from.
+        standard = page.js("document.getElementById('gp-standard').textContent")
+        assert "500 m" in standard and "70 学位" in standard
+        versions = page.js("document.getElementById('gp-versions').textContent")
+        assert "人口" in versions and "第 1 版" in versions and "SHA-256" in versions
+        # The planner may see the population grid: every cell is in deficit (both schools are full).
+        cells = {r["label"]: r for r in _table(page, "gp-cells")}
+        assert set(cells) == set(SHORT)
+        assert cells["C9"]["short"] == "35 学位" and cells["C9"]["cov"] == "否"
+        assert cells["C6"]["short"] == f"{round(float(SHORT['C6']), 1):g} 学位"
+        # The ranked candidates (K1 on parcel P1 first); a planner may not create projects.
+        candidates = _table(page, "gp-candidates")
+        assert [(c["rank"], c["site"], c["new"]) for c in candidates][0] == ("1", "P1", "500")
+        assert [c["rank"] for c in candidates] == ["1", "2", "3"]
+        assert page.js("document.querySelectorAll('.gp-make').length") == 0
+        # The map draws every deficit cell and every candidate (outlines from the OGC API).
+        page.wait_for("document.getElementById('gp-map')?.dataset.loaded === 'true'", timeout_s=60)
+        drawn = page.js("(d => [d.cells, d.sites, d.error ?? ''])(document.getElementById('gp-map').dataset)")
+        assert drawn == ["7", "3", ""]
+        # A sub-district: its own row only, and its candidates.
+        page.js(f"{PAGE}.dataset.ready = ''")
+        page.js(
+            "(s => { s.value = 'buji'; s.dispatchEvent(new Event('change')); })"
+            "(document.getElementById('gp-subdistrict'))"
+        )
+        page.wait_for(f"{PAGE}.dataset.ready === 'true'")
+        rows = _table(page, "gp-figures")
+        assert [(r["head"], r["population"]) for r in rows] == [("布吉街道", "5,500")]
+        assert [c["site"] for c in _table(page, "gp-candidates")] == ["P1"]
+        shown = visible_text(page)
+        assert _untranslated(shown) == []
+        assert scan(page, "设施缺口", "zh", ALLOWED) == []
+        page.js("document.getElementById('lang').click()")
+        page.wait_for("document.getElementById('gp-figures')?.querySelector('th')?.textContent === 'Area'")
+        rows = _table(page, "gp-figures")
+        assert rows[0]["head"] == "Buji" and rows[0]["shortfall"].endswith(" seats")
+        shown = visible_text(page)
+        assert "Facility gaps" in shown and "Candidate sites" in shown
+        assert _untranslated(shown) == []
+        assert scan(page, "facility gaps", "en", ALLOWED) == []
+        page.js("document.getElementById('lang').click()")  # back to Chinese for the next test
+        assert_offline(page, world.url)
+
+
+def test_a_candidate_becomes_a_project_and_opens(world: World) -> None:
+    reviewer = world.env.account(Role.REVIEWER, "education")
+    with Page(width=1400, height=1000) as page:
+        _open(page, world, reviewer)
+        # The population grid is restricted: figures only, no cells.
+        assert page.js("document.getElementById('gp-cells')") is None
+        assert "仅显示合计" in visible_text(page)
+        assert _table(page, "gp-figures")[0]["shortfall"] == "356 学位"
+        page.wait_for("document.getElementById('gp-map')?.dataset.loaded === 'true'", timeout_s=60)
+        assert page.js("(d => [d.cells, d.sites])(document.getElementById('gp-map').dataset)") == ["0", "3"]
+        # No department of its own to name: the reviewer picks the unit and the estimate.
+        assert page.js("document.getElementById('gp-owner')") is None
+        page.js(
+            "(s => { s.value = 'works'; s.dispatchEvent(new Event('change')); })"
+            "(document.getElementById('gp-unit'))"
+        )
+        page.js(
+            "(i => { i.value = '12000'; i.dispatchEvent(new Event('input')); })"
+            "(document.getElementById('gp-investment'))"
+        )
+        page.js("document.querySelector('#gp-candidates tbody tr .gp-make').click()")
+        page.wait_for(
+            "document.getElementById('pj-project-name')?.textContent === '小学（P1）'", timeout_s=60
+        )
+        assert page.js("document.body.dataset.view") == "projects"
+        made = int(page.js(f"{PAGE}.dataset.made"))
+        with psycopg.connect(world.env.settings.owner_dsn) as conn:
+            row = conn.execute(
+                "SELECT tier, investment_wan, plan_link->>'layer' FROM project.project WHERE id = %s", (made,)
+            ).fetchone()
+        assert row is not None and (row[0], float(row[1]), row[2]) == ("reserve", 12000.0, "sp_parcel")
+        # Back on the page: the second candidate lies on no parcel, so its button is disabled.
+        page.js("document.getElementById('view-gaps').click()")
+        page.wait_for(f"{PAGE}.dataset.ready === 'true' && !!document.getElementById('gp-candidates')")
+        buttons = page.js(
+            "[...document.querySelectorAll('#gp-candidates tbody tr')].map(r => [r.cells[1].textContent,"
+            " r.querySelector('.gp-make')?.disabled])"
+        )
+        assert buttons[0] == ["P1", False] and buttons[1][1] is True
+        assert_offline(page, world.url)
+
+
+def test_narrow_screen_in_both_languages(world: World) -> None:
+    reviewer = world.env.account(Role.REVIEWER, "education")
+    with Page(width=390, height=844) as page:
+        _open(page, world, reviewer)
+        assert page.js("document.documentElement.scrollWidth") <= 390
+        assert scan(page, "设施缺口（窄屏）", "zh", ALLOWED) == []
+        assert _untranslated(visible_text(page)) == []
+        page.js("document.getElementById('lang').click()")
+        page.wait_for("document.getElementById('gp-figures')?.querySelector('th')?.textContent === 'Area'")
+        assert page.js("document.documentElement.scrollWidth") <= 390
+        assert scan(page, "facility gaps, narrow", "en", ALLOWED) == []
+        page.js("document.getElementById('lang').click()")
