@@ -72,6 +72,14 @@ class DemolitionRow(BaseModel):
     progress_pct: float | None
 
 
+class Place(BaseModel):
+    """A project's current footprint (GeoJSON, CRS84) for the overview's map."""
+
+    project_id: int
+    status: str
+    geometry: dict[str, Any]
+
+
 class Overview(BaseModel):
     """The leaders' overview as of one day."""
 
@@ -90,6 +98,7 @@ class Overview(BaseModel):
     kpi_by_department: list[KpiFigure]
     kpi_by_month: list[KpiFigure]
     demolition: list[DemolitionRow]
+    places: list[Place]
 
 
 _PROJECTS = sql.SQL(
@@ -215,6 +224,15 @@ def overview(conn: Connection[Any], grant: Grant, as_of: date, unit: str | None 
             )
         )
 
+    places = [
+        Place(project_id=r[0], status=r[1], geometry=r[2])
+        for r in conn.execute(
+            "SELECT p.id, p.status, ST_AsGeoJSON(ST_Transform(f.geom, 4326), 7)::json"
+            " FROM project.footprint f JOIN project.project p ON p.id = f.project_id"
+            " WHERE f.project_id = ANY(%s) AND f.superseded_at IS NULL ORDER BY p.id",
+            (ids,),
+        ).fetchall()
+    ]
     return Overview(
         as_of=as_of,
         projects=_total(projects, "total", "/api/projects"),
@@ -241,4 +259,5 @@ def overview(conn: Connection[Any], grant: Grant, as_of: date, unit: str | None 
         kpi_by_department=_kpi_figures(facts, GroupBy.DEPARTMENT, as_of),
         kpi_by_month=_kpi_figures(facts, GroupBy.MONTH, as_of),
         demolition=demolition,
+        places=places,
     )

@@ -42,6 +42,11 @@ class World:
     overview: dict[str, Any]
 
 
+def _square(west: float, south: float) -> dict[str, Any]:
+    ring = [[west, south], [west + 0.002, south], [west + 0.002, south + 0.002], [west, south + 0.002]]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
 def _project(client: TestClient, unit: Account, **extra: Any) -> dict[str, Any]:
     body = {
         "name": "龙岗测试学校",
@@ -74,6 +79,13 @@ def world() -> Iterator[World]:
             leader = signed_in_account(owner, client, Role.LEADER, "drc")
             a = _project(client, unit)
             b = _project(client, unit, name="龙岗测试道路", investment_wan="1200", funding_source="专项债")
+            for p, west in ((a, 114.20), (b, 114.21)):
+                r = client.post(
+                    f"/api/projects/{p['id']}/footprints",
+                    json={"footprint": _square(west, 22.70)},
+                    headers=unit.headers,
+                )
+                assert r.status_code == 201, r.text
             owner.execute("UPDATE project.project SET status = 'construction' WHERE id = %s", (b["id"],))
             r = client.post(f"/api/projects/{a['id']}/plan", headers=unit.headers)
             assert r.status_code == 201, r.text
@@ -140,6 +152,25 @@ def test_the_overview_figures_open_their_lists(world: World, lang: str, width: i
         assert len(listed) == 1 and "龙岗测试" in listed[0]
         page.js("document.querySelector('#ov-chart-demolition + .ov-bars button').click()")
         assert _list_count(page) == 1
+        # The map: both footprints; a click on B's (in construction) opens B alone.
+        assert [p["project_id"] for p in ov["places"]] == sorted([p["project_id"] for p in ov["places"]])
+        assert len(ov["places"]) == 2
+        page.wait_for(f"{PAGE}.dataset.mapReady === 'true'", timeout_s=60)
+        page.js("document.getElementById('ov-map').scrollIntoView()")
+        b_id = next(p["project_id"] for p in ov["places"] if p["status"] == "construction")
+        point = page.wait_for(
+            f"(() => {{ const m = {PAGE}.ovMap; if (!m.loaded()) return null;"
+            " const r = document.getElementById('ov-map').getBoundingClientRect();"
+            " const p = m.project([114.211, 22.701]);"
+            " return m.queryRenderedFeatures(p, {layers: ['ov-places-fill']}).length"
+            " ? [r.left + p.x, r.top + p.y] : null; })()",
+            timeout_s=60,
+        )
+        page.js("(l => { l.dataset.count = ''; l.replaceChildren(); })(document.getElementById('ov-list'))")
+        page.click_at(point[0], point[1])
+        page.wait_for("document.getElementById('ov-list').dataset.count === '1'")
+        listed = page.js("[...document.querySelectorAll('#ov-list-rows li')].map(li => li.textContent)")
+        assert "龙岗测试道路" in listed[0], (listed, b_id)
         assert scan(page, "领导驾驶舱" if lang == "zh" else "leaders' overview", lang) == []
         if width <= 400:
             # Nothing wider than the screen.

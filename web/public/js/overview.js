@@ -2,9 +2,29 @@
 // approvals in flight, overdue and by stage; KPIs by department and month; demolition progress. Charts from
 // ECharts (served by the app from web/node_modules, never a CDN); every figure and bar opens its list.
 import * as echarts from "/vendor/echarts/echarts.esm.min.mjs";
-import { api, download, errorText } from "./api.js";
-import { currentLang, formatCount, onLangChange, t } from "./i18n.js";
+import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
+import { api, authorise, download, errorText } from "./api.js";
+import { currentLang, formatCount, mapLocale, onLangChange, t } from "./i18n.js";
+import { baseMapStyle } from "./map.js";
 import { el, label, Orgs, ratio, wan } from "./projects_common.js";
+
+// Footprints coloured by status (as the project layer's legend would).
+const STATUS_COLOURS = {
+  reserve: "#7b8794", preparation: "#f0a202", construction: "#d7301f", completed: "#1a9850", stopped: "#444444",
+};
+
+/** [w, s, e, n] of GeoJSON geometries (CRS84), or null. */
+function boundsOf(geometries) {
+  const box = [Infinity, Infinity, -Infinity, -Infinity];
+  const walk = c => {
+    if (typeof c[0] === "number") {
+      box[0] = Math.min(box[0], c[0]); box[1] = Math.min(box[1], c[1]);
+      box[2] = Math.max(box[2], c[0]); box[3] = Math.max(box[3], c[1]);
+    } else c.forEach(walk);
+  };
+  for (const g of geometries) if (g) walk(g.coordinates);
+  return Number.isFinite(box[0]) ? box : null;
+}
 
 const GROUPS = [
   ["status", "by_status", "pjStatus"],
@@ -16,8 +36,10 @@ const GROUPS = [
 
 export class OverviewPage {
   /** root: the page's <main>; context: {user}. */
-  constructor(root) {
+  constructor(root, context = {}) {
     this.root = root;
+    this.layersByCode = context.layersByCode ?? null;
+    this.map = null;
     this.data = null;
     this.error = null;
     this.orgs = new Orgs();
@@ -34,6 +56,8 @@ export class OverviewPage {
   }
 
   destroy() {
+    this.map?.remove();
+    this.map = null;
     for (const chart of Object.values(this.charts)) chart.dispose();
     this.root.replaceChildren();
   }
@@ -109,7 +133,61 @@ export class OverviewPage {
     return section;
   }
 
+  /** The projects' current footprints on the 底图, coloured by status; a click opens that project. */
+  mapCard() {
+    const canvas = el("div", { className: "ov-map", id: "ov-map" });
+    canvas.setAttribute("role", "region");
+    canvas.setAttribute("aria-label", t("ovMap"));
+    const places = this.data.places;
+    const legend = el("ul", { className: "ov-bars" }, ...Object.keys(STATUS_COLOURS).map(s => {
+      const swatch = el("span", { className: `ov-swatch ov-${s}` });
+      swatch.setAttribute("aria-hidden", "true");
+      return el("li", {}, swatch, ` ${label("pjStatus", s)}`);
+    }));
+    const note = places.length ? null : el("p", { className: "note", textContent: t("ovNoPlaces") });
+    this.pending.push(() => this.drawMap(canvas, places));
+    return el("section", { className: "ov-card ov-map-card" }, el("h3", { textContent: t("ovMap") }), canvas, legend, note);
+  }
+
+  async drawMap(canvas, places) {
+    this.map?.remove();
+    this.map = null;
+    let base = { sources: {}, layers: [] };
+    try {
+      const style = await api("/tiles/style.json");
+      if (this.layersByCode) base = baseMapStyle(style, this.layersByCode);
+    } catch { /* drawn without the 底图 */ }
+    if (!canvas.isConnected) return;
+    const features = places.map(p => ({ type: "Feature", id: p.project_id, geometry: p.geometry, properties: { id: p.project_id, status: p.status } }));
+    const colour = ["match", ["get", "status"], ...Object.entries(STATUS_COLOURS).flat(), "#7b8794"];
+    const style = {
+      version: 8,
+      sources: { ...base.sources, "ov-places": { type: "geojson", data: { type: "FeatureCollection", features } } },
+      layers: [
+        { id: "background", type: "background", paint: { "background-color": "#eef1f4" } },
+        ...base.layers,
+        { id: "ov-places-fill", type: "fill", source: "ov-places", paint: { "fill-color": colour, "fill-opacity": 0.45 } },
+        { id: "ov-places-line", type: "line", source: "ov-places", paint: { "line-color": colour, "line-width": 2 } },
+      ],
+    };
+    if (base.glyphs) style.glyphs = base.glyphs;
+    const bounds = boundsOf(places.map(p => p.geometry));
+    const map = new maplibregl.Map({
+      container: canvas, style, ...(bounds ? { bounds, fitBoundsOptions: { padding: 30, maxZoom: 16 } } : { center: [114.25, 22.7], zoom: 10 }),
+      transformRequest: authorise, attributionControl: false, localIdeographFontFamily: false, locale: mapLocale(),
+    });
+    this.map = map;
+    this.root.ovMap = map; // for tests and tools
+    map.on("click", "ov-places-fill", event => {
+      const id = event.features?.[0]?.properties?.id;
+      const project = this.projects.get(id);
+      if (id != null) this.show(project ? `${project.code} ${project.name}` : t("ovMap"), [id]);
+    });
+    map.on("load", () => { this.root.dataset.mapReady = "true"; });
+  }
+
   render() {
+    this.root.dataset.mapReady = "";
     for (const chart of Object.values(this.charts)) chart.dispose();
     for (const key of Object.keys(this.charts)) delete this.charts[key];
     this.pending = [];
@@ -139,7 +217,7 @@ export class OverviewPage {
     charts.push(this.chart("demolition", t("ovDemolition"), d.demolition.map(r => ({ key: r.code, ids: [r.project_id], ...r })), r => r.name, "projects", r => r.progress_pct ?? 0));
     const list = el("section", { className: "ov-card ov-list", id: "ov-list", ariaLive: "polite" },
       el("p", { className: "note", textContent: t("ovPick") }));
-    this.root.replaceChildren(head, tiles, el("div", { className: "ov-grid" }, ...charts), list);
+    this.root.replaceChildren(head, tiles, el("div", { className: "ov-grid" }, this.mapCard(), ...charts), list);
     this.root.lang = currentLang();
     for (const make of this.pending) make();
     this.renderList();
