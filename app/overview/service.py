@@ -72,6 +72,17 @@ class DemolitionRow(BaseModel):
     progress_pct: float | None
 
 
+class ItemRef(BaseModel):
+    """What a list of approval items shows of one item behind a figure."""
+
+    id: int
+    name_zh: str
+    name_en: str | None
+    department_code: str
+    status: str
+    project_id: int
+
+
 class Place(BaseModel):
     """A project's current footprint (GeoJSON, CRS84) for the overview's map."""
 
@@ -99,6 +110,8 @@ class Overview(BaseModel):
     kpi_by_month: list[KpiFigure]
     demolition: list[DemolitionRow]
     places: list[Place]
+    # Every item counted by a figure (in flight, or with a started clock), for the lists behind them.
+    items: list[ItemRef]
 
 
 _PROJECTS = sql.SQL(
@@ -180,18 +193,22 @@ def overview(conn: Connection[Any], grant: Grant, as_of: date, unit: str | None 
 
     items = conn.execute(
         "SELECT i.id, i.department_code, i.item_code, i.promised_days, i.status, i.stage, i.name_zh,"
-        " i.name_en FROM approval.item i WHERE i.project_id = ANY(%s) ORDER BY i.id",
+        " i.name_en, i.project_id FROM approval.item i WHERE i.project_id = ANY(%s) ORDER BY i.id",
         (ids,),
     ).fetchall()
     facts: list[tuple[int, ItemFact]] = []
     in_flight: list[int] = []
     overdue: list[int] = []
     stages: dict[str, list[int]] = {}
+    refs: list[ItemRef] = []
     if items:
         cal = load_calendar(conn)
         events = item_events(conn, [r[0] for r in items])
-        for item_id, dept, code, promised, status, stage, name_zh, name_en in items:
+        for item_id, dept, code, promised, status, stage, name_zh, name_en, project_id in items:
             t = timing(events[item_id], cal, as_of)
+            if status in IN_FLIGHT or t.started is not None:
+                refs.append(ItemRef(id=item_id, name_zh=name_zh, name_en=name_en, department_code=dept,
+                                    status=status, project_id=project_id))  # fmt: skip
             facts.append((item_id, ItemFact(dept, code, promised, t, name_zh, name_en)))
             if status in IN_FLIGHT:
                 in_flight.append(item_id)
@@ -260,4 +277,5 @@ def overview(conn: Connection[Any], grant: Grant, as_of: date, unit: str | None 
         kpi_by_month=_kpi_figures(facts, GroupBy.MONTH, as_of),
         demolition=demolition,
         places=places,
+        items=refs,
     )

@@ -163,6 +163,11 @@ def test_overview_figures_equal_the_event_log_by_hand(
     assert [(f["key"], sorted(f["ids"])) for f in ov["approvals"]["by_stage"]] == [
         ("project_land", in_flight)
     ]
+    # The items behind the figures: the six with events (five started, one submitted), no other.
+    logged = [r[0] for r in owner_conn.execute(
+        "SELECT DISTINCT item_id FROM approval.item_event WHERE item_id = ANY(%s) ORDER BY 1", (list(items),)
+    )]  # fmt: skip
+    assert len(logged) == 6 and sorted(i["id"] for i in ov["items"]) == logged
 
     # Rates by department and by month: the overview equals the hand count, and the KPI API.
     tallies = hand["tallies"]

@@ -144,6 +144,8 @@ def test_the_overview_figures_open_their_lists(world: World, lang: str, width: i
         assert _list_count(page) == ov["projects"]["count"] == 2
         page.js("document.getElementById('ov-overdue').click()")
         assert _list_count(page) == ov["approvals"]["overdue"]["count"] == 1
+        overdue = page.js("document.querySelector('#ov-list-rows li').textContent")
+        assert ("环境影响" if lang == "zh" else "nvironmental") in overdue, overdue
         # A bar of a chart (clicked as ECharts reports it) opens the same list as its button below.
         statuses = ov["by_status"]
         page.js(f"{PAGE}.ovCharts.status.trigger('click', {{dataIndex: 1}}) && true")

@@ -43,6 +43,7 @@ export class OverviewPage {
     this.data = null;
     this.error = null;
     this.orgs = new Orgs();
+    this.items = new Map();
     this.projects = null; // id → project, for the lists behind figures
     this.selected = null;
     this.charts = {};
@@ -67,6 +68,7 @@ export class OverviewPage {
       const [data, projects, orgs] = await Promise.all([api("/api/overview"), api("/api/projects"), api("/api/orgs")]);
       this.data = data;
       this.orgs = new Orgs(orgs);
+      this.items = new Map(data.items.map(i => [i.id, i]));
       this.projects = new Map(projects.map(p => [p.id, p]));
       this.error = null;
     } catch (error) {
@@ -93,7 +95,13 @@ export class OverviewPage {
     const { title, ids, kind } = this.selected;
     const rows = kind === "projects"
       ? ids.map(id => this.projects.get(id)).filter(Boolean).map(p => el("li", { textContent: `${p.code} ${p.name} · ${label("pjStatus", p.status)} · ${wan(p.investment_wan)}` }))
-      : ids.map(id => el("li", { textContent: t("ovItemNumber", id) }));
+      : ids.map(id => {
+        const item = this.items.get(id);
+        if (!item) return el("li", { textContent: t("ovItemNumber", id) });
+        const project = this.projects.get(item.project_id);
+        const name = (currentLang() === "en" && item.name_en) || item.name_zh;
+        return el("li", { textContent: `${project ? `${project.code} ${project.name} · ` : ""}${name} · ${this.orgs.name(item.department_code)} · ${label("pjItemStatus", item.status)}` });
+      });
     box.replaceChildren(
       el("h3", { textContent: `${title}（${formatCount(ids.length)}）` }),
       rows.length ? el("ul", { id: "ov-list-rows" }, ...rows) : el("p", { className: "note", textContent: t("ovNone") }),
