@@ -47,6 +47,7 @@ from app.materials import routes as materials_routes
 from app.materials.routes import material_store_in_context
 from app.ogc import routes as ogc_routes
 from app.orgs import routes as org_routes
+from app.overview import routes as overview_routes
 from app.preevaluation import printed as preevaluation_printed
 from app.preevaluation import renderings as preevaluation_renderings
 from app.preevaluation import routes as preevaluation_routes
@@ -229,6 +230,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         project_routes,
         plan_routes,
         supervision_routes,
+        overview_routes,
         demand_routes,
         window_routes,
         demolition_routes,

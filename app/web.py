@@ -19,6 +19,7 @@ from app.settings import Settings
 LEAFLET_PATH = print_page.LEAFLET_PATH
 # MapLibre GL JS (ES module and its worker) for the planners' map at /.
 MAPLIBRE_PATH = "/vendor/maplibre-gl"
+ECHARTS_PATH = "/vendor/echarts"
 # Noto Sans SC (SIL Open Font License), split by Unicode range: the browser fetches only the parts a page
 # shows, so Chinese text and map labels look the same on every machine, with or without CJK fonts.
 FONT_PATH = print_page.FONT_PATH
@@ -56,6 +57,11 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
     if maplibre.is_dir():
         # The map app's renderer: served by the app so that the map works offline, never from a CDN.
         app.mount(MAPLIBRE_PATH, StaticFiles(directory=maplibre), name="maplibre")
+
+    echarts = settings.web_dir / "node_modules" / "echarts" / "dist"
+    if echarts.is_dir():
+        # The leaders' overview's charts: served by the app (offline), never from a CDN.
+        app.mount(ECHARTS_PATH, StaticFiles(directory=echarts), name="echarts")
 
     font = settings.web_dir / "node_modules" / "@fontsource" / "noto-sans-sc"
     if font.is_dir():

@@ -22,6 +22,7 @@ class Role(StrEnum):
     COORDINATOR = "coordinator"
     VIEWER = "viewer"
     WINDOW = "window"
+    LEADER = "leader"
 
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {
@@ -34,6 +35,7 @@ ROLE_LABELS: dict[Role, tuple[str, str]] = {
     Role.COORDINATOR: ("征拆协调", "Demolition coordinator"),
     Role.VIEWER: ("只读用户", "Viewer"),
     Role.WINDOW: ("综合窗口人员", "One-window staff"),
+    Role.LEADER: ("领导", "Leader"),
 }
 
 # 三员分立: the three administrators. An account holding one keeps it for life (a database trigger refuses
@@ -95,6 +97,8 @@ class Action(StrEnum):
     SECURITY_MANAGE = "security:manage"
     ACCOUNTS_UNLOCK = "accounts:unlock"
     ROLES_GRANT = "roles:grant"
+    # The leaders' overview (领导驾驶舱, issue 18).
+    OVERVIEW_READ = "overview:read"
 
 
 PUBLIC = "public"
@@ -141,6 +145,7 @@ POLICY: dict[Action, dict[Role, Scope]] = {
     # shown only to roles that may see the restricted population layer.
     Action.GAPS_READ: {
         Role.SYSTEM_ADMIN: Scope.ANY,
+        Role.LEADER: Scope.ANY,
         Role.PLANNER: Scope.ANY,
         Role.VIEWER: Scope.ANY,
         Role.REVIEWER: Scope.ANY,
@@ -150,6 +155,7 @@ POLICY: dict[Action, dict[Role, Scope]] = {
     Action.CALENDAR_MANAGE: {Role.SYSTEM_ADMIN: Scope.ANY},
     Action.PROJECTS_READ: {
         Role.SYSTEM_ADMIN: Scope.ANY,
+        Role.LEADER: Scope.ANY,
         Role.PLANNER: Scope.ANY,
         Role.WINDOW: Scope.ANY,
         Role.PROJECT_UNIT: Scope.ORG,
@@ -170,6 +176,7 @@ POLICY: dict[Action, dict[Role, Scope]] = {
     },
     Action.SUPERVISION_READ: {
         Role.SYSTEM_ADMIN: Scope.ANY,
+        Role.LEADER: Scope.ANY,
         Role.PLANNER: Scope.ANY,
         Role.WINDOW: Scope.ANY,
         Role.PROJECT_UNIT: Scope.ORG,
@@ -178,12 +185,13 @@ POLICY: dict[Action, dict[Role, Scope]] = {
         Role.VIEWER: Scope.ANY,
     },
     # Demands: everyone may submit and see their own; planners and admins triage (merge/accept/reject).
-    Action.DEMANDS_SUBMIT: dict.fromkeys(BUSINESS_ROLES, Scope.SELF)
+    Action.DEMANDS_SUBMIT: dict.fromkeys(BUSINESS_ROLES - {Role.LEADER}, Scope.SELF)
     | {Role.SYSTEM_ADMIN: Scope.ANY, Role.PLANNER: Scope.ANY},
     Action.DEMANDS_TRIAGE: {Role.SYSTEM_ADMIN: Scope.ANY, Role.PLANNER: Scope.ANY},
     # Demolition ledger: ORG scope reads the projects that involve the caller (app/projects visibility).
     Action.DEMOLITION_READ: {
         Role.SYSTEM_ADMIN: Scope.ANY,
+        Role.LEADER: Scope.ANY,
         Role.PLANNER: Scope.ANY,
         Role.PROJECT_UNIT: Scope.ORG,
         Role.REVIEWER: Scope.ORG,
@@ -205,6 +213,7 @@ POLICY: dict[Action, dict[Role, Scope]] = {
     # caller's department). Planners and the system administrator see everything.
     Action.APPLICATIONS_READ: {
         Role.SYSTEM_ADMIN: Scope.ANY,
+        Role.LEADER: Scope.ANY,
         Role.PLANNER: Scope.ANY,
         Role.WINDOW: Scope.ANY,
         Role.PROJECT_UNIT: Scope.ORG,
@@ -240,6 +249,13 @@ POLICY: dict[Action, dict[Role, Scope]] = {
     Action.ACCOUNTS_UNLOCK: _SECURITY_ONLY,
     Action.ROLES_GRANT: _SECURITY_ONLY,
     Action.SERVICE_ACCOUNTS_MANAGE: _SECURITY_ONLY,
+    # District leaders (read-only, district-wide), planners (发改), the system administrator and viewers.
+    Action.OVERVIEW_READ: {
+        Role.LEADER: Scope.ANY,
+        Role.PLANNER: Scope.ANY,
+        Role.SYSTEM_ADMIN: Scope.ANY,
+        Role.VIEWER: Scope.ANY,
+    },
 }
 
 # What a service account may be granted (pre-evaluation is not: a stored report belongs to a person).

@@ -1,6 +1,7 @@
 // The planners' map: sign-in, then the layer tree, the map, legend, identify, layer details and pre-evaluation.
 import { api, ApiError, expire, getToken, signIn, signOut, whenExpired } from "./api.js";
 import { AuditPage } from "./audit.js";
+import { OverviewPage } from "./overview.js";
 import { showDetails } from "./details.js";
 import { applyStatic, onLangChange, t, toggleLang } from "./i18n.js";
 import { PlanMap } from "./map.js";
@@ -22,6 +23,7 @@ const CHECKED_KEY = "duogui.layers";
 const VIEW_KEY = "duogui.view";
 // The views besides the map: their page class and the permission that shows them (from /api/auth/me).
 const VIEWS = {
+  overview: { Page: OverviewPage, permission: "overview:read" },
   window: { Page: WindowPage, permission: "applications:intake" },
   mywork: { Page: MyWorkPage, permission: "applications:review" },
   projects: { Page: ProjectsPage, permission: "projects:read" },

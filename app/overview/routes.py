@@ -1,0 +1,101 @@
+"""Routes of the leaders' overview (领导驾驶舱) and its XLSX export."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+from openpyxl import Workbook
+
+from analysis.export_cells import append_row
+from app.auth.deps import Allow, Grant
+from app.auth.policy import Action
+from app.db import Conn, HeavyWork
+from app.deps import today
+from app.overview.service import Figure, KpiFigure, Overview, overview
+
+router = APIRouter(tags=["overview"])
+ReadGrant = Annotated[Grant, Depends(Allow(Action.OVERVIEW_READ))]
+AsOf = Annotated[date | None, Query(description="计算日期；缺省为今天")]
+Unit = Annotated[str | None, Query(description="只看某项目单位（组织代码）", max_length=64)]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get("/api/overview", response_model=Overview, summary="领导驾驶舱")
+def get_overview(conn: Conn, grant: ReadGrant, as_of: AsOf = None, unit: Unit = None) -> Overview:
+    """Projects by status, tier, type, sub-district and funding; investment; approvals; KPIs; demolition."""
+    return overview(conn, grant, as_of or today(), unit)
+
+
+def _figures(book: Workbook, title: str, figures: list[Figure]) -> None:
+    sheet = book.create_sheet(title)
+    append_row(sheet, ["分组 Group", "名称 Name", "数量 Count", "投资（万元） Investment (10k CNY)", "ids"])
+    for f in figures:
+        investment = None if f.investment_wan is None else float(f.investment_wan)
+        append_row(sheet, [f.key, f.name_zh, f.count, investment, ",".join(map(str, f.ids))])
+
+
+def _kpis(book: Workbook, title: str, rows: list[KpiFigure]) -> None:
+    sheet = book.create_sheet(title)
+    append_row(
+        sheet,
+        ["分组 Group", "事项 Items", "办结 Finished", "提前办结 Early", "提前办结率 Early %",
+         "通过 Approved", "一次性通过 One-time pass", "一次性通过率 One-time %", "超时 Overdue"],
+    )  # fmt: skip
+    for r in rows:
+        append_row(
+            sheet,
+            [
+                r.key,
+                r.items,
+                r.finished,
+                r.early,
+                None if r.early_completion_rate is None else round(100 * r.early_completion_rate, 1),
+                r.approved,
+                r.one_time_pass,
+                None if r.one_time_pass_rate is None else round(100 * r.one_time_pass_rate, 1),
+                r.overdue,
+            ],
+        )
+
+
+def _workbook(data: Overview) -> bytes:
+    book = Workbook()
+    first = book.active
+    assert first is not None
+    book.remove(first)
+    _figures(book, "状态 Status", data.by_status)
+    _figures(book, "库别 Tier", data.by_tier)
+    _figures(book, "类型 Type", data.by_type)
+    _figures(book, "街道 Sub-district", data.by_subdistrict)
+    _figures(book, "资金 Funding", data.by_funding)
+    _figures(book, "投资 Investment", [data.investment_planned_wan, data.investment_under_way_wan])
+    approvals = data.approvals
+    _figures(book, "审批 Approvals", [approvals.in_flight, approvals.overdue, *approvals.by_stage])
+    _figures(book, "申报件 Applications", data.applications_by_status)
+    _kpis(book, "部门 By department", data.kpi_by_department)
+    _kpis(book, "月份 By month", data.kpi_by_month)
+    sheet = book.create_sheet("征拆 Demolition")
+    append_row(sheet, ["项目代码 Code", "项目 Project", "户数 Units", "已腾空 Cleared", "进度 % Progress"])
+    for d in data.demolition:
+        append_row(sheet, [d.code, d.name, d.units, d.cleared_units, d.progress_pct])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+@router.get(
+    "/api/overview.xlsx",
+    dependencies=[HeavyWork],
+    summary="导出领导驾驶舱",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}}},
+)
+def export_overview(conn: Conn, grant: ReadGrant, as_of: AsOf = None, unit: Unit = None) -> Response:
+    """The overview's figures as an XLSX workbook, one sheet per breakdown."""
+    data = overview(conn, grant, as_of or today(), unit)
+    body = _workbook(data)
+    headers = {"Content-Disposition": 'attachment; filename="overview.xlsx"'}
+    return Response(body, media_type=XLSX, headers=headers)
