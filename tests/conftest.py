@@ -176,10 +176,11 @@ def make_org(owner_conn: psycopg.Connection[Any]) -> Any:
 
     def _make(kind: orgs.OrgKind = orgs.OrgKind.DEPARTMENT) -> tuple[int, str]:
         code = unique("org")
+        # A name as people write one (pages scanned for codes show it): the code's hex digits as characters.
+        digits = str.maketrans("0123456789abcdef", "零一二三四五六七八九甲乙丙丁戊己")
+        name = "测试单位" + code[4:].translate(digits)
         org = orgs.create_org(
-            owner_conn,
-            Actor.system("tests"),
-            orgs.OrganisationCreate(code=code, name_zh=f"测试单位{code}", kind=kind),
+            owner_conn, Actor.system("tests"), orgs.OrganisationCreate(code=code, name_zh=name, kind=kind)
         )
         return org.id, code
 

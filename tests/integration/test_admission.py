@@ -167,7 +167,8 @@ def test_concurrent_wrong_passwords_lock_the_account_exactly(settings: Settings,
         actions = Counter(
             row[0]
             for row in conn.execute(
-                "SELECT action FROM audit.event WHERE object_id = %s::text AND action LIKE 'auth.%%'",
+                "SELECT action FROM audit.event WHERE object_type = 'user' AND object_id = %s::text"
+                " AND action LIKE 'auth.%%'",
                 (account.id,),
             )
         )
@@ -211,7 +212,8 @@ def test_password_change_checks_argon2_with_no_connection_held(
     assert sorted(r.status_code for r in race) in ([200, 409], [200, 422]), [r.text for r in race]
     with psycopg.connect(settings.owner_dsn) as conn:
         changes = conn.execute(
-            "SELECT count(*) FROM audit.event WHERE action = 'user.change_password' AND object_id = %s::text",
+            "SELECT count(*) FROM audit.event WHERE action = 'user.change_password' AND object_type = 'user'"
+            " AND object_id = %s::text",
             (account.id,),
         ).fetchone()
     assert changes == (2,)
@@ -276,7 +278,8 @@ def test_basic_password_is_checked_with_no_connection_held_and_once_for_a_burst(
     assert seen == [(0, True)]
     with psycopg.connect(settings.owner_dsn) as conn:
         logins = conn.execute(
-            "SELECT after FROM audit.event WHERE action = 'auth.login' AND object_id = %s::text",
+            "SELECT after FROM audit.event WHERE action = 'auth.login' AND object_type = 'user'"
+            " AND object_id = %s::text",
             (account.id,),
         ).fetchall()
     assert logins == [({"method": "basic"},)]
