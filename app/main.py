@@ -94,7 +94,10 @@ class RequestContext:
                 headers.append((b"referrer-policy", b"same-origin"))
                 headers.append((b"x-frame-options", b"DENY"))
                 names = {name.lower() for name, _ in headers}
-                if b"content-security-policy" not in names:
+                # A 304 carries no policy: a cache replaces the stored response's headers with the 304's, and
+                # a policy chosen for "no Content-Type" (nothing allowed) would then ride on a revalidated
+                # script — the map's tile worker lost its connect-src after a reload.
+                if b"content-security-policy" not in names and message.get("status") != 304:
                     content_type = next((v for n, v in headers if n.lower() == b"content-type"), b"")
                     headers.append((b"content-security-policy", policy_for(content_type)))
                 message["headers"] = headers

@@ -192,3 +192,19 @@ def test_every_page_carries_a_strict_policy_and_other_responses_allow_nothing(
     script = client.get("/assets/print/print.js")
     assert script.status_code == 200
     _assert_strict_page_policy(script.headers.get("content-security-policy"))
+
+
+def test_a_revalidated_script_keeps_its_policy(client: TestClient) -> None:
+    """A 304 carries no policy. A cache merges a 304's headers into the stored response (RFC 9111 §4.3.4):
+    a policy chosen for "no Content-Type" would replace the script's and leave the map's tile worker with
+    ``default-src 'none'`` after a reload (seen in headless Chromium: every tile fetch blocked)."""
+    path = "/vendor/maplibre-gl/maplibre-gl-worker.mjs"
+    first = client.get(path)
+    assert first.status_code == 200
+    _assert_strict_page_policy(first.headers.get("content-security-policy"))
+    again = client.get(path, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    assert "content-security-policy" not in again.headers
+    # The app's own pages and scripts revalidate the same way.
+    page = client.get("/js/map.js")
+    assert client.get("/js/map.js", headers={"If-None-Match": page.headers["etag"]}).status_code == 304
