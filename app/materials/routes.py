@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any, BinaryIO, Literal
@@ -18,7 +19,7 @@ from app.deps import today
 from app.edge.downloads import content_disposition
 from app.edge.middleware import MEBIBYTE
 from app.edge.params import RowId
-from app.errors import Forbidden, NotFound, Unprocessable
+from app.errors import DuoguiError, Forbidden, NotFound, Unprocessable
 from app.materials import service
 from app.materials.guards import Staged, stage_stream, too_large
 from app.materials.service import CODE_PATTERN, Material
@@ -36,6 +37,8 @@ ROLE_PURPOSE: dict[Role, str] = {
     Role.COORDINATOR: "demolition",
 }
 PURPOSE_LABELS = {"application": "申报材料", "decision": "审批决定文书", "demolition": "征拆材料"}
+
+log = logging.getLogger("duogui.materials")
 
 
 def store_of(request: Request) -> BlobStore:
@@ -204,7 +207,17 @@ async def material_content(
     a connection given back before the blob is opened (with an S3 store, a request to the object store)."""
     async with leased_connection(request) as conn:
         material = await run_in_threadpool(service.get_material, conn, grant, material_id)
-    handle = await run_in_threadpool(store_of(request).open, material.sha256)
+    try:
+        handle = await run_in_threadpool(store_of(request).open, material.sha256)
+    except FileNotFoundError:
+        # The catalogue names a file the store no longer has (lost outside the service): say so plainly and
+        # leave a trace for the administrator (`duogui materials sweep` lists every such row).
+        log.error("materials: the file of material %s (%s) is missing", material.id, material.sha256)
+        raise DuoguiError(
+            "该材料的文件在存储中缺失，请联系系统管理员恢复（可用 duogui materials sweep 检查）。",
+            "The file of this material is missing from the store; ask the system administrator to restore it",
+            code="material_file_missing",
+        ) from None
     headers = {
         "Content-Disposition": content_disposition(material.file_name),
         "Content-Length": str(material.size),

@@ -584,3 +584,21 @@ def test_decision_documents_and_minutes_are_read_through_their_application(
     # A department with items only in other stages of the project does not read this stage's minutes.
     assert other_dept is not None
     assert client.get(url, headers=make_account(Role.REVIEWER, other_dept[0]).headers).status_code == 404
+
+
+def test_a_file_lost_from_the_store_is_named_not_a_bare_server_error(
+    client: TestClient,
+    make_org: Any,
+    make_account: Any,
+    owner_conn: psycopg.Connection[Any],
+    settings: Settings,
+) -> None:
+    w = World(client, make_org, make_account, owner_conn)
+    data = png() + uuid.uuid4().bytes  # bytes of this test alone
+    m = upload(client, w.unit, data, "现场照片.png", "site_photo").json()
+    sha = hashlib.sha256(data).hexdigest()
+    (settings.stored_files_dir / "sha256" / sha[:2] / sha[2:4] / sha).unlink()  # lost outside the service
+    r = client.get(f"/api/materials/{m['id']}/content", headers=w.unit.headers)
+    assert r.status_code == 500 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["code"] == "material_file_missing"
+    assert r.json()["message_zh"].startswith("该材料的文件在存储中缺失")
