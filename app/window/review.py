@@ -439,11 +439,20 @@ def my_work(conn: Connection[Any], grant: Grant, today: date) -> list[WorkItem]:
             " WHERE j.status = 'scheduled' ORDER BY j.scheduled_at",
             (org,),
         ).fetchall()
+    # One read of each application and one view of its waiting items (the clocks read the calendar once per
+    # application, not once per item).
+    wanted: dict[int, set[int]] = {}
+    for app_id, item_id in rows:
+        wanted.setdefault(app_id, set()).add(item_id)
+    heads: dict[int, dict[str, Any]] = {}
+    views: dict[int, Any] = {}
+    for app_id, ids in wanted.items():
+        heads[app_id] = load_row(conn, None, app_id)
+        mine = [i for i in app_items(conn, app_id) if i.id in ids]
+        views.update((v.id, v) for v in view_items(conn, grant, heads[app_id], mine, today))
     out: list[WorkItem] = []
     for app_id, item_id in rows:
-        row = load_row(conn, None, app_id)
-        item = [i for i in app_items(conn, app_id) if i.id == item_id]
-        view = view_items(conn, grant, row, item, today)[0]
+        row, view = heads[app_id], views[item_id]
         out.append(
             WorkItem(
                 application_id=app_id,
