@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from psycopg import Connection
@@ -30,6 +30,9 @@ from app.window.applications import (
     set_status,
 )
 from app.window.models import AcceptBody, Application, ReturnBody
+
+# 容缺受理 promises a missing material soon, not someday: a promise past a year is refused as a typing slip.
+GAP_DUE_MAX_DAYS = 366
 
 
 def accept(
@@ -83,6 +86,12 @@ def accept(
                     "容缺受理须给出不早于今天的承诺补齐日期 supplement_due。",
                     "Conditional acceptance needs a supplement_due date not in the past.",
                     code="supplement_due_required",
+                )
+            if gap.supplement_due > today + timedelta(days=GAP_DUE_MAX_DAYS):
+                raise Unprocessable(
+                    f"“{m.name_zh}”的承诺补齐日期不能晚于受理后一年（{GAP_DUE_MAX_DAYS} 天）。",
+                    f"The supplement date of '{m.name_en}' may be at most {GAP_DUE_MAX_DAYS} days away.",
+                    code="supplement_due_too_late",
                 )
             gaps[m.code] = gap.supplement_due
         lacking = missing_required(materials, package, today)

@@ -7,6 +7,7 @@ a joint review's opinion or minutes after the application was issued."""
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from typing import Any
 
 import psycopg
@@ -208,12 +209,17 @@ def test_values_that_make_no_sense_are_refused(
     a = f"/api/applications/{app['id']}"
     before = counts(owner_conn)
     # The same gap twice (with two promised dates: which one?) is refused, not silently merged.
+    soon, later = (date.today() + timedelta(days=d) for d in (30, 60))
     gaps = [
-        {"material_code": "geohazard_assessment", "supplement_due": "2099-01-01"},
-        {"material_code": "geohazard_assessment", "supplement_due": "2099-03-01"},
+        {"material_code": "geohazard_assessment", "supplement_due": soon.isoformat()},
+        {"material_code": "geohazard_assessment", "supplement_due": later.isoformat()},
     ]
     body = refused(call(client, window, "POST", f"{a}/accept", version=app["version"], gaps=gaps), 422)
     assert body["code"] == "duplicate_gap"
+    # A promise more than a year away is a slip, not a plan.
+    far = [{"material_code": "geohazard_assessment", "supplement_due": "2099-01-01"}]
+    body = refused(call(client, window, "POST", f"{a}/accept", version=app["version"], gaps=far), 422)
+    assert body["code"] == "supplement_due_too_late"
     assert counts(owner_conn) == before
     app = call(client, window, "POST", f"{a}/accept", version=app["version"], gaps=gaps[:1]).json()
     assert app["status"] == "accepted"
