@@ -368,7 +368,8 @@ def test_the_header_switches_between_the_map_the_tracker_and_the_ledger_and_reme
     url, _ = server
     open_map(page, url, planner)
     tabs = page.js(f"[...{ALL}('#views [role=tab]')].filter(b => !b.hidden).map(b => b.textContent)")
-    assert tabs == ["一张底图", "项目审批", "征拆协调"]
+    # A planner also reads the leaders' overview and the facility gaps.
+    assert tabs == ["一张底图", "领导驾驶舱", "项目审批", "征拆协调", "设施缺口"]
     assert page.js("document.body.dataset.view") == "map"
     page.js("document.getElementById('view-projects').click()")
     assert page.js("document.getElementById('workspace').hidden") is True
