@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from app.auth.policy import Role
 from app.materials import routes as material_routes
 from app.materials.routes import store_of
+from app.overview import routes as overview_routes
 from app.window import document_routes, joint_routes
 from tests.api.test_materials import pdf
 from tests.window_docs_world import accepted_application
@@ -87,3 +88,21 @@ def test_no_connection_is_held_while_rendering_hashing_or_opening_files(
         assert client.get(url, headers=pnr.headers).status_code == 200
 
     assert seen == {"page": [0, 0], "pdf": [0, 0], "upload": [0], "open": [0], "minutes": [0]}
+
+
+def test_the_overview_workbook_is_built_with_no_connection_held(
+    client: TestClient, make_account: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The leaders' overview export reads its figures, gives the connection back, then builds the XLSX."""
+    app_state = client.app.state  # type: ignore[attr-defined]
+    seen: list[int] = []
+    real = overview_routes._workbook
+
+    def observed(data: Any) -> bytes:
+        seen.append(app_state.db_gate.in_use)
+        return real(data)
+
+    monkeypatch.setattr(overview_routes, "_workbook", observed)
+    r = client.get("/api/overview.xlsx", headers=make_account(Role.LEADER, "drc").headers)
+    assert r.status_code == 200 and r.content.startswith(b"PK")
+    assert seen == [0]
