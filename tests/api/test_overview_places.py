@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
@@ -57,7 +56,8 @@ def _by_hand_subdistrict(box: tuple[int, int, int, int] | None) -> str:
         return "unassigned"
     sd = frames()["admin_subdistrict"]
     footprint = _box(*box)
-    areas = {code: footprint.intersection(g).area for code, g in zip(sd["subdistrict"], sd.geometry)}
+    pairs = zip(sd["subdistrict"], sd.geometry, strict=True)
+    areas = {code: footprint.intersection(g).area for code, g in pairs}
     best = max(sorted(areas), key=lambda c: areas[c])
     return best if areas[best] > 0 else "unassigned"
 
