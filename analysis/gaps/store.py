@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from psycopg import Connection
+from psycopg.types.json import Jsonb
 
 from analysis.gaps.answer import GapAnswer
 
@@ -34,3 +35,22 @@ def save(conn: Connection[Any], answer: GapAnswer, body: str) -> None:
         " (SELECT cache_key FROM gap.result WHERE facility = %s ORDER BY computed_at DESC LIMIT %s)",
         (answer.facility, answer.facility, KEEP_PER_FACILITY),
     )
+
+
+def summaries(conn: Connection[Any], keys: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Per facility type of ``keys`` (facility → the key of its current inputs): the stored answer under
+    that key, else the newest stored one, as its small parts only (no cells, facilities or candidates):
+    ``cache_key``, ``current`` (stored under the current key), ``computed_at``, ``district``,
+    ``subdistricts``, ``standards_version``, ``layers`` and ``network`` (the road layers' versions)."""
+    rows = conn.execute(
+        "SELECT DISTINCT ON (facility) facility, cache_key, cache_key = %(keys)s::jsonb ->> facility,"
+        " computed_at, body -> 'district', body -> 'subdistricts',"
+        " body -> 'standard' ->> 'standards_version',"
+        " body -> 'layers', body -> 'network' -> 'sources'"
+        " FROM gap.result WHERE facility = ANY(%(facilities)s)"
+        " ORDER BY facility, cache_key = %(keys)s::jsonb ->> facility DESC, computed_at DESC",
+        {"keys": Jsonb(keys), "facilities": list(keys)},
+    ).fetchall()
+    names = ("cache_key", "current", "computed_at", "district", "subdistricts", "standards_version",
+             "layers", "network")  # fmt: skip
+    return {r[0]: dict(zip(names, r[1:], strict=True)) for r in rows}

@@ -14,8 +14,9 @@ from analysis.export_cells import append_row
 from app.auth.deps import Allow, AllowBriefly, Grant
 from app.auth.policy import Action
 from app.db import Conn, HeavyWork, leased_connection
-from app.deps import today
-from app.overview.service import Figure, KpiFigure, Overview, overview
+from app.deps import catalog_of, today
+from app.overview.service import Figure, GapFigure, KpiFigure, Overview, overview
+from app.projects.places import subdistrict_labels
 
 router = APIRouter(tags=["overview"])
 ReadGrant = Annotated[Grant, Depends(Allow(Action.OVERVIEW_READ))]
@@ -27,9 +28,14 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.get("/api/overview", response_model=Overview, summary="领导驾驶舱")
-def get_overview(conn: Conn, grant: ReadGrant, as_of: AsOf = None, unit: Unit = None) -> Overview:
-    """Projects by status, tier, type, sub-district and funding; investment; approvals; KPIs; demolition."""
-    return overview(conn, grant, as_of or today(), unit)
+def get_overview(
+    request: Request, conn: Conn, grant: ReadGrant, as_of: AsOf = None, unit: Unit = None
+) -> Overview:
+    """Projects by status, tier, type, sub-district (of the footprint) and funding; investment; approvals;
+    KPIs; demolition; facility gaps by sub-district (from the stored gap answers). Every figure names the
+    list behind it (``link``)."""
+    labels = subdistrict_labels(catalog_of(request))
+    return overview(conn, grant, as_of or today(), unit, labels)
 
 
 def _figures(book: Workbook, title: str, figures: list[Figure]) -> None:
@@ -37,7 +43,38 @@ def _figures(book: Workbook, title: str, figures: list[Figure]) -> None:
     append_row(sheet, ["分组 Group", "名称 Name", "数量 Count", "投资（万元） Investment (10k CNY)", "ids"])
     for f in figures:
         investment = None if f.investment_wan is None else float(f.investment_wan)
-        append_row(sheet, [f.key, f.name_zh, f.count, investment, ",".join(map(str, f.ids))])
+        name = " ".join(n for n in (f.name_zh, f.name_en) if n) or None
+        append_row(sheet, [f.key, name, f.count, investment, ",".join(map(str, f.ids))])
+
+
+GAP_STATES = {"current": "当前 current", "stale": "输入已更新 inputs changed since",
+              "not_computed": "未计算 not computed yet"}  # fmt: skip
+
+
+def _gaps(book: Workbook, gaps: list[GapFigure]) -> None:
+    sheet = book.create_sheet("设施缺口 Facility gaps")
+    append_row(
+        sheet,
+        ["设施 Facility", "街道 Sub-district", "人口 Population", "覆盖 Covered", "未覆盖 Not covered",
+         "缺口 Shortfall", "单位 Unit", "状态 State", "计算时间 Computed at", "标准版本 Standards",
+         "图层版本 Layer versions"],
+    )  # fmt: skip
+    for g in gaps:
+        facility = f"{g.name_zh} {g.name_en}"
+        unit = f"{g.unit_zh} {g.unit_en}"
+        state = GAP_STATES[g.state]
+        if g.district is None:
+            append_row(sheet, [facility, None, None, None, None, None, unit, state, None, None, None])
+            continue
+        computed = g.computed_at.isoformat(timespec="seconds") if g.computed_at else None
+        versions = ", ".join(f"{v.layer}@{v.number}" for v in [*g.layers, *g.network])
+        for a in [*g.subdistricts, g.district]:
+            place = f"{a.name_zh or a.subdistrict} {a.name_en or ''}" if a.subdistrict else "全区 District"
+            append_row(
+                sheet,
+                [facility, place.strip(), a.population, a.covered, a.not_covered, a.shortfall, unit, state,
+                 computed, g.standards_version, versions],
+            )  # fmt: skip
 
 
 def _kpis(book: Workbook, title: str, rows: list[KpiFigure]) -> None:
@@ -80,6 +117,7 @@ def _workbook(data: Overview) -> bytes:
     _figures(book, "申报件 Applications", data.applications_by_status)
     _kpis(book, "部门 By department", data.kpi_by_department)
     _kpis(book, "月份 By month", data.kpi_by_month)
+    _gaps(book, data.gaps)
     sheet = book.create_sheet("征拆 Demolition")
     append_row(sheet, ["项目代码 Code", "项目 Project", "户数 Units", "已腾空 Cleared", "进度 % Progress"])
     for d in data.demolition:
@@ -102,8 +140,9 @@ async def export_overview(
     """The overview's figures as an XLSX workbook, one sheet per breakdown. The figures are read on a
     connection given back before the workbook is built (CPU work that needs no connection)."""
     day = as_of or today()
+    labels = subdistrict_labels(catalog_of(request))
     async with leased_connection(request) as conn:
-        data = await run_in_threadpool(overview, conn, grant, day, unit)
+        data = await run_in_threadpool(overview, conn, grant, day, unit, labels)
     body = await run_in_threadpool(_workbook, data)
     headers = {"Content-Disposition": 'attachment; filename="overview.xlsx"'}
     return Response(body, media_type=XLSX, headers=headers)

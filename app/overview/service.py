@@ -4,33 +4,50 @@ applications and the demolition ledger (never from stored counters).
 Every figure carries the ids of the rows behind it (``ids``) and, where the list API can filter to
 them, the query string of that list (``filter``), so a page can open the list behind each figure.
 
-A project's sub-district (街道) is its project unit when that unit is a sub-district office (街道办 as
-建设单位); projects built by other units are counted as ``unassigned``. (The footprint against a
-sub-district boundary layer would be the fuller answer; the base map does not yet name one.)
+Every figure also carries ``link``: the page that lists it (``#/projects?…`` the project library with
+those filters, ``#/items?…`` the approval items, ``#/demolition/<id>``, ``#/gaps?…``).
+
+A project's sub-district (街道) is where its current footprint lies on the base map's ``admin_subdistrict``
+layer (:mod:`app.projects.places`: the largest overlap; no footprint → ``unassigned``, 未定位).
+
+Facility gaps by sub-district are read from the stored gap answers (:mod:`analysis.gaps.store`), never
+computed here: a facility type without one is shown as not computed, with a link to the gaps page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import date
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlencode
 
 from psycopg import Connection, sql
 from pydantic import BaseModel
 
+from analysis.gaps import store as gap_store
+from analysis.gaps.inputs import cache_key
+from analysis.gaps.network import SourceVersion
+from analysis.standards.model import get_standards
 from app.auth.deps import Grant
-from app.calendar.store import load_calendar
 from app.demolition.models import CLEARED
 from app.demolition.progress import load_facts, progress_of
-from app.projects.kpis import GroupBy, ItemFact, KpiRow, compute_kpis
-from app.projects.plan import item_events
+from app.projects.item_figures import (
+    IN_FLIGHT,
+    ItemQuery,
+    ItemState,
+    KpiSet,
+    TimedItem,
+    select_items,
+    timed_items,
+)
+from app.projects.kpis import GroupBy, KpiRow, compute_kpis
+from app.projects.places import UNLOCATED, subdistricts_of
 from app.projects.service import visibility
-from app.projects.timing import RUNNING, timing
 
-# Items whose clock is running or stands with the unit: the approvals in flight.
-IN_FLIGHT = frozenset({"submitted", *RUNNING, "correction"})
-UNASSIGNED = "unassigned"
+__all__ = ["IN_FLIGHT", "UNASSIGNED", "Overview", "overview"]
+UNASSIGNED = UNLOCATED
+Labels = dict[str, tuple[str, str]]
 
 
 class Figure(BaseModel):
@@ -38,19 +55,22 @@ class Figure(BaseModel):
 
     key: str
     name_zh: str | None = None
+    name_en: str | None = None
     count: int
     investment_wan: Decimal | None = None
     ids: list[int]
     filter: str | None = None
+    link: str | None = None
 
 
 class KpiFigure(KpiRow):
-    """A KPI row with the items behind its rates."""
+    """A KPI row with the items behind its rates, and the pages listing them."""
 
     finished_ids: list[int]
     early_ids: list[int]
     approved_ids: list[int]
     one_time_pass_ids: list[int]
+    links: dict[str, str]
 
 
 class Approvals(BaseModel):
@@ -70,6 +90,7 @@ class DemolitionRow(BaseModel):
     units: int
     cleared_units: int
     progress_pct: float | None
+    link: str
 
 
 class ItemRef(BaseModel):
@@ -88,7 +109,46 @@ class Place(BaseModel):
 
     project_id: int
     status: str
+    subdistrict: str
     geometry: dict[str, Any]
+
+
+class GapArea(BaseModel):
+    """A stored gap answer's figures for one sub-district (or the district: ``subdistrict`` null)."""
+
+    subdistrict: str | None
+    name_zh: str | None
+    name_en: str | None
+    population: int
+    covered: int
+    not_covered: int
+    unreachable: int
+    demand: float
+    met: float
+    shortfall: float
+    deficit_cells: int
+    link: str
+
+
+class GapFigure(BaseModel):
+    """One facility type's gaps by sub-district, as its stored answer has them.
+
+    ``state``: ``current`` (the answer of today's inputs), ``stale`` (an older answer: an input layer or
+    the standards changed since; shown with its date), ``not_computed`` (no stored answer)."""
+
+    facility: str
+    name_zh: str
+    name_en: str
+    unit_zh: str
+    unit_en: str
+    state: Literal["current", "stale", "not_computed"]
+    computed_at: datetime | None
+    standards_version: str | None
+    layers: list[SourceVersion]
+    network: list[SourceVersion]
+    district: GapArea | None
+    subdistricts: list[GapArea]
+    link: str
 
 
 class Overview(BaseModel):
@@ -109,6 +169,7 @@ class Overview(BaseModel):
     kpi_by_department: list[KpiFigure]
     kpi_by_month: list[KpiFigure]
     demolition: list[DemolitionRow]
+    gaps: list[GapFigure]
     places: list[Place]
     # Every item counted by a figure (in flight, or with a started clock), for the lists behind them.
     items: list[ItemRef]
@@ -124,98 +185,195 @@ PLANNED = ("reserve", "preparation")
 UNDER_WAY = ("construction",)
 
 
+class Links:
+    """The list pages (and list APIs) behind figures, keeping the overview's own narrowing (unit, day)."""
+
+    def __init__(self, unit: str | None, as_of: date) -> None:
+        self.unit = unit
+        self.as_of = as_of
+
+    def _query(self, pairs: list[tuple[str, str]], day: bool = False) -> str:
+        extra = [("unit", self.unit)] if self.unit else []
+        extra += [("as_of", self.as_of.isoformat())] if day else []
+        return urlencode(pairs + extra)
+
+    def projects_api(self, *pairs: tuple[str, str]) -> str:
+        query = self._query(list(pairs))
+        return f"/api/projects?{query}" if query else "/api/projects"
+
+    def projects(self, *pairs: tuple[str, str]) -> str:
+        query = self._query(list(pairs))
+        return f"#/projects?{query}" if query else "#/projects"
+
+    def items_api(self, *pairs: tuple[str, str]) -> str:
+        return f"/api/approval-items?{self._query(list(pairs), day=True)}"
+
+    def items(self, *pairs: tuple[str, str]) -> str:
+        return f"#/items?{self._query(list(pairs), day=True)}"
+
+
+def _investment(rows: list[tuple[Any, ...]]) -> Decimal:
+    return sum((r[5] for r in rows), Decimal(0))
+
+
 def _group(
-    rows: Iterable[tuple[Any, ...]], key_of: Any, name_of: Any = None, filter_of: Any = None
+    rows: Iterable[tuple[Any, ...]],
+    key_of: Callable[[tuple[Any, ...]], str],
+    links: Links,
+    param: str,
+    labels: Labels | None = None,
 ) -> list[Figure]:
     groups: dict[str, list[tuple[Any, ...]]] = {}
     for r in rows:
         groups.setdefault(key_of(r), []).append(r)
-    return [
-        Figure(
-            key=k,
-            name_zh=name_of(g[0]) if name_of else None,
-            count=len(g),
-            investment_wan=sum((r[5] for r in g), Decimal(0)),
-            ids=[r[0] for r in g],
-            filter=filter_of(k) if filter_of else None,
-        )
-        for k, g in sorted(groups.items())
-    ]
-
-
-def _total(rows: list[tuple[Any, ...]], key: str, filter: str | None = None) -> Figure:
-    return Figure(
-        key=key,
-        count=len(rows),
-        investment_wan=sum((r[5] for r in rows), Decimal(0)),
-        ids=[r[0] for r in rows],
-        filter=filter,
-    )
-
-
-def _kpi_figures(facts: list[tuple[int, ItemFact]], by: GroupBy, as_of: date) -> list[KpiFigure]:
-    """The KPI rows of :func:`compute_kpis` with the ids behind each rate (same grouping and tests)."""
-    rows = compute_kpis([f for _, f in facts], by, as_of)
-    month = GroupBy.MONTH
     out = []
-    for row in rows:
-        group = [
-            (i, f)
-            for i, f in facts
-            if f.timing.started is not None
-            and (
-                by is GroupBy.TOTAL
-                or (by is GroupBy.DEPARTMENT and f.department_code == row.key)
-                or (by is month and (f.timing.finished or as_of).strftime("%Y-%m") == row.key)
-            )
-        ]
-        finished = [(i, f) for i, f in group if f.timing.finished is not None]
-        approved = [(i, f) for i, f in group if f.timing.approved]
+    for k, g in sorted(groups.items()):
+        name = (labels or {}).get(k)
         out.append(
-            KpiFigure(
-                **row.model_dump(),
-                finished_ids=[i for i, _ in finished],
-                early_ids=[i for i, f in finished if f.timing.elapsed_days < f.promised_days],
-                approved_ids=[i for i, _ in approved],
-                one_time_pass_ids=[i for i, f in approved if f.timing.corrections == 0],
+            Figure(
+                key=k,
+                name_zh=name[0] if name else None,
+                name_en=name[1] if name else None,
+                count=len(g),
+                investment_wan=_investment(g),
+                ids=[r[0] for r in g],
+                filter=links.projects_api((param, k)),
+                link=links.projects((param, k)),
             )
         )
     return out
 
 
-def overview(conn: Connection[Any], grant: Grant, as_of: date, unit: str | None = None) -> Overview:
-    """The overview of the projects ``grant`` may see (optionally of one project unit's)."""
+def _total(rows: list[tuple[Any, ...]], key: str, links: Links, *pairs: tuple[str, str]) -> Figure:
+    return Figure(
+        key=key,
+        count=len(rows),
+        investment_wan=_investment(rows),
+        ids=[r[0] for r in rows],
+        filter=links.projects_api(*pairs),
+        link=links.projects(*pairs),
+    )
+
+
+def _item_figure(items: list[TimedItem], key: str, links: Links, *pairs: tuple[str, str]) -> Figure:
+    return Figure(
+        key=key,
+        count=len(items),
+        ids=[i.id for i in items],
+        filter=links.items_api(*pairs),
+        link=links.items(*pairs),
+    )
+
+
+def _kpi_figures(items: list[TimedItem], by: GroupBy, as_of: date, links: Links) -> list[KpiFigure]:
+    """The KPI rows of :func:`compute_kpis` with the ids behind each rate (the same tests)."""
+    rows = compute_kpis([i.fact() for i in items], by, as_of)
+    out = []
+    for row in rows:
+        group: list[tuple[str, str]] = []
+        if by is GroupBy.DEPARTMENT:
+            group = [("department", row.key)]
+        elif by is GroupBy.MONTH:
+            group = [("month", row.key)]
+        query = ItemQuery(department=dict(group).get("department"), month=dict(group).get("month"))
+        mine = select_items(items, query, as_of)
+        ids = {k: [i.id for i in mine if i.in_kpi(k)] for k in KpiSet}
+        out.append(
+            KpiFigure(
+                **row.model_dump(),
+                finished_ids=ids[KpiSet.FINISHED],
+                early_ids=ids[KpiSet.EARLY],
+                approved_ids=ids[KpiSet.APPROVED],
+                one_time_pass_ids=ids[KpiSet.ONE_TIME_PASS],
+                links={k.value: links.items(("kpi", k.value), *group) for k in KpiSet},
+            )
+        )
+    return out
+
+
+def _gap_area(row: dict[str, Any], facility: str, labels: Labels) -> GapArea:
+    code = row.get("subdistrict")
+    name = labels.get(code) if code else None
+    query = urlencode([("facility", facility)] + ([("subdistrict", code)] if code else []))
+    return GapArea(
+        subdistrict=code,
+        name_zh=name[0] if name else None,
+        name_en=name[1] if name else None,
+        population=row["population"],
+        covered=row["covered"],
+        not_covered=row["not_covered"],
+        unreachable=row.get("unreachable", 0),
+        demand=row["demand"],
+        met=row["met"],
+        shortfall=row["shortfall"],
+        deficit_cells=row["deficit_cells"],
+        link=f"#/gaps?{query}",
+    )
+
+
+def gap_figures(conn: Connection[Any], labels: Labels) -> list[GapFigure]:
+    """Each facility type's stored answer (that of the current inputs, else the newest), read only."""
+    standards = get_standards()
+    keys = {f.code: cache_key(conn, standards, f) for f in standards.facilities}
+    stored = gap_store.summaries(conn, keys)
+    out = []
+    for f in standards.facilities:
+        answer = stored.get(f.code)
+        common = {
+            "facility": f.code,
+            "name_zh": f.name_zh,
+            "name_en": f.name_en,
+            "unit_zh": f.provision.unit_zh,
+            "unit_en": f.provision.unit_en,
+            "link": f"#/gaps?{urlencode({'facility': f.code})}",
+        }
+        if answer is None:
+            out.append(GapFigure(**common, state="not_computed", computed_at=None, standards_version=None,
+                                 layers=[], network=[], district=None, subdistricts=[]))  # fmt: skip
+            continue
+        out.append(
+            GapFigure(
+                **common,
+                state="current" if answer["current"] else "stale",
+                computed_at=answer["computed_at"],
+                standards_version=answer["standards_version"],
+                layers=answer["layers"] or [],
+                network=answer["network"] or [],
+                district=_gap_area(answer["district"], f.code, labels),
+                subdistricts=[_gap_area(r, f.code, labels) for r in answer["subdistricts"] or []],
+            )
+        )
+    return out
+
+
+def overview(
+    conn: Connection[Any], grant: Grant, as_of: date, unit: str | None = None, labels: Labels | None = None
+) -> Overview:
+    """The overview of the projects ``grant`` may see (optionally of one project unit's); ``labels``
+    names the sub-districts (code → Chinese, English)."""
+    labels = labels or {}
+    links = Links(unit, as_of)
     where, params = visibility(grant)
     projects = conn.execute(_PROJECTS.format(where=where), {**params, "unit": unit}).fetchall()
     ids = [r[0] for r in projects]
-    status_filter = "/api/projects?status={}".format
-    tier_filter = "/api/projects?tier={}".format
+    places_of = subdistricts_of(conn, ids)
 
-    items = conn.execute(
-        "SELECT i.id, i.department_code, i.item_code, i.promised_days, i.status, i.stage, i.name_zh,"
-        " i.name_en, i.project_id FROM approval.item i WHERE i.project_id = ANY(%s) ORDER BY i.id",
-        (ids,),
-    ).fetchall()
-    facts: list[tuple[int, ItemFact]] = []
-    in_flight: list[int] = []
-    overdue: list[int] = []
-    stages: dict[str, list[int]] = {}
-    refs: list[ItemRef] = []
-    if items:
-        cal = load_calendar(conn)
-        events = item_events(conn, [r[0] for r in items])
-        for item_id, dept, code, promised, status, stage, name_zh, name_en, project_id in items:
-            t = timing(events[item_id], cal, as_of)
-            if status in IN_FLIGHT or t.started is not None:
-                refs.append(ItemRef(id=item_id, name_zh=name_zh, name_en=name_en, department_code=dept,
-                                    status=status, project_id=project_id))  # fmt: skip
-            facts.append((item_id, ItemFact(dept, code, promised, t, name_zh, name_en)))
-            if status in IN_FLIGHT:
-                in_flight.append(item_id)
-                stages.setdefault(stage, []).append(item_id)
-                # As e-supervision's red "overdue" warning: running past the promised limit.
-                if status in RUNNING and t.elapsed_days > promised:
-                    overdue.append(item_id)
+    items = timed_items(conn, ids, as_of)
+    in_flight = select_items(items, ItemQuery(state=ItemState.IN_FLIGHT), as_of)
+    overdue = select_items(items, ItemQuery(state=ItemState.OVERDUE), as_of)
+    stages = sorted({i.stage for i in in_flight})
+    refs = [
+        ItemRef(
+            id=i.id,
+            name_zh=i.name_zh,
+            name_en=i.name_en,
+            department_code=i.department_code,
+            status=i.status,
+            project_id=i.project_id,
+        )  # fmt: skip
+        for i in items
+        if i.in_flight or i.timing.started is not None
+    ]
 
     applications = conn.execute(
         "SELECT status, array_agg(id ORDER BY id) FROM approval.application WHERE project_id = ANY(%s)"
@@ -238,11 +396,12 @@ def overview(conn: Connection[Any], grant: Grant, as_of: date, unit: str | None 
                 units=len(units),
                 cleared_units=sum(1 for u in units if u.status in CLEARED),
                 progress_pct=progress_of(units),
+                link=f"#/demolition/{pid}",
             )
         )
 
     places = [
-        Place(project_id=r[0], status=r[1], geometry=r[2])
+        Place(project_id=r[0], status=r[1], subdistrict=places_of[r[0]], geometry=r[2])
         for r in conn.execute(
             "SELECT p.id, p.status, ST_AsGeoJSON(ST_Transform(f.geom, 4326), 7)::json"
             " FROM project.footprint f JOIN project.project p ON p.id = f.project_id"
@@ -250,32 +409,41 @@ def overview(conn: Connection[Any], grant: Grant, as_of: date, unit: str | None 
             (ids,),
         ).fetchall()
     ]
+    planned = [r for r in projects if r[1] in PLANNED]
+    under_way = [r for r in projects if r[1] in UNDER_WAY]
     return Overview(
         as_of=as_of,
-        projects=_total(projects, "total", "/api/projects"),
-        by_status=_group(projects, lambda r: r[1], filter_of=status_filter),
-        by_tier=_group(projects, lambda r: r[2], filter_of=tier_filter),
-        by_type=_group(projects, lambda r: r[3]),
-        by_subdistrict=_group(
-            projects,
-            lambda r: r[7] if r[6] == "subdistrict" else UNASSIGNED,
-            lambda r: r[8] if r[6] == "subdistrict" else "未定位",
-        ),
-        by_funding=_group(projects, lambda r: r[4]),
-        investment_planned_wan=_total([r for r in projects if r[1] in PLANNED], "planned"),
-        investment_under_way_wan=_total(
-            [r for r in projects if r[1] in UNDER_WAY], "under_way", status_filter("construction")
-        ),
+        projects=_total(projects, "total", links),
+        by_status=_group(projects, lambda r: r[1], links, "status"),
+        by_tier=_group(projects, lambda r: r[2], links, "tier"),
+        by_type=_group(projects, lambda r: r[3], links, "project_type"),
+        by_subdistrict=_group(projects, lambda r: places_of[r[0]], links, "subdistrict", labels),
+        by_funding=_group(projects, lambda r: r[4], links, "funding_source"),
+        investment_planned_wan=_total(planned, "planned", links, *[("status", s) for s in PLANNED]),
+        investment_under_way_wan=_total(under_way, "under_way", links, *[("status", s) for s in UNDER_WAY]),
         approvals=Approvals(
-            in_flight=Figure(key="in_flight", count=len(in_flight), ids=in_flight),
-            overdue=Figure(key="overdue", count=len(overdue), ids=overdue),
-            by_stage=[Figure(key=k, count=len(v), ids=v) for k, v in sorted(stages.items())],
+            in_flight=_item_figure(in_flight, "in_flight", links, ("state", "in_flight")),
+            overdue=_item_figure(overdue, "overdue", links, ("state", "overdue")),
+            by_stage=[
+                _item_figure(
+                    [i for i in in_flight if i.stage == stage],
+                    stage,
+                    links,
+                    ("state", "in_flight"),
+                    ("stage", stage),
+                )  # fmt: skip
+                for stage in stages
+            ],
         ),
-        applications_by_status=[Figure(key=s, count=len(a), ids=list(a)) for s, a in applications],
-        kpi_total=_kpi_figures(facts, GroupBy.TOTAL, as_of),
-        kpi_by_department=_kpi_figures(facts, GroupBy.DEPARTMENT, as_of),
-        kpi_by_month=_kpi_figures(facts, GroupBy.MONTH, as_of),
+        applications_by_status=[
+            Figure(key=s, count=len(a), ids=list(a), link=f"#/applications?{urlencode({'status': s})}")
+            for s, a in applications
+        ],
+        kpi_total=_kpi_figures(items, GroupBy.TOTAL, as_of, links),
+        kpi_by_department=_kpi_figures(items, GroupBy.DEPARTMENT, as_of, links),
+        kpi_by_month=_kpi_figures(items, GroupBy.MONTH, as_of, links),
         demolition=demolition,
+        gaps=gap_figures(conn, labels),
         places=places,
         items=refs,
     )

@@ -12,6 +12,7 @@ from app.auth.policy import Action
 from app.db import Conn
 from app.deps import Versioned, catalog_of, today, with_etag
 from app.edge.params import RowId
+from app.errors import Unprocessable
 from app.projects import service
 from app.projects.code import validate_code
 from app.projects.models import (
@@ -23,6 +24,7 @@ from app.projects.models import (
     ProjectUpdate,
     Tier,
 )
+from app.projects.places import subdistrict_codes
 from app.projects.templates import Template, load_templates
 
 router = APIRouter(tags=["projects"])
@@ -52,13 +54,29 @@ def create_project(body: ProjectCreate, request: Request, conn: Conn, grant: Man
 
 @router.get("/api/projects", response_model=list[Project], summary="项目库")
 def list_projects(
+    request: Request,
     conn: Conn,
     grant: ReadGrant,
-    status: Annotated[ProjectStatus | None, Query(description="状态")] = None,
+    status: Annotated[list[ProjectStatus] | None, Query(description="状态（可多选）")] = None,
     tier: Annotated[Tier | None, Query(description="库别")] = None,
+    project_type: Annotated[str | None, Query(max_length=64, description="项目类型")] = None,
+    funding_source: Annotated[str | None, Query(max_length=100, description="资金来源")] = None,
+    unit: Annotated[str | None, Query(max_length=64, description="项目单位（组织代码）")] = None,
+    subdistrict: Annotated[
+        str | None,
+        Query(max_length=64, description="街道代码（按现状用地范围落位）；unassigned 为未定位"),
+    ] = None,
 ) -> list[Project]:
-    """Projects the caller may see: units their own, departments those involving them."""
-    return service.list_projects(conn, grant, status, tier.value if tier else None)
+    """Projects the caller may see: units their own, departments those involving them; narrowed by
+    status, tier, type, funding source, project unit and the sub-district its footprint lies in."""
+    if subdistrict is not None and subdistrict not in subdistrict_codes(catalog_of(request)):
+        raise Unprocessable(
+            f"未知的街道代码“{subdistrict}”。",
+            f"Unknown sub-district '{subdistrict}'.",
+            code="unknown_subdistrict",
+        )
+    filters = service.ProjectFilters(project_type, funding_source, unit, subdistrict)
+    return service.list_projects(conn, grant, status, tier.value if tier else None, filters)
 
 
 @router.get("/api/projects/{project_id}", response_model=Project, summary="项目详情")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -25,6 +27,7 @@ from app.projects.models import (
     ProjectStatus,
     ProjectUpdate,
 )
+from app.projects.places import subdistricts_of
 from app.projects.templates import get_template
 from app.versioning import check_version
 from layers.audit import record
@@ -35,6 +38,16 @@ PROJECT_COLUMNS = sql.SQL(
     " status, tier, initiation, plan_link, demolition_progress_pct, demolition_threshold_pct, created_at,"
     " updated_at, version"
 )
+
+
+@dataclass(frozen=True)
+class ProjectFilters:
+    """The library's narrowing besides status and tier (the overview's figures link to these)."""
+
+    project_type: str | None = None
+    funding_source: str | None = None
+    unit: str | None = None
+    subdistrict: str | None = None  # a code of admin_subdistrict, or places.UNLOCATED
 
 
 def visibility(
@@ -123,18 +136,34 @@ def check_may_change(grant: Grant, project: Project) -> None:
 
 
 def list_projects(
-    conn: Connection[Any], grant: Grant, status: ProjectStatus | None, tier: str | None
+    conn: Connection[Any],
+    grant: Grant,
+    status: ProjectStatus | Sequence[str] | None,
+    tier: str | None,
+    filters: ProjectFilters | None = None,
 ) -> list[Project]:
-    """Projects visible to the caller, newest first."""
+    """Projects visible to the caller, newest first (optionally narrowed by ``filters``)."""
     where, params = visibility(grant)
+    f = filters or ProjectFilters()
+    statuses = [status] if isinstance(status, str) else list(status or []) or None
     query = sql.SQL(
         "SELECT {cols} FROM project.project p WHERE {where}"
-        " AND (%(status)s::text IS NULL OR p.status = %(status)s)"
-        " AND (%(tier)s::text IS NULL OR p.tier = %(tier)s) ORDER BY p.id DESC"
+        " AND (%(status)s::text[] IS NULL OR p.status = ANY(%(status)s))"
+        " AND (%(tier)s::text IS NULL OR p.tier = %(tier)s)"
+        " AND (%(type)s::text IS NULL OR p.project_type = %(type)s)"
+        " AND (%(funding)s::text IS NULL OR p.funding_source = %(funding)s)"
+        " AND (%(unit)s::text IS NULL OR EXISTS (SELECT 1 FROM auth.organisation o"
+        " WHERE o.id = p.unit_org_id AND o.code = %(unit)s)) ORDER BY p.id DESC"
     ).format(cols=PROJECT_COLUMNS, where=where)
+    args = {**params, "status": statuses, "tier": tier, "type": f.project_type,
+            "funding": f.funding_source, "unit": f.unit}  # fmt: skip
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(query, {**params, "status": status, "tier": tier}).fetchall()
-    return [Project(**r) for r in rows]
+        rows = cur.execute(query, args).fetchall()
+    projects = [Project(**r) for r in rows]
+    if f.subdistrict is not None:
+        places = subdistricts_of(conn, [p.id for p in projects])
+        projects = [p for p in projects if places[p.id] == f.subdistrict]
+    return projects
 
 
 def next_code(conn: Connection[Any], year: int, industry: str, code_type: str) -> str:

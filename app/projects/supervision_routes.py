@@ -18,6 +18,7 @@ from app.db import Conn, HeavyWork
 from app.deps import today
 from app.edge.params import RowId
 from app.projects import supervision
+from app.projects.item_figures import ItemQuery, ItemRow, ItemState, KpiSet, list_items
 from app.projects.kpis import GroupBy, KpiRow
 from app.projects.supervision import SupervisionWarning
 
@@ -64,6 +65,34 @@ def list_warnings(
 ) -> list[SupervisionWarning]:
     """Yellow at ≥ 80 % of the promised limit, red when overdue or a 容缺 supplement is late."""
     return supervision.warnings(conn, grant, as_of or today(), project_id, department)
+
+
+@router.get("/api/approval-items", response_model=list[ItemRow], summary="审批事项清单")
+def list_approval_items(
+    conn: Conn,
+    grant: ReadGrant,
+    state: Annotated[ItemState | None, Query(description="in_flight 在办，overdue 超时")] = None,
+    stage: Annotated[
+        Literal["project_land", "engineering", "construction", "completion"] | None,
+        Query(description="阶段"),
+    ] = None,
+    department: DepartmentFilter = None,
+    month: Annotated[
+        str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="绩效月份 YYYY-MM（办结月）")
+    ] = None,
+    kpi: Annotated[
+        KpiSet | None,
+        Query(
+            description="绩效口径：started 已受理，finished 办结，early 提前办结，approved 通过，"
+            "one_time_pass 一次性通过"
+        ),
+    ] = None,
+    unit: Annotated[str | None, Query(max_length=64, description="只看某项目单位（组织代码）")] = None,
+    as_of: AsOf = None,
+) -> list[ItemRow]:
+    """The items behind a figure of the leaders' overview or of the KPIs, with their clocks."""
+    query = ItemQuery(state=state, stage=stage, department=department, month=month, kpi=kpi)
+    return list_items(conn, grant, query, as_of or today(), unit)
 
 
 @router.get("/api/kpis", response_model=list[KpiRow], summary="绩效指标")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 from collections import defaultdict
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -129,29 +130,48 @@ def test_overview_figures_equal_the_event_log_by_hand(
     assert r.status_code == 200, r.text
     ov = r.json()
 
-    # Projects: by status, tier and funding, with their ids and list filters.
-    assert ov["projects"]["count"] == 3 and sorted(ov["projects"]["ids"]) == sorted(
-        [a["id"], b["id"], c["id"]]
-    )
+    # Projects: every breakdown against the project rows read here, and the list behind each figure.
+    rows = owner_conn.execute(
+        "SELECT p.id, p.status, p.tier, p.project_type, p.funding_source, p.investment_wan"
+        " FROM project.project p JOIN auth.organisation o ON o.id = p.unit_org_id WHERE o.code = %s",
+        (unit_code,),
+    ).fetchall()
+    assert len(rows) == 3
+    assert sorted(ov["projects"]["ids"]) == sorted(r[0] for r in rows) == sorted([a["id"], b["id"], c["id"]])
+    for field, column in (("by_status", 1), ("by_tier", 2), ("by_type", 3), ("by_funding", 4)):
+        hand_groups: dict[str, list[Any]] = defaultdict(list)
+        for r in rows:
+            hand_groups[r[column]].append(r)
+        assert {
+            f["key"]: (sorted(f["ids"]), f["count"], Decimal(f["investment_wan"])) for f in ov[field]
+        } == {
+            k: (sorted(r[0] for r in g), len(g), sum((r[5] for r in g), Decimal(0)))
+            for k, g in hand_groups.items()
+        }, field
     status = {f["key"]: f for f in ov["by_status"]}
     assert {k: f["ids"] for k, f in status.items()} == {
         "construction": [b["id"]],
         "preparation": [c["id"]],
         "reserve": [a["id"]],
     }
-    assert status["construction"]["filter"] == "/api/projects?status=construction"
-    assert {f["key"]: f["count"] for f in ov["by_tier"]} == {
-        "implementation": 1,
-        "preparation": 1,
-        "reserve": 1,
-    }
+    assert status["construction"]["filter"] == f"/api/projects?status=construction&unit={unit_code}"
+    assert status["construction"]["link"] == f"#/projects?status=construction&unit={unit_code}"
     funding = {f["key"]: (f["count"], float(f["investment_wan"])) for f in ov["by_funding"]}
     assert funding == {"区财政": (2, 1300.0), "专项债": (1, 1200.0)}
+    # No footprints: every project is "not located" (未定位), counted once.
     assert [(f["key"], f["count"]) for f in ov["by_subdistrict"]] == [("unassigned", 3)]
     # Planned (储备 + 前期): 800 + 500; under way (在建): 1200.
     assert float(ov["investment_planned_wan"]["investment_wan"]) == 1300.0
     assert sorted(ov["investment_planned_wan"]["ids"]) == sorted([a["id"], c["id"]])
     assert float(ov["investment_under_way_wan"]["investment_wan"]) == 1200.0
+    project_figures = [ov["projects"], ov["investment_planned_wan"], ov["investment_under_way_wan"]]
+    for field in ("by_status", "by_tier", "by_type", "by_subdistrict", "by_funding"):
+        project_figures += ov[field]
+    for figure in project_figures:
+        listed = client.get(figure["filter"], headers=leader.headers)
+        assert listed.status_code == 200, (figure["filter"], listed.text)
+        assert sorted(p["id"] for p in listed.json()) == sorted(figure["ids"]), figure["filter"]
+        assert figure["link"] == "#/projects" + figure["filter"].removeprefix("/api/projects")
 
     # Approvals in flight and overdue, by hand.
     items = {i["id"]: (i["department_code"], i["promised_days"]) for plan in (pa, pb) for i in plan.values()}
@@ -159,9 +179,29 @@ def test_overview_figures_equal_the_event_log_by_hand(
     assert hand["overdue"] == [pb["environmental_impact"]["id"]]
     assert ov["approvals"]["overdue"]["ids"] == hand["overdue"]
     in_flight = sorted([pb["environmental_impact"]["id"], pa["land_planning_permit"]["id"]])
+    flying = owner_conn.execute(
+        "SELECT stage, array_agg(id ORDER BY id) FROM approval.item WHERE id = ANY(%s)"
+        " AND status IN ('submitted', 'accepted', 'accepted_conditional', 'under_review', 'correction')"
+        " GROUP BY stage ORDER BY stage",
+        (list(items),),
+    ).fetchall()
+    assert sorted(id_ for _, ids in flying for id_ in ids) == in_flight
     assert sorted(ov["approvals"]["in_flight"]["ids"]) == in_flight
-    assert [(f["key"], sorted(f["ids"])) for f in ov["approvals"]["by_stage"]] == [
-        ("project_land", in_flight)
+    assert (
+        [(f["key"], sorted(f["ids"])) for f in ov["approvals"]["by_stage"]]
+        == [(stage, ids) for stage, ids in flying]
+        == [("project_land", in_flight)]
+    )
+    # The list behind each approval figure (GET /api/approval-items) is the same set of items.
+    approvals = ov["approvals"]
+    for figure in (approvals["in_flight"], approvals["overdue"], *approvals["by_stage"]):
+        listed = client.get(figure["filter"], headers=leader.headers)
+        assert listed.status_code == 200, (figure["filter"], listed.text)
+        assert sorted(i["id"] for i in listed.json()) == sorted(figure["ids"]), figure["filter"]
+        assert figure["link"] == "#/items" + figure["filter"].removeprefix("/api/approval-items")
+    overdue_rows = client.get(approvals["overdue"]["filter"], headers=leader.headers).json()
+    assert [(i["id"], i["elapsed_days"], i["promised_days"]) for i in overdue_rows] == [
+        (pb["environmental_impact"]["id"], 25, 20)
     ]
     # The items behind the figures: the six with events (five started, one submitted), no other.
     logged = [r[0] for r in owner_conn.execute(
@@ -188,6 +228,13 @@ def test_overview_figures_equal_the_event_log_by_hand(
             assert row["early_completion_rate"] == (t["early"] / t["finished"] if t["finished"] else None)
             assert row["one_time_pass_rate"] == (t["one_time"] / t["approved"] if t["approved"] else None)
             assert len(row["early_ids"]) == t["early"] and len(row["finished_ids"]) == t["finished"]
+            # The items behind each rate: the list page's API gives the same items.
+            for kind, ids_field in (("early", "early_ids"), ("one_time_pass", "one_time_pass_ids"),
+                                    ("finished", "finished_ids"), ("approved", "approved_ids")):  # fmt: skip
+                link = row["links"][kind]
+                assert link.startswith("#/items?")
+                listed = client.get("/api/approval-items?" + link.split("?", 1)[1], headers=leader.headers)
+                assert sorted(i["id"] for i in listed.json()) == sorted(row[ids_field]), link
         api = client.get(f"/api/kpis?by={by}&as_of={AS_OF}", headers=unit.headers).json()
         assert [
             (k["key"], k["early_completion_rate"], k["one_time_pass_rate"], k["overdue"]) for k in api
@@ -195,10 +242,20 @@ def test_overview_figures_equal_the_event_log_by_hand(
             (k["key"], k["early_completion_rate"], k["one_time_pass_rate"], k["overdue"]) for k in ov[field]
         ]
 
+    # The totals: the sums of the hand tallies over departments.
+    depts = [t for k, t in tallies.items() if k[:2] != "20"]
+    (total,) = ov["kpi_total"]
+    for field, key in (("finished", "finished"), ("early", "early"), ("approved", "approved"),
+                       ("one_time_pass", "one_time")):  # fmt: skip
+        assert total[field] == sum(t[key] for t in depts), field
+    assert total["early_completion_rate"] == 3 / 4  # A 用地预审, A 环评, B 水保 early of four finished
+    assert client.get("/api/approval-items?month=2025-13", headers=leader.headers).status_code == 422
+
     # Demolition: B's ledger at 25 %.
     assert [
         (d["project_id"], d["units"], d["cleared_units"], d["progress_pct"]) for d in ov["demolition"]
     ] == [(b["id"], 2, 1, 25.0)]
+    assert ov["demolition"][0]["link"] == f"#/demolition/{b['id']}"
 
     # The export holds the same figures.
     x = client.get(f"/api/overview.xlsx?as_of={AS_OF}&unit={unit_code}", headers=leader.headers)
@@ -210,7 +267,7 @@ def test_overview_figures_equal_the_event_log_by_hand(
     assert funding_x == {"区财政": (2, 1300.0), "专项债": (1, 1200.0)}
 
 
-def test_a_subdistrict_unit_places_its_project_and_leaders_only_read(
+def test_a_subdistrict_units_project_is_placed_by_footprint_and_leaders_only_read(
     client: TestClient, make_account: Any, make_org: Any
 ) -> None:
     _, street = make_org(OrgKind.SUBDISTRICT)
@@ -218,7 +275,8 @@ def test_a_subdistrict_unit_places_its_project_and_leaders_only_read(
     p = new_project(client, education, unit_org_code=street, investment_wan="300")
     leader = make_account(Role.LEADER, "drc")
     ov = client.get(f"/api/overview?unit={street}", headers=leader.headers).json()
-    assert [(f["key"], f["ids"]) for f in ov["by_subdistrict"]] == [(street, [p["id"]])]
+    # Built by a sub-district office, but with no footprint: not located (the unit is not the place).
+    assert [(f["key"], f["ids"]) for f in ov["by_subdistrict"]] == [("unassigned", [p["id"]])]
     # Read-only: a leader registers no project and submits no demand; a project unit sees no overview.
     assert client.post("/api/projects", json={}, headers=leader.headers).status_code == 403
     unit = make_account(Role.PROJECT_UNIT, "works")

@@ -126,6 +126,22 @@ def _list_count(page: Page) -> int:
     return int(page.wait_for("document.getElementById('ov-list').dataset.count"))
 
 
+def _landed(page: Page, view: str, counter: str) -> int:
+    """The count shown by the list page a link opened."""
+    page.wait_for(f"document.body.dataset.view === '{view}'")
+    return int(page.wait_for(f"document.getElementById('{counter}')?.dataset.count", timeout_s=30))
+
+
+def _back(page: Page) -> None:
+    """Back to the overview (the link's hash cleared, so the same link can be followed again)."""
+    page.js(
+        "history.replaceState(null, '', '#');"
+        " ['pj-count', 'pj-items-count'].forEach(id => document.getElementById(id)?.remove());"
+        " document.getElementById('view-overview').click()"
+    )
+    page.wait_for(f"document.body.dataset.view === 'overview' && {PAGE}.dataset.ready === 'true'")
+
+
 @pytest.mark.parametrize(("lang", "width"), [("zh", 1400), ("en", 1400), ("zh", 390)])
 def test_the_overview_figures_open_their_lists(world: World, lang: str, width: int) -> None:
     with Page(width=width, height=900) as page:
@@ -138,22 +154,40 @@ def test_the_overview_figures_open_their_lists(world: World, lang: str, width: i
         ov = world.overview
         # The charts are drawn (ECharts from /vendor/echarts, no CDN): a canvas in each chart box.
         assert page.js("document.querySelectorAll('#overview-page .ov-chart canvas').length") >= 9
-        # Figures: each tile opens its list, as long as the API's ids.
+        # A number is a link to the list behind it: the project library, filtered, as long as the figure.
+        assert page.js("document.getElementById('ov-projects').getAttribute('href')") == "#/projects"
         assert text(page, "#ov-projects .ov-tile-value") == "2"
         page.js("document.getElementById('ov-projects').click()")
-        assert _list_count(page) == ov["projects"]["count"] == 2
+        assert _landed(page, "projects", "pj-count") == ov["projects"]["count"] == 2
+        _back(page)
         page.js("document.getElementById('ov-overdue').click()")
-        assert _list_count(page) == ov["approvals"]["overdue"]["count"] == 1
-        overdue = page.js("document.querySelector('#ov-list-rows li').textContent")
+        assert _landed(page, "projects", "pj-items-count") == ov["approvals"]["overdue"]["count"] == 1
+        overdue = page.js("document.querySelector('#pj-items tbody tr').textContent")
         assert ("环境影响" if lang == "zh" else "nvironmental") in overdue, overdue
-        # A bar of a chart (clicked as ECharts reports it) opens the same list as its button below.
+        href = page.js("document.querySelector('#pj-items tbody tr a').getAttribute('href')")
+        assert href.startswith("#/project/"), href
+        _back(page)
+        # A bar of a chart (clicked as ECharts reports it): the library filtered by that status.
         statuses = ov["by_status"]
         page.js(f"{PAGE}.ovCharts.status.trigger('click', {{dataIndex: 1}}) && true")
-        assert _list_count(page) == statuses[1]["count"]
-        listed = page.js("[...document.querySelectorAll('#ov-list-rows li')].map(li => li.textContent)")
-        assert len(listed) == 1 and "龙岗测试" in listed[0]
-        page.js("document.querySelector('#ov-chart-demolition + .ov-bars button').click()")
-        assert _list_count(page) == 1
+        assert _landed(page, "projects", "pj-count") == statuses[1]["count"]
+        listed = page.js("[...document.querySelectorAll('#pj-projects tbody tr')].map(tr => tr.textContent)")
+        assert len(listed) == statuses[1]["count"] and all("龙岗测试" in r for r in listed)
+        assert page.js("document.getElementById('pj-link-filter') !== null")
+        _back(page)
+        # A demolition row: that project's ledger.
+        page.js("document.querySelector('#ov-chart-demolition + .ov-bars a').click()")
+        page.wait_for("document.body.dataset.view === 'demolition'")
+        b_id = ov["demolition"][0]["project_id"]
+        page.wait_for(f"localStorage.getItem('duogui.demolition.project') === '{b_id}'")
+        _back(page)
+        # Gaps: none stored in this world — every facility type "not computed", linking to the gaps page.
+        hrefs = page.js(
+            "[...document.querySelectorAll('#ov-gaps tbody tr')]"
+            ".map(tr => tr.querySelector('a').getAttribute('href'))"
+        )
+        assert hrefs == [f"#/gaps?facility={g['facility']}" for g in ov["gaps"]]
+        assert {g["state"] for g in ov["gaps"]} == {"not_computed"}
         # The map: both footprints; a click on B's (in construction) opens B alone.
         assert [p["project_id"] for p in ov["places"]] == sorted([p["project_id"] for p in ov["places"]])
         assert len(ov["places"]) == 2

@@ -81,6 +81,17 @@ export class DemolitionPage {
     }
   }
 
+  /** A link into the page (#/demolition/<project id>): that project's ledger. */
+  async route({ id }) {
+    if (id != null) {
+      this.projectId = id;
+      localStorage.setItem(PROJECT_KEY, String(id));
+    }
+    const chosen = this.projectId;
+    await this.activate();
+    if (chosen != null && this.projectId !== chosen) { this.projectId = chosen; await this.reload(); }
+  }
+
   /** Draw again (after a language switch). */
   render() {
     this.#renderHead();

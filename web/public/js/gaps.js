@@ -47,7 +47,7 @@ export class GapsPage {
         this.types = types;
         const attribute = layer?.attributes?.find(a => a.name === "subdistrict");
         this.subdistricts = attribute?.codes ?? [];
-        this.facility = types.facilities[0]?.code ?? null;
+        if (!this.routed) this.facility = types.facilities[0]?.code ?? null;
       } catch (error) {
         this.error = error;
         this.render();
@@ -55,6 +55,14 @@ export class GapsPage {
       }
     }
     await this.load();
+  }
+
+  /** A link into the page (#/gaps?facility=…&subdistrict=…): that facility type and sub-district. */
+  async route({ params }) {
+    if (params.get("facility")) this.facility = params.get("facility");
+    this.subdistrict = params.get("subdistrict") ?? "";
+    this.routed = true;
+    await this.activate();
   }
 
   /** Fetch the answer for the chosen facility type and sub-district. */

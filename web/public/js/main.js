@@ -95,7 +95,22 @@ async function start() {
   $("views").hidden = !views.length;
   const last = localStorage.getItem(VIEW_KEY);
   // Without the map, the first page the role has (none yet for a role with neither: an empty workspace).
-  showView(views.includes(last) ? last : withMap ? "map" : views[0] ?? "map");
+  if (!route()) showView(views.includes(last) ? last : withMap ? "map" : views[0] ?? "map");
+}
+
+// Links into the pages (the overview's figures): #/projects?status=…, #/project/12, #/items?state=overdue,
+// #/demolition/12, #/gaps?facility=…&subdistrict=… — the page they open and its filters.
+const ROUTES = { projects: "projects", project: "projects", items: "projects", demolition: "demolition", gaps: "gaps" };
+
+/** Open the page a link names (true when the hash was one the signed-in role may open). */
+function route() {
+  const match = /^#\/([a-z]+)(?:\/(\d+))?(?:\?(.*))?$/.exec(location.hash);
+  if (!match || !session) return false;
+  const [, kind, id, query] = match;
+  const name = ROUTES[kind];
+  if (!name || $(`view-${name}`).hidden) return false;
+  showView(name, { kind, id: id ? Number(id) : null, params: new URLSearchParams(query ?? "") });
+  return true;
 }
 
 /** The map workspace: layers, tree, map, legend and pre-evaluation (roles that may read layers). */
@@ -144,8 +159,9 @@ async function openProject(id) {
   await session.pages.projects?.openProject(id);
 }
 
-/** Show the map workspace or one of the other views (the choice is kept for the next visit). */
-function showView(name) {
+/** Show the map workspace or one of the other views (the choice is kept for the next visit); ``link``:
+ * what a link into the page asked for (see route()). */
+function showView(name, link = null) {
   if (!session) return;
   for (const tab of document.querySelectorAll("#views [role=tab]")) {
     tab.setAttribute("aria-selected", String(tab.dataset.view === name));
@@ -158,7 +174,8 @@ function showView(name) {
   if (name === "map") { session.map?.resize(); return; }
   const { Page } = VIEWS[name];
   session.pages[name] ??= new Page($(`${name}-page`), { user: session.user, layersByCode: session.layersByCode, district: session.district, openProject });
-  session.pages[name].activate();
+  if (link && session.pages[name].route) session.pages[name].route(link);
+  else session.pages[name].activate();
 }
 
 function renderSelection() {
@@ -321,6 +338,7 @@ function wire() {
   $("lang").addEventListener("click", toggleLang);
   setInterval(refreshLayers, REFRESH_MS);
   window.addEventListener("focus", refreshLayers);
+  window.addEventListener("hashchange", route);
   document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshLayers(); });
   onLangChange(() => { redraw(); if ($("about").open) loadHealth(); });
   $("about-open").addEventListener("click", () => { loadHealth(); $("about").showModal(); });

@@ -1,10 +1,11 @@
 // 领导驾驶舱 (the leaders' overview): projects by status, tier, type, sub-district and funding; investment;
-// approvals in flight, overdue and by stage; KPIs by department and month; demolition progress. Charts from
-// ECharts (served by the app from web/node_modules, never a CDN); every figure and bar opens its list.
+// approvals in flight, overdue and by stage; KPIs by department and month; demolition progress; facility gaps
+// by sub-district (stored gap answers). Charts from ECharts (served by the app from web/node_modules, never a
+// CDN); every figure and bar is a link (the figure's `link`) to the page listing what it counts.
 import * as echarts from "/vendor/echarts/echarts.esm.min.mjs";
 import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
 import { api, authorise, download, errorText } from "./api.js";
-import { currentLang, formatCount, mapLocale, onLangChange, t } from "./i18n.js";
+import { currentLang, formatCount, formatNumber, mapLocale, onLangChange, t } from "./i18n.js";
 import { baseMapStyle } from "./map.js";
 import { el, label, Orgs, ratio, wan } from "./projects_common.js";
 
@@ -78,7 +79,7 @@ export class OverviewPage {
   }
 
   groupName(kind, figure) {
-    if (kind === "subdistrict") return figure.key === "unassigned" ? t("ovUnassigned") : this.orgs.name(figure.key);
+    if (kind === "subdistrict") return figure.key === "unassigned" ? t("ovUnassigned") : (currentLang() === "en" && figure.name_en) || figure.name_zh || figure.key;
     const map = GROUPS.find(g => g[0] === kind)?.[2];
     return map ? label(map, figure.key) : figure.key;
   }
@@ -94,13 +95,14 @@ export class OverviewPage {
     if (!box || !this.selected) return;
     const { title, ids, kind } = this.selected;
     const rows = kind === "projects"
-      ? ids.map(id => this.projects.get(id)).filter(Boolean).map(p => el("li", { textContent: `${p.code} ${p.name} · ${label("pjStatus", p.status)} · ${wan(p.investment_wan)}` }))
+      ? ids.map(id => this.projects.get(id)).filter(Boolean).map(p => el("li", {}, el("a", { href: `#/project/${p.id}`, textContent: `${p.code} ${p.name}` }), ` · ${label("pjStatus", p.status)} · ${wan(p.investment_wan)}`))
       : ids.map(id => {
         const item = this.items.get(id);
         if (!item) return el("li", { textContent: t("ovItemNumber", id) });
         const project = this.projects.get(item.project_id);
         const name = (currentLang() === "en" && item.name_en) || item.name_zh;
-        return el("li", { textContent: `${project ? `${project.code} ${project.name} · ` : ""}${name} · ${this.orgs.name(item.department_code)} · ${label("pjItemStatus", item.status)}` });
+        const link = el("a", { href: `#/project/${item.project_id}`, textContent: project ? `${project.code} ${project.name}` : t("ovItemNumber", id) });
+        return el("li", {}, link, ` · ${name} · ${this.orgs.name(item.department_code)} · ${label("pjItemStatus", item.status)}`);
       });
     box.replaceChildren(
       el("h3", { textContent: `${title}（${formatCount(ids.length)}）` }),
@@ -109,20 +111,29 @@ export class OverviewPage {
     box.dataset.count = String(ids.length);
   }
 
-  tile(id, title, value, ids, kind = "projects") {
-    const button = el("button", { type: "button", className: "ov-tile", id: `ov-${id}` },
+  /** A number: a link to the list behind it (else its list shown below the charts). */
+  tile(id, title, value, ids, kind = "projects", link = null) {
+    const node = el(link ? "a" : "button", { className: "ov-tile", id: `ov-${id}` },
       el("span", { className: "ov-tile-value", textContent: value }), el("span", { textContent: title }));
-    button.addEventListener("click", () => this.show(title, ids, kind));
-    return button;
+    if (link) node.href = link;
+    else { node.type = "button"; node.addEventListener("click", () => this.show(title, ids, kind)); }
+    return node;
+  }
+
+  /** Open what a figure counts: its list page (`link`), else its list below the charts. */
+  open(title, figure, kind) {
+    if (figure.link) location.hash = figure.link;
+    else this.show(title, figure.ids, kind);
   }
 
   /** A bar chart with a list of buttons below it (the same figures, readable and clickable). */
   chart(id, title, figures, name, kind = "projects", value = f => f.count) {
     const box = el("div", { className: "ov-chart", id: `ov-chart-${id}` });
     const buttons = el("ul", { className: "ov-bars" }, ...figures.map(f => {
-      const b = el("button", { type: "button", className: "link", textContent: `${name(f)}：${formatCount(value(f))}` });
+      const text = `${name(f)}：${formatCount(value(f))}`;
+      const b = f.link ? el("a", { href: f.link, textContent: text }) : el("button", { type: "button", className: "link", textContent: text });
       b.dataset.key = f.key;
-      b.addEventListener("click", () => this.show(`${title} · ${name(f)}`, f.ids, kind));
+      if (!f.link) b.addEventListener("click", () => this.show(`${title} · ${name(f)}`, f.ids, kind));
       return el("li", {}, b);
     }));
     const section = el("section", { className: "ov-card" }, el("h3", { textContent: title }), box, buttons);
@@ -135,7 +146,7 @@ export class OverviewPage {
         yAxis: { type: "value", minInterval: 1 },
         series: [{ type: "bar", data: figures.map(value), label: { show: true, position: "top" } }],
       });
-      chart.on("click", p => { const f = figures[p.dataIndex]; if (f) this.show(`${title} · ${name(f)}`, f.ids, kind); });
+      chart.on("click", p => { const f = figures[p.dataIndex]; if (f) this.open(`${title} · ${name(f)}`, f, kind); });
       this.charts[id] = chart;
     });
     return section;
@@ -194,6 +205,40 @@ export class OverviewPage {
     map.on("load", () => { this.root.dataset.mapReady = "true"; });
   }
 
+  /** Facility gaps by sub-district from the stored answers: not covered and shortfall, each a link to the
+   * gaps page of that facility and sub-district; a facility type without an answer: not computed yet. */
+  gapsCard() {
+    const rows = [];
+    for (const g of this.data.gaps) {
+      const facility = el("a", { href: g.link, textContent: currentLang() === "en" ? g.name_en : g.name_zh });
+      const unit = currentLang() === "en" ? g.unit_en : g.unit_zh;
+      if (g.state === "not_computed") {
+        const row = el("tr", {}, el("th", { scope: "row" }, facility), el("td", { colSpan: 3, className: "note" }, el("a", { href: g.link, textContent: t("ovGapNotComputed") })));
+        row.dataset.facility = g.facility;
+        rows.push(row);
+        continue;
+      }
+      for (const a of [...g.subdistricts, g.district]) {
+        const place = a.subdistrict == null ? t("ovGapDistrict") : (currentLang() === "en" ? a.name_en : a.name_zh) || a.subdistrict;
+        const cell = text => el("td", { className: "num" }, el("a", { href: a.link, textContent: text }));
+        const row = el("tr", { className: a.subdistrict == null ? "ov-gap-total" : "" },
+          el("th", { scope: "row" }, facility.cloneNode(true)),
+          el("td", {}, el("a", { href: a.link, textContent: place })),
+          cell(formatCount(a.not_covered)),
+          cell(`${formatNumber(a.shortfall, 1)} ${unit}`));
+        Object.assign(row.dataset, { facility: g.facility, subdistrict: a.subdistrict ?? "" });
+        rows.push(row);
+      }
+      const when = g.computed_at ? g.computed_at.slice(0, 10) : "";
+      const versions = [...g.layers, ...g.network].map(v => `${v.layer} v${v.number}`).join(", ");
+      rows.push(el("tr", { className: "note" }, el("td", { colSpan: 4, className: "note" },
+        t(g.state === "stale" ? "ovGapStale" : "ovGapAnswer", when, g.standards_version ?? "", versions))));
+    }
+    const head = el("tr", {}, ...["ovGapFacility", "ovGapPlace", "ovGapNotCovered", "ovGapShortfall"].map(k => el("th", { scope: "col", textContent: t(k) })));
+    const table = el("table", { id: "ov-gaps", className: "ov-gaps" }, el("thead", {}, head), el("tbody", {}, ...rows));
+    return el("section", { className: "ov-card ov-gaps-card" }, el("h3", { textContent: t("ovGaps") }), el("div", { className: "ov-scroll" }, table));
+  }
+
   render() {
     this.root.dataset.mapReady = "";
     for (const chart of Object.values(this.charts)) chart.dispose();
@@ -209,23 +254,23 @@ export class OverviewPage {
     exportButton.addEventListener("click", () => download("/api/overview.xlsx", "overview.xlsx"));
     head.append(el("span", { className: "note", textContent: t("ovAsOf", d.as_of) }), exportButton);
     const tiles = el("div", { className: "ov-tiles" },
-      this.tile("projects", t("ovProjects"), formatCount(d.projects.count), d.projects.ids),
-      this.tile("planned", t("ovPlanned"), wan(d.investment_planned_wan.investment_wan), d.investment_planned_wan.ids),
-      this.tile("under-way", t("ovUnderWay"), wan(d.investment_under_way_wan.investment_wan), d.investment_under_way_wan.ids),
-      this.tile("in-flight", t("ovInFlight"), formatCount(d.approvals.in_flight.count), d.approvals.in_flight.ids, "items"),
-      this.tile("overdue", t("ovOverdue"), formatCount(d.approvals.overdue.count), d.approvals.overdue.ids, "items"),
-      this.tile("early", t("ovEarlyRate"), ratio(d.kpi_total[0]?.early_completion_rate), d.kpi_total[0]?.early_ids ?? [], "items"),
-      this.tile("one-time", t("ovOneTimeRate"), ratio(d.kpi_total[0]?.one_time_pass_rate), d.kpi_total[0]?.one_time_pass_ids ?? [], "items"),
+      this.tile("projects", t("ovProjects"), formatCount(d.projects.count), d.projects.ids, "projects", d.projects.link),
+      this.tile("planned", t("ovPlanned"), wan(d.investment_planned_wan.investment_wan), d.investment_planned_wan.ids, "projects", d.investment_planned_wan.link),
+      this.tile("under-way", t("ovUnderWay"), wan(d.investment_under_way_wan.investment_wan), d.investment_under_way_wan.ids, "projects", d.investment_under_way_wan.link),
+      this.tile("in-flight", t("ovInFlight"), formatCount(d.approvals.in_flight.count), d.approvals.in_flight.ids, "items", d.approvals.in_flight.link),
+      this.tile("overdue", t("ovOverdue"), formatCount(d.approvals.overdue.count), d.approvals.overdue.ids, "items", d.approvals.overdue.link),
+      this.tile("early", t("ovEarlyRate"), ratio(d.kpi_total[0]?.early_completion_rate), d.kpi_total[0]?.early_ids ?? [], "items", d.kpi_total[0]?.links.early),
+      this.tile("one-time", t("ovOneTimeRate"), ratio(d.kpi_total[0]?.one_time_pass_rate), d.kpi_total[0]?.one_time_pass_ids ?? [], "items", d.kpi_total[0]?.links.one_time_pass),
     );
     const charts = GROUPS.map(([kind, field]) => this.chart(kind, t(`ov_${kind}`), d[field], f => this.groupName(kind, f)));
     charts.push(this.chart("stage", t("ovStages"), d.approvals.by_stage, f => label("pjStages", f.key), "items"));
     const pct = v => (v == null ? 0 : Math.round(1000 * v) / 10);
-    charts.push(this.chart("dept-early", t("ovDeptEarly"), d.kpi_by_department.map(r => ({ ...r, ids: r.early_ids })), r => this.orgs.name(r.key), "items", r => pct(r.early_completion_rate)));
-    charts.push(this.chart("month-pass", t("ovMonthPass"), d.kpi_by_month.map(r => ({ ...r, ids: r.one_time_pass_ids })), r => r.key, "items", r => pct(r.one_time_pass_rate)));
-    charts.push(this.chart("demolition", t("ovDemolition"), d.demolition.map(r => ({ key: r.code, ids: [r.project_id], ...r })), r => r.name, "projects", r => r.progress_pct ?? 0));
+    charts.push(this.chart("dept-early", t("ovDeptEarly"), d.kpi_by_department.map(r => ({ ...r, ids: r.early_ids, link: r.links.early })), r => this.orgs.name(r.key), "items", r => pct(r.early_completion_rate)));
+    charts.push(this.chart("month-pass", t("ovMonthPass"), d.kpi_by_month.map(r => ({ ...r, ids: r.one_time_pass_ids, link: r.links.one_time_pass })), r => r.key, "items", r => pct(r.one_time_pass_rate)));
+    charts.push(this.chart("demolition", t("ovDemolition"), d.demolition.map(r => ({ ...r, key: r.code, ids: [r.project_id] })), r => r.name, "projects", r => r.progress_pct ?? 0));
     const list = el("section", { className: "ov-card ov-list", id: "ov-list", ariaLive: "polite" },
       el("p", { className: "note", textContent: t("ovPick") }));
-    this.root.replaceChildren(head, tiles, el("div", { className: "ov-grid" }, this.mapCard(), ...charts), list);
+    this.root.replaceChildren(head, tiles, el("div", { className: "ov-grid" }, this.mapCard(), ...charts), this.gapsCard(), list);
     this.root.lang = currentLang();
     for (const make of this.pending) make();
     this.renderList();

@@ -26,6 +26,8 @@ export class ProjectsPage {
     this.loaded = false;
     this.projects = [];
     this.filter = { status: "", text: "" };
+    this.linkFilter = new URLSearchParams(); // a link's filters (#/projects?…): the API narrows the list
+    this.linked = null; // the projects those filters select (null: no link filter)
     this.sort = { key: "planned_start", dir: 1 };
     this.form = null; // the register form's values while it is open
     this.formErrors = {};
@@ -56,12 +58,42 @@ export class ProjectsPage {
         this.templates = new Map(templates.map(tpl => [tpl.project_type, tpl]));
         this.loaded = true;
       }
-      this.projects = await api("/api/projects");
+      await this.#loadProjects();
     } catch (error) {
       this.notice = error;
     }
     this.render();
     this.#refreshSection();
+  }
+
+  async #loadProjects() {
+    const query = this.linkFilter.toString();
+    [this.projects, this.linked] = await Promise.all([
+      api("/api/projects"), query ? api(`/api/projects?${query}`) : null,
+    ]);
+  }
+
+  /**
+   * A link into the page: #/project/<id> (that project), #/projects?<filters> (the library narrowed by
+   * status, tier, project_type, funding_source, unit, subdistrict), #/items?<query> (the approval items
+   * behind an overview figure, above the warnings and KPIs).
+   */
+  async route({ kind, id, params }) {
+    if (kind === "project") {
+      if (!this.loaded) await this.activate();
+      await this.openProject(id);
+      return;
+    }
+    this.detail.close();
+    if (kind === "items") {
+      this.section = "supervision";
+      this.supervision.itemQuery = params;
+    } else {
+      this.section = "library";
+      this.linkFilter = params;
+      this.filter.status = "";
+    }
+    await this.activate();
   }
 
   /** Show one project (by id: a footprint clicked on the map), in the library's section. */
@@ -136,7 +168,7 @@ export class ProjectsPage {
 
   async #reload() {
     try {
-      this.projects = await api("/api/projects");
+      await this.#loadProjects();
     } catch (error) {
       this.notice = error;
     }
@@ -152,7 +184,7 @@ export class ProjectsPage {
 
   #visible() {
     const text = this.filter.text.trim().toLowerCase();
-    const rows = this.projects.filter(p => !this.filter.status || p.status === this.filter.status).filter(p => !text || [
+    const rows = (this.linked ?? this.projects).filter(p => !this.filter.status || p.status === this.filter.status).filter(p => !text || [
       p.code, p.name, this.orgs.name(p.owner_dept_id), this.orgs.name(p.unit_org_id), typeName(this.templates, p.project_type),
     ].some(s => String(s).toLowerCase().includes(text)));
     const { key, dir } = this.sort;
@@ -182,9 +214,24 @@ export class ProjectsPage {
     }
     const section = el("section", { className: "pj-library" }, el("h3", { textContent: t("pjLibrary") }), tools,
       message(this.notice, "pj-notice"));
+    if (this.linked) section.append(this.#linkFilterNote());
     if (this.form) section.append(this.#registerForm());
     section.append(el("div", { id: "pj-list" }, this.#list()));
     return section;
+  }
+
+  /** The link's filters, named, with a link back to the whole library. */
+  #linkFilterNote() {
+    const named = [...this.linkFilter].map(([key, value]) => {
+      if (key === "status") return label("pjStatus", value);
+      if (key === "tier") return label("pjTier", value);
+      if (key === "project_type") return typeName(this.templates, value);
+      if (key === "subdistrict") return value === "unassigned" ? t("ovUnassigned") : value;
+      if (key === "unit") return this.orgs.name(value);
+      return value;
+    });
+    const clear = el("a", { href: "#/projects", id: "pj-link-clear", textContent: t("pjLinkClear") });
+    return el("p", { className: "note", id: "pj-link-filter" }, `${t("pjLinkFilter")}${named.join(" · ")} `, clear);
   }
 
   #redrawList() {
@@ -199,7 +246,7 @@ export class ProjectsPage {
       return button;
     };
     const columns = [
-      { key: "code", head: t("pjCode"), cell: p => p.code, className: "mono", sort: true },
+      { key: "code", head: t("pjCode"), cell: p => el("a", { href: `#/project/${p.id}`, textContent: p.code }), className: "mono", sort: true },
       { key: "name", head: t("pjName"), cell: open, sort: true },
       { key: "project_type", head: t("pjType"), cell: p => typeName(this.templates, p.project_type), sort: true },
       { key: "owner", head: t("pjOwner"), cell: p => this.orgs.name(p.owner_dept_id) },
@@ -217,8 +264,10 @@ export class ProjectsPage {
         this.#redrawList();
       },
     });
-    const count = el("p", { className: "note", id: "pj-count", textContent: t("pjCount", rows.length, this.projects.length) });
-    if (!rows.length) count.textContent = this.projects.length ? t("pjNoMatch") : t("pjNoProjects");
+    const all = (this.linked ?? this.projects).length;
+    const count = el("p", { className: "note", id: "pj-count", textContent: t("pjCount", rows.length, all) });
+    count.dataset.count = String(rows.length);
+    if (!rows.length) count.textContent = all ? t("pjNoMatch") : t("pjNoProjects");
     return el("div", {}, count, node);
   }
 

@@ -13,6 +13,8 @@ export class Supervision {
     this.by = "department";
     this.kpisBy = this.by; // the grouping the loaded rows are of: labels follow the rows, not the selector
     this.notice = null;
+    this.itemQuery = new URLSearchParams(); // a link's query (#/items?…): the approval items behind a figure
+    this.items = null;
   }
 
   /** Load warnings and KPIs as of the page's date. */
@@ -23,7 +25,10 @@ export class Supervision {
       const kpiParams = new URLSearchParams(params);
       const by = this.by;
       kpiParams.set("by", by);
-      [this.warnings, this.kpis] = await Promise.all([api(`/api/warnings?${params}`), api(`/api/kpis?${kpiParams}`)]);
+      const items = this.itemQuery.toString();
+      [this.warnings, this.kpis, this.items] = await Promise.all([
+        api(`/api/warnings?${params}`), api(`/api/kpis?${kpiParams}`), items ? api(`/api/approval-items?${items}`) : null,
+      ]);
       this.kpisBy = by;
       this.notice = null;
     } catch (error) {
@@ -34,6 +39,7 @@ export class Supervision {
 
   render() {
     const box = el("section", { className: "pj-supervision" }, message(this.notice, "pj-supervision-notice"));
+    if (this.items) box.append(el("h3", { textContent: t("pjLinkedItems") }), this.#items());
     box.append(el("h3", { textContent: t("pjWarnings") }), this.#warnings(), el("h3", { textContent: t("pjKpis") }), this.#kpis());
     return box;
   }
@@ -55,6 +61,28 @@ export class Supervision {
     ], this.warnings, {
       id: "pj-warnings", rowProps: w => ({ level: w.level, kind: w.kind, itemCode: w.item_code ?? "", className: `warn-${w.level}` }),
     });
+  }
+
+  /** The approval items a link asked for (an overview figure), each row a link to its project. */
+  #items() {
+    const named = [...this.itemQuery].filter(([key]) => key !== "as_of" && key !== "unit").map(([key, value]) => {
+      if (key === "state") return label("pjItemState", value);
+      if (key === "stage") return label("pjStages", value);
+      if (key === "department") return this.ctx.orgs().name(value);
+      if (key === "kpi") return label("pjKpiSet", value);
+      return value;
+    });
+    const clear = el("a", { href: "#/projects", id: "pj-items-clear", textContent: t("pjLinkClear") });
+    const count = el("p", { className: "note", id: "pj-items-count", textContent: `${named.join(" · ")} · ${t("pjItemsCount", this.items.length)} ` }, clear);
+    count.dataset.count = String(this.items.length);
+    const project = i => el("a", { href: `#/project/${i.project_id}`, textContent: `${i.project_code} ${i.project_name}` });
+    return el("div", {}, count, table([
+      { key: "project", head: t("pjProject"), cell: project },
+      { key: "item", head: t("pjItem"), cell: i => itemName(i) },
+      { key: "department", head: t("pjDepartment"), cell: i => this.ctx.orgs().name(i.department_code) },
+      { key: "status", head: t("pjItemStatusLabel"), cell: i => label("pjItemStatus", i.status) },
+      { key: "clock", head: t("pjUsed"), cell: i => `${i.elapsed_days}/${i.promised_days}` },
+    ], this.items, { id: "pj-items", rowProps: i => ({ id: String(i.id) }) }));
   }
 
   #kpiKey(row) {
