@@ -28,6 +28,15 @@ export const getToken = () => sessionStorage.getItem(TOKEN_KEY);
 export const setToken = token => sessionStorage.setItem(TOKEN_KEY, token);
 export const clearToken = () => sessionStorage.removeItem(TOKEN_KEY);
 
+const READ_RETRIES = 2;
+
+/** How long to wait before asking again: the server's Retry-After (capped at 5 s), spread a little. */
+function retryDelay(response, attempt) {
+  const asked = Number(response.headers.get("Retry-After"));
+  const seconds = Number.isFinite(asked) && asked > 0 ? Math.min(asked, 5) : 1 + attempt;
+  return seconds * 1000 * (0.75 + Math.random() * 0.5);
+}
+
 /** Called once when a request answers 401 with a token: the session ended or the token expired. */
 export function whenExpired(fn) { onExpired = fn; }
 
@@ -45,10 +54,16 @@ async function send(path, { method = "GET", body, headers = {} } = {}) {
   const all = { "Accept-Language": currentLang() === "en" ? "en" : "zh-CN", ...headers };
   if (token) all.Authorization = `Bearer ${token}`;
   let response;
-  try {
-    response = await fetch(path, { method, body, headers: all });
-  } catch {
-    throw new ApiError(0, { message_zh: t("networkError"), message_en: t("networkError") });
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      response = await fetch(path, { method, body, headers: all });
+    } catch {
+      throw new ApiError(0, { message_zh: t("networkError"), message_en: t("networkError") });
+    }
+    // A busy server answers 503 at once with Retry-After: a read is asked again (twice at most), a write
+    // never (the person decides), so a burst of a page's reads does not leave holes in what it shows.
+    if (response.status !== 503 || method !== "GET" || attempt >= READ_RETRIES) break;
+    await new Promise(resolve => setTimeout(resolve, retryDelay(response, attempt)));
   }
   if (response.status === 401 && token) expire();
   if (!response.ok) {
