@@ -35,7 +35,7 @@ from app.auth.policy import Action, Role
 from app.demo.actors import Person
 from app.demo.clock import at
 from app.demo.context import HistoryContext, Scale
-from app.demo.demands import calendar_days, working_on_or_after, working_on_or_before
+from app.demo.demands import COMMUNITIES, calendar_days, working_on_or_after, working_on_or_before
 from app.demolition import blockers, creation, ledger
 from app.demolition.blockers import BlockerAction, BlockerActionIn, BlockerCategory, BlockerCreate
 from app.demolition.models import Attachment, OwnerType, TransitionIn, UnitStatus, UnitUpdate
@@ -535,38 +535,42 @@ def find_sites(conn: Connection[Any], scale: Scale, plans: list[LedgerPlan], sal
 
 
 def _site(conn: Connection[Any], box: shapely.Geometry, low: int, high: int) -> Site | None:
+    params = {"wkb": shapely.to_wkb(box), "srid": STORAGE_SRID}
     row = conn.execute(
         """
         WITH fp AS (SELECT ST_GeomFromWKB(%(wkb)s, %(srid)s) AS g)
+        SELECT count(*) FILTER (WHERE ST_Area(ST_Intersection(b.geom, fp.g)) > 1),
+               max(coalesce((b.props ->> 'floors')::int, 0)),
+               EXISTS (SELECT 1 FROM project.footprint f, fp WHERE f.superseded_at IS NULL
+                        AND ST_DWithin(f.geom, fp.g, 50))
+        FROM basemap.layer l JOIN basemap.feature b ON b.version_id = l.current_version, fp
+        WHERE l.code = 'cur_building' AND ST_Intersects(b.geom, fp.g)
+        """,
+        params,
+    ).fetchone()
+    assert row is not None
+    count, floors, crowded = row
+    if crowded or not (low <= int(count) <= high) or (floors or 0) > 12:
+        return None
+    names = conn.execute(
+        """
+        WITH fp AS (SELECT ST_GeomFromWKB(%(wkb)s, %(srid)s) AS g)
         SELECT
-          (SELECT count(*) FROM basemap.layer l JOIN basemap.feature b ON b.version_id = l.current_version, fp
-            WHERE l.code = 'cur_building' AND ST_Intersects(b.geom, fp.g)
-              AND ST_Area(ST_Intersection(b.geom, fp.g)) > 1),
-          (SELECT max(coalesce((b.props ->> 'floors')::int, 0)) FROM basemap.layer l
-             JOIN basemap.feature b ON b.version_id = l.current_version, fp
-            WHERE l.code = 'cur_building' AND ST_Intersects(b.geom, fp.g)),
-          EXISTS (SELECT 1 FROM project.footprint f, fp WHERE f.superseded_at IS NULL
-                   AND ST_DWithin(f.geom, fp.g, 50)),
           (SELECT v.props ->> 'name' FROM basemap.layer l
              JOIN basemap.feature v ON v.version_id = l.current_version, fp
             WHERE l.code = 'cur_urban_village' AND ST_Intersects(v.geom, fp.g)
             ORDER BY ST_Area(ST_Intersection(v.geom, fp.g)) DESC LIMIT 1),
-          (SELECT s.props ->> 'subdistrict' FROM basemap.layer l JOIN basemap.feature s
-             ON s.version_id = l.current_version, fp
-            WHERE l.code = 'admin_subdistrict' AND ST_Intersects(s.geom, ST_Centroid(fp.g)) LIMIT 1)
+          (SELECT o.code FROM basemap.layer l JOIN basemap.feature s ON s.version_id = l.current_version, fp,
+             auth.organisation o
+            WHERE l.code = 'admin_subdistrict' AND ST_Intersects(s.geom, ST_Centroid(fp.g))
+              AND o.code = 'sd-' || (s.props ->> 'subdistrict') LIMIT 1)
         """,
-        {"wkb": shapely.to_wkb(box), "srid": STORAGE_SRID},
+        params,
     ).fetchone()
-    assert row is not None
-    count, floors, crowded, village, subdistrict = row
-    if crowded or not (low <= int(count) <= high) or (floors or 0) > 12:
-        return None
-    names = conn.execute(
-        "SELECT name_zh FROM auth.organisation WHERE code = %s", (f"sd-{subdistrict}",)
-    ).fetchone()
-    short = str(names[0]).replace("街道办事处", "") if names else "龙岗"
+    village, subdistrict = names if names else (None, None)
+    short = COMMUNITIES[subdistrict][0] if subdistrict in COMMUNITIES else "龙岗"
     place = f"{short}街道{village}" if village else f"{short}街道"
-    return Site(box, place, f"sd-{subdistrict}" if names else None, int(count))
+    return Site(box, place, subdistrict, int(count))
 
 
 # --- documents ------------------------------------------------------------------------------------------
