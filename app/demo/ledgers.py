@@ -242,6 +242,9 @@ def plan_units(plan: LedgerPlan, n_units: int, is_working: Callable[[date], bool
     if plan.stage not in ("midway", "late"):
         back_unit = None
     demolished: dict[int, date] = {}
+    # A ledger under way (not yet almost done) has some units demolished in its last weeks.
+    down = [i for i, g in enumerate(goals) if g is UnitStatus.DEMOLISHED]
+    recent = set(rng.sample(down, min(3, len(down)))) if plan.stage in ("midway", "late") else set()
     for unit, goal in enumerate(goals):
         # The survey record is entered in the days after the ledger is built.
         survey = min(
@@ -260,6 +263,10 @@ def plan_units(plan: LedgerPlan, n_units: int, is_working: Callable[[date], bool
         # The unit's last step falls at a share of the ledger's time: units further along took longer.
         low, high = stage.pace
         reach = low + (high - low) * (0.5 * rng.random() + 0.5 * PIPELINE.index(goal) / (len(PIPELINE) - 1))
+        if (
+            unit in recent
+        ):  # demolished in the last weeks: the ledger is still moving (its forecast has a pace)
+            reach = 1 - rng.randint(1, min(25, window)) / window
         span = max(len(path), int((survey - plan.created).days + window * min(1.0, reach)))
         factor = span / sum(gaps)
         day, elapsed = survey, 0.0

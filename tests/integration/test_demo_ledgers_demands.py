@@ -230,6 +230,8 @@ def test_ledgers_stand_at_their_stages(world: World) -> None:
         else:
             kinds.append("midway")
             assert len(counts) >= 3 and 0 < p["progress_pct"] < 100
+            if counts["demolished"]:  # demolitions in its last weeks: the forecast has a pace and a date
+                assert progress["forecast"]["pace_units_per_day"] > 0 and progress["forecast"]["finish_on"]
     assert sorted(kinds) == ["almost", "complete", "midway", "new"]
     # The days of the events are working days of the district's calendar.
     assert working(world, admin, all_days) == all_days
