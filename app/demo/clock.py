@@ -54,7 +54,9 @@ class Clock:
     def __init__(self, conn: Connection[Any]) -> None:
         self.conn = conn
         by_table: dict[tuple[str, str], list[str]] = {}
-        for schema, table, column in business_columns(conn):
+        with conn.transaction():  # its own transaction: leaves an idle connection idle
+            columns_found = business_columns(conn)
+        for schema, table, column in columns_found:
             by_table.setdefault((schema, table), []).append(column)
         # One UPDATE per table: each column set to the moment where it equals now(), else kept.
         self.statements = [
