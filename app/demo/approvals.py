@@ -503,25 +503,34 @@ class _Executor:
         self.apps: dict[tuple[int, str], int] = {}
         self.report = ApprovalReport()
         self.cal = load_calendar(ctx.conn)
-        self.returned: dict[int, str] = {}  # application → the material its return asked for again
+        self.returned: dict[int, str] = {}
+        self.pools: dict[str, list[Site]] = {}
+        self.wanted: dict[str, int] = defaultdict(int)  # projects per kind  # application → the material its return asked for again
 
     # --- registration
 
     def _site(self, kind: Kind, day: date) -> tuple[Site, Any]:
-        """The first candidate site whose pre-evaluation prohibits nothing (else the first), with its report."""
-        found = candidates(
-            self.conn,
-            kind.site,
-            scale=self.ctx.scale,
-            seed=self.ctx.seed,
-            land_uses=kind.land_uses,
-            used=tuple(self.used[kind.site]),
-            n=6,
-        )
-        if not found:
-            raise RuntimeError(f"demo history: no site left for {kind.key} on the base map")
+        """The next candidate site whose pre-evaluation prohibits nothing (else the first one tried), with
+        its report; candidates are read once per kind (a few per project of the kind)."""
+        pool = self.pools.get(kind.key)
+        if pool is None:
+            wanted = 6 * self.wanted[kind.key] + 10
+            pool = self.pools[kind.key] = candidates(
+                self.conn,
+                kind.site,
+                scale=self.ctx.scale,
+                seed=self.ctx.seed,
+                land_uses=kind.land_uses,
+                used=tuple(self.used[kind.site]),
+                n=wanted,
+            )
         first = None
-        for site in found:
+        for _ in range(6):
+            while pool and pool[0].fid in self.used[kind.site]:
+                pool.pop(0)
+            if not pool:
+                break
+            site = pool.pop(0)
             footprint = parse_footprint(site.geometry, "EPSG:4547")
             report = evaluate(
                 self.conn, footprint, kind.check_type, plan=self.check, today=day, data_dir=self.data_dir
@@ -529,7 +538,8 @@ class _Executor:
             first = first or (site, report)
             if not any(str(f.grade) == "prohibited" for f in report.findings):
                 return site, report
-        assert first is not None
+        if first is None:
+            raise RuntimeError(f"demo history: no site left for {kind.key} on the base map")
         return first
 
     def register(self, spec: ProjectSpec) -> Registered:
@@ -723,6 +733,8 @@ def generate(
     ex = _Executor(ctx, store, data_dir)
     cal = ex.cal
     specs = plan_projects(ctx.seed, ctx.scale, cal, ctx.start, ctx.today)
+    for spec in specs:
+        ex.wanted[spec.kind] += 1
     registered: dict[int, Registered] = {}
     for n, spec in enumerate(specs, 1):
         registered[spec.key] = ex.register(spec)
