@@ -99,7 +99,7 @@ def setup(settings: Settings, *, quiet: bool = False) -> SetupReport:
             made = history.generate_history(
                 conn,
                 get_catalog(),
-                settings.demo_scale,  # type: ignore[arg-type]
+                settings.demo_scale,
                 2017,
                 progress=(lambda _: None) if quiet else print,
                 store=blob_store(settings),

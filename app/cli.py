@@ -330,10 +330,10 @@ def demo_generate(
         made = history.generate_history(
             conn,
             get_catalog(),
-            scale,
+            scale,  # type: ignore[arg-type]
             seed,
             store=blob_store(settings),
-            data_dir=settings.data_dir,  # type: ignore[arg-type]
+            data_dir=settings.data_dir,
         )
     typer.echo(made.summary())
 
@@ -357,10 +357,10 @@ def demo_history(
         made = history.generate_history(
             conn,
             get_catalog(),
-            scale,
+            scale,  # type: ignore[arg-type]
             seed,
             store=blob_store(settings),
-            data_dir=settings.data_dir,  # type: ignore[arg-type]
+            data_dir=settings.data_dir,
         )
     typer.echo(made.summary())
 

@@ -131,8 +131,8 @@ KINDS: tuple[Kind, ...] = (
          "health", ("works", "sd"), (600, 2500), 0.06),
     Kind("culture", "文体中心", ("新建工程", "提升改造工程"), "house_building", "public_facility", "parcel",
          ("GIC2",), "culture", ("works", "sd"), (3000, 40000), 0.07),
-    Kind("elderly", "长者服务中心", ("新建工程",), "house_building", "public_facility", "parcel", ("GIC1", "GIC9"),
-         "health", ("works", "sd"), (800, 6000), 0.05),
+    Kind("elderly", "长者服务中心", ("新建工程",), "house_building", "public_facility", "parcel",
+         ("GIC1", "GIC9"), "health", ("works", "sd"), (800, 6000), 0.05),
     Kind("housing", "人才住房", ("建设工程",), "house_building", "housing", "parcel", ("R4",),
          "housing", ("talent-housing", "renewal-co"), (20000, 120000), 0.10),
     Kind("park", "公园", ("建设工程", "提升改造工程"), "park_greening", "park", "parcel", ("G1",),
@@ -298,7 +298,7 @@ def _stage(
 ) -> date | None:
     """The steps of one stage's application opened on ``opened``; its issue day, or None when the stage is
     still open today."""
-    cal, today, key = flow.cal, flow.today, spec.key
+    today, key = flow.today, spec.key
     template = kind_of(spec.kind).template
     if stage == "construction":
         flow.add(opened, 8.5, key, "demolition")
@@ -355,10 +355,10 @@ def _stage(
             flow.add(letter, 11, key, "request", stage=stage, item=item_id)
         flow.add(letter, 14, key, "letter", stage=stage)
         flow.add(back, 9, key, "resubmit", stage=stage)
-    for item_id, decided in decisions.items():
-        if decided is not None:
+    for item_id, when in decisions.items():
+        if when is not None:
             decision = "approve_conditional" if rng.random() < 0.1 else "approve"
-            flow.add(decided, 15, key, "opinion", stage=stage, item=item_id, decision=decision)
+            flow.add(when, 15, key, "opinion", stage=stage, item=item_id, decision=decision)
     if any(d is None for d in decisions.values()):
         return None
     issued = flow.wd(max(d for d in decisions.values() if d is not None), rng.randint(0, 2))
@@ -505,7 +505,9 @@ class _Executor:
         self.cal = load_calendar(ctx.conn)
         self.returned: dict[int, str] = {}
         self.pools: dict[str, list[Site]] = {}
-        self.wanted: dict[str, int] = defaultdict(int)  # projects per kind  # application → the material its return asked for again
+        self.wanted: dict[str, int] = defaultdict(
+            int
+        )  # projects per kind  # application → the material its return asked for again
 
     # --- registration
 
@@ -583,11 +585,15 @@ class _Executor:
             )
             footprint = parse_footprint(site.geometry, "EPSG:4547")
             grant = unit.grant(Action.PREEVAL_RUN)
-            store_report_audited(self.conn, grant, project.code, grant.principal.org_id, footprint.geometry, report)
+            store_report_audited(
+                self.conn, grant, project.code, grant.principal.org_id, footprint.geometry, report
+            )
             self.report.pre_evaluations += 1
         with self.ctx.clock.on_day(at(self.cal.add_working_days(day, 1), 10, 0)):
             items = create_plan_with_pre_evaluation(self.conn, unit.grant(Action.PROJECTS_MANAGE), project.id)
-        shapes = [ItemShape(i.id, i.item_code, i.stage, i.promised_days) for i in items if i.status != "merged"]
+        shapes = [
+            ItemShape(i.id, i.item_code, i.stage, i.promised_days) for i in items if i.status != "merged"
+        ]
         self.report.projects += 1
         self.report.items += len(shapes)
         return Registered(spec, project.id, project.code, name, kind.template, unit, shapes)
@@ -619,7 +625,9 @@ class _Executor:
         return self.apps[(reg.id, stage)]
 
     def _version(self, app_id: int) -> tuple[int, bool]:
-        row = self.conn.execute("SELECT version FROM approval.application WHERE id = %s", (app_id,)).fetchone()
+        row = self.conn.execute(
+            "SELECT version FROM approval.application WHERE id = %s", (app_id,)
+        ).fetchone()
         assert row is not None
         return int(row[0]), False
 
@@ -640,7 +648,7 @@ class _Executor:
         unit = reg.unit.grant(Action.APPLICATIONS_SUBMIT)
         clerk = self.cast.clerk(day).grant(Action.APPLICATIONS_INTAKE)
         if step.kind == "status":
-            status = ProjectStatus(step.status)
+            status = ProjectStatus(str(step.status))
             tier = {
                 ProjectStatus.PREPARATION: Tier.PREPARATION,
                 ProjectStatus.CONSTRUCTION: Tier.IMPLEMENTATION,
@@ -650,8 +658,15 @@ class _Executor:
             self._project_update(reg, {"demolition_progress_pct": Decimal(100)})
         elif step.kind == "open":
             app = applications.open_application(
-                conn, unit, ApplicationCreate(project_id=reg.id, stage=stage, contact_name=reg.unit.username), day
-            )  # type: ignore[arg-type]
+                conn,
+                unit,
+                ApplicationCreate(
+                    project_id=reg.id,
+                    stage=stage,  # type: ignore[arg-type]
+                    contact_name=reg.unit.username,
+                ),
+                day,
+            )
             self.apps[(reg.id, stage)] = app.id
             self.report.applications += 1
         elif step.kind in ("attach", "reattach"):
@@ -663,7 +678,13 @@ class _Executor:
                 codes = [self._returned_code(app_id)]
             for code in codes:
                 applications.attach(
-                    conn, unit, app_id, code, self._material(reg, code, fresh=step.kind == "reattach"), None, day
+                    conn,
+                    unit,
+                    app_id,
+                    code,
+                    self._material(reg, code, fresh=step.kind == "reattach"),
+                    None,
+                    day,
                 )
         elif step.kind == "submit":
             app_id = self._app(reg, stage)
@@ -671,7 +692,9 @@ class _Executor:
         elif step.kind == "return":
             app_id = self._app(reg, stage)
             code = self._project_document(reg, app_id, day)
-            body = ReturnBody(points=[Point(material_code=code, text="材料内容与项目不一致，请核对后重新提交。")])
+            body = ReturnBody(
+                points=[Point(material_code=code, text="材料内容与项目不一致，请核对后重新提交。")]
+            )
             intake.return_package(conn, clerk, app_id, body, self._version(app_id), day)
         elif step.kind == "accept":
             app_id = self._app(reg, stage)
@@ -700,11 +723,11 @@ class _Executor:
             item = fetch_items(conn, "i.id = %(id)s", {"id": step.item})[0]
             who = self.cast.decider(item.department_id, item.department_code)
             conditional = step.decision == "approve_conditional"
-            body = OpinionBody(
+            opinion = OpinionBody(
                 decision="approve_conditional" if conditional else "approve",
                 conditions="开工前须落实相关部门提出的意见。" if conditional else None,
             )
-            review.opinion(conn, who.grant(Action.APPLICATIONS_REVIEW), item.id, body, None, day)
+            review.opinion(conn, who.grant(Action.APPLICATIONS_REVIEW), item.id, opinion, None, day)
         elif step.kind == "issue":
             app_id = self._app(reg, stage)
             intake.issue(conn, clerk, app_id, self._version(app_id), None, day)
@@ -714,7 +737,10 @@ class _Executor:
     def _project_document(self, reg: Registered, app_id: int, day: date) -> str:
         row = applications.load_row(self.conn, None, app_id)
         items = applications.app_items(self.conn, app_id)
-        codes = [m.code for m in applications.app_checklist(row, items) if m.code not in ORG_WIDE]
+        # The first required project document (never a conditional one the window may take as a gap).
+        codes = [
+            m.code for m in applications.app_checklist(row, items) if m.required and m.code not in ORG_WIDE
+        ]
         self.returned[app_id] = codes[0]
         return codes[0]
 

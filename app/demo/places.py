@@ -45,7 +45,8 @@ _WINDOW = (
 
 _PICK = (
     "SELECT f.fid, f.geom, f.props FROM basemap.feature f JOIN basemap.layer l"
-    " ON l.current_version = f.version_id AND l.code = %(layer)s WHERE f.fid <> ALL(%(used)s) {filter} {window}"
+    " ON l.current_version = f.version_id AND l.code = %(layer)s"
+    " WHERE f.fid <> ALL(%(used)s) {filter} {window}"
     " ORDER BY md5(%(seed)s || ':' || f.fid) LIMIT %(n)s"
 )
 _SHAPE = {
@@ -97,7 +98,8 @@ def candidates(
     window = _WINDOW if scale == "small" else ""
     pick = _PICK.replace("{filter}", _FILTER[kind]).replace("{window}", window)
     query = (
-        f"SELECT fid, ST_AsGeoJSON(g, 2)::json, ST_Area(g), label, sd FROM (SELECT c.fid, {_SHAPE[kind]} AS g,"
+        "SELECT fid, ST_AsGeoJSON(g, 2)::json, ST_Area(g), label, sd FROM"
+        f" (SELECT c.fid, {_SHAPE[kind]} AS g,"
         f" {_LABEL[kind]} AS label, (SELECT s.props->>'subdistrict' FROM basemap.feature s"
         " WHERE s.version_id = (SELECT current_version FROM basemap.layer WHERE code = 'admin_subdistrict')"
         " AND ST_Intersects(s.geom, ST_PointOnSurface(c.geom)) LIMIT 1) AS sd"
@@ -116,5 +118,5 @@ def candidates(
         "y1": y1,
         "srid": STORAGE_SRID,
     }
-    rows = conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+    rows = conn.execute(query, params).fetchall()
     return [Site(_LAYER[kind], int(r[0]), r[1], float(r[2]), r[3], str(r[4])) for r in rows]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
-from typing import Any
 
 import psycopg
 import pytest
@@ -62,18 +61,14 @@ def history_db() -> Iterator[Settings]:
         drop_database(name)
 
 
-def _working(cur: Any) -> tuple[set[date], dict[date, bool]]:
-    rows = cur.execute("SELECT day, working FROM approval.calendar_day").fetchall()
-    return set(), {d: w for d, w in rows}
-
-
 def _independent_kpis(settings: Settings) -> tuple[int, int, int, int]:
     """(finished, early, approved, approved without correction) counted from the event rows."""
     with psycopg.connect(settings.owner_dsn) as conn:
         overrides = dict(conn.execute("SELECT day, working FROM approval.calendar_day").fetchall())
         rows = conn.execute(
             "SELECT e.item_id, i.promised_days, e.to_status, (e.at AT TIME ZONE 'Asia/Shanghai')::date"
-            " FROM approval.item_event e JOIN approval.item i ON i.id = e.item_id ORDER BY e.item_id, e.at, e.id"
+            " FROM approval.item_event e JOIN approval.item i ON i.id = e.item_id"
+            " ORDER BY e.item_id, e.at, e.id"
         ).fetchall()
 
     def working(d: date) -> bool:
@@ -113,7 +108,10 @@ def _independent_kpis(settings: Settings) -> tuple[int, int, int, int]:
 
 
 def test_history_kpis_and_pages(history_db: Settings) -> None:
-    with TestClient(create_app(history_db)) as client, psycopg.connect(history_db.owner_dsn, autocommit=True) as c:
+    with (
+        TestClient(create_app(history_db)) as client,
+        psycopg.connect(history_db.owner_dsn, autocommit=True) as c,
+    ):
         leader = signed_in_account(c, client, Role.SYSTEM_ADMIN, "gov-data")
         h = leader.headers
         kpi = client.get("/api/kpis", params={"as_of": TODAY.isoformat()}, headers=h)
