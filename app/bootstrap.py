@@ -17,6 +17,8 @@ from app.audit.rules import record_activation
 from app.auth.passwords import hash_password, one_time_password
 from app.auth.policy import Role
 from app.auth.security_policy import get_policy
+from app.demo import history
+from app.materials.storage import blob_store
 from app.orgs.service import ADMIN_ORG, seed_organisations
 from app.settings import Settings
 from layers.audit import Actor, record
@@ -41,6 +43,7 @@ class SetupReport:
     organisations_added: int
     administrators: list[NewAdministrator] = field(default_factory=list)
     demo_features: int = 0
+    demo_projects: int = 0  # projects of the demo history written (first set-up only)
 
     @property
     def changed(self) -> bool:
@@ -50,6 +53,7 @@ class SetupReport:
             or self.organisations_added > 0
             or bool(self.administrators)
             or self.demo_features > 0
+            or self.demo_projects > 0
         )
 
 
@@ -88,9 +92,23 @@ def setup(settings: Settings, *, quiet: bool = False) -> SetupReport:
         # Catch the footprint-check index up (after the demo, or after a crash between a switch and its
         # catch-up); a no-op when every layer is current.
         catch_up(conn, get_check_plan())
+        conn.commit()
+        projects = 0
+        # The demo's two years of history, once: after the demo layers, into an empty project library.
+        if settings.demo_scale != "none" and history.refusal(conn) is None:
+            made = history.generate_history(
+                conn,
+                get_catalog(),
+                settings.demo_scale,
+                2017,
+                progress=(lambda _: None) if quiet else print,
+                store=blob_store(settings),
+                data_dir=settings.data_dir,
+            )
+            projects = made.projects
         # The rule set in force is part of the audit trail (recorded once per change of the rule files).
         record_activation(conn, get_ruleset(), actor)
-    return SetupReport(before, after, added, administrators, demo)
+    return SetupReport(before, after, added, administrators, demo, projects)
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,11 @@ from app.auth import users as user_service
 from app.auth.policy import ROLE_LABELS, Role
 from app.auth.service_accounts_cli import service_accounts_cli
 from app.backup.cli import backup, local_basebackup, local_pitr, restore
+from app.demo import history
 from app.demolition.cli import demolition_cli
 from app.errors import DuoguiError
 from app.materials.cli import materials_cli
+from app.materials.storage import blob_store
 from app.preevaluation.cli import check
 from app.projects.cli import calendar_cli, projects_cli
 from app.settings import Settings
@@ -128,6 +130,8 @@ def setup() -> None:
         typer.echo(f"duogui: database migrated {report.revision_before} → {report.revision_after}")
     if report.demo_features:
         typer.echo(f"duogui: demo district loaded ({report.demo_features:,} features)")
+    if report.demo_projects:
+        typer.echo(f"duogui: demo history written ({report.demo_projects} projects)")
     if report.organisations_added:
         typer.echo(f"duogui: {report.organisations_added} organisations seeded")
     for admin in report.administrators:
@@ -315,10 +319,50 @@ def demo_generate(
             _fail(f"{exc.message_zh}\n{exc.message_en}")
             return
         catch_up(conn, get_check_plan())
-    typer.echo(
-        f"demo district ({scale}): {report.layers} layers, {report.features:,} features"
-        f" in {report.seconds:.0f}s"
-    )
+        typer.echo(
+            f"demo district ({scale}): {report.layers} layers, {report.features:,} features"
+            f" in {report.seconds:.0f}s"
+        )
+        conn.commit()
+        if history.refusal(conn) is not None:  # a library with projects keeps them: no second history
+            typer.echo("demo history: the project library is not empty; not written again")
+            return
+        made = history.generate_history(
+            conn,
+            get_catalog(),
+            scale,  # type: ignore[arg-type]
+            seed,
+            store=blob_store(settings),
+            data_dir=settings.data_dir,
+        )
+    typer.echo(made.summary())
+
+
+@demo_cli.command("history")
+def demo_history(
+    seed: Annotated[int, typer.Option(help="随机种子（相同种子生成相同历史）")] = 2017,
+    scale: Annotated[str, typer.Option(help="small / district / full：与已加载的演示底图一致")] = "district",
+) -> None:
+    """Write the demo district's two years of projects and approvals (needs the demo layers loaded and an
+    empty project library)."""
+    if scale not in ("small", "district", "full"):
+        _fail("scale 须为 small、district 或 full。 scale must be small, district or full.")
+    settings = _settings()
+    bootstrap.prepare_database(settings, quiet=True)
+    with psycopg.connect(settings.owner_dsn) as conn:
+        why = history.refusal(conn)
+        if why is not None:
+            _fail(f"{why[0]}\n{why[1]}")
+            return
+        made = history.generate_history(
+            conn,
+            get_catalog(),
+            scale,  # type: ignore[arg-type]
+            seed,
+            store=blob_store(settings),
+            data_dir=settings.data_dir,
+        )
+    typer.echo(made.summary())
 
 
 @cli.command("serve")
