@@ -70,6 +70,12 @@ from app.window.models import (
 EARLY_RATE = 0.266
 ONE_TIME_PASS_RATE = 0.98
 PROJECTS = {"small": 40, "district": 300, "full": 300}
+# Projects registered and planned but not started (储备), and the working days of building works between
+# the construction permit and completion acceptance (public works here take one to two years).
+RESERVE_SHARE = 0.15
+BUILDING_DAYS = (220, 480)
+# The minute of the day that splits a day's steps into two stamped blocks.
+NOON = 12 * 60
 
 # Project units the demo adds (the seed has only 区建筑工务署 ``works``), and sub-district offices act as
 # units of their own small works.
@@ -381,7 +387,7 @@ def schedule(
     flow = _Flow(cal, today)
     for spec in specs:
         rng = random.Random(f"{seed}:approvals:{spec.key}")
-        if rng.random() < 0.06:
+        if rng.random() < RESERVE_SHARE:
             continue  # a reserve project: registered and planned, not started
         by_stage = defaultdict(list)
         for item in plans[spec.key]:
@@ -389,7 +395,7 @@ def schedule(
         cursor = flow.wd(spec.registered, 5 + int(60 * spec.pace * rng.random()))
         for n, stage in enumerate(s for s in STAGES if by_stage[s]):
             if stage == "completion":
-                cursor = flow.wd(cursor, rng.randint(160, 380))  # building works
+                cursor = flow.wd(cursor, rng.randint(*BUILDING_DAYS))  # building works
             if cursor > today:
                 break
             if n == 0:
@@ -774,16 +780,18 @@ def generate(
     for s in steps:
         by_day[s.day].append(s)
     for n, day in enumerate(sorted(by_day), 1):
-        todays = by_day[day]
-        moments = sorted({s.minute for s in todays})
-        last = moments[-1]
+        todays = sorted(by_day[day], key=lambda s: s.minute)
+        # A day is stamped in two blocks (morning, afternoon), each at its last step's minute: the records
+        # keep their order (by time, then by id) and a day costs two backdating passes, not one per step.
+        blocks = [[s for s in todays if s.minute < NOON], [s for s in todays if s.minute >= NOON]]
+        blocks = [b for b in blocks if b]
+        last = blocks[-1][-1].minute
         with ctx.clock.on_day(at(day, last // 60, last % 60)):
-            for minute in moments:
-                for s in todays:
-                    if s.minute == minute:
-                        ex.run(s, registered[s.project], gaps)
-                if minute != last:
-                    ctx.clock.backdate(at(day, minute // 60, minute % 60))
+            for block in blocks:
+                for s in block:
+                    ex.run(s, registered[s.project], gaps)
+                if block is not blocks[-1]:
+                    ctx.clock.backdate(at(day, block[-1].minute // 60, block[-1].minute % 60))
         if n % 100 == 0:
             progress(f"  approvals: day {n}/{len(by_day)} ({day})")
     ex.report.steps = len(steps)

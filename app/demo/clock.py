@@ -20,6 +20,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from psycopg import Connection, sql
+from psycopg.pq import TransactionStatus
 
 from layers.district import DISTRICT
 
@@ -75,7 +76,12 @@ class Clock:
 
     @contextmanager
     def on_day(self, when: datetime) -> Iterator[Connection[Any]]:
-        """Run the block in one transaction whose business timestamps read ``when``."""
+        """Run the block in one transaction whose business timestamps read ``when``.
+
+        The connection must be idle: inside an open transaction the block would be a savepoint, every day
+        would share one ``now()`` and nothing would commit until the end of the run."""
+        if self.conn.info.transaction_status != TransactionStatus.IDLE:
+            raise RuntimeError("the demo clock needs an idle connection (commit first, or use autocommit)")
         with self.conn.transaction():
             yield self.conn
             self.backdate(when)

@@ -3,14 +3,12 @@
 :func:`generate_history` builds the shared context (one owner connection, the clock that dates service
 calls on simulated days, the demo people) and runs the parts in order: the project library and its
 approvals (:mod:`app.demo.approvals`), then the demand pool and the demolition ledgers
-(``app.demo.demands`` and ``app.demo.ledgers``, when present). It writes only on a database whose demo
+(:mod:`app.demo.demands`, :mod:`app.demo.ledgers`). It writes only on a database whose demo
 layers are loaded and whose project library is empty (:func:`refusal` says why not otherwise).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +18,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from app.demo import approvals
+from app.demo import approvals, demands, ledgers
 from app.demo.actors import People
 from app.demo.clock import Clock
 from app.demo.context import HistoryContext, Scale
@@ -28,9 +26,6 @@ from app.materials.storage import BlobStore
 from layers.catalog.model import Catalog
 from layers.demo.loader import demo_loaded
 from layers.district import DISTRICT
-
-# The parts written after the approvals (helper modules; each exposes ``generate(ctx) -> int``).
-LATER_PARTS = ("app.demo.demands", "app.demo.ledgers")
 
 
 @dataclass
@@ -92,6 +87,27 @@ def generate_history(
     if why is not None:
         raise RuntimeError(f"{why[0]} {why[1]}")
     conn.commit()
+    # Autocommit between the clock's days: a read outside a day must not open a transaction the days
+    # would then run inside (one transaction for the whole history, one now() for every day).
+    was_autocommit = conn.autocommit
+    conn.autocommit = True
+    try:
+        return _generate(conn, catalog, scale, seed, day, progress, store, data_dir, started)
+    finally:
+        conn.autocommit = was_autocommit
+
+
+def _generate(
+    conn: Connection[Any],
+    catalog: Catalog,
+    scale: Scale,
+    seed: int,
+    day: date,
+    progress: Callable[[str], None],
+    store: BlobStore,
+    data_dir: Path | None,
+    started: float,
+) -> HistoryReport:
     ctx = HistoryContext(conn, catalog, Clock(conn), People(conn), seed, scale, day)
     report = HistoryReport(scale, seed, day)
     progress(f"duogui: writing the demo history ({scale}, seed {seed}) up to {day}")
@@ -99,12 +115,11 @@ def generate_history(
     conn.commit()
     report.projects, report.items = made.projects, made.items
     report.applications, report.steps = made.applications, made.steps
-    for name in LATER_PARTS:
-        if importlib.util.find_spec(name) is None:
-            progress(f"  {name}: not present, skipped")
-            continue
-        part = importlib.import_module(name)
-        report.parts[name.rsplit(".", 1)[1]] = int(part.generate(ctx))
-        conn.commit()
+    report.parts["demands"] = demands.generate(ctx)
+    conn.commit()
+    progress(f"  demand pool: {report.parts['demands']} entries  {time.monotonic() - started:6.1f}s")
+    report.parts["ledgers"] = ledgers.generate(ctx, data_dir=data_dir, store=store)
+    conn.commit()
+    progress(f"  demolition: {report.parts['ledgers']} ledgers  {time.monotonic() - started:6.1f}s")
     report.seconds = time.monotonic() - started
     return report
