@@ -21,6 +21,7 @@ from app.auth.service_accounts_cli import service_accounts_cli
 from app.backup.cli import backup, local_basebackup, local_pitr, restore
 from app.demolition.cli import demolition_cli
 from app.errors import DuoguiError
+from app.gaps.cli import gaps_cli
 from app.materials.cli import materials_cli
 from app.preevaluation.cli import check
 from app.projects.cli import calendar_cli, projects_cli
@@ -57,6 +58,7 @@ local_cli.command("pitr")(local_pitr)
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(service_accounts_cli, name="service-accounts")
 cli.add_typer(materials_cli, name="materials")
+cli.add_typer(gaps_cli, name="gaps")
 
 
 def _settings() -> Settings:
