@@ -410,4 +410,6 @@ def test_every_facility_type_has_its_derived_deficit_layer(catalog: Catalog) -> 
         # Built from the population grid: no one sees it who may not see the grid.
         assert layer.restricted_roles == catalog.get("cur_population").restricted_roles
         names = [a.name for a in layer.attributes]
-        assert names == ["facility", "grid_id", "subdistrict", "population", "not_covered", "demand", "shortfall"]
+        assert names == [
+            "facility", "grid_id", "subdistrict", "population", "not_covered", "demand", "shortfall"
+        ]  # fmt: skip
