@@ -15,14 +15,19 @@ from psycopg import Connection, sql
 from analysis.gaps.allocate import Cell
 from analysis.gaps.network import RoutableNetwork, SourceVersion, current_sources, ensure_network, source_key
 from analysis.standards.model import FacilityStandard, Standards
+from layers.district import STORAGE_SRID
 
 _SQL = Path(__file__).parent / "sql"
 _PAIRS = (_SQL / "catchment_pairs.sql").read_text(encoding="utf-8")
 _CELLS = (_SQL / "population_cells.sql").read_text(encoding="utf-8")
 _CANDIDATES = (_SQL / "candidate_sites.sql").read_text(encoding="utf-8")
 _FACILITIES = (_SQL / "facilities.sql").read_text(encoding="utf-8")
+_ACCESS = (_SQL / "access.sql").read_text(encoding="utf-8")
 # Edges this much farther than the nearest one are still ways in to the network for a site or a cell.
 ACCESS_TIE_M = 1.0
+# Side of the tiles the catchment searches are grouped by (see catchment_pairs.sql): each tile's starts run
+# on the edges within its box widened by the radius.
+CATCHMENT_TILE_M = 2000.0
 # Bumped whenever the method changes what an answer holds (cached answers carry it in their key).
 METHOD_VERSION = 2
 
@@ -42,6 +47,7 @@ class Site:
     land_use: str | None = None
     site_m2: float | None = None
     subdistrict: str | None = None
+    version_id: int | None = None  # the layer version the feature is read from
 
 
 @dataclass
@@ -118,7 +124,18 @@ def _facilities(
         found = facility_capacity(standard, props, area)
         if found is not None:
             name = props.get("name")
-            sites.append(Site(f"f{fid}", fid, name, found[0], found[1], bytes(wkb), subdistrict=subdistrict))
+            sites.append(
+                Site(
+                    f"f{fid}",
+                    fid,
+                    name,
+                    found[0],
+                    found[1],
+                    bytes(wkb),
+                    subdistrict=subdistrict,
+                    version_id=versions[standard.layer],
+                )
+            )
     return sites
 
 
@@ -148,7 +165,20 @@ def _candidates(
     ).fetchall()
     typical = standard.capacity.typical.value
     return [
-        Site(f"c{fid}", fid, props.get("name"), typical, True, bytes(wkb), code, pfid, use, site, subdistrict)
+        Site(
+            f"c{fid}",
+            fid,
+            props.get("name"),
+            typical,
+            True,
+            bytes(wkb),
+            code,
+            pfid,
+            use,
+            site,
+            subdistrict,
+            versions[source.layer],
+        )
         for fid, props, wkb, pfid, code, use, site, built, subdistrict in rows
         if not built
     ]
@@ -192,43 +222,88 @@ def catchments(
     """(site key, cell fid, walking distance) for every cell within ``radius_m`` of every site."""
     if not sites or population_version is None or network.edge_count == 0:
         return []
-    edges_sql = sql.SQL(
-        "SELECT id, source, target, length_m AS cost FROM gap.network_edge WHERE network_id = {}"
-    ).format(sql.Literal(network.id))
     query = sql.SQL(_PAIRS).format(start=sql.Identifier(_start_column(conn)))
     rows = conn.execute(
         query,
         {
             "keys": [s.key for s in sites],
-            "wkbs": [s.wkb for s in sites],
+            "versions": [s.version_id for s in sites],
+            "fids": [s.fid for s in sites],
             "network": network.id,
             "snap": standards.network.snap_max_m.value,
             "population": population_version,
             "attribute": standards.population.attribute,
-            "edges_sql": edges_sql.as_string(conn),
             "radius": radius_m,
-            "tie": ACCESS_TIE_M,
+            "tile": CATCHMENT_TILE_M,
+            "srid": STORAGE_SRID,
         },
     ).fetchall()
     return [(key, int(fid), float(dist)) for key, fid, dist in rows]
 
 
+def ensure_access(conn: Connection[Any], network_id: int, version_id: int, on_surface: bool) -> None:
+    """Store where the features of a layer version join the network, unless stored already (access.sql).
+
+    Computed once per network and layer version (about half a second per 10,000 features on the district);
+    two requests that find it missing at once compute it once (a transaction-level advisory lock).
+    """
+    done = "SELECT 1 FROM gap.access_done WHERE network_id = %s AND version_id = %s AND on_surface = %s"
+    key = (network_id, version_id, on_surface)
+    if conn.execute(done, key).fetchone() is not None:
+        return
+    with conn.transaction():
+        conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"duogui.gap.access.{network_id}.{version_id}",)
+        )
+        if conn.execute(done, key).fetchone() is not None:
+            return
+        conn.execute(
+            _ACCESS,
+            {"network": network_id, "version": version_id, "on_surface": on_surface, "tie": ACCESS_TIE_M},
+        )
+        conn.execute(
+            "INSERT INTO gap.access_done (network_id, version_id, on_surface) VALUES (%s, %s, %s)", key
+        )
+        # Versions no longer current are dropped once no request can still be reading them.
+        conn.execute(
+            """
+            WITH gone AS (
+              DELETE FROM gap.access_done d
+              WHERE d.done_at < now() - interval '1 hour'
+                AND NOT EXISTS (SELECT 1 FROM basemap.layer l WHERE l.current_version = d.version_id)
+              RETURNING network_id, version_id, on_surface
+            )
+            DELETE FROM gap.access a USING gone g
+            WHERE (a.network_id, a.version_id, a.on_surface) = (g.network_id, g.version_id, g.on_surface)
+            """
+        )
+
+
 def gather(conn: Connection[Any], standards: Standards, standard: FacilityStandard) -> GapInputs:
-    """Read (and, for the network, build if missing) everything one facility type's answer needs."""
+    """Read (and, for the network and the access legs, build if missing) everything one facility type's
+    answer needs.
+
+    JIT compilation is off for these queries: their row estimates (laterals, pgRouting) are far too high,
+    so PostgreSQL compiled the catchment query for 1.4–2 s to run it for about as long.
+    """
     network = ensure_network(conn, standards.network)
-    layers = _versions(conn, standards, standard)
-    versions = {s.layer: s.version_id for s in layers}
-    facilities = _facilities(conn, standards, standard, versions)
-    candidates = _candidates(conn, standards, standard, versions, facilities)
-    cells = _cells(conn, standards, network, versions)
-    reach = catchments(
-        conn,
-        network,
-        facilities + candidates,
-        versions.get(standards.population.layer),
-        standards,
-        standard.radius_m.value,
-    )
+    with conn.transaction():
+        conn.execute("SET LOCAL jit = off")
+        layers = _versions(conn, standards, standard)
+        versions = {s.layer: s.version_id for s in layers}
+        population = versions.get(standards.population.layer)
+        for version, on_surface in (
+            (population, True),
+            (versions.get(standard.layer), False),
+            (versions.get(standard.candidates.layer), False),
+        ):
+            if version is not None and network.edge_count > 0:
+                ensure_access(conn, network.id, version, on_surface)
+        facilities = _facilities(conn, standards, standard, versions)
+        candidates = _candidates(conn, standards, standard, versions, facilities)
+        cells = _cells(conn, standards, network, versions)
+        radius = standard.radius_m.value
+        reach = catchments(conn, network, facilities + candidates, population, standards, radius)
     key = _key(standards, standard, network.source_key, layers)
     return GapInputs(standard, standards, network, layers, cells, facilities, candidates, reach, key)
 

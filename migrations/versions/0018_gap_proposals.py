@@ -54,6 +54,7 @@ def upgrade() -> None:
         CREATE TABLE gap.access (
           network_id  integer NOT NULL REFERENCES gap.network (id) ON DELETE CASCADE,
           version_id  bigint NOT NULL,
+          on_surface  boolean NOT NULL,
           fid         integer NOT NULL,
           edge        integer NOT NULL,
           source      integer NOT NULL,
@@ -62,11 +63,15 @@ def upgrade() -> None:
           t           double precision NOT NULL,
           a           double precision NOT NULL
         );
-        CREATE INDEX access_version_idx ON gap.access (network_id, version_id, fid);
+        CREATE INDEX access_version_idx ON gap.access (network_id, version_id, on_surface, fid);
+        -- The (network, layer version) pairs whose access legs are all in gap.access; a cell joins at a
+        -- point on its surface, a site at its own geometry.
         CREATE TABLE gap.access_done (
           network_id  integer NOT NULL REFERENCES gap.network (id) ON DELETE CASCADE,
           version_id  bigint NOT NULL,
-          PRIMARY KEY (network_id, version_id)
+          on_surface  boolean NOT NULL,
+          done_at     timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (network_id, version_id, on_surface)
         );
         """
     )

@@ -1,11 +1,13 @@
--- The population cells with people: id, label, population, sub-district, and whether a road is near enough.
+-- The population cells with people: id, label, population, sub-district, and whether a road is near enough
+-- (an access leg within the snap limit, see access.sql).
 SELECT c.fid,
        c.props ->> %(label)s AS label,
        (c.props ->> %(attribute)s)::double precision AS population,
        sd.code AS subdistrict,
        EXISTS (
-         SELECT 1 FROM gap.network_edge e
-         WHERE e.network_id = %(network)s AND ST_DWithin(e.geom, p.p, %(snap)s)
+         SELECT 1 FROM gap.access a
+         WHERE a.network_id = %(network)s AND a.version_id = %(population)s AND a.on_surface
+           AND a.fid = c.fid AND a.a <= %(snap)s
        ) AS reachable
 FROM basemap.feature c
 CROSS JOIN LATERAL (SELECT ST_PointOnSurface(c.geom) AS p) p
