@@ -1,9 +1,11 @@
 """Routes: the facility gap analysis (寻找发展差距) of one facility type, district-wide or per sub-district.
 
-The connection is held for the queries only: the key of the current inputs is read first; a stored
-answer is returned as it is, otherwise — admitted through the heavy gate — the inputs and catchments are
-read, the connection is given back while the allocation runs in a worker thread, and a last short lease
-stores the answer.
+The connection is held for the queries only (the sign-in check gives its own back before the route runs):
+the key of the current inputs is read first; a stored answer is returned as it is, otherwise — admitted
+through the heavy gate — the inputs and catchments are read, the connection is given back while the
+allocation runs in a worker thread, and a last short lease stores the answer. When the answer's key is not
+the one its deficit layer (``gap_<facility>``) holds, the layer's next version is written after the response
+(a background task on its own lease), so the map's layer follows the inputs without delaying the answer.
 """
 
 from __future__ import annotations
