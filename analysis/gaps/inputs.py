@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import shapely
 from psycopg import Connection, sql
 
 from analysis.gaps.allocate import Cell
@@ -48,6 +50,9 @@ class Site:
     site_m2: float | None = None
     subdistrict: str | None = None
     version_id: int | None = None  # the layer version the feature is read from
+
+
+Area = tuple[str | None, shapely.Geometry]
 
 
 @dataclass
@@ -106,21 +111,51 @@ def _versions(conn: Connection[Any], standards: Standards, standard: FacilitySta
     return current_sources(conn, list(dict.fromkeys(codes)))
 
 
+def _areas(conn: Connection[Any], standards: Standards, versions: dict[str, int]) -> list[Area]:
+    """The sub-districts (code and polygon, prepared), in feature order."""
+    version = versions.get(standards.subdistricts.layer)
+    if version is None:
+        return []
+    rows = conn.execute(
+        "SELECT props ->> %s, ST_AsBinary(geom) FROM basemap.feature WHERE version_id = %s ORDER BY fid",
+        (standards.subdistricts.attribute, version),
+    ).fetchall()
+    areas = [(code, shapely.from_wkb(bytes(wkb))) for code, wkb in rows]
+    for _, geometry in areas:
+        shapely.prepare(geometry)
+    return areas
+
+
+def _locate(areas: list[Area], points: list[tuple[float, float]]) -> list[str | None]:
+    """The sub-district of each point: the first (in feature order) whose polygon holds it or its boundary
+    (as ``ST_Intersects`` would say, point by point in the database: 0.4–0.9 s for 6,685 facilities against
+    the district's detailed boundaries; a few milliseconds with prepared polygons)."""
+    found: list[str | None] = [None] * len(points)
+    if not points or not areas:
+        return found
+    xy = np.asarray(points, dtype=np.float64)
+    left = np.ones(len(points), dtype=bool)
+    for code, geometry in areas:
+        hit = left & shapely.intersects_xy(geometry, xy[:, 0], xy[:, 1])
+        for i in np.flatnonzero(hit):
+            found[i] = code
+        left &= ~hit
+    return found
+
+
 def _facilities(
-    conn: Connection[Any], standards: Standards, standard: FacilityStandard, versions: dict[str, int]
+    conn: Connection[Any],
+    standards: Standards,
+    standard: FacilityStandard,
+    versions: dict[str, int],
+    areas: list[Area],
 ) -> list[Site]:
     if standard.layer not in versions:
         return []
-    rows = conn.execute(
-        _FACILITIES,
-        {
-            "facilities": versions[standard.layer],
-            "subdistricts": versions.get(standards.subdistricts.layer),
-            "sd_attribute": standards.subdistricts.attribute,
-        },
-    ).fetchall()
+    rows = conn.execute(_FACILITIES, {"facilities": versions[standard.layer]}).fetchall()
+    places = _locate(areas, [(r[4], r[5]) for r in rows])
     sites = []
-    for fid, props, area, wkb, subdistrict in rows:
+    for (fid, props, area, wkb, _, _), subdistrict in zip(rows, places, strict=True):
         found = facility_capacity(standard, props, area)
         if found is not None:
             name = props.get("name")
@@ -185,7 +220,11 @@ def _candidates(
 
 
 def _cells(
-    conn: Connection[Any], standards: Standards, network: RoutableNetwork, versions: dict[str, int]
+    conn: Connection[Any],
+    standards: Standards,
+    network: RoutableNetwork,
+    versions: dict[str, int],
+    areas: list[Area],
 ) -> list[Cell]:
     if standards.population.layer not in versions:
         return []
@@ -194,14 +233,16 @@ def _cells(
         {
             "label": standards.population.label or "",
             "attribute": standards.population.attribute,
-            "sd_attribute": standards.subdistricts.attribute,
-            "subdistricts": versions.get(standards.subdistricts.layer),
             "population": versions[standards.population.layer],
             "network": network.id,
             "snap": standards.network.snap_max_m.value,
         },
     ).fetchall()
-    return [Cell(fid, label, pop, sd, reachable) for fid, label, pop, sd, reachable in rows]
+    places = _locate(areas, [(r[3], r[4]) for r in rows])
+    return [
+        Cell(fid, label, pop, sd, reachable)
+        for (fid, label, pop, _, _, reachable), sd in zip(rows, places, strict=True)
+    ]
 
 
 def _start_column(conn: Connection[Any]) -> str:
@@ -299,9 +340,10 @@ def gather(conn: Connection[Any], standards: Standards, standard: FacilityStanda
         ):
             if version is not None and network.edge_count > 0:
                 ensure_access(conn, network.id, version, on_surface)
-        facilities = _facilities(conn, standards, standard, versions)
+        areas = _areas(conn, standards, versions)
+        facilities = _facilities(conn, standards, standard, versions, areas)
         candidates = _candidates(conn, standards, standard, versions, facilities)
-        cells = _cells(conn, standards, network, versions)
+        cells = _cells(conn, standards, network, versions, areas)
         radius = standard.radius_m.value
         reach = catchments(conn, network, facilities + candidates, population, standards, radius)
     key = _key(standards, standard, network.source_key, layers)
