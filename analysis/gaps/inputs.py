@@ -282,42 +282,46 @@ def catchments(
     return [(key, int(fid), float(dist)) for key, fid, dist in rows]
 
 
-def ensure_access(conn: Connection[Any], network_id: int, version_id: int, on_surface: bool) -> None:
-    """Store where the features of a layer version join the network, unless stored already (access.sql).
+def ensure_access(
+    conn: Connection[Any], network_id: int, version_id: int, on_surface: bool, fids: list[int]
+) -> int:
+    """Store where the features ``fids`` of a layer version join the network, for those not stored yet
+    (access.sql); return how many were computed now.
 
-    Computed once per network and layer version (about half a second per 10,000 features on the district);
-    two requests that find it missing at once compute it once (a transaction-level advisory lock).
+    Computed once per network and feature (about 0.1 s per 1,000 features on the district); two requests
+    that find some missing at once compute them once (a transaction-level advisory lock).
     """
-    done = "SELECT 1 FROM gap.access_done WHERE network_id = %s AND version_id = %s AND on_surface = %s"
-    key = (network_id, version_id, on_surface)
-    if conn.execute(done, key).fetchone() is not None:
-        return
+    missing_sql = (
+        "SELECT u.fid FROM unnest(%s::integer[]) AS u(fid) WHERE NOT EXISTS (SELECT 1 FROM gap.access a"
+        " WHERE a.network_id = %s AND a.version_id = %s AND a.on_surface = %s AND a.fid = u.fid)"
+    )
+    params = (fids, network_id, version_id, on_surface)
+    if not fids or conn.execute(missing_sql + " LIMIT 1", params).fetchone() is None:
+        return 0
     with conn.transaction():
         conn.execute(
             "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"duogui.gap.access.{network_id}.{version_id}",)
         )
-        if conn.execute(done, key).fetchone() is not None:
-            return
+        missing = [int(r[0]) for r in conn.execute(missing_sql, params).fetchall()]
+        if not missing:
+            return 0
         conn.execute(
             _ACCESS,
-            {"network": network_id, "version": version_id, "on_surface": on_surface, "tie": ACCESS_TIE_M},
-        )
-        conn.execute(
-            "INSERT INTO gap.access_done (network_id, version_id, on_surface) VALUES (%s, %s, %s)", key
+            {
+                "network": network_id,
+                "version": version_id,
+                "on_surface": on_surface,
+                "fids": missing,
+                "tie": ACCESS_TIE_M,
+            },
         )
         # Versions no longer current are dropped once no request can still be reading them.
         conn.execute(
-            """
-            WITH gone AS (
-              DELETE FROM gap.access_done d
-              WHERE d.done_at < now() - interval '1 hour'
-                AND NOT EXISTS (SELECT 1 FROM basemap.layer l WHERE l.current_version = d.version_id)
-              RETURNING network_id, version_id, on_surface
-            )
-            DELETE FROM gap.access a USING gone g
-            WHERE (a.network_id, a.version_id, a.on_surface) = (g.network_id, g.version_id, g.on_surface)
-            """
+            "DELETE FROM gap.access a WHERE a.created_at < now() - interval '1 hour'"
+            " AND NOT EXISTS (SELECT 1 FROM basemap.layer l WHERE l.current_version = a.version_id)"
         )
+        conn.execute("SELECT gap.analyze_access()")
+    return len(missing)
 
 
 def gather(conn: Connection[Any], standards: Standards, standard: FacilityStandard) -> GapInputs:
@@ -333,16 +337,19 @@ def gather(conn: Connection[Any], standards: Standards, standard: FacilityStanda
         layers = _versions(conn, standards, standard)
         versions = {s.layer: s.version_id for s in layers}
         population = versions.get(standards.population.layer)
-        for version, on_surface in (
-            (population, True),
-            (versions.get(standard.layer), False),
-            (versions.get(standard.candidates.layer), False),
-        ):
-            if version is not None and network.edge_count > 0:
-                ensure_access(conn, network.id, version, on_surface)
         areas = _areas(conn, standards, versions)
         facilities = _facilities(conn, standards, standard, versions, areas)
         candidates = _candidates(conn, standards, standard, versions, facilities)
+        if network.edge_count > 0:
+            if population is not None:
+                people = conn.execute(
+                    "SELECT fid FROM basemap.feature WHERE version_id = %s AND (props ->> %s)::numeric > 0",
+                    (population, standards.population.attribute),
+                ).fetchall()
+                ensure_access(conn, network.id, population, True, [int(r[0]) for r in people])
+            for sites in (facilities, candidates):
+                if sites and sites[0].version_id is not None:
+                    ensure_access(conn, network.id, sites[0].version_id, False, [s.fid for s in sites])
         cells = _cells(conn, standards, network, versions, areas)
         radius = standard.radius_m.value
         reach = catchments(conn, network, facilities + candidates, population, standards, radius)
