@@ -20,12 +20,13 @@ import psycopg
 import pytest
 import shapely
 
+from analysis.standards.model import get_standards
 from app.auth.policy import Role
 from app.main import create_app
 from tests.api.test_gaps import SHORT
 from tests.browser.cdp import CHROMIUM, Page
 from tests.browser.live import live_server
-from tests.browser.mapapp import assert_offline, details_facts, open_map, sign_in
+from tests.browser.mapapp import assert_offline, details_facts, sign_in
 from tests.browser.scan import scan, visible_text
 from tests.conftest import DemoEnv
 from tests.gap_world import WX0, WY0, frames
@@ -34,8 +35,9 @@ from tests.preeval_world import build_world
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is required")
 PAGE = "document.getElementById('gaps-page')"
-# What the page may show that looks like a code: the plan's land-use class, parcel and cell labels.
-ALLOWED = frozenset({"GIC5"})
+# What the page may show that looks like a code: the plan's land-use class, and the first 12 hex digits of
+# the standards file's SHA-256 (named as such on the page).
+ALLOWED = frozenset({"GIC5", get_standards().fingerprint.removeprefix("sha256:")[:12]})
 
 
 def _frames() -> dict[str, Any]:
@@ -253,7 +255,8 @@ def test_the_deficit_cells_are_a_layer_of_the_map(world: World) -> None:
     planner = world.env.account(Role.PLANNER)
     with Page(width=1400, height=1000) as page:
         _open(page, world, planner)  # the answers were computed: their deficit layers are written
-        open_map(page, world.url, planner)
+        page.js("document.getElementById('view-map').click()")
+        page.wait_for("document.body.dataset.mapReady === 'true' && !!document.querySelector('#tree li')")
         group = page.js(
             "(d => d && [d.querySelector('summary .group-name').textContent,"
             " [...d.querySelectorAll('li input[type=checkbox]')].map(i => i.dataset.code)])"
@@ -267,9 +270,9 @@ def test_the_deficit_cells_are_a_layer_of_the_map(world: World) -> None:
 
 
 def test_narrow_screen_in_both_languages(world: World) -> None:
-    planner = world.env.account(Role.PLANNER)
+    reviewer = world.env.account(Role.REVIEWER, "education")
     with Page(width=390, height=844) as page:
-        _open(page, world, planner)
+        _open(page, world, reviewer)
         assert page.js("document.documentElement.scrollWidth") <= 390
         assert scan(page, "设施缺口（窄屏）", "zh", ALLOWED) == []
         assert _untranslated(visible_text(page)) == []
