@@ -10,8 +10,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import mapbox_vector_tile
 import psycopg
 import pytest
+from pyproj import Transformer
 
 from analysis.gaps.refresh import refresh
 from analysis.standards.model import get_standards
@@ -20,9 +22,10 @@ from layers.audit import Actor
 from layers.catalog.model import get_catalog
 from layers.ingest.errors import IngestError
 from layers.ingest.load import import_path
+from layers.tiles.grid import lonlat_to_tile
 from tests.api.test_gaps import SHORT, K, _world
 from tests.conftest import DemoEnv
-from tests.gap_world import CELLS, branch_roads
+from tests.gap_world import CELLS, WX0, WY0, branch_roads
 
 # After the cut (tests/gap_world.py): 东小学 serves C1 and C2 (3,000 residents, 210 seats asked, 180 met),
 # 北小学 C3, C4 and C5 (8,500 residents, 595 asked, 360 met); C9 and C6 stay uncovered.
@@ -111,6 +114,20 @@ def test_deficit_layers_hold_the_cells_in_deficit_and_change_only_with_their_inp
             env.client.get("/ogc/collections/gap_middle_school/items", headers=viewer.headers).status_code
             == 404
         )
+        # Identify and the composite vector tiles find C6 (centred on (300, 1000)) like any other feature.
+        lon, lat = Transformer.from_crs(4547, 4326, always_xy=True).transform(WX0 + 300, WY0 + 1000)
+        found = env.client.get(
+            "/api/identify",
+            params={"lon": lon, "lat": lat, "layers": "gap_middle_school,gap_primary_school", "zoom": 17},
+            headers=planner.headers,
+        ).json()
+        shown = {(f["layer"], a["name"], a["value"]) for f in found for a in f["attributes"]}
+        assert {("gap_middle_school", "shortfall", 28.0), ("gap_primary_school", "grid_id", "C6")} <= shown
+        x, y = lonlat_to_tile(lon, lat, 15)
+        r = env.client.get(f"/tiles/gap_middle_school,cur_population/15/{x}/{y}.mvt", headers=planner.headers)
+        assert r.status_code == 200
+        tile = mapbox_vector_tile.decode(r.content)
+        assert len(tile["gap_middle_school"]["features"]) == 1  # C6 alone
         listed = {layer["code"] for layer in env.client.get("/api/layers", headers=planner.headers).json()}
         assert {f"gap_{f.code}" for f in get_standards().facilities} <= listed
 
