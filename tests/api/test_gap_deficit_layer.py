@@ -14,10 +14,12 @@ import mapbox_vector_tile
 import psycopg
 import pytest
 from pyproj import Transformer
+from typer.testing import CliRunner
 
 from analysis.gaps.refresh import refresh
 from analysis.standards.model import get_standards
 from app.auth.policy import Role
+from app.cli import cli
 from layers.audit import Actor
 from layers.catalog.model import get_catalog
 from layers.ingest.errors import IngestError
@@ -82,7 +84,9 @@ def _get(env: DemoEnv, facility: str) -> dict[str, Any]:
     return body
 
 
-def test_deficit_layers_hold_the_cells_in_deficit_and_change_only_with_their_inputs(tmp_path: Path) -> None:
+def test_deficit_layers_hold_the_cells_in_deficit_and_change_only_with_their_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for env in _world(tmp_path):
         primary = _get(env, "primary_school")
         number, digest, note, found = _version(env, "gap_primary_school")
@@ -153,6 +157,21 @@ def test_deficit_layers_hold_the_cells_in_deficit_and_change_only_with_their_inp
         assert number == 2 and digest == hashlib.sha256(after["cache_key"].encode()).hexdigest()
         assert _attributes(found) == _expected(SHORT_CUT, UNCOVERED)
         assert found["C1"]["shortfall"] == 10.0 and found["C2"]["shortfall"] == 20.0  # 70 and 140 seats × 1/7
+
+        # The command line recomputes the middle school on the cut network: new inputs, a new version with the
+        # same cell (C6 alone); once more, nothing new. An unknown type is refused.
+        monkeypatch.setenv("DUOGUI_DATABASE_URL", env.settings.database_url.get_secret_value())  # type: ignore[union-attr]
+        runner = CliRunner()
+        r = runner.invoke(cli, ["gaps", "refresh", "--facility", "middle_school"])
+        assert r.exit_code == 0, r.output
+        assert "gap_middle_school v2 (1 格, 新版本 new version)" in r.output
+        r = runner.invoke(cli, ["gaps", "refresh", "--facility", "middle_school"])
+        assert "gap_middle_school v2 (1 格, 未变 unchanged)" in r.output
+        r = runner.invoke(cli, ["gaps", "refresh", "--facility", "hospital"])
+        assert r.exit_code == 1 and "未知的设施类型" in r.output
+        assert _attributes(_version(env, "gap_middle_school")[3]) == {
+            "C6": {"population": 800, "not_covered": 800, "shortfall": 28.0, "subdistrict": "bantian"}
+        }
 
         # Every import of the analysis is in the audit trail; a derived layer cannot be imported by hand.
         with psycopg.connect(env.settings.owner_dsn) as conn:
