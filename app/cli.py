@@ -22,6 +22,7 @@ from app.backup.cli import backup, local_basebackup, local_pitr, restore
 from app.demo import history
 from app.demolition.cli import demolition_cli
 from app.errors import DuoguiError
+from app.gaps.cli import gaps_cli
 from app.materials.cli import materials_cli
 from app.materials.storage import blob_store
 from app.preevaluation.cli import check
@@ -59,6 +60,7 @@ local_cli.command("pitr")(local_pitr)
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(service_accounts_cli, name="service-accounts")
 cli.add_typer(materials_cli, name="materials")
+cli.add_typer(gaps_cli, name="gaps")
 
 
 def _settings() -> Settings:

@@ -100,6 +100,10 @@ class ProjectKind(BaseModel):
 
     template: str
     preevaluation_type: str
+    # The responsible department (组织代码) that owns such a project, and its implementing unit: the
+    # defaults when a planner turns a candidate into a project without naming them.
+    owner_dept: str | None = None
+    unit: str | None = None
 
 
 class FacilityStandard(BaseModel):

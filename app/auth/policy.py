@@ -70,6 +70,7 @@ class Action(StrEnum):
     PREEVAL_RUN = "preeval:run"
     # Facility gap analysis (issue 18).
     GAPS_READ = "gaps:read"
+    GAPS_PROPOSE = "gaps:propose"
     # Approval tracker (issue 6).
     CALENDAR_READ = "calendar:read"
     CALENDAR_MANAGE = "calendar:manage"
@@ -150,6 +151,9 @@ POLICY: dict[Action, dict[Role, Scope]] = {
         Role.VIEWER: Scope.ANY,
         Role.REVIEWER: Scope.ANY,
     },
+    # Planners (规划人员) generate projects from the map: a candidate site becomes a reserve project (with the
+    # unit named in the request) or a demand in the pool. Project units and departments do not.
+    Action.GAPS_PROPOSE: {Role.SYSTEM_ADMIN: Scope.ANY, Role.PLANNER: Scope.ANY},
     # Approval tracker. Reviewers' ORG scope means "projects involving my department" (app/projects).
     Action.CALENDAR_READ: _WORKING_ANY,
     Action.CALENDAR_MANAGE: {Role.SYSTEM_ADMIN: Scope.ANY},

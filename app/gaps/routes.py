@@ -1,35 +1,41 @@
 """Routes: the facility gap analysis (寻找发展差距) of one facility type, district-wide or per sub-district.
 
-The connection is held for the queries only: the key of the current inputs is read first; a stored
-answer is returned as it is, otherwise — admitted through the heavy gate — the inputs and catchments are
-read, the connection is given back while the allocation runs in a worker thread, and a last short lease
-stores the answer.
+The connection is held for the queries only (the sign-in check gives its own back before the route runs):
+the key of the current inputs is read first; a stored answer is returned as it is, otherwise — admitted
+through the heavy gate — the inputs and catchments are read, the connection is given back while the
+allocation runs in a worker thread, and a last short lease stores the answer. When the answer's key is not
+the one its deficit layer (``gap_<facility>``) holds, the layer's next version is written after the response
+(a background task on its own lease), so the map's layer follows the inputs without delaying the answer.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
+from psycopg import Connection
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from analysis.gaps import store
+from analysis.gaps import deficit_layer, store
 from analysis.gaps.answer import Candidate, DeficitCell, FacilityFigures, Figures, GapAnswer, build_answer
 from analysis.gaps.inputs import GapInputs, cache_key, gather
-from analysis.standards.model import Standards, get_standards
-from app.auth.deps import Allow, Grant
+from analysis.standards.model import FacilityStandard, Standards, get_standards
+from app.auth.deps import AllowBriefly, Grant
 from app.auth.policy import Action
 from app.db import AdmissionGate, leased_connection
 from app.deps import catalog_of, seen_entry
 from app.errors import Unprocessable
+from layers.audit import Actor
 
 router = APIRouter(prefix="/api/gaps", tags=["gaps"])
 
 Placed = TypeVar("Placed", Candidate, DeficitCell, FacilityFigures)
-ReadGrant = Annotated[Grant, Depends(Allow(Action.GAPS_READ))]
+# AllowBriefly: the sign-in check gives its connection back before the route runs (a stored answer is read
+# on one short lease; a computed one holds none while the allocation runs).
+ReadGrant = Annotated[Grant, Depends(AllowBriefly(Action.GAPS_READ))]
 
 
 class GapView(GapAnswer):
@@ -74,6 +80,67 @@ def _answer(inputs: GapInputs) -> tuple[GapAnswer, str]:
     answer = build_answer(inputs)
     answer.compute_ms = round((time.monotonic() - started) * 1000)
     return answer, answer.model_dump_json()
+
+
+def known_standard(facility: str) -> tuple[Standards, FacilityStandard]:
+    """The standards and the standard of ``facility`` (422 naming the known types when unknown)."""
+    standards = get_standards()
+    standard = standards.get(facility)
+    if standard is None:
+        codes = [f.code for f in standards.facilities]
+        raise Unprocessable(
+            f"未知的设施类型“{facility[:64]}”；可选：{'、'.join(codes)}。",
+            f"Unknown facility type '{facility[:64]}'; known: {', '.join(codes)}.",
+            code="unknown_facility",
+        )
+    return standards, standard
+
+
+def _stored_state(
+    conn: Connection[Any], standards: Standards, standard: FacilityStandard
+) -> tuple[str, str | None, bool]:
+    """(the current key, its stored answer if any, whether the deficit layer holds that key already)."""
+    key = cache_key(conn, standards, standard)
+    code = deficit_layer.layer_code(standard.code)
+    found = deficit_layer.current(conn, code)
+    return key, store.load(conn, key), found is not None and found[1] == deficit_layer.key_digest(key)
+
+
+def publish_deficit(
+    conn: Connection[Any], request: Request, standards: Standards, answer: GapAnswer, actor: Actor
+) -> deficit_layer.Published | None:
+    """Write the answer's cells in deficit as the deficit layer's next version (nothing if it holds them)."""
+    return deficit_layer.publish(conn, catalog_of(request), standards, answer, actor)
+
+
+async def current_answer(
+    request: Request, standards: Standards, standard: FacilityStandard, actor: Actor
+) -> tuple[GapAnswer, bool, bool]:
+    """The answer for the current inputs: (answer, read from the store, deficit layer already current).
+
+    A stored answer is read on one short lease. Otherwise — admitted through the heavy gate — the inputs
+    and catchments are read on a lease, the connection is given back while the allocation runs in a
+    worker thread, and a last short lease stores the answer. No connection is held while computing.
+    """
+    async with leased_connection(request) as conn:
+        key, stored, published = await run_in_threadpool(_stored_state, conn, standards, standard)
+    if stored is not None:
+        return await run_in_threadpool(GapAnswer.model_validate_json, stored), True, published
+    # Computing is costly (seconds on the district): it waits at the heavy gate, holding no connection.
+    heavy: AdmissionGate = request.app.state.heavy_gate
+    async with heavy.admitted():
+        async with leased_connection(request) as conn:
+            inputs = await run_in_threadpool(gather, conn, standards, standard)
+        answer, body = await run_in_threadpool(_answer, inputs)
+        async with leased_connection(request) as conn:
+            await run_in_threadpool(store.save, conn, answer, body)
+    return answer, False, False
+
+
+async def publish_later(request: Request, standards: Standards, answer: GapAnswer, actor: Actor) -> None:
+    """Publish the deficit layer after the response (a background task of the GET route)."""
+    async with leased_connection(request) as conn:
+        await run_in_threadpool(publish_deficit, conn, request, standards, answer, actor)
 
 
 def _view(
@@ -145,6 +212,7 @@ def facility_types(_: ReadGrant) -> FacilityTypes:
 async def facility_gaps(
     request: Request,
     grant: ReadGrant,
+    background: BackgroundTasks,
     facility: Annotated[
         str, Query(max_length=64, description="设施类型，如 primary_school（见 /api/gaps/facilities）")
     ],
@@ -159,15 +227,7 @@ async def facility_gaps(
     shortfall, cells in deficit and unbuilt planned sites ranked by population newly served; the answer
     names the layer versions, the network and the standards version it was computed from."""
     started = time.monotonic()
-    standards = get_standards()
-    standard = standards.get(facility)
-    if standard is None:
-        codes = [f.code for f in standards.facilities]
-        raise Unprocessable(
-            f"未知的设施类型“{facility[:64]}”；可选：{'、'.join(codes)}。",
-            f"Unknown facility type '{facility[:64]}'; known: {', '.join(codes)}.",
-            code="unknown_facility",
-        )
+    standards, standard = known_standard(facility)
     if subdistrict is not None and subdistrict not in _subdistrict_codes(request, standards):
         raise Unprocessable(
             f"未知的街道代码“{subdistrict[:64]}”。",
@@ -175,21 +235,9 @@ async def facility_gaps(
             code="unknown_subdistrict",
         )
     show_cells = seen_entry(request, grant, standards.population.layer) is not None
-    async with leased_connection(request) as conn:
-        key = await run_in_threadpool(cache_key, conn, standards, standard)
-        stored = await run_in_threadpool(store.load, conn, key)
-    if stored is None:
-        # Computing is costly (seconds on the district): it waits at the heavy gate, holding no connection.
-        heavy: AdmissionGate = request.app.state.heavy_gate
-        async with heavy.admitted():
-            async with leased_connection(request) as conn:
-                inputs = await run_in_threadpool(gather, conn, standards, standard)
-            answer, body = await run_in_threadpool(_answer, inputs)
-            async with leased_connection(request) as conn:
-                await run_in_threadpool(store.save, conn, answer, body)
-    else:
-        answer = await run_in_threadpool(GapAnswer.model_validate_json, stored)
+    answer, cached, published = await current_answer(request, standards, standard, grant.actor)
+    if not published:
+        # The deficit layer's new version is written after the response, so the answer is not delayed.
+        background.add_task(publish_later, request, standards, answer, grant.actor)
     ms = round((time.monotonic() - started) * 1000)
-    return await run_in_threadpool(
-        _view, answer, subdistrict, show_cells, cells_limit, stored is not None, ms
-    )
+    return await run_in_threadpool(_view, answer, subdistrict, show_cells, cells_limit, cached, ms)

@@ -30,6 +30,7 @@ class SourceKind(StrEnum):
     DEPUTY = "deputy"  # 两代表一委员
     ENTERPRISE = "enterprise"
     PARK = "park"  # 产业园区
+    GAP_ANALYSIS = "gap_analysis"  # 设施缺口分析：规划人员由候选用地生成（app/gaps/project_routes.py）
 
 
 class DemandCreate(BaseModel):
@@ -60,6 +61,10 @@ class Demand(BaseModel):
     decided_at: datetime | None
     created_at: datetime
     version: int
+    plan_link: dict[str, Any] | None = Field(default=None, description="规划依据（如规划地块）")
+    gap: dict[str, Any] | None = Field(default=None, description="所补设施缺口（设施缺口分析生成的需求）")
+    pre_evaluation_id: int | None = Field(default=None, description="用地范围的预评估报告")
+    footprint_area_m2: float | None = Field(default=None, description="用地范围面积（平方米）")
 
 
 class Triage(BaseModel):
@@ -76,7 +81,8 @@ SELECT = """
 SELECT d.id, d.source_kind, d.title, d.description,
        ST_X(ST_Transform(d.location, 4326)) AS lon, ST_Y(ST_Transform(d.location, 4326)) AS lat,
        d.submitted_by_id, d.status, d.merged_into_id, d.project_id, p.code AS project_code, d.reason,
-       d.decided_at, d.created_at, d.version
+       d.decided_at, d.created_at, d.version, d.plan_link, d.gap, d.pre_evaluation_id,
+       round(ST_Area(d.footprint)::numeric, 1)::float8 AS footprint_area_m2
 FROM project.demand d LEFT JOIN project.project p ON p.id = d.project_id
 """
 
@@ -108,6 +114,12 @@ def list_demands(conn: Connection[Any], grant: Grant, status: str | None) -> lis
 
 def submit(conn: Connection[Any], grant: Grant, data: DemandCreate) -> Demand:
     """Add a demand to the pool."""
+    if data.source_kind is SourceKind.GAP_ANALYSIS:
+        raise Unprocessable(
+            "设施缺口分析的需求由候选用地生成（POST /api/gaps/candidates/{设施}/{编号}/demand）。",
+            "Gap-analysis demands are made from a candidate site (POST /api/gaps/candidates/…/demand).",
+            code="bad_source_kind",
+        )
     if (data.lon is None) != (data.lat is None):
         raise Unprocessable("经纬度须同时提供。", "Give both lon and lat.", code="bad_location")
     if data.lon is not None and data.lat is not None:

@@ -44,6 +44,9 @@ Role = Literal["system_admin", "planner", "project_unit", "reviewer", "coordinat
 # Live layers: drawn from a workflow's own tables as they are now (never imported, no versions). Only the
 # project library (project.project + its current project.footprint) is one.
 LiveSource = Literal["project_library"]
+# Derived layers: versions written by the platform's own analyses (never imported by hand, never generated
+# by the demo). Only the facility gap analysis (寻找发展差距) writes one: its cells in deficit.
+DerivedSource = Literal["gap_analysis"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -244,11 +247,17 @@ class LayerEntry(BaseModel):
     coverage_box: Annotated[tuple[float, float, float, float], AfterValidator(_lonlat_box)] | None = None
     # A live layer reads a workflow's tables (see LiveSource): no imports, versions or pre-evaluation.
     live: LiveSource | None = None
+    # A derived layer is versioned like any other but written by an analysis (see DerivedSource).
+    derived: DerivedSource | None = None
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
         if self.live is not None and (self.kind is LayerKind.RASTER or self.pre_evaluation or self.base_map):
             raise _field_error("live", "a live layer is a vector layer, not pre-evaluated, not in the 底图")
+        if self.derived is not None and (
+            self.live is not None or self.kind is LayerKind.RASTER or self.pre_evaluation or self.base_map
+        ):
+            raise _field_error("derived", "a derived layer is stored, vector, not pre-evaluated, not 底图")
         if self.kind is LayerKind.RASTER:
             if self.raster is None:
                 raise _field_error("raster", "a raster layer needs raster.path")

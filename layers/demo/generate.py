@@ -87,6 +87,6 @@ def iter_layers(scale: Scale, seed: int = 2017) -> Iterator[tuple[str, gpd.GeoDa
     """Yield (catalog code, GeoDataFrame in the storage CRS) for every vector catalog layer."""
     world = World(scale, seed)
     for layer in get_catalog().layers.values():
-        if layer.kind is LayerKind.RASTER or layer.live is not None:
-            continue  # a live layer is drawn from the platform's own records, never generated
+        if layer.kind is LayerKind.RASTER or layer.live is not None or layer.derived is not None:
+            continue  # live and derived layers come from the platform's own records, never generated
         yield layer.code, build_layer(world, layer)

@@ -131,6 +131,14 @@ def import_path(
             code="live_layer",
             status=409,
         )
+    if entry.derived is not None:
+        raise IngestError(
+            f"图层“{entry.name_zh}”由平台分析生成（设施缺口分析），不能导入；请重新计算该分析。",
+            f"Layer '{entry.code}' is written by the platform's analysis (facility gaps); it cannot be"
+            " imported. Recompute the analysis instead.",
+            code="derived_layer",
+            status=409,
+        )
     with tempfile.TemporaryDirectory(prefix="duogui-import-") as work:
         source = open_upload(
             upload,

@@ -228,11 +228,17 @@ def test_a_candidate_becomes_a_reserve_project_with_its_parcel_and_pre_evaluatio
             "/api/gaps", params={"facility": "primary_school"}, headers=planner.headers
         ).json()
         first, second = body["candidates"][0], body["candidates"][1]
-        reviewer = env.account(Role.REVIEWER, "education")
         url = f"/api/gaps/candidates/primary_school/{first['fid']}/project"
-        r = env.client.post(
-            url, json={"unit_org_code": "works", "investment_wan": 12000}, headers=reviewer.headers
-        )
+        # Planners generate projects from the map (gaps:propose); units and departments do not.
+        for role, org in ((Role.PROJECT_UNIT, "works"), (Role.REVIEWER, "education")):
+            refused = env.client.post(
+                url,
+                json={"unit_org_code": "works", "investment_wan": 1},
+                headers=env.account(role, org).headers,
+            )
+            assert refused.status_code == 403, (role, refused.text)
+        # The department and the unit default to the facility type's (教育局, 建筑工务署).
+        r = env.client.post(url, json={"investment_wan": 12000}, headers=planner.headers)
         assert r.status_code == 201, r.text
         made = r.json()
         project = made["project"]
@@ -255,20 +261,40 @@ def test_a_candidate_becomes_a_reserve_project_with_its_parcel_and_pre_evaluatio
                 "SELECT count(*) FROM audit.event WHERE action = 'gap.candidate_project' AND object_id = %s",
                 (str(project["id"]),),
             ).fetchone()
+            parties = conn.execute(
+                "SELECT o.code, u.code FROM project.project p"
+                " JOIN auth.organisation o ON o.id = p.owner_dept_id"
+                " JOIN auth.organisation u ON u.id = p.unit_org_id WHERE p.id = %s",
+                (project["id"],),
+            ).fetchone()
         assert code == (project["code"],) and audited == (1,)
+        assert parties == ("education", "works")
+        # The candidate became a project once: a second project or a demand is refused, naming it.
+        for kind in ("project", "demand"):
+            again = env.client.post(
+                f"/api/gaps/candidates/primary_school/{first['fid']}/{kind}",
+                json={"investment_wan": 1} if kind == "project" else {},
+                headers=planner.headers,
+            )
+            assert again.status_code == 409, again.text
+            problem = again.json()
+            assert problem["code"] == "candidate_taken"
+            assert problem["taken"] == {"kind": "project", "id": project["id"], "code": project["code"]}
+            assert project["code"] in problem["detail"]
         # A planned site on no parcel has no footprint; a built or unknown one is no candidate.
         r = env.client.post(
             f"/api/gaps/candidates/primary_school/{second['fid']}/project",
             json={"unit_org_code": "works", "investment_wan": 1},
-            headers=reviewer.headers,
+            headers=planner.headers,
         )
         assert (r.status_code, r.json()["code"]) == (422, "no_parcel")
         r = env.client.post(
             "/api/gaps/candidates/primary_school/999999/project",
             json={"unit_org_code": "works", "investment_wan": 1},
-            headers=reviewer.headers,
+            headers=planner.headers,
         )
         assert (r.status_code, r.json()["code"]) == (404, "not_a_candidate")
         with psycopg.connect(env.settings.owner_dsn) as conn:
             projects = conn.execute("SELECT count(*) FROM project.project").fetchone()
-        assert projects == (1,)  # the refusals left nothing behind
+            demands = conn.execute("SELECT count(*) FROM project.demand").fetchone()
+        assert projects == (1,) and demands == (0,)  # the refusals left nothing behind

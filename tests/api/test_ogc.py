@@ -218,6 +218,11 @@ def test_number_matched_is_the_exact_count_of_every_layer(
         body = r.json()
         if get_catalog().layers[code].live is not None:
             continue  # no stored version: the live project library is counted in test_project_layer.py
+        if get_catalog().layers[code].derived is not None:
+            # No gap answer was computed on this demo: the deficit layer has no version yet (its versions are
+            # counted in test_gap_deficit_layer.py).
+            assert body["numberMatched"] == 0 and body["features"] == [], code
+            continue
         assert body["numberMatched"] == _count(db, code), code
         assert body["numberReturned"] == len(body["features"]) == min(1, body["numberMatched"])
         assert body["timeStamp"].endswith("Z")

@@ -1,7 +1,8 @@
 """The facility gap page (设施缺口) in headless Chromium on the hand-made world of tests/gap_world.py: the
 figures it shows equal the hand-computed ones of tests/api/test_gaps.py, the standard and input versions
-are named, cells are listed only to roles that may see the population grid, and a candidate becomes a
-reserve-tier project that opens in the project library — in Chinese and English, on a 390 px screen,
+are named, cells are listed only to roles that may see the population grid, a planner turns a candidate
+into a reserve-tier project that opens in the project library or into a demand in the pool (once only),
+and the cells in deficit are a layer of the map's layer tree — in Chinese and English, on a 390 px screen,
 offline, with no internal codes, untranslated keys or CSP violations.
 """
 
@@ -11,26 +12,45 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
+import geopandas as gpd
+import pandas as pd
 import psycopg
 import pytest
+import shapely
 
+from analysis.standards.model import get_standards
 from app.auth.policy import Role
 from app.main import create_app
 from tests.api.test_gaps import SHORT
 from tests.browser.cdp import CHROMIUM, Page
 from tests.browser.live import live_server
-from tests.browser.mapapp import assert_offline, sign_in
+from tests.browser.mapapp import assert_offline, details_facts, sign_in
 from tests.browser.scan import scan, visible_text
 from tests.conftest import DemoEnv
-from tests.gap_world import frames
+from tests.gap_world import WX0, WY0, frames
 from tests.helpers import Account
 from tests.preeval_world import build_world
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is required")
 PAGE = "document.getElementById('gaps-page')"
-# What the page may show that looks like a code: the plan's land-use class, parcel and cell labels.
-ALLOWED = frozenset({"GIC5"})
+# What the page may show that looks like a code: the plan's land-use class, and the first 12 hex digits of
+# the standards file's SHA-256 (named as such on the page).
+ALLOWED = frozenset({"GIC5", get_standards().fingerprint.removeprefix("sha256:")[:12]})
+
+
+def _frames() -> dict[str, Any]:
+    """The gap world with a second plan parcel P2 under the planned site K2 (300, 600), so that one
+    candidate can become a project and another a demand."""
+    world = frames()
+    parcels = world["sp_parcel"]
+    p2 = parcels.iloc[[0]].copy()
+    p2["parcel_code"] = ["P2"]
+    p2["area"] = [10000.0]
+    p2 = p2.set_geometry([shapely.box(WX0 + 250, WY0 + 550, WX0 + 350, WY0 + 650)], crs=4547)
+    world["sp_parcel"] = gpd.GeoDataFrame(pd.concat([parcels, p2], ignore_index=True), crs=4547)
+    return world
 
 
 @dataclass
@@ -42,7 +62,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """The gap world in its own database, served live."""
-    for env in build_world(tmp_path_factory.mktemp("gap-page"), frames()):
+    for env in build_world(tmp_path_factory.mktemp("gap-page"), _frames()):
         with live_server(create_app(env.settings)) as url:
             yield World(url, env)
 
@@ -108,11 +128,20 @@ def test_figures_standards_and_versions_as_computed_by_hand(world: World) -> Non
         assert set(cells) == set(SHORT)
         assert cells["C9"]["short"] == "35 学位" and cells["C9"]["cov"] == "否"
         assert cells["C6"]["short"] == f"{round(float(SHORT['C6']), 1):g} 学位"
-        # The ranked candidates (K1 on parcel P1 first); a planner may not create projects.
+        # The ranked candidates (K1 on parcel P1 first, K2 on P2); a planner makes projects and demands of
+        # them, except of the planned site on no parcel (K4).
         candidates = _table(page, "gp-candidates")
-        assert [(c["rank"], c["site"], c["new"]) for c in candidates][0] == ("1", "P1", "500")
+        assert [(c["rank"], c["site"], c["new"]) for c in candidates][:2] == [
+            ("1", "P1", "500"),
+            ("2", "P2", "500"),
+        ]
         assert [c["rank"] for c in candidates] == ["1", "2", "3"]
-        assert page.js("document.querySelectorAll('.gp-make').length") == 0
+        enabled = "[...document.querySelectorAll('{}')].map(b => !b.disabled)"
+        assert (
+            page.js(enabled.format(".gp-make"))
+            == page.js(enabled.format(".gp-demand"))
+            == [True, True, False]
+        )
         # The map draws every deficit cell and every candidate (outlines from the OGC API).
         page.wait_for("document.getElementById('gp-map')?.dataset.loaded === 'true'", timeout_s=60)
         drawn = page.js("(d => [d.cells, d.sites, d.error ?? ''])(document.getElementById('gp-map').dataset)")
@@ -142,7 +171,7 @@ def test_figures_standards_and_versions_as_computed_by_hand(world: World) -> Non
         assert_offline(page, world.url)
 
 
-def test_a_candidate_becomes_a_project_and_opens(world: World) -> None:
+def test_a_department_sees_figures_but_makes_no_projects(world: World) -> None:
     reviewer = world.env.account(Role.REVIEWER, "education")
     with Page(width=1400, height=1000) as page:
         _open(page, world, reviewer)
@@ -152,8 +181,15 @@ def test_a_candidate_becomes_a_project_and_opens(world: World) -> None:
         assert _table(page, "gp-figures")[0]["shortfall"] == "356 学位"
         page.wait_for("document.getElementById('gp-map')?.dataset.loaded === 'true'", timeout_s=60)
         assert page.js("(d => [d.cells, d.sites])(document.getElementById('gp-map').dataset)") == ["0", "3"]
-        # No department of its own to name: the reviewer picks the unit and the estimate.
-        assert page.js("document.getElementById('gp-owner')") is None
+        # Generating projects from the map is the planners' (gaps:propose).
+        assert page.js("document.querySelectorAll('.gp-make, .gp-demand, #gp-unit').length") == 0
+
+
+def test_a_candidate_becomes_a_project_and_opens(world: World) -> None:
+    planner = world.env.account(Role.PLANNER)
+    with Page(width=1400, height=1000) as page:
+        _open(page, world, planner)
+        # The unit and the department default to the facility type's; the planner picks the unit here.
         page.js(
             "(s => { s.value = 'works'; s.dispatchEvent(new Event('change')); })"
             "(document.getElementById('gp-unit'))"
@@ -170,18 +206,67 @@ def test_a_candidate_becomes_a_project_and_opens(world: World) -> None:
         made = int(page.js(f"{PAGE}.dataset.made"))
         with psycopg.connect(world.env.settings.owner_dsn) as conn:
             row = conn.execute(
-                "SELECT tier, investment_wan, plan_link->>'layer' FROM project.project WHERE id = %s", (made,)
+                "SELECT p.tier, p.investment_wan, p.plan_link->>'layer', o.code FROM project.project p"
+                " JOIN auth.organisation o ON o.id = p.owner_dept_id WHERE p.id = %s",
+                (made,),
             ).fetchone()
-        assert row is not None and (row[0], float(row[1]), row[2]) == ("reserve", 12000.0, "sp_parcel")
-        # Back on the page: the second candidate lies on no parcel, so its button is disabled.
+        assert row is not None and (row[0], float(row[1]), row[2], row[3]) == (
+            "reserve",
+            12000.0,
+            "sp_parcel",
+            "education",
+        )
+        # Back on the page: the planned site on no parcel keeps its buttons disabled.
         page.js("document.getElementById('view-gaps').click()")
         page.wait_for(f"{PAGE}.dataset.ready === 'true' && !!document.getElementById('gp-candidates')")
         buttons = page.js(
             "[...document.querySelectorAll('#gp-candidates tbody tr')].map(r => [r.cells[1].textContent,"
             " r.querySelector('.gp-make')?.disabled])"
         )
-        assert buttons[0] == ["P1", False] and buttons[1][1] is True
+        assert buttons[0] == ["P1", False] and buttons[2][1] is True
         assert_offline(page, world.url)
+
+
+def test_a_candidate_becomes_a_demand_once(world: World) -> None:
+    planner = world.env.account(Role.PLANNER)
+    with Page(width=1400, height=1000) as page:
+        _open(page, world, planner)
+        page.js("document.querySelectorAll('#gp-candidates tbody tr')[1].querySelector('.gp-demand').click()")
+        page.wait_for(f"!!{PAGE}.dataset.madeDemand", timeout_s=60)
+        made = int(page.js(f"{PAGE}.dataset.madeDemand"))
+        notice = page.js("document.getElementById('gp-notice').textContent")
+        assert f"#{made}" in notice and "新增服务 500 人" in notice and "规划地块 P2" in notice
+        with psycopg.connect(world.env.settings.owner_dsn) as conn:
+            row = conn.execute(
+                "SELECT source_kind, gap->>'newly_served', plan_link->>'layer', pre_evaluation_id IS NOT NULL"
+                " FROM project.demand WHERE id = %s",
+                (made,),
+            ).fetchone()
+        assert row == ("gap_analysis", "500", "sp_parcel", True)
+        # The same candidate as a project: refused, naming the demand it became.
+        page.js("document.querySelectorAll('#gp-candidates tbody tr')[1].querySelector('.gp-make').click()")
+        page.wait_for("!!document.querySelector('#gaps-page p.error')", timeout_s=60)
+        assert f"已生成需求 #{made}" in page.js("document.querySelector('#gaps-page p.error').textContent")
+        assert _untranslated(visible_text(page)) == []
+        assert scan(page, "设施缺口（生成需求）", "zh", ALLOWED) == []
+
+
+def test_the_deficit_cells_are_a_layer_of_the_map(world: World) -> None:
+    planner = world.env.account(Role.PLANNER)
+    with Page(width=1400, height=1000) as page:
+        _open(page, world, planner)  # the answers were computed: their deficit layers are written
+        page.js("document.getElementById('view-map').click()")
+        page.wait_for("document.body.dataset.mapReady === 'true' && !!document.querySelector('#tree li')")
+        group = page.js(
+            "(d => d && [d.querySelector('summary .group-name').textContent,"
+            " [...d.querySelectorAll('li input[type=checkbox]')].map(i => i.dataset.code)])"
+            "(document.querySelector(\"#tree details[data-group='20']\"))"
+        )
+        assert group is not None and group[0] == "设施缺口" and "gap_primary_school" in group[1]
+        page.js("document.querySelector('#tree button[data-details=gap_primary_school]').click()")
+        page.wait_for("document.querySelector('#details table.versions')", timeout_s=60)
+        facts = details_facts(page)
+        assert facts["要素数量"] == "7" and facts["当前版本"] == "1"
 
 
 def test_narrow_screen_in_both_languages(world: World) -> None:

@@ -108,8 +108,9 @@ DOMAIN_KINDS: dict[str, LayerKind] = {
     ),
 }  # fmt: skip
 
-# The case speaks of "近160个数据图层"; DOMAIN.md's group lists alone name 172 codes, all required below.
-LAYER_COUNT_RANGE = range(150, 176)
+# The case speaks of "近160个数据图层"; DOMAIN.md's group lists alone name 172 codes, all required below;
+# the live project library and the gap analysis's deficit layers (one per facility type) come on top.
+LAYER_COUNT_RANGE = range(150, 186)
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +122,7 @@ def catalog() -> Catalog:
 
 def test_packaged_catalog_loads_without_errors(catalog: Catalog) -> None:
     assert len(catalog.layers) in LAYER_COUNT_RANGE
-    assert list(catalog.groups) == [f"{number:02d}" for number in range(1, 20)]
+    assert list(catalog.groups) == [f"{number:02d}" for number in range(1, 21)]
     assert get_catalog().layers.keys() == catalog.layers.keys()
 
 
@@ -396,3 +397,19 @@ def test_missing_directory_is_an_error(tmp_path: Path) -> None:
     assert loaded.catalog.layers == {}
     assert len(loaded.errors) == 1
     assert not loaded.ok
+
+
+def test_every_facility_type_has_its_derived_deficit_layer(catalog: Catalog) -> None:
+    from analysis.standards.model import get_standards
+
+    derived = {code for code, layer in catalog.layers.items() if layer.derived is not None}
+    assert derived == {f"gap_{f.code}" for f in get_standards().facilities}
+    for code in derived:
+        layer = catalog.get(code)
+        assert layer.group == "20" and not layer.pre_evaluation and layer.live is None
+        # Built from the population grid: no one sees it who may not see the grid.
+        assert layer.restricted_roles == catalog.get("cur_population").restricted_roles
+        names = [a.name for a in layer.attributes]
+        assert names == [
+            "facility", "grid_id", "subdistrict", "population", "not_covered", "demand", "shortfall"
+        ]  # fmt: skip

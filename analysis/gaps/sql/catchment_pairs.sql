@@ -1,55 +1,47 @@
 -- Walking distance (m) from every site (facility or candidate) to every population cell within the radius.
--- A site and a cell each join the network at the nearest point of the nearest edge (access leg in a
--- straight line, at most the snap limit) — of every edge as near within the tie tolerance (a point in the
--- middle of a square block is as near to all four sides: each is a way in, and the shortest counts, so
--- the answer never depends on which of them an index scan met first); between those points the
+-- A site and a cell each join the network where gap.access says (access.sql: the nearest point of the
+-- nearest edges, access leg in a straight line, at most the snap limit); between those points the
 -- distance runs along the edges:
 -- pgr_drivingDistance from both end nodes of the site's edge, then along the cell's edge to the cell.
 -- A cell on the site's own edge is also reached directly along that edge.
 WITH site AS (
-  SELECT s.key, e.id AS edge, e.source, e.target, e.length_m AS len,
-         ST_LineLocatePoint(e.geom, ST_ClosestPoint(e.geom, s.geom)) AS t,
-         ST_Distance(e.geom, s.geom) AS a
-  FROM (
-    SELECT k AS key, ST_GeomFromWKB(w, 4547) AS geom
-    FROM unnest(%(keys)s::text[], %(wkbs)s::bytea[]) AS u(k, w)
-  ) s
-  CROSS JOIN LATERAL (
-    SELECT ST_Distance(geom, s.geom) AS nearest FROM gap.network_edge
-    WHERE network_id = %(network)s ORDER BY geom <-> s.geom LIMIT 1
-  ) n
-  CROSS JOIN LATERAL (
-    SELECT id, source, target, length_m, geom FROM gap.network_edge
-    WHERE network_id = %(network)s AND ST_DWithin(geom, s.geom, n.nearest + %(tie)s)
-  ) e
-  WHERE ST_Distance(e.geom, s.geom) <= %(snap)s
+  SELECT u.key, a.edge, a.source, a.target, a.len, a.t, a.a, e.geom
+  FROM unnest(%(keys)s::text[], %(versions)s::bigint[], %(fids)s::integer[]) AS u(key, version_id, fid)
+  JOIN gap.access a
+    ON a.network_id = %(network)s AND a.version_id = u.version_id AND NOT a.on_surface AND a.fid = u.fid
+  JOIN gap.network_edge e ON e.network_id = %(network)s AND e.id = a.edge
+  WHERE a.a <= %(snap)s
 ),
 cell AS (
-  SELECT c.fid, e.id AS edge, e.source, e.target, e.length_m AS len,
-         ST_LineLocatePoint(e.geom, c.p) AS t, ST_Distance(e.geom, c.p) AS a
-  FROM (
-    SELECT fid, ST_PointOnSurface(geom) AS p FROM basemap.feature
-    WHERE version_id = %(population)s AND (props ->> %(attribute)s)::numeric > 0
-  ) c
-  CROSS JOIN LATERAL (
-    SELECT ST_Distance(geom, c.p) AS nearest FROM gap.network_edge
-    WHERE network_id = %(network)s ORDER BY geom <-> c.p LIMIT 1
-  ) n
-  CROSS JOIN LATERAL (
-    SELECT id, source, target, length_m, geom FROM gap.network_edge
-    WHERE network_id = %(network)s AND ST_DWithin(geom, c.p, n.nearest + %(tie)s)
-  ) e
-  WHERE ST_Distance(e.geom, c.p) <= %(snap)s
+  SELECT a.fid, a.edge, a.source, a.target, a.len, a.t, a.a
+  FROM gap.access a
+  JOIN basemap.feature f ON f.version_id = %(population)s AND f.fid = a.fid
+  WHERE a.network_id = %(network)s AND a.version_id = %(population)s AND a.on_surface AND a.a <= %(snap)s
+    AND (f.props ->> %(attribute)s)::numeric > 0
 ),
 site_start AS (
-  SELECT key, source AS node, a + t * len AS off FROM site
+  SELECT key, source AS node, a + t * len AS off, ST_StartPoint(geom) AS p FROM site
   UNION ALL
-  SELECT key, target, a + (1 - t) * len FROM site
+  SELECT key, target, a + (1 - t) * len, ST_EndPoint(geom) FROM site
+),
+-- The starts are run tile by tile, each on the edges within the radius of its tile: a walk of at most the
+-- radius never leaves that box (a path is never shorter than the straight line), so the distances are
+-- those of the whole network, and each start's search no longer pays for the whole network's nodes.
+tile AS (
+  SELECT floor(ST_X(p) / %(tile)s) AS tx, floor(ST_Y(p) / %(tile)s) AS ty, array_agg(DISTINCT node) AS nodes
+  FROM site_start GROUP BY 1, 2
 ),
 dd AS (
   SELECT d.{start} AS start, d.node, d.agg_cost
-  FROM pgr_drivingDistance(
-    %(edges_sql)s, (SELECT array_agg(DISTINCT node) FROM site_start), %(radius)s, directed => false
+  FROM tile
+  CROSS JOIN LATERAL pgr_drivingDistance(
+    format(
+      'SELECT id, source, target, length_m AS cost FROM gap.network_edge WHERE network_id = %%s'
+      ' AND geom && ST_MakeEnvelope(%%s, %%s, %%s, %%s, %%s)',
+      %(network)s, tile.tx * %(tile)s - %(radius)s, tile.ty * %(tile)s - %(radius)s,
+      (tile.tx + 1) * %(tile)s + %(radius)s, (tile.ty + 1) * %(tile)s + %(radius)s, %(srid)s
+    ),
+    tile.nodes, %(radius)s, directed => false
   ) d
 ),
 site_node AS (

@@ -1,8 +1,6 @@
--- The features of a facility layer, with the sub-district their representative point lies in.
-SELECT f.fid, f.props, f.area_m2, ST_AsBinary(f.geom) AS wkb,
-       (SELECT d.props ->> %(sd_attribute)s FROM basemap.feature d
-        WHERE d.version_id = %(subdistricts)s AND ST_Intersects(d.geom, ST_PointOnSurface(f.geom))
-        ORDER BY d.fid LIMIT 1) AS subdistrict
+-- The features of a facility layer, with the point (on their surface) that places them in a sub-district.
+SELECT f.fid, f.props, f.area_m2, ST_AsBinary(f.geom) AS wkb, ST_X(p.p) AS x, ST_Y(p.p) AS y
 FROM basemap.feature f
+CROSS JOIN LATERAL (SELECT ST_PointOnSurface(f.geom) AS p) p
 WHERE f.version_id = %(facilities)s
 ORDER BY f.fid

@@ -1,7 +1,8 @@
 // The facility gap page (设施缺口, 寻找发展差距): one facility type, the district or a sub-district; the figures,
 // the standards and input versions the answer names, the cells in deficit (roles that may see the
-// population grid) and the ranked candidate sites, each of which a role with projects:manage turns into a
-// reserve-tier project (POST /api/gaps/candidates/{facility}/{fid}/project), then opened in the project library.
+// population grid) and the ranked candidate sites, each of which a planner (gaps:propose) turns into a
+// reserve-tier project (POST /api/gaps/candidates/{facility}/{fid}/project, then opened in the project library)
+// or a demand in the pool (…/demand, then named in a notice). A candidate already taken is refused (409).
 // Shown as its own view (#gaps-page) to roles with gaps:read (user.permissions, /api/auth/me).
 import { api, errorText } from "./api.js";
 import { currentLang, formatCount, formatNumber, pick, t } from "./i18n.js";
@@ -27,10 +28,11 @@ export class GapsPage {
     this.making = null; // the candidate fid being turned into a project
     this.orgs = []; // /api/orgs, for the new project's parties (callers who may create projects)
     this.party = { unit: "", owner: "", investment: "" };
+    this.notice = null; // what the last action made (a demand), shown above the candidates
     this.mapView = new GapMap({ layersByCode: context.layersByCode });
   }
 
-  #mayMake() { return Boolean(this.user.permissions?.["projects:manage"]); }
+  #mayMake() { return Boolean(this.user.permissions?.["gaps:propose"]); }
 
   destroy() { this.mapView.destroy(); }
 
@@ -70,6 +72,7 @@ export class GapsPage {
     if (!this.facility) { this.render(); return; }
     this.busy = true;
     this.error = null;
+    this.notice = null;
     this.root.dataset.ready = "";
     this.render();
     const query = new URLSearchParams({ facility: this.facility, cells_limit: "200" });
@@ -89,6 +92,7 @@ export class GapsPage {
   render() {
     const parts = [el("h2", { textContent: t("viewGaps") }), this.#form()];
     if (this.error) parts.push(el("p", { className: "error", role: "alert", textContent: errorText(this.error) }));
+    if (this.notice) parts.push(el("p", { className: "note gp-notice", id: "gp-notice", role: "status", textContent: this.notice }));
     if (this.busy) parts.push(el("p", { className: "note", textContent: t("gpBusy") }));
     if (this.answer && !this.busy) {
       parts.push(this.#figures(), this.#standard(), this.mapView.render(this.answer), this.#candidates(), this.#cells(),
@@ -178,7 +182,10 @@ export class GapsPage {
       { key: "short", head: t("gpShortReached"), className: "num",
         cell: c => `${formatNumber(c.shortfall_reached, 1)} ${unit}` },
     ];
-    if (mayMake) columns.push({ key: "act", head: t("gpAction"), cell: c => this.#makeButton(c) });
+    if (mayMake) {
+      columns.push({ key: "act", head: t("gpAction"),
+        cell: c => el("span", { className: "gp-actions" }, this.#makeButton(c), this.#demandButton(c)) });
+    }
     const body = a.candidates.length
       ? table(columns, a.candidates, { id: "gp-candidates", rowProps: c => ({ fid: String(c.fid) }) })
       : el("p", { className: "note", textContent: t("gpNoCandidates") });
@@ -186,7 +193,7 @@ export class GapsPage {
       mayMake && a.candidates.length ? this.#partyForm() : null, body);
   }
 
-  /** The new project's parties and estimate: the unit (and, for an administrator, the department). */
+  /** The new project's parties and estimate; the unit and department default to the facility type's. */
   #partyForm() {
     const choose = (id, key, kinds, blank) => {
       const select = el("select", { id },
@@ -202,11 +209,11 @@ export class GapsPage {
     const fields = [];
     if (this.user.role !== "project_unit") {
       fields.push(el("label", {}, el("span", { textContent: t("gpUnit") }),
-        choose("gp-unit", "unit", ["project_unit", "subdistrict"], t("gpChoose"))));
+        choose("gp-unit", "unit", ["project_unit", "subdistrict"], t("gpByType"))));
     }
     if (this.user.role !== "reviewer" && this.user.role !== "project_unit") {
       fields.push(el("label", {}, el("span", { textContent: t("gpOwner") }),
-        choose("gp-owner", "owner", ["department"], t("gpChoose"))));
+        choose("gp-owner", "owner", ["department"], t("gpByType"))));
     }
     fields.push(el("label", {}, el("span", { textContent: t("gpInvestment") }), investment));
     return el("div", { className: "gp-form gp-party" }, ...fields);
@@ -221,9 +228,38 @@ export class GapsPage {
     return button;
   }
 
+  #demandButton(candidate) {
+    const button = el("button", { type: "button", className: "gp-demand", textContent: t("gpMakeDemand"),
+      disabled: this.making != null || candidate.parcel_fid == null });
+    if (candidate.parcel_fid == null) button.title = t("gpNoParcel");
+    button.dataset.fid = String(candidate.fid);
+    button.addEventListener("click", () => this.#makeDemand(candidate));
+    return button;
+  }
+
+  async #makeDemand(candidate) {
+    this.making = candidate.fid;
+    this.error = null;
+    this.notice = null;
+    this.render();
+    try {
+      const made = await api(
+        `/api/gaps/candidates/${encodeURIComponent(this.facility)}/${candidate.fid}/demand`, {
+          method: "POST", headers: { "Content-Type": "application/json" }, body: "{}",
+        });
+      this.notice = t("gpDemandMade", made.demand.id, made.demand.title, formatCount(made.demand.gap.newly_served));
+      this.root.dataset.madeDemand = String(made.demand.id); // for tests and tools
+    } catch (error) {
+      this.error = error;
+    }
+    this.making = null;
+    this.render();
+  }
+
   async #make(candidate) {
     this.making = candidate.fid;
     this.error = null;
+    this.notice = null;
     this.render();
     try {
       const made = await api(

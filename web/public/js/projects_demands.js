@@ -50,7 +50,9 @@ export class DemandPool {
     const form = el("form", { id: "pj-demand-form", className: "pj-form", noValidate: true },
       el("h4", { textContent: t("pjDemandNew") }),
       el("div", { className: "pj-grid" },
-        field("pj-d-kind", t("pjSourceKind"), bind("source_kind", select(Object.entries(t("pjSourceKinds"))))).wrap,
+        field("pj-d-kind", t("pjSourceKind"), bind("source_kind",
+          // Gap-analysis demands are made from a candidate site on the gaps page, not typed in here.
+          select(Object.entries(t("pjSourceKinds")).filter(([kind]) => kind !== "gap_analysis")))).wrap,
         field("pj-d-title", t("pjDemandTitle"), bind("title", el("input", { maxLength: 200 }))).wrap,
         field("pj-d-lon", t("pjLon"), bind("lon", el("input", { inputMode: "decimal" }))).wrap,
         field("pj-d-lat", t("pjLat"), bind("lat", el("input", { inputMode: "decimal" }))).wrap),
