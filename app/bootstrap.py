@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +12,9 @@ from psycopg import Connection
 
 from analysis.checkindex import catch_up
 from analysis.checkplan import get_check_plan
+from analysis.gaps.refresh import refresh
 from analysis.rules.loader import get_ruleset
+from analysis.standards.model import get_standards
 from app import localdb, migrate
 from app.audit.rules import record_activation
 from app.auth.passwords import hash_password, one_time_password
@@ -94,6 +97,12 @@ def setup(settings: Settings, *, quiet: bool = False) -> SetupReport:
         catch_up(conn, get_check_plan())
         conn.commit()
         projects = 0
+        # The demo's facility gaps (stored answers, deficit layers), once, on their own connection while
+        # the history is written: the history waits on database round trips, the gaps on CPU.
+        gaps = None
+        if settings.demo_scale != "none" and demo_loaded(conn) and not _gaps_computed(conn):
+            gaps = _GapRefresh(settings, actor, quiet)
+            gaps.start()
         # The demo's two years of history, once: after the demo layers, into an empty project library.
         if settings.demo_scale != "none" and history.refusal(conn) is None:
             made = history.generate_history(
@@ -106,9 +115,42 @@ def setup(settings: Settings, *, quiet: bool = False) -> SetupReport:
                 data_dir=settings.data_dir,
             )
             projects = made.projects
+        if gaps is not None:
+            gaps.finish()
         # The rule set in force is part of the audit trail (recorded once per change of the rule files).
         record_activation(conn, get_ruleset(), actor)
     return SetupReport(before, after, added, administrators, demo, projects)
+
+
+def _gaps_computed(conn: Connection[Any]) -> bool:
+    row = conn.execute("SELECT EXISTS (SELECT 1 FROM gap.result)").fetchone()
+    conn.commit()
+    return bool(row and row[0])
+
+
+class _GapRefresh(threading.Thread):
+    """``duogui gaps refresh`` for every facility type, in the background; :meth:`finish` re-raises."""
+
+    def __init__(self, settings: Settings, actor: Actor, quiet: bool) -> None:
+        super().__init__(name="demo-gaps", daemon=True)
+        self.settings, self.actor, self.quiet = settings, actor, quiet
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            standards = get_standards()
+            with psycopg.connect(self.settings.owner_dsn, autocommit=True) as conn:
+                done = refresh(conn, get_catalog(), standards, standards.facilities, self.actor)
+            if not self.quiet:
+                cells = sum(d.deficit_cells for d in done)
+                print(f"duogui: facility gaps computed ({len(done)} types, {cells:,} deficit cells)")
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread by finish()
+            self.error = exc
+
+    def finish(self) -> None:
+        self.join()
+        if self.error is not None:
+            raise self.error
 
 
 @dataclass(frozen=True)

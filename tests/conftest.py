@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,10 @@ from analysis.checkplan import get_check_plan
 from app import bootstrap, migrate
 from app.auth import users
 from app.auth.policy import Role
+from app.demo.history import HistoryReport, generate_history
+from app.deps import today as district_today
 from app.main import create_app
+from app.materials.storage import blob_store
 from app.orgs import service as orgs
 from app.settings import Settings
 from layers.audit import Actor
@@ -138,6 +142,47 @@ def demo() -> Iterator[DemoEnv]:
             catch_up(conn, get_check_plan())
         with TestClient(create_app(demo_settings)) as client:
             yield DemoEnv(demo_settings, client)
+    finally:
+        drop_database(name)
+
+
+@dataclass
+class HistoryWorld:
+    """The small demo district with its two years of history (approvals, demands, ledgers), its own app."""
+
+    settings: Settings
+    client: TestClient
+    today: date
+    report: HistoryReport
+
+
+@pytest.fixture(scope="session")
+def history_world() -> Iterator[HistoryWorld]:
+    """A throwaway database with the small demo and the history written by ``generate_history`` up to
+    today (the shared ``demo`` database keeps an empty project library)."""
+    with cluster_lock():
+        settings, name = create_throwaway_database("duogui_hist")
+        migrate.upgrade(settings)
+    try:
+        with psycopg.connect(settings.owner_dsn) as conn:
+            orgs.seed_organisations(conn, Actor.system("tests"))
+            register_layers(conn, get_catalog())
+            load_demo(conn, get_catalog(), "small", settings.data_dir, progress=lambda _: None)
+            catch_up(conn, get_check_plan())
+            conn.commit()
+            day = district_today()
+            report = generate_history(
+                conn,
+                get_catalog(),
+                "small",
+                2017,
+                day,
+                progress=lambda _: None,
+                store=blob_store(settings),
+                data_dir=settings.data_dir,
+            )
+        with TestClient(create_app(settings)) as client:
+            yield HistoryWorld(settings, client, day, report)
     finally:
         drop_database(name)
 

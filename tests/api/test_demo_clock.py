@@ -38,14 +38,12 @@ def _project(conn: psycopg.Connection[Any], people: People, unit_code: str, day:
 
 
 def test_clock_dates_the_block_and_leaves_earlier_rows_and_the_audit_alone(settings: Any) -> None:
-    with psycopg.connect(settings.owner_dsn) as conn:
+    with psycopg.connect(settings.owner_dsn, autocommit=True) as conn:
         people = People(conn)
         unit_code = unique("demo-unit")
         people.org(unit_code, "时钟测试建设单位", "Clock test unit", OrgKind.PROJECT_UNIT)
-        conn.commit()
         # A project written today, outside the clock: its timestamps are real.
         before = _project(conn, people, unit_code, date.today())
-        conn.commit()
         real = conn.execute("SELECT created_at FROM project.project WHERE id = %s", (before,)).fetchone()
         assert real is not None
         clock = Clock(conn)
@@ -72,11 +70,10 @@ def test_clock_dates_the_block_and_leaves_earlier_rows_and_the_audit_alone(setti
 
 
 def test_a_failing_block_leaves_nothing(settings: Any) -> None:
-    with psycopg.connect(settings.owner_dsn) as conn:
+    with psycopg.connect(settings.owner_dsn, autocommit=True) as conn:
         people = People(conn)
         unit_code = unique("demo-unit")
         people.org(unit_code, "回滚测试建设单位", "Rollback test unit", OrgKind.PROJECT_UNIT)
-        conn.commit()
         clock = Clock(conn)
         name = unique("回滚项目")
         with pytest.raises(RuntimeError), clock.on_day(at(date(2025, 6, 3))):
@@ -97,12 +94,20 @@ def test_a_failing_block_leaves_nothing(settings: Any) -> None:
 
 
 def test_a_person_gets_only_what_the_policy_gives_the_role(settings: Any) -> None:
-    with psycopg.connect(settings.owner_dsn) as conn:
+    with psycopg.connect(settings.owner_dsn, autocommit=True) as conn:
         people = People(conn)
         viewer = people.person(unique("demoviewer"), "只读", Role.VIEWER, "pnr")
-        conn.commit()
         assert viewer.grant(Action.PROJECTS_READ).scope is not None
         with pytest.raises(Forbidden):
             viewer.grant(Action.PROJECTS_MANAGE)
         # The same username answers the same account.
         assert people.person(viewer.username, "x", Role.VIEWER, "pnr") is viewer
+
+
+def test_the_clock_refuses_a_connection_inside_a_transaction(settings: Any) -> None:
+    # Inside an open transaction every day would be a savepoint sharing one now(), committed at the end.
+    with psycopg.connect(settings.owner_dsn) as conn:
+        clock = Clock(conn)
+        conn.execute("SELECT 1")
+        with pytest.raises(RuntimeError, match="idle"), clock.on_day(at(date(2024, 5, 6))):
+            pass

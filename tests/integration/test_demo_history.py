@@ -7,58 +7,22 @@ product's KPI code).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from analysis.checkindex import catch_up
-from analysis.checkplan import get_check_plan
-from app import migrate
 from app.auth.policy import Role
-from app.demo.history import generate_history
 from app.main import create_app
-from app.materials.storage import blob_store
-from app.orgs import service as orgs
 from app.settings import Settings
-from layers.audit import Actor
-from layers.catalog.model import get_catalog
-from layers.demo.loader import load_demo
-from layers.store.versions import register_layers
-from tests.conftest import cluster_lock, create_throwaway_database, drop_database
+from tests.conftest import HistoryWorld
 from tests.helpers import signed_in_account
 
-TODAY = date(2026, 12, 7)
 
-
-@pytest.fixture(scope="module")
-def history_db() -> Iterator[Settings]:
-    """A throwaway database with the small demo and its history (the shared demo stays untouched)."""
-    with cluster_lock():
-        settings, name = create_throwaway_database("duogui_hist")
-        migrate.upgrade(settings)
-    try:
-        with psycopg.connect(settings.owner_dsn) as conn:
-            orgs.seed_organisations(conn, Actor.system("tests"))
-            register_layers(conn, get_catalog())
-            load_demo(conn, get_catalog(), "small", settings.data_dir, progress=lambda _: None)
-            catch_up(conn, get_check_plan())
-            conn.commit()
-            generate_history(
-                conn,
-                get_catalog(),
-                "small",
-                2017,
-                TODAY,
-                progress=lambda _: None,
-                store=blob_store(settings),
-                data_dir=settings.data_dir,
-            )
-        yield settings
-    finally:
-        drop_database(name)
+@pytest.fixture
+def history_db(history_world: HistoryWorld) -> Settings:
+    return history_world.settings
 
 
 def _independent_kpis(settings: Settings) -> tuple[int, int, int, int]:
@@ -107,14 +71,15 @@ def _independent_kpis(settings: Settings) -> tuple[int, int, int, int]:
     return finished, early, approved, clean
 
 
-def test_history_kpis_and_pages(history_db: Settings) -> None:
+def test_history_kpis_and_pages(history_db: Settings, history_world: HistoryWorld) -> None:
+    today = history_world.today
     with (
         TestClient(create_app(history_db)) as client,
         psycopg.connect(history_db.owner_dsn, autocommit=True) as c,
     ):
         leader = signed_in_account(c, client, Role.SYSTEM_ADMIN, "gov-data")
         h = leader.headers
-        kpi = client.get("/api/kpis", params={"as_of": TODAY.isoformat()}, headers=h)
+        kpi = client.get("/api/kpis", params={"as_of": today.isoformat()}, headers=h)
         assert kpi.status_code == 200, kpi.text
         total = kpi.json()[0]
         finished, early, approved, clean = _independent_kpis(history_db)
@@ -126,7 +91,7 @@ def test_history_kpis_and_pages(history_db: Settings) -> None:
         )
         assert abs(100 * early / finished - 26.6) <= 3
         assert abs(100 * clean / approved - 98) <= 3
-        warnings = client.get("/api/warnings", params={"as_of": TODAY.isoformat()}, headers=h).json()
+        warnings = client.get("/api/warnings", params={"as_of": today.isoformat()}, headers=h).json()
         assert any(w["kind"] == "overdue" for w in warnings)
         assert client.get("/api/projects", headers=h).json()
         assert client.get("/api/applications", headers=h).json()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -14,25 +13,13 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from analysis.checkindex import catch_up
-from analysis.checkplan import get_check_plan
-from app import migrate
 from app.auth.policy import Role
 from app.demo import demands, ledgers
-from app.demo.actors import People
-from app.demo.clock import Clock
-from app.demo.context import HISTORY_START, HistoryContext
-from app.deps import today as district_today
-from app.main import create_app
-from app.materials.storage import blob_store
-from app.orgs import service as orgs
+from app.demo.context import HISTORY_START
 from app.settings import Settings
 from layers.audit import Actor
-from layers.catalog.model import get_catalog
-from layers.demo.loader import load_demo
 from layers.district import DISTRICT
-from layers.store.versions import register_layers
-from tests.conftest import cluster_lock, create_throwaway_database, drop_database
+from tests.conftest import HistoryWorld
 from tests.helpers import Account, sign_in
 
 SEED = 20240102
@@ -55,27 +42,12 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
-    with cluster_lock():
-        settings, name = create_throwaway_database("duogui_hist")
-        migrate.upgrade(settings)
-    try:
-        with psycopg.connect(settings.owner_dsn) as conn:
-            orgs.seed_organisations(conn, Actor.system("tests"))
-            register_layers(conn, get_catalog())
-            load_demo(conn, get_catalog(), "small", settings.data_dir, progress=lambda _: None)
-            catch_up(conn, get_check_plan())
-        today = district_today()
-        with psycopg.connect(settings.owner_dsn) as conn:
-            ctx = HistoryContext(conn, get_catalog(), Clock(conn), People(conn), SEED, "small", today)
-            conn.commit()
-            n_demands = demands.generate(ctx)
-            n_ledgers = ledgers.generate(ctx, data_dir=settings.data_dir, store=blob_store(settings))
-            conn.commit()
-        with TestClient(create_app(settings)) as client:
-            yield World(settings, client, today, n_demands, n_ledgers)
-    finally:
-        drop_database(name)
+def world(history_world: HistoryWorld) -> World:
+    """The history's world, with the counts its demand pool and ledgers reported."""
+    parts = history_world.report.parts
+    return World(
+        history_world.settings, history_world.client, history_world.today, parts["demands"], parts["ledgers"]
+    )
 
 
 def account(world: World, role: Role, org: str) -> Account:
