@@ -25,6 +25,7 @@ from app.errors import DuoguiError
 from app.gaps.cli import gaps_cli
 from app.materials.cli import materials_cli
 from app.materials.storage import blob_store
+from app.orgs.service import seed_organisations
 from app.preevaluation.cli import check
 from app.projects.cli import calendar_cli, projects_cli
 from app.settings import Settings
@@ -307,8 +308,12 @@ def layers_rollback(code: str, version: int) -> None:
 def demo_generate(
     scale: Annotated[str, typer.Option(help="small（测试）/ district（默认）/ full（基准）")] = "district",
     seed: Annotated[int, typer.Option(help="随机种子（相同种子生成相同数据）")] = 2017,
+    with_history: Annotated[
+        bool, typer.Option("--history/--no-history", help="同时写入两年的演示历史（项目、审批、需求、征拆）")
+    ] = True,
 ) -> None:
-    """Generate the demo district and load every catalog layer through the import path (new versions)."""
+    """Generate the demo district and load every catalog layer through the import path (new versions), then
+    its two years of history (into an empty project library)."""
     if scale not in ("small", "district", "full"):
         _fail("scale 须为 small、district 或 full。 scale must be small, district or full.")
     settings = _settings()
@@ -326,9 +331,13 @@ def demo_generate(
             f" in {report.seconds:.0f}s"
         )
         conn.commit()
+        if not with_history:
+            return
         if history.refusal(conn) is not None:  # a library with projects keeps them: no second history
             typer.echo("demo history: the project library is not empty; not written again")
             return
+        seed_organisations(conn, _cli_actor())  # the departments and the window the history acts in
+        conn.commit()
         made = history.generate_history(
             conn,
             get_catalog(),
@@ -356,6 +365,8 @@ def demo_history(
         if why is not None:
             _fail(f"{why[0]}\n{why[1]}")
             return
+        seed_organisations(conn, _cli_actor())  # the departments and the window the history acts in
+        conn.commit()
         made = history.generate_history(
             conn,
             get_catalog(),

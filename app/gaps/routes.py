@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from psycopg import Connection
@@ -47,6 +47,18 @@ class GapView(GapAnswer):
     deficit_cells_hidden: bool = Field(description="人口格网为受限图层：无权查看者只见合计，不见格网")
     cached: bool
     answer_ms: int
+    taken: list[CandidateTaken] = Field(
+        default_factory=list, description="已生成项目或项目需求的候选用地（每处只能生成一次）"
+    )
+
+
+class CandidateTaken(BaseModel):
+    """A candidate of this answer that already became a project or a demand (it is proposed once)."""
+
+    fid: int
+    kind: Literal["project", "demand"]
+    id: int
+    code: str | None = Field(description="项目代码（已生成项目时）")
 
 
 class FacilityType(BaseModel):
@@ -239,5 +251,28 @@ async def facility_gaps(
     if not published:
         # The deficit layer's new version is written after the response, so the answer is not delayed.
         background.add_task(publish_later, request, standards, answer, grant.actor)
+    async with leased_connection(request) as conn:
+        taken = await run_in_threadpool(_taken, conn, answer)
     ms = round((time.monotonic() - started) * 1000)
-    return await run_in_threadpool(_view, answer, subdistrict, show_cells, cells_limit, cached, ms)
+    view = await run_in_threadpool(_view, answer, subdistrict, show_cells, cells_limit, cached, ms)
+    shown = {c.fid for c in view.candidates}
+    view.taken = [t for t in taken if t.fid in shown]
+    return view
+
+
+def _taken(conn: Connection[Any], answer: GapAnswer) -> list[CandidateTaken]:
+    """The answer's candidates that became a project or a demand (matched on layer, version and fid)."""
+    versions = {s.layer: s.version_id for s in answer.layers}
+    fids = {(c.layer, c.fid) for c in answer.candidates}
+    rows = conn.execute(
+        "SELECT u.layer, u.version_id, u.fid, u.project_id, p.code, u.demand_id FROM gap.candidate_use u"
+        " LEFT JOIN project.project p ON p.id = u.project_id WHERE u.facility = %s ORDER BY u.id",
+        (answer.facility,),
+    ).fetchall()
+    return [
+        CandidateTaken(fid=fid, kind="project", id=project_id, code=code)
+        if project_id is not None
+        else CandidateTaken(fid=fid, kind="demand", id=demand_id, code=None)
+        for layer, version, fid, project_id, code, demand_id in rows
+        if (layer, fid) in fids and versions.get(layer) == version
+    ]

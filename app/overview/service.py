@@ -268,6 +268,14 @@ def _item_figure(items: list[TimedItem], key: str, links: Links, *pairs: tuple[s
 def _kpi_figures(items: list[TimedItem], by: GroupBy, as_of: date, links: Links) -> list[KpiFigure]:
     """The KPI rows of :func:`compute_kpis` with the ids behind each rate (the same tests)."""
     rows = compute_kpis([i.fact() for i in items], by, as_of)
+    # The items of each row, grouped in one pass (the same tests as select_items with that row's query:
+    # a department's items; a month's started items by their KPI month).
+    grouped: dict[str, list[TimedItem]] = {}
+    for i in items:
+        if by is GroupBy.DEPARTMENT:
+            grouped.setdefault(i.department_code, []).append(i)
+        elif by is GroupBy.MONTH and i.timing.started is not None:
+            grouped.setdefault(i.month(as_of), []).append(i)
     out = []
     for row in rows:
         group: list[tuple[str, str]] = []
@@ -275,8 +283,7 @@ def _kpi_figures(items: list[TimedItem], by: GroupBy, as_of: date, links: Links)
             group = [("department", row.key)]
         elif by is GroupBy.MONTH:
             group = [("month", row.key)]
-        query = ItemQuery(department=dict(group).get("department"), month=dict(group).get("month"))
-        mine = select_items(items, query, as_of)
+        mine = items if by is GroupBy.TOTAL else grouped.get(row.key, [])
         ids = {k: [i.id for i in mine if i.in_kpi(k)] for k in KpiSet}
         out.append(
             KpiFigure(
@@ -435,10 +442,10 @@ def overview(
                 for stage in stages
             ],
         ),
-        applications_by_status=[
-            Figure(key=s, count=len(a), ids=list(a), link=f"#/applications?{urlencode({'status': s})}")
-            for s, a in applications
-        ],
+        # Applications are listed on the one window's page, which the overview's readers do not all have
+        # (and whose list has no unit filter): these figures carry their ids, and no link that could lead
+        # nowhere (the page does not chart them; the export lists them).
+        applications_by_status=[Figure(key=s, count=len(a), ids=list(a)) for s, a in applications],
         kpi_total=_kpi_figures(items, GroupBy.TOTAL, as_of, links),
         kpi_by_department=_kpi_figures(items, GroupBy.DEPARTMENT, as_of, links),
         kpi_by_month=_kpi_figures(items, GroupBy.MONTH, as_of, links),

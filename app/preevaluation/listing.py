@@ -59,7 +59,11 @@ def list_reports(
     def named(labels: dict[str, tuple[str, str]]) -> list[str]:
         return [k for k, (zh, en) in labels.items() if text and (text in zh.lower() or text in en.lower())]
 
+    version = conn.execute(
+        "SELECT current_version FROM basemap.layer WHERE code = %s", (PLACE_LAYER,)
+    ).fetchone()
     params = {
+        "place_version": version[0] if version else None,
         "org": org_id,
         "code": project_code,
         "pattern": contains_pattern(text) if text and not number_only else None,

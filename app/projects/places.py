@@ -23,9 +23,8 @@ SELECT f.project_id, best.code
 FROM project.footprint f
 LEFT JOIN LATERAL (
   SELECT s.props ->> %(attribute)s AS code
-  FROM basemap.layer l
-  JOIN basemap.feature s ON s.version_id = l.current_version
-  WHERE l.code = %(layer)s AND s.geom && f.geom AND ST_Intersects(s.geom, f.geom)
+  FROM basemap.feature s
+  WHERE s.version_id = %(version)s AND s.geom && f.geom AND ST_Intersects(s.geom, f.geom)
   GROUP BY 1
   HAVING sum(ST_Area(ST_Intersection(s.geom, f.geom))) > 0
   ORDER BY sum(ST_Area(ST_Intersection(s.geom, f.geom))) DESC, 1
@@ -38,10 +37,18 @@ WHERE f.superseded_at IS NULL AND f.project_id = ANY(%(ids)s)
 def subdistricts_of(conn: Connection[Any], project_ids: Iterable[int]) -> dict[int, str]:
     """Project id → sub-district code of its current footprint, or :data:`UNLOCATED`."""
     ids = list(project_ids)
+    # The version as a constant, so the planner prunes the feature table's partitions to that layer's:
+    # joined through basemap.layer it probed every partition's index per footprint (6–7 s for the
+    # district's 300 projects, 30 ms now).
+    row = conn.execute(
+        "SELECT current_version FROM basemap.layer WHERE code = %s", (SUBDISTRICT_LAYER,)
+    ).fetchone()
+    if row is None or row[0] is None:
+        return dict.fromkeys(ids, UNLOCATED)
     found = dict(
         conn.execute(
             _SUBDISTRICTS,
-            {"ids": ids, "layer": SUBDISTRICT_LAYER, "attribute": SUBDISTRICT_ATTRIBUTE},
+            {"ids": ids, "version": row[0], "attribute": SUBDISTRICT_ATTRIBUTE},
         ).fetchall()
     )
     return {pid: found.get(pid) or UNLOCATED for pid in ids}

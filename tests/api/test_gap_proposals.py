@@ -92,6 +92,11 @@ def test_a_candidate_becomes_a_demand_computed_holding_no_connection(
             assert again.status_code == 409, again.text
             assert again.json()["taken"] == {"kind": "demand", "id": demand["id"], "code": None}
         assert seen == [0]  # the answer was stored: never computed again
+        # The answer marks the candidate as taken (and only it), for every reader of the gaps.
+        for who in (planner, env.account(Role.VIEWER)):
+            view = env.client.get("/api/gaps", params={"facility": "primary_school"}, headers=who.headers)
+            assert view.json()["taken"] == [{"fid": k1, "kind": "demand", "id": demand["id"], "code": None}]
+        assert seen == [0]
         # The GET route computes another type's answer holding no connection either.
         r = env.client.get("/api/gaps", params={"facility": "middle_school"}, headers=planner.headers)
         assert r.status_code == 200 and r.json()["cached"] is False

@@ -221,9 +221,13 @@ def test_a_candidate_becomes_a_project_and_opens(world: World) -> None:
         page.wait_for(f"{PAGE}.dataset.ready === 'true' && !!document.getElementById('gp-candidates')")
         buttons = page.js(
             "[...document.querySelectorAll('#gp-candidates tbody tr')].map(r => [r.cells[1].textContent,"
-            " r.querySelector('.gp-make')?.disabled])"
+            " r.querySelector('.gp-make')?.disabled ?? null, r.querySelector('.gp-taken')?.textContent ?? null,"
+            " r.querySelector('a.gp-taken')?.getAttribute('href') ?? null])"
         )
-        assert buttons[0] == ["P1", False] and buttons[2][1] is True
+        # P1 became the project: its row names it and links to it instead of offering it again.
+        code = world.env.client.get(f"/api/projects/{made}", headers=planner.headers).json()["code"]
+        assert buttons[0] == ["P1", None, f"已生成项目 {code}", f"#/project/{made}"]
+        assert buttons[2][1] is True
         assert_offline(page, world.url)
 
 
@@ -243,10 +247,13 @@ def test_a_candidate_becomes_a_demand_once(world: World) -> None:
                 (made,),
             ).fetchone()
         assert row == ("gap_analysis", "500", "sp_parcel", True)
-        # The same candidate as a project: refused, naming the demand it became.
-        page.js("document.querySelectorAll('#gp-candidates tbody tr')[1].querySelector('.gp-make').click()")
-        page.wait_for("!!document.querySelector('#gaps-page p.error')", timeout_s=60)
-        assert f"已生成需求 #{made}" in page.js("document.querySelector('#gaps-page p.error').textContent")
+        # The candidate now names the demand it became and offers nothing more (the API refuses a second
+        # proposal with 409, tests/api/test_gap_proposals.py).
+        row = page.js(
+            "(r => [r.querySelector('.gp-taken')?.textContent, r.querySelectorAll('button').length])"
+            "(document.querySelectorAll('#gp-candidates tbody tr')[1])"
+        )
+        assert row == [f"已生成项目需求 #{made}", 0]
         assert _untranslated(visible_text(page)) == []
         assert scan(page, "设施缺口（生成需求）", "zh", ALLOWED) == []
 
@@ -269,15 +276,24 @@ def test_the_deficit_cells_are_a_layer_of_the_map(world: World) -> None:
         assert facts["要素数量"] == "7" and facts["当前版本"] == "1"
 
 
+TABS_INSIDE = (
+    "[...document.querySelectorAll('.views [role=tab]')].filter(t => !t.hidden && t.offsetParent)"
+    ".every(t => { const r = t.getBoundingClientRect(); return r.left >= 0 && r.right <= 390; })"
+)
+
+
 def test_narrow_screen_in_both_languages(world: World) -> None:
-    reviewer = world.env.account(Role.REVIEWER, "education")
+    # A planner: the header holds all five views (一张底图, 领导驾驶舱, 项目审批, 征拆协调, 设施缺口).
+    planner = world.env.account(Role.PLANNER, "pnr")
     with Page(width=390, height=844) as page:
-        _open(page, world, reviewer)
+        _open(page, world, planner)
         assert page.js("document.documentElement.scrollWidth") <= 390
+        assert page.js(TABS_INSIDE)
         assert scan(page, "设施缺口（窄屏）", "zh", ALLOWED) == []
         assert _untranslated(visible_text(page)) == []
         page.js("document.getElementById('lang').click()")
         page.wait_for("document.getElementById('gp-figures')?.querySelector('th')?.textContent === 'Area'")
         assert page.js("document.documentElement.scrollWidth") <= 390
+        assert page.js(TABS_INSIDE)
         assert scan(page, "facility gaps, narrow", "en", ALLOWED) == []
         page.js("document.getElementById('lang').click()")

@@ -46,7 +46,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Any:
         with cluster_lock():
             subprocess.run([DUOGUI, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=300)
         run = subprocess.run(
-            [DUOGUI, "demo", "generate", "--scale", "small"],
+            [DUOGUI, "demo", "generate", "--scale", "small", "--no-history"],
             env=env,
             capture_output=True,
             text=True,
@@ -229,3 +229,19 @@ def _import_full_cdp_units(settings: Settings, tmp_path: Path) -> None:
         == list(shapely.get_num_coordinates(frame.geometry.values))
     )
     assert np.allclose([r[3] for r in rows], areas, rtol=1e-6)
+
+
+def test_the_history_is_refused_on_a_database_without_the_demo_layers() -> None:
+    settings, name = create_throwaway_database("duogui_nolayers")
+    env = {**os.environ, "DATABASE_URL": settings.owner_dsn, "DUOGUI_DEMO_SCALE": "none"}
+    try:
+        with cluster_lock():
+            subprocess.run([DUOGUI, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=300)
+        command = [DUOGUI, "demo", "history", "--scale", "small"]
+        run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 1
+        assert "演示底图尚未加载" in run.stderr and "demo layers are not loaded" in run.stderr
+        with psycopg.connect(settings.owner_dsn) as conn:
+            assert conn.execute("SELECT count(*) FROM project.project").fetchone() == (0,)
+    finally:
+        drop_database(name)

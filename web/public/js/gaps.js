@@ -184,7 +184,7 @@ export class GapsPage {
     ];
     if (mayMake) {
       columns.push({ key: "act", head: t("gpAction"),
-        cell: c => el("span", { className: "gp-actions" }, this.#makeButton(c), this.#demandButton(c)) });
+        cell: c => this.#taken(c) ?? el("span", { className: "gp-actions" }, this.#makeButton(c), this.#demandButton(c)) });
     }
     const body = a.candidates.length
       ? table(columns, a.candidates, { id: "gp-candidates", rowProps: c => ({ fid: String(c.fid) }) })
@@ -219,6 +219,15 @@ export class GapsPage {
     return el("div", { className: "gp-form gp-party" }, ...fields);
   }
 
+  /** What a candidate already became (a candidate is proposed once), or null while it is free. */
+  #taken(candidate) {
+    const taken = (this.answer.taken ?? []).find(x => x.fid === candidate.fid);
+    if (!taken) return null;
+    return taken.kind === "project"
+      ? el("a", { className: "gp-taken", href: `#/project/${taken.id}`, textContent: t("gpTakenProject", taken.code) })
+      : el("span", { className: "gp-taken", textContent: t("gpTakenDemand", taken.id) });
+  }
+
   #makeButton(candidate) {
     const button = el("button", { type: "button", className: "gp-make", textContent: t("gpMakeProject"),
       disabled: this.making != null || candidate.parcel_fid == null });
@@ -247,7 +256,10 @@ export class GapsPage {
         `/api/gaps/candidates/${encodeURIComponent(this.facility)}/${candidate.fid}/demand`, {
           method: "POST", headers: { "Content-Type": "application/json" }, body: "{}",
         });
-      this.notice = t("gpDemandMade", made.demand.id, made.demand.title, formatCount(made.demand.gap.newly_served));
+      const notice = t("gpDemandMade", made.demand.id, made.demand.title, formatCount(made.demand.gap.newly_served));
+      this.making = null;
+      await this.load(); // the candidate now shows what it became
+      this.notice = notice;
       this.root.dataset.madeDemand = String(made.demand.id); // for tests and tools
     } catch (error) {
       this.error = error;
