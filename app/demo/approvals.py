@@ -677,9 +677,13 @@ class _Executor:
             self.report.applications += 1
         elif step.kind in ("attach", "reattach"):
             app_id = self._app(reg, stage)
-            app = applications.fetch(conn, unit, app_id, day)
+            # The checklist as the application view builds it (without the whole view: the attach calls
+            # below return it anyway).
+            checklist = applications.app_checklist(
+                applications.load_row(conn, None, app_id), applications.app_items(conn, app_id)
+            )
             gap = gaps.get((reg.id, stage))
-            codes = [e.code for e in app.checklist if e.code != gap]
+            codes = [e.code for e in checklist if e.code != gap]
             if step.kind == "reattach":  # the points of the return: the first project document, renewed
                 codes = [self._returned_code(app_id)]
             for code in codes:
