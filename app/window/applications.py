@@ -89,7 +89,8 @@ def visibility(grant: Grant) -> tuple[sql.Composable, dict[str, Any]]:
             sql.SQL(
                 # A semi-join from the application's items (its key) to theirs: 3 ms for the district's
                 # ~800 applications, where IN over a correlated subquery took a second.
-                "EXISTS (SELECT 1 FROM approval.application_item ai JOIN approval.item si ON si.id = ai.item_id"
+                "EXISTS (SELECT 1 FROM approval.application_item ai"
+                " JOIN approval.item si ON si.id = ai.item_id"
                 " WHERE ai.application_id = a.id AND si.department_id = %(scope_org)s)"
             ),
             org,

@@ -221,7 +221,8 @@ def test_a_candidate_becomes_a_project_and_opens(world: World) -> None:
         page.wait_for(f"{PAGE}.dataset.ready === 'true' && !!document.getElementById('gp-candidates')")
         buttons = page.js(
             "[...document.querySelectorAll('#gp-candidates tbody tr')].map(r => [r.cells[1].textContent,"
-            " r.querySelector('.gp-make')?.disabled ?? null, r.querySelector('.gp-taken')?.textContent ?? null,"
+            " r.querySelector('.gp-make')?.disabled ?? null,"
+            " r.querySelector('.gp-taken')?.textContent ?? null,"
             " r.querySelector('a.gp-taken')?.getAttribute('href') ?? null])"
         )
         # P1 became the project: its row names it and links to it instead of offering it again.
