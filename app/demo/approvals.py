@@ -69,7 +69,7 @@ from app.window.models import (
 # The district's figures (seed case): 提前办结率 and 一次性通过率.
 EARLY_RATE = 0.266
 ONE_TIME_PASS_RATE = 0.98
-PROJECTS = {"small": 40, "district": 300, "full": 300}
+PROJECTS = {"small": 24, "district": 300, "full": 300}
 # Projects registered and planned but not started (储备), and the working days of building works between
 # the construction permit and completion acceptance (public works here take one to two years).
 RESERVE_SHARE = 0.15
