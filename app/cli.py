@@ -304,6 +304,22 @@ def layers_rollback(code: str, version: int) -> None:
     typer.echo(f"{code}: version {version} is current again")
 
 
+def _write_history(
+    conn: psycopg.Connection[Any], settings: Settings, scale: str, seed: int
+) -> history.HistoryReport:
+    """The demo history on ``conn``, after the organisations it acts in (the departments, the window)."""
+    seed_organisations(conn, _cli_actor())
+    conn.commit()
+    return history.generate_history(
+        conn,
+        get_catalog(),
+        scale,  # type: ignore[arg-type]
+        seed,
+        store=blob_store(settings),
+        data_dir=settings.data_dir,
+    )
+
+
 @demo_cli.command("generate")
 def demo_generate(
     scale: Annotated[str, typer.Option(help="small（测试）/ district（默认）/ full（基准）")] = "district",
@@ -336,17 +352,7 @@ def demo_generate(
         if history.refusal(conn) is not None:  # a library with projects keeps them: no second history
             typer.echo("demo history: the project library is not empty; not written again")
             return
-        seed_organisations(conn, _cli_actor())  # the departments and the window the history acts in
-        conn.commit()
-        made = history.generate_history(
-            conn,
-            get_catalog(),
-            scale,  # type: ignore[arg-type]
-            seed,
-            store=blob_store(settings),
-            data_dir=settings.data_dir,
-        )
-    typer.echo(made.summary())
+        typer.echo(_write_history(conn, settings, scale, seed).summary())
 
 
 @demo_cli.command("history")
@@ -365,17 +371,7 @@ def demo_history(
         if why is not None:
             _fail(f"{why[0]}\n{why[1]}")
             return
-        seed_organisations(conn, _cli_actor())  # the departments and the window the history acts in
-        conn.commit()
-        made = history.generate_history(
-            conn,
-            get_catalog(),
-            scale,  # type: ignore[arg-type]
-            seed,
-            store=blob_store(settings),
-            data_dir=settings.data_dir,
-        )
-    typer.echo(made.summary())
+        typer.echo(_write_history(conn, settings, scale, seed).summary())
 
 
 @cli.command("serve")

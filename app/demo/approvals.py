@@ -44,6 +44,7 @@ from app.calendar.workdays import WorkCalendar
 from app.demo.actors import Person
 from app.demo.clock import at
 from app.demo.context import HistoryContext, Scale
+from app.demo.pdf import small_pdf
 from app.demo.places import Site, SiteKind, candidates
 from app.materials import service as materials
 from app.materials.storage import BlobStore
@@ -467,30 +468,6 @@ class _Cast:
         return self.window[day.toordinal() % len(self.window)]
 
 
-def _pdf(title: str) -> bytes:
-    """A small valid one-page PDF naming the document (ASCII: the built-in font has no Chinese)."""
-    text = title.encode("ascii", "replace").decode().replace("(", "[").replace(")", "]")
-    stream = f"BT /F1 14 Tf 72 760 Td ({text}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for n, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
-
-
 # Materials the unit holds once for all its projects (资料不重复提交).
 ORG_WIDE = frozenset({"business_licence", "legal_rep_authorisation"})
 
@@ -620,7 +597,7 @@ class _Executor:
                 "application",
                 code,
                 f"{code}.pdf",
-                _pdf(title),
+                small_pdf([title]),
                 "application/pdf",
                 store=self.store,
             )
